@@ -1,0 +1,289 @@
+package conf
+
+import (
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is the whole server configuration. YAML keys are the yaml tags.
+type Config struct {
+	// Host is the listen address; "0.0.0.0" or "::" for all interfaces.
+	Host   string `yaml:"host"`
+	Port   int    `yaml:"port"`
+	Region string `yaml:"region"`
+	// AvailabilityZones defaults to REGION+"a", REGION+"b" when left empty.
+	AvailabilityZones []string `yaml:"availability_zones"`
+	// SSLServer is the public URL when behind a TLS proxy, e.g.
+	// https://ec2.example.edu. Its host[:port] is what clients sign (SigV2)
+	// and what goes into generated credentials files.
+	SSLServer string `yaml:"ssl_server"`
+	TLS       TLS    `yaml:"tls"`
+	DataDir   string `yaml:"data_dir"`
+	// TemplatesDir holds extra instance types and images; "" means the
+	// built-in ones only.
+	TemplatesDir string `yaml:"templates_dir"`
+	// AdminSocket defaults to DataDir/admin.sock; see AdminSocketPath.
+	AdminSocket     string  `yaml:"admin_socket"`
+	MaxRequestBytes int64   `yaml:"max_request_bytes"`
+	Log             Log     `yaml:"log"`
+	Auth            Auth    `yaml:"auth"`
+	Backend         Backend `yaml:"backend"`
+
+	DescribeWithTerminatedInstances   bool     `yaml:"describe_with_terminated_instances"`
+	TerminatedInstancesExpirationTime Duration `yaml:"terminated_instances_expiration_time"`
+
+	ElasticIPs ElasticIPs `yaml:"elastic_ips"`
+	// Groups holds per user-group policy, keyed by group name.
+	Groups map[string]Group `yaml:"groups"`
+}
+
+// TLS makes the server terminate TLS itself. Set both or neither.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Log configures logging.
+type Log struct {
+	// File defaults to DataDir/econe-server.log in the background and to
+	// stderr with `run`; see Config.LogFile.
+	File string `yaml:"file"`
+	// Level is trace|debug|info|warn|error.
+	Level string `yaml:"level"`
+	// DebugLevel is econe's 0..3 (0=error, 1=warn, 2=info, 3=debug). It
+	// decides the level only when the file does not set level.
+	DebugLevel *int `yaml:"debug_level"`
+	// Format is json|console.
+	Format string `yaml:"format"`
+}
+
+// Auth configures request authentication.
+type Auth struct {
+	SigV2         bool     `yaml:"sigv2"`
+	MaxClockSkew  Duration `yaml:"max_clock_skew"`
+	EnforceRegion bool     `yaml:"enforce_region"`
+}
+
+// Backend selects and configures the compute backend.
+type Backend struct {
+	// Name is looked up in the backend registry; conf only checks it is set.
+	Name string     `yaml:"name"`
+	Sim  SimBackend `yaml:"sim"`
+	EC2  EC2Backend `yaml:"ec2"`
+	// Settings is free-form configuration for out-of-tree backends.
+	Settings map[string]any `yaml:"settings"`
+}
+
+// SimBackend configures the built-in simulated backend. The delays are how
+// long resources stay in their transitional states.
+type SimBackend struct {
+	BootDelay      Duration `yaml:"boot_delay"`      // pending -> running
+	StopDelay      Duration `yaml:"stop_delay"`      // stopping -> stopped
+	TerminateDelay Duration `yaml:"terminate_delay"` // shutting-down -> terminated
+	VolumeDelay    Duration `yaml:"volume_delay"`    // creating -> available, attaching -> attached, ...
+	SnapshotDelay  Duration `yaml:"snapshot_delay"`  // pending -> completed
+	// CIDR is where instances' private addresses come from.
+	CIDR string `yaml:"cidr"`
+	// DNSSuffix makes private DNS names: ip-10-77-0-5.<suffix>.
+	DNSSuffix string `yaml:"dns_suffix"`
+}
+
+// EC2Backend configures a proxy to real EC2. Reserved for a later issue:
+// the fields are accepted but not yet used or validated.
+type EC2Backend struct {
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	Profile  string `yaml:"profile"`
+	SubnetID string `yaml:"subnet_id"`
+}
+
+// ElasticIPs configures the public address pool. Without scripts,
+// associations are only recorded, as on a pure simulation.
+type ElasticIPs struct {
+	// Pool entries are IPv4 addresses and/or CIDRs; see PoolAddresses.
+	Pool               []string `yaml:"pool"`
+	AssociateScript    string   `yaml:"associate_script"`
+	DisassociateScript string   `yaml:"disassociate_script"`
+	ScriptTimeout      Duration `yaml:"script_timeout"`
+}
+
+// Group is the policy for one user group.
+type Group struct {
+	// KeyNamePrefix is required on key pair names; "{user}" expands to the
+	// user name, e.g. "{user}-".
+	KeyNamePrefix string `yaml:"key_name_prefix"`
+}
+
+// Default returns the default configuration. Each call returns a fresh
+// value, so callers may modify it.
+func Default() *Config {
+	c := defaults()
+	c.AvailabilityZones = defaultAZs(c.Region)
+	return c
+}
+
+// defaults is Default without the availability zones, which depend on the
+// region and are therefore filled in only after the file is decoded.
+func defaults() *Config {
+	return &Config{
+		Host:            "127.0.0.1",
+		Port:            4567,
+		Region:          "us-east-1",
+		DataDir:         "./econe-data",
+		MaxRequestBytes: 1 << 20,
+		Log: Log{
+			Level:  "info",
+			Format: "json",
+		},
+		Auth: Auth{
+			SigV2:        true,
+			MaxClockSkew: Duration(15 * time.Minute),
+		},
+		Backend: Backend{
+			Name: "sim",
+			Sim: SimBackend{
+				BootDelay:      Duration(3 * time.Second),
+				StopDelay:      Duration(2 * time.Second),
+				TerminateDelay: Duration(2 * time.Second),
+				VolumeDelay:    Duration(1 * time.Second),
+				SnapshotDelay:  Duration(2 * time.Second),
+				CIDR:           "10.77.0.0/16",
+				DNSSuffix:      "ec2.internal",
+			},
+			// Empty rather than nil so that "settings: {}" in a file
+			// (as in econe.example.yaml) compares equal to the default.
+			Settings: map[string]any{},
+		},
+		DescribeWithTerminatedInstances:   true,
+		TerminatedInstancesExpirationTime: Duration(time.Hour),
+		ElasticIPs: ElasticIPs{
+			Pool:          []string{},
+			ScriptTimeout: Duration(30 * time.Second),
+		},
+		Groups: map[string]Group{},
+	}
+}
+
+func defaultAZs(region string) []string {
+	return []string{region + "a", region + "b"}
+}
+
+// Addr is the listen address host:port (IPv6 hosts get brackets).
+func (c *Config) Addr() string {
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// publicURL returns SSLServer normalized: lower-case scheme and host, the
+// scheme's default port dropped and no trailing slash. Clients build the
+// SigV2 string-to-sign from the endpoint they were given, so the credentials
+// file and the server must agree on one spelling; without the default port
+// is what SDKs send in the Host header.
+func (c *Config) publicURL() (*url.URL, bool) {
+	if c.SSLServer == "" {
+		return nil, false
+	}
+	u, err := url.Parse(c.SSLServer)
+	if err != nil || u.Host == "" {
+		return nil, false
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		u.Host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		u.Host = "[" + host + "]"
+	} else {
+		u.Host = host
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, true
+}
+
+// PublicHost is the host[:port] clients use: that of SSLServer if set,
+// else Addr(). The port is omitted when it is the scheme's default.
+func (c *Config) PublicHost() string {
+	if u, ok := c.publicURL(); ok {
+		return u.Host
+	}
+	return c.Addr()
+}
+
+// EndpointURL is the URL clients should use: SSLServer (normalized) if set,
+// else http(s)://Addr(), https when the server terminates TLS itself.
+func (c *Config) EndpointURL() string {
+	if u, ok := c.publicURL(); ok {
+		return u.String()
+	}
+	scheme := "http"
+	if c.TLS.Cert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Addr()
+}
+
+// AdminSocketPath is AdminSocket, or DataDir/admin.sock when unset.
+func (c *Config) AdminSocketPath() string {
+	if c.AdminSocket != "" {
+		return c.AdminSocket
+	}
+	return filepath.Join(c.DataDir, "admin.sock")
+}
+
+// LogFile is Log.File, or DataDir/econe-server.log when unset. It is the
+// file used when running in the background; `run` logs to stderr instead
+// when Log.File is empty.
+func (c *Config) LogFile() string {
+	if c.Log.File != "" {
+		return c.Log.File
+	}
+	return filepath.Join(c.DataDir, "econe-server.log")
+}
+
+// ZerologLevel is c.Log.ZerologLevel().
+func (c *Config) ZerologLevel() zerolog.Level { return c.Log.ZerologLevel() }
+
+// debugLevels maps econe's debug_level to level names.
+var debugLevels = [...]string{0: "error", 1: "warn", 2: "info", 3: "debug"}
+
+var zerologLevels = map[string]zerolog.Level{
+	"trace": zerolog.TraceLevel,
+	"debug": zerolog.DebugLevel,
+	"info":  zerolog.InfoLevel,
+	"warn":  zerolog.WarnLevel,
+	"error": zerolog.ErrorLevel,
+}
+
+// ZerologLevel is the effective log level: Level if set, else DebugLevel
+// mapped (0=error, 1=warn, 2=info, 3=debug), else info. Load already
+// resolves DebugLevel into Level when the file does not set level; unknown
+// values (which Validate rejects) also give info.
+func (l Log) ZerologLevel() zerolog.Level {
+	name := l.Level
+	if name == "" && l.DebugLevel != nil && *l.DebugLevel >= 0 && *l.DebugLevel < len(debugLevels) {
+		name = debugLevels[*l.DebugLevel]
+	}
+	if lv, ok := zerologLevels[name]; ok {
+		return lv
+	}
+	return zerolog.InfoLevel
+}
+
+// KeyNamePrefix is the key pair name prefix required for user in group,
+// with "{user}" expanded; "" when the group has no policy.
+func (c *Config) KeyNamePrefix(group, user string) string {
+	g, ok := c.Groups[group]
+	if !ok {
+		return ""
+	}
+	return strings.ReplaceAll(g.KeyNamePrefix, "{user}", user)
+}

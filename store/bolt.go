@@ -1,0 +1,105 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrLocked means another process (normally the running server) holds the
+// database; admin commands then go through the server's admin socket.
+var ErrLocked = errors.New("store: database is in use by another process")
+
+// Bolt is the bbolt implementation of Store.
+type Bolt struct {
+	db *bolt.DB
+}
+
+// OpenBolt opens (creating if needed) the database file, creates missing
+// buckets and checks the schema version. It waits at most lockWait for
+// another process to release the file.
+func OpenBolt(path string, lockWait time.Duration) (*Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// Batches of concurrent updates share one fsync; a short delay lets
+	// parallel launches join the same commit without hurting a lone writer.
+	db.MaxBatchDelay = 2 * time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range Buckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket([]byte(BucketMeta))
+		switch v := meta.Get([]byte(schemaKey)); {
+		case v == nil:
+			return meta.Put([]byte(schemaKey), []byte(SchemaVersion))
+		case string(v) != SchemaVersion:
+			return fmt.Errorf("store: %s has schema version %s, this econe-server reads %s", path, v, SchemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Bolt{db: db}, nil
+}
+
+func (s *Bolt) View(fn func(Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (s *Bolt) Update(fn func(Tx) error) error {
+	return s.db.Batch(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (s *Bolt) Close() error { return s.db.Close() }
+
+type boltTx struct{ tx *bolt.Tx }
+
+func (t boltTx) bucket(b Bucket) *bolt.Bucket {
+	bk := t.tx.Bucket([]byte(b))
+	if bk == nil {
+		// Every bucket is created at open; a missing one is a programming error.
+		panic("store: undeclared bucket " + string(b))
+	}
+	return bk
+}
+
+func (t boltTx) Get(b Bucket, key string) []byte { return t.bucket(b).Get([]byte(key)) }
+
+func (t boltTx) Put(b Bucket, key string, value []byte) error {
+	return t.bucket(b).Put([]byte(key), value)
+}
+
+func (t boltTx) Delete(b Bucket, key string) error { return t.bucket(b).Delete([]byte(key)) }
+
+func (t boltTx) Writable() bool { return t.tx.Writable() }
+
+func (t boltTx) Scan(b Bucket, prefix string, fn func(string, []byte) error) error {
+	c := t.bucket(b).Cursor()
+	p := []byte(prefix)
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if err := fn(string(k), v); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}

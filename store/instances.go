@@ -1,0 +1,75 @@
+package store
+
+import "time"
+
+// Instance is what econe-server knows of one instance, above the backend:
+// who owns it, what was asked for, and the state last seen. The backend
+// holds the machine itself, reachable by BackendID.
+type Instance struct {
+	ID            string `json:"id"`
+	Owner         string `json:"owner"`
+	ReservationID string `json:"reservation_id"`
+	BackendID     string `json:"backend_id"`
+	ImageID       string `json:"image_id"`
+	InstanceType  string `json:"instance_type"`
+	KeyName       string `json:"key_name,omitempty"`
+	LaunchIndex   int    `json:"launch_index"`
+	Zone          string `json:"zone"`
+	ClientToken   string `json:"client_token,omitempty"`
+
+	// State is the EC2 state name (pending, running, shutting-down,
+	// terminated, stopping, stopped); StateChanged when it last changed.
+	State        string    `json:"state"`
+	StateChanged time.Time `json:"state_changed"`
+	StateReason  string    `json:"state_reason,omitempty"` // e.g. "Client.UserInitiatedShutdown"
+	// TransitionReason is EC2's free-text reason, e.g. "User initiated (2026-…)".
+	TransitionReason string    `json:"transition_reason,omitempty"`
+	LaunchTime       time.Time `json:"launch_time"`
+
+	PrivateIP      string `json:"private_ip,omitempty"`
+	PrivateDNSName string `json:"private_dns,omitempty"`
+	// PublicIP is set while an elastic IP is associated (see addresses).
+	PublicIP      string `json:"public_ip,omitempty"`
+	PublicDNSName string `json:"public_dns,omitempty"`
+
+	Groups []GroupRef `json:"groups,omitempty"`
+	// UserData is the raw (decoded) user data; shown only to its owner via
+	// DescribeInstanceAttribute and never logged.
+	UserData []byte `json:"user_data,omitempty"`
+
+	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"` // stop | terminate
+	DisableAPITermination bool   `json:"disable_api_termination,omitempty"`
+
+	RootDeviceName string        `json:"root_device_name,omitempty"`
+	BlockDevices   []BlockDevice `json:"block_devices,omitempty"`
+}
+
+// GroupRef names a security group an instance is in.
+type GroupRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// BlockDevice is a volume attached to an instance.
+type BlockDevice struct {
+	DeviceName          string    `json:"device"`
+	VolumeID            string    `json:"volume_id"`
+	Status              string    `json:"status"` // attaching | attached | detaching
+	AttachTime          time.Time `json:"attach_time"`
+	DeleteOnTermination bool      `json:"delete_on_termination"`
+}
+
+// GetInstance loads one of the user's instances; nil when absent (or not theirs).
+func GetInstance(tx Tx, owner, id string) (*Instance, error) {
+	return GetOwned[Instance](tx, BucketInstances, owner, id)
+}
+
+// PutInstance stores one instance.
+func PutInstance(tx Tx, inst *Instance) error {
+	return PutOwned(tx, BucketInstances, inst.Owner, inst.ID, inst)
+}
+
+// ListInstances returns all of the user's instances in id order.
+func ListInstances(tx Tx, owner string) ([]*Instance, error) {
+	return ListOwned[Instance](tx, BucketInstances, owner)
+}

@@ -1,0 +1,54 @@
+package store
+
+// Every bucket is declared here, once. The tree:
+//
+//	meta            "schema_version" -> "1"
+//	users           NAME -> User
+//	access_keys     ACCESS_KEY_ID -> NAME
+//	instances       OWNER/i-… -> Instance
+//	idempotency     OWNER/ACTION/CLIENT_TOKEN -> Idempotency
+//	tags            OWNER/RESOURCE_ID/KEY -> value
+//	keypairs        OWNER/NAME -> KeyPair
+//	security_groups OWNER/sg-… -> SecurityGroup
+//	volumes         OWNER/vol-… -> Volume
+//	snapshots       OWNER/snap-… -> Snapshot
+//	addresses       OWNER/eipalloc-… -> Address
+//	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
+//	address_intents eipalloc-… -> AddressIntent (an association script in flight)
+//	backend_sim     any key the sim backend chooses (its machines)
+//
+// Owned resources are keyed by owner first so that a student's describe is
+// a prefix scan of their own records (see OwnedKey).
+
+// Bucket names a bucket.
+type Bucket string
+
+const (
+	BucketMeta           Bucket = "meta"
+	BucketUsers          Bucket = "users"
+	BucketAccessKeys     Bucket = "access_keys"
+	BucketInstances      Bucket = "instances"
+	BucketIdempotency    Bucket = "idempotency"
+	BucketTags           Bucket = "tags"
+	BucketKeyPairs       Bucket = "keypairs"
+	BucketSecurityGroups Bucket = "security_groups"
+	BucketVolumes        Bucket = "volumes"
+	BucketSnapshots      Bucket = "snapshots"
+	BucketAddresses      Bucket = "addresses"
+	BucketAddressPool    Bucket = "address_pool"
+	BucketAddressIntents Bucket = "address_intents"
+	BucketBackendSim     Bucket = "backend_sim"
+)
+
+// Buckets lists every bucket; Open creates the missing ones.
+var Buckets = []Bucket{
+	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
+	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketVolumes, BucketSnapshots,
+	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
+}
+
+// SchemaVersion is the layout this code reads and writes. A store written
+// by a newer version is refused rather than misread.
+const SchemaVersion = "1"
+
+const schemaKey = "schema_version"

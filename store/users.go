@@ -1,0 +1,81 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// User is a student (or any API user). The secret is sealed with the
+// keyring so a copied database alone leaks no usable secret.
+type User struct {
+	Name         string    `json:"name"`
+	Group        string    `json:"group,omitempty"`
+	AccountID    string    `json:"account_id"` // 12 digits, EC2's ownerId
+	AccessKeyID  string    `json:"access_key_id"`
+	SealedSecret []byte    `json:"sealed_secret"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	Created      time.Time `json:"created"`
+	KeyRotated   time.Time `json:"key_rotated"`
+}
+
+// ErrNoUser is returned by GetUser for an unknown name.
+var ErrNoUser = errors.New("no such user")
+
+// GetUser loads a user by name.
+func GetUser(tx Tx, name string) (*User, error) {
+	u := new(User)
+	found, err := GetJSON(tx, BucketUsers, name, u)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrNoUser
+	}
+	return u, nil
+}
+
+// UserByAccessKey finds the user an access key belongs to.
+func UserByAccessKey(tx Tx, accessKeyID string) (*User, error) {
+	name := tx.Get(BucketAccessKeys, accessKeyID)
+	if name == nil {
+		return nil, ErrNoUser
+	}
+	return GetUser(tx, string(name))
+}
+
+// PutUser stores the user and keeps the access-key index in step: an old
+// key of the same user stops resolving in the same transaction.
+func PutUser(tx Tx, u *User) error {
+	if old, err := GetUser(tx, u.Name); err == nil && old.AccessKeyID != u.AccessKeyID {
+		if err := tx.Delete(BucketAccessKeys, old.AccessKeyID); err != nil {
+			return err
+		}
+	}
+	if err := tx.Put(BucketAccessKeys, u.AccessKeyID, []byte(u.Name)); err != nil {
+		return err
+	}
+	return PutJSON(tx, BucketUsers, u.Name, u)
+}
+
+// DeleteUser removes the user and their access key. Their resources are the
+// caller's business (see admin).
+func DeleteUser(tx Tx, name string) error {
+	u, err := GetUser(tx, name)
+	if err != nil {
+		return err
+	}
+	if err := tx.Delete(BucketAccessKeys, u.AccessKeyID); err != nil {
+		return err
+	}
+	return tx.Delete(BucketUsers, name)
+}
+
+// ListUsers returns every user in name order.
+func ListUsers(tx Tx) ([]*User, error) {
+	var out []*User
+	err := ScanJSON(tx, BucketUsers, "", func(_ string, u *User) error {
+		out = append(out, u)
+		return nil
+	})
+	return out, err
+}
