@@ -1,0 +1,256 @@
+// Package econetest starts a real econe-server (in-process, on a loopback
+// port) for tests, and drives it with real clients: aws-sdk-go-v2, the AWS
+// CLI v2, boto3 and boto 2.
+package econetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/econe/econe-server/admin"
+	"github.com/econe/econe-server/app"
+	"github.com/econe/econe-server/conf"
+	"github.com/rs/zerolog"
+)
+
+// Clock is the server's clock in tests: real time plus an offset that tests
+// advance, so signatures (made with real time) stay valid while simulated
+// delays elapse without sleeping.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the clock's current time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.offset)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// Env is one running server.
+type Env struct {
+	App    *app.App
+	Config *conf.Config
+	Clock  *Clock
+	URL    string
+	Log    *bytes.Buffer // every log line the server wrote (JSON)
+	srv    *httptest.Server
+	logMu  *lockedWriter
+}
+
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// Logs returns what the server logged so far.
+func (e *Env) Logs() string {
+	e.logMu.mu.Lock()
+	defer e.logMu.mu.Unlock()
+	return e.Log.String()
+}
+
+// Start runs a server with the default configuration, a fresh data
+// directory, zero simulated delays, and the changes opts make.
+func Start(t testing.TB, opts ...func(*conf.Config)) *Env {
+	t.Helper()
+	cfg := conf.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Backend.Sim.BootDelay = 0
+	cfg.Backend.Sim.StopDelay = 0
+	cfg.Backend.Sim.TerminateDelay = 0
+	cfg.Backend.Sim.VolumeDelay = 0
+	cfg.Backend.Sim.SnapshotDelay = 0
+	for _, o := range opts {
+		o(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	return StartConfig(t, cfg)
+}
+
+// StartConfig runs a server with exactly cfg (DataDir must be set).
+func StartConfig(t testing.TB, cfg *conf.Config) *Env {
+	t.Helper()
+	buf := &bytes.Buffer{}
+	lw := &lockedWriter{buf: buf}
+	log := zerolog.New(lw).With().Timestamp().Logger().Level(zerolog.DebugLevel)
+	clock := &Clock{}
+	a, err := app.Open(cfg, log, clock.Now)
+	if err != nil {
+		t.Fatalf("open server: %v", err)
+	}
+	srv := httptest.NewServer(a.Server)
+	e := &Env{App: a, Config: cfg, Clock: clock, URL: srv.URL, Log: buf, srv: srv, logMu: lw}
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// Stop shuts the server down (idempotent); its data directory remains
+// until the test ends, so a test can start a new server on it.
+func (e *Env) Stop() {
+	if e.srv == nil {
+		return
+	}
+	e.srv.Close()
+	e.srv = nil
+	e.App.Close()
+}
+
+// Host is host:port of the server.
+func (e *Env) Host() string { return strings.TrimPrefix(e.URL, "http://") }
+
+// User creates a student and returns their credentials.
+func (e *Env) User(t testing.TB, name string) *admin.Credentials {
+	t.Helper()
+	c, err := e.App.Users.Add(name, "")
+	if err != nil {
+		t.Fatalf("add user %s: %v", name, err)
+	}
+	return c
+}
+
+// EC2 is an aws-sdk-go-v2 EC2 client for the user, with retries off so
+// every error reaches the test.
+func (e *Env) EC2(c *admin.Credentials) *ec2.Client {
+	return ec2.New(ec2.Options{
+		Region:       e.Config.Region,
+		BaseEndpoint: aws.String(e.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+// Context is a test context with a deadline.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Require makes sure an external client exists: in CI (CI=true) a missing
+// prerequisite fails the test; elsewhere it skips, naming the install step.
+func Require(t testing.TB, path, install string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is missing (install: %s); .ci/run installs it", path, install)
+	}
+	t.Skipf("%s is missing (install: %s)", path, install)
+}
+
+// The real clients.
+const (
+	AWSCLI     = "/usr/bin/aws"     // AWS CLI v2 (Debian awscli)
+	SysPython  = "/usr/bin/python3" // Debian python with boto 2.49 (python3-boto)
+	pyenvShims = "/root/.pyenv/shims/python3"
+)
+
+// Python returns the pyenv python3 that has boto3 and awscli v1.
+func Python(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("ECONE_TEST_PYTHON"), pyenvShims} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("python3"); err == nil && p != SysPython {
+		return p
+	}
+	Require(t, pyenvShims, "pyenv python3 with boto3")
+	return pyenvShims
+}
+
+// clientEnv is the environment a real client runs in: the user's keys, the
+// region, and no shared config of the machine's.
+func (e *Env) clientEnv(t testing.TB, c *admin.Credentials) []string {
+	home := t.TempDir()
+	env := []string{
+		"HOME=" + home,
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
+		"AWS_DEFAULT_REGION=" + e.Config.Region,
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
+		"AWS_PAGER=",
+		"AWS_MAX_ATTEMPTS=1",
+		"AWS_RETRY_MODE=standard",
+		"ECONE_ENDPOINT=" + e.URL,
+		"ECONE_HOST=" + e.Host(),
+	}
+	if p := os.Getenv("PYENV_ROOT"); p != "" {
+		env = append(env, "PYENV_ROOT="+p)
+	}
+	return env
+}
+
+// CLI runs the AWS CLI v2 as the user: `aws --endpoint-url URL ARGS...`.
+// It returns stdout; a non-zero exit returns an error carrying stderr.
+func (e *Env) CLI(t testing.TB, c *admin.Credentials, args ...string) (string, error) {
+	t.Helper()
+	Require(t, AWSCLI, "apt-get install -y awscli")
+	full := append([]string{"--endpoint-url", e.URL, "--output", "json"}, args...)
+	return run(t, e.clientEnv(t, c), "", AWSCLI, full...)
+}
+
+// Boto3 runs a Python script with the pyenv python (boto3) as the user. The
+// script finds the endpoint in ECONE_ENDPOINT and keys in the environment.
+func (e *Env) Boto3(t testing.TB, c *admin.Credentials, script string) (string, error) {
+	t.Helper()
+	return run(t, e.clientEnv(t, c), script, Python(t), "-")
+}
+
+// Boto2 runs a Python script with Debian's python3 and boto 2.49 as the
+// user; ECONE_HOST is host:port.
+func (e *Env) Boto2(t testing.TB, c *admin.Credentials, script string) (string, error) {
+	t.Helper()
+	Require(t, SysPython, "apt-get install -y python3-boto")
+	return run(t, e.clientEnv(t, c), script, SysPython, "-")
+}
+
+func run(t testing.TB, env []string, stdin, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %v\nstderr:\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}

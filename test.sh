@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs the real clients the end-to-end tests
+# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, shellcheck) when they are
+# missing, checks formatting and vet, then runs every test with -race.
+# In CI (CI=true) a prerequisite that cannot be installed fails the run.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+[ -x /usr/bin/aws ] || need+=(awscli)
+/usr/bin/python3 -c 'import boto' 2>/dev/null || need+=(python3-boto)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v openssl >/dev/null || need+=(openssl)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# boto3 and awscli v1 come with the machine's pyenv python (PyPI is not
+# reachable): find it, and fail in CI when it is absent.
+py=${ECONE_TEST_PYTHON:-}
+for cand in "$py" /root/.pyenv/shims/python3 "$(command -v python3 || true)"; do
+  if [ -n "$cand" ] && [ "$cand" != /usr/bin/python3 ] && "$cand" -c 'import boto3' 2>/dev/null; then
+    py=$cand; break
+  fi
+  py=
+done
+if [ -z "$py" ]; then
+  echo "test.sh: no python3 with boto3 found (set ECONE_TEST_PYTHON)" >&2
+  [ -n "${CI:-}" ] && exit 1
+else
+  export ECONE_TEST_PYTHON=$py
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
+fi
+go vet ./...
+shellcheck scripts/*.sh
+go test -race -count=1 -timeout 20m ./... "$@"
