@@ -1,0 +1,155 @@
+package actions
+
+import (
+	"encoding/base64"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+)
+
+// Attrs returns the values a resource has for a filter name, and whether
+// the name is a filter this resource type knows.
+type Attrs func(name string) (values []string, known bool)
+
+// checkFilterNames rejects unknown filter names up front, so a typo is an
+// InvalidParameterValue naming the filter rather than an empty answer.
+// probe is the Attrs of any resource of the type (it is asked names only).
+func checkFilterNames(filters []query.Filter, probe Attrs) error {
+	for _, f := range filters {
+		if _, known := probe(f.Name); !known {
+			return ec2err.New(ec2err.InvalidParameterValue, "The filter '%s' is invalid", f.Name)
+		}
+	}
+	return nil
+}
+
+// matchFilters is EC2's rule: every filter must match (AND), and a filter
+// matches when any of its values matches any of the resource's (OR).
+func matchFilters(filters []query.Filter, attrs Attrs) bool {
+	for _, f := range filters {
+		have, _ := attrs(f.Name)
+		if !anyMatch(f.Values, have) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyMatch(patterns, values []string) bool {
+	for _, p := range patterns {
+		for _, v := range values {
+			if wildcardMatch(p, v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wildcardMatch matches EC2 filter values: * is any run, ? any one
+// character, and a backslash escapes the next character.
+func wildcardMatch(pattern, s string) bool {
+	if !strings.ContainsAny(pattern, `*?\`) {
+		return pattern == s
+	}
+	p, v := []rune(pattern), []rune(s)
+	// Iterative matcher with one backtrack point for the last star.
+	pi, vi, star, mark := 0, 0, -1, 0
+	for vi < len(v) {
+		switch {
+		case pi < len(p) && p[pi] == '\\' && pi+1 < len(p) && p[pi+1] == v[vi]:
+			pi += 2
+			vi++
+		case pi < len(p) && (p[pi] == '?' || (p[pi] != '*' && p[pi] != '\\' && p[pi] == v[vi])):
+			pi++
+			vi++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, vi
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			vi = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// tagAttrs answers the tag filters every taggable resource supports:
+// tag:KEY, tag-key and tag-value. known is false for other names.
+func tagAttrs(tags []store.Tag, name string) ([]string, bool) {
+	switch {
+	case strings.HasPrefix(name, "tag:"):
+		key := name[len("tag:"):]
+		for _, t := range tags {
+			if t.Key == key {
+				return []string{t.Value}, true
+			}
+		}
+		return nil, true
+	case name == "tag-key":
+		out := make([]string, len(tags))
+		for i, t := range tags {
+			out[i] = t.Key
+		}
+		return out, true
+	case name == "tag-value":
+		out := make([]string, len(tags))
+		for i, t := range tags {
+			out[i] = t.Value
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Start, End int    // items[Start:End] are on this page
+	NextToken  string // "" on the last page
+}
+
+// paginate pages a listing sorted by key(i) (ascending, unique). The token
+// is an opaque encoding of the last key returned, so pages stay stable when
+// items are added or removed between calls. maxResults 0 means all;
+// otherwise it must lie in [min, max], as each EC2 action documents.
+func paginate(n int, key func(i int) string, p *query.Params, min, max int) (Page, error) {
+	maxResults, sent, err := p.OptionalInt("MaxResults")
+	if err != nil {
+		return Page{}, err
+	}
+	if sent && (maxResults < min || maxResults > max) {
+		return Page{}, ec2err.BadValue("MaxResults", p.String("MaxResults"), "It must be between "+strconv.Itoa(min)+" and "+strconv.Itoa(max)+".")
+	}
+	start := 0
+	if tok := p.String("NextToken"); tok != "" {
+		last, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(last) == 0 {
+			return Page{}, ec2err.New(ec2err.InvalidNextToken, "The pagination token %q is invalid.", tok)
+		}
+		start = sort.Search(n, func(i int) bool { return key(i) > string(last) })
+	}
+	if !sent || start+maxResults >= n {
+		return Page{Start: start, End: n}, nil
+	}
+	end := start + maxResults
+	return Page{Start: start, End: end, NextToken: base64.RawURLEncoding.EncodeToString([]byte(key(end - 1)))}, nil
+}
