@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -13,9 +14,11 @@ import (
 	"github.com/econe/econe-server/backend"
 	_ "github.com/econe/econe-server/backend/all" // registers the built-in backends
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/elasticip"
 	"github.com/econe/econe-server/keyring"
 	"github.com/econe/econe-server/server"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
 	"github.com/rs/zerolog"
 )
 
@@ -67,11 +70,29 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time) (*App, e
 		st.Close()
 		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
 	}
-	svc := &actions.Service{Config: cfg, Store: st, Backend: be, Clock: clock, Log: log}
+	catalog, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		be.Close()
+		st.Close()
+		return nil, err
+	}
+	svc := &actions.Service{
+		Config: cfg, Store: st, Backend: be, Clock: clock, Log: log, Templates: catalog,
+		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
+	}
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
 		Server: server.New(cfg, svc, keys, log),
 		Users:  &admin.Users{Store: st, Keys: keys, Clock: clock},
+	}
+	if err := svc.RecoverLaunches(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("instances: %w", err)
+	}
+	// Before serving: finish or undo what a crash left half-done on the network.
+	if err := svc.ReconcileAddresses(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("elastic IPs: %w", err)
 	}
 	return a, nil
 }

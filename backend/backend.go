@@ -7,7 +7,8 @@
 //     it MUST NOT block until boot finishes.
 //   - Describe MUST report every id it is given; an id it does not know is
 //     reported as terminated (a machine that vanished is gone for the user).
-//   - Terminate MUST be idempotent: terminating a terminated machine succeeds.
+//   - Terminate MUST be idempotent: terminating a terminated machine succeeds,
+//     and so does terminating an unknown id (reported as terminated).
 //   - Stop, Start and Reboot on a machine in the wrong state MUST return
 //     ErrIncorrectState; on an unknown id ErrNotFound.
 //   - State MUST survive a restart of econe-server: a machine pending when
@@ -101,6 +102,7 @@ type Image struct {
 	Architecture   string
 	Platform       string
 	RootDeviceName string
+	RootDeviceType string // ebs | instance-store (no root volume is created)
 	RootSizeGiB    int
 	Mapping        map[string]string // backend-specific, e.g. a disk image path
 }
@@ -120,6 +122,8 @@ type Rule struct {
 	ToPort   int
 	CIDR     string // IPv4 or IPv6 range; "" when GroupID is set
 	GroupID  string // source/destination group
+	// PrefixListID is a prefix list (pl-…) peer; CIDR and GroupID are "".
+	PrefixListID string
 }
 
 // Volume is a block device attached at launch.
@@ -136,6 +140,8 @@ type Machine struct {
 	ID        string // the backend's handle (stored as Instance.BackendID)
 	State     State
 	PrivateIP string
+	// PrivateDNSName is the machine's private host name ("" when none).
+	PrivateDNSName string
 	// Changed is when State was entered; Reason explains a state the user
 	// did not ask for (e.g. a guest-initiated shutdown).
 	Changed time.Time
@@ -152,6 +158,14 @@ type Backend interface {
 	Terminate(ctx context.Context, id string) (Machine, error)
 	ConsoleOutput(ctx context.Context, id string) (string, error)
 	Close() error
+}
+
+// LaunchFinder is an optional ability: finding the machine a Run for an
+// EC2 instance id created. At start-up econe-server uses it to complete
+// launches a crash interrupted between Run and recording its result;
+// without it such launches are rolled back (marked terminated).
+type LaunchFinder interface {
+	FindLaunch(ctx context.Context, instanceID string) (m Machine, found bool, err error)
 }
 
 // Factory builds a backend from its settings.

@@ -119,6 +119,7 @@ const (
 	InvalidGroupDuplicate         = "InvalidGroup.Duplicate"
 	InvalidGroupIDMalformed       = "InvalidGroupId.Malformed"
 	InvalidGroupReserved          = "InvalidGroup.Reserved"
+	CannotDelete                  = "CannotDelete"
 	InvalidPermissionDuplicate    = "InvalidPermission.Duplicate"
 	InvalidPermissionNotFound     = "InvalidPermission.NotFound"
 	InvalidPermissionMalformed    = "InvalidPermission.Malformed"
@@ -141,6 +142,8 @@ const (
 	InvalidAddressNotFound        = "InvalidAddress.NotFound"
 	InvalidAllocationIDNotFound   = "InvalidAllocationID.NotFound"
 	InvalidAssociationIDNotFound  = "InvalidAssociationID.NotFound"
+	InvalidAllocationIDMalformed  = "InvalidAllocationID.Malformed"
+	InvalidAssociationIDMalformed = "InvalidAssociationID.Malformed"
 	InvalidIPAddressInUse         = "InvalidIPAddress.InUse"
 	ResourceAlreadyAssociated     = "Resource.AlreadyAssociated"
 	InvalidTagKeyMalformed        = "InvalidTagKey.Malformed"
@@ -198,6 +201,7 @@ var codes = map[string]int{
 	InvalidGroupDuplicate:         http.StatusBadRequest,
 	InvalidGroupIDMalformed:       http.StatusBadRequest,
 	InvalidGroupReserved:          http.StatusBadRequest,
+	CannotDelete:                  http.StatusBadRequest,
 	InvalidPermissionDuplicate:    http.StatusBadRequest,
 	InvalidPermissionNotFound:     http.StatusBadRequest,
 	InvalidPermissionMalformed:    http.StatusBadRequest,
@@ -220,6 +224,8 @@ var codes = map[string]int{
 	InvalidAddressNotFound:        http.StatusBadRequest,
 	InvalidAllocationIDNotFound:   http.StatusBadRequest,
 	InvalidAssociationIDNotFound:  http.StatusBadRequest,
+	InvalidAllocationIDMalformed:  http.StatusBadRequest,
+	InvalidAssociationIDMalformed: http.StatusBadRequest,
 	InvalidIPAddressInUse:         http.StatusBadRequest,
 	ResourceAlreadyAssociated:     http.StatusBadRequest,
 	InvalidTagKeyMalformed:        http.StatusBadRequest,

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -145,7 +147,31 @@ func (e *Env) EC2(c *admin.Credentials) *ec2.Client {
 		BaseEndpoint: aws.String(e.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Transport: bufferedTransport{http.DefaultTransport}},
 	})
+}
+
+// bufferedTransport reads each response body completely before handing it
+// to the SDK. With aws-sdk-go-v2 (1.47 and 1.48) on Go 1.26, a response
+// larger than one read buffer intermittently fails mid-body with "use of
+// closed network connection" — against any Go server, even one serving a
+// static file; a plain net/http client reading the same responses never
+// fails. Until that client-side race is pinned down, buffering keeps the
+// tests about econe-server.
+type bufferedTransport struct{ next http.RoundTripper }
+
+func (b bufferedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // Context is a test context with a deadline.

@@ -8,10 +8,11 @@ package store
 //	instances       OWNER/i-… -> Instance
 //	idempotency     OWNER/ACTION/CLIENT_TOKEN -> Idempotency
 //	tags            OWNER/RESOURCE_ID/KEY -> value
-//	keypairs        OWNER/NAME -> KeyPair
+//	keypairs        OWNER/key-… -> KeyPair
 //	security_groups OWNER/sg-… -> SecurityGroup
 //	volumes         OWNER/vol-… -> Volume
 //	snapshots       OWNER/snap-… -> Snapshot
+//	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -24,26 +25,27 @@ package store
 type Bucket string
 
 const (
-	BucketMeta           Bucket = "meta"
-	BucketUsers          Bucket = "users"
-	BucketAccessKeys     Bucket = "access_keys"
-	BucketInstances      Bucket = "instances"
-	BucketIdempotency    Bucket = "idempotency"
-	BucketTags           Bucket = "tags"
-	BucketKeyPairs       Bucket = "keypairs"
-	BucketSecurityGroups Bucket = "security_groups"
-	BucketVolumes        Bucket = "volumes"
-	BucketSnapshots      Bucket = "snapshots"
-	BucketAddresses      Bucket = "addresses"
-	BucketAddressPool    Bucket = "address_pool"
-	BucketAddressIntents Bucket = "address_intents"
-	BucketBackendSim     Bucket = "backend_sim"
+	BucketMeta                Bucket = "meta"
+	BucketUsers               Bucket = "users"
+	BucketAccessKeys          Bucket = "access_keys"
+	BucketInstances           Bucket = "instances"
+	BucketIdempotency         Bucket = "idempotency"
+	BucketTags                Bucket = "tags"
+	BucketKeyPairs            Bucket = "keypairs"
+	BucketSecurityGroups      Bucket = "security_groups"
+	BucketVolumes             Bucket = "volumes"
+	BucketSnapshots           Bucket = "snapshots"
+	BucketVolumeModifications Bucket = "volume_mods"
+	BucketAddresses           Bucket = "addresses"
+	BucketAddressPool         Bucket = "address_pool"
+	BucketAddressIntents      Bucket = "address_intents"
+	BucketBackendSim          Bucket = "backend_sim"
 )
 
 // Buckets lists every bucket; Open creates the missing ones.
 var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
-	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketVolumes, BucketSnapshots,
+	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
 }
 

@@ -1,0 +1,300 @@
+package actions
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
+)
+
+var imageActions = map[string]Handler{
+	"DescribeImages":        (*Service).describeImages,
+	"DescribeInstanceTypes": (*Service).describeInstanceTypes,
+}
+
+// ---- DescribeImages ----
+
+type ebsBlockDeviceXML struct {
+	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+	SnapshotID          string `xml:"snapshotId,omitempty"`
+	VolumeSize          int    `xml:"volumeSize"`
+	VolumeType          string `xml:"volumeType"`
+	Encrypted           bool   `xml:"encrypted"`
+}
+
+type imageBlockDeviceXML struct {
+	Ebs        ebsBlockDeviceXML `xml:"ebs"`
+	DeviceName string            `xml:"deviceName"`
+}
+
+type imageXML struct {
+	PlatformDetails    string                `xml:"platformDetails"`
+	UsageOperation     string                `xml:"usageOperation"`
+	BlockDevices       []imageBlockDeviceXML `xml:"blockDeviceMapping>item"`
+	Description        string                `xml:"description"`
+	EnaSupport         bool                  `xml:"enaSupport"`
+	Hypervisor         string                `xml:"hypervisor"`
+	ImageOwnerAlias    string                `xml:"imageOwnerAlias"`
+	Name               string                `xml:"name"`
+	RootDeviceName     string                `xml:"rootDeviceName"`
+	RootDeviceType     string                `xml:"rootDeviceType"`
+	VirtualizationType string                `xml:"virtualizationType"`
+	ImageID            string                `xml:"imageId"`
+	ImageLocation      string                `xml:"imageLocation"`
+	State              string                `xml:"imageState"`
+	OwnerID            string                `xml:"imageOwnerId"`
+	CreationDate       string                `xml:"creationDate"`
+	Public             bool                  `xml:"isPublic"`
+	Architecture       string                `xml:"architecture"`
+	ImageType          string                `xml:"imageType"`
+	Platform           string                `xml:"platform,omitempty"`
+}
+
+type describeImagesResponse struct {
+	Meta
+	NextToken string     `xml:"nextToken,omitempty"`
+	Images    []imageXML `xml:"imagesSet>item"`
+}
+
+func imageItem(im templates.Image) imageXML {
+	x := imageXML{
+		PlatformDetails: "Linux/UNIX", UsageOperation: "RunInstances", Description: im.Description,
+		EnaSupport: true, Hypervisor: "xen", ImageOwnerAlias: im.OwnerAlias, Name: im.Name,
+		RootDeviceName: im.RootDeviceName, RootDeviceType: im.RootDeviceType, VirtualizationType: "hvm",
+		ImageID: im.ID, ImageLocation: im.OwnerAlias + "/" + im.Name, State: "available",
+		OwnerID: im.OwnerID, CreationDate: im.CreationDate, Public: true,
+		Architecture: im.Architecture, ImageType: "machine", Platform: im.Platform,
+	}
+	if im.Platform == "windows" {
+		x.PlatformDetails, x.UsageOperation = "Windows", "RunInstances:0002"
+	}
+	if im.RootDeviceType == "ebs" {
+		x.BlockDevices = []imageBlockDeviceXML{{DeviceName: im.RootDeviceName, Ebs: ebsBlockDeviceXML{
+			DeleteOnTermination: true, VolumeSize: im.RootSizeGiB, VolumeType: "gp2",
+		}}}
+	}
+	return x
+}
+
+func imageAttrs(x imageXML) Attrs {
+	return func(name string) ([]string, bool) {
+		v, ok := map[string]string{
+			"image-id": x.ImageID, "name": x.Name, "description": x.Description, "architecture": x.Architecture,
+			"platform": x.Platform, "root-device-type": x.RootDeviceType, "root-device-name": x.RootDeviceName,
+			"owner-alias": x.ImageOwnerAlias, "owner-id": x.OwnerID, "state": x.State, "is-public": "true",
+			"image-type": x.ImageType, "virtualization-type": x.VirtualizationType, "hypervisor": x.Hypervisor,
+			"manifest-location": x.ImageLocation, "creation-date": x.CreationDate,
+		}[name]
+		if !ok {
+			return tagAttrs(nil, name)
+		}
+		if v == "" {
+			return nil, true
+		}
+		return []string{v}, true
+	}
+}
+
+// ownedBy applies Owner.N: "self" is the caller's own images (students
+// register none), "amazon" or an alias or account id matches the admin's.
+func ownedBy(im templates.Image, owners []string, self string) bool {
+	if len(owners) == 0 {
+		return true
+	}
+	for _, o := range owners {
+		if o == im.OwnerAlias || o == im.OwnerID || (o == "self" && im.OwnerID == self) || (o == "amazon" && im.OwnerAlias == "econe") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) describeImages(r *Request) (any, error) {
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, imageAttrs(imageXML{})); err != nil {
+		return nil, err
+	}
+	ids := r.Params.List("ImageId")
+	var missing []string
+	for _, id := range ids {
+		if !store.ValidID("ami", id) {
+			return nil, ec2err.New(ec2err.InvalidAMIIDMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+		}
+		if _, ok := s.catalog().Image(id); !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", strings.Join(missing, ", "))
+	}
+	if len(ids) > 0 && r.Params.Has("MaxResults") {
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter ImageId cannot be used with the parameter MaxResults")
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owners := r.Params.List("Owner")
+	// ExecutableBy (all, self, an account id) matches every image: all of
+	// the admin's images are public to every student.
+	var out []imageXML
+	for _, im := range s.catalog().Images() {
+		if len(ids) > 0 && !contains(ids, im.ID) || !ownedBy(im, owners, r.User.AccountID) {
+			continue
+		}
+		if x := imageItem(im); matchFilters(filters, imageAttrs(x)) {
+			out = append(out, x)
+		}
+	}
+	page, err := paginate(len(out), func(i int) string { return out[i].ImageID }, r.Params, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &describeImagesResponse{NextToken: page.NextToken, Images: out[page.Start:page.End]}, nil
+}
+
+// ---- DescribeInstanceTypes ----
+
+type itemsXML struct {
+	Items []string `xml:"item"`
+}
+
+type processorInfoXML struct {
+	SupportedArchitectures itemsXML `xml:"supportedArchitectures"`
+}
+
+type vcpuInfoXML struct {
+	DefaultVCpus          int `xml:"defaultVCpus"`
+	DefaultCores          int `xml:"defaultCores"`
+	DefaultThreadsPerCore int `xml:"defaultThreadsPerCore"`
+}
+
+type memoryInfoXML struct {
+	SizeInMiB int `xml:"sizeInMiB"`
+}
+
+type instanceTypeXML struct {
+	InstanceType                  string           `xml:"instanceType"`
+	CurrentGeneration             bool             `xml:"currentGeneration"`
+	FreeTierEligible              bool             `xml:"freeTierEligible"`
+	SupportedUsageClasses         itemsXML         `xml:"supportedUsageClasses"`
+	SupportedRootDeviceTypes      itemsXML         `xml:"supportedRootDeviceTypes"`
+	SupportedVirtualizationTypes  itemsXML         `xml:"supportedVirtualizationTypes"`
+	BareMetal                     bool             `xml:"bareMetal"`
+	Hypervisor                    string           `xml:"hypervisor"`
+	ProcessorInfo                 processorInfoXML `xml:"processorInfo"`
+	VCpuInfo                      vcpuInfoXML      `xml:"vCpuInfo"`
+	MemoryInfo                    memoryInfoXML    `xml:"memoryInfo"`
+	InstanceStorageSupported      bool             `xml:"instanceStorageSupported"`
+	HibernationSupported          bool             `xml:"hibernationSupported"`
+	BurstablePerformanceSupported bool             `xml:"burstablePerformanceSupported"`
+	DedicatedHostsSupported       bool             `xml:"dedicatedHostsSupported"`
+	AutoRecoverySupported         bool             `xml:"autoRecoverySupported"`
+	SupportedBootModes            itemsXML         `xml:"supportedBootModes"`
+}
+
+type describeInstanceTypesResponse struct {
+	Meta
+	InstanceTypes []instanceTypeXML `xml:"instanceTypeSet>item"`
+	NextToken     string            `xml:"nextToken,omitempty"`
+}
+
+// previousGeneration are the families EC2 lists as not current.
+var previousGeneration = []string{"m1.", "m2.", "m3.", "c1.", "c3.", "t1."}
+
+func instanceTypeItem(t templates.InstanceType) instanceTypeXML {
+	current := true
+	for _, p := range previousGeneration {
+		current = current && !strings.HasPrefix(t.Name, p)
+	}
+	threads := 1
+	if t.VCPUs > 1 && t.Architecture == "x86_64" {
+		threads = 2
+	}
+	return instanceTypeXML{
+		InstanceType: t.Name, CurrentGeneration: current, FreeTierEligible: t.FreeTier,
+		SupportedUsageClasses:         itemsXML{[]string{"on-demand"}},
+		SupportedRootDeviceTypes:      itemsXML{[]string{"ebs"}},
+		SupportedVirtualizationTypes:  itemsXML{[]string{"hvm"}},
+		Hypervisor:                    "xen",
+		ProcessorInfo:                 processorInfoXML{itemsXML{[]string{t.Architecture}}},
+		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads},
+		MemoryInfo:                    memoryInfoXML{t.MemoryMiB},
+		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t"),
+		SupportedBootModes:            itemsXML{[]string{"legacy-bios", "uefi"}},
+	}
+}
+
+func instanceTypeAttrs(x instanceTypeXML) Attrs {
+	b := strconv.FormatBool
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "instance-type":
+			return []string{x.InstanceType}, true
+		case "current-generation":
+			return []string{b(x.CurrentGeneration)}, true
+		case "free-tier-eligible":
+			return []string{b(x.FreeTierEligible)}, true
+		case "bare-metal":
+			return []string{b(x.BareMetal)}, true
+		case "burstable-performance-supported":
+			return []string{b(x.BurstablePerformanceSupported)}, true
+		case "hypervisor":
+			return []string{x.Hypervisor}, true
+		case "vcpu-info.default-vcpus":
+			return []string{strconv.Itoa(x.VCpuInfo.DefaultVCpus)}, true
+		case "memory-info.size-in-mib":
+			return []string{strconv.Itoa(x.MemoryInfo.SizeInMiB)}, true
+		case "processor-info.supported-architecture":
+			return x.ProcessorInfo.SupportedArchitectures.Items, true
+		case "supported-usage-class":
+			return x.SupportedUsageClasses.Items, true
+		case "supported-root-device-type":
+			return x.SupportedRootDeviceTypes.Items, true
+		case "supported-virtualization-type":
+			return x.SupportedVirtualizationTypes.Items, true
+		}
+		return nil, false
+	}
+}
+
+func (s *Service) describeInstanceTypes(r *Request) (any, error) {
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, instanceTypeAttrs(instanceTypeXML{})); err != nil {
+		return nil, err
+	}
+	names := r.Params.List("InstanceType")
+	var missing []string
+	for _, n := range names {
+		if _, ok := s.catalog().InstanceType(n); !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, ec2err.New(ec2err.InvalidInstanceType, "The following supplied instance types do not exist: [%s]", strings.Join(missing, ", "))
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	var out []instanceTypeXML
+	for _, t := range s.catalog().InstanceTypes() {
+		if len(names) > 0 && !contains(names, t.Name) {
+			continue
+		}
+		if x := instanceTypeItem(t); matchFilters(filters, instanceTypeAttrs(x)) {
+			out = append(out, x)
+		}
+	}
+	page, err := paginate(len(out), func(i int) string { return out[i].InstanceType }, r.Params, 5, 100)
+	if err != nil {
+		return nil, err
+	}
+	return &describeInstanceTypesResponse{InstanceTypes: out[page.Start:page.End], NextToken: page.NextToken}, nil
+}

@@ -1,0 +1,239 @@
+package actions
+
+import (
+	"strings"
+
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+)
+
+// Tags work alike for every resource type in store.ResourceTypes: a
+// resource is taggable when the caller owns it, and another student's id
+// answers exactly as one that does not exist.
+var tagActions = map[string]Handler{
+	"CreateTags":   (*Service).createTags,
+	"DeleteTags":   (*Service).deleteTags,
+	"DescribeTags": (*Service).describeTags,
+}
+
+// notFoundCodes is the NotFound code EC2 uses for each resource type.
+var notFoundCodes = map[string]string{
+	"instance":       ec2err.InvalidInstanceIDNotFound,
+	"volume":         ec2err.InvalidVolumeNotFound,
+	"snapshot":       ec2err.InvalidSnapshotNotFound,
+	"security-group": ec2err.InvalidGroupNotFound,
+	"key-pair":       ec2err.InvalidKeyPairNotFound,
+	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
+}
+
+// resourceIDs returns ResourceId.N, each checked for form.
+func resourceIDs(p *query.Params) ([]string, error) {
+	ids := p.List("ResourceId")
+	if len(ids) == 0 {
+		return nil, ec2err.Missing("ResourceId")
+	}
+	for _, id := range ids {
+		rt, ok := store.ResourceTypeOf(id)
+		if !ok || !store.ValidID(strings.TrimSuffix(rt.Prefix, "-"), id) {
+			return nil, ec2err.New(ec2err.InvalidIDMalformed, "The ID '%s' is not valid", id)
+		}
+	}
+	return ids, nil
+}
+
+// checkOwned fails with the type's NotFound code unless the caller owns id.
+func checkOwned(tx store.Tx, owner, id string) error {
+	if store.Owns(tx, owner, id) {
+		return nil
+	}
+	rt, _ := store.ResourceTypeOf(id)
+	return ec2err.New(notFoundCodes[rt.Name], "The %s ID '%s' does not exist", rt.Name, id)
+}
+
+// requestTags decodes Tag.N for CreateTags and checks each.
+func requestTags(p *query.Params) ([]store.Tag, error) {
+	qt, err := p.Tags("Tag")
+	if err != nil {
+		return nil, err
+	}
+	if len(qt) == 0 {
+		return nil, ec2err.Missing("Tag")
+	}
+	out := make([]store.Tag, len(qt))
+	for i, t := range qt {
+		if err := checkTag(t.Key, t.Value); err != nil {
+			return nil, err
+		}
+		out[i] = store.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out, nil
+}
+
+// tagUpdate checks, then (in a writable transaction) applies, a change to
+// the tags of every resource. Run in a View first, it is the validation
+// that lets DryRun answer without writing.
+type tagUpdate func(tx store.Tx, owner, id string) error
+
+func (s *Service) updateTags(r *Request, ids []string, apply tagUpdate) (any, error) {
+	owner := r.User.Name
+	run := func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := checkOwned(tx, owner, id); err != nil {
+				return err
+			}
+			if err := apply(tx, owner, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := s.Store.View(run); err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	if err := s.Store.Update(run); err != nil {
+		return nil, err
+	}
+	return ok()
+}
+
+func (s *Service) createTags(r *Request) (any, error) {
+	ids, err := resourceIDs(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := requestTags(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	return s.updateTags(r, ids, func(tx store.Tx, owner, id string) error {
+		have, err := store.TagMap(tx, owner, id)
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			have[t.Key] = t.Value
+		}
+		if len(have) > maxTagsPerResource {
+			return ec2err.New(ec2err.TagLimitExceeded, "The maximum number of tags (%d) for resource '%s' would be exceeded.", maxTagsPerResource, id)
+		}
+		if !tx.Writable() {
+			return nil
+		}
+		return putTags(tx, owner, id, tags)
+	})
+}
+
+// deleteSpec is one Tag.N of DeleteTags: a key, and a value that must
+// match when given (even empty).
+type deleteSpec struct {
+	key      string
+	value    string
+	hasValue bool
+}
+
+func (d deleteSpec) matches(t store.Tag) bool {
+	return t.Key == d.key && (!d.hasValue || t.Value == d.value)
+}
+
+func (s *Service) deleteTags(r *Request) (any, error) {
+	ids, err := resourceIDs(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	var specs []deleteSpec
+	for _, t := range r.Params.Structs("Tag") {
+		key, err := t.Required("Key")
+		if err != nil {
+			return nil, err
+		}
+		specs = append(specs, deleteSpec{key: key, value: t.String("Value"), hasValue: t.Has("Value")})
+	}
+	return s.updateTags(r, ids, func(tx store.Tx, owner, id string) error {
+		if !tx.Writable() {
+			return nil
+		}
+		have, err := store.Tags(tx, owner, id)
+		if err != nil {
+			return err
+		}
+		for _, t := range have {
+			if len(specs) == 0 || containsFunc(specs, func(d deleteSpec) bool { return d.matches(t) }) {
+				if err := store.DeleteTag(tx, owner, id, t.Key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+type tagDescriptionXML struct {
+	Key          string `xml:"key"`
+	ResourceID   string `xml:"resourceId"`
+	ResourceType string `xml:"resourceType"`
+	Value        string `xml:"value"`
+}
+
+type describeTagsResponse struct {
+	Meta
+	NextToken string              `xml:"nextToken,omitempty"`
+	Tags      []tagDescriptionXML `xml:"tagSet>item"`
+}
+
+func tagDescriptionAttrs(d tagDescriptionXML) Attrs {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "key":
+			return []string{d.Key}, true
+		case "value":
+			return []string{d.Value}, true
+		case "resource-id":
+			return []string{d.ResourceID}, true
+		case "resource-type":
+			return []string{d.ResourceType}, true
+		}
+		if key, ok := strings.CutPrefix(name, "tag:"); ok {
+			if key == d.Key {
+				return []string{d.Value}, true
+			}
+			return nil, true
+		}
+		return nil, false
+	}
+}
+
+func (s *Service) describeTags(r *Request) (any, error) {
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, tagDescriptionAttrs(tagDescriptionXML{})); err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	var out []tagDescriptionXML
+	err = s.Store.View(func(tx store.Tx) error {
+		return store.ScanTags(tx, r.User.Name, func(id string, t store.Tag) error {
+			rt, _ := store.ResourceTypeOf(id)
+			d := tagDescriptionXML{Key: t.Key, ResourceID: id, ResourceType: rt.Name, Value: t.Value}
+			if matchFilters(filters, tagDescriptionAttrs(d)) {
+				out = append(out, d)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	page, err := paginate(len(out), func(i int) string { return out[i].ResourceID + "/" + out[i].Key }, r.Params, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &describeTagsResponse{NextToken: page.NextToken, Tags: out[page.Start:page.End]}, nil
+}

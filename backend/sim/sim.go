@@ -1,0 +1,430 @@
+// Package sim is the embedded simulated cloud, econe-server's default
+// backend. Machines live in memory and are persisted (bucket backend_sim)
+// whenever an operation changes them. Timed transitions (pending→running,
+// stopping→stopped, shutting-down→terminated) are never stored: they are
+// computed from the injected clock and the time the transitional state was
+// entered, so a restart just reloads and carries on where it was.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/store"
+	"github.com/rs/zerolog"
+)
+
+// forgetAfter is how long a terminated machine is kept; after that it is
+// dropped at start-up (Describe reports unknown ids as terminated anyway).
+const forgetAfter = 24 * time.Hour
+
+// reservedHosts is how many addresses at the start of the CIDR are not
+// handed out (network address and three more, as AWS reserves in a subnet).
+const reservedHosts = 4
+
+// machine is one simulated machine as persisted.
+type machine struct {
+	ID           string        `json:"id"`
+	InstanceID   string        `json:"instance_id"`
+	InstanceType string        `json:"instance_type"`
+	Zone         string        `json:"zone"`
+	State        backend.State `json:"state"` // as last entered by an operation
+	Changed      time.Time     `json:"changed"`
+	Reason       string        `json:"reason,omitempty"`
+	PrivateIP    string        `json:"private_ip"`
+	Launched     time.Time     `json:"launched"`
+	Boots        int           `json:"boots"`
+}
+
+// Sim is the simulated backend.
+type Sim struct {
+	st     store.Store
+	clock  func() time.Time
+	cfg    conf.SimBackend
+	log    zerolog.Logger
+	prefix netip.Prefix
+
+	mu         sync.RWMutex
+	machines   map[string]*machine
+	byInstance map[string]string     // EC2 instance id -> machine id
+	ipOwner    map[netip.Addr]string // private address -> machine id
+	nextIP     netip.Addr            // where the next address search starts
+	opLocks    map[string]*sync.Mutex
+}
+
+// New builds the sim backend from deps and reloads its machines.
+func New(deps backend.Deps) (backend.Backend, error) {
+	return Open(deps)
+}
+
+// Open is New with the concrete type, for tests that inspect it.
+func Open(deps backend.Deps) (*Sim, error) {
+	if deps.Store == nil || deps.Config == nil {
+		return nil, fmt.Errorf("sim: a store and a configuration are required")
+	}
+	prefix, err := netip.ParsePrefix(deps.Config.Backend.Sim.CIDR)
+	if err != nil || !prefix.Addr().Is4() {
+		return nil, fmt.Errorf("sim: backend.sim.cidr %q is not an IPv4 CIDR", deps.Config.Backend.Sim.CIDR)
+	}
+	clock := deps.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &Sim{
+		st: deps.Store, clock: clock, cfg: deps.Config.Backend.Sim, log: deps.Log,
+		prefix: prefix.Masked(), machines: map[string]*machine{}, byInstance: map[string]string{},
+		ipOwner: map[netip.Addr]string{}, opLocks: map[string]*sync.Mutex{},
+	}
+	s.nextIP = s.firstHost()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+const machinePrefix = "machine/"
+
+// load reads every machine back and forgets those terminated long ago.
+func (s *Sim) load() error {
+	now := s.now()
+	var stale []string
+	err := s.st.View(func(tx store.Tx) error {
+		return store.ScanJSON(tx, store.BucketBackendSim, machinePrefix, func(key string, m *machine) error {
+			if st, at := s.current(m, now); st == backend.Terminated && now.Sub(at) > forgetAfter {
+				stale = append(stale, key)
+				return nil
+			}
+			s.install(m)
+			return nil
+		})
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	return s.st.Update(func(tx store.Tx) error {
+		for _, k := range stale {
+			if err := tx.Delete(store.BucketBackendSim, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// install puts m in the maps; the caller holds mu (or is loading).
+func (s *Sim) install(m *machine) {
+	s.machines[m.ID] = m
+	s.byInstance[m.InstanceID] = m.ID
+	if ip, err := netip.ParseAddr(m.PrivateIP); err == nil {
+		s.ipOwner[ip] = m.ID
+	}
+}
+
+func (s *Sim) now() time.Time { return s.clock().UTC() }
+
+// delay is how long the simulation stays in a transitional state.
+func (s *Sim) delay(st backend.State) (next backend.State, d time.Duration, timed bool) {
+	switch st {
+	case backend.Pending:
+		return backend.Running, s.cfg.BootDelay.D(), true
+	case backend.Stopping:
+		return backend.Stopped, s.cfg.StopDelay.D(), true
+	case backend.ShuttingDown:
+		return backend.Terminated, s.cfg.TerminateDelay.D(), true
+	}
+	return st, 0, false
+}
+
+// current is m's state at now, with the time it was entered: the stored
+// state advanced through every transition whose delay has elapsed.
+func (s *Sim) current(m *machine, now time.Time) (backend.State, time.Time) {
+	st, at := m.State, m.Changed
+	for {
+		next, d, timed := s.delay(st)
+		if !timed || now.Sub(at) < d {
+			return st, at
+		}
+		st, at = next, at.Add(d)
+	}
+}
+
+// view is the backend.Machine of m at now.
+func (s *Sim) view(m *machine, now time.Time) backend.Machine {
+	st, at := s.current(m, now)
+	out := backend.Machine{ID: m.ID, State: st, Changed: at, Reason: m.Reason}
+	if st != backend.Terminated {
+		out.PrivateIP = m.PrivateIP
+		out.PrivateDNSName = s.dnsName(m.PrivateIP)
+	}
+	return out
+}
+
+// dnsName is EC2's private DNS form: ip-10-77-0-5.<suffix>.
+func (s *Sim) dnsName(ip string) string {
+	return "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + s.cfg.DNSSuffix
+}
+
+func (s *Sim) firstHost() netip.Addr {
+	a := s.prefix.Addr()
+	for range reservedHosts {
+		a = a.Next()
+	}
+	return a
+}
+
+// allocateIP reserves a free private address for id; the caller holds mu.
+// An address is free when nobody holds it or its holder is terminated.
+func (s *Sim) allocateIP(id string, now time.Time) (netip.Addr, error) {
+	start := s.nextIP
+	a := start
+	for {
+		if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
+			a = s.firstHost()
+		}
+		holder, taken := s.ipOwner[a]
+		if taken {
+			if st, _ := s.current(s.machines[holder], now); st == backend.Terminated {
+				taken = false
+			}
+		}
+		if !taken {
+			s.ipOwner[a] = id
+			s.nextIP = a.Next()
+			return a, nil
+		}
+		a = a.Next()
+		if a == start {
+			return netip.Addr{}, backend.ErrCapacity
+		}
+	}
+}
+
+// lastAddr is the prefix's broadcast address, never handed out.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// persist writes m durably. Concurrent calls share a commit (Store.Update
+// batches), which is what keeps parallel launches fast.
+func (s *Sim) persist(m *machine) error {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.st.Update(func(tx store.Tx) error {
+		return tx.Put(store.BucketBackendSim, machinePrefix+m.ID, raw)
+	})
+}
+
+// opLock serializes operations on one machine, so its persisted copies are
+// written in the order the operations happened; different machines proceed
+// in parallel.
+func (s *Sim) opLock(id string) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.opLocks[id]
+	if !ok {
+		l = &sync.Mutex{}
+		s.opLocks[id] = l
+	}
+	return l
+}
+
+// Run accepts a machine in state pending. Run is idempotent per
+// LaunchContext.InstanceID: a second call returns the machine of the first.
+func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machine, error) {
+	if lc.InstanceID == "" {
+		return backend.Machine{}, fmt.Errorf("sim: launch context without an instance id")
+	}
+	l := s.opLock("launch/" + lc.InstanceID)
+	l.Lock()
+	defer l.Unlock()
+	now := s.now()
+	s.mu.Lock()
+	if id, ok := s.byInstance[lc.InstanceID]; ok {
+		out := s.view(s.machines[id], now)
+		s.mu.Unlock()
+		return out, nil
+	}
+	id := "sim-" + strings.TrimPrefix(lc.InstanceID, "i-")
+	ip, err := s.allocateIP(id, now)
+	s.mu.Unlock()
+	if err != nil {
+		return backend.Machine{}, err
+	}
+	m := &machine{
+		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
+		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Launched: now, Boots: 1,
+	}
+	if err := s.persist(m); err != nil {
+		s.mu.Lock()
+		delete(s.ipOwner, ip)
+		s.mu.Unlock()
+		return backend.Machine{}, err
+	}
+	s.mu.Lock()
+	s.install(m)
+	s.mu.Unlock()
+	s.log.Debug().Str("machine", id).Str("instance", lc.InstanceID).Str("ip", m.PrivateIP).Msg("sim: machine accepted")
+	return s.view(m, now), nil
+}
+
+// FindLaunch implements backend.LaunchFinder.
+func (s *Sim) FindLaunch(ctx context.Context, instanceID string) (backend.Machine, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.byInstance[instanceID]
+	if !ok {
+		return backend.Machine{}, false, nil
+	}
+	return s.view(s.machines[id], s.now()), true, nil
+}
+
+// Describe reports every id; unknown ones as terminated.
+func (s *Sim) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
+	now := s.now()
+	out := make([]backend.Machine, len(ids))
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i, id := range ids {
+		if m, ok := s.machines[id]; ok {
+			out[i] = s.view(m, now)
+		} else {
+			out[i] = backend.Machine{ID: id, State: backend.Terminated}
+		}
+	}
+	return out, nil
+}
+
+// change applies fn to a copy of machine id's current state, persists the
+// result and installs it. fn returns ErrIncorrectState to refuse.
+func (s *Sim) change(id string, fn func(m *machine, st backend.State, now time.Time) error) (backend.Machine, error) {
+	l := s.opLock(id)
+	l.Lock()
+	defer l.Unlock()
+	now := s.now()
+	s.mu.RLock()
+	old, ok := s.machines[id]
+	var m machine
+	if ok {
+		m = *old
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return backend.Machine{}, backend.ErrNotFound
+	}
+	st, at := s.current(&m, now)
+	m.State, m.Changed = st, at
+	if err := fn(&m, st, now); err != nil {
+		return backend.Machine{}, err
+	}
+	if err := s.persist(&m); err != nil {
+		return backend.Machine{}, err
+	}
+	s.mu.Lock()
+	s.machines[id] = &m
+	s.mu.Unlock()
+	return s.view(&m, now), nil
+}
+
+// enter moves m into st now.
+func enter(m *machine, st backend.State, now time.Time, reason string) {
+	m.State, m.Changed, m.Reason = st, now, reason
+}
+
+// Stop moves a running machine to stopping.
+func (s *Sim) Stop(ctx context.Context, id string, force bool) (backend.Machine, error) {
+	return s.change(id, func(m *machine, st backend.State, now time.Time) error {
+		if st != backend.Running {
+			return backend.ErrIncorrectState
+		}
+		enter(m, backend.Stopping, now, "")
+		return nil
+	})
+}
+
+// Start moves a stopped machine to pending; it boots again.
+func (s *Sim) Start(ctx context.Context, id string) (backend.Machine, error) {
+	return s.change(id, func(m *machine, st backend.State, now time.Time) error {
+		if st != backend.Stopped {
+			return backend.ErrIncorrectState
+		}
+		enter(m, backend.Pending, now, "")
+		m.Boots++
+		return nil
+	})
+}
+
+// Reboot restarts a running machine; it stays running, as on EC2.
+func (s *Sim) Reboot(ctx context.Context, id string) error {
+	_, err := s.change(id, func(m *machine, st backend.State, now time.Time) error {
+		if st != backend.Running {
+			return backend.ErrIncorrectState
+		}
+		m.Boots++
+		return nil
+	})
+	return err
+}
+
+// Terminate moves a machine to shutting-down; a terminated or unknown
+// machine reports terminated (idempotent).
+func (s *Sim) Terminate(ctx context.Context, id string) (backend.Machine, error) {
+	out, err := s.change(id, func(m *machine, st backend.State, now time.Time) error {
+		switch st {
+		case backend.Terminated, backend.ShuttingDown:
+			return errUnchanged
+		}
+		enter(m, backend.ShuttingDown, now, "")
+		return nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		ms, _ := s.Describe(ctx, []string{id})
+		return ms[0], nil
+	case errors.Is(err, backend.ErrNotFound):
+		return backend.Machine{ID: id, State: backend.Terminated}, nil
+	}
+	return out, err
+}
+
+// errUnchanged tells change that nothing needs persisting.
+var errUnchanged = errors.New("sim: unchanged")
+
+// ConsoleOutput is a short synthetic boot log per boot of the machine.
+func (s *Sim) ConsoleOutput(ctx context.Context, id string) (string, error) {
+	s.mu.RLock()
+	m, ok := s.machines[id]
+	var c machine
+	if ok {
+		c = *m
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return "", backend.ErrNotFound
+	}
+	var b strings.Builder
+	for boot := 1; boot <= c.Boots; boot++ {
+		fmt.Fprintf(&b, "[    0.000000] Linux version 6.1.0-econe-sim (econe@sim) #%d SMP\r\n", boot)
+		fmt.Fprintf(&b, "[    0.000000] DMI: econe sim %s, zone %s\r\n", c.InstanceType, c.Zone)
+		fmt.Fprintf(&b, "[    1.204511] cloud-init[412]: instance-id: %s\r\n", c.InstanceID)
+		fmt.Fprintf(&b, "[    1.204689] cloud-init[412]: local-ipv4: %s\r\n", c.PrivateIP)
+		fmt.Fprintf(&b, "[    2.318004] cloud-init[412]: Cloud-init finished at %s. Up 2.31 seconds\r\n", c.Launched.Format(time.RFC1123))
+		fmt.Fprintf(&b, "%s login:\r\n", s.dnsName(c.PrivateIP))
+	}
+	return b.String(), nil
+}
+
+// Close has nothing to release: every change is already durable.
+func (s *Sim) Close() error { return nil }

@@ -1,0 +1,101 @@
+package sim_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/backend/backendtest"
+	"github.com/econe/econe-server/backend/sim"
+	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/store"
+	"github.com/rs/zerolog"
+)
+
+func newSim(t *testing.T, st store.Store, clock func() time.Time) backend.Backend {
+	t.Helper()
+	cfg := conf.Default()
+	b, err := sim.New(backend.Deps{Config: cfg, Store: st, Clock: clock, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatalf("sim.New: %v", err)
+	}
+	return b
+}
+
+func TestConformance(t *testing.T) { backendtest.Run(t, newSim) }
+
+func TestVolumeConformance(t *testing.T) { backendtest.RunVolumes(t, newSim) }
+
+// TestTimedTransitions checks the configured delays, to the second.
+func TestTimedTransitions(t *testing.T) {
+	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clock := &backendtest.Clock{}
+	b := newSim(t, st, clock.Now) // defaults: boot 3s, stop 2s, terminate 2s
+	ctx := context.Background()
+	m, err := b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0123456789abcdef0", InstanceType: backend.InstanceType{Name: "t3.micro"}, Zone: "us-east-1a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() backend.State {
+		ms, _ := b.Describe(ctx, []string{m.ID})
+		return ms[0].State
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		op      func()
+		want    backend.State
+	}{
+		{"just launched", 0, nil, backend.Pending},
+		{"boot not done", 2999 * time.Millisecond, nil, backend.Pending},
+		{"booted", time.Millisecond, nil, backend.Running},
+		{"stop requested", 0, func() { b.Stop(ctx, m.ID, false) }, backend.Stopping},
+		{"stopped", 2 * time.Second, nil, backend.Stopped},
+		{"terminate requested", 0, func() { b.Terminate(ctx, m.ID) }, backend.ShuttingDown},
+		{"terminated", 2 * time.Second, nil, backend.Terminated},
+	}
+	for _, s := range steps {
+		clock.Advance(s.advance)
+		if s.op != nil {
+			s.op()
+		}
+		if got := state(); got != s.want {
+			t.Fatalf("%s: got %s, want %s", s.name, got, s.want)
+		}
+	}
+}
+
+func TestAddressesAndConsole(t *testing.T) {
+	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := newSim(t, st, time.Now)
+	ctx := context.Background()
+	m, err := b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0123456789abcdef1", InstanceType: backend.InstanceType{Name: "m1.small"}, Zone: "us-east-1b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.PrivateIP, "10.77.0.4"; got != want {
+		t.Errorf("first address: got %s, want %s", got, want)
+	}
+	if got, want := m.PrivateDNSName, "ip-10-77-0-4.ec2.internal"; got != want {
+		t.Errorf("private DNS name: got %s, want %s", got, want)
+	}
+	out, err := b.ConsoleOutput(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"i-0123456789abcdef1", "m1.small"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console output does not mention %s:\n%s", want, out)
+		}
+	}
+}
