@@ -1,0 +1,91 @@
+package store
+
+// SecurityGroup is a student's security group with its rules. Records are
+// keyed OWNER/sg-…; names are unique per owner and looked up by scanning
+// the owner's prefix.
+type SecurityGroup struct {
+	ID          string `json:"id"`
+	Owner       string `json:"owner"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	VpcID       string `json:"vpc_id"`
+	Ingress     []Rule `json:"ingress,omitempty"`
+	Egress      []Rule `json:"egress,omitempty"`
+}
+
+// Rule is one security group rule (sgr-…): a protocol and port range with
+// exactly one peer, the way EC2 models rules since rule ids exist. EC2's
+// IpPermission lists are these rules grouped by protocol and ports.
+type Rule struct {
+	ID       string `json:"id"`
+	Protocol string `json:"protocol"` // tcp | udp | icmp | icmpv6 | -1 | a protocol number
+	// FromPort and ToPort are the port range (tcp, udp) or the ICMP type
+	// and code (-1 = all); both are 0 for protocols without ports.
+	FromPort int `json:"from_port"`
+	ToPort   int `json:"to_port"`
+	// The peer: exactly one of these is set.
+	CIDRv4       string `json:"cidr_v4,omitempty"`
+	CIDRv6       string `json:"cidr_v6,omitempty"`
+	PrefixListID string `json:"prefix_list_id,omitempty"`
+	GroupID      string `json:"group_id,omitempty"` // one of the owner's groups
+	Description  string `json:"description,omitempty"`
+}
+
+// SamePermission reports whether two rules allow the same traffic from the
+// same peer (descriptions and ids aside): EC2's notion of a duplicate.
+func (r Rule) SamePermission(o Rule) bool {
+	return r.Protocol == o.Protocol && r.FromPort == o.FromPort && r.ToPort == o.ToPort &&
+		r.CIDRv4 == o.CIDRv4 && r.CIDRv6 == o.CIDRv6 && r.PrefixListID == o.PrefixListID && r.GroupID == o.GroupID
+}
+
+// GetSecurityGroup loads one of the user's groups by id; nil when absent.
+func GetSecurityGroup(tx Tx, owner, id string) (*SecurityGroup, error) {
+	return GetOwned[SecurityGroup](tx, BucketSecurityGroups, owner, id)
+}
+
+// SecurityGroupByName finds the user's group called name; nil when absent.
+func SecurityGroupByName(tx Tx, owner, name string) (*SecurityGroup, error) {
+	var found *SecurityGroup
+	err := ScanJSON(tx, BucketSecurityGroups, OwnerPrefix(owner), func(_ string, g *SecurityGroup) error {
+		if g.Name != name {
+			return nil
+		}
+		found = g
+		return ErrStop
+	})
+	return found, err
+}
+
+// PutSecurityGroup stores a group.
+func PutSecurityGroup(tx Tx, g *SecurityGroup) error {
+	return PutOwned(tx, BucketSecurityGroups, g.Owner, g.ID, g)
+}
+
+// DeleteSecurityGroup removes a group and its tags.
+func DeleteSecurityGroup(tx Tx, owner, id string) error {
+	return DeleteOwned(tx, BucketSecurityGroups, owner, id)
+}
+
+// ListSecurityGroups returns all of the user's groups in id order.
+func ListSecurityGroups(tx Tx, owner string) ([]*SecurityGroup, error) {
+	return ListOwned[SecurityGroup](tx, BucketSecurityGroups, owner)
+}
+
+// GroupInUse reports whether any of the user's instances that is not
+// terminated is in the group: such a group cannot be deleted.
+func GroupInUse(tx Tx, owner, groupID string) (bool, error) {
+	inUse := false
+	err := ScanJSON(tx, BucketInstances, OwnerPrefix(owner), func(_ string, inst *Instance) error {
+		if inst.State == "terminated" {
+			return nil
+		}
+		for _, g := range inst.Groups {
+			if g.ID == groupID {
+				inUse = true
+				return ErrStop
+			}
+		}
+		return nil
+	})
+	return inUse, err
+}
