@@ -1,0 +1,197 @@
+package store
+
+import "time"
+
+// Volume states, as EC2 names them. Transitional states carry the time the
+// backend said they end (Until); readers apply finished transitions with
+// At, so nothing has to poll and a restart loses nothing.
+const (
+	VolumeCreating  = "creating"
+	VolumeAvailable = "available"
+	VolumeInUse     = "in-use"
+	VolumeDeleting  = "deleting"
+	VolumeDeleted   = "deleted"
+
+	AttachAttaching = "attaching"
+	AttachAttached  = "attached"
+	AttachDetaching = "detaching"
+	AttachDetached  = "detached"
+
+	SnapshotPending   = "pending"
+	SnapshotCompleted = "completed"
+
+	ModificationModifying = "modifying"
+	ModificationCompleted = "completed"
+)
+
+// Volume is one EBS-style block volume of a student.
+type Volume struct {
+	ID         string    `json:"id"`
+	Owner      string    `json:"owner"`
+	Zone       string    `json:"zone"`
+	SizeGiB    int       `json:"size_gib"`
+	SnapshotID string    `json:"snapshot_id,omitempty"`
+	Type       string    `json:"type"`
+	Iops       int       `json:"iops,omitempty"`
+	Throughput int       `json:"throughput,omitempty"`
+	Encrypted  bool      `json:"encrypted,omitempty"`
+	Created    time.Time `json:"created"`
+	// State is creating, available or deleting; in-use is derived from
+	// Attachment. Until is when a transitional state ends.
+	State      string            `json:"state"`
+	Until      time.Time         `json:"until"`
+	Attachment *VolumeAttachment `json:"attachment,omitempty"`
+}
+
+// VolumeAttachment is a volume's link to an instance (mirrored in the
+// instance's BlockDevices).
+type VolumeAttachment struct {
+	InstanceID          string    `json:"instance_id"`
+	Device              string    `json:"device"`
+	Status              string    `json:"status"` // attaching | attached | detaching
+	AttachTime          time.Time `json:"attach_time"`
+	Until               time.Time `json:"until"`
+	DeleteOnTermination bool      `json:"delete_on_termination"`
+}
+
+// At returns the volume as it is at now: finished transitions applied.
+// The receiver is not changed.
+func (v Volume) At(now time.Time) Volume {
+	done := func(until time.Time) bool { return !now.Before(until) }
+	switch {
+	case v.State == VolumeCreating && done(v.Until):
+		v.State = VolumeAvailable
+	case v.State == VolumeDeleting && done(v.Until):
+		v.State = VolumeDeleted
+	}
+	if a := v.Attachment; a != nil {
+		cp := *a
+		switch {
+		case cp.Status == AttachAttaching && done(cp.Until):
+			cp.Status = AttachAttached
+		case cp.Status == AttachDetaching && done(cp.Until):
+			cp.Status = AttachDetached
+		}
+		v.Attachment = &cp
+		if cp.Status == AttachDetached {
+			v.Attachment = nil
+		}
+	}
+	return v
+}
+
+// Status is the EC2 volume state: in-use while attached (or attaching or
+// detaching), else the recorded state.
+func (v Volume) Status() string {
+	if v.Attachment != nil && v.State != VolumeDeleting && v.State != VolumeDeleted {
+		return VolumeInUse
+	}
+	return v.State
+}
+
+// Snapshot is a point-in-time copy of a volume.
+type Snapshot struct {
+	ID          string    `json:"id"`
+	Owner       string    `json:"owner"`
+	VolumeID    string    `json:"volume_id"`
+	VolumeSize  int       `json:"volume_size_gib"`
+	Description string    `json:"description,omitempty"`
+	Encrypted   bool      `json:"encrypted,omitempty"`
+	Started     time.Time `json:"started"`
+	State       string    `json:"state"`
+	Until       time.Time `json:"until"` // when pending ends
+}
+
+// At returns the snapshot at now and its progress in percent.
+func (s Snapshot) At(now time.Time) (Snapshot, int) {
+	if s.State != SnapshotPending {
+		return s, 100
+	}
+	if !now.Before(s.Until) {
+		s.State = SnapshotCompleted
+		return s, 100
+	}
+	total := s.Until.Sub(s.Started)
+	return s, int(100 * now.Sub(s.Started) / total)
+}
+
+// VolumeModification is the latest ModifyVolume of a volume (EC2 reports
+// only the latest one per volume).
+type VolumeModification struct {
+	VolumeID           string    `json:"volume_id"`
+	Owner              string    `json:"owner"`
+	State              string    `json:"state"`
+	OriginalSize       int       `json:"original_size"`
+	OriginalType       string    `json:"original_type"`
+	OriginalIops       int       `json:"original_iops,omitempty"`
+	OriginalThroughput int       `json:"original_throughput,omitempty"`
+	TargetSize         int       `json:"target_size"`
+	TargetType         string    `json:"target_type"`
+	TargetIops         int       `json:"target_iops,omitempty"`
+	TargetThroughput   int       `json:"target_throughput,omitempty"`
+	Started            time.Time `json:"started"`
+	Until              time.Time `json:"until"`
+}
+
+// At returns the modification at now and its progress in percent.
+func (m VolumeModification) At(now time.Time) (VolumeModification, int) {
+	if m.State == ModificationModifying && now.Before(m.Until) {
+		return m, int(100 * now.Sub(m.Started) / m.Until.Sub(m.Started))
+	}
+	m.State = ModificationCompleted
+	return m, 100
+}
+
+// GetVolume loads one of the user's volumes; nil when absent (or not theirs).
+func GetVolume(tx Tx, owner, id string) (*Volume, error) {
+	return GetOwned[Volume](tx, BucketVolumes, owner, id)
+}
+
+// PutVolume stores a volume.
+func PutVolume(tx Tx, v *Volume) error { return PutOwned(tx, BucketVolumes, v.Owner, v.ID, v) }
+
+// DeleteVolume removes a volume, its tags and its modification record.
+func DeleteVolume(tx Tx, owner, id string) error {
+	if err := tx.Delete(BucketVolumeModifications, OwnedKey(owner, id)); err != nil {
+		return err
+	}
+	return DeleteOwned(tx, BucketVolumes, owner, id)
+}
+
+// ListVolumes returns the user's volumes in id order.
+func ListVolumes(tx Tx, owner string) ([]*Volume, error) {
+	return ListOwned[Volume](tx, BucketVolumes, owner)
+}
+
+// GetSnapshot loads one of the user's snapshots; nil when absent.
+func GetSnapshot(tx Tx, owner, id string) (*Snapshot, error) {
+	return GetOwned[Snapshot](tx, BucketSnapshots, owner, id)
+}
+
+// PutSnapshot stores a snapshot.
+func PutSnapshot(tx Tx, s *Snapshot) error { return PutOwned(tx, BucketSnapshots, s.Owner, s.ID, s) }
+
+// DeleteSnapshot removes a snapshot and its tags.
+func DeleteSnapshot(tx Tx, owner, id string) error {
+	return DeleteOwned(tx, BucketSnapshots, owner, id)
+}
+
+// ListSnapshots returns the user's snapshots in id order.
+func ListSnapshots(tx Tx, owner string) ([]*Snapshot, error) {
+	return ListOwned[Snapshot](tx, BucketSnapshots, owner)
+}
+
+// GetVolumeModification loads the latest modification of a volume; nil when none.
+func GetVolumeModification(tx Tx, owner, volumeID string) (*VolumeModification, error) {
+	return GetOwned[VolumeModification](tx, BucketVolumeModifications, owner, volumeID)
+}
+
+// PutVolumeModification stores the latest modification of a volume.
+func PutVolumeModification(tx Tx, m *VolumeModification) error {
+	return PutJSON(tx, BucketVolumeModifications, OwnedKey(m.Owner, m.VolumeID), m)
+}
+
+// ListVolumeModifications returns the user's modifications in volume id order.
+func ListVolumeModifications(tx Tx, owner string) ([]*VolumeModification, error) {
+	return ListOwned[VolumeModification](tx, BucketVolumeModifications, owner)
+}
