@@ -1,0 +1,823 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/elasticip"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+)
+
+// Elastic IPs. The records say who holds which address and where it is
+// associated; the provider (s.Addresses: the admin's scripts, or nothing)
+// makes associations real. Every change of association follows one path:
+//
+//  1. one transaction checks the request and writes an AddressIntent (the
+//     bindings to undo, the one to make), which also locks the addresses
+//     and instances involved: another request touching them gets
+//     IncorrectState until it is done;
+//  2. outside any transaction the provider disassociates each Undo
+//     binding, then associates Target;
+//  3. one transaction records the outcome and deletes the intent.
+//
+// A failure is undone, never half-kept: a failed association is
+// disassociated again (a script may have done half its work), bindings
+// already undone are recorded as such, and a reassociation that fails thus
+// leaves the address associated with neither instance. When even the undo
+// fails the intent stays, marked Failed, holding the disassociations still
+// owed; the next request touching it, or the next start-up, re-runs them
+// first. A crash leaves the intent unfailed; start-up (ReconcileAddresses)
+// treats it the same way, undoing Target as well, so store and network agree.
+
+var addressActions = map[string]Handler{
+	"AllocateAddress":     (*Service).allocateAddress,
+	"AssociateAddress":    (*Service).associateAddress,
+	"DisassociateAddress": (*Service).disassociateAddress,
+	"ReleaseAddress":      (*Service).releaseAddress,
+	"DescribeAddresses":   (*Service).describeAddresses,
+}
+
+// maxAddressesPerUser is EC2's default limit, as DescribeAccountAttributes
+// reports it (max-elastic-ips); it also keeps one student from emptying the
+// shared pool.
+const maxAddressesPerUser = 5
+
+const (
+	domainVPC      = "vpc"
+	domainStandard = "standard"
+	// elasticIPResource is the TagSpecification resource type of addresses.
+	elasticIPResource = "elastic-ip"
+)
+
+type allocateAddressResponse struct {
+	Meta
+	AllocationID       string `xml:"allocationId"`
+	PublicIPv4Pool     string `xml:"publicIpv4Pool"`
+	NetworkBorderGroup string `xml:"networkBorderGroup"`
+	Domain             string `xml:"domain"`
+	PublicIP           string `xml:"publicIp"`
+}
+
+func (s *Service) allocateAddress(r *Request) (any, error) {
+	domain := r.Params.String("Domain")
+	if domain == "" {
+		domain = domainVPC
+	}
+	if domain != domainVPC && domain != domainStandard {
+		return nil, ec2err.BadValue("Domain", domain, "It must be vpc or standard.")
+	}
+	want := r.Params.String("Address")
+	if want != "" {
+		if ip, err := netip.ParseAddr(want); err != nil || !ip.Is4() {
+			return nil, ec2err.BadValue("Address", want, "It must be an IPv4 address.")
+		}
+	}
+	tags, err := addressTagsAtAllocation(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Config.ElasticIPs.Pool) == 0 {
+		return nil, ec2err.New(ec2err.AddressLimitExceeded, "No elastic IP addresses are available: the administrator has configured no elastic IP pool (elastic_ips.pool) on this endpoint.")
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	addr := &store.Address{AllocationID: store.NewID("eipalloc"), Owner: owner, Domain: domain, Allocated: s.now()}
+	err = s.Store.Update(func(tx store.Tx) error {
+		held, err := store.ListAddresses(tx, owner)
+		if err != nil {
+			return err
+		}
+		if len(held) >= maxAddressesPerUser {
+			return ec2err.New(ec2err.AddressLimitExceeded, "You already hold %d elastic IP addresses, the maximum; release one (ReleaseAddress) before allocating another.", len(held))
+		}
+		ip, err := store.ClaimPoolAddress(tx, want, addr)
+		switch {
+		case errors.Is(err, store.ErrPoolExhausted):
+			return ec2err.New(ec2err.AddressLimitExceeded, "The elastic IP pool of this endpoint is exhausted: every address is allocated. Try again later or ask your administrator for a larger pool.")
+		case errors.Is(err, store.ErrNotInPool):
+			return ec2err.New(ec2err.InvalidAddressNotFound, "The address '%s' is not in this endpoint's elastic IP pool.", want)
+		case errors.Is(err, store.ErrAddressTaken):
+			return ec2err.New(ec2err.InvalidParameterValue, "The address '%s' is already allocated; omit Address to get any free one.", want)
+		case err != nil:
+			return err
+		}
+		addr.PublicIP = ip
+		if err := store.PutAddress(tx, addr); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if err := store.SetTag(tx, owner, addr.AllocationID, t.Key, t.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Log.Info().Str("allocation_id", addr.AllocationID).Str("elastic_ip", addr.PublicIP).Msg("elastic IP allocated")
+	return &allocateAddressResponse{
+		AllocationID: addr.AllocationID, PublicIPv4Pool: "amazon", NetworkBorderGroup: s.Config.Region,
+		Domain: addr.Domain, PublicIP: addr.PublicIP,
+	}, nil
+}
+
+// addressTagsAtAllocation returns the tags of AllocateAddress's
+// TagSpecification.N, which may only name elastic-ip.
+func addressTagsAtAllocation(p *query.Params) ([]query.Tag, error) {
+	specs, err := p.TagSpecifications()
+	if err != nil {
+		return nil, err
+	}
+	for _, spec := range specs {
+		if spec.ResourceType != elasticIPResource {
+			return nil, ec2err.BadValue("TagSpecification.N.ResourceType", spec.ResourceType, "AllocateAddress can only tag elastic-ip.")
+		}
+	}
+	tags := query.TagsFor(specs, elasticIPResource)
+	for _, t := range tags {
+		switch {
+		case len(t.Key) > 128 || len(t.Value) > 256:
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "The tag %q is too long: keys may have up to 128 characters and values up to 256.", t.Key)
+		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS: %q.", t.Key)
+		}
+	}
+	if len(tags) > 50 {
+		return nil, ec2err.New(ec2err.TagLimitExceeded, "A resource can have at most 50 tags; %d were given.", len(tags))
+	}
+	return tags, nil
+}
+
+// addressRef is how a request names an address: by its id (the
+// allocation id, or for DisassociateAddress the association id) or by its
+// public IP, exactly one of the two.
+type addressRef struct {
+	Param    string // AllocationId | AssociationId
+	ID       string
+	PublicIP string
+}
+
+// addressIDForms gives, per parameter, the id prefix and the code of a malformed id.
+var addressIDForms = map[string]struct{ prefix, malformed string }{
+	"AllocationId":  {"eipalloc", ec2err.InvalidAllocationIDMalformed},
+	"AssociationId": {"eipassoc", ec2err.InvalidAssociationIDMalformed},
+}
+
+func addressRefParams(p *query.Params, param string) (addressRef, error) {
+	ref := addressRef{Param: param, ID: p.String(param), PublicIP: p.String("PublicIp")}
+	form := addressIDForms[param]
+	switch {
+	case ref.ID == "" && ref.PublicIP == "":
+		return ref, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter %s or PublicIp.", param)
+	case ref.ID != "" && ref.PublicIP != "":
+		return ref, ec2err.New(ec2err.InvalidParameterCombination, "Give either %s or PublicIp, not both.", param)
+	case ref.ID != "" && !store.ValidID(form.prefix, ref.ID):
+		return ref, malformedAddressID(form.malformed, form.prefix, ref.ID)
+	}
+	return ref, nil
+}
+
+func malformedAddressID(code, prefix, id string) error {
+	return ec2err.New(code, "The ID '%s' is malformed: it should look like %s-0123456789abcdef0.", id, prefix)
+}
+
+// find returns the user's address the reference names, or the NotFound
+// error for it: another student's address looks exactly like none.
+func (ref addressRef) find(tx store.Tx, owner string) (*store.Address, error) {
+	var match func(*store.Address) bool
+	var notFound error
+	switch {
+	case ref.PublicIP != "":
+		match = func(a *store.Address) bool { return a.PublicIP == ref.PublicIP }
+		notFound = ec2err.New(ec2err.InvalidAddressNotFound, "The address '%s' does not exist (or is not yours): allocate one with AllocateAddress.", ref.PublicIP)
+	case ref.Param == "AssociationId":
+		match = func(a *store.Address) bool { return a.Association != nil && a.Association.AssociationID == ref.ID }
+		notFound = ec2err.New(ec2err.InvalidAssociationIDNotFound, "The association ID '%s' does not exist", ref.ID)
+	default:
+		match = func(a *store.Address) bool { return a.AllocationID == ref.ID }
+		notFound = ec2err.New(ec2err.InvalidAllocationIDNotFound, "The allocation ID '%s' does not exist", ref.ID)
+	}
+	a, err := store.FindAddress(tx, owner, match)
+	if err == nil && a == nil {
+		err = notFound
+	}
+	return a, err
+}
+
+type associateAddressResponse struct {
+	Meta
+	Return        bool   `xml:"return"`
+	AssociationID string `xml:"associationId"`
+}
+
+// States in which an instance can take an address: as in a VPC, a stopped
+// instance keeps its private address and so can be given an elastic IP.
+var associableStates = []string{string(backend.Running), string(backend.Stopped)}
+
+func (s *Service) associateAddress(r *Request) (any, error) {
+	ref, err := addressRefParams(r.Params, "AllocationId")
+	if err != nil {
+		return nil, err
+	}
+	if r.Params.String("NetworkInterfaceId") != "" {
+		return nil, ec2err.New(ec2err.UnsupportedOperation, "This endpoint has no network interfaces: associate the address with an InstanceId.")
+	}
+	instanceID, err := r.Params.Required("InstanceId")
+	if err != nil {
+		return nil, err
+	}
+	if !store.ValidID("i", instanceID) {
+		return nil, ec2err.New(ec2err.InvalidInstanceIDMalformed, "Invalid id: \"%s\" (expecting \"i-...\")", instanceID)
+	}
+	reassociate, err := r.Params.Bool("AllowReassociation", false)
+	if err != nil {
+		return nil, err
+	}
+	privateIP := r.Params.String("PrivateIpAddress")
+	owner := r.User.Name
+	var associationID string
+	plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
+		associationID = ""
+		addr, err := ref.find(tx, owner)
+		if err != nil {
+			return nil, err
+		}
+		inst, err := store.GetInstance(tx, owner, instanceID)
+		if err != nil {
+			return nil, err
+		}
+		if inst == nil {
+			return nil, ec2err.New(ec2err.InvalidInstanceIDNotFound, "The instance ID '%s' does not exist", instanceID)
+		}
+		if !contains(associableStates, inst.State) {
+			return nil, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is %s; an elastic IP can be associated only with a running or stopped instance.", instanceID, inst.State)
+		}
+		if inst.PrivateIP == "" {
+			return nil, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' has no private address yet; try again in a few seconds.", instanceID)
+		}
+		if privateIP != "" && privateIP != inst.PrivateIP {
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "The instance '%s' has no private address %s; its address is %s.", instanceID, privateIP, inst.PrivateIP)
+		}
+		if cur := addr.Association; cur != nil && cur.InstanceID == instanceID {
+			associationID = cur.AssociationID // already done: EC2 answers with the association as it is
+			return nil, r.DryRun()
+		}
+		undo, err := s.associationsReplaced(tx, addr, inst, reassociate)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAddressLocks(tx, addr.AllocationID, instanceID, undo); err != nil {
+			return nil, err
+		}
+		if err := r.DryRun(); err != nil {
+			return nil, err
+		}
+		target := store.AddressBinding{AllocationID: addr.AllocationID, PublicIP: addr.PublicIP, AddressAssociation: store.AddressAssociation{
+			AssociationID: store.NewID("eipassoc"), InstanceID: instanceID, PrivateIP: inst.PrivateIP, Network: s.instanceNetwork(inst.PrivateIP),
+		}}
+		associationID = target.AssociationID
+		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: undo, Target: &target, Started: s.now()}, nil
+	}
+	if err := s.changeAssociations(r, plan); err != nil {
+		return nil, err
+	}
+	return &associateAddressResponse{Return: true, AssociationID: associationID}, nil
+}
+
+// associationsReplaced returns the bindings an association of addr with
+// inst replaces: addr's own (if elsewhere) and inst's other address (an
+// instance has one public address). Replacing either needs
+// AllowReassociation, so nothing is undone by surprise.
+func (s *Service) associationsReplaced(tx store.Tx, addr *store.Address, inst *store.Instance, reassociate bool) ([]store.AddressBinding, error) {
+	var undo []store.AddressBinding
+	if b, ok := addr.Binding(); ok {
+		if !reassociate {
+			return nil, ec2err.New(ec2err.ResourceAlreadyAssociated, "The address %s (%s) is already associated with %s (%s); set AllowReassociation to move it.", addr.PublicIP, addr.AllocationID, b.InstanceID, b.AssociationID)
+		}
+		undo = append(undo, b)
+	}
+	other, err := store.FindAddress(tx, inst.Owner, func(a *store.Address) bool {
+		return a.Association != nil && a.Association.InstanceID == inst.ID
+	})
+	if err != nil || other == nil {
+		return undo, err
+	}
+	if !reassociate {
+		return nil, ec2err.New(ec2err.ResourceAlreadyAssociated, "The instance %s already has the elastic IP %s (%s); set AllowReassociation to replace it.", inst.ID, other.PublicIP, other.Association.AssociationID)
+	}
+	b, _ := other.Binding()
+	return append(undo, b), nil
+}
+
+// instanceNetwork is the private network an address lies in, for the
+// scripts' context; "" when the backend's network is not known here.
+func (s *Service) instanceNetwork(privateIP string) string {
+	ip, err := netip.ParseAddr(privateIP)
+	if err != nil {
+		return ""
+	}
+	if pfx, err := netip.ParsePrefix(s.Config.Backend.Sim.CIDR); err == nil && s.Config.Backend.Name == "sim" && pfx.Contains(ip) {
+		return pfx.String()
+	}
+	return ""
+}
+
+func (s *Service) disassociateAddress(r *Request) (any, error) {
+	ref, err := addressRefParams(r.Params, "AssociationId")
+	if err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	plan := func(tx store.Tx, settled []store.AddressBinding) (*store.AddressIntent, error) {
+		addr, err := ref.find(tx, owner)
+		if err != nil {
+			// A retry whose association the re-run of a failed intent has just undone.
+			if ec2err.Is(err, ec2err.InvalidAssociationIDNotFound) && boundAs(settled, ref.ID) {
+				return nil, r.DryRun()
+			}
+			return nil, err
+		}
+		b, associated := addr.Binding()
+		if err := checkAddressLocks(tx, addr.AllocationID, b.InstanceID, nil); err != nil {
+			return nil, err
+		}
+		if !associated {
+			return nil, r.DryRun() // by public IP: already disassociated, nothing to do
+		}
+		if err := r.DryRun(); err != nil {
+			return nil, err
+		}
+		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
+	}
+	if err := s.changeAssociations(r, plan); err != nil {
+		return nil, err
+	}
+	return ok()
+}
+
+func boundAs(bindings []store.AddressBinding, associationID string) bool {
+	for _, b := range bindings {
+		if b.AssociationID == associationID {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) releaseAddress(r *Request) (any, error) {
+	ref, err := addressRefParams(r.Params, "AllocationId")
+	if err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	var released *store.Address
+	plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
+		addr, err := ref.find(tx, owner)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAddressLocks(tx, addr.AllocationID, "", nil); err != nil {
+			return nil, err
+		}
+		if b, associated := addr.Binding(); associated {
+			return nil, ec2err.New(ec2err.InvalidIPAddressInUse, "The address %s is associated with %s (%s); disassociate it (DisassociateAddress) before releasing it.", addr.PublicIP, b.InstanceID, b.AssociationID)
+		}
+		if err := r.DryRun(); err != nil {
+			return nil, err
+		}
+		released = addr
+		return nil, store.ReleaseAddress(tx, addr)
+	}
+	if err := s.changeAssociations(r, plan); err != nil {
+		return nil, err
+	}
+	r.Log.Info().Str("allocation_id", released.AllocationID).Str("elastic_ip", released.PublicIP).Msg("elastic IP released")
+	return ok()
+}
+
+// releaseAddresses disassociates the addresses of terminated instances,
+// running the disassociate script. A failure leaves a Failed intent that a
+// retried TerminateInstances (or DisassociateAddress, or a restart) re-runs.
+func (s *Service) releaseAddresses(r *Request, instanceIDs []string) error {
+	owner := r.User.Name
+	var errs []error
+	for _, id := range instanceIDs {
+		plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
+			addr, err := store.FindAddress(tx, owner, func(a *store.Address) bool {
+				return a.Association != nil && a.Association.InstanceID == id
+			})
+			if err != nil || addr == nil {
+				return nil, err
+			}
+			b, _ := addr.Binding()
+			if err := checkAddressLocks(tx, addr.AllocationID, id, nil); err != nil {
+				return nil, err
+			}
+			return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
+		}
+		errs = append(errs, s.changeAssociations(r, plan))
+	}
+	return errors.Join(errs...)
+}
+
+// planFunc checks a request in the transaction and returns the intent to
+// carry out (nil when the transaction itself did all there was to do).
+// settled lists the bindings a re-run of a failed intent has just undone.
+type planFunc func(tx store.Tx, settled []store.AddressBinding) (*store.AddressIntent, error)
+
+// changeAssociations runs the three steps (see the top of this file). When
+// the plan meets a failed intent, that intent is re-run first and the plan
+// tried again, once.
+func (s *Service) changeAssociations(r *Request, plan planFunc) error {
+	// Scripts run to the end even if the client hangs up: a script killed
+	// half-way would leave work for the undo to guess at.
+	ctx := context.WithoutCancel(r.Context)
+	var settled []store.AddressBinding
+	for attempt := 0; ; attempt++ {
+		var intent *store.AddressIntent
+		err := s.Store.Update(func(tx store.Tx) error {
+			var err error
+			if intent, err = plan(tx, settled); err != nil || intent == nil {
+				return err
+			}
+			return store.PutAddressIntent(tx, intent)
+		})
+		var stale *staleIntentError
+		if errors.As(err, &stale) && attempt == 0 {
+			if settled, err = s.rerunFailedIntent(ctx, stale.intent); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil || intent == nil {
+			return err
+		}
+		return s.carryOut(ctx, intent)
+	}
+}
+
+// staleIntentError is a plan meeting a Failed intent: not in flight, so it
+// can be claimed and re-run.
+type staleIntentError struct{ intent *store.AddressIntent }
+
+func (e *staleIntentError) Error() string {
+	return "elastic IP intent " + e.intent.AllocationID + " failed earlier and must be re-run"
+}
+
+// checkAddressLocks refuses a change while another is in flight for the
+// allocation, the instance or any binding to undo; a failed intent in the
+// way is returned as a staleIntentError.
+func checkAddressLocks(tx store.Tx, allocationID, instanceID string, undo []store.AddressBinding) error {
+	intents, err := store.ListAddressIntents(tx)
+	if err != nil {
+		return err
+	}
+	for _, in := range intents {
+		touched := in.Touches(allocationID, instanceID)
+		for _, b := range undo {
+			touched = touched || in.Touches(b.AllocationID, b.InstanceID)
+		}
+		switch {
+		case !touched:
+		case in.Failed:
+			return &staleIntentError{intent: in}
+		default:
+			return changeInProgress(in.AllocationID)
+		}
+	}
+	return nil
+}
+
+func changeInProgress(allocationID string) error {
+	return ec2err.New(ec2err.IncorrectState, "Another change of the elastic IP %s (or of an instance it involves) is in progress; try again in a few seconds.", allocationID)
+}
+
+// rerunFailedIntent claims a failed intent (so no other request re-runs it
+// too) and carries out its disassociations; it returns what it undid.
+func (s *Service) rerunFailedIntent(ctx context.Context, failed *store.AddressIntent) ([]store.AddressBinding, error) {
+	var claimed *store.AddressIntent
+	err := s.Store.Update(func(tx store.Tx) error {
+		in, err := store.GetAddressIntent(tx, failed.AllocationID)
+		if err != nil {
+			return err
+		}
+		if in == nil || !in.Failed {
+			return changeInProgress(failed.AllocationID)
+		}
+		in.Failed = false
+		claimed = in
+		return store.PutAddressIntent(tx, in)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed.Undo, s.carryOut(ctx, claimed)
+}
+
+// carryOut runs an intent's scripts and records the outcome (steps 2 and 3).
+func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
+	for i, b := range in.Undo {
+		if err := s.Addresses.Disassociate(ctx, s.association(in.Owner, b)); err != nil {
+			// Those before i are undone; i and the rest are still owed.
+			if ferr := s.finishIntent(in, in.Undo[:i], nil, in.Undo[i:]); ferr != nil {
+				return ferr
+			}
+			return scriptFailure("Disassociating", b, err, "it is retried when you retry the request")
+		}
+	}
+	if in.Target == nil {
+		return s.finishIntent(in, in.Undo, nil, nil)
+	}
+	err := s.Addresses.Associate(ctx, s.association(in.Owner, *in.Target))
+	if err == nil {
+		return s.finishIntent(in, in.Undo, in.Target, nil)
+	}
+	// The script may have done half its work before failing: undo it.
+	var owed []store.AddressBinding
+	if uerr := s.Addresses.Disassociate(ctx, s.association(in.Owner, *in.Target)); uerr != nil {
+		owed = []store.AddressBinding{*in.Target}
+	}
+	if ferr := s.finishIntent(in, in.Undo, nil, owed); ferr != nil {
+		return ferr
+	}
+	return scriptFailure("Associating", *in.Target, err, "the address is not associated")
+}
+
+// finishIntent records the outcome of an intent in one transaction: undone
+// bindings cleared, made set, and either the intent deleted or, when
+// disassociations are still owed, kept as Failed with just those.
+func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBinding, made *store.AddressBinding, owed []store.AddressBinding) error {
+	err := s.Store.Update(func(tx store.Tx) error {
+		for _, b := range undone {
+			if err := clearBinding(tx, in.Owner, b); err != nil {
+				return err
+			}
+		}
+		if made != nil {
+			if err := setBinding(tx, in.Owner, *made); err != nil {
+				return err
+			}
+		}
+		if len(owed) == 0 {
+			return store.DeleteAddressIntent(tx, in.AllocationID)
+		}
+		left := *in
+		left.Undo, left.Target, left.Failed = owed, nil, true
+		return store.PutAddressIntent(tx, &left)
+	})
+	if err != nil {
+		s.Log.Error().Err(err).Str("allocation_id", in.AllocationID).Msg("recording the outcome of an elastic IP change failed; start-up reconciliation will redo it")
+	}
+	return err
+}
+
+// clearBinding records a binding as undone: on its address and instance,
+// only where the records still say so.
+func clearBinding(tx store.Tx, owner string, b store.AddressBinding) error {
+	addr, err := store.GetAddress(tx, owner, b.AllocationID)
+	if err != nil {
+		return err
+	}
+	if addr != nil && addr.Association != nil && addr.Association.AssociationID == b.AssociationID {
+		addr.Association = nil
+		if err := store.PutAddress(tx, addr); err != nil {
+			return err
+		}
+	}
+	inst, err := store.GetInstance(tx, owner, b.InstanceID)
+	if err != nil || inst == nil || inst.PublicIP != b.PublicIP {
+		return err
+	}
+	inst.PublicIP, inst.PublicDNSName = "", ""
+	return store.PutInstance(tx, inst)
+}
+
+// setBinding records a binding as made. The public DNS name is the address
+// itself: no DNS here resolves ec2-203-0-113-10.compute-1.amazonaws.com,
+// and clients (hadoop-ec2 among them) ssh to whatever dnsName says.
+func setBinding(tx store.Tx, owner string, b store.AddressBinding) error {
+	addr, err := store.GetAddress(tx, owner, b.AllocationID)
+	if err != nil {
+		return err
+	}
+	if addr != nil {
+		addr.Association = &b.AddressAssociation
+		if err := store.PutAddress(tx, addr); err != nil {
+			return err
+		}
+	}
+	inst, err := store.GetInstance(tx, owner, b.InstanceID)
+	if err != nil || inst == nil {
+		return err
+	}
+	inst.PublicIP, inst.PublicDNSName = b.PublicIP, b.PublicIP
+	return store.PutInstance(tx, inst)
+}
+
+func (s *Service) association(owner string, b store.AddressBinding) elasticip.Association {
+	return elasticip.Association{
+		PublicIP: b.PublicIP, PrivateIP: b.PrivateIP, InstanceID: b.InstanceID, Owner: owner,
+		AllocationID: b.AllocationID, AssociationID: b.AssociationID, Network: b.Network,
+	}
+}
+
+// scriptFailure is what the student sees of a failed provider call: what
+// failed and what state it left. The script's output is only in the log.
+func scriptFailure(doing string, b store.AddressBinding, err error, outcome string) error {
+	return &ec2err.Error{
+		Code:    ec2err.InternalError,
+		Message: doing + " the elastic IP " + b.PublicIP + " and instance " + b.InstanceID + " failed on the server side; " + outcome + ". If it keeps failing, tell your administrator (with this request ID).",
+		Detail:  err.Error(),
+	}
+}
+
+// ReconcileAddresses brings the address records in line with the
+// configuration and the network at start-up, before any request: the pool
+// bucket is rebuilt from elastic_ips.pool, and every intent left by a crash
+// or a failure is undone (its disassociations re-run, a half-made
+// association disassociated). An intent whose scripts fail again stays,
+// marked Failed, and is re-run by the next request touching it.
+func (s *Service) ReconcileAddresses(ctx context.Context) error {
+	pool, err := s.Config.PoolAddresses()
+	if err != nil {
+		return err
+	}
+	ips := make([]string, len(pool))
+	for i, a := range pool {
+		ips[i] = a.String()
+	}
+	var intents []*store.AddressIntent
+	err = s.Store.Update(func(tx store.Tx) error {
+		if err := store.SyncAddressPool(tx, ips); err != nil {
+			return err
+		}
+		intents, err = store.ListAddressIntents(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, in := range intents {
+		// Whether Target was made before the crash is unknown: undo it too.
+		in.Undo, in.Target = in.Bindings(), nil
+		err := s.carryOut(ctx, in)
+		s.Log.Warn().Err(err).Str("allocation_id", in.AllocationID).Str("user", in.Owner).Bool("settled", err == nil).Msg("reconciled an unfinished elastic IP change")
+		if err != nil && !ec2err.Is(err, ec2err.InternalError) {
+			return err
+		}
+	}
+	return nil
+}
+
+type addressItem struct {
+	AllocationID       string       `xml:"allocationId"`
+	AssociationID      string       `xml:"associationId,omitempty"`
+	Domain             string       `xml:"domain"`
+	PrivateIP          string       `xml:"privateIpAddress,omitempty"`
+	Tags               []addressTag `xml:"tagSet>item,omitempty"`
+	PublicIPv4Pool     string       `xml:"publicIpv4Pool"`
+	NetworkBorderGroup string       `xml:"networkBorderGroup"`
+	InstanceID         string       `xml:"instanceId,omitempty"`
+	PublicIP           string       `xml:"publicIp"`
+}
+
+type addressTag struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+type describeAddressesResponse struct {
+	Meta
+	Addresses []addressItem `xml:"addressesSet>item"`
+}
+
+// addressAttrs answers DescribeAddresses' filters for one address.
+func (s *Service) addressAttrs(a *store.Address, tags []store.Tag) Attrs {
+	assoc := store.AddressAssociation{}
+	if a.Association != nil {
+		assoc = *a.Association
+	}
+	return func(name string) ([]string, bool) {
+		if v, known := tagAttrs(tags, name); known {
+			return v, true
+		}
+		switch name {
+		case "domain":
+			return []string{a.Domain}, true
+		case "public-ip":
+			return []string{a.PublicIP}, true
+		case "allocation-id":
+			return []string{a.AllocationID}, true
+		case "instance-id":
+			return addressValue(assoc.InstanceID), true
+		case "association-id":
+			return addressValue(assoc.AssociationID), true
+		case "private-ip-address":
+			return addressValue(assoc.PrivateIP), true
+		case "network-border-group":
+			return []string{s.Config.Region}, true
+		case "network-interface-id", "network-interface-owner-id":
+			return nil, true // no network interfaces here
+		}
+		return nil, false
+	}
+}
+
+func addressValue(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+func (s *Service) describeAddresses(r *Request) (any, error) {
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, s.addressAttrs(&store.Address{}, nil)); err != nil {
+		return nil, err
+	}
+	ips, allocs := r.Params.List("PublicIp"), r.Params.List("AllocationId")
+	for _, id := range allocs {
+		if !store.ValidID("eipalloc", id) {
+			return nil, malformedAddressID(ec2err.InvalidAllocationIDMalformed, "eipalloc", id)
+		}
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	resp := &describeAddressesResponse{}
+	err = s.Store.View(func(tx store.Tx) error {
+		all, err := store.ListAddresses(tx, owner)
+		if err != nil {
+			return err
+		}
+		if err := requireListed(all, ips, allocs); err != nil {
+			return err
+		}
+		for _, a := range all {
+			if (len(ips) > 0 || len(allocs) > 0) && !contains(ips, a.PublicIP) && !contains(allocs, a.AllocationID) {
+				continue
+			}
+			tags, err := store.Tags(tx, owner, a.AllocationID)
+			if err != nil {
+				return err
+			}
+			if matchFilters(filters, s.addressAttrs(a, tags)) {
+				resp.Addresses = append(resp.Addresses, s.addressItem(r, a, tags))
+			}
+		}
+		return nil
+	})
+	return resp, err
+}
+
+// requireListed fails when an address asked for by name is not the user's,
+// as EC2 does rather than answering with fewer items.
+func requireListed(all []*store.Address, ips, allocs []string) error {
+	have := map[string]bool{}
+	for _, a := range all {
+		have[a.PublicIP], have[a.AllocationID] = true, true
+	}
+	for _, ip := range ips {
+		if !have[ip] {
+			return ec2err.New(ec2err.InvalidAddressNotFound, "Address '%s' not found.", ip)
+		}
+	}
+	for _, id := range allocs {
+		if !have[id] {
+			return ec2err.New(ec2err.InvalidAllocationIDNotFound, "The allocation ID '%s' does not exist", id)
+		}
+	}
+	return nil
+}
+
+func (s *Service) addressItem(r *Request, a *store.Address, tags []store.Tag) addressItem {
+	item := addressItem{
+		AllocationID: a.AllocationID, Domain: a.Domain, PublicIP: a.PublicIP,
+		PublicIPv4Pool: "amazon", NetworkBorderGroup: s.Config.Region,
+	}
+	if a.Association != nil {
+		item.AssociationID = a.Association.AssociationID
+		item.InstanceID = a.Association.InstanceID
+		item.PrivateIP = a.Association.PrivateIP
+	}
+	// boto 2's parser ends an address at a nested </item> (compat item 2):
+	// old API versions get no tagSet.
+	if !r.Before(DefaultVersion) {
+		for _, t := range tags {
+			item.Tags = append(item.Tags, addressTag{Key: t.Key, Value: t.Value})
+		}
+	}
+	return item
+}

@@ -1,0 +1,550 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"github.com/econe/econe-server/admin"
+	"github.com/econe/econe-server/app"
+	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/econetest"
+	"github.com/rs/zerolog"
+)
+
+// eipScripts writes associate and disassociate scripts into dir. Each call
+// appends one record to dir/calls: "OP", then one argument per line, then
+// the ECONE_* environment, then "--". The associate script obeys
+// dir/mode: "fail" exits 1 with a message on stderr, "hang" never ends,
+// "slow" waits for dir/go to exist (so a test holds it open without sleeping).
+func eipScripts(t *testing.T, dir string) (associate, disassociate string) {
+	t.Helper()
+	record := `d=$(dirname "$0")
+{ echo "$OP"; for a in "$@"; do printf '%s\n' "$a"; done; env | grep '^ECONE_' | sort; echo --; } >> "$d/calls"
+`
+	assoc := "#!/bin/sh\nOP=associate\n" + record + `case $(cat "$d/mode" 2>/dev/null) in
+fail) echo "iptables: secret-stderr-detail" >&2; exit 1 ;;
+hang) sleep 600 ;;
+slow) touch "$d/started"; while [ ! -e "$d/go" ]; do sleep 0.05; done ;;
+esac
+`
+	disassoc := "#!/bin/sh\nOP=disassociate\n" + record
+	associate, disassociate = filepath.Join(dir, "associate.sh"), filepath.Join(dir, "disassociate.sh")
+	for path, body := range map[string]string{associate: assoc, disassociate: disassoc} {
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return associate, disassociate
+}
+
+// scriptCall is one recorded script run.
+type scriptCall struct {
+	Op      string
+	Args    []string
+	Env     map[string]string
+	Context map[string]string // the decoded BASE64_CONTEXT
+}
+
+func readScriptCalls(t *testing.T, dir string) []scriptCall {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "calls"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []scriptCall
+	for _, rec := range strings.Split(strings.TrimSuffix(string(raw), "--\n"), "--\n") {
+		lines := strings.Split(strings.TrimSuffix(rec, "\n"), "\n")
+		c := scriptCall{Op: lines[0], Env: map[string]string{}}
+		for _, l := range lines[1:] {
+			if k, v, ok := strings.Cut(l, "="); ok && strings.HasPrefix(k, "ECONE_") {
+				c.Env[k] = v
+			} else {
+				c.Args = append(c.Args, l)
+			}
+		}
+		if len(c.Args) == 3 {
+			js, err := base64.StdEncoding.DecodeString(c.Args[2])
+			if err != nil || json.Unmarshal(js, &c.Context) != nil {
+				t.Errorf("got context argument %q, want base64 JSON", c.Args[2])
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// checkScriptCall asserts one recorded call against the association it was for.
+func checkScriptCall(t *testing.T, c scriptCall, op, user, publicIP, privateIP, instanceID, allocationID, associationID string) {
+	t.Helper()
+	if c.Op != op || strings.Join(c.Args[:min(2, len(c.Args))], " ") != publicIP+" "+privateIP || len(c.Args) != 3 {
+		t.Errorf("got %s %q, want %s %s %s BASE64_CONTEXT", c.Op, c.Args, op, publicIP, privateIP)
+	}
+	wantCtx := map[string]string{"elastic_ip": publicIP, "private_ip": privateIP, "instance_id": instanceID, "user": user,
+		"allocation_id": allocationID, "association_id": associationID, "network": "10.77.0.0/16"}
+	if fmt.Sprint(c.Context) != fmt.Sprint(wantCtx) {
+		t.Errorf("got context %v, want %v", c.Context, wantCtx)
+	}
+	wantEnv := map[string]string{"ECONE_ELASTIC_IP": publicIP, "ECONE_PRIVATE_IP": privateIP, "ECONE_INSTANCE_ID": instanceID, "ECONE_USER": user}
+	if fmt.Sprint(c.Env) != fmt.Sprint(wantEnv) {
+		t.Errorf("got environment %v, want %v", c.Env, wantEnv)
+	}
+}
+
+func withEIPs(t *testing.T, dir string, pool ...string) func(*conf.Config) {
+	associate, disassociate := eipScripts(t, dir)
+	return func(c *conf.Config) {
+		c.ElasticIPs.Pool = pool
+		c.ElasticIPs.AssociateScript, c.ElasticIPs.DisassociateScript = associate, disassociate
+		c.ElasticIPs.ScriptTimeout = conf.Duration(2 * time.Second)
+	}
+}
+
+// runningInstances launches n instances and waits (on the server's clock)
+// until they run.
+func runningInstances(t *testing.T, e *econetest.Env, c *ec2.Client, n int) []types.Instance {
+	t.Helper()
+	ctx := econetest.Context(t)
+	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0a1b2c3d4e5f60001"), InstanceType: types.InstanceTypeT2Micro, MinCount: aws.Int32(int32(n)), MaxCount: aws.Int32(int32(n))})
+	if err != nil {
+		t.Fatalf("RunInstances: %v", err)
+	}
+	ids := make([]string, n)
+	for i, inst := range out.Instances {
+		ids[i] = aws.ToString(inst.InstanceId)
+	}
+	for range 50 {
+		e.Clock.Advance(time.Second)
+		d, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var running []types.Instance
+		for _, r := range d.Reservations {
+			for _, inst := range r.Instances {
+				if inst.State.Name == types.InstanceStateNameRunning {
+					running = append(running, inst)
+				}
+			}
+		}
+		if len(running) == n {
+			return running
+		}
+	}
+	t.Fatalf("instances %v never reached running", ids)
+	return nil
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return fmt.Sprint(err)
+}
+
+func TestAddressesCLIRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	e := econetest.Start(t, withEIPs(t, dir, "203.0.113.10"))
+	alice := e.User(t, "alice")
+	insts := runningInstances(t, e, e.EC2(alice), 2)
+	i1, i2 := aws.ToString(insts[0].InstanceId), aws.ToString(insts[1].InstanceId)
+	p1, p2 := aws.ToString(insts[0].PrivateIpAddress), aws.ToString(insts[1].PrivateIpAddress)
+
+	var alloc struct{ PublicIp, AllocationId, Domain string }
+	cliJSON(t, e, alice, &alloc, "ec2", "allocate-address", "--domain", "vpc")
+	if alloc.PublicIp != "203.0.113.10" || alloc.Domain != "vpc" || !strings.HasPrefix(alloc.AllocationId, "eipalloc-") {
+		t.Fatalf("got %+v, want 203.0.113.10 in vpc with an eipalloc id", alloc)
+	}
+	var assoc struct{ AssociationId string }
+	cliJSON(t, e, alice, &assoc, "ec2", "associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", i1)
+	var desc struct {
+		Addresses []struct{ PublicIp, AllocationId, AssociationId, InstanceId, PrivateIpAddress, Domain string }
+	}
+	cliJSON(t, e, alice, &desc, "ec2", "describe-addresses", "--filters", "Name=instance-id,Values="+i1)
+	if len(desc.Addresses) != 1 || desc.Addresses[0].AssociationId != assoc.AssociationId || desc.Addresses[0].PrivateIpAddress != p1 {
+		t.Errorf("got %+v, want the address associated as %s with %s", desc.Addresses, assoc.AssociationId, p1)
+	}
+	// The rest through the SDK: each AWS CLI start costs seconds.
+	ctx := econetest.Context(t)
+	c := e.EC2(alice)
+	di, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{i1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := di.Reservations[0].Instances[0]; aws.ToString(got.PublicIpAddress) != "203.0.113.10" || aws.ToString(got.PublicDnsName) != "203.0.113.10" {
+		t.Errorf("got public ip %q dns %q in DescribeInstances, want the elastic IP as both", aws.ToString(got.PublicIpAddress), aws.ToString(got.PublicDnsName))
+	}
+	moved, err := c.AssociateAddress(ctx, &ec2.AssociateAddressInput{PublicIp: aws.String("203.0.113.10"), InstanceId: aws.String(i2), AllowReassociation: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CLI(t, alice, "ec2", "disassociate-address", "--association-id", aws.ToString(moved.AssociationId)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(alloc.AllocationId)}); err != nil {
+		t.Fatal(err)
+	}
+
+	calls := readScriptCalls(t, dir)
+	if len(calls) != 4 {
+		t.Fatalf("got %d script runs %+v, want associate, disassociate, associate, disassociate", len(calls), calls)
+	}
+	checkScriptCall(t, calls[0], "associate", "alice", "203.0.113.10", p1, i1, alloc.AllocationId, assoc.AssociationId)
+	checkScriptCall(t, calls[1], "disassociate", "alice", "203.0.113.10", p1, i1, alloc.AllocationId, assoc.AssociationId)
+	checkScriptCall(t, calls[2], "associate", "alice", "203.0.113.10", p2, i2, alloc.AllocationId, aws.ToString(moved.AssociationId))
+	checkScriptCall(t, calls[3], "disassociate", "alice", "203.0.113.10", p2, i2, alloc.AllocationId, aws.ToString(moved.AssociationId))
+}
+
+func cliJSON(t *testing.T, e *econetest.Env, c *admin.Credentials, v any, args ...string) {
+	t.Helper()
+	out, err := e.CLI(t, c, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("aws %v: %v in %q", args, err, out)
+	}
+}
+
+// The boto3 script checks isolation and the error codes a student meets,
+// and terminates the instance to see the address disassociated.
+const boto3AddressScript = `
+import os, sys, json, boto3, botocore
+ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+inst = sys.argv[1]
+def code(f, **kw):
+    try:
+        f(**kw)
+    except botocore.exceptions.ClientError as e:
+        return "%s %d" % (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+    return "ok"
+a = ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "web"}]}])
+r = ec2.associate_address(AllocationId=a["AllocationId"], InstanceId=inst)
+out = {
+  "again": code(ec2.associate_address, AllocationId=a["AllocationId"], InstanceId=inst),
+  "in_use": code(ec2.release_address, AllocationId=a["AllocationId"]),
+  "tag": str(ec2.describe_addresses(Filters=[{"Name": "tag:Name", "Values": ["web"]}])["Addresses"][0]["Tags"]),
+  "assoc": r["AssociationId"],
+  "alloc": a["AllocationId"],
+  "ip": a["PublicIp"],
+}
+ec2.terminate_instances(InstanceIds=[inst])
+out["after_terminate"] = str(ec2.describe_addresses(AllocationIds=[a["AllocationId"]])["Addresses"][0].get("AssociationId"))
+print(json.dumps(out))
+`
+
+const boto3OtherStudentScript = `
+import os, sys, json, boto3, botocore
+ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+alloc, ip, assoc, inst = sys.argv[1:5]
+def code(f, **kw):
+    try:
+        f(**kw)
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+    return "ok"
+print(json.dumps({
+  "describe_all": len(ec2.describe_addresses()["Addresses"]),
+  "describe_alloc": code(ec2.describe_addresses, AllocationIds=[alloc]),
+  "describe_ip": code(ec2.describe_addresses, PublicIps=[ip]),
+  "release": code(ec2.release_address, AllocationId=alloc),
+  "disassociate": code(ec2.disassociate_address, AssociationId=assoc),
+  "associate": code(ec2.associate_address, PublicIp=ip, InstanceId=inst),
+}))
+`
+
+func TestAddressesBoto3IsolationAndTerminate(t *testing.T) {
+	dir := t.TempDir()
+	e := econetest.Start(t, withEIPs(t, dir, "203.0.113.10", "203.0.113.11"))
+	alice, bob := e.User(t, "alice"), e.User(t, "bob")
+	inst := aws.ToString(runningInstances(t, e, e.EC2(alice), 1)[0].InstanceId)
+	out, err := e.Boto3(t, alice, "import sys; sys.argv = ['x', '"+inst+"']\n"+boto3AddressScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("boto3 said %q: %v", out, err)
+	}
+	checks := []struct{ name, key, want string }{
+		{"same association again", "again", "ok"},
+		{"release while associated", "in_use", "InvalidIPAddress.InUse 400"},
+		{"tag filter", "tag", "[{'Key': 'Name', 'Value': 'web'}]"},
+		{"association after terminate", "after_terminate", "None"},
+	}
+	for _, c := range checks {
+		if got[c.key] != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got[c.key], c.want)
+		}
+	}
+	if calls := readScriptCalls(t, dir); len(calls) != 2 || calls[1].Op != "disassociate" {
+		t.Errorf("got script runs %+v, want associate then disassociate on terminate", calls)
+	}
+
+	// Bob sees none of it: every id of Alice's is one that does not exist.
+	bobInst := aws.ToString(runningInstances(t, e, e.EC2(bob), 1)[0].InstanceId)
+	if _, err := e.EC2(alice).AllocateAddress(econetest.Context(t), &ec2.AllocateAddressInput{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = e.Boto3(t, bob, fmt.Sprintf("import sys; sys.argv = ['x', %q, %q, %q, %q]\n", got["alloc"], got["ip"], got["assoc"], bobInst)+boto3OtherStudentScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"describe_all": 0, "describe_alloc": "InvalidAllocationID.NotFound", "describe_ip": "InvalidAddress.NotFound", "release": "InvalidAllocationID.NotFound", "disassociate": "InvalidAssociationID.NotFound", "associate": "InvalidAddress.NotFound"}`
+	if strings.TrimSpace(out) != want {
+		t.Errorf("got %s, want %s", out, want)
+	}
+}
+
+func TestAddressScriptFailures(t *testing.T) {
+	dir := t.TempDir()
+	e := econetest.Start(t, withEIPs(t, dir, "203.0.113.10"))
+	alice := e.User(t, "alice")
+	c := e.EC2(alice)
+	ctx := econetest.Context(t)
+	insts := runningInstances(t, e, c, 2)
+	a, err := c.AllocateAddress(ctx, &ec2.AllocateAddressInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	associate := func(inst types.Instance) error {
+		_, err := c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: a.AllocationId, InstanceId: inst.InstanceId, AllowReassociation: aws.Bool(true)})
+		return err
+	}
+	setMode := func(mode string) {
+		if err := os.WriteFile(filepath.Join(dir, "mode"), []byte(mode), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct{ name, mode string }{{"failing script", "fail"}, {"hanging script", "hang"}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setMode(tc.mode)
+			os.Remove(filepath.Join(dir, "calls"))
+			err := associate(insts[0])
+			var re interface{ HTTPStatusCode() int }
+			if apiCode(err) != "InternalError" || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusInternalServerError {
+				t.Fatalf("got %v, want InternalError (500)", err)
+			}
+			if strings.Contains(err.Error(), "secret-stderr-detail") {
+				t.Errorf("got the script's stderr in the student's error %q, want it in the log only", err)
+			}
+			if calls := readScriptCalls(t, dir); len(calls) != 2 || calls[1].Op != "disassociate" {
+				t.Errorf("got script runs %+v, want the failed association undone by disassociate", calls)
+			}
+			d, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+			if err != nil || len(d.Addresses) != 1 || d.Addresses[0].AssociationId != nil {
+				t.Errorf("got %+v, %v, want the address not associated", d, err)
+			}
+		})
+	}
+	if !strings.Contains(e.Logs(), "secret-stderr-detail") {
+		t.Errorf("got no script stderr in the server log, want it there")
+	}
+
+	t.Run("slow script holds the address", func(t *testing.T) {
+		setMode("slow")
+		done := make(chan error, 1)
+		go func() { done <- associate(insts[0]) }()
+		waitForFile(t, filepath.Join(dir, "started"))
+		if err := associate(insts[1]); apiCode(err) != "IncorrectState" {
+			t.Errorf("got %v for a second association while the first runs, want IncorrectState", err)
+		}
+		_, err := c.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: a.AllocationId})
+		if apiCode(err) != "IncorrectState" {
+			t.Errorf("got %v releasing during the association, want IncorrectState", err)
+		}
+		os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+		if err := <-done; err != nil {
+			t.Fatalf("got %v for the slow association, want success", err)
+		}
+	})
+}
+
+// waitForFile waits for a script to signal that it has started; the poll is
+// bounded by the test's deadline, no fixed sleep decides the outcome.
+func waitForFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConcurrentAllocationSDK(t *testing.T) {
+	e := econetest.Start(t, func(c *conf.Config) { c.ElasticIPs.Pool = []string{"203.0.113.10"} })
+	students := []*admin.Credentials{e.User(t, "alice"), e.User(t, "bob")}
+	errs := make([]error, len(students))
+	var wg sync.WaitGroup
+	for i, s := range students {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.EC2(s).AllocateAddress(econetest.Context(t), &ec2.AllocateAddressInput{})
+		}()
+	}
+	wg.Wait()
+	codes := []string{}
+	for _, err := range errs {
+		if err == nil {
+			codes = append(codes, "ok")
+		} else {
+			codes = append(codes, apiCode(err))
+		}
+	}
+	if got := strings.Join(codes, ","); got != "ok,AddressLimitExceeded" && got != "AddressLimitExceeded,ok" {
+		t.Errorf("got %s racing for the last address, want one ok and one AddressLimitExceeded", got)
+	}
+}
+
+// The crash test runs the server in a child process (this test binary,
+// re-executed) so it can be killed with SIGKILL mid-association.
+const crashHelperEnv = "ECONE_EIP_CRASH_HELPER"
+
+func TestAddressCrashHelperProcess(t *testing.T) {
+	cfgPath := os.Getenv(crashHelperEnv)
+	if cfgPath == "" {
+		t.Skip("helper process for TestAddressCrashDuringAssociation")
+	}
+	cfg, err := conf.Load(cfgPath)
+	if err != nil {
+		fmt.Println("config:", err)
+		os.Exit(2)
+	}
+	a, err := app.Open(cfg, zerolog.New(os.Stderr), nil)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		fmt.Println("listen:", err)
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	http.Serve(ln, a.Server)
+}
+
+func TestAddressCrashDuringAssociation(t *testing.T) {
+	dir := t.TempDir()
+	assocScript, disassocScript := eipScripts(t, dir)
+	port := freeLoopbackPort(t)
+	cfgPath := filepath.Join(dir, "econe.yaml")
+	yaml := fmt.Sprintf(`port: %d
+data_dir: %s
+backend:
+  sim: {boot_delay: 0s, stop_delay: 0s, terminate_delay: 0s}
+elastic_ips:
+  pool: [203.0.113.10]
+  associate_script: %s
+  disassociate_script: %s
+  script_timeout: 60s
+`, port, filepath.Join(dir, "data"), assocScript, disassocScript)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, keys, err := app.OpenStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := (&admin.Users{Store: st, Keys: keys, Clock: time.Now}).Add("alice", "")
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &econetest.Env{Config: cfg, URL: "http://" + cfg.Addr(), Clock: &econetest.Clock{}}
+	c := env.EC2(creds)
+	ctx := econetest.Context(t)
+
+	server := startCrashHelper(t, cfgPath)
+	run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0a1b2c3d4e5f60001"), InstanceType: types.InstanceTypeT2Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	instID := run.Instances[0].InstanceId
+	var privateIP string
+	for range 100 {
+		d, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{*instID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inst := d.Reservations[0].Instances[0]; inst.State.Name == types.InstanceStateNameRunning {
+			privateIP = aws.ToString(inst.PrivateIpAddress)
+			break
+		}
+	}
+	alloc, err := c.AllocateAddress(ctx, &ec2.AllocateAddressInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "mode"), []byte("slow"), 0o644)
+	go c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: alloc.AllocationId, InstanceId: instID})
+	waitForFile(t, filepath.Join(dir, "started"))
+	server.Process.Kill() // SIGKILL: no clean-up of any kind
+	server.Wait()
+
+	os.Remove(filepath.Join(dir, "mode"))
+	startCrashHelper(t, cfgPath)
+	calls := readScriptCalls(t, dir)
+	if len(calls) != 2 {
+		t.Fatalf("got script runs %+v, want the interrupted associate and the reconciling disassociate", calls)
+	}
+	checkScriptCall(t, calls[1], "disassociate", "alice", "203.0.113.10", privateIP, *instID, *alloc.AllocationId, calls[0].Context["association_id"])
+	d, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+	if err != nil || len(d.Addresses) != 1 || d.Addresses[0].AssociationId != nil {
+		t.Fatalf("got %+v, %v after restart, want the address kept and not associated", d, err)
+	}
+	// The lock is gone with the intent: associating works again.
+	if _, err := c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: alloc.AllocationId, InstanceId: instID}); err != nil {
+		t.Errorf("got %v associating after recovery, want success", err)
+	}
+}
+
+// startCrashHelper starts the server child and waits until it serves.
+func startCrashHelper(t *testing.T, cfgPath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAddressCrashHelperProcess$")
+	cmd.Env = append(os.Environ(), crashHelperEnv+"="+cfgPath)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		t.Fatalf("server child said %q (%v), want ready", line, err)
+	}
+	return cmd
+}
