@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"strings"
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
@@ -77,7 +76,7 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 			return nil, ec2err.BadValue("Address", want, "It must be an IPv4 address.")
 		}
 	}
-	tags, err := addressTagsAtAllocation(r.Params)
+	tags, err := tagSpecTags(r.Params, elasticIPResource)
 	if err != nil {
 		return nil, err
 	}
@@ -112,12 +111,7 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 		if err := store.PutAddress(tx, addr); err != nil {
 			return err
 		}
-		for _, t := range tags {
-			if err := store.SetTag(tx, owner, addr.AllocationID, t.Key, t.Value); err != nil {
-				return err
-			}
-		}
-		return nil
+		return putTags(tx, owner, addr.AllocationID, tags)
 	})
 	if err != nil {
 		return nil, err
@@ -127,33 +121,6 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 		AllocationID: addr.AllocationID, PublicIPv4Pool: "amazon", NetworkBorderGroup: s.Config.Region,
 		Domain: addr.Domain, PublicIP: addr.PublicIP,
 	}, nil
-}
-
-// addressTagsAtAllocation returns the tags of AllocateAddress's
-// TagSpecification.N, which may only name elastic-ip.
-func addressTagsAtAllocation(p *query.Params) ([]query.Tag, error) {
-	specs, err := p.TagSpecifications()
-	if err != nil {
-		return nil, err
-	}
-	for _, spec := range specs {
-		if spec.ResourceType != elasticIPResource {
-			return nil, ec2err.BadValue("TagSpecification.N.ResourceType", spec.ResourceType, "AllocateAddress can only tag elastic-ip.")
-		}
-	}
-	tags := query.TagsFor(specs, elasticIPResource)
-	for _, t := range tags {
-		switch {
-		case len(t.Key) > 128 || len(t.Value) > 256:
-			return nil, ec2err.New(ec2err.InvalidParameterValue, "The tag %q is too long: keys may have up to 128 characters and values up to 256.", t.Key)
-		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
-			return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS: %q.", t.Key)
-		}
-	}
-	if len(tags) > 50 {
-		return nil, ec2err.New(ec2err.TagLimitExceeded, "A resource can have at most 50 tags; %d were given.", len(tags))
-	}
-	return tags, nil
 }
 
 // addressRef is how a request names an address: by its id (the

@@ -3,6 +3,7 @@ package actions
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 	if vpc := r.Params.String("VpcId"); vpc != "" && vpc != VpcID {
 		return nil, ec2err.New(ec2err.InvalidVpcIDNotFound, "The vpc ID '%s' does not exist: this endpoint has one VPC, %s.", vpc, VpcID)
 	}
-	tags, err := tagSpecTags(r, "security-group")
+	tags, err := tagSpecTags(r.Params, "security-group")
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		if containsFunc(all, func(o *store.SecurityGroup) bool { return o.Name == name }) {
+		if slices.ContainsFunc(all, func(o *store.SecurityGroup) bool { return o.Name == name }) {
 			return ec2err.New(ec2err.InvalidGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, VpcID)
 		}
 		if len(all) >= maxGroupsPerUser {
@@ -527,7 +528,7 @@ func checkDeletable(tx store.Tx, g *store.SecurityGroup) error {
 }
 
 func refersTo(rules []store.Rule, groupID string) bool {
-	return containsFunc(rules, func(r store.Rule) bool { return r.GroupID == groupID })
+	return slices.ContainsFunc(rules, func(r store.Rule) bool { return r.GroupID == groupID })
 }
 
 func deleteRuleTags(tx store.Tx, owner string, ruleLists ...[]store.Rule) error {
@@ -832,7 +833,7 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := tagSpecTags(r, "security-group-rule")
+	tags, err := tagSpecTags(r.Params, "security-group-rule")
 	if err != nil {
 		return nil, err
 	}
@@ -852,7 +853,7 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 		}
 		existing := rulesOf(g, egress)
 		for i, rule := range rules {
-			if containsFunc(*existing, rule.SamePermission) || containsFunc(rules[:i], rule.SamePermission) {
+			if slices.ContainsFunc(*existing, rule.SamePermission) || slices.ContainsFunc(rules[:i], rule.SamePermission) {
 				return ec2err.New(ec2err.InvalidPermissionDuplicate, "the specified rule \"%s\" already exists", describeRule(rule, egress))
 			}
 		}
@@ -960,14 +961,14 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 		}
 		var kept []store.Rule
 		for _, rule := range *existing {
-			if contains(ruleIDs, rule.ID) || containsFunc(wanted, rule.SamePermission) {
+			if contains(ruleIDs, rule.ID) || slices.ContainsFunc(wanted, rule.SamePermission) {
 				revoked = append(revoked, rule)
 			} else {
 				kept = append(kept, rule)
 			}
 		}
 		for _, w := range wanted {
-			if !containsFunc(revoked, w.SamePermission) {
+			if !slices.ContainsFunc(revoked, w.SamePermission) {
 				unknown = append(unknown, w)
 			}
 		}
@@ -999,7 +1000,7 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 
 func checkRuleIDs(rules []store.Rule, ids []string) error {
 	for _, id := range ids {
-		if !containsFunc(rules, func(r store.Rule) bool { return r.ID == id }) {
+		if !slices.ContainsFunc(rules, func(r store.Rule) bool { return r.ID == id }) {
 			return ec2err.New(ec2err.InvalidSecurityGroupRuleIDNF, "The security group rule ID '%s' does not exist in this group and direction", id)
 		}
 	}
@@ -1042,7 +1043,7 @@ func (s *Service) describeSecurityGroupRules(r *Request) (any, error) {
 			return err
 		}
 		for _, id := range ids {
-			if !containsFunc(all, func(gr groupRule) bool { return gr.rule.ID == id }) {
+			if !slices.ContainsFunc(all, func(gr groupRule) bool { return gr.rule.ID == id }) {
 				return ec2err.New(ec2err.InvalidSecurityGroupRuleIDNF, "The security group rule ID '%s' does not exist", id)
 			}
 		}

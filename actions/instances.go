@@ -612,9 +612,11 @@ func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
 	if len(lr.token) > maxTokenLen {
 		return nil, ec2err.BadValue("ClientToken", lr.token, "It must be at most 64 characters.")
 	}
-	if lr.tags, lr.volumeTags, err = launchTags(p); err != nil {
+	tags, err := specTags(p, "instance", "volume")
+	if err != nil {
 		return nil, err
 	}
+	lr.tags, lr.volumeTags = tags["instance"], tags["volume"]
 	if lr.mappings, err = blockDeviceMappings(p); err != nil {
 		return nil, err
 	}
@@ -682,35 +684,6 @@ func shutdownBehavior(param, v string) (string, error) {
 		return v, nil
 	}
 	return "", ec2err.BadValue(param, v, "It must be stop or terminate.")
-}
-
-// launchTags splits TagSpecification.N into instance and volume tags.
-func launchTags(p *query.Params) (instance, volume []store.Tag, err error) {
-	specs, err := p.TagSpecifications()
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, spec := range specs {
-		var dst *[]store.Tag
-		switch spec.ResourceType {
-		case "instance":
-			dst = &instance
-		case "volume":
-			dst = &volume
-		default:
-			return nil, nil, ec2err.BadValue("TagSpecification.ResourceType", spec.ResourceType, "RunInstances tags resources of type 'instance' and 'volume'.")
-		}
-		for _, t := range spec.Tags {
-			if err := checkTag(t.Key, t.Value); err != nil {
-				return nil, nil, err
-			}
-			*dst = append(*dst, store.Tag{Key: t.Key, Value: t.Value})
-		}
-		if len(*dst) > maxTagsPerResource {
-			return nil, nil, ec2err.New(ec2err.TagLimitExceeded, "A resource can have at most %d tags; the request gives %d.", maxTagsPerResource, len(*dst))
-		}
-	}
-	return instance, volume, nil
 }
 
 // blockDeviceMappings decodes BlockDeviceMapping.N.

@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
@@ -125,7 +126,7 @@ func (s *Service) createKeyPair(r *Request) (any, error) {
 	if format != "pem" && format != "ppk" {
 		return nil, ec2err.BadValue("KeyFormat", format, "Valid key formats: pem, ppk.")
 	}
-	tags, err := tagSpecTags(r, "key-pair")
+	tags, err := tagSpecTags(r.Params, "key-pair")
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (s *Service) importKeyPair(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := tagSpecTags(r, "key-pair")
+	tags, err := tagSpecTags(r.Params, "key-pair")
 	if err != nil {
 		return nil, err
 	}
@@ -264,25 +265,16 @@ const millisecondTime = "2006-01-02T15:04:05.000Z"
 // an empty answer.
 func checkKeysExist(keys []*store.KeyPair, names, ids []string) error {
 	for _, n := range names {
-		if !containsFunc(keys, func(k *store.KeyPair) bool { return k.Name == n }) {
+		if !slices.ContainsFunc(keys, func(k *store.KeyPair) bool { return k.Name == n }) {
 			return ec2err.New(ec2err.InvalidKeyPairNotFound, "The key pair '%s' does not exist", n)
 		}
 	}
 	for _, id := range ids {
-		if !containsFunc(keys, func(k *store.KeyPair) bool { return k.ID == id }) {
+		if !slices.ContainsFunc(keys, func(k *store.KeyPair) bool { return k.ID == id }) {
 			return ec2err.New(ec2err.InvalidKeyPairNotFound, "The key pair ID '%s' does not exist", id)
 		}
 	}
 	return nil
-}
-
-func containsFunc[T any](list []T, match func(T) bool) bool {
-	for _, x := range list {
-		if match(x) {
-			return true
-		}
-	}
-	return false
 }
 
 func keyPairAttrs(k *store.KeyPair, tags []store.Tag) Attrs {
@@ -592,69 +584,3 @@ func checkImportable(pub ssh.PublicKey) error {
 
 // Tags given at creation (TagSpecification.N), shared by the key pair and
 // security group families.
-
-type tagXML struct {
-	Key   string `xml:"key"`
-	Value string `xml:"value"`
-}
-
-const (
-	maxTagsPerResource = 50
-	maxTagKeyLen       = 128
-	maxTagValueLen     = 256
-)
-
-// tagSpecTags returns the tags the request's TagSpecifications give the
-// new resource; a specification for another resource type is an error.
-func tagSpecTags(r *Request, resourceType string) ([]store.Tag, error) {
-	specs, err := r.Params.TagSpecifications()
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Tag
-	for _, spec := range specs {
-		if spec.ResourceType != resourceType {
-			return nil, ec2err.BadValue("TagSpecification.ResourceType", spec.ResourceType, fmt.Sprintf("This operation tags only resources of type '%s'.", resourceType))
-		}
-		for _, t := range spec.Tags {
-			if err := checkTag(t.Key, t.Value); err != nil {
-				return nil, err
-			}
-			out = append(out, store.Tag{Key: t.Key, Value: t.Value})
-		}
-	}
-	if len(out) > maxTagsPerResource {
-		return nil, ec2err.New(ec2err.TagLimitExceeded, "A resource can have at most %d tags; the request gives %d.", maxTagsPerResource, len(out))
-	}
-	store.SortTags(out)
-	return out, nil
-}
-
-func checkTag(key, value string) error {
-	switch {
-	case len(key) > maxTagKeyLen:
-		return ec2err.New(ec2err.InvalidParameterValue, "Tag key '%s' is longer than %d characters.", key, maxTagKeyLen)
-	case strings.HasPrefix(strings.ToLower(key), "aws:"):
-		return ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS use: '%s'.", key)
-	case len(value) > maxTagValueLen:
-		return ec2err.New(ec2err.InvalidParameterValue, "The value of tag '%s' is longer than %d characters.", key, maxTagValueLen)
-	}
-	return nil
-}
-
-func putTags(tx store.Tx, owner, resourceID string, tags []store.Tag) error {
-	for _, t := range tags {
-		if err := store.SetTag(tx, owner, resourceID, t.Key, t.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func tagsXML(tags []store.Tag) []tagXML {
-	out := make([]tagXML, len(tags))
-	for i, t := range tags {
-		out[i] = tagXML{t.Key, t.Value}
-	}
-	return out
-}

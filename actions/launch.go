@@ -1,6 +1,8 @@
 package actions
 
 import (
+	"slices"
+
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
@@ -55,7 +57,7 @@ func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) (
 		if err != nil {
 			return err
 		}
-		if containsFunc(refs, func(ref store.GroupRef) bool { return ref.ID == g.ID }) {
+		if slices.ContainsFunc(refs, func(ref store.GroupRef) bool { return ref.ID == g.ID }) {
 			return nil
 		}
 		refs = append(refs, store.GroupRef{ID: g.ID, Name: g.Name})

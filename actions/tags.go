@@ -1,6 +1,8 @@
 package actions
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
@@ -161,7 +163,7 @@ func (s *Service) deleteTags(r *Request) (any, error) {
 			return err
 		}
 		for _, t := range have {
-			if len(specs) == 0 || containsFunc(specs, func(d deleteSpec) bool { return d.matches(t) }) {
+			if len(specs) == 0 || slices.ContainsFunc(specs, func(d deleteSpec) bool { return d.matches(t) }) {
 				if err := store.DeleteTag(tx, owner, id, t.Key); err != nil {
 					return err
 				}
@@ -236,4 +238,79 @@ func (s *Service) describeTags(r *Request) (any, error) {
 		return nil, err
 	}
 	return &describeTagsResponse{NextToken: page.NextToken, Tags: out[page.Start:page.End]}, nil
+}
+
+type tagXML struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+const (
+	maxTagsPerResource = 50
+	maxTagKeyLen       = 128
+	maxTagValueLen     = 256
+)
+
+// specTags decodes TagSpecification.N of an action that creates resources
+// of the given types: a specification naming any other type is refused (as
+// EC2 does), every tag is checked, and each type's tags come back sorted.
+func specTags(p *query.Params, types ...string) (map[string][]store.Tag, error) {
+	specs, err := p.TagSpecifications()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]store.Tag{}
+	for _, spec := range specs {
+		if !contains(types, spec.ResourceType) {
+			return nil, ec2err.BadValue("TagSpecification.ResourceType", spec.ResourceType, fmt.Sprintf("This operation tags only resources of type '%s'.", strings.Join(types, "', '")))
+		}
+		for _, t := range spec.Tags {
+			if err := checkTag(t.Key, t.Value); err != nil {
+				return nil, err
+			}
+			out[spec.ResourceType] = append(out[spec.ResourceType], store.Tag{Key: t.Key, Value: t.Value})
+		}
+	}
+	for _, tags := range out {
+		if len(tags) > maxTagsPerResource {
+			return nil, ec2err.New(ec2err.TagLimitExceeded, "A resource can have at most %d tags; the request gives %d.", maxTagsPerResource, len(tags))
+		}
+		store.SortTags(tags)
+	}
+	return out, nil
+}
+
+// tagSpecTags is specTags for an action that creates one type of resource.
+func tagSpecTags(p *query.Params, resourceType string) ([]store.Tag, error) {
+	byType, err := specTags(p, resourceType)
+	return byType[resourceType], err
+}
+
+func checkTag(key, value string) error {
+	switch {
+	case len(key) > maxTagKeyLen:
+		return ec2err.New(ec2err.InvalidParameterValue, "Tag key '%s' is longer than %d characters.", key, maxTagKeyLen)
+	case strings.HasPrefix(strings.ToLower(key), "aws:"):
+		return ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS use: '%s'.", key)
+	case len(value) > maxTagValueLen:
+		return ec2err.New(ec2err.InvalidParameterValue, "The value of tag '%s' is longer than %d characters.", key, maxTagValueLen)
+	}
+	return nil
+}
+
+func putTags(tx store.Tx, owner, resourceID string, tags []store.Tag) error {
+	for _, t := range tags {
+		if err := store.SetTag(tx, owner, resourceID, t.Key, t.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func tagsXML(tags []store.Tag) []tagXML {
+	out := make([]tagXML, len(tags))
+	for i, t := range tags {
+		out[i] = tagXML{t.Key, t.Value}
+	}
+	return out
 }

@@ -442,37 +442,6 @@ func modificationXML(m *store.VolumeModification, now time.Time) volumeModificat
 	return item
 }
 
-// ---- tags at creation ----
-
-// creationTags returns the tags of the TagSpecifications for resourceType;
-// a specification for any other type is an error (EC2 refuses it too).
-func creationTags(p *query.Params, resourceType string) ([]query.Tag, error) {
-	specs, err := p.TagSpecifications()
-	if err != nil {
-		return nil, err
-	}
-	for _, sp := range specs {
-		if sp.ResourceType != resourceType {
-			return nil, ec2err.BadValue("TagSpecification.ResourceType", sp.ResourceType, "Only '"+resourceType+"' can be tagged here.")
-		}
-		for _, t := range sp.Tags {
-			if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-				return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS use (%s).", t.Key)
-			}
-		}
-	}
-	return query.TagsFor(specs, resourceType), nil
-}
-
-func setTags(tx store.Tx, owner, id string, tags []query.Tag) error {
-	for _, t := range tags {
-		if err := store.SetTag(tx, owner, id, t.Key, t.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ---- CreateVolume ----
 
 type createVolumeResponse struct {
@@ -487,7 +456,7 @@ type createVolumeRequest struct {
 	snapshotID  string
 	encrypted   bool
 	clientToken string
-	tags        []query.Tag
+	tags        []store.Tag
 }
 
 func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVolumeRequest, error) {
@@ -524,7 +493,7 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 	if req.encrypted, err = p.Bool("Encrypted", false); err != nil {
 		return nil, err
 	}
-	if req.tags, err = creationTags(p, "volume"); err != nil {
+	if req.tags, err = tagSpecTags(p, "volume"); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -634,7 +603,7 @@ func (s *Service) createVolume(r *Request) (any, error) {
 				return err
 			}
 		}
-		if err := setTags(tx, owner, v.ID, req.tags); err != nil {
+		if err := putTags(tx, owner, v.ID, req.tags); err != nil {
 			return err
 		}
 		return store.PutVolume(tx, &v)
@@ -1269,7 +1238,7 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 	if err := checkIDs([]string{volumeID}, "vol", ec2err.InvalidVolumeIDMalformed); err != nil {
 		return nil, err
 	}
-	tags, err := creationTags(r.Params, "snapshot")
+	tags, err := tagSpecTags(r.Params, "snapshot")
 	if err != nil {
 		return nil, err
 	}
@@ -1299,7 +1268,7 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 			Description: r.Params.String("Description"), Encrypted: v.Encrypted,
 			Started: now, State: store.SnapshotPending, Until: unknownEnd,
 		}
-		if err := setTags(tx, owner, sn.ID, tags); err != nil {
+		if err := putTags(tx, owner, sn.ID, tags); err != nil {
 			return err
 		}
 		return store.PutSnapshot(tx, &sn)
