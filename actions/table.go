@@ -11,6 +11,7 @@ var families = []map[string]Handler{
 	keyPairActions,
 	securityGroupActions,
 	volumeActions,
+	snapshotActions,
 	addressActions,
 }
 

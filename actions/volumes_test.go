@@ -82,9 +82,9 @@ func (f *volFixture) request(user, action string, kv ...string) *Request {
 
 // call runs one action as user with parameters given as name, value pairs.
 func (f *volFixture) call(user, action string, kv ...string) (any, error) {
-	h, ok := volumeActions[action]
+	h, ok := Table()[action]
 	if !ok {
-		f.t.Fatalf("no volume action %s", action)
+		f.t.Fatalf("no action %s", action)
 	}
 	return h(f.s, f.request(user, action, kv...))
 }
