@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -715,4 +716,27 @@ func BenchmarkDescribeInstances(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRunInstancesParallel launches one instance per call from many
+// goroutines at once, as a class does at the start of a lab: concurrent
+// launches must share commits rather than queue behind one fsync each.
+func BenchmarkRunInstancesParallel(b *testing.B) {
+	e, _, _ := newInstanceEnv(b, nil)
+	const students = 32
+	for s := range students {
+		name := fmt.Sprintf("student%03d", s)
+		e.users[name] = &store.User{Name: name, AccountID: fmt.Sprintf("%012d", s)}
+	}
+	var next atomic.Int64
+	b.SetParallelism(32 / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		student := fmt.Sprintf("student%03d", next.Add(1)%students)
+		for pb.Next() {
+			if _, err := e.callT(b, student, DefaultVersion, "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

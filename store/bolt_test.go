@@ -225,3 +225,62 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+// One failing update must not take the others of its group down with it,
+// and it must get its own error.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s, _ := openTemp(t)
+	boom := errors.New("boom")
+	const n = 40
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(func(tx Tx) error {
+				if err := tx.Put(BucketMeta, fmt.Sprintf("k%02d", i), []byte("v")); err != nil {
+					return err
+				}
+				if i%10 == 3 {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	s.View(func(tx Tx) error {
+		for i := range n {
+			failing := i%10 == 3
+			if failing != errors.Is(errs[i], boom) {
+				t.Errorf("update %d: got error %v, want boom=%v", i, errs[i], failing)
+			}
+			if got := tx.Get(BucketMeta, fmt.Sprintf("k%02d", i)) != nil; got == failing {
+				t.Errorf("update %d: key written=%v, want %v", i, got, !failing)
+			}
+		}
+		return nil
+	})
+}
+
+func TestGroupCommitPanicReachesCaller(t *testing.T) {
+	s, _ := openTemp(t)
+	defer func() {
+		if p := recover(); p != "bad handler" {
+			t.Errorf("got panic %v, want the update's own panic in the caller", p)
+		}
+		if err := s.Update(func(tx Tx) error { return tx.Put(BucketMeta, "after", []byte("1")) }); err != nil {
+			t.Errorf("store unusable after a panicking update: %v", err)
+		}
+	}()
+	s.Update(func(Tx) error { panic("bad handler") })
+}
+
+func TestUpdateAfterCloseFails(t *testing.T) {
+	s, _ := openTemp(t)
+	s.Close()
+	if err := s.Update(func(Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("got %v, want ErrClosed", err)
+	}
+}
