@@ -72,7 +72,7 @@ func imageItem(im templates.Image) imageXML {
 	}
 	if im.RootDeviceType == "ebs" {
 		x.BlockDevices = []imageBlockDeviceXML{{DeviceName: im.RootDeviceName, Ebs: ebsBlockDeviceXML{
-			DeleteOnTermination: true, VolumeSize: im.RootSizeGiB, VolumeType: "gp2",
+			DeleteOnTermination: true, VolumeSize: im.RootSizeGiB, VolumeType: "gp2", SnapshotID: im.SnapshotID,
 		}}}
 	}
 	return x

@@ -193,6 +193,9 @@ func (s *Service) deleteSnapshot(r *Request) (any, error) {
 		if sn == nil {
 			return snapshotNotFound(id)
 		}
+		if im, used := s.catalog().ImageFromSnapshot(id); used {
+			return ec2err.New(ec2err.InvalidSnapshotInUse, "The snapshot %s is currently in use by %s; the administrator must deregister that image first.", id, im.ID)
+		}
 		return r.DryRun()
 	})
 	if err != nil {

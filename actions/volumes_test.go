@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
 	"github.com/rs/zerolog"
 )
 
@@ -477,6 +479,20 @@ func TestSnapshots(t *testing.T) {
 			}
 		}
 	}
+	// An image the admin registered from the snapshot keeps it alive.
+	dir := t.TempDir()
+	image := "images:\n- {id: ami-0abc0abc0abc0abc0, name: from-snapshot, snapshot_id: " + sn.SnapshotID + "}\n"
+	if err := os.WriteFile(filepath.Join(dir, "images.yaml"), []byte(image), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := templates.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.s.Templates = catalog
+	_, err = f.call("alice", "DeleteSnapshot", "SnapshotId", sn.SnapshotID)
+	wantVolCode(t, "snapshot of a registered image", err, ec2err.InvalidSnapshotInUse)
+	f.s.Templates = nil
 	f.must("alice", "DeleteSnapshot", "SnapshotId", sn.SnapshotID)
 	_, err = f.call("alice", "DescribeSnapshots", "SnapshotId.1", sn.SnapshotID)
 	wantVolCode(t, "describe a deleted snapshot", err, ec2err.InvalidSnapshotNotFound)

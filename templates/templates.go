@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/store"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -41,18 +42,21 @@ func (t InstanceType) Backend() backend.InstanceType {
 
 // Image is one admin-registered AMI.
 type Image struct {
-	ID             string            `yaml:"id"`
-	Name           string            `yaml:"name"`
-	Description    string            `yaml:"description"`
-	Architecture   string            `yaml:"architecture"`
-	Platform       string            `yaml:"platform"` // "" (Linux/UNIX) or windows
-	RootDeviceName string            `yaml:"root_device_name"`
-	RootDeviceType string            `yaml:"root_device_type"` // ebs | instance-store
-	RootSizeGiB    int               `yaml:"root_size_gib"`
-	OwnerAlias     string            `yaml:"owner_alias"`
-	OwnerID        string            `yaml:"owner_id"`
-	CreationDate   string            `yaml:"creation_date"`
-	Mapping        map[string]string `yaml:"mapping"` // backend-specific, e.g. a disk image path
+	ID             string `yaml:"id"`
+	Name           string `yaml:"name"`
+	Description    string `yaml:"description"`
+	Architecture   string `yaml:"architecture"`
+	Platform       string `yaml:"platform"` // "" (Linux/UNIX) or windows
+	RootDeviceName string `yaml:"root_device_name"`
+	RootDeviceType string `yaml:"root_device_type"` // ebs | instance-store
+	RootSizeGiB    int    `yaml:"root_size_gib"`
+	// SnapshotID is the EBS snapshot the image was registered from, if
+	// any: DeleteSnapshot refuses to delete it while the image exists.
+	SnapshotID   string            `yaml:"snapshot_id"`
+	OwnerAlias   string            `yaml:"owner_alias"`
+	OwnerID      string            `yaml:"owner_id"`
+	CreationDate string            `yaml:"creation_date"`
+	Mapping      map[string]string `yaml:"mapping"` // backend-specific, e.g. a disk image path
 }
 
 // Backend is the image as a backend receives it.
@@ -216,11 +220,14 @@ func (t InstanceType) check() error {
 }
 
 func (im Image) check() error {
-	if !validImageID(im.ID) {
+	if !store.ValidID("ami", im.ID) {
 		return fmt.Errorf("templates: image %q: id must be ami- and 8 or 17 hex digits", im.ID)
 	}
 	if im.Name == "" {
 		return fmt.Errorf("templates: image %s: name must be set", im.ID)
+	}
+	if im.SnapshotID != "" && !store.ValidID("snap", im.SnapshotID) {
+		return fmt.Errorf("templates: image %s: snapshot_id %q must be snap- and 8 or 17 hex digits", im.ID, im.SnapshotID)
 	}
 	if im.RootDeviceType != "" && im.RootDeviceType != "ebs" && im.RootDeviceType != "instance-store" {
 		return fmt.Errorf("templates: image %s: root_device_type must be ebs or instance-store", im.ID)
@@ -252,15 +259,6 @@ func (im *Image) fillDefaults() {
 	}
 }
 
-// validImageID is store.ValidID("ami", id); templates does not import store.
-func validImageID(id string) bool {
-	rest, ok := strings.CutPrefix(id, "ami-")
-	if !ok || (len(rest) != 8 && len(rest) != 17) {
-		return false
-	}
-	return strings.Trim(rest, "0123456789abcdef") == ""
-}
-
 // InstanceType returns the named type.
 func (c *Catalog) InstanceType(name string) (InstanceType, bool) {
 	i, ok := c.typeByName[name]
@@ -290,3 +288,13 @@ func (c *Catalog) Image(id string) (Image, bool) {
 
 // Images returns every image in id order (the caller must not modify it).
 func (c *Catalog) Images() []Image { return c.images }
+
+// ImageFromSnapshot returns an image registered from the snapshot, if any.
+func (c *Catalog) ImageFromSnapshot(snapshotID string) (Image, bool) {
+	for _, im := range c.images {
+		if im.SnapshotID == snapshotID {
+			return im, true
+		}
+	}
+	return Image{}, false
+}

@@ -3,6 +3,7 @@ package templates
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,5 +119,32 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 				t.Errorf("got %v, want an error mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The example shipped for admins must load, and must set every field.
+func TestExampleFileLoads(t *testing.T) {
+	c, err := Load("example")
+	if err != nil {
+		t.Fatalf("templates/example: %v", err)
+	}
+	if got := c.DefaultInstanceType().Name; got != "lab.small" {
+		t.Errorf("default type: got %s, want lab.small", got)
+	}
+	im, ok := c.Image("ami-0c0ffee0c0ffee001")
+	if !ok || im.RootSizeGiB != 16 || im.Mapping["disk"] == "" {
+		t.Errorf("example image: got %+v, %v", im, ok)
+	}
+	raw, err := os.ReadFile("example/course.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeOf(InstanceType{}), reflect.TypeOf(Image{})} {
+		for i := range typ.NumField() {
+			key := strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0]
+			if !strings.Contains(string(raw), key+":") {
+				t.Errorf("example/course.yaml does not show %s.%s (%s)", typ.Name(), typ.Field(i).Name, key)
+			}
+		}
 	}
 }
