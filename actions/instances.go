@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -772,8 +773,12 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		replay   []*store.Instance
 		created  []*store.Instance
 		contexts []*backend.LaunchContext
+		count    = lr.max
 	)
-	err = s.Store.Update(func(tx store.Tx) error {
+	// A backend that keeps its machines in this store launches inside the
+	// transaction: records and machines commit together, once.
+	inTx, _ := s.Backend.(backend.TxLauncher)
+	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
 		if lr.token != "" {
 			var rec launchToken
@@ -800,7 +805,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		for i, id := range ids {
+		for i, id := range ids[:count] {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name,
 				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token,
@@ -815,28 +820,61 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			if err := s.tagNewInstance(tx, inst, lr); err != nil {
 				return err
 			}
+			lc := &backend.LaunchContext{
+				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
+				Zone: lr.zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
+				Groups: sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
+			}
+			if inTx != nil {
+				m, err := inTx.RunInTx(tx, lc)
+				if errors.Is(err, backend.ErrCapacity) && i >= lr.min {
+					return launchFewer(i)
+				}
+				if err != nil {
+					return launchError(err, lr.min)
+				}
+				inst.BackendID = m.ID
+				s.applyMachine(inst, m)
+			}
 			if err := store.PutInstance(tx, inst); err != nil {
 				return err
 			}
 			created = append(created, inst)
-			contexts = append(contexts, &backend.LaunchContext{
-				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
-				Zone: lr.zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
-				Groups: sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
-			})
+			contexts = append(contexts, lc)
 		}
 		return nil
-	})
+	}
+	// EC2 launches as many as it can, at least MinCount: when the backend
+	// runs out of capacity part-way, the transaction is rolled back and
+	// redone for the instances it could take.
+	for {
+		err = s.Store.Update(launchTx)
+		var fewer launchFewer
+		if !errors.As(err, &fewer) {
+			break
+		}
+		count = int(fewer)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if replay != nil {
 		return s.replayReservation(r, replay)
 	}
-	if err := s.launch(r, lr, created, contexts); err != nil {
-		return nil, err
+	if inTx == nil {
+		if err := s.launch(r, lr, created, contexts); err != nil {
+			return nil, err
+		}
 	}
 	return s.reservationResponse(r, created, lr.tags)
+}
+
+// launchFewer rolls a launch transaction back to redo it with this many
+// instances.
+type launchFewer int
+
+func (n launchFewer) Error() string {
+	return fmt.Sprintf("backend capacity: launch %d instances", int(n))
 }
 
 func tagMap(tags []store.Tag) map[string]string {

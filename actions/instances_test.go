@@ -740,3 +740,34 @@ func BenchmarkRunInstancesParallel(b *testing.B) {
 		}
 	})
 }
+
+// When the backend runs out of capacity part-way, RunInstances launches as
+// many as it can (at least MinCount, as EC2 does) and records nothing else.
+func TestRunInstancesCapacity(t *testing.T) {
+	cfg := conf.Default()
+	cfg.Backend.Sim.CIDR = "10.9.0.0/29" // three usable addresses
+	e, _, _ := newInstanceEnv(t, cfg)
+	if got := launch(t, e, "alice", "MinCount", "1", "MaxCount", "5"); len(got) != 3 {
+		t.Fatalf("MinCount 1 MaxCount 5 with room for 3: got %d instances, want 3", len(got))
+	}
+	_, err := e.callT(t, "alice", DefaultVersion, "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")
+	wantCode(t, err, ec2err.InsufficientInstanceCapacity)
+	resp, err := e.callT(t, "alice", DefaultVersion, "DescribeInstances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, res := range resp.(*describeInstancesResponse).Reservations {
+		n += len(res.Instances)
+	}
+	if n != 3 {
+		t.Errorf("after the refused launch: got %d instances, want 3 (nothing recorded for it)", n)
+	}
+	vols, err := e.callT(t, "alice", DefaultVersion, "DescribeVolumes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(vols.(*describeVolumesResponse).Volumes); got != 3 {
+		t.Errorf("got %d root volumes, want 3: none for instances that did not launch", got)
+	}
+}

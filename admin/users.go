@@ -137,9 +137,12 @@ func (u *Users) modify(name string, change func(*store.User)) error {
 	return nil
 }
 
-// Delete removes a user. Their resources stay in the store under their name
-// (the admin's reports can still show them); a user created later with the
-// same name would see them, so Delete refuses while any remain.
+// Delete removes a user and everything they own. It refuses while they
+// hold anything a backend keeps or that costs money — an instance not yet
+// terminated, a volume, a snapshot, an elastic IP — so that no machine or
+// disk is left running without an owner. Their keypairs, security groups,
+// tags and terminated instances go with them: a student created later
+// under the same name starts clean.
 func (u *Users) Delete(name string) error {
 	err := u.Store.Update(func(tx store.Tx) error {
 		if _, err := store.GetUser(tx, name); errors.Is(err, store.ErrNoUser) {
@@ -148,6 +151,9 @@ func (u *Users) Delete(name string) error {
 			return err
 		}
 		for _, rt := range store.ResourceTypes {
+			if !blocksDelete(rt) {
+				continue
+			}
 			live := false
 			if err := tx.Scan(rt.Bucket, store.OwnerPrefix(name), func(_ string, raw []byte) error {
 				live = !isTerminated(rt, raw)
@@ -159,8 +165,11 @@ func (u *Users) Delete(name string) error {
 				return err
 			}
 			if live {
-				return fmt.Errorf("%w: user still owns a %s; terminate or delete it first", ErrInUse, rt.Name)
+				return fmt.Errorf("%w: user still owns a %s; terminate, delete or release it first", ErrInUse, rt.Name)
 			}
+		}
+		if err := store.PurgeOwner(tx, name); err != nil {
+			return err
 		}
 		return store.DeleteUser(tx, name)
 	})
@@ -172,6 +181,15 @@ func (u *Users) Delete(name string) error {
 
 // ErrInUse means the user still owns resources.
 var ErrInUse = errors.New("user has resources")
+
+// blocksDelete: resources with backend state or a cost keep their owner.
+func blocksDelete(rt store.ResourceType) bool {
+	switch rt.Bucket {
+	case store.BucketKeyPairs, store.BucketSecurityGroups:
+		return false
+	}
+	return true
+}
 
 // isTerminated reports whether a stored record is an instance already
 // terminated (which does not block deleting its owner).

@@ -8,6 +8,18 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// TxLauncher is an optional ability of backends whose machines live in
+// econe-server's own store (the sim). RunInTx accepts the machine inside
+// the caller's transaction, so the instance record and its machine commit
+// together — one commit per launch instead of three, and no crash window
+// between them. The transaction may be retried: a second RunInTx for the
+// same InstanceID MUST write and return the same machine. If the
+// transaction is rolled back the machine MUST stay invisible (no instance
+// refers to it) and may be forgotten at the next start.
+type TxLauncher interface {
+	RunInTx(tx store.Tx, lc *LaunchContext) (Machine, error)
+}
+
 // Deps is what a backend factory is given.
 type Deps struct {
 	Config *conf.Config

@@ -1,8 +1,9 @@
 package store
 
 // SecurityGroup is a student's security group with its rules. Records are
-// keyed OWNER/sg-…; names are unique per owner and looked up by scanning
-// the owner's prefix.
+// keyed OWNER/sg-…; names are unique per owner, and the index
+// security_group_names (OWNER/NAME -> sg-…) finds a group by name without
+// decoding the others: RunInstances resolves names on every launch.
 type SecurityGroup struct {
 	ID          string `json:"id"`
 	Owner       string `json:"owner"`
@@ -45,24 +46,30 @@ func GetSecurityGroup(tx Tx, owner, id string) (*SecurityGroup, error) {
 
 // SecurityGroupByName finds the user's group called name; nil when absent.
 func SecurityGroupByName(tx Tx, owner, name string) (*SecurityGroup, error) {
-	var found *SecurityGroup
-	err := ScanJSON(tx, BucketSecurityGroups, OwnerPrefix(owner), func(_ string, g *SecurityGroup) error {
-		if g.Name != name {
-			return nil
-		}
-		found = g
-		return ErrStop
-	})
-	return found, err
+	id := tx.Get(BucketSecurityGroupNames, OwnedKey(owner, name))
+	if id == nil {
+		return nil, nil
+	}
+	return GetSecurityGroup(tx, owner, string(id))
 }
 
-// PutSecurityGroup stores a group.
+// PutSecurityGroup stores a group (groups are never renamed).
 func PutSecurityGroup(tx Tx, g *SecurityGroup) error {
+	if err := tx.Put(BucketSecurityGroupNames, OwnedKey(g.Owner, g.Name), []byte(g.ID)); err != nil {
+		return err
+	}
 	return PutOwned(tx, BucketSecurityGroups, g.Owner, g.ID, g)
 }
 
-// DeleteSecurityGroup removes a group and its tags.
+// DeleteSecurityGroup removes a group, its name and its tags.
 func DeleteSecurityGroup(tx Tx, owner, id string) error {
+	g, err := GetSecurityGroup(tx, owner, id)
+	if err != nil || g == nil {
+		return err
+	}
+	if err := tx.Delete(BucketSecurityGroupNames, OwnedKey(owner, g.Name)); err != nil {
+		return err
+	}
 	return DeleteOwned(tx, BucketSecurityGroups, owner, id)
 }
 

@@ -10,6 +10,7 @@ package store
 //	tags            OWNER/RESOURCE_ID/KEY -> value
 //	keypairs        OWNER/key-… -> KeyPair
 //	security_groups OWNER/sg-… -> SecurityGroup
+//	security_group_names OWNER/NAME -> sg-… (the name index)
 //	volumes         OWNER/vol-… -> Volume
 //	snapshots       OWNER/snap-… -> Snapshot
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
@@ -33,6 +34,7 @@ const (
 	BucketTags                Bucket = "tags"
 	BucketKeyPairs            Bucket = "keypairs"
 	BucketSecurityGroups      Bucket = "security_groups"
+	BucketSecurityGroupNames  Bucket = "security_group_names"
 	BucketVolumes             Bucket = "volumes"
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
@@ -45,8 +47,14 @@ const (
 // Buckets lists every bucket; Open creates the missing ones.
 var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
-	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
+	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
+}
+
+// OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
+var OwnerBuckets = []Bucket{
+	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
+	BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written

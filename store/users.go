@@ -70,6 +70,25 @@ func DeleteUser(tx Tx, name string) error {
 	return tx.Delete(BucketUsers, name)
 }
 
+// PurgeOwner deletes every record the user owns (see OwnerBuckets).
+func PurgeOwner(tx Tx, owner string) error {
+	for _, b := range OwnerBuckets {
+		var keys []string
+		if err := tx.Scan(b, OwnerPrefix(owner), func(k string, _ []byte) error {
+			keys = append(keys, k)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Delete(b, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // ListUsers returns every user in name order.
 func ListUsers(tx Tx) ([]*User, error) {
 	var out []*User

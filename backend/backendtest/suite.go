@@ -68,7 +68,18 @@ func setup(t *testing.T, newB NewBackend) *env {
 
 func (e *env) run(id string) backend.Machine {
 	e.t.Helper()
-	lc := &backend.LaunchContext{
+	m, err := e.b.Run(e.ctx, launchContext(id))
+	if err != nil {
+		e.t.Fatalf("Run(%s): %v", id, err)
+	}
+	if m.ID == "" {
+		e.t.Fatalf("Run(%s) returned a machine without an id", id)
+	}
+	return m
+}
+
+func launchContext(id string) *backend.LaunchContext {
+	return &backend.LaunchContext{
 		InstanceID:   id,
 		Owner:        "suite",
 		InstanceType: backend.InstanceType{Name: "t3.micro", VCPUs: 2, MemoryMiB: 1024, Architecture: "x86_64"},
@@ -77,14 +88,6 @@ func (e *env) run(id string) backend.Machine {
 		UserData:     []byte("#!/bin/sh\necho suite\n"),
 		Tags:         map[string]string{"Name": "suite"},
 	}
-	m, err := e.b.Run(e.ctx, lc)
-	if err != nil {
-		e.t.Fatalf("Run(%s): %v", id, err)
-	}
-	if m.ID == "" {
-		e.t.Fatalf("Run(%s) returned a machine without an id", id)
-	}
-	return m
 }
 
 func (e *env) state(id string) backend.State {
@@ -132,6 +135,7 @@ func Run(t *testing.T, newB NewBackend) {
 		{"distinct addresses", testDistinctAddresses},
 		{"console output", testConsole},
 		{"concurrent runs", testConcurrent},
+		{"launch in a transaction", testRunInTx},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(setup(t, newB)) })
@@ -335,4 +339,46 @@ func testConcurrent(e *env) {
 			e.t.Errorf("machine %d: got %s %s, want %s running", i, m.ID, m.State, ids[i])
 		}
 	}
+}
+
+// testRunInTx checks the optional TxLauncher ability: the machine commits
+// with the caller's transaction, a retried transaction gets the same
+// machine, and a rolled-back one leaves nothing behind a restart.
+func testRunInTx(e *env) {
+	tl, ok := e.b.(backend.TxLauncher)
+	if !ok {
+		e.t.Skip("backend does not launch in transactions")
+	}
+	var first, again backend.Machine
+	err := e.st.Update(func(tx store.Tx) error {
+		var err error
+		if first, err = tl.RunInTx(tx, launchContext("i-0000000000000d001")); err != nil {
+			return err
+		}
+		again, err = tl.RunInTx(tx, launchContext("i-0000000000000d001")) // as a retried transaction does
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if first.ID == "" || again.ID != first.ID || again.PrivateIP != first.PrivateIP {
+		e.t.Fatalf("RunInTx twice for one instance: got %+v then %+v, want the same machine", first, again)
+	}
+	var rolledBack backend.Machine
+	rollback := errors.New("roll back")
+	err = e.st.Update(func(tx store.Tx) error {
+		var err error
+		if rolledBack, err = tl.RunInTx(tx, launchContext("i-0000000000000d002")); err != nil {
+			return err
+		}
+		return rollback
+	})
+	if !errors.Is(err, rollback) {
+		e.t.Fatalf("rolled-back update: got %v", err)
+	}
+	e.wantState(first.ID, backend.Pending)
+	e.reopen()
+	e.settle()
+	e.wantState(first.ID, backend.Running)
+	e.wantState(rolledBack.ID, backend.Terminated)
 }

@@ -257,27 +257,75 @@ func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machi
 		s.mu.Unlock()
 		return out, nil
 	}
-	id := "sim-" + strings.TrimPrefix(lc.InstanceID, "i-")
-	ip, err := s.allocateIP(id, now)
+	m, err := s.newMachine(lc, now)
 	s.mu.Unlock()
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	m := &machine{
-		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
-		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Launched: now, Boots: 1,
-	}
 	if err := s.persist(m); err != nil {
 		s.mu.Lock()
-		delete(s.ipOwner, ip)
+		delete(s.ipOwner, netip.MustParseAddr(m.PrivateIP))
 		s.mu.Unlock()
 		return backend.Machine{}, err
 	}
 	s.mu.Lock()
 	s.install(m)
 	s.mu.Unlock()
-	s.log.Debug().Str("machine", id).Str("instance", lc.InstanceID).Str("ip", m.PrivateIP).Msg("sim: machine accepted")
+	s.log.Debug().Str("machine", m.ID).Str("instance", lc.InstanceID).Str("ip", m.PrivateIP).Msg("sim: machine accepted")
 	return s.view(m, now), nil
+}
+
+// RunInTx implements backend.TxLauncher: the machine is written in the
+// caller's transaction. It is installed in memory at once (an address
+// must not be handed out twice); if the transaction is rolled back the
+// machine is never referred to, and a restart forgets it.
+func (s *Sim) RunInTx(tx store.Tx, lc *backend.LaunchContext) (backend.Machine, error) {
+	if lc.InstanceID == "" {
+		return backend.Machine{}, fmt.Errorf("sim: launch context without an instance id")
+	}
+	now := s.now()
+	s.mu.Lock()
+	m, err := s.machineOf(lc, now)
+	s.mu.Unlock()
+	if err != nil {
+		return backend.Machine{}, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return backend.Machine{}, err
+	}
+	if err := tx.Put(store.BucketBackendSim, machinePrefix+m.ID, raw); err != nil {
+		return backend.Machine{}, err
+	}
+	return s.view(m, now), nil
+}
+
+// machineOf returns the instance's machine, accepting a new one if it has
+// none; the caller holds mu.
+func (s *Sim) machineOf(lc *backend.LaunchContext, now time.Time) (*machine, error) {
+	if id, ok := s.byInstance[lc.InstanceID]; ok {
+		return s.machines[id], nil
+	}
+	m, err := s.newMachine(lc, now)
+	if err != nil {
+		return nil, err
+	}
+	s.install(m)
+	return m, nil
+}
+
+// newMachine builds a pending machine with a fresh address; the caller
+// holds mu.
+func (s *Sim) newMachine(lc *backend.LaunchContext, now time.Time) (*machine, error) {
+	id := "sim-" + strings.TrimPrefix(lc.InstanceID, "i-")
+	ip, err := s.allocateIP(id, now)
+	if err != nil {
+		return nil, err
+	}
+	return &machine{
+		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
+		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Launched: now, Boots: 1,
+	}, nil
 }
 
 // FindLaunch implements backend.LaunchFinder.
