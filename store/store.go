@@ -10,9 +10,9 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/go-json-experiment/json"
 )
 
 // Store runs transactions.
