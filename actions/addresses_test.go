@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
@@ -75,37 +73,24 @@ func (f *fakeAddressProvider) takeCalls() []string {
 
 func newAddressService(t *testing.T, pool ...string) (*Service, *fakeAddressProvider) {
 	t.Helper()
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	cfg := conf.Default()
 	cfg.ElasticIPs.Pool = pool
 	fp := &fakeAddressProvider{}
-	s := &Service{Config: cfg, Store: st, Addresses: fp, Log: zerolog.Nop()}
+	s := &Service{Config: cfg, Store: openTestStore(t), Addresses: fp, Log: zerolog.Nop()}
 	if err := s.ReconcileAddresses(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return s, fp
 }
 
-// eipCall runs one action as user with name=value parameters.
+// eipCall runs one action as user with name=value parameters. Any name is
+// a user: the address actions need no account id.
 func eipCall(s *Service, user, action string, kv ...string) (any, error) {
 	return eipCallVersion(s, user, DefaultVersion, action, kv...)
 }
 
 func eipCallVersion(s *Service, user, version, action string, kv ...string) (any, error) {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Add(kv[i], kv[i+1])
-	}
-	r := &Request{Context: context.Background(), ID: "req-1", User: &store.User{Name: user}, Action: action, Version: version, Params: query.New(v), Log: zerolog.Nop()}
-	h, ok := addressActions[action]
-	if !ok {
-		return nil, fmt.Errorf("no action %s", action)
-	}
-	return h(s, r)
+	return callAction(s, newRequest(&store.User{Name: user}, version, action, kv...))
 }
 
 func eipAllocate(t *testing.T, s *Service, user string) *allocateAddressResponse {
@@ -115,6 +100,17 @@ func eipAllocate(t *testing.T, s *Service, user string) *allocateAddressResponse
 		t.Fatalf("allocate for %s: %v", user, err)
 	}
 	return resp.(*allocateAddressResponse)
+}
+
+// eipAssociate associates alice's allocation with her instance and
+// returns the association id.
+func eipAssociate(t *testing.T, s *Service, allocationID, instanceID string) string {
+	t.Helper()
+	resp, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", allocationID, "InstanceId", instanceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(*associateAddressResponse).AssociationID
 }
 
 func eipPutInstance(t *testing.T, s *Service, owner, id, state, privateIP string) {
@@ -251,11 +247,7 @@ func TestAssociateDescribeDisassociate(t *testing.T) {
 	a := eipAllocate(t, s, "alice")
 	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
 
-	resp, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assocID := resp.(*associateAddressResponse).AssociationID
+	assocID := eipAssociate(t, s, a.AllocationID, eipInst1)
 	if !store.ValidID("eipassoc", assocID) {
 		t.Errorf("got association id %q, want eipassoc-…", assocID)
 	}
@@ -355,9 +347,7 @@ func TestReassociation(t *testing.T) {
 	a := eipAllocate(t, s, "alice")
 	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
 	eipPutInstance(t, s, "alice", eipInst2, "stopped", "10.77.0.6")
-	if _, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1); err != nil {
-		t.Fatal(err)
-	}
+	eipAssociate(t, s, a.AllocationID, eipInst1)
 	_, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst2)
 	eipWantCode(t, err, ec2err.ResourceAlreadyAssociated)
 	fp.takeCalls()
@@ -395,9 +385,7 @@ func TestFailedScriptsLeaveNothingHalfDone(t *testing.T) {
 		a := eipAllocate(t, s, "alice")
 		eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
 		eipPutInstance(t, s, "alice", eipInst2, "running", "10.77.0.6")
-		if _, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1); err != nil {
-			t.Fatal(err)
-		}
+		eipAssociate(t, s, a.AllocationID, eipInst1)
 		fp.setFail("associate 203.0.113.10", true)
 		_, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst2, "AllowReassociation", "true")
 		eipWantCode(t, err, ec2err.InternalError)
@@ -411,13 +399,9 @@ func TestFailedScriptsLeaveNothingHalfDone(t *testing.T) {
 		s, fp := newAddressService(t, "203.0.113.10")
 		a := eipAllocate(t, s, "alice")
 		eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
-		resp, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assocID := resp.(*associateAddressResponse).AssociationID
+		assocID := eipAssociate(t, s, a.AllocationID, eipInst1)
 		fp.setFail("disassociate 203.0.113.10", true)
-		_, err = eipCall(s, "alice", "DisassociateAddress", "AssociationId", assocID)
+		_, err := eipCall(s, "alice", "DisassociateAddress", "AssociationId", assocID)
 		eipWantCode(t, err, ec2err.InternalError)
 		if in := eipIntents(t, s); len(in) != 1 || !in[0].Failed {
 			t.Fatalf("got eipIntents %+v, want one failed intent owing the disassociation", in)
@@ -475,9 +459,7 @@ func TestReleaseAddress(t *testing.T) {
 	s, _ := newAddressService(t, "203.0.113.10")
 	a := eipAllocate(t, s, "alice")
 	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
-	if _, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1); err != nil {
-		t.Fatal(err)
-	}
+	eipAssociate(t, s, a.AllocationID, eipInst1)
 	_, err := eipCall(s, "alice", "ReleaseAddress", "AllocationId", a.AllocationID)
 	eipWantCode(t, err, ec2err.InvalidIPAddressInUse)
 	_, err = eipCall(s, "bob", "ReleaseAddress", "PublicIp", a.PublicIP)
@@ -499,9 +481,7 @@ func TestTerminateDisassociatesAndStopKeeps(t *testing.T) {
 	s, fp := newAddressService(t, "203.0.113.10")
 	a := eipAllocate(t, s, "alice")
 	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
-	if _, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1); err != nil {
-		t.Fatal(err)
-	}
+	eipAssociate(t, s, a.AllocationID, eipInst1)
 	fp.takeCalls()
 	r := &Request{Context: context.Background(), User: &store.User{Name: "alice"}, Params: query.New(url.Values{}), Log: zerolog.Nop()}
 	if err := s.releaseAddresses(r, []string{eipInst2}); err != nil || len(fp.takeCalls()) != 0 {
@@ -525,9 +505,7 @@ func TestReconcileUndoesUnfinishedIntents(t *testing.T) {
 			a := eipAllocate(t, s, "alice")
 			eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
 			eipPutInstance(t, s, "alice", eipInst2, "running", "10.77.0.6")
-			if _, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1); err != nil {
-				t.Fatal(err)
-			}
+			eipAssociate(t, s, a.AllocationID, eipInst1)
 			// What a crash during a reassociation to eipInst2 leaves behind.
 			addr := eipAddress(t, s, "alice", a.AllocationID)
 			old, _ := addr.Binding()

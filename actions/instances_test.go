@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,40 +14,19 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/econe/econe-server/backend"
-	"github.com/econe/econe-server/backend/sim"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
-	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
 	"github.com/rs/zerolog"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-// testClock is a clock the instance tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // countingStore counts write transactions, to prove reads do not write.
 type countingStore struct {
@@ -63,28 +41,18 @@ func (c *countingStore) Update(fn func(store.Tx) error) error {
 
 // newInstanceEnv is the keypair tests' harness plus the sim backend (with
 // its default delays: boot 3s, stop 2s, terminate 2s) and a movable clock.
-func newInstanceEnv(t testing.TB, cfg *conf.Config) (*testEnv, *testClock, *countingStore) {
+func newInstanceEnv(t testing.TB, cfg *conf.Config) (*testEnv, *manualClock, *countingStore) {
 	t.Helper()
 	if cfg == nil {
 		cfg = conf.Default()
 	}
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clock := &testClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	st := openTestStore(t)
+	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	counted := &countingStore{Store: st}
-	be, err := sim.New(backend.Deps{Config: cfg, Store: st, Clock: clock.Now, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := openTestSim(t, cfg, st, clock)
 	e := &testEnv{
-		svc: &Service{Config: cfg, Store: counted, Backend: be, Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},
-		users: map[string]*store.User{
-			"alice": {Name: "alice", AccountID: "111111111111"},
-			"bob":   {Name: "bob", AccountID: "222222222222"},
-		},
+		svc:   &Service{Config: cfg, Store: counted, Backend: be, Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},
+		users: testUsers(),
 	}
 	return e, clock, counted
 }
@@ -94,11 +62,12 @@ const (
 	hadoopAMI = "ami-12c6146b"
 )
 
-// launch runs instances as user and returns their ids.
+// launch runs instances as user and returns their ids; kv may override
+// the image and counts.
 func launch(t testing.TB, e *testEnv, user string, kv ...string) []string {
 	t.Helper()
-	params := append([]string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1"}, kv...)
-	resp, err := e.callT(t, user, DefaultVersion, "RunInstances", params...)
+	params := withDefaults(kv, "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")
+	resp, err := e.callVersion(t, user, DefaultVersion, "RunInstances", params...)
 	if err != nil {
 		t.Fatalf("RunInstances as %s: %v", user, err)
 	}
@@ -107,20 +76,6 @@ func launch(t testing.TB, e *testEnv, user string, kv ...string) []string {
 		ids = append(ids, inst.InstanceID)
 	}
 	return ids
-}
-
-// callT is callVersion for any testing.TB (the benchmark uses it too); a
-// later pair overrides an earlier one of the same name.
-func (e *testEnv) callT(t testing.TB, user, version, action string, kv ...string) (any, error) {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Set(kv[i], kv[i+1])
-	}
-	h, ok := Table()[action]
-	if !ok {
-		t.Fatalf("no handler for %s", action)
-	}
-	return h(e.svc, &Request{Context: context.Background(), ID: "test", User: e.users[user], Action: action, Version: version, Params: query.New(v)})
 }
 
 func describe(t *testing.T, e *testEnv, user string, kv ...string) []instanceXML {
@@ -697,7 +652,7 @@ func BenchmarkDescribeInstances(b *testing.B) {
 	}
 	clock.Advance(time.Minute)
 	student := fmt.Sprintf("student%03d", students/2)
-	e.callT(b, student, DefaultVersion, "DescribeInstances") // record the boots once
+	e.call(b, student, "DescribeInstances") // record the boots once
 	cases := []struct {
 		name string
 		kv   []string
@@ -710,7 +665,7 @@ func BenchmarkDescribeInstances(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.callT(b, student, DefaultVersion, "DescribeInstances", c.kv...); err != nil {
+				if _, err := e.call(b, student, "DescribeInstances", c.kv...); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -734,7 +689,7 @@ func BenchmarkRunInstancesParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		student := fmt.Sprintf("student%03d", next.Add(1)%students)
 		for pb.Next() {
-			if _, err := e.callT(b, student, DefaultVersion, "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1"); err != nil {
+			if _, err := e.call(b, student, "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -750,9 +705,9 @@ func TestRunInstancesCapacity(t *testing.T) {
 	if got := launch(t, e, "alice", "MinCount", "1", "MaxCount", "5"); len(got) != 3 {
 		t.Fatalf("MinCount 1 MaxCount 5 with room for 3: got %d instances, want 3", len(got))
 	}
-	_, err := e.callT(t, "alice", DefaultVersion, "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")
+	_, err := e.call(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")
 	wantCode(t, err, ec2err.InsufficientInstanceCapacity)
-	resp, err := e.callT(t, "alice", DefaultVersion, "DescribeInstances")
+	resp, err := e.call(t, "alice", "DescribeInstances")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -763,7 +718,7 @@ func TestRunInstancesCapacity(t *testing.T) {
 	if n != 3 {
 		t.Errorf("after the refused launch: got %d instances, want 3 (nothing recorded for it)", n)
 	}
-	vols, err := e.callT(t, "alice", DefaultVersion, "DescribeVolumes")
+	vols, err := e.call(t, "alice", "DescribeVolumes")
 	if err != nil {
 		t.Fatal(err)
 	}

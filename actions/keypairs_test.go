@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"math/big"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
-	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
 	"golang.org/x/crypto/ssh"
 )
@@ -41,43 +39,23 @@ func newTestEnv(t *testing.T, cfg *conf.Config) *testEnv {
 	if cfg == nil {
 		cfg = conf.Default()
 	}
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	return &testEnv{
-		svc: &Service{Config: cfg, Store: st, Clock: func() time.Time { return now }},
-		users: map[string]*store.User{
-			"alice": {Name: "alice", AccountID: "111111111111"},
-			"bob":   {Name: "bob", AccountID: "222222222222"},
-			"carol": {Name: "carol", Group: "students", AccountID: "333333333333"},
-		},
-	}
+	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	return &testEnv{svc: &Service{Config: cfg, Store: openTestStore(t), Clock: clock.Now}, users: testUsers()}
 }
 
 // call runs an action as the user with the current API version; kv are
 // parameter name/value pairs.
-func (e *testEnv) call(t *testing.T, user, action string, kv ...string) (any, error) {
+func (e *testEnv) call(t testing.TB, user, action string, kv ...string) (any, error) {
 	t.Helper()
 	return e.callVersion(t, user, DefaultVersion, action, kv...)
 }
 
-func (e *testEnv) callVersion(t *testing.T, user, version, action string, kv ...string) (any, error) {
+func (e *testEnv) callVersion(t testing.TB, user, version, action string, kv ...string) (any, error) {
 	t.Helper()
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Add(kv[i], kv[i+1])
-	}
-	h, ok := Table()[action]
-	if !ok {
-		t.Fatalf("no handler for %s", action)
-	}
-	return h(e.svc, &Request{Context: t.Context(), ID: "test", User: e.users[user], Action: action, Version: version, Params: query.New(v)})
+	return callAction(e.svc, newRequest(e.users[user], version, action, kv...))
 }
 
-func (e *testEnv) mustCall(t *testing.T, user, action string, kv ...string) any {
+func (e *testEnv) mustCall(t testing.TB, user, action string, kv ...string) any {
 	t.Helper()
 	resp, err := e.call(t, user, action, kv...)
 	if err != nil {

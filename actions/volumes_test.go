@@ -3,11 +3,9 @@ package actions
 import (
 	"context"
 	"encoding/xml"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +13,10 @@ import (
 	"github.com/econe/econe-server/backend/sim"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
-	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
 	"github.com/rs/zerolog"
 )
-
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // volFixture is a Service on a real store and the sim backend with its
 // default delays (volumes 1s, snapshots 2s, boot 3s) and a manual clock.
@@ -54,41 +34,19 @@ const settle = 10 * time.Second
 func newVolFixture(t *testing.T) *volFixture {
 	t.Helper()
 	cfg := conf.Default()
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := &manualClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	b, err := sim.Open(backend.Deps{Config: cfg, Store: st, Clock: clk.Now, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openTestStore(t)
+	clk := newManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	b := openTestSim(t, cfg, st, clk)
 	return &volFixture{
 		t: t, sim: b, clock: clk,
-		s: &Service{Config: cfg, Store: st, Backend: b, Clock: clk.Now, Log: zerolog.Nop()},
-		users: map[string]*store.User{
-			"alice": {Name: "alice", AccountID: "111111111111"},
-			"bob":   {Name: "bob", AccountID: "222222222222"},
-		},
+		s:     &Service{Config: cfg, Store: st, Backend: b, Clock: clk.Now, Log: zerolog.Nop()},
+		users: testUsers(),
 	}
-}
-
-func (f *volFixture) request(user, action string, kv ...string) *Request {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Add(kv[i], kv[i+1])
-	}
-	return &Request{Context: context.Background(), ID: "req", User: f.users[user], Action: action, Version: DefaultVersion, Params: query.New(v), Log: zerolog.Nop()}
 }
 
 // call runs one action as user with parameters given as name, value pairs.
 func (f *volFixture) call(user, action string, kv ...string) (any, error) {
-	h, ok := Table()[action]
-	if !ok {
-		f.t.Fatalf("no action %s", action)
-	}
-	return h(f.s, f.request(user, action, kv...))
+	return callAction(f.s, newRequest(f.users[user], DefaultVersion, action, kv...))
 }
 
 func (f *volFixture) must(user, action string, kv ...string) any {
@@ -104,12 +62,7 @@ func (f *volFixture) must(user, action string, kv ...string) any {
 // otherwise) and returns its id.
 func (f *volFixture) createVolume(user string, kv ...string) string {
 	f.t.Helper()
-	args := kv
-	for _, def := range [][2]string{{"AvailabilityZone", "us-east-1a"}, {"Size", "8"}} {
-		if !contains(kv, def[0]) {
-			args = append(args, def[0], def[1])
-		}
-	}
+	args := withDefaults(kv, "AvailabilityZone", "us-east-1a", "Size", "8")
 	return f.must(user, "CreateVolume", args...).(*createVolumeResponse).VolumeID
 }
 
@@ -659,7 +612,7 @@ func TestLaunchAndTerminate(t *testing.T) {
 	if got := f.blockDevices("alice", inst.ID); len(got) != 3 || got[0].DeviceName != "/dev/xvda" || !got[0].DeleteOnTermination || got[1].DeleteOnTermination {
 		t.Errorf("instance block devices: got %+v, want xvda (DeleteOnTermination), sdb (kept), sdd", got)
 	}
-	if err := f.s.releaseVolumes(f.request("alice", "TerminateInstances"), []string{inst.ID}); err != nil {
+	if err := f.s.releaseVolumes(newRequest(f.users["alice"], DefaultVersion, "TerminateInstances"), []string{inst.ID}); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(settle)

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
@@ -153,14 +152,6 @@ func runningInstances(t *testing.T, e *econetest.Env, c *ec2.Client, n int) []ty
 	return nil
 }
 
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return fmt.Sprint(err)
-}
-
 func TestAddressesCLIRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	e := econetest.Start(t, withEIPs(t, dir, "203.0.113.10"))
@@ -214,29 +205,10 @@ func TestAddressesCLIRoundTrip(t *testing.T) {
 	checkScriptCall(t, calls[3], "disassociate", "alice", "203.0.113.10", p2, i2, alloc.AllocationId, aws.ToString(moved.AssociationId))
 }
 
-func cliJSON(t *testing.T, e *econetest.Env, c *admin.Credentials, v any, args ...string) {
-	t.Helper()
-	out, err := e.CLI(t, c, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		t.Fatalf("aws %v: %v in %q", args, err, out)
-	}
-}
-
 // The boto3 script checks isolation and the error codes a student meets,
 // and terminates the instance to see the address disassociated.
-const boto3AddressScript = `
-import os, sys, json, boto3, botocore
-ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+const boto3AddressScript = boto3WithCode + `
 inst = sys.argv[1]
-def code(f, **kw):
-    try:
-        f(**kw)
-    except botocore.exceptions.ClientError as e:
-        return "%s %d" % (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
-    return "ok"
 a = ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "web"}]}])
 r = ec2.associate_address(AllocationId=a["AllocationId"], InstanceId=inst)
 out = {
@@ -278,13 +250,8 @@ func TestAddressesBoto3IsolationAndTerminate(t *testing.T) {
 	alice, bob := e.User(t, "alice"), e.User(t, "bob")
 	inst := aws.ToString(runningInstances(t, e, e.EC2(alice), 1)[0].InstanceId)
 	out, err := e.Boto3(t, alice, "import sys; sys.argv = ['x', '"+inst+"']\n"+boto3AddressScript)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got map[string]string
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("boto3 said %q: %v", out, err)
-	}
+	decodeOutput(t, out, err, &got)
 	checks := []struct{ name, key, want string }{
 		{"same association again", "again", "ok"},
 		{"release while associated", "in_use", "InvalidIPAddress.InUse 400"},

@@ -403,13 +403,8 @@ type boto2Result struct {
 func runBoto2(t *testing.T, e *econetest.Env, c *admin.Credentials) map[string]boto2Result {
 	t.Helper()
 	out, err := e.Boto2(t, c, boto2Script)
-	if err != nil {
-		t.Fatalf("boto 2: %v", err)
-	}
 	var got map[string]boto2Result
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("boto 2 output %q: %v", out, err)
-	}
+	decodeOutput(t, out, err, &got)
 	return got
 }
 
@@ -581,30 +576,18 @@ func TestDescribeRegionsAndAccountAttributesSDK(t *testing.T) {
 
 func TestRegionsWithAWSCLI(t *testing.T) {
 	e, alice := start(t)
-	out, err := e.CLI(t, alice, "ec2", "describe-regions")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var regions struct {
 		Regions []struct{ RegionName, Endpoint, OptInStatus string }
 	}
-	if err := json.Unmarshal([]byte(out), &regions); err != nil {
-		t.Fatalf("describe-regions output %q: %v", out, err)
-	}
+	cliJSON(t, e, alice, &regions, "ec2", "describe-regions")
 	if len(regions.Regions) != 1 || regions.Regions[0].RegionName != testRegion || regions.Regions[0].Endpoint != e.Config.PublicHost() {
 		t.Errorf("describe-regions: got %+v, want one region %s at %s", regions.Regions, testRegion, e.Config.PublicHost())
 	}
 
-	out, err = e.CLI(t, alice, "ec2", "describe-availability-zones", "--zone-names", "eu-south-9a", "eu-south-9c", "--filters", "Name=state,Values=available")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var zones struct {
 		AvailabilityZones []struct{ ZoneName, State, RegionName string }
 	}
-	if err := json.Unmarshal([]byte(out), &zones); err != nil {
-		t.Fatalf("describe-availability-zones output %q: %v", out, err)
-	}
+	cliJSON(t, e, alice, &zones, "ec2", "describe-availability-zones", "--zone-names", "eu-south-9a", "eu-south-9c", "--filters", "Name=state,Values=available")
 	var got []string
 	for _, z := range zones.AvailabilityZones {
 		got = append(got, z.ZoneName+" "+z.State+" "+z.RegionName)
@@ -613,7 +596,7 @@ func TestRegionsWithAWSCLI(t *testing.T) {
 		t.Errorf("describe-availability-zones: got %q, want %q", got, want)
 	}
 
-	_, err = e.CLI(t, alice, "ec2", "describe-availability-zones", "--filters", "Name=colour,Values=red")
+	_, err := e.CLI(t, alice, "ec2", "describe-availability-zones", "--filters", "Name=colour,Values=red")
 	if err == nil || !strings.Contains(err.Error(), "(InvalidParameterValue)") || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown filter: got %v, want the CLI to report InvalidParameterValue naming the filter", err)
 	}
@@ -641,16 +624,11 @@ json.dump(out, sys.stdout)
 func TestRegionsWithBoto3(t *testing.T) {
 	e, alice := start(t)
 	out, err := e.Boto3(t, alice, boto3Script)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got struct {
 		Regions, Zones, Platforms []string
 		Error                     []any
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("boto3 output %q: %v", out, err)
-	}
+	decodeOutput(t, out, err, &got)
 	checks := []struct {
 		name      string
 		got, want any

@@ -202,13 +202,8 @@ func TestSecurityGroupsWithBoto2(t *testing.T) {
 	t.Parallel()
 	e, alice := start(t)
 	out, err := e.Boto2(t, alice, boto2GroupsScript)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("boto 2 output %q: %v", out, err)
-	}
+	decodeOutput(t, out, err, &got)
 	want := map[string]any{
 		"self": true, "ssh": true, "revoke missing": true, "delete": true,
 		"rules": []any{"icmp -1--1 cluster", "tcp 0-65535 cluster", "tcp 22-22 0.0.0.0/0", "udp 0-65535 cluster"},

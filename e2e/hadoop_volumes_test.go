@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/url"
@@ -132,13 +131,8 @@ print(json.dumps([[v.id, v.size, v.status, v.zone, v.attach_data.instance_id, v.
 func checkWithBoto2(t *testing.T, e *econetest.Env, rp *Replayer, body string) {
 	t.Helper()
 	out, err := e.Boto2(t, rp.Creds, "import sys, io; sys.stdin = io.StringIO("+strconv.Quote(body)+")\n"+boto2ParseVolumes)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var vols [][]any
-	if err := json.Unmarshal([]byte(out), &vols); err != nil {
-		t.Fatalf("boto said %q: %v", out, err)
-	}
+	decodeOutput(t, out, err, &vols)
 	if len(vols) != 2 {
 		t.Fatalf("boto read %v, want the two storage volumes", vols)
 	}

@@ -284,13 +284,8 @@ print(json.dumps(out, sort_keys=True))
 func TestInstancesWithBoto3(t *testing.T) {
 	e := econetest.Start(t)
 	out, err := e.Boto3(t, e.User(t, "alice"), boto3InstancesScript)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("%v in %q", err, out)
-	}
+	decodeOutput(t, out, err, &got)
 	want := map[string]any{
 		"idempotent": true, "mismatch": "IdempotentParameterMismatch", "pages": 3.0, "paged_ids_match": true,
 		"MaxResults with ids": "InvalidParameterCombination", "bad count": "InvalidParameterValue", "bad zone": "InvalidParameterValue",
@@ -521,13 +516,8 @@ func checkHadoopCluster(t *testing.T, e *econetest.Env, creds *admin.Credentials
 		t.Fatal(err)
 	}
 	out, err := e.Boto2(t, creds, fmt.Sprintf("DATA = %q\n", data)+boto2ParseReservations)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var parsed [][]boto2Reservation
-	if err := json.Unmarshal([]byte(out), &parsed); err != nil {
-		t.Fatalf("%v in %q", err, out)
-	}
+	decodeOutput(t, out, err, &parsed)
 	maxInstances := 0
 	for _, rs := range parsed {
 		n := 0

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,13 +132,8 @@ func TestImportSSHKeygenKeysWithBoto3(t *testing.T) {
 	edWant := sha256Fingerprint(t, filepath.Join(dir, "ed.pub"))
 
 	raw, err := e.Boto3(t, alice, "KEYDIR = "+strconv.Quote(dir)+"\n"+boto3ImportScript)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(raw), &got); err != nil {
-		t.Fatalf("boto3 output %q: %v", raw, err)
-	}
+	decodeOutput(t, raw, err, &got)
 	want := map[string]any{
 		"rsa.pub": rsaWant, "ed.pub": edWant, "ed.rfc4716": edWant,
 		"duplicate": "InvalidKeyPair.Duplicate", "bad": "InvalidKey.Format", "missing": "InvalidKeyPair.NotFound",

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,17 +81,9 @@ func TestVolumesCLIRoundTrip(t *testing.T) {
 
 // The boto3 script runs the waiters and the paginator a student's
 // automation uses, and prints what it saw.
-const boto3VolumesScript = `
-import os, sys, json, boto3, botocore
-ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+const boto3VolumesScript = boto3WithCode + `
 inst, zone = sys.argv[1:3]
 fast = {"Delay": 1, "MaxAttempts": 3}
-def code(f, **kw):
-    try:
-        f(**kw)
-    except botocore.exceptions.ClientError as e:
-        return "%s %d" % (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
-    return "ok"
 ids = [ec2.create_volume(AvailabilityZone=zone, Size=1 + i)["VolumeId"] for i in range(7)]
 ec2.get_waiter("volume_available").wait(VolumeIds=ids, WaiterConfig=fast)
 ec2.attach_volume(VolumeId=ids[0], InstanceId=inst, Device="/dev/sdg")
@@ -131,13 +122,8 @@ func TestVolumesBoto3WaitersAndPaginator(t *testing.T) {
 	alice := e.User(t, "alice")
 	inst := runningInstances(t, e, e.EC2(alice), 1)[0]
 	out, err := e.Boto3(t, alice, fmt.Sprintf("import sys; sys.argv = ['x', %q, %q]\n", aws.ToString(inst.InstanceId), aws.ToString(inst.Placement.AvailabilityZone))+boto3VolumesScript)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("boto3 said %q: %v", out, err)
-	}
+	decodeOutput(t, out, err, &got)
 	// The launch made a root volume too: 7 created + 1 root = 8 volumes.
 	checks := []struct {
 		name, key, want string
