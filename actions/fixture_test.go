@@ -5,11 +5,11 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/backend/backendtest"
 	"github.com/econe/econe-server/backend/sim"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/query"
@@ -22,27 +22,10 @@ import (
 // build a Request and run its handler. Each family's fixture (testEnv,
 // volFixture, newAddressService) is a thin layer over these.
 
-// manualClock is a clock the tests move by hand (tests never sleep). It is
-// backendtest.Clock again because that one cannot be started at a chosen
-// time from outside its package.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// manualClock is a clock the tests move by hand (tests never sleep).
+type manualClock = backendtest.Clock
 
-func newManualClock(start time.Time) *manualClock { return &manualClock{now: start} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newManualClock(start time.Time) *manualClock { return backendtest.NewClock(start) }
 
 // openTestStore opens a bbolt store in t's temporary directory, closed
 // when t ends.

@@ -76,6 +76,24 @@ func ScanJSON[T any](tx Tx, b Bucket, prefix string, fn func(key string, v *T) e
 	})
 }
 
+// deletePrefix deletes every key with the prefix. Keys are collected first:
+// a bucket must not change under its own cursor.
+func deletePrefix(tx Tx, b Bucket, prefix string) error {
+	var keys []string
+	if err := tx.Scan(b, prefix, func(k string, _ []byte) error {
+		keys = append(keys, k)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(b, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Owned resources are keyed "OWNER/ID", so a student's listing is a prefix
 // scan over their own records only, and another student's id is simply not
 // found: isolation by construction, not by a check someone can forget.

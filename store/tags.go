@@ -50,19 +50,7 @@ func TagMap(tx Tx, owner, resourceID string) (map[string]string, error) {
 
 // DeleteAllTags removes every tag of a resource.
 func DeleteAllTags(tx Tx, owner, resourceID string) error {
-	var keys []string
-	if err := tx.Scan(BucketTags, tagPrefix(owner, resourceID), func(k string, _ []byte) error {
-		keys = append(keys, k)
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := tx.Delete(BucketTags, k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return deletePrefix(tx, BucketTags, tagPrefix(owner, resourceID))
 }
 
 // ScanTags calls fn for every tag the user has, ordered by resource id then key.

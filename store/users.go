@@ -73,17 +73,8 @@ func DeleteUser(tx Tx, name string) error {
 // PurgeOwner deletes every record the user owns (see OwnerBuckets).
 func PurgeOwner(tx Tx, owner string) error {
 	for _, b := range OwnerBuckets {
-		var keys []string
-		if err := tx.Scan(b, OwnerPrefix(owner), func(k string, _ []byte) error {
-			keys = append(keys, k)
-			return nil
-		}); err != nil {
+		if err := deletePrefix(tx, b, OwnerPrefix(owner)); err != nil {
 			return err
-		}
-		for _, k := range keys {
-			if err := tx.Delete(b, k); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -24,11 +24,15 @@ const Settle = time.Hour
 // NewBackend builds the backend under test on st, reading time from clock.
 type NewBackend func(t *testing.T, st store.Store, clock func() time.Time) backend.Backend
 
-// Clock is a manual clock the suite advances.
+// Clock is a manual clock the suite advances; other packages' tests use
+// it too, so that tests move time instead of sleeping.
 type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
+
+// NewClock returns a clock standing at start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
