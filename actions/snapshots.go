@@ -22,11 +22,8 @@ type createSnapshotResponse struct {
 }
 
 func (s *Service) createSnapshot(r *Request) (any, error) {
-	volumeID, err := r.Params.Required("VolumeId")
+	volumeID, err := requiredID(r.Params, "VolumeId", "vol", ec2err.InvalidVolumeIDMalformed)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkIDs([]string{volumeID}, "vol", ec2err.InvalidVolumeIDMalformed); err != nil {
 		return nil, err
 	}
 	tags, err := tagSpecTags(r.Params, "snapshot")
@@ -174,11 +171,8 @@ func (s *Service) describeSnapshots(r *Request) (any, error) {
 }
 
 func (s *Service) deleteSnapshot(r *Request) (any, error) {
-	id, err := r.Params.Required("SnapshotId")
+	id, err := requiredID(r.Params, "SnapshotId", "snap", ec2err.InvalidSnapshotIDMalformed)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkIDs([]string{id}, "snap", ec2err.InvalidSnapshotIDMalformed); err != nil {
 		return nil, err
 	}
 	vb, err := s.volumeBackend()

@@ -135,6 +135,16 @@ func checkDevice(param, device string) error {
 }
 
 // checkIDs rejects ids that are not prefix-<8 or 17 hex digits>.
+// requiredID reads a required id parameter and checks its form: a missing
+// one is MissingParameter, a malformed one the given *.Malformed code.
+func requiredID(p *query.Params, name, prefix, malformed string) (string, error) {
+	id, err := p.Required(name)
+	if err != nil {
+		return "", err
+	}
+	return id, checkIDs([]string{id}, prefix, malformed)
+}
+
 func checkIDs(ids []string, prefix, malformed string) error {
 	for _, id := range ids {
 		if !store.ValidID(prefix, id) {
@@ -906,11 +916,8 @@ func devicesInUse(tx store.Tx, inst *store.Instance, now time.Time) (map[string]
 }
 
 func (s *Service) detachVolume(r *Request) (any, error) {
-	volumeID, err := r.Params.Required("VolumeId")
+	volumeID, err := requiredID(r.Params, "VolumeId", "vol", ec2err.InvalidVolumeIDMalformed)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkIDs([]string{volumeID}, "vol", ec2err.InvalidVolumeIDMalformed); err != nil {
 		return nil, err
 	}
 	force, err := r.Params.Bool("Force", false)
@@ -999,11 +1006,8 @@ func checkDetach(p *query.Params, v *store.Volume, inst *store.Instance, state s
 // ---- DeleteVolume ----
 
 func (s *Service) deleteVolume(r *Request) (any, error) {
-	volumeID, err := r.Params.Required("VolumeId")
+	volumeID, err := requiredID(r.Params, "VolumeId", "vol", ec2err.InvalidVolumeIDMalformed)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkIDs([]string{volumeID}, "vol", ec2err.InvalidVolumeIDMalformed); err != nil {
 		return nil, err
 	}
 	vb, err := s.volumeBackend()
@@ -1043,11 +1047,8 @@ type modifyVolumeResponse struct {
 }
 
 func (s *Service) modifyVolume(r *Request) (any, error) {
-	volumeID, err := r.Params.Required("VolumeId")
+	volumeID, err := requiredID(r.Params, "VolumeId", "vol", ec2err.InvalidVolumeIDMalformed)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkIDs([]string{volumeID}, "vol", ec2err.InvalidVolumeIDMalformed); err != nil {
 		return nil, err
 	}
 	vb, err := s.volumeBackend()
