@@ -62,12 +62,13 @@ func allowAllEgress() store.Rule {
 
 // ensureDefaultGroup creates the owner's default group if it is missing;
 // tx must be writable.
-func ensureDefaultGroup(tx store.Tx, owner string) error {
+func ensureDefaultGroup(tx store.Tx, owner string) (*store.SecurityGroup, error) {
 	g, err := store.SecurityGroupByName(tx, owner, defaultGroupName)
 	if err != nil || g != nil {
-		return err
+		return g, err
 	}
-	return store.PutSecurityGroup(tx, newDefaultGroup(owner))
+	g = newDefaultGroup(owner)
+	return g, store.PutSecurityGroup(tx, g)
 }
 
 // ensureDefaultGroupExists is ensureDefaultGroup for read-only actions:
@@ -82,7 +83,10 @@ func (s *Service) ensureDefaultGroupExists(owner string) error {
 	if err != nil || found {
 		return err
 	}
-	return s.Store.Update(func(tx store.Tx) error { return ensureDefaultGroup(tx, owner) })
+	return s.Store.Update(func(tx store.Tx) error {
+		_, err := ensureDefaultGroup(tx, owner)
+		return err
+	})
 }
 
 // findGroup resolves GroupId (preferred) or GroupName to one of the
@@ -146,7 +150,7 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		Egress: []store.Rule{allowAllEgress()},
 	}
 	err = s.Store.Update(func(tx store.Tx) error {
-		if err := ensureDefaultGroup(tx, owner); err != nil {
+		if _, err := ensureDefaultGroup(tx, owner); err != nil {
 			return err
 		}
 		all, err := store.ListSecurityGroups(tx, owner)
@@ -840,7 +844,7 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 	var added []store.Rule
 	var group *store.SecurityGroup
 	err = s.Store.Update(func(tx store.Tx) error {
-		if err := ensureDefaultGroup(tx, r.User.Name); err != nil {
+		if _, err := ensureDefaultGroup(tx, r.User.Name); err != nil {
 			return err
 		}
 		g, err := targetGroup(tx, r, egress)
@@ -941,7 +945,7 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 	var group *store.SecurityGroup
 	err := s.Store.Update(func(tx store.Tx) error {
 		revoked, unknown = nil, nil
-		if err := ensureDefaultGroup(tx, r.User.Name); err != nil {
+		if _, err := ensureDefaultGroup(tx, r.User.Name); err != nil {
 			return err
 		}
 		g, err := targetGroup(tx, r, egress)

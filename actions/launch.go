@@ -44,7 +44,8 @@ func (s *Service) launchKey(tx store.Tx, owner, keyName string) (publicKey strin
 // creating it on first use), or InvalidGroup.NotFound. A group named twice
 // is listed once.
 func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) ([]store.GroupRef, []backend.SecurityGroup, error) {
-	if err := ensureDefaultGroup(tx, owner); err != nil {
+	def, err := ensureDefaultGroup(tx, owner)
+	if err != nil {
 		return nil, nil, err
 	}
 	if len(names) == 0 && len(ids) == 0 {
@@ -53,9 +54,12 @@ func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) (
 	var refs []store.GroupRef
 	var groups []backend.SecurityGroup
 	add := func(id, name string) error {
-		g, err := findGroup(tx, owner, id, name)
-		if err != nil {
-			return err
+		g := def // most launches name no group, or the default one
+		if id != def.ID && name != def.Name {
+			var err error
+			if g, err = findGroup(tx, owner, id, name); err != nil {
+				return err
+			}
 		}
 		if slices.ContainsFunc(refs, func(ref store.GroupRef) bool { return ref.ID == g.ID }) {
 			return nil
