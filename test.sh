@@ -36,10 +36,10 @@ else
   export ECONE_TEST_PYTHON=$py
 fi
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
 fi
 go vet ./...
-shellcheck scripts/*.sh
+shellcheck test.sh .ci/run bench/run.sh scripts/*.sh
 go test -race -count=1 -timeout 20m ./... "$@"
