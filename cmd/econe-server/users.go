@@ -249,10 +249,12 @@ func newUserSetDisabledCmd(verb string, disabled bool) *cobra.Command {
 func newUserDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete NAME",
-		Short: "Delete a student and their key",
-		Long: `Delete a user and their access key. Refused while the user still owns
-resources (instances that are not terminated, volumes, ...): remove those
-first, so that a later user of the same name does not inherit them.`,
+		Short: "Delete a student, their key and what they owned",
+		Long: `Delete a user, their access key and everything they owned: keypairs,
+security groups, tags and terminated instances, so that a later user of the
+same name starts clean. Refused while the user still holds anything a
+backend keeps or that costs money (an instance that is not terminated, a
+volume, a snapshot, an elastic IP): terminate, delete or release those first.`,
 		Args: userNameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withAdmin(cmd, func(svc admin.Service, _ *conf.Config) error {
