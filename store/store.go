@@ -58,12 +58,16 @@ func GetJSON(tx Tx, b Bucket, key string, v any) (found bool, err error) {
 
 // PutJSON encodes v at key.
 func PutJSON(tx Tx, b Bucket, key string, v any) error {
-	raw, err := json.Marshal(v)
+	raw, err := Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s/%s: %w", b, key, err)
 	}
 	return tx.Put(b, key, raw)
 }
+
+// Marshal encodes a record the way PutJSON does, for callers that encode
+// before their transaction to keep the work out of the shared commit.
+func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // ScanJSON decodes every value with the prefix as a T and calls fn.
 func ScanJSON[T any](tx Tx, b Bucket, prefix string, fn func(key string, v *T) error) error {

@@ -8,7 +8,6 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -223,7 +222,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // persist writes m durably. Concurrent calls share a commit (Store.Update
 // batches), which is what keeps parallel launches fast.
 func (s *Sim) persist(m *machine) error {
-	raw, err := json.Marshal(m)
+	raw, err := store.Marshal(m)
 	if err != nil {
 		return err
 	}
@@ -295,7 +294,7 @@ func (s *Sim) RunInTx(tx store.Tx, lc *backend.LaunchContext) (backend.Machine, 
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	raw, err := json.Marshal(m)
+	raw, err := store.Marshal(m)
 	if err != nil {
 		return backend.Machine{}, err
 	}
