@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the real clients the end-to-end tests
-# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, shellcheck) when they are
+# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck) when they are
 # missing, checks formatting and vet, then runs every test with -race.
 # In CI (CI=true) a prerequisite that cannot be installed fails the run.
 set -euo pipefail
@@ -12,6 +12,7 @@ need=()
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v puttygen >/dev/null || need+=(putty-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

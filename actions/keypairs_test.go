@@ -293,11 +293,14 @@ func TestPPKStructure(t *testing.T) {
 }
 
 // checkWithPuTTYgen has PuTTY itself load the file (verifying its MAC) and
-// convert it to OpenSSH, where puttygen is installed (putty-tools); it is
-// an extra oracle, not a requirement.
+// convert it to OpenSSH. test.sh installs puttygen (putty-tools); in CI a
+// missing one fails, elsewhere this oracle is skipped.
 func checkWithPuTTYgen(t *testing.T, key *newKey) {
 	t.Helper()
 	if _, err := exec.LookPath("puttygen"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("puttygen is missing (apt-get install -y putty-tools); test.sh installs it")
+		}
 		return
 	}
 	dir := t.TempDir()
