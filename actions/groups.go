@@ -819,6 +819,24 @@ type authorizeResponse struct {
 	Rules  *itemSet[securityGroupRuleXML] `xml:"securityGroupRuleSet,omitempty"`
 }
 
+// ruleChange opens an authorize or revoke: the student's default group
+// exists, the target group and its rule list for the direction, and the
+// requested rules with their peers resolved among the student's groups.
+func ruleChange(tx store.Tx, r *Request, egress bool, reqs []ruleRequest) (*store.SecurityGroup, *[]store.Rule, []store.Rule, error) {
+	if _, err := ensureDefaultGroup(tx, r.User.Name); err != nil {
+		return nil, nil, nil, err
+	}
+	g, err := targetGroup(tx, r, egress)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rules, err := resolvePeers(tx, r.User, reqs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return g, rulesOf(g, egress), rules, nil
+}
+
 // targetGroup is the group a rule change is for: ingress names its group by GroupId or GroupName;
 // egress (a VPC-only action) by GroupId.
 func targetGroup(tx store.Tx, r *Request, egress bool) (*store.SecurityGroup, error) {
@@ -844,18 +862,10 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 	var added []store.Rule
 	var group *store.SecurityGroup
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := ensureDefaultGroup(tx, r.User.Name); err != nil {
-			return err
-		}
-		g, err := targetGroup(tx, r, egress)
+		g, existing, rules, err := ruleChange(tx, r, egress, reqs)
 		if err != nil {
 			return err
 		}
-		rules, err := resolvePeers(tx, r.User, reqs)
-		if err != nil {
-			return err
-		}
-		existing := rulesOf(g, egress)
 		for i, rule := range rules {
 			if slices.ContainsFunc(*existing, rule.SamePermission) || slices.ContainsFunc(rules[:i], rule.SamePermission) {
 				return ec2err.New(ec2err.InvalidPermissionDuplicate, "the specified rule \"%s\" already exists", describeRule(rule, egress))
@@ -945,18 +955,10 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 	var group *store.SecurityGroup
 	err := s.Store.Update(func(tx store.Tx) error {
 		revoked, unknown = nil, nil
-		if _, err := ensureDefaultGroup(tx, r.User.Name); err != nil {
-			return err
-		}
-		g, err := targetGroup(tx, r, egress)
+		g, existing, wanted, err := ruleChange(tx, r, egress, reqs)
 		if err != nil {
 			return err
 		}
-		wanted, err := resolvePeers(tx, r.User, reqs)
-		if err != nil {
-			return err
-		}
-		existing := rulesOf(g, egress)
 		if err := checkRuleIDs(*existing, ruleIDs); err != nil {
 			return err
 		}
