@@ -737,12 +737,6 @@ func launchHash(p *query.Params) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// launchToken is what the idempotency bucket records per RunInstances ClientToken.
-type launchToken struct {
-	Hash          string `json:"hash"`
-	ReservationID string `json:"reservation_id"`
-}
-
 func reservationInstances(tx store.Tx, owner, reservationID string) ([]*store.Instance, error) {
 	all, err := store.ListInstances(tx, owner)
 	var out []*store.Instance
@@ -763,11 +757,20 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		return nil, err
 	}
 	owner, now, hash := r.User.Name, s.now(), launchHash(r.Params)
+	tokenHash := ""
+	if lr.token != "" {
+		tokenHash = hash
+	}
 	// Ids are drawn outside the transaction, which may run more than once.
 	resID := store.NewID("r")
 	ids := make([]string, lr.max)
 	for i := range ids {
 		ids[i] = store.NewID("i")
+	}
+	// A ClientToken names the reservation's first instance, so a retry
+	// finds it with one read and a launch writes no separate token record.
+	if lr.token != "" {
+		ids[0] = store.DerivedID("i", owner, lr.token)
 	}
 	var (
 		replay   []*store.Instance
@@ -781,19 +784,19 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
 		if lr.token != "" {
-			var rec launchToken
-			found, err := store.GetJSON(tx, store.BucketIdempotency, idempotencyKey(owner, "RunInstances", lr.token), &rec)
-			if err != nil {
+			first, err := store.GetInstance(tx, owner, ids[0])
+			switch {
+			case err != nil:
 				return err
-			}
-			if found {
-				if rec.Hash != hash {
-					return ec2err.New(ec2err.IdempotentParameterMismatch, "The client token '%s' was already used with different parameters.", lr.token)
-				}
-				replay, err = reservationInstances(tx, owner, rec.ReservationID)
-				return err
-			}
-			if err := store.PutJSON(tx, store.BucketIdempotency, idempotencyKey(owner, "RunInstances", lr.token), launchToken{hash, resID}); err != nil {
+			case first == nil:
+			case first.ClientToken != lr.token:
+				// Another launch holds the id (a hash collision): this one
+				// gets an id of its own and cannot be replayed.
+				ids[0] = store.NewID("i")
+			case first.LaunchHash != hash:
+				return ec2err.New(ec2err.IdempotentParameterMismatch, "The client token '%s' was already used with different parameters.", lr.token)
+			default:
+				replay, err = reservationInstances(tx, owner, first.ReservationID)
 				return err
 			}
 		}
@@ -808,7 +811,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		for i, id := range ids[:count] {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name,
-				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token,
+				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token, LaunchHash: tokenHash,
 				State: string(backend.Pending), StateChanged: now, LaunchTime: now, Groups: groups,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName,

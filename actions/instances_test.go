@@ -188,6 +188,32 @@ func TestClientTokenIdempotency(t *testing.T) {
 	}
 }
 
+// A ClientToken names its launch's first instance. If some other instance
+// already holds that id, the launch takes an id of its own and overwrites
+// nothing.
+func TestClientTokenIDTaken(t *testing.T) {
+	e, _, _ := newInstanceEnv(t, nil)
+	taken := store.DerivedID("i", "alice", "tok-9")
+	other := &store.Instance{ID: taken, Owner: "alice", ReservationID: "r-0123456789abcdef0", State: "running"}
+	if err := e.svc.Store.Update(func(tx store.Tx) error { return store.PutInstance(tx, other) }); err != nil {
+		t.Fatal(err)
+	}
+	ids := launch(t, e, "alice", "ClientToken", "tok-9")
+	if len(ids) != 1 || ids[0] == taken {
+		t.Fatalf("launch with a token whose id is taken: got %v, want one new id other than %s", ids, taken)
+	}
+	err := e.svc.Store.View(func(tx store.Tx) error {
+		got, err := store.GetInstance(tx, "alice", taken)
+		if err == nil && (got == nil || got.ReservationID != other.ReservationID) {
+			t.Errorf("the instance at %s: got %+v, want it untouched", taken, got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestInstanceLifecycle(t *testing.T) {
 	e, clock, _ := newInstanceEnv(t, nil)
 	id := launch(t, e, "alice")[0]

@@ -16,6 +16,9 @@ type Instance struct {
 	LaunchIndex   int    `json:"launch_index"`
 	Zone          string `json:"zone"`
 	ClientToken   string `json:"client_token,omitempty"`
+	// LaunchHash fingerprints the RunInstances parameters of a ClientToken
+	// launch, to tell a retry from a reuse of the token.
+	LaunchHash string `json:"launch_hash,omitempty"`
 
 	// State is the EC2 state name (pending, running, shutting-down,
 	// terminated, stopping, stopped); StateChanged when it last changed.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 )
@@ -49,6 +50,17 @@ func NewID(prefix string) string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return prefix + "-" + hex.EncodeToString(b[:])[:17]
+}
+
+// DerivedID returns the EC2-style id that parts name, always the same one:
+// a hash, so it looks like any other id and no caller can pick it.
+func DerivedID(prefix string, parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return prefix + "-" + hex.EncodeToString(h.Sum(nil))[:17]
 }
 
 // ValidID reports whether id has the prefix and an 8- or 17-digit hex suffix,
