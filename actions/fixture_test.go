@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/xml"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/xmlenc"
 	"github.com/rs/zerolog"
 )
 
@@ -79,7 +81,16 @@ func callAction(s *Service, r *Request) (any, error) {
 	if !ok {
 		panic("no handler for " + r.Action)
 	}
-	return h(s, r)
+	resp, err := h(s, r)
+	if err == nil {
+		// Every response the tests see must be one the server's fast
+		// encoder writes exactly as encoding/xml would.
+		start := xml.StartElement{Name: xml.Name{Local: r.Action + "Response"}}
+		if cerr := xmlenc.Check(resp, start); cerr != nil {
+			return nil, cerr
+		}
+	}
+	return resp, err
 }
 
 // withDefaults is kv plus each of the name/value pairs in defaults whose

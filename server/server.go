@@ -4,7 +4,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/econe/econe-server/actions"
@@ -28,6 +28,7 @@ import (
 	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/sigv4"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/xmlenc"
 	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 )
@@ -268,7 +269,9 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 	var body []byte
 	status := http.StatusOK
 	if err == nil {
-		body, err = marshalSuccess(action, version, id, resp)
+		enc := getEncodeBuffer()
+		defer putEncodeBuffer(enc)
+		body, err = enc.marshalSuccess(action, version, id, resp)
 	}
 	var e *ec2err.Error
 	if err != nil {
@@ -305,21 +308,40 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 
 type requestIDSetter interface{ SetRequestID(string) }
 
-func marshalSuccess(action, version, id string, resp any) ([]byte, error) {
+// encodeBuffer is where a success response is encoded, kept in a pool so
+// a response does not allocate its buffer afresh.
+type encodeBuffer struct{ out []byte }
+
+// maxPooledBuffer keeps one huge listing from pinning its memory in the pool.
+const maxPooledBuffer = 1 << 20
+
+var encodeBuffers = sync.Pool{New: func() any { return &encodeBuffer{out: make([]byte, 0, 4096)} }}
+
+func getEncodeBuffer() *encodeBuffer { return encodeBuffers.Get().(*encodeBuffer) }
+
+func putEncodeBuffer(b *encodeBuffer) {
+	if cap(b.out) <= maxPooledBuffer {
+		encodeBuffers.Put(b)
+	}
+}
+
+// marshalSuccess encodes resp as the action's success envelope (xmlenc
+// writes what encoding/xml would, faster). The bytes are valid until b
+// goes back to the pool.
+func (b *encodeBuffer) marshalSuccess(action, version, id string, resp any) ([]byte, error) {
 	if rs, ok := resp.(requestIDSetter); ok {
 		rs.SetRequestID(id)
 	}
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
 	start := xml.StartElement{
 		Name: xml.Name{Local: action + "Response"},
 		Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: "http://ec2.amazonaws.com/doc/" + version + "/"}},
 	}
-	if err := enc.EncodeElement(resp, start); err != nil {
+	out, err := xmlenc.Append(append(b.out[:0], xml.Header...), resp, start)
+	b.out = out
+	if err != nil {
 		return nil, fmt.Errorf("marshal %s response: %w", action, err)
 	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 type errorResponse struct {

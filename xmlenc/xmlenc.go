@@ -1,0 +1,491 @@
+// Package xmlenc writes a value as XML exactly as encoding/xml's
+// Encoder.EncodeElement would, byte for byte, for the plain structs EC2
+// responses are made of: exported fields, tag names with a>b parent
+// chains, omitempty and attr, untagged embedded structs, and strings,
+// bools, numbers, pointers and slices of them.
+//
+// encoding/xml inspects every value afresh (reflection, marshaler checks,
+// a namespace stack); here each type is studied once into a plan. Any type
+// outside that subset (a marshaler, an interface, a map, other tag flags)
+// is handed to encoding/xml whole, so the output is always what it would
+// write.
+package xmlenc
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Append appends v's XML to dst as Encoder.EncodeElement(v, start) writes
+// it, and returns the extended buffer.
+func Append(dst []byte, v any, start xml.StartElement) ([]byte, error) {
+	val := reflect.ValueOf(v)
+	for val.Kind() == reflect.Pointer || val.Kind() == reflect.Interface {
+		if val.IsNil() {
+			return dst, nil
+		}
+		val = val.Elem()
+	}
+	if !val.IsValid() || start.Name.Local == "" || start.Name.Space != "" || !plainAttrs(start.Attr) {
+		return fallback(dst, v, start)
+	}
+	p, err := planFor(val.Type())
+	if err != nil || p.kind == kSlice {
+		return fallback(dst, v, start)
+	}
+	e := encoder{buf: dst}
+	e.element(val, p, start.Name.Local, start.Attr)
+	return e.buf, nil
+}
+
+func fallback(dst []byte, v any, start xml.StartElement) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	err := xml.NewEncoder(buf).EncodeElement(v, start)
+	return buf.Bytes(), err
+}
+
+// plainAttrs reports whether attributes need no namespace prefixes.
+func plainAttrs(attrs []xml.Attr) bool {
+	for _, a := range attrs {
+		if a.Name.Space != "" {
+			return false
+		}
+	}
+	return true
+}
+
+type kind uint8
+
+const (
+	kString kind = iota
+	kBool
+	kInt
+	kUint
+	kFloat
+	kStruct
+	kSlice
+)
+
+// plan is how to write one type, pointers already followed.
+type plan struct {
+	kind  kind
+	bits  int     // kFloat: 32 or 64
+	elem  *plan   // kSlice: the element's plan (pointers followed)
+	attrs []field // kStruct
+	elems []field // kStruct, in declaration order
+}
+
+type field struct {
+	index     []int
+	name      string
+	parents   []string
+	omitEmpty bool
+	nilable   bool // a pointer: when nil, neither it nor its parents are written
+	plan      *plan
+}
+
+var (
+	plans             sync.Map // reflect.Type → *plan, or errUnsupported
+	errUnsupported    = errors.New("xmlenc: type outside the supported subset")
+	marshalerType     = reflect.TypeFor[xml.Marshaler]()
+	attrMarshalerType = reflect.TypeFor[xml.MarshalerAttr]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+	nameType          = reflect.TypeFor[xml.Name]()
+)
+
+func planFor(t reflect.Type) (*plan, error) {
+	if v, ok := plans.Load(t); ok {
+		if p, ok := v.(*plan); ok {
+			return p, nil
+		}
+		return nil, errUnsupported
+	}
+	p, err := build(t, map[reflect.Type]*plan{})
+	if err != nil {
+		plans.Store(t, err)
+		return nil, err
+	}
+	plans.Store(t, p)
+	return p, nil
+}
+
+// build makes t's plan; building guards against recursive types.
+func build(t reflect.Type, building map[reflect.Type]*plan) (*plan, error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if p, ok := building[t]; ok {
+		return p, nil
+	}
+	if customMarshal(t) {
+		return nil, errUnsupported
+	}
+	p := &plan{}
+	switch t.Kind() {
+	case reflect.String:
+		p.kind = kString
+	case reflect.Bool:
+		p.kind = kBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		p.kind = kInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		p.kind = kUint
+	case reflect.Float32, reflect.Float64:
+		p.kind, p.bits = kFloat, t.Bits()
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil, errUnsupported // []byte is text, not a list
+		}
+		p.kind = kSlice
+		building[t] = p
+		elem, err := build(t.Elem(), building)
+		if err != nil {
+			return nil, err
+		}
+		if elem.kind == kSlice {
+			return nil, errUnsupported
+		}
+		p.elem = elem
+	case reflect.Struct:
+		if t == nameType {
+			return nil, errUnsupported
+		}
+		p.kind = kStruct
+		building[t] = p
+		if err := p.addFields(t, nil, building); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errUnsupported
+	}
+	return p, nil
+}
+
+func customMarshal(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	for _, m := range []reflect.Type{marshalerType, attrMarshalerType, textMarshalerType} {
+		if t.Implements(m) || pt.Implements(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// addFields adds struct t's fields (reached through index) to p, as
+// encoding/xml's typeinfo orders them.
+func (p *plan) addFields(t reflect.Type, index []int, building map[reflect.Type]*plan) error {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, hasTag := f.Tag.Lookup("xml")
+		if (!f.IsExported() && !f.Anonymous) || tag == "-" {
+			continue
+		}
+		idx := append(append([]int(nil), index...), i)
+		if f.Anonymous {
+			if hasTag || f.Type.Kind() != reflect.Struct {
+				return errUnsupported
+			}
+			if err := p.addFields(f.Type, idx, building); err != nil {
+				return err
+			}
+			continue
+		}
+		if f.Name == "XMLName" {
+			if f.Type != nameType {
+				return errUnsupported
+			}
+			continue // names the element only when encoded alone; Append passes a name
+		}
+		name, flags, _ := strings.Cut(tag, ",")
+		fd := field{index: idx, nilable: f.Type.Kind() == reflect.Pointer}
+		attr := false
+		for _, flag := range strings.Split(flags, ",") {
+			switch flag {
+			case "":
+			case "omitempty":
+				fd.omitEmpty = true
+			case "attr":
+				attr = true
+			default:
+				return errUnsupported
+			}
+		}
+		if strings.ContainsAny(name, " :") || hasXMLName(f.Type) {
+			return errUnsupported
+		}
+		if name == "" {
+			name = f.Name
+		}
+		chain := strings.Split(name, ">")
+		if chain[0] == "" {
+			chain[0] = f.Name
+		}
+		fd.name, fd.parents = chain[len(chain)-1], chain[:len(chain)-1]
+		if fd.name == "" || (attr && len(fd.parents) > 0) {
+			return errUnsupported
+		}
+		fp, err := build(f.Type, building)
+		if err != nil {
+			return err
+		}
+		fd.plan = fp
+		if attr {
+			if fp.kind == kStruct || fp.kind == kSlice {
+				return errUnsupported
+			}
+			p.attrs = append(p.attrs, fd)
+			continue
+		}
+		for _, other := range p.elems {
+			if overlaps(other, fd) {
+				return errUnsupported // encoding/xml's conflict rules apply
+			}
+		}
+		p.elems = append(p.elems, fd)
+	}
+	return nil
+}
+
+func hasXMLName(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	_, ok := t.FieldByName("XMLName")
+	return ok
+}
+
+// overlaps reports whether one field's path (parents and name) is the
+// other's or leads into it, which encoding/xml resolves or rejects.
+func overlaps(a, b field) bool {
+	pa, pb := append(append([]string(nil), a.parents...), a.name), append(append([]string(nil), b.parents...), b.name)
+	if len(pa) > len(pb) {
+		pa, pb = pb, pa
+	}
+	for i := range pa {
+		if pa[i] != pb[i] {
+			return false
+		}
+	}
+	return true
+}
+
+type encoder struct{ buf []byte }
+
+// value writes v, the value of field f with plan p, as marshalValue does:
+// a slice is its elements in turn, omitempty applying to each.
+func (e *encoder) value(v reflect.Value, f *field, p *plan) {
+	if f.omitEmpty && isEmpty(v) {
+		return
+	}
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if p.kind == kSlice {
+		for i := range v.Len() {
+			e.value(v.Index(i), f, p.elem)
+		}
+		return
+	}
+	e.element(v, p, f.name, nil)
+}
+
+// element writes <name attrs…>content</name>.
+func (e *encoder) element(v reflect.Value, p *plan, name string, attrs []xml.Attr) {
+	e.buf = append(e.buf, '<')
+	e.buf = append(e.buf, name...)
+	for _, a := range attrs {
+		if a.Name.Local == "" {
+			continue
+		}
+		e.attr(a.Name.Local, a.Value)
+	}
+	if p.kind == kStruct {
+		for i := range p.attrs {
+			f := &p.attrs[i]
+			fv := v.FieldByIndex(f.index)
+			if f.omitEmpty && isEmpty(fv) {
+				continue
+			}
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			e.attrStart(f.name)
+			e.text(fv, f.plan)
+			e.buf = append(e.buf, '"')
+		}
+	}
+	e.buf = append(e.buf, '>')
+	if p.kind == kStruct {
+		e.fields(v, p)
+	} else {
+		e.text(v, p)
+	}
+	e.buf = append(e.buf, "</"...)
+	e.buf = append(e.buf, name...)
+	e.buf = append(e.buf, '>')
+}
+
+func (e *encoder) attr(name, value string) {
+	e.attrStart(name)
+	e.buf = escape(e.buf, value)
+	e.buf = append(e.buf, '"')
+}
+
+func (e *encoder) attrStart(name string) {
+	e.buf = append(e.buf, ' ')
+	e.buf = append(e.buf, name...)
+	e.buf = append(e.buf, `="`...)
+}
+
+// fields writes a struct's elements, opening and closing shared parent
+// elements as marshalStruct's parentStack does.
+func (e *encoder) fields(v reflect.Value, p *plan) {
+	var open []string
+	for i := range p.elems {
+		f := &p.elems[i]
+		fv := v.FieldByIndex(f.index)
+		split := 0
+		for split < len(f.parents) && split < len(open) && f.parents[split] == open[split] {
+			split++
+		}
+		open = e.closeTo(open, split)
+		if len(f.parents) > len(open) && !(f.nilable && fv.IsNil()) {
+			for _, parent := range f.parents[len(open):] {
+				e.buf = append(e.buf, '<')
+				e.buf = append(e.buf, parent...)
+				e.buf = append(e.buf, '>')
+			}
+			open = append(open, f.parents[len(open):]...)
+		}
+		e.value(fv, f, f.plan)
+	}
+	e.closeTo(open, 0)
+}
+
+func (e *encoder) closeTo(open []string, depth int) []string {
+	for i := len(open) - 1; i >= depth; i-- {
+		e.buf = append(e.buf, "</"...)
+		e.buf = append(e.buf, open[i]...)
+		e.buf = append(e.buf, '>')
+	}
+	return open[:depth]
+}
+
+// text writes a scalar as marshalSimple formats it, escaped. Only strings
+// can hold characters that need escaping.
+func (e *encoder) text(v reflect.Value, p *plan) {
+	switch p.kind {
+	case kString:
+		e.buf = escape(e.buf, v.String())
+	case kBool:
+		e.buf = strconv.AppendBool(e.buf, v.Bool())
+	case kInt:
+		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
+	case kUint:
+		e.buf = strconv.AppendUint(e.buf, v.Uint(), 10)
+	case kFloat:
+		e.buf = strconv.AppendFloat(e.buf, v.Float(), 'g', -1, p.bits)
+	}
+}
+
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
+		return v.IsZero()
+	}
+	return false
+}
+
+// escape appends s escaped as encoding/xml's EscapeString does.
+func escape(dst []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		i += width
+		var esc string
+		switch r {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			esc = "&#xA;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			if !inCharacterRange(r) || (r == utf8.RuneError && width == 1) {
+				esc = "\uFFFD"
+				break
+			}
+			continue
+		}
+		dst = append(dst, s[last:i-width]...)
+		dst = append(dst, esc...)
+		last = i
+	}
+	return append(dst, s[last:]...)
+}
+
+func inCharacterRange(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// Check is for the tests of packages whose values Append writes: it
+// reports an error unless v's type has a plan and Append writes exactly
+// what encoding/xml does.
+func Check(v any, start xml.StartElement) error {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return nil
+	}
+	if p, err := planFor(t); err != nil || p.kind == kSlice {
+		return fmt.Errorf("xmlenc: %v is left to encoding/xml", t)
+	}
+	got, err := Append(nil, v, start)
+	if err != nil {
+		return err
+	}
+	want, err := fallback(nil, v, start)
+	if err != nil {
+		return fmt.Errorf("xmlenc: encoding/xml fails where Append does not: %w", err)
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("xmlenc: %v written differently:\n got %s\nwant %s", t, got, want)
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package xmlenc
+
+import (
+	"bytes"
+	"encoding/xml"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// The oracle: what encoding/xml writes for the same call.
+func stdlib(t *testing.T, v any, start xml.StartElement) (string, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	err := xml.NewEncoder(&buf).EncodeElement(v, start)
+	return buf.String(), err
+}
+
+func same(t *testing.T, v any, start xml.StartElement) {
+	t.Helper()
+	want, wantErr := stdlib(t, v, start)
+	got, err := Append([]byte("prefix"), v, start)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%T: error %v, encoding/xml's %v", v, err, wantErr)
+	}
+	if !bytes.HasPrefix(got, []byte("prefix")) {
+		t.Fatalf("%T: the buffer's start was lost: %q", v, got)
+	}
+	if string(got[len("prefix"):]) != want {
+		t.Fatalf("%T:\n got %s\nwant %s", v, got[len("prefix"):], want)
+	}
+}
+
+var respStart = xml.StartElement{
+	Name: xml.Name{Local: "DescribeThingsResponse"},
+	Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: "http://ec2.amazonaws.com/doc/2016-11-15/"}},
+}
+
+type meta struct {
+	RequestID string `xml:"requestId"`
+}
+
+type Meta struct {
+	Marker string `xml:"marker,omitempty"`
+}
+
+type tagItem struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+type state struct {
+	Code int    `xml:"code"`
+	Name string `xml:"name"`
+}
+
+type itemSet[T any] struct {
+	Items []T `xml:"item"`
+}
+
+type thing struct {
+	ID       string            `xml:"thingId"`
+	Note     string            `xml:"note,omitempty"`
+	State    state             `xml:"thingState"`
+	Ptr      *state            `xml:"previousState"`
+	Tags     []tagItem         `xml:"tagSet>item"`
+	Opt      []tagItem         `xml:"optSet>item,omitempty"`
+	Names    []string          `xml:"nameSet>item>name"`
+	NameOpt  []string          `xml:"names>item,omitempty"`
+	Ptrs     []*state          `xml:"stateSet>item"`
+	Zone     string            `xml:"placement>availabilityZone"`
+	Tenancy  string            `xml:"placement>tenancy,omitempty"`
+	Group    string            `xml:"placement>groupName"`
+	Between  bool              `xml:"between"`
+	Again    string            `xml:"placement>hostId,omitempty"`
+	Deep     string            `xml:"a>b>c"`
+	Deeper   string            `xml:"a>b>d>e"`
+	Up       string            `xml:"a>f"`
+	Nested   *itemSet[tagItem] `xml:"nested"`
+	Wrapped  *state            `xml:"wrap>inner"`
+	WrapMore string            `xml:"wrap>more"`
+	Lonely   *state            `xml:"lonely>inner"`
+	Count    *int              `xml:"count"`
+	Flag     *bool             `xml:"flag,omitempty"`
+	Size     int64             `xml:"size,omitempty"`
+	Unsigned uint16            `xml:"unsigned"`
+	Ratio    float64           `xml:"ratio"`
+	Small    float32           `xml:"small,omitempty"`
+	Untagged string
+	Parent   string `xml:">alone"`
+	hidden   string //nolint:unused // unexported fields are never written
+	Skipped  string `xml:"-"`
+	Attr     string `xml:"kind,attr"`
+	AttrOpt  string `xml:"opt,attr,omitempty"`
+	AttrInt  *int   `xml:"n,attr"`
+}
+
+type response struct {
+	meta
+	Meta
+	Things  []thing `xml:"thingSet>item"`
+	Next    string  `xml:"nextToken,omitempty"`
+	Generic itemSet[string]
+	Return  bool `xml:"return"`
+}
+
+type named struct {
+	XMLName xml.Name `xml:"Named"`
+	Value   string   `xml:"value"`
+}
+
+func fixed() *response {
+	n, yes := 7, true
+	return &response{
+		meta: meta{RequestID: "r-1"},
+		Things: []thing{{
+			ID: "i-1", Note: `a "quoted" <note> & 'more'` + "\t\n\r\x01\xff\uFFFD\U0001F600", State: state{16, "running"},
+			Ptr: &state{0, "pending"}, Tags: []tagItem{{"Name", "web"}, {"", ""}}, Names: []string{"x", ""},
+			NameOpt: []string{"", "kept", ""}, Ptrs: []*state{nil, {80, "stopped"}, nil},
+			Zone: "us-east-1a", Group: "", Between: true, Deep: "c", Deeper: "e", Up: "f",
+			Nested: &itemSet[tagItem]{Items: []tagItem{{"k", "v"}}}, Count: &n, Flag: &yes, Size: -3,
+			Unsigned: 65535, Ratio: 0.1, Small: 1e-7, Untagged: "u", Parent: "p", hidden: "never", Skipped: "never",
+			Attr: `a&"b"`, AttrInt: &n,
+		}, {}},
+		Next: "tok", Generic: itemSet[string]{Items: []string{"one"}}, Return: true,
+	}
+}
+
+func TestSameAsEncodingXML(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[response](), reflect.TypeFor[named]()} {
+		if _, err := planFor(typ); err != nil {
+			t.Fatalf("%v: %v, want a plan (these tests would only test encoding/xml)", typ, err)
+		}
+	}
+	same(t, fixed(), respStart)
+	same(t, &response{}, respStart)
+	same(t, response{}, xml.StartElement{Name: xml.Name{Local: "R"}})
+	same(t, &named{Value: "v"}, respStart)
+	var nilResp *response
+	same(t, nilResp, respStart)
+	same(t, "just <text>", xml.StartElement{Name: xml.Name{Local: "s"}, Attr: []xml.Attr{{Name: xml.Name{Local: ""}, Value: "dropped"}}})
+	same(t, 42, xml.StartElement{Name: xml.Name{Local: "n"}})
+}
+
+// Outside the subset, encoding/xml writes (or refuses) the whole value.
+type withTime struct {
+	When time.Time `xml:"when"`
+}
+
+type withIface struct {
+	Any any `xml:"any"`
+}
+
+type withMap struct {
+	M map[string]string `xml:"m"`
+}
+
+type withCharData struct {
+	Text string `xml:",chardata"`
+}
+
+type conflict struct {
+	A string `xml:"a"`
+	B string `xml:"a>b"`
+}
+
+type withBytes struct {
+	B []byte `xml:"b"`
+}
+
+type withXMLNameField struct {
+	Inner named `xml:"Named"`
+}
+
+func TestFallsBackOutsideSubset(t *testing.T) {
+	for _, v := range []any{
+		&withTime{When: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+		&withIface{Any: "x"},
+		&withMap{M: map[string]string{"a": "b"}},
+		&withCharData{Text: "t"},
+		&conflict{A: "a", B: "b"},
+		&withBytes{B: []byte("<b>")},
+		&withXMLNameField{Inner: named{Value: "v"}},
+		[]string{"a", "b"},
+	} {
+		if _, err := planFor(reflect.TypeOf(v)); err == nil && reflect.TypeOf(v).Kind() != reflect.Slice {
+			t.Errorf("%T: planned, want it left to encoding/xml", v)
+		}
+		same(t, v, respStart)
+	}
+	same(t, fixed(), xml.StartElement{Name: xml.Name{Space: "urn:x", Local: "R"}})
+	same(t, fixed(), xml.StartElement{Name: xml.Name{Local: "R"}, Attr: []xml.Attr{{Name: xml.Name{Space: "urn:y", Local: "a"}, Value: "1"}}})
+}
+
+// Random values of the test types, to catch what the fixed ones miss.
+func TestRandomValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		v := reflect.New(reflect.TypeFor[response]())
+		fill(rng, v.Elem(), 0)
+		same(t, v.Interface(), respStart)
+		if t.Failed() {
+			t.Fatalf("value %d", i)
+		}
+	}
+}
+
+var alphabet = []string{"", "a", "<", ">", "&", `"`, "'", "\t", "\n", "\r", "\x00", "\xff", "é", "\uFFFD", "\U0001F600", " ", "x y"}
+
+func fill(rng *rand.Rand, v reflect.Value, depth int) {
+	if !v.CanSet() {
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		var s string
+		for range rng.IntN(4) {
+			s += alphabet[rng.IntN(len(alphabet))]
+		}
+		v.SetString(s)
+	case reflect.Bool:
+		v.SetBool(rng.IntN(2) == 0)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(int64(rng.IntN(5)) - 2)
+	case reflect.Uint16:
+		v.SetUint(uint64(rng.IntN(3)))
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat([]float64{0, 0.5, -1e21, 3}[rng.IntN(4)])
+	case reflect.Pointer:
+		if rng.IntN(3) > 0 && depth < 4 {
+			p := reflect.New(v.Type().Elem())
+			fill(rng, p.Elem(), depth+1)
+			v.Set(p)
+		}
+	case reflect.Slice:
+		if depth < 4 {
+			n := rng.IntN(4)
+			s := reflect.MakeSlice(v.Type(), n, n)
+			for i := range n {
+				fill(rng, s.Index(i), depth+1)
+			}
+			if n > 0 || rng.IntN(2) == 0 {
+				v.Set(s)
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(rng, v.Field(i), depth+1)
+		}
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	v := fixed()
+	b.Run("xmlenc", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = Append(buf[:0], v, respStart)
+		}
+	})
+	b.Run("encoding-xml", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf bytes.Buffer
+		for b.Loop() {
+			buf.Reset()
+			_ = xml.NewEncoder(&buf).EncodeElement(v, respStart)
+		}
+	})
+}
