@@ -30,7 +30,8 @@ import (
 // appends one record to dir/calls: "OP", then one argument per line, then
 // the ECONE_* environment, then "--". The associate script obeys
 // dir/mode: "fail" exits 1 with a message on stderr, "hang" never ends,
-// "slow" waits for dir/go to exist (so a test holds it open without sleeping).
+// "slow" waits for dir/go to exist (so a test holds it open without sleeping),
+// or for dir to go: a script a crash test orphans ends with the test.
 func eipScripts(t *testing.T, dir string) (associate, disassociate string) {
 	t.Helper()
 	record := `d=$(dirname "$0")
@@ -39,7 +40,7 @@ func eipScripts(t *testing.T, dir string) (associate, disassociate string) {
 	assoc := "#!/bin/sh\nOP=associate\n" + record + `case $(cat "$d/mode" 2>/dev/null) in
 fail) echo "iptables: secret-stderr-detail" >&2; exit 1 ;;
 hang) sleep 600 ;;
-slow) touch "$d/started"; while [ ! -e "$d/go" ]; do sleep 0.05; done ;;
+slow) touch "$d/started"; while [ ! -e "$d/go" ] && [ -d "$d" ]; do sleep 0.05; done ;;
 esac
 `
 	disassoc := "#!/bin/sh\nOP=disassociate\n" + record
