@@ -18,8 +18,10 @@ go build -o bin/econe-server ./cmd/econe-server
 cat > "$work/econe.yaml" <<YAML
 port: 5600
 data_dir: $work/data
-log: {level: warn, file: $work/server.log}
-backend: {name: sim, sim: {boot_delay: 0s}}
+log: {file: $work/server.log}   # the default level, info: one line per request
+# Each RunInstances round adds ~15,000 instances that stay running: a /10
+# keeps the sim's address range from filling (the default /16 holds 65,534).
+backend: {name: sim, sim: {boot_delay: 0s, cidr: 10.64.0.0/10}}
 YAML
 bin/econe-server -c "$work/econe.yaml" start
 pid=$(cat "$work/data/econe-server.pid")
