@@ -346,6 +346,7 @@ func TestKeyRotationAndDisabling(t *testing.T) {
 		{"new key while disabled", func() error { return e.App.Users.SetDisabled("alice", true) }, rotated, "AuthFailure"},
 		{"new key enabled again", func() error { return e.App.Users.SetDisabled("alice", false) }, rotated, ""},
 		{"old key stays dead after enabling", nil, old, "AuthFailure"},
+		{"key of a deleted user", func() error { return e.App.Users.Delete("alice") }, rotated, "AuthFailure"},
 	}
 	for _, s := range steps {
 		if s.change != nil {
@@ -361,6 +362,14 @@ func TestKeyRotationAndDisabling(t *testing.T) {
 		if code != s.wantCode || status != wantStatus {
 			t.Errorf("%s: got code %q status %d, want %q %d", s.name, code, status, s.wantCode, wantStatus)
 		}
+	}
+	// The name comes back with a new key; nothing of the old alice answers.
+	again := e.User(t, "alice")
+	if err := call(again); err != nil {
+		t.Errorf("alice added again: got %v, want success", err)
+	}
+	if code, _ := apiError(call(rotated)); code != "AuthFailure" {
+		t.Errorf("the deleted alice's key after the name is reused: got %q, want AuthFailure", code)
 	}
 }
 

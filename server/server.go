@@ -38,7 +38,7 @@ type Server struct {
 	cfg    *conf.Config
 	svc    *actions.Service
 	table  map[string]actions.Handler
-	keys   *keyring.Keyring
+	creds  *credentials
 	log    zerolog.Logger
 	clock  func() time.Time
 	router *mux.Router
@@ -46,7 +46,7 @@ type Server struct {
 
 // New builds the server around an action service.
 func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, log zerolog.Logger) *Server {
-	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), keys: keys, log: log, clock: svc.Clock}
+	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), creds: newCredentials(keys), log: log, clock: svc.Clock}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -155,26 +155,9 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 	var user *store.User
 	var lookupErr error
 	lookup := func(accessKeyID string) (string, bool) {
-		err := s.svc.Store.View(func(tx store.Tx) error {
-			u, err := store.UserByAccessKey(tx, accessKeyID)
-			user = u
-			return err
-		})
-		if err != nil {
-			if !errors.Is(err, store.ErrNoUser) {
-				lookupErr = err
-			}
-			return "", false
-		}
-		if user.Disabled {
-			return "", false
-		}
-		secret, err := s.keys.Open(user.AccessKeyID, user.SealedSecret)
-		if err != nil {
-			lookupErr = err
-			return "", false
-		}
-		return secret, true
+		u, secret, ok, err := s.creds.lookup(s.svc.Store, accessKeyID)
+		user, lookupErr = u, err
+		return secret, ok
 	}
 	var err error
 	for _, host := range s.signedHosts(req) {

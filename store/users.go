@@ -2,7 +2,10 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/go-json-experiment/json"
 )
 
 // User is a student (or any API user). The secret is sealed with the
@@ -36,11 +39,35 @@ func GetUser(tx Tx, name string) (*User, error) {
 
 // UserByAccessKey finds the user an access key belongs to.
 func UserByAccessKey(tx Tx, accessKeyID string) (*User, error) {
+	raw, err := UserRecordByAccessKey(tx, accessKeyID)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeUser(raw)
+}
+
+// UserRecordByAccessKey is the stored record of the user an access key
+// belongs to, valid until the transaction ends: for callers that keep
+// what they decoded from it while it stays the same.
+func UserRecordByAccessKey(tx Tx, accessKeyID string) ([]byte, error) {
 	name := tx.Get(BucketAccessKeys, accessKeyID)
 	if name == nil {
 		return nil, ErrNoUser
 	}
-	return GetUser(tx, string(name))
+	raw := tx.Get(BucketUsers, string(name))
+	if raw == nil {
+		return nil, ErrNoUser
+	}
+	return raw, nil
+}
+
+// DecodeUser decodes a record UserRecordByAccessKey returned.
+func DecodeUser(raw []byte) (*User, error) {
+	u := new(User)
+	if err := json.Unmarshal(raw, u); err != nil {
+		return nil, fmt.Errorf("store: decode user: %w", err)
+	}
+	return u, nil
 }
 
 // PutUser stores the user and keeps the access-key index in step: an old
