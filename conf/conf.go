@@ -29,11 +29,12 @@ type Config struct {
 	// built-in ones only.
 	TemplatesDir string `yaml:"templates_dir"`
 	// AdminSocket defaults to DataDir/admin.sock; see AdminSocketPath.
-	AdminSocket     string  `yaml:"admin_socket"`
-	MaxRequestBytes int64   `yaml:"max_request_bytes"`
-	Log             Log     `yaml:"log"`
-	Auth            Auth    `yaml:"auth"`
-	Backend         Backend `yaml:"backend"`
+	AdminSocket     string    `yaml:"admin_socket"`
+	MaxRequestBytes int64     `yaml:"max_request_bytes"`
+	GoRuntime       GoRuntime `yaml:"go_runtime"`
+	Log             Log       `yaml:"log"`
+	Auth            Auth      `yaml:"auth"`
+	Backend         Backend   `yaml:"backend"`
 
 	DescribeWithTerminatedInstances   bool     `yaml:"describe_with_terminated_instances"`
 	TerminatedInstancesExpirationTime Duration `yaml:"terminated_instances_expiration_time"`
@@ -47,6 +48,18 @@ type Config struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// GoRuntime tunes Go's garbage collector for the server process. The
+// GOGC and GOMEMLIMIT environment variables, when set, win.
+type GoRuntime struct {
+	// GCPercent is how far the heap may grow past what is live before a
+	// collection, in percent (Go's own default is 100). Higher trades
+	// memory for CPU.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimitMiB caps the heap softly: collections run more often near
+	// it. 0: no limit.
+	MemoryLimitMiB int64 `yaml:"memory_limit_mib"`
 }
 
 // Log configures logging.
@@ -137,6 +150,7 @@ func defaults() *Config {
 		Region:          "us-east-1",
 		DataDir:         "./econe-data",
 		MaxRequestBytes: 1 << 20,
+		GoRuntime:       GoRuntime{GCPercent: 400},
 		Log: Log{
 			Level:  "info",
 			Format: "json",

@@ -40,6 +40,12 @@ const maxSocketPath = 107
 func (c *Config) problems() []*FieldError {
 	var p problems
 	c.checkListen(&p)
+	if c.GoRuntime.GCPercent < 1 {
+		p.add("go_runtime.gc_percent", "must be at least 1, got %d", c.GoRuntime.GCPercent)
+	}
+	if c.GoRuntime.MemoryLimitMiB < 0 {
+		p.add("go_runtime.memory_limit_mib", "must be 0 (no limit) or a size in MiB, got %d", c.GoRuntime.MemoryLimitMiB)
+	}
 
 	regionOK := true
 	switch {

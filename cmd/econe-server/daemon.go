@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +96,21 @@ func newLogger(cfg *conf.Config, stderr io.Writer) (zerolog.Logger, func(), erro
 	return zerolog.New(w).Level(cfg.ZerologLevel()).With().Timestamp().Logger(), closeFn, nil
 }
 
+// tuneRuntime applies go_runtime where the GOGC and GOMEMLIMIT environment
+// variables have not already decided, and returns the settings in force
+// (memory limit in bytes, math.MaxInt64 for none).
+func tuneRuntime(rt conf.GoRuntime, getenv func(string) string) (gcPercent int, memoryLimit int64) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(rt.GCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" && rt.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(rt.MemoryLimitMiB << 20)
+	}
+	in := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(in)
+	return int(in[0].Value.Uint64()), int64(in[1].Value.Uint64())
+}
+
 // serve runs the server until ctx ends, calling ready once it answers.
 func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func()) error {
 	if pid, running := livePID(cfg); running && pid != os.Getpid() {
@@ -104,6 +121,7 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 		return err
 	}
 	defer ln.Close()
+	gcPercent, memLimit := tuneRuntime(cfg.GoRuntime, os.Getenv)
 	a, err := app.Open(cfg, log, nil)
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("the data directory %s is in use by another process (another econe-server, or an admin command running right now)", cfg.DataDir)
@@ -134,7 +152,8 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info().Int("pid", status.PID).Str("address", status.Address).Str("endpoint", status.Endpoint).
-		Str("version", version).Str("data_dir", cfg.DataDir).Msg("econe-server started")
+		Str("version", version).Str("data_dir", cfg.DataDir).Int("gc_percent", gcPercent).Int64("memory_limit", memLimit).
+		Msg("econe-server started")
 	ready()
 
 	select {

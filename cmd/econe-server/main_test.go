@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/econe/econe-server/conf"
 )
 
 // testConfig writes a config with a temp data dir and returns -c's value.
@@ -188,5 +192,24 @@ func TestCredentialsFiles(t *testing.T) {
 	cli(t, "-c", cfg, "user", "credentials", "dan", "--dir", awsDir)
 	if got, _ := os.ReadFile(filepath.Join(awsDir, "credentials")); string(got) != wantFiles["credentials"] {
 		t.Errorf("second write changed credentials to %q", got)
+	}
+}
+
+func TestTuneRuntime(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetGCPercent(before); debug.SetMemoryLimit(limit) })
+	noEnv := func(string) string { return "" }
+
+	gc, mem := tuneRuntime(conf.GoRuntime{GCPercent: 250, MemoryLimitMiB: 64}, noEnv)
+	if gc != 250 || mem != 64<<20 {
+		t.Errorf("from the config: got gc_percent %d, limit %d; want 250, %d", gc, mem, 64<<20)
+	}
+	debug.SetGCPercent(100)
+	debug.SetMemoryLimit(math.MaxInt64)
+	fromEnv := func(name string) string { return map[string]string{"GOGC": "150", "GOMEMLIMIT": "1GiB"}[name] }
+	gc, mem = tuneRuntime(conf.GoRuntime{GCPercent: 250, MemoryLimitMiB: 64}, fromEnv)
+	if gc != 100 || mem != math.MaxInt64 {
+		t.Errorf("with GOGC and GOMEMLIMIT set: got gc_percent %d, limit %d; want the runtime's own (100, none)", gc, mem)
 	}
 }
