@@ -238,7 +238,8 @@ func (p *plan) addFields(t reflect.Type, index []int, building map[reflect.Type]
 		}
 		fd.plan = fp
 		if attr {
-			if fp.kind == kStruct || fp.kind == kSlice {
+			// encoding/xml follows one pointer for an attribute, not more.
+			if fp.kind == kStruct || fp.kind == kSlice || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Pointer {
 				return errUnsupported
 			}
 			p.attrs = append(p.attrs, fd)
@@ -285,14 +286,9 @@ type encoder struct{ buf []byte }
 // value writes v, the value of field f with plan p, as marshalValue does:
 // a slice is its elements in turn, omitempty applying to each.
 func (e *encoder) value(v reflect.Value, f *field, p *plan) {
-	if f.omitEmpty && isEmpty(v) {
+	v, ok := present(v, f.omitEmpty)
+	if !ok {
 		return
-	}
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return
-		}
-		v = v.Elem()
 	}
 	if p.kind == kSlice {
 		for i := range v.Len() {
@@ -301,6 +297,21 @@ func (e *encoder) value(v reflect.Value, f *field, p *plan) {
 		return
 	}
 	e.element(v, p, f.name, nil)
+}
+
+// present is v as written: false when omitempty leaves it out or a nil
+// pointer stands for it, else v with pointers followed.
+func present(v reflect.Value, omitEmpty bool) (reflect.Value, bool) {
+	if omitEmpty && isEmpty(v) {
+		return v, false
+	}
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return v, false
+		}
+		v = v.Elem()
+	}
+	return v, true
 }
 
 // element writes <name attrs…>content</name>.
@@ -316,15 +327,9 @@ func (e *encoder) element(v reflect.Value, p *plan, name string, attrs []xml.Att
 	if p.kind == kStruct {
 		for i := range p.attrs {
 			f := &p.attrs[i]
-			fv := v.FieldByIndex(f.index)
-			if f.omitEmpty && isEmpty(fv) {
+			fv, ok := present(v.FieldByIndex(f.index), f.omitEmpty)
+			if !ok {
 				continue
-			}
-			if fv.Kind() == reflect.Pointer {
-				if fv.IsNil() {
-					continue
-				}
-				fv = fv.Elem()
 			}
 			e.attrStart(f.name)
 			e.text(fv, f.plan)

@@ -169,6 +169,10 @@ type withBytes struct {
 	B []byte `xml:"b"`
 }
 
+type withPtrPtrAttr struct {
+	A **int `xml:"a,attr"`
+}
+
 type withXMLNameField struct {
 	Inner named `xml:"Named"`
 }
@@ -182,6 +186,7 @@ func TestFallsBackOutsideSubset(t *testing.T) {
 		&conflict{A: "a", B: "b"},
 		&withBytes{B: []byte("<b>")},
 		&withXMLNameField{Inner: named{Value: "v"}},
+		&withPtrPtrAttr{},
 		[]string{"a", "b"},
 	} {
 		if _, err := planFor(reflect.TypeOf(v)); err == nil && reflect.TypeOf(v).Kind() != reflect.Slice {
