@@ -42,5 +42,5 @@ if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
 fi
 go vet ./...
-shellcheck test.sh .ci/run bench/run.sh scripts/*.sh
+shellcheck test.sh .ci/run bench/*.sh scripts/*.sh
 go test -race -count=1 -timeout 20m ./... "$@"
