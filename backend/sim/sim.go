@@ -60,7 +60,11 @@ type Sim struct {
 	byInstance map[string]string     // EC2 instance id -> machine id
 	ipOwner    map[netip.Addr]string // private address -> machine id
 	nextIP     netip.Addr            // where the next address search starts
-	opLocks    map[string]*sync.Mutex
+	// fullUntil, when set, is the range found full: until then, and until
+	// a machine changes, a launch fails at once instead of searching every
+	// address again (inside the launch's commit, which others wait on).
+	fullUntil time.Time
+	opLocks   map[string]*sync.Mutex
 }
 
 // New builds the sim backend from deps and reloads its machines.
@@ -187,16 +191,24 @@ func (s *Sim) firstHost() netip.Addr {
 // allocateIP reserves a free private address for id; the caller holds mu.
 // An address is free when nobody holds it or its holder is terminated.
 func (s *Sim) allocateIP(id string, now time.Time) (netip.Addr, error) {
+	if now.Before(s.fullUntil) {
+		return netip.Addr{}, backend.ErrCapacity
+	}
 	start := s.nextIP
 	a := start
+	freeAt := time.Time{} // the soonest a held address frees by itself
 	for {
 		if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
 			a = s.firstHost()
 		}
 		holder, taken := s.ipOwner[a]
 		if taken {
-			if st, _ := s.current(s.machines[holder], now); st == backend.Terminated {
+			m := s.machines[holder]
+			st, at := s.current(m, now)
+			if st == backend.Terminated {
 				taken = false
+			} else if next, d, timed := s.delay(st); timed && next == backend.Terminated && (freeAt.IsZero() || at.Add(d).Before(freeAt)) {
+				freeAt = at.Add(d)
 			}
 		}
 		if !taken {
@@ -206,10 +218,17 @@ func (s *Sim) allocateIP(id string, now time.Time) (netip.Addr, error) {
 		}
 		a = a.Next()
 		if a == start {
+			s.fullUntil = freeAt
+			if freeAt.IsZero() {
+				s.fullUntil = farFuture
+			}
 			return netip.Addr{}, backend.ErrCapacity
 		}
 	}
 }
+
+// farFuture stands for "until a machine changes".
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // lastAddr is the prefix's broadcast address, never handed out.
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -269,6 +288,7 @@ func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machi
 	if err := s.persist(m); err != nil {
 		s.mu.Lock()
 		delete(s.ipOwner, netip.MustParseAddr(m.PrivateIP))
+		s.fullUntil = time.Time{}
 		s.mu.Unlock()
 		return backend.Machine{}, err
 	}
@@ -387,6 +407,7 @@ func (s *Sim) change(id string, fn func(m *machine, st backend.State, now time.T
 	}
 	s.mu.Lock()
 	s.machines[id] = &m
+	s.fullUntil = time.Time{} // a terminating machine may free an address
 	s.mu.Unlock()
 	return s.view(&m, now), nil
 }

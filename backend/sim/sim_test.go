@@ -2,6 +2,8 @@ package sim_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,61 @@ func TestAddressesAndConsole(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("console output does not mention %s:\n%s", want, out)
 		}
+	}
+}
+
+// A full address range fails launches with ErrCapacity, and frees up as
+// soon as a terminated machine's address is free again, however the
+// "full" finding is remembered between launches.
+func TestAddressRangeFull(t *testing.T) {
+	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clock := &backendtest.Clock{}
+	cfg := conf.Default()
+	cfg.Backend.Sim.CIDR = "10.9.0.0/29" // .4, .5 and .6: the first four are reserved, .7 is broadcast
+	b, err := sim.New(backend.Deps{Config: cfg, Store: st, Clock: clock.Now, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	n := 0
+	launch := func() (backend.Machine, error) {
+		n++
+		return b.Run(ctx, &backend.LaunchContext{InstanceID: fmt.Sprintf("i-%017x", n), InstanceType: backend.InstanceType{Name: "t3.micro"}, Zone: "us-east-1a"})
+	}
+	var first backend.Machine
+	for i := range 3 {
+		m, err := launch()
+		if err != nil {
+			t.Fatalf("launch %d of 3: %v", i+1, err)
+		}
+		if i == 0 {
+			first = m
+		}
+	}
+	for i := range 2 {
+		if _, err := launch(); !errors.Is(err, backend.ErrCapacity) {
+			t.Fatalf("launch into a full range, try %d: got %v, want ErrCapacity", i+1, err)
+		}
+	}
+	if _, err := b.Terminate(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := launch(); !errors.Is(err, backend.ErrCapacity) {
+		t.Fatalf("while the machine shuts down: got %v, want ErrCapacity", err)
+	}
+	clock.Advance(2 * time.Second) // the default terminate delay
+	m, err := launch()
+	if err != nil {
+		t.Fatalf("once the machine is terminated: got %v, want a launch", err)
+	}
+	if m.PrivateIP != first.PrivateIP {
+		t.Errorf("got address %s, want the freed %s", m.PrivateIP, first.PrivateIP)
+	}
+	if _, err := launch(); !errors.Is(err, backend.ErrCapacity) {
+		t.Fatalf("full again: got %v, want ErrCapacity", err)
 	}
 }
