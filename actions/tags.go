@@ -219,13 +219,26 @@ func (s *Service) describeTags(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
-	var out []tagDescriptionXML
+	var (
+		out   []tagDescriptionXML
+		insts []*store.Instance // of the tagged instances, to hide expired ones
+	)
 	err = s.Store.View(func(tx store.Tx) error {
+		read := map[string]bool{}
 		return store.ScanTags(tx, r.User.Name, func(id string, t store.Tag) error {
 			rt, _ := store.ResourceTypeOf(id)
 			d := tagDescriptionXML{Key: t.Key, ResourceID: id, ResourceType: rt.Name, Value: t.Value}
-			if matchFilters(filters, tagDescriptionAttrs(d)) {
-				out = append(out, d)
+			if !matchFilters(filters, tagDescriptionAttrs(d)) {
+				return nil
+			}
+			out = append(out, d)
+			if rt.Bucket == store.BucketInstances && !read[id] {
+				read[id] = true
+				inst, err := store.GetInstance(tx, r.User.Name, id)
+				if inst != nil {
+					insts = append(insts, inst)
+				}
+				return err
 			}
 			return nil
 		})
@@ -233,6 +246,16 @@ func (s *Service) describeTags(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An instance DescribeInstances no longer shows has no tags to show.
+	if err := s.refresh(r.Context, insts); err != nil {
+		return nil, err
+	}
+	hidden := map[string]bool{}
+	now := s.now()
+	for _, inst := range insts {
+		hidden[inst.ID] = !s.visible(inst, now)
+	}
+	out = slices.DeleteFunc(out, func(d tagDescriptionXML) bool { return hidden[d.ResourceID] })
 	page, err := paginate(len(out), func(i int) string { return out[i].ResourceID + "/" + out[i].Key }, r.Params, 5, 1000)
 	if err != nil {
 		return nil, err

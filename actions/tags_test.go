@@ -2,8 +2,10 @@ package actions
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/econe/econe-server/ec2err"
 )
@@ -60,6 +62,30 @@ func TestTagsLifecycle(t *testing.T) {
 	if got := tagList(t, e, "bob"); got != "" {
 		t.Errorf("bob sees alice's tags: %q", got)
 	}
+}
+
+// Tags go with their instance out of sight: kept while a terminated
+// instance is still described, gone once it has expired.
+func TestTagsOfExpiredInstances(t *testing.T) {
+	e, clock, _ := newInstanceEnv(t, nil)
+	kept := launch(t, e, "alice", "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "role", "TagSpecification.1.Tag.1.Value", "kept")[0]
+	gone := launch(t, e, "alice", "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "role", "TagSpecification.1.Tag.1.Value", "gone")[0]
+	e.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", gone)
+	clock.Advance(2 * time.Second) // terminated
+	if got, want := tagList(t, e, "alice"), "instance:role=kept instance:role=gone"; !sameWords(got, want) {
+		t.Errorf("terminated, not yet expired: got %q, want %q", got, want)
+	}
+	clock.Advance(time.Hour + time.Second)
+	if got, want := tagList(t, e, "alice"), "instance:role=kept"; got != want {
+		t.Errorf("after expiration: got %q, want %q (of %s only, not %s)", got, want, kept, gone)
+	}
+}
+
+func sameWords(a, b string) bool {
+	x, y := strings.Fields(a), strings.Fields(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }
 
 func TestTagErrors(t *testing.T) {
