@@ -18,12 +18,27 @@ import (
 
 func newSim(t *testing.T, st store.Store, clock func() time.Time) backend.Backend {
 	t.Helper()
-	cfg := conf.Default()
+	return newSimWith(t, conf.Default(), st, clock)
+}
+
+func newSimWith(t *testing.T, cfg *conf.Config, st store.Store, clock func() time.Time) backend.Backend {
+	t.Helper()
 	b, err := sim.New(backend.Deps{Config: cfg, Store: st, Clock: clock, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
 	return b
+}
+
+// openStore is a fresh store, closed when the test ends.
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func TestConformance(t *testing.T) { backendtest.Run(t, newSim) }
@@ -32,11 +47,7 @@ func TestVolumeConformance(t *testing.T) { backendtest.RunVolumes(t, newSim) }
 
 // TestTimedTransitions checks the configured delays, to the second.
 func TestTimedTransitions(t *testing.T) {
-	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	clock := &backendtest.Clock{}
 	b := newSim(t, st, clock.Now) // defaults: boot 3s, stop 2s, terminate 2s
 	ctx := context.Background()
@@ -74,11 +85,7 @@ func TestTimedTransitions(t *testing.T) {
 }
 
 func TestAddressesAndConsole(t *testing.T) {
-	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	b := newSim(t, st, time.Now)
 	ctx := context.Background()
 	m, err := b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0123456789abcdef1", InstanceType: backend.InstanceType{Name: "m1.small"}, Zone: "us-east-1b"})
@@ -106,18 +113,11 @@ func TestAddressesAndConsole(t *testing.T) {
 // soon as a terminated machine's address is free again, however the
 // "full" finding is remembered between launches.
 func TestAddressRangeFull(t *testing.T) {
-	st, err := store.OpenBolt(t.TempDir()+"/sim.db", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	clock := &backendtest.Clock{}
 	cfg := conf.Default()
 	cfg.Backend.Sim.CIDR = "10.9.0.0/29" // .4, .5 and .6: the first four are reserved, .7 is broadcast
-	b, err := sim.New(backend.Deps{Config: cfg, Store: st, Clock: clock.Now, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := newSimWith(t, cfg, st, clock.Now)
 	ctx := context.Background()
 	n := 0
 	launch := func() (backend.Machine, error) {
