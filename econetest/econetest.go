@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/econe/econe-server/admin"
@@ -139,39 +140,42 @@ func (e *Env) User(t testing.TB, name string) *admin.Credentials {
 	return c
 }
 
-// EC2 is an aws-sdk-go-v2 EC2 client for the user, with retries off so
-// every error reaches the test.
+// EC2 is an aws-sdk-go-v2 EC2 client for the user, set up as the README's
+// client notes tell students (the SDK's own HTTP client behind
+// SDKHTTPClient), with retries off so every error reaches the test.
 func (e *Env) EC2(c *admin.Credentials) *ec2.Client {
 	return ec2.New(ec2.Options{
 		Region:       e.Config.Region,
 		BaseEndpoint: aws.String(e.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   &http.Client{Transport: bufferedTransport{http.DefaultTransport}},
+		HTTPClient:   SDKHTTPClient(awshttp.NewBuildableClient()),
 	})
 }
 
-// bufferedTransport reads each response body completely before handing it
-// to the SDK. With aws-sdk-go-v2 (1.47 and 1.48) on Go 1.26, a response
-// larger than one read buffer intermittently fails mid-body with "use of
-// closed network connection" — against any Go server, even one serving a
-// static file; a plain net/http client reading the same responses never
-// fails. Until that client-side race is pinned down, buffering keeps the
-// tests about econe-server.
-type bufferedTransport struct{ next http.RoundTripper }
+// SDKHTTPClient is the workaround the README's client notes give students
+// of aws-sdk-go-v2 (1.48, smithy-go 1.28): it hides the WriteTo method of
+// the request body the SDK hands net/http.
+//
+// The SDK closes the request body as soon as Do returns, and the body's
+// WriteTo then answers io.EOF. A server that answers as soon as it has
+// read the request can make Do return before net/http's writer goroutine
+// has made its last read of the body (the check that nothing follows
+// Content-Length); that read goes through WriteTo, net/http takes the
+// io.EOF for a failed request write and closes the connection while the
+// SDK is still reading the response: "use of closed network connection"
+// on any answer larger than the transport's 4 KB read buffer. Through Read
+// instead, the last read is an ordinary end of body.
+func SDKHTTPClient(next aws.HTTPClient) aws.HTTPClient { return hideBodyWriteTo{next} }
 
-func (b bufferedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := b.next.RoundTrip(r)
-	if err != nil {
-		return nil, err
+type hideBodyWriteTo struct{ next aws.HTTPClient }
+
+func (c hideBodyWriteTo) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r = r.Clone(r.Context())
+		r.Body = struct{ io.ReadCloser }{r.Body}
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
+	return c.next.Do(r)
 }
 
 // Context is a test context with a deadline.
