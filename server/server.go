@@ -149,6 +149,10 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	return params, form, bodyHash, nil
 }
 
+// signingService is the service EC2 clients put in their SigV4 scope
+// (botocore's and the Go SDK's signing name for EC2).
+const signingService = "ec2"
+
 // authenticate verifies the signature against the user's secret. A
 // disabled user's key is treated exactly as an unknown one.
 func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string) (*store.User, error) {
@@ -175,6 +179,7 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 			AllowV2:       s.cfg.Auth.SigV2,
 			Region:        s.cfg.Region,
 			EnforceRegion: s.cfg.Auth.EnforceRegion,
+			Service:       signingService,
 		})
 		if !errors.Is(err, sigv4.ErrMismatch) {
 			break
@@ -217,7 +222,10 @@ func authError(err error) error {
 		code = ec2err.IncompleteSignature
 	case sigv4.KindExpired:
 		code = ec2err.RequestExpired
-	case sigv4.KindUnknownKey, sigv4.KindMismatch:
+	// EC2 answers a session token it cannot use with AuthFailure (401), not
+	// the InvalidClientTokenId (403) of IAM and STS. A scope naming another
+	// region or service is AuthFailure too.
+	case sigv4.KindUnknownKey, sigv4.KindMismatch, sigv4.KindSecurityToken:
 		prefix = "AWS was not able to validate the provided access credentials."
 	}
 	msg := sentence(se.Msg)

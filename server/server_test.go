@@ -496,3 +496,50 @@ func TestSignedHostBehindProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthServiceAndToken: a scope naming another service than ec2 (save
+// the host-derived one boto 2 signs) and a session token are AuthFailure,
+// each with a message that says what to change.
+func TestAuthServiceAndToken(t *testing.T) {
+	f := newFixture(t, nil)
+	sign := func(service, token string) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			req, body := f.newRequest(t, http.MethodPost, "/", params("Action", "DescribeRegions"))
+			creds := aws.Credentials{AccessKeyID: f.cred.AccessKeyID, SecretAccessKey: f.cred.SecretAccessKey, SessionToken: token}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha256Hex(body), service, "us-east-1", testNow); err != nil {
+				t.Fatalf("SignHTTP: %v", err)
+			}
+			return req
+		}
+	}
+	cases := []struct {
+		name       string
+		build      func(t *testing.T) *http.Request
+		wantStatus int
+		wantCode   string
+		wantParts  []string
+	}{
+		{"signed for ec2", sign("ec2", ""), 200, "", nil},
+		{"signed for the host's first label, as boto 2 does", sign("127", ""), 200, "", nil},
+		{"signed for s3", sign("s3", ""), 401, ec2err.AuthFailure, []string{"Credential should be scoped to correct service: 'ec2'", `"s3"`}},
+		{"session token", sign("ec2", "FwoGZXIvYXdzEXAMPLETOKEN"), 401, ec2err.AuthFailure,
+			[]string{"AWS was not able to validate the provided access credentials.", "X-Amz-Security-Token", "AWS_SESSION_TOKEN"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := do(t, c.build(t))
+			if c.wantCode == "" {
+				if got.status != c.wantStatus {
+					t.Fatalf("got status %d, want %d; body:\n%s", got.status, c.wantStatus, got.body)
+				}
+				return
+			}
+			msg := checkError(t, got, c.wantStatus, c.wantCode)
+			for _, part := range c.wantParts {
+				if !strings.Contains(msg, part) {
+					t.Errorf("got message %q, want it to contain %q", msg, part)
+				}
+			}
+		})
+	}
+}
