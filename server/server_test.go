@@ -543,3 +543,70 @@ func TestAuthServiceAndToken(t *testing.T) {
 		})
 	}
 }
+
+// TestParameterLimit: net/url parses at most 10,000 fields; a request
+// over that (query and body together) is told the limit, not that its
+// encoding is bad.
+func TestParameterLimit(t *testing.T) {
+	f := newFixture(t, nil, func(c *conf.Config) { c.MaxRequestBytes = 1 << 20 })
+	// fields returns DescribeRegions with n fields in all.
+	fields := func(n int) url.Values {
+		p := params("Action", "DescribeRegions")
+		for i := 1; i < n; i++ {
+			p.Set(fmt.Sprintf("InstanceId.%d", i), "i-0123456789abcdef0")
+		}
+		return p
+	}
+	// split puts the first n fields of p in the query, the rest in the
+	// body. The SDK's signer cannot sign a query of over 10,000 fields (it
+	// re-encodes the query through url.ParseQuery), so those go unsigned:
+	// the limit is checked before the signature anyway.
+	split := func(p url.Values, n int) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			q, b := url.Values{}, url.Values{}
+			i := 0
+			for k, vs := range p {
+				if i < n {
+					q[k] = vs
+				} else {
+					b[k] = vs
+				}
+				i++
+			}
+			req, body := f.newRequest(t, http.MethodPost, "/", b)
+			req.URL.RawQuery = q.Encode()
+			if n <= 10000 {
+				signV4(t, req, body, f.cred.AccessKeyID, f.cred.SecretAccessKey)
+			}
+			return req
+		}
+	}
+	cases := []struct {
+		name     string
+		build    func(t *testing.T) *http.Request
+		wantCode string // "" = success
+		wantN    int
+	}{
+		{"10,000 in the body", split(fields(10000), 0), "", 0},
+		{"10,001 in the body", split(fields(10001), 0), ec2err.InvalidParameterValue, 10001},
+		{"10,001 in the query", split(fields(10001), 10001), ec2err.InvalidParameterValue, 10001},
+		{"6,000 in the query and 5,000 in the body", split(fields(11000), 6000), ec2err.InvalidParameterValue, 11000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := do(t, c.build(t))
+			if c.wantCode == "" {
+				if got.status != http.StatusOK {
+					t.Errorf("got status %d, want 200; body:\n%s", got.status, got.body)
+				}
+				return
+			}
+			msg := checkError(t, got, http.StatusBadRequest, c.wantCode)
+			for _, part := range []string{fmt.Sprint(c.wantN), "at most 10000"} {
+				if !strings.Contains(msg, part) {
+					t.Errorf("got message %q, want it to contain %q", msg, part)
+				}
+			}
+		})
+	}
+}
