@@ -242,7 +242,7 @@ func TestAuthErrors(t *testing.T) {
 		{"SigV4 valid", v4Request(alice.AccessKeyID, alice.SecretAccessKey, now), 200, ""},
 		{"SigV4 scoped to another region (enforce_region off)", v4Scoped(alice.AccessKeyID, alice.SecretAccessKey, "us-east-1", now), 200, ""},
 		{"unknown access key", v4Request("AKIAUNKNOWNKEY000000", alice.SecretAccessKey, now), 401, "AuthFailure"},
-		{"wrong secret", v4Request(alice.AccessKeyID, "x"+alice.SecretAccessKey[1:], now), 401, "AuthFailure"},
+		{"wrong secret", v4Request(alice.AccessKeyID, "x"+alice.SecretAccessKey, now), 401, "AuthFailure"},
 		{"disabled user", v4Request(bob.AccessKeyID, bob.SecretAccessKey, now), 401, "AuthFailure"},
 		{"no credentials", func(t *testing.T) *http.Request {
 			req, _ := newRequest(t, e, http.MethodPost, regionsQuery)
@@ -267,6 +267,21 @@ func TestAuthErrors(t *testing.T) {
 		{"SigV2 wrong secret", v2Request(http.MethodGet, "x"+alice.SecretAccessKey, "HmacSHA256", "Timestamp", now.Format(v2Time)), 401, "AuthFailure"},
 		{"SigV2 Timestamp 20 minutes ago", v2Request(http.MethodGet, alice.SecretAccessKey, "HmacSHA256", "Timestamp", now.Add(-20*time.Minute).Format(v2Time)), 400, "RequestExpired"},
 		{"SigV2 Expires passed", v2Request(http.MethodPost, alice.SecretAccessKey, "HmacSHA1", "Expires", now.Add(-time.Minute).Format(v2Time+"Z")), 400, "RequestExpired"},
+		{"SigV2 Expires in 7 days", v2Request(http.MethodGet, alice.SecretAccessKey, "HmacSHA256", "Expires", now.Add(7*24*time.Hour).Format(v2Time+"Z")), 200, ""},
+		{"SigV2 Expires in the year 2999", v2Request(http.MethodGet, alice.SecretAccessKey, "HmacSHA256", "Expires", "2999-01-01T00:00:00Z"), 400, "IncompleteSignature"},
+		{"SigV2 with a SecurityToken", func(t *testing.T) *http.Request {
+			p := v2Params(regionsQuery, alice.AccessKeyID, "HmacSHA256", "Timestamp", now.Format(v2Time))
+			p.Set("SecurityToken", "FwoGZXIvYXdzEXAMPLETOKEN")
+			return v2Signed(t, e, http.MethodGet, alice.SecretAccessKey, "HmacSHA256", p)
+		}, 401, "AuthFailure"},
+		{"SigV4 scoped to service s3", func(t *testing.T) *http.Request {
+			req, body := newRequest(t, e, http.MethodPost, regionsQuery)
+			creds := aws.Credentials{AccessKeyID: alice.AccessKeyID, SecretAccessKey: alice.SecretAccessKey}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha256Hex(body), "s3", testRegion, now); err != nil {
+				t.Fatalf("SignHTTP: %v", err)
+			}
+			return req
+		}, 401, "AuthFailure"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -318,6 +333,65 @@ func TestSigV2Disabled(t *testing.T) {
 	}
 	if _, err := e.EC2(alice).DescribeRegions(econetest.Context(t), &ec2.DescribeRegionsInput{}); err != nil {
 		t.Errorf("SigV4 with auth.sigv2=false: got %v, want success", err)
+	}
+}
+
+// TestSessionTokenRefused: econe issues no session tokens, so a client
+// configured with one (left over from an AWS session, say) is told so, as
+// EC2 tells it: AuthFailure, 401. The Go SDK (header-signed and
+// presigned) and boto3 surface the code and the message.
+func TestSessionTokenRefused(t *testing.T) {
+	e, alice := start(t)
+	const token = "FwoGZXIvYXdzEXAMPLETOKEN"
+	wantMsg := "AWS_SESSION_TOKEN"
+
+	client := ec2.New(e.EC2(alice).Options(), func(o *ec2.Options) {
+		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: alice.AccessKeyID, SecretAccessKey: alice.SecretAccessKey, SessionToken: token}, nil
+		})
+	})
+	_, err := client.DescribeRegions(econetest.Context(t), &ec2.DescribeRegionsInput{})
+	var ae smithy.APIError
+	if code, status := apiError(err); code != "AuthFailure" || status != 401 || !errors.As(err, &ae) || !strings.Contains(ae.ErrorMessage(), wantMsg) {
+		t.Errorf("Go SDK with a session token: got %v, want AuthFailure 401 naming %s", err, wantMsg)
+	}
+
+	p := params("Action", "DescribeRegions", "Version", "2016-11-15", "X-Amz-Expires", "300")
+	req, _ := newRequest(t, e, http.MethodGet, p)
+	creds := aws.Credentials{AccessKeyID: alice.AccessKeyID, SecretAccessKey: alice.SecretAccessKey, SessionToken: token}
+	signedURL, _, err := v4.NewSigner().PresignHTTP(context.Background(), creds, req, sha256Hex(nil), "ec2", testRegion, time.Now().UTC())
+	if err != nil {
+		t.Fatalf("PresignHTTP: %v", err)
+	}
+	presigned, err := http.NewRequest(http.MethodGet, signedURL, nil)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	if got := send(t, presigned); got.status != 401 || got.code != "AuthFailure" || !strings.Contains(got.message, wantMsg) {
+		t.Errorf("URL presigned with a session token: got %d %s (%s), want 401 AuthFailure naming %s", got.status, got.code, got.message, wantMsg)
+	}
+
+	out, err := e.Boto3(t, alice, `
+import json, os, sys
+import boto3, botocore.config, botocore.exceptions
+os.environ["AWS_SESSION_TOKEN"] = "`+token+`"
+ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"],
+                   config=botocore.config.Config(retries={"max_attempts": 1}))
+try:
+    ec2.describe_regions()
+    json.dump({}, sys.stdout)
+except botocore.exceptions.ClientError as e:
+    json.dump({"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+               "message": e.response["Error"]["Message"]}, sys.stdout)
+`)
+	var got struct {
+		Code    string
+		Status  int
+		Message string
+	}
+	decodeOutput(t, out, err, &got)
+	if got.Code != "AuthFailure" || got.Status != 401 || !strings.Contains(got.Message, wantMsg) {
+		t.Errorf("boto3 with a session token: got %+v, want AuthFailure 401 naming %s", got, wantMsg)
 	}
 }
 

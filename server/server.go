@@ -129,16 +129,26 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	}
 	sum := sha256.Sum256(body)
 	bodyHash = hex.EncodeToString(sum[:])
-	params, perr := url.ParseQuery(req.URL.RawQuery)
-	if perr != nil {
-		return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The query string is not valid URL encoding.")
-	}
+	// url.ParseQuery refuses more than maxParams fields with an error that
+	// is neither typed nor worth showing: count them as it does, over the
+	// query and the body together, and name the limit.
+	formText := string(body)
+	n := fieldCount(req.URL.RawQuery) + fieldCount(formText)
 	if len(body) > 0 {
 		ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 		if ct != "application/x-www-form-urlencoded" && ct != "" {
 			return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "Content-Type %q is not supported; send application/x-www-form-urlencoded.", ct)
 		}
-		form, perr = url.ParseQuery(string(body))
+	}
+	if n > maxParams {
+		return nil, nil, "", ec2err.New(ec2err.InvalidParameterValue, "The request has %d parameters (query string and body together); at most %d are accepted in one request. Split it into several requests.", n, maxParams)
+	}
+	params, perr := url.ParseQuery(req.URL.RawQuery)
+	if perr != nil {
+		return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The query string is not valid URL encoding.")
+	}
+	if len(body) > 0 {
+		form, perr = url.ParseQuery(formText)
 		if perr != nil {
 			return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The request body is not valid form encoding.")
 		}
@@ -148,6 +158,23 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	}
 	return params, form, bodyHash, nil
 }
+
+// maxParams is the number of fields net/url's ParseQuery accepts in one
+// string (its defaultMaxParams), applied here to the whole request.
+const maxParams = 10000
+
+// fieldCount counts the '&'-separated fields of a form-encoded string as
+// ParseQuery does before refusing too many (empty fields included).
+func fieldCount(s string) int {
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, "&") + 1
+}
+
+// signingService is the service EC2 clients put in their SigV4 scope
+// (botocore's and the Go SDK's signing name for EC2).
+const signingService = "ec2"
 
 // authenticate verifies the signature against the user's secret. A
 // disabled user's key is treated exactly as an unknown one.
@@ -175,6 +202,7 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 			AllowV2:       s.cfg.Auth.SigV2,
 			Region:        s.cfg.Region,
 			EnforceRegion: s.cfg.Auth.EnforceRegion,
+			Service:       signingService,
 		})
 		if !errors.Is(err, sigv4.ErrMismatch) {
 			break
@@ -217,7 +245,10 @@ func authError(err error) error {
 		code = ec2err.IncompleteSignature
 	case sigv4.KindExpired:
 		code = ec2err.RequestExpired
-	case sigv4.KindUnknownKey, sigv4.KindMismatch:
+	// EC2 answers a session token it cannot use with AuthFailure (401), not
+	// the InvalidClientTokenId (403) of IAM and STS. A scope naming another
+	// region or service is AuthFailure too.
+	case sigv4.KindUnknownKey, sigv4.KindMismatch, sigv4.KindSecurityToken:
 		prefix = "AWS was not able to validate the provided access credentials."
 	}
 	msg := sentence(se.Msg)

@@ -496,3 +496,117 @@ func TestSignedHostBehindProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthServiceAndToken: a scope naming another service than ec2 (save
+// the host-derived one boto 2 signs) and a session token are AuthFailure,
+// each with a message that says what to change.
+func TestAuthServiceAndToken(t *testing.T) {
+	f := newFixture(t, nil)
+	sign := func(service, token string) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			req, body := f.newRequest(t, http.MethodPost, "/", params("Action", "DescribeRegions"))
+			creds := aws.Credentials{AccessKeyID: f.cred.AccessKeyID, SecretAccessKey: f.cred.SecretAccessKey, SessionToken: token}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha256Hex(body), service, "us-east-1", testNow); err != nil {
+				t.Fatalf("SignHTTP: %v", err)
+			}
+			return req
+		}
+	}
+	cases := []struct {
+		name       string
+		build      func(t *testing.T) *http.Request
+		wantStatus int
+		wantCode   string
+		wantParts  []string
+	}{
+		{"signed for ec2", sign("ec2", ""), 200, "", nil},
+		{"signed for the host's first label, as boto 2 does", sign("127", ""), 200, "", nil},
+		{"signed for s3", sign("s3", ""), 401, ec2err.AuthFailure, []string{"Credential should be scoped to correct service: 'ec2'", `"s3"`}},
+		{"session token", sign("ec2", "FwoGZXIvYXdzEXAMPLETOKEN"), 401, ec2err.AuthFailure,
+			[]string{"AWS was not able to validate the provided access credentials.", "X-Amz-Security-Token", "AWS_SESSION_TOKEN"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := do(t, c.build(t))
+			if c.wantCode == "" {
+				if got.status != c.wantStatus {
+					t.Fatalf("got status %d, want %d; body:\n%s", got.status, c.wantStatus, got.body)
+				}
+				return
+			}
+			msg := checkError(t, got, c.wantStatus, c.wantCode)
+			for _, part := range c.wantParts {
+				if !strings.Contains(msg, part) {
+					t.Errorf("got message %q, want it to contain %q", msg, part)
+				}
+			}
+		})
+	}
+}
+
+// TestParameterLimit: net/url parses at most 10,000 fields; a request
+// over that (query and body together) is told the limit, not that its
+// encoding is bad.
+func TestParameterLimit(t *testing.T) {
+	f := newFixture(t, nil, func(c *conf.Config) { c.MaxRequestBytes = 1 << 20 })
+	// fields returns DescribeRegions with n fields in all.
+	fields := func(n int) url.Values {
+		p := params("Action", "DescribeRegions")
+		for i := 1; i < n; i++ {
+			p.Set(fmt.Sprintf("InstanceId.%d", i), "i-0123456789abcdef0")
+		}
+		return p
+	}
+	// split puts the first n fields of p in the query, the rest in the
+	// body. The SDK's signer cannot sign a query of over 10,000 fields (it
+	// re-encodes the query through url.ParseQuery), so those go unsigned:
+	// the limit is checked before the signature anyway.
+	split := func(p url.Values, n int) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			q, b := url.Values{}, url.Values{}
+			i := 0
+			for k, vs := range p {
+				if i < n {
+					q[k] = vs
+				} else {
+					b[k] = vs
+				}
+				i++
+			}
+			req, body := f.newRequest(t, http.MethodPost, "/", b)
+			req.URL.RawQuery = q.Encode()
+			if n <= 10000 {
+				signV4(t, req, body, f.cred.AccessKeyID, f.cred.SecretAccessKey)
+			}
+			return req
+		}
+	}
+	cases := []struct {
+		name     string
+		build    func(t *testing.T) *http.Request
+		wantCode string // "" = success
+		wantN    int
+	}{
+		{"10,000 in the body", split(fields(10000), 0), "", 0},
+		{"10,001 in the body", split(fields(10001), 0), ec2err.InvalidParameterValue, 10001},
+		{"10,001 in the query", split(fields(10001), 10001), ec2err.InvalidParameterValue, 10001},
+		{"6,000 in the query and 5,000 in the body", split(fields(11000), 6000), ec2err.InvalidParameterValue, 11000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := do(t, c.build(t))
+			if c.wantCode == "" {
+				if got.status != http.StatusOK {
+					t.Errorf("got status %d, want 200; body:\n%s", got.status, got.body)
+				}
+				return
+			}
+			msg := checkError(t, got, http.StatusBadRequest, c.wantCode)
+			for _, part := range []string{fmt.Sprint(c.wantN), "at most 10000"} {
+				if !strings.Contains(msg, part) {
+					t.Errorf("got message %q, want it to contain %q", msg, part)
+				}
+			}
+		})
+	}
+}

@@ -22,7 +22,7 @@ func TestEC2ClientEndToEnd(t *testing.T) {
 	var results []error
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
 		body, _ := io.ReadAll(hr.Body)
-		_, err := Verify(serverRequest(hr, body), testLookup, Options{Now: time.Now(), EnforceRegion: true, Region: "us-east-1"})
+		_, err := Verify(serverRequest(hr, body), testLookup, Options{Now: time.Now(), EnforceRegion: true, Region: "us-east-1", Service: "ec2"})
 		mu.Lock()
 		results = append(results, err)
 		mu.Unlock()
@@ -36,33 +36,34 @@ func TestEC2ClientEndToEnd(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	client := func(akid, secret, region string) *ec2.Client {
+	client := func(akid, secret, token, region string) *ec2.Client {
 		return ec2.New(ec2.Options{
 			Region:           region,
 			BaseEndpoint:     aws.String(srv.URL),
 			RetryMaxAttempts: 1,
 			HTTPClient:       srv.Client(),
 			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}, nil
+				return aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token}, nil
 			}),
 		})
 	}
 	cases := []struct {
-		name                 string
-		akid, secret, region string
-		want                 Kind
+		name                        string
+		akid, secret, token, region string
+		want                        Kind
 	}{
-		{"valid", testAKID, testSecret, "us-east-1", 0},
-		{"wrong secret", testAKID, otherSec, "us-east-1", KindMismatch},
-		{"unknown key", "AKIANOBODY", testSecret, "us-east-1", KindUnknownKey},
-		{"wrong region", testAKID, testSecret, "eu-west-1", KindWrongRegion},
+		{"valid", testAKID, testSecret, "", "us-east-1", 0},
+		{"wrong secret", testAKID, otherSec, "", "us-east-1", KindMismatch},
+		{"unknown key", "AKIANOBODY", testSecret, "", "us-east-1", KindUnknownKey},
+		{"wrong region", testAKID, testSecret, "", "eu-west-1", KindWrongRegion},
+		{"session token", testAKID, testSecret, "FwoGZXIvYXdzEXAMPLETOKEN", "us-east-1", KindSecurityToken},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			mu.Lock()
 			results = nil
 			mu.Unlock()
-			_, callErr := client(tc.akid, tc.secret, tc.region).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}})
+			_, callErr := client(tc.akid, tc.secret, tc.token, tc.region).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}})
 			mu.Lock()
 			defer mu.Unlock()
 			if len(results) != 1 {

@@ -22,16 +22,25 @@ const (
 	KindWrongRegion
 	// KindV2Disabled: a SigV2 request while Options.AllowV2 is false.
 	KindV2Disabled
+	// KindWrongService: the SigV4 scope names another service than
+	// Options.Service.
+	KindWrongService
+	// KindSecurityToken: the request carries a session token
+	// (X-Amz-Security-Token, or SecurityToken for SigV2); this package
+	// verifies long-term keys only, so no token can be valid.
+	KindSecurityToken
 )
 
 var kindNames = [...]string{
-	KindMissing:     "missing credentials",
-	KindMalformed:   "malformed signature",
-	KindUnknownKey:  "unknown access key",
-	KindMismatch:    "signature mismatch",
-	KindExpired:     "request expired",
-	KindWrongRegion: "wrong region",
-	KindV2Disabled:  "SigV2 disabled",
+	KindMissing:       "missing credentials",
+	KindMalformed:     "malformed signature",
+	KindUnknownKey:    "unknown access key",
+	KindMismatch:      "signature mismatch",
+	KindExpired:       "request expired",
+	KindWrongRegion:   "wrong region",
+	KindV2Disabled:    "SigV2 disabled",
+	KindWrongService:  "wrong service",
+	KindSecurityToken: "security token",
 }
 
 // String names the kind for logs.
@@ -60,13 +69,15 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is; they carry only a Kind.
 var (
-	ErrMissing     = &Error{Kind: KindMissing}
-	ErrMalformed   = &Error{Kind: KindMalformed}
-	ErrUnknownKey  = &Error{Kind: KindUnknownKey}
-	ErrMismatch    = &Error{Kind: KindMismatch}
-	ErrExpired     = &Error{Kind: KindExpired}
-	ErrWrongRegion = &Error{Kind: KindWrongRegion}
-	ErrV2Disabled  = &Error{Kind: KindV2Disabled}
+	ErrMissing       = &Error{Kind: KindMissing}
+	ErrMalformed     = &Error{Kind: KindMalformed}
+	ErrUnknownKey    = &Error{Kind: KindUnknownKey}
+	ErrMismatch      = &Error{Kind: KindMismatch}
+	ErrExpired       = &Error{Kind: KindExpired}
+	ErrWrongRegion   = &Error{Kind: KindWrongRegion}
+	ErrV2Disabled    = &Error{Kind: KindV2Disabled}
+	ErrWrongService  = &Error{Kind: KindWrongService}
+	ErrSecurityToken = &Error{Kind: KindSecurityToken}
 )
 
 func fail(k Kind, msg string) *Error { return &Error{Kind: k, Msg: msg} }

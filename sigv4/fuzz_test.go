@@ -78,7 +78,7 @@ func FuzzVerifyQuery(f *testing.F) {
 		res, err := Verify(r, testLookup, Options{Now: now, AllowV2: true})
 		if err != nil {
 			e, ok := err.(*Error)
-			if !ok || e.Kind < KindMissing || e.Kind > KindV2Disabled || e.Msg == "" {
+			if !ok || e.Kind < KindMissing || e.Kind > KindSecurityToken || e.Msg == "" {
 				t.Fatalf("Verify(%q, %q): got %#v, want *Error with a known kind and a message", rawQuery, body, err)
 			}
 			for _, s := range []string{testSecret, otherSec, suiteSecret} {

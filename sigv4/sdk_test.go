@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 var sdkBase = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -361,5 +365,124 @@ func TestContentSHAUpperCase(t *testing.T) {
 	r.BodySHA256 = emptySHA256
 	if _, err := Verify(r, testLookup, Options{Now: at}); kindOf(err) != KindMismatch {
 		t.Errorf("other body: got %v, want kind %v", err, KindMismatch)
+	}
+}
+
+// TestScopeService: with Options.Service set, the SDK's signature for
+// another service is refused, header-signed or presigned; the service a
+// client derives from the host's first label (boto 2) is accepted.
+func TestScopeService(t *testing.T) {
+	at := sdkBase
+	cases := []struct {
+		name, host, service string
+		want                Kind
+	}{
+		{"ec2", "127.0.0.1:5000", "ec2", 0},
+		{"s3", "127.0.0.1:5000", "s3", KindWrongService},
+		{"sts", "ec2.example.edu", "sts", KindWrongService},
+		{"service of another host", "localhost:5000", "127", KindWrongService},
+		{"boto 2 at an IP address", "127.0.0.1:5000", "127", 0},
+		{"boto 2 at a host name", "econe.example.edu:8773", "econe", 0},
+		{"boto 2 at a host name on the default port", "econe.example.edu", "econe", 0},
+		{"boto 2 at localhost", "localhost:5000", "localhost", 0},
+	}
+	for _, tc := range cases {
+		for _, presigned := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s presigned=%v", tc.name, presigned), func(t *testing.T) {
+				req := newReq(t, "GET", "http://"+tc.host+"/?Action=DescribeRegions&Version=2016-11-15&X-Amz-Expires=300", nil)
+				if presigned {
+					req = sdkPresign(t, req, nil, testAKID, testSecret, "us-east-1", tc.service, at)
+				} else {
+					sdkSign(t, req, nil, testAKID, testSecret, "us-east-1", tc.service, at)
+				}
+				_, err := Verify(toServer(t, req), testLookup, Options{Now: at, Service: "ec2"})
+				if got := kindOf(err); got != tc.want {
+					t.Fatalf("Verify: got kind %v (err %v), want kind %v", got, err, tc.want)
+				}
+				if err != nil {
+					checkMessageSafe(t, err)
+					if want := "correct service: 'ec2'"; !strings.Contains(err.Error(), want) {
+						t.Errorf("message: got %q, want it to contain %q", err, want)
+					}
+				}
+				// Without Service every scope verifies, as before.
+				if _, err := Verify(toServer(t, req), testLookup, Options{Now: at}); err != nil {
+					t.Errorf("Verify without Service: got %v, want success", err)
+				}
+			})
+		}
+	}
+}
+
+// TestSecurityTokenRefused: a session token is refused wherever the client
+// puts it, even on a signature that is otherwise valid (the SDK signs the
+// token in: as a header, or as a presign parameter).
+func TestSecurityTokenRefused(t *testing.T) {
+	at := sdkBase
+	creds := aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret, SessionToken: "FwoGZXIvYXdzEXAMPLETOKEN"}
+	sdkHeader := func(t *testing.T) Request {
+		body := []byte("Action=DescribeRegions&Version=2016-11-15")
+		req := newReq(t, "POST", "http://127.0.0.1:5000/", body)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha256Hex(body), "ec2", "us-east-1", at); err != nil {
+			t.Fatalf("SignHTTP: %v", err)
+		}
+		return toServer(t, req)
+	}
+	sdkPresigned := func(t *testing.T) Request {
+		req := newReq(t, "GET", "http://127.0.0.1:5000/?Action=DescribeRegions&Version=2016-11-15&X-Amz-Expires=300", nil)
+		u, _, err := v4.NewSigner().PresignHTTP(context.Background(), creds, req, sha256Hex(nil), "ec2", "us-east-1", at)
+		if err != nil {
+			t.Fatalf("PresignHTTP: %v", err)
+		}
+		return toServer(t, newReq(t, "GET", u, nil))
+	}
+	v2 := func(where string) func(*testing.T) Request {
+		return func(*testing.T) Request {
+			p := v2VectorParams()
+			p.Set("SecurityToken", "FwoGZXIvYXdzEXAMPLETOKEN")
+			signV2("GET", "127.0.0.1:5000", "/", p, testSecret)
+			r := Request{Method: "GET", Host: "127.0.0.1:5000", Path: "/", RawQuery: p.Encode(), Header: http.Header{}}
+			if where == "form" {
+				r.Method, r.RawQuery, r.Form = "POST", "", p
+			}
+			return r
+		}
+	}
+	cases := []struct {
+		name    string
+		req     func(*testing.T) Request
+		wantMsg string
+	}{
+		{"SDK header", sdkHeader, "X-Amz-Security-Token header"},
+		{"SDK presigned", sdkPresigned, "X-Amz-Security-Token parameter"},
+		{"SigV2 query", v2("query"), "SecurityToken parameter"},
+		{"SigV2 form", v2("form"), "SecurityToken parameter"},
+		{"hand-built lower-case header", func(t *testing.T) Request {
+			r := sdkEC2Post(t, at)
+			r.Header = r.Header.Clone()
+			r.Header["x-amz-security-token"] = []string{"t"}
+			return r
+		}, "X-Amz-Security-Token header"},
+		{"token without credentials", func(*testing.T) Request {
+			return Request{Method: "GET", Host: "h", Path: "/", RawQuery: "Action=DescribeRegions&X-Amz-Security-Token=t"}
+		}, "X-Amz-Security-Token parameter"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lookups := 0
+			lookup := func(akid string) (string, bool) { lookups++; return testLookup(akid) }
+			_, err := Verify(tc.req(t), lookup, Options{Now: at, AllowV2: true})
+			if got := kindOf(err); got != KindSecurityToken {
+				t.Fatalf("Verify: got kind %v (err %v), want kind %v", got, err, KindSecurityToken)
+			}
+			checkMessageSafe(t, err)
+			if !strings.Contains(err.Error(), tc.wantMsg) || !strings.Contains(err.Error(), "AWS_SESSION_TOKEN") {
+				t.Errorf("message: got %q, want it to name %q and AWS_SESSION_TOKEN", err, tc.wantMsg)
+			}
+			if lookups != 0 {
+				t.Errorf("got %d secret lookups, want none: a token is refused before any key is looked up", lookups)
+			}
+		})
 	}
 }

@@ -148,9 +148,8 @@ func verifyV2(r *Request, lookup SecretLookup, opt *Options) (Result, error) {
 		if !ok {
 			return Result{}, fail(KindMalformed, fmt.Sprintf("Expires %q is not an ISO 8601 time like 2006-01-02T15:04:05Z", truncate(exp, 40)))
 		}
-		if opt.Now.After(t) {
-			return Result{}, fail(KindExpired, fmt.Sprintf("the request expired at %s (server time %s)",
-				t.UTC().Format(time.RFC3339), opt.Now.UTC().Format(time.RFC3339)))
+		if err := checkExpiry(t, opt); err != nil {
+			return Result{}, err
 		}
 	}
 

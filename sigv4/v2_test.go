@@ -69,6 +69,10 @@ func TestVerifyV2(t *testing.T) {
 		{name: "timestamp in the future", req: v2VectorRequest(), opt: func(o *Options) { o.Now = now.Add(-16 * time.Minute) }, want: KindExpired},
 		{name: "expires in the future", req: get(func(p url.Values) { p.Del("Timestamp"); p.Set("Expires", "2026-11-22T00:00:00Z") })},
 		{name: "expires past", req: get(func(p url.Values) { p.Del("Timestamp"); p.Set("Expires", "2026-11-21T23:46:11Z") }), want: KindExpired},
+		// Expires is bounded like X-Amz-Expires: at most 7 days ahead, plus the clock skew.
+		{name: "expires at the bound", req: get(func(p url.Values) { p.Del("Timestamp"); p.Set("Expires", "2026-11-29T00:01:12Z") })},
+		{name: "expires just beyond the bound", req: get(func(p url.Values) { p.Del("Timestamp"); p.Set("Expires", "2026-11-29T00:01:13Z") }), want: KindMalformed, wantMsg: "604800 seconds"},
+		{name: "expires in the year 2999", req: get(func(p url.Values) { p.Del("Timestamp"); p.Set("Expires", "2999-01-01T00:00:00Z") }), want: KindMalformed, wantMsg: "2999-01-01T00:00:00Z"},
 		{name: "timestamp and expires", req: get(func(p url.Values) { p.Set("Expires", "2026-11-22T00:00:00Z") }), want: KindMalformed},
 		{name: "neither timestamp nor expires", req: get(func(p url.Values) { p.Del("Timestamp") }), want: KindMalformed},
 		{name: "SignatureVersion 1", req: get(func(p url.Values) { p.Set("SignatureVersion", "1") }), want: KindMalformed, wantMsg: "SignatureVersion=2"},

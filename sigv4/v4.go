@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,7 +20,7 @@ const (
 	scopeTerminator = "aws4_request"
 	emptySHA256     = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	unsignedPayload = "UNSIGNED-PAYLOAD"
-	maxPresignAge   = 604800 // seconds; AWS's limit for X-Amz-Expires
+	maxPresignAge   = 604800 // seconds; AWS's limit for X-Amz-Expires, and so for any signed request's validity
 	maxSignedHdrs   = 64     // far above what any SDK signs; bounds the work
 )
 
@@ -230,13 +231,44 @@ func headerDate(h http.Header) (string, time.Time, *Error) {
 	return "", time.Time{}, fail(KindMalformed, "the request has no X-Amz-Date (or Date) header; SigV4 needs the signing time")
 }
 
-// checkScope applies the checks that need only the parsed credential.
-func checkScope(a *v4Auth, amzDate string, opt *Options) *Error {
+// checkScope applies the checks that need only the parsed credential and
+// the host.
+func checkScope(a *v4Auth, host, amzDate string, opt *Options) *Error {
 	if a.date != amzDate[:8] {
 		return fail(KindMalformed, fmt.Sprintf("the Credential date %s does not match the request date %s; sign with the same UTC day as X-Amz-Date", a.date, amzDate[:8]))
 	}
+	if opt.Service != "" && a.service != opt.Service && a.service != hostService(host) {
+		return fail(KindWrongService, fmt.Sprintf("credential should be scoped to correct service: '%s'. The request is signed for service %q; configure your client to sign for service %q", opt.Service, truncate(a.service, 40), opt.Service))
+	}
 	if opt.EnforceRegion && a.region != opt.Region {
 		return fail(KindWrongRegion, fmt.Sprintf("the credential is scoped to region %q but this endpoint is region %q; configure your client with region %q", a.region, opt.Region, opt.Region))
+	}
+	return nil
+}
+
+// hostService is the service a client derives from the host name when it
+// is not told one, as boto 2 does: the first DNS label, without the port.
+func hostService(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	label, _, _ := strings.Cut(host, ".")
+	return label
+}
+
+// checkExpiry applies to every request that names the end of its validity
+// (a presigned SigV4 URL, a SigV2 request with Expires): it must not be past,
+// nor further ahead than maxPresignAge (plus the clock skew allowed, since a
+// client's clock may run ahead), so no signature can be replayed for longer
+// than AWS allows a presigned URL to live.
+func checkExpiry(end time.Time, opt *Options) *Error {
+	if opt.Now.After(end) {
+		return fail(KindExpired, fmt.Sprintf("the request expired at %s (server time %s)",
+			end.UTC().Format(time.RFC3339), opt.Now.UTC().Format(time.RFC3339)))
+	}
+	if end.Sub(opt.Now) > maxPresignAge*time.Second+opt.MaxSkew {
+		return fail(KindMalformed, fmt.Sprintf("the request is valid until %s, more than %d seconds (7 days) after the server time %s; a signed request may be valid for at most %d seconds",
+			end.UTC().Format(time.RFC3339), maxPresignAge, opt.Now.UTC().Format(time.RFC3339), maxPresignAge))
 	}
 	return nil
 }
@@ -279,7 +311,7 @@ func verifyHeader(r *Request, authz string, q []qparam, lookup SecretLookup, opt
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkScope(&a, amzDate, opt); err != nil {
+	if err := checkScope(&a, r.Host, amzDate, opt); err != nil {
 		return Result{}, err
 	}
 	if d := opt.Now.Sub(t); d > opt.MaxSkew || d < -opt.MaxSkew {
@@ -336,16 +368,15 @@ func verifyPresigned(r *Request, q []qparam, lookup SecretLookup, opt *Options) 
 	if perr != nil || !isDigits(exp, len(exp)) || secs < 1 || secs > maxPresignAge {
 		return Result{}, fail(KindMalformed, fmt.Sprintf("X-Amz-Expires %q must be a whole number of seconds from 1 to %d", truncate(exp, 20), maxPresignAge))
 	}
-	if err := checkScope(&a, date, opt); err != nil {
+	if err := checkScope(&a, r.Host, date, opt); err != nil {
 		return Result{}, err
 	}
 	if t.Sub(opt.Now) > opt.MaxSkew {
 		return Result{}, fail(KindExpired, fmt.Sprintf("the presigned request is dated %s, which is in the future (server time %s); fix the client's clock",
 			t.Format(time.RFC3339), opt.Now.UTC().Format(time.RFC3339)))
 	}
-	if end := t.Add(time.Duration(secs) * time.Second); opt.Now.After(end) {
-		return Result{}, fail(KindExpired, fmt.Sprintf("the presigned request expired at %s (server time %s)",
-			end.Format(time.RFC3339), opt.Now.UTC().Format(time.RFC3339)))
+	if err := checkExpiry(t.Add(time.Duration(secs)*time.Second), opt); err != nil {
+		return Result{}, err
 	}
 	payload, err := payloadHash(r, true)
 	if err != nil {

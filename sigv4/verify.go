@@ -33,6 +33,13 @@ type Options struct {
 	AllowV2       bool
 	Region        string // server's region, used only when EnforceRegion
 	EnforceRegion bool   // if true, a SigV4 scope region != Region is ErrWrongRegion
+	// Service, if set, is the service a SigV4 scope must name, else the
+	// request fails with ErrWrongService. The first label of the Host is
+	// accepted too: that is what a client signs when it derives the
+	// service from the endpoint's name as <service>.<region>.amazonaws.com
+	// (boto 2 signs "127" for 127.0.0.1), and a signature is bound to the
+	// host anyway.
+	Service string
 }
 
 // Result describes a request whose signature verified.
@@ -68,6 +75,9 @@ func Verify(r Request, lookup SecretLookup, opt Options) (Result, error) {
 	}
 	var stack [16]qparam
 	q, qok := parseQuery(r.RawQuery, stack[:0])
+	if name, ok := securityToken(r.Header, q, r.Form); ok {
+		return Result{}, fail(KindSecurityToken, "the request carries a session token ("+name+"), but this endpoint issues none and accepts only an access key ID and its secret access key; remove the token (unset AWS_SESSION_TOKEN, or aws_session_token in the credentials file)")
+	}
 	presigned := hasPresignParam(q)
 
 	switch {
@@ -120,6 +130,29 @@ func hasPresignParam(q []qparam) bool {
 		}
 	}
 	return false
+}
+
+// tokenKeys are the names a session token travels under: the SigV4 header
+// and presign parameter, and SigV2's parameter.
+var tokenKeys = [...]string{"X-Amz-Security-Token", "SecurityToken"}
+
+// securityToken finds a session token wherever a client puts one: the
+// X-Amz-Security-Token header, or a token parameter in the query or form.
+func securityToken(h http.Header, q []qparam, form url.Values) (string, bool) {
+	if _, ok := headerValues(h, "x-amz-security-token"); ok {
+		return "X-Amz-Security-Token header", true
+	}
+	for _, k := range tokenKeys {
+		for i := range q {
+			if q[i].key == k {
+				return k + " parameter", true
+			}
+		}
+		if _, ok := form[k]; ok {
+			return k + " parameter", true
+		}
+	}
+	return "", false
 }
 
 var v2Keys = [...]string{"AWSAccessKeyId", "Signature", "SignatureVersion", "SignatureMethod"}
