@@ -43,8 +43,8 @@ type Volume struct {
 	Attachment *VolumeAttachment `json:"attachment,omitempty"`
 }
 
-// VolumeAttachment is a volume's link to an instance (mirrored in the
-// instance's BlockDevices).
+// VolumeAttachment is a volume's link to an instance: the one record of
+// it (an instance's BlockDevices are derived from its volumes).
 type VolumeAttachment struct {
 	InstanceID          string    `json:"instance_id"`
 	Device              string    `json:"device"`
