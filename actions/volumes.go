@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -203,9 +204,13 @@ func blockDeviceOf(volumeID string, a *store.VolumeAttachment) store.BlockDevice
 // transaction, and stores the result (see writeVolume). A volume that does
 // not exist, is not theirs or is deleted is InvalidVolume.NotFound.
 func (s *Service) updateVolume(r *Request, id string, change func(tx store.Tx, v *store.Volume) error) (store.Volume, error) {
+	return s.updateOwnedVolume(r.User.Name, id, change)
+}
+
+func (s *Service) updateOwnedVolume(owner, id string, change func(tx store.Tx, v *store.Volume) error) (store.Volume, error) {
 	var out store.Volume
 	err := s.Store.Update(func(tx store.Tx) error {
-		stored, err := store.GetVolume(tx, r.User.Name, id)
+		stored, err := store.GetVolume(tx, owner, id)
 		if err != nil {
 			return err
 		}
@@ -531,13 +536,18 @@ func (s *Service) createVolume(r *Request) (any, error) {
 	if earlier != "" {
 		return s.volumeResponse(r, earlier)
 	}
-	end, berr := vb.CreateVolume(r.Context, backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID})
+	end, berr := vb.CreateVolume(r.Context, volumeSpec(&v))
 	if _, err := s.confirm(r, v.ID, end, berr,
 		func(v *store.Volume, end time.Time) { v.Until = end },
 		func(v *store.Volume) { v.State, v.Until = store.VolumeDeleted, time.Time{} }); err != nil {
 		return nil, err
 	}
 	return s.volumeResponse(r, v.ID)
+}
+
+// volumeSpec is what the backend is told of a volume.
+func volumeSpec(v *store.Volume) backend.VolumeSpec {
+	return backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID}
 }
 
 // volumeResponse answers CreateVolume with the volume as it is now.
@@ -958,7 +968,7 @@ func (s *Service) modifyVolume(r *Request) (any, error) {
 		}
 		mod = *m
 		v.SizeGiB, v.Type, v.Iops, v.Throughput = m.TargetSize, m.TargetType, m.TargetIops, m.TargetThroughput
-		spec = backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID}
+		spec = volumeSpec(v)
 		return store.PutVolumeModification(tx, &mod)
 	})
 	if err != nil {
@@ -1262,4 +1272,70 @@ func (s *Service) releaseInBackend(r *Request, vb backend.Volumes, machineID str
 		}
 	}
 	return nil
+}
+
+// ---- start-up recovery ----
+
+// RecoverVolumes finishes what a crash interrupted between recording a
+// volume's intent and recording the backend's answer (its end still
+// unknown), which would otherwise stay creating or deleting for ever. A
+// creation is asked again (the record holds the whole spec, and a retried
+// CreateVolume with its ClientToken then finds the volume) or, when the
+// backend refuses, rolled back; a deletion is asked again (deletes are
+// idempotent). app.Open calls it before serving. An operation the backend
+// still refuses is logged and left for the next start.
+func (s *Service) RecoverVolumes(ctx context.Context) error {
+	vb, ok := s.Backend.(backend.Volumes)
+	if !ok {
+		return nil
+	}
+	var stranded []*store.Volume
+	err := s.Store.View(func(tx store.Tx) error {
+		stranded = nil
+		return store.ScanJSON(tx, store.BucketVolumes, "", func(_ string, v *store.Volume) error {
+			if (v.State == store.VolumeCreating || v.State == store.VolumeDeleting) && v.Until.Equal(unknownEnd) {
+				stranded = append(stranded, v)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stranded) == 0 {
+		return err
+	}
+	for _, v := range stranded {
+		if err := s.recoverVolume(ctx, vb, v); err != nil {
+			s.Log.Error().Err(err).Str("volume", v.ID).Str("state", v.State).Msg("a volume operation interrupted by a restart could not be finished; retrying at the next start")
+		}
+	}
+	s.Log.Warn().Int("volumes", len(stranded)).Msg("recovered volume operations interrupted by a restart")
+	return nil
+}
+
+func (s *Service) recoverVolume(ctx context.Context, vb backend.Volumes, v *store.Volume) error {
+	var end time.Time
+	var err error
+	if v.State == store.VolumeCreating {
+		if end, err = vb.CreateVolume(ctx, volumeSpec(v)); err != nil {
+			// Rolled back, with whatever the interrupted call made.
+			if _, err := vb.DeleteVolume(ctx, v.ID); err != nil {
+				return err
+			}
+			return s.settleIntent(v, func(cur *store.Volume) { cur.State, cur.Until = store.VolumeDeleted, time.Time{} })
+		}
+	} else if end, err = vb.DeleteVolume(ctx, v.ID); err != nil {
+		return err
+	}
+	return s.settleIntent(v, func(cur *store.Volume) { cur.Until = end })
+}
+
+// settleIntent applies set to the stored volume if it is still the
+// intent v, with no end known.
+func (s *Service) settleIntent(v *store.Volume, set func(cur *store.Volume)) error {
+	_, err := s.updateOwnedVolume(v.Owner, v.ID, func(_ store.Tx, cur *store.Volume) error {
+		if cur.State == v.State && cur.Until.Equal(unknownEnd) {
+			set(cur)
+		}
+		return nil
+	})
+	return err
 }

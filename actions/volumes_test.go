@@ -715,3 +715,80 @@ func TestVolumeXML(t *testing.T) {
 		}
 	}
 }
+
+// refusingVolumes is the sim refusing every creation.
+type refusingVolumes struct{ *sim.Sim }
+
+func (refusingVolumes) CreateVolume(context.Context, backend.VolumeSpec) (time.Time, error) {
+	return time.Time{}, backend.ErrCapacity
+}
+
+// TestRecoverVolumes: the intents a crash left with no end known are
+// finished at start-up (a creation asked again, a deletion too), or rolled
+// back when the backend refuses; a retried CreateVolume with the same
+// ClientToken finds its volume.
+func TestRecoverVolumes(t *testing.T) {
+	cases := []struct {
+		name      string
+		state     string
+		token     string
+		refuse    bool
+		wantAfter string // DescribeVolumes status once settled; "" = gone
+	}{
+		{"creation finished", store.VolumeCreating, "", false, "available"},
+		{"creation retried with its token", store.VolumeCreating, "tok-1", false, "available"},
+		{"creation refused: rolled back", store.VolumeCreating, "", true, ""},
+		{"deletion finished", store.VolumeDeleting, "", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newVolFixture(t)
+			params := []string{"AvailabilityZone", "us-east-1a", "Size", "8"}
+			if c.token != "" {
+				params = append(params, "ClientToken", c.token)
+			}
+			req, err := decodeCreateVolume(newRequest(f.users["alice"], DefaultVersion, "CreateVolume", params...).Params, f.s.validZone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What a crash between the intent and the backend's answer leaves.
+			var id string
+			f.update(func(tx store.Tx) error {
+				v, err := newVolume(tx, "alice", req, f.clock.Now())
+				if err != nil {
+					return err
+				}
+				v.State, id = c.state, v.ID
+				if c.token != "" {
+					if err := tx.Put(store.BucketIdempotency, idempotencyKey("alice", "CreateVolume", c.token), []byte(v.ID+" "+req.fingerprint())); err != nil {
+						return err
+					}
+				}
+				return store.PutVolume(tx, &v)
+			})
+			if c.refuse {
+				f.s.Backend = refusingVolumes{f.sim}
+			}
+			if err := f.s.RecoverVolumes(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if c.token != "" {
+				if again := f.createVolume("alice", params...); again != id {
+					t.Errorf("CreateVolume retried with its token: got %s, want %s", again, id)
+				}
+			}
+			f.clock.Advance(settle)
+			resp := f.must("alice", "DescribeVolumes").(*describeVolumesResponse)
+			got := ""
+			if len(resp.Volumes) == 1 {
+				got = resp.Volumes[0].Status
+			}
+			if len(resp.Volumes) > 1 || got != c.wantAfter {
+				t.Errorf("after recovery: got %+v, want status %q", resp.Volumes, c.wantAfter)
+			}
+			if c.wantAfter == "available" {
+				f.must("alice", "DeleteVolume", "VolumeId", id)
+			}
+		})
+	}
+}
