@@ -175,10 +175,14 @@ func (s *Service) refresh(ctx context.Context, insts []*store.Instance) error {
 	})
 }
 
+// fewInstances is how many instances withDevices searches for by id.
+const fewInstances = 8
+
 // attachedVolumes is the owner's volumes as they are at now, by the
-// instance each is attached to (one scan of the owner's volumes).
-func attachedVolumes(tx store.Tx, owner string, now time.Time) (map[string][]store.Volume, error) {
-	vols, err := store.ListVolumes(tx, owner)
+// instance each is attached to: of the instances ids, or of all when ids
+// is empty (one scan of the owner's volumes).
+func attachedVolumes(tx store.Tx, owner string, ids []string, now time.Time) (map[string][]store.Volume, error) {
+	vols, err := store.ListVolumesNaming(tx, owner, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -194,11 +198,19 @@ func attachedVolumes(tx store.Tx, owner string, now time.Time) (map[string][]sto
 
 // withDevices sets the BlockDevices of the owner's insts from the volumes
 // attached to them at now: the root device first, then in attach order.
+// A few instances search the owner's volumes for their ids; many decode
+// them all.
 func withDevices(tx store.Tx, owner string, insts []*store.Instance, now time.Time) error {
 	if len(insts) == 0 {
 		return nil
 	}
-	on, err := attachedVolumes(tx, owner, now)
+	var ids []string
+	if len(insts) <= fewInstances {
+		for _, inst := range insts {
+			ids = append(ids, inst.ID)
+		}
+	}
+	on, err := attachedVolumes(tx, owner, ids, now)
 	if err != nil {
 		return err
 	}

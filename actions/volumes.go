@@ -1216,7 +1216,7 @@ func (s *Service) releaseVolumes(r *Request, instanceIDs []string) error {
 				return err
 			}
 			machineID = inst.BackendID
-			on, err := attachedVolumes(tx, r.User.Name, s.now())
+			on, err := attachedVolumes(tx, r.User.Name, []string{instanceID}, s.now())
 			if err != nil {
 				return err
 			}
