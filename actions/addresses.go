@@ -210,6 +210,10 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	}
 	privateIP := r.Params.String("PrivateIpAddress")
 	owner := r.User.Name
+	seen, err := s.currentInstance(r, instanceID)
+	if err != nil {
+		return nil, err
+	}
 	var associationID string
 	plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
 		associationID = ""
@@ -217,12 +221,9 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		inst, err := store.GetInstance(tx, owner, instanceID)
+		inst, err := s.reread(tx, seen)
 		if err != nil {
 			return nil, err
-		}
-		if inst == nil {
-			return nil, ec2err.New(ec2err.InvalidInstanceIDNotFound, "The instance ID '%s' does not exist", instanceID)
 		}
 		if !contains(associableStates, inst.State) {
 			return nil, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is %s; an elastic IP can be associated only with a running or stopped instance.", instanceID, inst.State)

@@ -280,64 +280,6 @@ func (s *Service) visible(inst *store.Instance, now time.Time) bool {
 	return s.Config.DescribeWithTerminatedInstances && now.Sub(inst.StateChanged) <= s.Config.TerminatedInstancesExpirationTime.D()
 }
 
-// loadInstances reads the caller's instances (ids, or all when ids is
-// empty) with their tags, brings their states up to date and drops the
-// expired terminated ones. A named id that is not the caller's, or no
-// longer visible, is InvalidInstanceID.NotFound.
-func (s *Service) loadInstances(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
-	owner := r.User.Name
-	var insts []*store.Instance
-	tags := map[string][]store.Tag{}
-	var missing []string
-	err := s.Store.View(func(tx store.Tx) error {
-		if len(ids) == 0 {
-			var err error
-			if insts, err = store.ListInstances(tx, owner); err != nil {
-				return err
-			}
-			return store.ScanTags(tx, owner, func(id string, t store.Tag) error {
-				tags[id] = append(tags[id], t)
-				return nil
-			})
-		}
-		for _, id := range dedupe(ids) {
-			inst, err := store.GetInstance(tx, owner, id)
-			if err != nil {
-				return err
-			}
-			if inst == nil {
-				missing = append(missing, id)
-				continue
-			}
-			insts = append(insts, inst)
-			if tags[id], err = store.Tags(tx, owner, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.refresh(r.Context, insts); err != nil {
-		return nil, nil, err
-	}
-	now := s.now()
-	kept := insts[:0]
-	for _, inst := range insts {
-		if s.visible(inst, now) {
-			kept = append(kept, inst)
-		} else if len(ids) > 0 {
-			missing = append(missing, inst.ID)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, nil, notFound(missing)
-	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
-	return kept, tags, nil
-}
-
 func dedupe(ids []string) []string {
 	seen := make(map[string]bool, len(ids))
 	out := ids[:0:0]
@@ -373,59 +315,6 @@ func (s *Service) applyMachine(inst *store.Instance, m backend.Machine) bool {
 		changed = true
 	}
 	return changed
-}
-
-// refresh asks the backend for the states of the live instances and
-// records those that changed, in one transaction. Nothing is written when
-// nothing changed, so polling describes stay read-only.
-func (s *Service) refresh(ctx context.Context, insts []*store.Instance) error {
-	var live []*store.Instance
-	var ids []string
-	for _, inst := range insts {
-		if inst.BackendID != "" && inst.State != string(backend.Terminated) {
-			live = append(live, inst)
-			ids = append(ids, inst.BackendID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	machines, err := s.Backend.Describe(ctx, ids)
-	if err != nil {
-		return err
-	}
-	type update struct {
-		inst *store.Instance
-		seen string // the state the change was computed from
-		m    backend.Machine
-	}
-	var updates []update
-	for i, m := range machines {
-		seen := live[i].State
-		if s.applyMachine(live[i], m) {
-			updates = append(updates, update{live[i], seen, m})
-		}
-	}
-	if len(updates) == 0 {
-		return nil
-	}
-	return s.Store.Update(func(tx store.Tx) error {
-		for _, u := range updates {
-			cur, err := store.GetInstance(tx, u.inst.Owner, u.inst.ID)
-			// Someone else changed it meanwhile: their write is newer.
-			if err != nil || cur == nil || cur.State != u.seen {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			s.applyMachine(cur, u.m)
-			if err := store.PutInstance(tx, cur); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 // ---- DescribeInstances ----
@@ -924,29 +813,6 @@ func (s *Service) replayReservation(r *Request, insts []*store.Instance) (any, e
 	sort.Slice(current, func(i, j int) bool { return current[i].LaunchIndex < current[j].LaunchIndex })
 	res := s.reservations(r, current, tags)
 	return &runInstancesResponse{reservationXML: res[0]}, nil
-}
-
-// loadInstancesAnyState is loadInstances without hiding expired ones.
-func (s *Service) loadInstancesAnyState(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
-	var insts []*store.Instance
-	tags := map[string][]store.Tag{}
-	err := s.Store.View(func(tx store.Tx) error {
-		for _, id := range ids {
-			inst, err := store.GetInstance(tx, r.User.Name, id)
-			if err != nil || inst == nil {
-				return err
-			}
-			insts = append(insts, inst)
-			if tags[id], err = store.Tags(tx, r.User.Name, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = s.refresh(r.Context, insts)
-	}
-	return insts, tags, err
 }
 
 // launch runs the recorded instances on the backend (in parallel, outside
@@ -1450,11 +1316,7 @@ func (s *Service) oneInstance(r *Request) (*store.Instance, error) {
 	if !store.ValidID("i", id) {
 		return nil, ec2err.New(ec2err.InvalidInstanceIDMalformed, "Invalid id: \"%s\" (expecting \"i-...\")", id)
 	}
-	insts, _, err := s.loadInstances(r, []string{id})
-	if err != nil {
-		return nil, err
-	}
-	return insts[0], nil
+	return s.currentInstance(r, id)
 }
 
 func (s *Service) getConsoleOutput(r *Request) (any, error) {
@@ -1659,12 +1521,9 @@ func (s *Service) modifyInstanceAttribute(r *Request) (any, error) {
 		return nil, err
 	}
 	err = s.Store.Update(func(tx store.Tx) error {
-		cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
+		cur, err := s.reread(tx, inst)
 		if err != nil {
 			return err
-		}
-		if cur == nil {
-			return notFound([]string{inst.ID})
 		}
 		if err := change(cur); err != nil {
 			return err

@@ -162,10 +162,6 @@ func snapshotNotFound(ids ...string) error {
 	return ec2err.New(ec2err.InvalidSnapshotNotFound, "The snapshot '%s' does not exist.", strings.Join(ids, ", "))
 }
 
-func instanceNotFound(id string) error {
-	return ec2err.New(ec2err.InvalidInstanceIDNotFound, "The instance ID '%s' does not exist", id)
-}
-
 func (s *Service) volumeBackend() (backend.Volumes, error) {
 	vb, ok := s.Backend.(backend.Volumes)
 	if !ok {
@@ -187,66 +183,17 @@ func backendVolumeError(err error) error {
 	return err
 }
 
-// ---- keeping volume records and instance block devices in step ----
-
-// attachedTo is the instance a stored volume is attached to, or "".
-func attachedTo(v *store.Volume) string {
-	if v.Attachment == nil {
-		return ""
-	}
-	return v.Attachment.InstanceID
-}
+// ---- storing volumes ----
 
 // writeVolume stores v as it is at now (finished transitions applied; a
-// deleted volume is removed) and mirrors its attachment into the
-// BlockDevices of the instance it is on, and of wasOn, the instance it was
-// on as stored before the change.
-func writeVolume(tx store.Tx, wasOn string, v *store.Volume, now time.Time) (store.Volume, error) {
+// deleted volume is removed). Instances read their block devices from
+// their volumes (withDevices), so nothing else needs writing.
+func writeVolume(tx store.Tx, v *store.Volume, now time.Time) (store.Volume, error) {
 	cur := v.At(now)
-	var err error
 	if cur.State == store.VolumeDeleted {
-		err = store.DeleteVolume(tx, cur.Owner, cur.ID)
-	} else {
-		err = store.PutVolume(tx, &cur)
+		return cur, store.DeleteVolume(tx, cur.Owner, cur.ID)
 	}
-	if err != nil {
-		return cur, err
-	}
-	if wasOn != "" && wasOn != attachedTo(&cur) {
-		if err := syncBlockDevice(tx, cur.Owner, wasOn, cur.ID, nil); err != nil {
-			return cur, err
-		}
-	}
-	if cur.Attachment != nil {
-		return cur, syncBlockDevice(tx, cur.Owner, cur.Attachment.InstanceID, cur.ID, cur.Attachment)
-	}
-	return cur, nil
-}
-
-// syncBlockDevice sets (or, with a nil attachment, removes) the volume's
-// entry in the instance's BlockDevices, keeping the others' order.
-func syncBlockDevice(tx store.Tx, owner, instanceID, volumeID string, a *store.VolumeAttachment) error {
-	inst, err := store.GetInstance(tx, owner, instanceID)
-	if err != nil || inst == nil {
-		return err
-	}
-	var out []store.BlockDevice
-	placed := false
-	for _, bd := range inst.BlockDevices {
-		if bd.VolumeID != volumeID {
-			out = append(out, bd)
-			continue
-		}
-		if a != nil {
-			out = append(out, blockDeviceOf(volumeID, a))
-			placed = true
-		}
-	}
-	if a != nil && !placed {
-		out = append(out, blockDeviceOf(volumeID, a))
-	}
-	inst.BlockDevices = out
-	return store.PutInstance(tx, inst)
+	return cur, store.PutVolume(tx, &cur)
 }
 
 func blockDeviceOf(volumeID string, a *store.VolumeAttachment) store.BlockDevice {
@@ -257,9 +204,13 @@ func blockDeviceOf(volumeID string, a *store.VolumeAttachment) store.BlockDevice
 // transaction, and stores the result (see writeVolume). A volume that does
 // not exist, is not theirs or is deleted is InvalidVolume.NotFound.
 func (s *Service) updateVolume(r *Request, id string, change func(tx store.Tx, v *store.Volume) error) (store.Volume, error) {
+	return s.updateOwnedVolume(r.User.Name, id, change)
+}
+
+func (s *Service) updateOwnedVolume(owner, id string, change func(tx store.Tx, v *store.Volume) error) (store.Volume, error) {
 	var out store.Volume
 	err := s.Store.Update(func(tx store.Tx) error {
-		stored, err := store.GetVolume(tx, r.User.Name, id)
+		stored, err := store.GetVolume(tx, owner, id)
 		if err != nil {
 			return err
 		}
@@ -274,7 +225,7 @@ func (s *Service) updateVolume(r *Request, id string, change func(tx store.Tx, v
 		if err := change(tx, &v); err != nil {
 			return err
 		}
-		out, err = writeVolume(tx, attachedTo(stored), &v, now)
+		out, err = writeVolume(tx, &v, now)
 		return err
 	})
 	return out, err
@@ -296,42 +247,6 @@ func (s *Service) confirm(r *Request, id string, end time.Time, berr error, done
 		return v, backendVolumeError(berr)
 	}
 	return v, err
-}
-
-// machineState is the instance's current state: the backend's word unless
-// the store already has it going away.
-func (s *Service) machineState(ctx context.Context, inst *store.Instance) (string, error) {
-	if inst.BackendID == "" || inst.State == string(backend.ShuttingDown) || inst.State == string(backend.Terminated) {
-		return inst.State, nil
-	}
-	ms, err := s.Backend.Describe(ctx, []string{inst.BackendID})
-	if err != nil {
-		return "", err
-	}
-	for _, m := range ms {
-		if m.ID == inst.BackendID {
-			return string(m.State), nil
-		}
-	}
-	return string(backend.Terminated), nil
-}
-
-// instanceState loads one of the user's instances and its current state.
-func (s *Service) instanceState(r *Request, id string) (*store.Instance, string, error) {
-	var inst *store.Instance
-	err := s.Store.View(func(tx store.Tx) error {
-		var err error
-		inst, err = store.GetInstance(tx, r.User.Name, id)
-		return err
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	if inst == nil {
-		return nil, "", instanceNotFound(id)
-	}
-	state, err := s.machineState(r.Context, inst)
-	return inst, state, err
 }
 
 // ---- XML shapes (botocore's Volume, VolumeAttachment, Snapshot, VolumeModification) ----
@@ -621,13 +536,18 @@ func (s *Service) createVolume(r *Request) (any, error) {
 	if earlier != "" {
 		return s.volumeResponse(r, earlier)
 	}
-	end, berr := vb.CreateVolume(r.Context, backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID})
+	end, berr := vb.CreateVolume(r.Context, volumeSpec(&v))
 	if _, err := s.confirm(r, v.ID, end, berr,
 		func(v *store.Volume, end time.Time) { v.Until = end },
 		func(v *store.Volume) { v.State, v.Until = store.VolumeDeleted, time.Time{} }); err != nil {
 		return nil, err
 	}
 	return s.volumeResponse(r, v.ID)
+}
+
+// volumeSpec is what the backend is told of a volume.
+func volumeSpec(v *store.Volume) backend.VolumeSpec {
+	return backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID}
 }
 
 // volumeResponse answers CreateVolume with the volume as it is now.
@@ -820,19 +740,16 @@ func (s *Service) attachVolume(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, state, err := s.instanceState(r, instanceID)
+	inst, err := s.currentInstance(r, instanceID)
 	if err != nil {
 		return nil, err
 	}
 	_, err = s.updateVolume(r, volumeID, func(tx store.Tx, v *store.Volume) error {
-		inst, err := store.GetInstance(tx, r.User.Name, instanceID)
+		inst, err := s.reread(tx, inst)
 		if err != nil {
 			return err
 		}
-		if inst == nil {
-			return instanceNotFound(instanceID)
-		}
-		if err := checkAttach(v, inst, state, device, s.now(), tx); err != nil {
+		if err := checkAttach(v, inst, device); err != nil {
 			return err
 		}
 		if err := r.DryRun(); err != nil {
@@ -875,44 +792,24 @@ func attachParams(p *query.Params) (volumeID, instanceID, device string, err err
 }
 
 // checkAttach applies EC2's rules for attaching v to inst at device.
-func checkAttach(v *store.Volume, inst *store.Instance, state, device string, now time.Time, tx store.Tx) error {
+func checkAttach(v *store.Volume, inst *store.Instance, device string) error {
 	switch {
 	case v.Attachment != nil:
 		return ec2err.New(ec2err.VolumeInUse, "Volume %s is already attached to %s.", v.ID, v.Attachment.InstanceID)
 	case v.State != store.VolumeAvailable:
 		return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be attached once it is 'available'.", v.ID, v.State)
-	case state != string(backend.Running) && state != string(backend.Stopped):
-		return ec2err.New(ec2err.IncorrectState, "Instance '%s' is not 'running' or 'stopped' (it is '%s').", inst.ID, state)
+	case inst.State != string(backend.Running) && inst.State != string(backend.Stopped):
+		return ec2err.New(ec2err.IncorrectState, "Instance '%s' is not 'running' or 'stopped' (it is '%s').", inst.ID, inst.State)
 	case v.Zone != inst.Zone:
 		return ec2err.New(ec2err.InvalidVolumeZoneMismatch, "The volume '%s' is not in the same availability zone as instance '%s' (%s vs %s).", v.ID, inst.ID, v.Zone, inst.Zone)
 	}
-	used, err := devicesInUse(tx, inst, now)
-	if err != nil {
-		return err
-	}
-	if used[strings.TrimPrefix(device, "/dev/")] {
-		return ec2err.New(ec2err.InvalidParameterValue, "Invalid value '%s' for unixDevice. Attachment point %s is already in use", device, device)
+	// Volumes whose detachment has finished have left BlockDevices.
+	for _, bd := range inst.BlockDevices {
+		if strings.TrimPrefix(bd.DeviceName, "/dev/") == strings.TrimPrefix(device, "/dev/") {
+			return ec2err.New(ec2err.InvalidParameterValue, "Invalid value '%s' for unixDevice. Attachment point %s is already in use", device, device)
+		}
 	}
 	return nil
-}
-
-// devicesInUse is the device names (without /dev/) an instance's volumes
-// occupy now; volumes whose detachment has finished free theirs.
-func devicesInUse(tx store.Tx, inst *store.Instance, now time.Time) (map[string]bool, error) {
-	used := map[string]bool{}
-	for _, bd := range inst.BlockDevices {
-		v, err := store.GetVolume(tx, inst.Owner, bd.VolumeID)
-		if err != nil {
-			return nil, err
-		}
-		if v == nil {
-			continue
-		}
-		if cur := v.At(now); cur.Attachment != nil && cur.Attachment.InstanceID == inst.ID {
-			used[strings.TrimPrefix(bd.DeviceName, "/dev/")] = true
-		}
-	}
-	return used, nil
 }
 
 func (s *Service) detachVolume(r *Request) (any, error) {
@@ -928,12 +825,16 @@ func (s *Service) detachVolume(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, state, err := s.attachedInstance(r, volumeID)
+	inst, err := s.attachedInstance(r, volumeID)
 	if err != nil {
 		return nil, err
 	}
 	_, err = s.updateVolume(r, volumeID, func(tx store.Tx, v *store.Volume) error {
-		if err := checkDetach(r.Params, v, inst, state); err != nil {
+		inst, err := s.reread(tx, inst)
+		if err != nil {
+			return err
+		}
+		if err := checkDetach(r.Params, v, inst); err != nil {
 			return err
 		}
 		if err := r.DryRun(); err != nil {
@@ -959,9 +860,9 @@ func (s *Service) detachVolume(r *Request) (any, error) {
 	return &volumeAttachmentResponse{volumeAttachmentItem: resp}, nil
 }
 
-// attachedInstance finds the instance a volume is attached to now, and
-// that instance's state; a volume not attached is IncorrectState.
-func (s *Service) attachedInstance(r *Request, volumeID string) (*store.Instance, string, error) {
+// attachedInstance finds the instance a volume is attached to now (see
+// currentInstance); a volume not attached is IncorrectState.
+func (s *Service) attachedInstance(r *Request, volumeID string) (*store.Instance, error) {
 	var on string
 	err := s.Store.View(func(tx store.Tx) error {
 		v, err := store.GetVolume(tx, r.User.Name, volumeID)
@@ -979,14 +880,14 @@ func (s *Service) attachedInstance(r *Request, volumeID string) (*store.Instance
 		return nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return s.instanceState(r, on)
+	return s.currentInstance(r, on)
 }
 
 // checkDetach applies EC2's rules: InstanceId and Device, when sent, must
 // name the attachment; a root volume detaches only from a stopped instance.
-func checkDetach(p *query.Params, v *store.Volume, inst *store.Instance, state string) error {
+func checkDetach(p *query.Params, v *store.Volume, inst *store.Instance) error {
 	a := v.Attachment
 	if a == nil || a.Status == store.AttachDetaching || a.InstanceID != inst.ID {
 		return ec2err.New(ec2err.IncorrectState, "Volume '%s' is in the '%s' state; it is not attached.", v.ID, v.Status())
@@ -997,7 +898,7 @@ func checkDetach(p *query.Params, v *store.Volume, inst *store.Instance, state s
 	if dev := p.String("Device"); dev != "" && strings.TrimPrefix(dev, "/dev/") != strings.TrimPrefix(a.Device, "/dev/") {
 		return ec2err.New(ec2err.InvalidAttachmentNotFound, "Volume '%s' is not attached at device '%s' (it is at %s).", v.ID, dev, a.Device)
 	}
-	if a.Device == inst.RootDeviceName && state != string(backend.Stopped) {
+	if a.Device == inst.RootDeviceName && inst.State != string(backend.Stopped) {
 		return ec2err.New(ec2err.OperationNotPermitted, "Volume '%s' is the root device of instance '%s'; stop the instance before detaching it.", v.ID, inst.ID)
 	}
 	return nil
@@ -1067,7 +968,7 @@ func (s *Service) modifyVolume(r *Request) (any, error) {
 		}
 		mod = *m
 		v.SizeGiB, v.Type, v.Iops, v.Throughput = m.TargetSize, m.TargetType, m.TargetIops, m.TargetThroughput
-		spec = backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID}
+		spec = volumeSpec(v)
 		return store.PutVolumeModification(tx, &mod)
 	})
 	if err != nil {
@@ -1315,16 +1216,13 @@ func (s *Service) releaseVolumes(r *Request, instanceIDs []string) error {
 				return err
 			}
 			machineID = inst.BackendID
-			for _, bd := range inst.BlockDevices {
-				v, err := store.GetVolume(tx, r.User.Name, bd.VolumeID)
-				if err != nil {
-					return err
-				}
-				if v == nil {
-					continue
-				}
-				cur := releaseVolume(v.At(s.now()), instanceID, isVolumes)
-				if _, err := writeVolume(tx, instanceID, &cur, s.now()); err != nil {
+			on, err := attachedVolumes(tx, r.User.Name, []string{instanceID}, s.now())
+			if err != nil {
+				return err
+			}
+			for _, v := range on[instanceID] {
+				cur := releaseVolume(v, instanceID, isVolumes)
+				if _, err := writeVolume(tx, &cur, s.now()); err != nil {
 					return err
 				}
 				released = append(released, cur)
@@ -1374,4 +1272,70 @@ func (s *Service) releaseInBackend(r *Request, vb backend.Volumes, machineID str
 		}
 	}
 	return nil
+}
+
+// ---- start-up recovery ----
+
+// RecoverVolumes finishes what a crash interrupted between recording a
+// volume's intent and recording the backend's answer (its end still
+// unknown), which would otherwise stay creating or deleting for ever. A
+// creation is asked again (the record holds the whole spec, and a retried
+// CreateVolume with its ClientToken then finds the volume) or, when the
+// backend refuses, rolled back; a deletion is asked again (deletes are
+// idempotent). app.Open calls it before serving. An operation the backend
+// still refuses is logged and left for the next start.
+func (s *Service) RecoverVolumes(ctx context.Context) error {
+	vb, ok := s.Backend.(backend.Volumes)
+	if !ok {
+		return nil
+	}
+	var stranded []*store.Volume
+	err := s.Store.View(func(tx store.Tx) error {
+		stranded = nil
+		return store.ScanJSON(tx, store.BucketVolumes, "", func(_ string, v *store.Volume) error {
+			if (v.State == store.VolumeCreating || v.State == store.VolumeDeleting) && v.Until.Equal(unknownEnd) {
+				stranded = append(stranded, v)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stranded) == 0 {
+		return err
+	}
+	for _, v := range stranded {
+		if err := s.recoverVolume(ctx, vb, v); err != nil {
+			s.Log.Error().Err(err).Str("volume", v.ID).Str("state", v.State).Msg("a volume operation interrupted by a restart could not be finished; retrying at the next start")
+		}
+	}
+	s.Log.Warn().Int("volumes", len(stranded)).Msg("recovered volume operations interrupted by a restart")
+	return nil
+}
+
+func (s *Service) recoverVolume(ctx context.Context, vb backend.Volumes, v *store.Volume) error {
+	var end time.Time
+	var err error
+	if v.State == store.VolumeCreating {
+		if end, err = vb.CreateVolume(ctx, volumeSpec(v)); err != nil {
+			// Rolled back, with whatever the interrupted call made.
+			if _, err := vb.DeleteVolume(ctx, v.ID); err != nil {
+				return err
+			}
+			return s.settleIntent(v, func(cur *store.Volume) { cur.State, cur.Until = store.VolumeDeleted, time.Time{} })
+		}
+	} else if end, err = vb.DeleteVolume(ctx, v.ID); err != nil {
+		return err
+	}
+	return s.settleIntent(v, func(cur *store.Volume) { cur.Until = end })
+}
+
+// settleIntent applies set to the stored volume if it is still the
+// intent v, with no end known.
+func (s *Service) settleIntent(v *store.Volume, set func(cur *store.Volume)) error {
+	_, err := s.updateOwnedVolume(v.Owner, v.ID, func(_ store.Tx, cur *store.Volume) error {
+		if cur.State == v.State && cur.Until.Equal(unknownEnd) {
+			set(cur)
+		}
+		return nil
+	})
+	return err
 }

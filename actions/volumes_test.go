@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,17 +98,32 @@ func (f *volFixture) update(fn func(tx store.Tx) error) {
 	}
 }
 
-func (f *volFixture) blockDevices(user, instanceID string) []store.BlockDevice {
+// blockDevices is the instance's blockDeviceMapping as DescribeInstances shows it.
+func (f *volFixture) blockDevices(user, instanceID string) []instanceBlockDeviceXML {
 	f.t.Helper()
-	var inst *store.Instance
-	err := f.s.Store.View(func(tx store.Tx) (err error) {
-		inst, err = store.GetInstance(tx, user, instanceID)
-		return err
-	})
-	if err != nil || inst == nil {
-		f.t.Fatalf("instance %s: %v", instanceID, err)
+	resp := f.must(user, "DescribeInstances", "InstanceId.1", instanceID).(*describeInstancesResponse)
+	return resp.Reservations[0].Instances[0].BlockDevices
+}
+
+// sameAttachments reports how the instance's describe differs from the
+// volume's ("" when it shows exactly the volume's attachment to it).
+func sameAttachments(v volumeItem, instanceID string, devices []instanceBlockDeviceXML) string {
+	var want []string
+	for _, a := range v.Attachments.Items {
+		if a.InstanceID == instanceID {
+			want = append(want, a.Device+" "+a.Status)
+		}
 	}
-	return inst.BlockDevices
+	var got []string
+	for _, bd := range devices {
+		if bd.Ebs.VolumeID == v.VolumeID {
+			got = append(got, bd.DeviceName+" "+bd.Ebs.Status)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		return fmt.Sprintf("instance shows %q, volume shows %q", got, want)
+	}
+	return ""
 }
 
 func wantVolCode(t *testing.T, name string, err error, code string) {
@@ -190,7 +206,8 @@ func TestCreateVolumeDefaults(t *testing.T) {
 
 // TestVolumeLifecycle walks creating → available → in-use (attaching,
 // attached) → available (detaching) → deleting → gone, with the sim's
-// delays, and the instance's BlockDevices kept in step.
+// delays; at every step DescribeInstances shows the instance's block
+// devices exactly as DescribeVolumes shows the volume's attachment.
 func TestVolumeLifecycle(t *testing.T) {
 	f := newVolFixture(t)
 	inst := f.instance("alice", "us-east-1a")
@@ -212,7 +229,7 @@ func TestVolumeLifecycle(t *testing.T) {
 		}, 0, "in-use", "attaching", 1},
 		{"attached", nil, time.Second, "in-use", "attached", 1},
 		{"detach requested", func() { f.must("alice", "DetachVolume", "VolumeId", vol) }, 0, "in-use", "detaching", 1},
-		{"detached", nil, time.Second, "available", "", 1},
+		{"detached", nil, time.Second, "available", "", 0},
 	}
 	for _, st := range steps {
 		if st.op != nil {
@@ -227,8 +244,12 @@ func TestVolumeLifecycle(t *testing.T) {
 		if v.Status != st.status || att != st.attachment {
 			t.Errorf("%s: got status %s attachment %q, want %s %q", st.name, v.Status, att, st.status, st.attachment)
 		}
-		if got := len(f.blockDevices("alice", inst.ID)); got != st.devices {
+		devices := f.blockDevices("alice", inst.ID)
+		if got := len(devices); got != st.devices {
 			t.Errorf("%s: instance has %d block devices, want %d", st.name, got, st.devices)
+		}
+		if diff := sameAttachments(v, inst.ID, devices); diff != "" {
+			t.Errorf("%s: %s", st.name, diff)
 		}
 	}
 	// A finished detachment frees the device: attaching again succeeds
@@ -272,7 +293,12 @@ func TestAttachDetachRules(t *testing.T) {
 		}
 		return store.PutInstance(tx, inst)
 	})
-	root := f.blockDevices("alice", running.ID)[1].VolumeID
+	var root string
+	for _, bd := range f.blockDevices("alice", running.ID) {
+		if bd.DeviceName == "/dev/sda1" {
+			root = bd.Ebs.VolumeID
+		}
+	}
 	f.clock.Advance(settle)
 	pending := f.instance("alice", "us-east-1a")
 
@@ -609,7 +635,7 @@ func TestLaunchAndTerminate(t *testing.T) {
 	if len(launched) != 3 || !launched[0].Root || launched[0].SizeGiB != 8 || launched[0].Device != "/dev/xvda" || launched[1].SizeGiB != 50 || launched[2].Device != "/dev/sdd" {
 		t.Fatalf("launch volumes: got %+v, want root 8 GiB at /dev/xvda, then sdb, sdd", launched)
 	}
-	if got := f.blockDevices("alice", inst.ID); len(got) != 3 || got[0].DeviceName != "/dev/xvda" || !got[0].DeleteOnTermination || got[1].DeleteOnTermination {
+	if got := f.blockDevices("alice", inst.ID); len(got) != 3 || got[0].DeviceName != "/dev/xvda" || !got[0].Ebs.DeleteOnTermination || got[1].Ebs.DeleteOnTermination {
 		t.Errorf("instance block devices: got %+v, want xvda (DeleteOnTermination), sdb (kept), sdd", got)
 	}
 	if err := f.s.releaseVolumes(newRequest(f.users["alice"], DefaultVersion, "TerminateInstances"), []string{inst.ID}); err != nil {
@@ -687,5 +713,82 @@ func TestVolumeXML(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("DescribeVolumes XML lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// refusingVolumes is the sim refusing every creation.
+type refusingVolumes struct{ *sim.Sim }
+
+func (refusingVolumes) CreateVolume(context.Context, backend.VolumeSpec) (time.Time, error) {
+	return time.Time{}, backend.ErrCapacity
+}
+
+// TestRecoverVolumes: the intents a crash left with no end known are
+// finished at start-up (a creation asked again, a deletion too), or rolled
+// back when the backend refuses; a retried CreateVolume with the same
+// ClientToken finds its volume.
+func TestRecoverVolumes(t *testing.T) {
+	cases := []struct {
+		name      string
+		state     string
+		token     string
+		refuse    bool
+		wantAfter string // DescribeVolumes status once settled; "" = gone
+	}{
+		{"creation finished", store.VolumeCreating, "", false, "available"},
+		{"creation retried with its token", store.VolumeCreating, "tok-1", false, "available"},
+		{"creation refused: rolled back", store.VolumeCreating, "", true, ""},
+		{"deletion finished", store.VolumeDeleting, "", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newVolFixture(t)
+			params := []string{"AvailabilityZone", "us-east-1a", "Size", "8"}
+			if c.token != "" {
+				params = append(params, "ClientToken", c.token)
+			}
+			req, err := decodeCreateVolume(newRequest(f.users["alice"], DefaultVersion, "CreateVolume", params...).Params, f.s.validZone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What a crash between the intent and the backend's answer leaves.
+			var id string
+			f.update(func(tx store.Tx) error {
+				v, err := newVolume(tx, "alice", req, f.clock.Now())
+				if err != nil {
+					return err
+				}
+				v.State, id = c.state, v.ID
+				if c.token != "" {
+					if err := tx.Put(store.BucketIdempotency, idempotencyKey("alice", "CreateVolume", c.token), []byte(v.ID+" "+req.fingerprint())); err != nil {
+						return err
+					}
+				}
+				return store.PutVolume(tx, &v)
+			})
+			if c.refuse {
+				f.s.Backend = refusingVolumes{f.sim}
+			}
+			if err := f.s.RecoverVolumes(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if c.token != "" {
+				if again := f.createVolume("alice", params...); again != id {
+					t.Errorf("CreateVolume retried with its token: got %s, want %s", again, id)
+				}
+			}
+			f.clock.Advance(settle)
+			resp := f.must("alice", "DescribeVolumes").(*describeVolumesResponse)
+			got := ""
+			if len(resp.Volumes) == 1 {
+				got = resp.Volumes[0].Status
+			}
+			if len(resp.Volumes) > 1 || got != c.wantAfter {
+				t.Errorf("after recovery: got %+v, want status %q", resp.Volumes, c.wantAfter)
+			}
+			if c.wantAfter == "available" {
+				f.must("alice", "DeleteVolume", "VolumeId", id)
+			}
+		})
 	}
 }

@@ -89,6 +89,10 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time) (*App, e
 		a.Close()
 		return nil, fmt.Errorf("instances: %w", err)
 	}
+	if err := svc.RecoverVolumes(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("volumes: %w", err)
+	}
 	// Before serving: finish or undo what a crash left half-done on the network.
 	if err := svc.ReconcileAddresses(context.Background()); err != nil {
 		a.Close()

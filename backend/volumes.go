@@ -17,6 +17,9 @@ import (
 //     return an estimate.
 //   - DeleteVolume and DeleteSnapshot MUST be idempotent: an unknown id
 //     succeeds.
+//   - CreateVolume SHOULD succeed again for a volume it already has with
+//     the same spec: econe-server asks again for a creation a restart
+//     interrupted (and deletes the volume when it is refused).
 //   - Attach and detach name the machine by its backend id (Machine.ID).
 //   - Volumes created by Run (LaunchContext.Volumes) need no CreateVolume
 //     call; they are attached when Run returns.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/econetest"
 )
 
@@ -147,6 +149,41 @@ func TestVolumesBoto3WaitersAndPaginator(t *testing.T) {
 		if g := fmt.Sprint(got[c.key]); g != c.want {
 			t.Errorf("%s: got %s, want %s", c.name, g, c.want)
 		}
+	}
+}
+
+// boto3DetachScript is a student's attach and detach with the waiters,
+// then what DescribeInstances shows of the instance's block devices.
+const boto3DetachScript = boto3WithCode + `
+patient = {"Delay": 1, "MaxAttempts": 60}
+inst = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1)["Instances"][0]
+iid, zone = inst["InstanceId"], inst["Placement"]["AvailabilityZone"]
+ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=patient)
+vol = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+ec2.get_waiter("volume_available").wait(VolumeIds=[vol], WaiterConfig=patient)
+ec2.attach_volume(VolumeId=vol, InstanceId=iid, Device="/dev/sdf")
+ec2.get_waiter("volume_in_use").wait(VolumeIds=[vol], WaiterConfig=patient)
+ec2.detach_volume(VolumeId=vol)
+ec2.get_waiter("volume_available").wait(VolumeIds=[vol], WaiterConfig=patient)
+devices = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"]
+print(json.dumps({"volume": vol, "instance_volumes": [d["Ebs"]["VolumeId"] for d in devices]}))
+`
+
+// TestDetachedVolumeLeavesInstanceWithBoto3: on the default configuration
+// (the sim's real delays, as econe-server start runs it), a volume the
+// waiters saw detach is no longer among the instance's block devices.
+func TestDetachedVolumeLeavesInstanceWithBoto3(t *testing.T) {
+	cfg := conf.Default()
+	cfg.DataDir = t.TempDir()
+	e := econetest.StartConfig(t, cfg)
+	out, err := e.Boto3(t, e.User(t, "alice"), boto3DetachScript)
+	var got struct {
+		Volume          string
+		InstanceVolumes []string `json:"instance_volumes"`
+	}
+	decodeOutput(t, out, err, &got)
+	if len(got.InstanceVolumes) != 1 || slices.Contains(got.InstanceVolumes, got.Volume) {
+		t.Errorf("instance block devices after the detach: got %v, want only the root volume (not %s)", got.InstanceVolumes, got.Volume)
 	}
 }
 

@@ -43,8 +43,11 @@ type Instance struct {
 	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"` // stop | terminate
 	DisableAPITermination bool   `json:"disable_api_termination,omitempty"`
 
-	RootDeviceName string        `json:"root_device_name,omitempty"`
-	BlockDevices   []BlockDevice `json:"block_devices,omitempty"`
+	RootDeviceName string `json:"root_device_name,omitempty"`
+	// BlockDevices is never stored: a volume's attachment is the one record
+	// of it, and readers derive this view from the volumes (see
+	// actions.withDevices). Records written before kept a copy; it is ignored.
+	BlockDevices []BlockDevice `json:"-"`
 }
 
 // GroupRef names a security group an instance is in.
@@ -53,7 +56,7 @@ type GroupRef struct {
 	Name string `json:"name"`
 }
 
-// BlockDevice is a volume attached to an instance.
+// BlockDevice is a volume attached to an instance, as the instance shows it.
 type BlockDevice struct {
 	DeviceName          string    `json:"device"`
 	VolumeID            string    `json:"volume_id"`

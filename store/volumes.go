@@ -1,6 +1,12 @@
 package store
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
 
 // Volume states, as EC2 names them. Transitional states carry the time the
 // backend said they end (Until); readers apply finished transitions with
@@ -43,8 +49,8 @@ type Volume struct {
 	Attachment *VolumeAttachment `json:"attachment,omitempty"`
 }
 
-// VolumeAttachment is a volume's link to an instance (mirrored in the
-// instance's BlockDevices).
+// VolumeAttachment is a volume's link to an instance: the one record of
+// it (an instance's BlockDevices are derived from its volumes).
 type VolumeAttachment struct {
 	InstanceID          string    `json:"instance_id"`
 	Device              string    `json:"device"`
@@ -161,6 +167,29 @@ func DeleteVolume(tx Tx, owner, id string) error {
 // ListVolumes returns the user's volumes in id order.
 func ListVolumes(tx Tx, owner string) ([]*Volume, error) {
 	return ListOwned[Volume](tx, BucketVolumes, owner)
+}
+
+// ListVolumesNaming returns the user's volumes, in id order, whose record
+// contains one of the instance ids (all of them when ids is empty). The
+// search is on the encoded record, so the others are not decoded; a volume
+// naming an instance need not be attached to it now (see Volume.At).
+func ListVolumesNaming(tx Tx, owner string, ids []string) ([]*Volume, error) {
+	if len(ids) == 0 {
+		return ListVolumes(tx, owner)
+	}
+	var out []*Volume
+	err := tx.Scan(BucketVolumes, OwnerPrefix(owner), func(key string, raw []byte) error {
+		if !slices.ContainsFunc(ids, func(id string) bool { return bytes.Contains(raw, []byte(id)) }) {
+			return nil
+		}
+		v := new(Volume)
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("store: decode %s/%s: %w", BucketVolumes, key, err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
 }
 
 // GetSnapshot loads one of the user's snapshots; nil when absent.

@@ -1,0 +1,237 @@
+package actions
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/store"
+)
+
+// Every action reads an instance's state through here. The store keeps
+// the state last seen; the machine moves on without asking (it boots,
+// stops, dies), and the backend knows where it is now. So an action first
+// has the records brought up to date from the backend, outside any
+// transaction (loadInstances, currentInstance), and then checks the
+// instance inside its own transaction with reread: the record as refreshed,
+// or as another request wrote it since, which is newer still. A backend
+// observation is recorded only over the state it was computed from
+// (refresh), so it never overwrites a newer change.
+//
+// An instance's block devices are not stored with it: the volumes'
+// attachments are the one record of what is attached where, and the
+// instance's view is derived from them whenever it is read (withDevices),
+// so a describe of the instance shows what a describe of its volumes shows.
+
+// loadInstances reads the caller's instances (ids, or all when ids is
+// empty) with their tags, brings their states up to date and drops the
+// expired terminated ones. A named id that is not the caller's, or no
+// longer visible, is InvalidInstanceID.NotFound.
+func (s *Service) loadInstances(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
+	return s.readInstances(r, ids, false)
+}
+
+// loadInstancesAnyState is loadInstances without hiding expired ones.
+func (s *Service) loadInstancesAnyState(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
+	return s.readInstances(r, ids, true)
+}
+
+// currentInstance is the caller's instance id as a describe shows it now.
+// An action that checks its state does so again inside its transaction,
+// with reread.
+func (s *Service) currentInstance(r *Request, id string) (*store.Instance, error) {
+	insts, _, err := s.loadInstances(r, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return insts[0], nil
+}
+
+// reread is inst, which currentInstance returned, as stored now, inside
+// the caller's transaction; one that has gone or expired meanwhile is
+// InvalidInstanceID.NotFound.
+func (s *Service) reread(tx store.Tx, inst *store.Instance) (*store.Instance, error) {
+	cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if cur == nil || !s.visible(cur, now) {
+		return nil, notFound([]string{inst.ID})
+	}
+	return cur, withDevices(tx, inst.Owner, []*store.Instance{cur}, now)
+}
+
+func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*store.Instance, map[string][]store.Tag, error) {
+	owner := r.User.Name
+	var insts []*store.Instance
+	var tags map[string][]store.Tag
+	var missing []string
+	err := s.Store.View(func(tx store.Tx) error {
+		insts, tags, missing = nil, map[string][]store.Tag{}, nil
+		if len(ids) == 0 {
+			var err error
+			if insts, err = store.ListInstances(tx, owner); err != nil {
+				return err
+			}
+			if err := store.ScanTags(tx, owner, func(id string, t store.Tag) error {
+				tags[id] = append(tags[id], t)
+				return nil
+			}); err != nil {
+				return err
+			}
+			return withDevices(tx, owner, insts, s.now())
+		}
+		for _, id := range dedupe(ids) {
+			inst, err := store.GetInstance(tx, owner, id)
+			if err != nil {
+				return err
+			}
+			if inst == nil {
+				missing = append(missing, id)
+				continue
+			}
+			insts = append(insts, inst)
+			if tags[id], err = store.Tags(tx, owner, id); err != nil {
+				return err
+			}
+		}
+		return withDevices(tx, owner, insts, s.now())
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.refresh(r.Context, insts); err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	kept := insts[:0]
+	for _, inst := range insts {
+		if keepExpired || s.visible(inst, now) {
+			kept = append(kept, inst)
+		} else if len(ids) > 0 {
+			missing = append(missing, inst.ID)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, notFound(missing)
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
+	return kept, tags, nil
+}
+
+// refresh asks the backend for the states of the live instances and
+// records those that changed, in one transaction. Nothing is written when
+// nothing changed, so polling describes stay read-only.
+func (s *Service) refresh(ctx context.Context, insts []*store.Instance) error {
+	var live []*store.Instance
+	var ids []string
+	for _, inst := range insts {
+		if inst.BackendID != "" && inst.State != string(backend.Terminated) {
+			live = append(live, inst)
+			ids = append(ids, inst.BackendID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	machines, err := s.Backend.Describe(ctx, ids)
+	if err != nil {
+		return err
+	}
+	type update struct {
+		inst *store.Instance
+		seen string // the state the change was computed from
+		m    backend.Machine
+	}
+	var updates []update
+	for i, m := range machines {
+		seen := live[i].State
+		if s.applyMachine(live[i], m) {
+			updates = append(updates, update{live[i], seen, m})
+		}
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	return s.Store.Update(func(tx store.Tx) error {
+		for _, u := range updates {
+			cur, err := store.GetInstance(tx, u.inst.Owner, u.inst.ID)
+			// Someone else changed it meanwhile: their write is newer.
+			if err != nil || cur == nil || cur.State != u.seen {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			s.applyMachine(cur, u.m)
+			if err := store.PutInstance(tx, cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// fewInstances is how many instances withDevices searches for by id.
+const fewInstances = 8
+
+// attachedVolumes is the owner's volumes as they are at now, by the
+// instance each is attached to: of the instances ids, or of all when ids
+// is empty (one scan of the owner's volumes).
+func attachedVolumes(tx store.Tx, owner string, ids []string, now time.Time) (map[string][]store.Volume, error) {
+	vols, err := store.ListVolumesNaming(tx, owner, ids)
+	if err != nil {
+		return nil, err
+	}
+	on := map[string][]store.Volume{}
+	for _, v := range vols {
+		cur := v.At(now)
+		if cur.Attachment != nil && cur.State != store.VolumeDeleted {
+			on[cur.Attachment.InstanceID] = append(on[cur.Attachment.InstanceID], cur)
+		}
+	}
+	return on, nil
+}
+
+// withDevices sets the BlockDevices of the owner's insts from the volumes
+// attached to them at now: the root device first, then in attach order.
+// A few instances search the owner's volumes for their ids; many decode
+// them all.
+func withDevices(tx store.Tx, owner string, insts []*store.Instance, now time.Time) error {
+	if len(insts) == 0 {
+		return nil
+	}
+	var ids []string
+	if len(insts) <= fewInstances {
+		for _, inst := range insts {
+			ids = append(ids, inst.ID)
+		}
+	}
+	on, err := attachedVolumes(tx, owner, ids, now)
+	if err != nil {
+		return err
+	}
+	for _, inst := range insts {
+		bds := make([]store.BlockDevice, 0, len(on[inst.ID]))
+		for _, v := range on[inst.ID] {
+			bds = append(bds, blockDeviceOf(v.ID, v.Attachment))
+		}
+		root := strings.TrimPrefix(inst.RootDeviceName, "/dev/")
+		isRoot := func(bd store.BlockDevice) bool { return strings.TrimPrefix(bd.DeviceName, "/dev/") == root }
+		sort.Slice(bds, func(i, j int) bool {
+			a, b := bds[i], bds[j]
+			switch {
+			case isRoot(a) != isRoot(b):
+				return isRoot(a)
+			case !a.AttachTime.Equal(b.AttachTime):
+				return a.AttachTime.Before(b.AttachTime)
+			}
+			return a.DeviceName < b.DeviceName
+		})
+		inst.BlockDevices = bds
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package actions
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/econe/econe-server/conf"
+)
+
+// stateEnv is an instance just launched (pending in the store) with what
+// the actions naming it need: its root volume, a volume to attach and an
+// elastic IP, all made before the clock moves.
+type stateEnv struct {
+	*testEnv
+	inst, root, vol, alloc string
+}
+
+// stateCase is one action that names an instance, called once the
+// instance's machine has booted (or, with stopped, has stopped) while
+// nobody described it: it must see the state a describe would show.
+type stateCase struct {
+	action  string
+	stopped bool
+	args    func(e *stateEnv) []string
+	check   func(resp any) string // what is wrong with the answer; "" if nothing
+}
+
+func previousState(want string) func(any) string {
+	return func(resp any) string {
+		items := resp.(*stateChangesResponse).Items
+		if len(items) != 1 || items[0].Previous.Name != want {
+			return "previous state " + stateNames(items) + ", want " + want
+		}
+		return ""
+	}
+}
+
+func stateNames(items []stateChangeXML) string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Previous.Name+" -> "+it.Current.Name)
+	}
+	return strings.Join(out, ", ")
+}
+
+// stateCases covers every action that takes an instance id (checked by
+// TestInstanceIDActionsAreCovered).
+var stateCases = []stateCase{
+	{action: "DescribeInstances", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} },
+		check: func(resp any) string {
+			got := resp.(*describeInstancesResponse).Reservations[0].Instances[0].State.Name
+			if got != "running" {
+				return "state " + got + ", want running"
+			}
+			return ""
+		}},
+	{action: "DescribeInstanceStatus", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} },
+		check: func(resp any) string {
+			if got := resp.(*describeInstanceStatusResponse).Statuses; len(got) != 1 {
+				return "no status, want the running instance's"
+			}
+			return ""
+		}},
+	{action: "TerminateInstances", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }, check: previousState("running")},
+	{action: "StopInstances", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }, check: previousState("running")},
+	{action: "StartInstances", stopped: true, args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }, check: previousState("stopped")},
+	{action: "RebootInstances", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }},
+	{action: "GetConsoleOutput", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst} }},
+	{action: "DescribeInstanceAttribute", args: func(e *stateEnv) []string {
+		return []string{"InstanceId", e.inst, "Attribute", "instanceType"}
+	}},
+	{action: "ModifyInstanceAttribute", stopped: true, args: func(e *stateEnv) []string {
+		return []string{"InstanceId", e.inst, "InstanceType.Value", "m1.large"}
+	}},
+	{action: "AssociateAddress", args: func(e *stateEnv) []string { return []string{"AllocationId", e.alloc, "InstanceId", e.inst} }},
+	{action: "AssociateAddress", stopped: true, args: func(e *stateEnv) []string { return []string{"AllocationId", e.alloc, "InstanceId", e.inst} }},
+	{action: "AttachVolume", args: func(e *stateEnv) []string {
+		return []string{"VolumeId", e.vol, "InstanceId", e.inst, "Device", "/dev/sdf"}
+	}},
+	{action: "AttachVolume", stopped: true, args: func(e *stateEnv) []string {
+		return []string{"VolumeId", e.vol, "InstanceId", e.inst, "Device", "/dev/sdf"}
+	}},
+	// A root volume detaches only from a stopped instance.
+	{action: "DetachVolume", stopped: true, args: func(e *stateEnv) []string { return []string{"VolumeId", e.root, "InstanceId", e.inst} }},
+}
+
+// noInstanceID lists the actions that name no instance; together with
+// stateCases it must classify every action of Table().
+var noInstanceID = []string{
+	"AllocateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
+	"CreateSecurityGroup", "DescribeSecurityGroups", "DeleteSecurityGroup", "DescribeSecurityGroupRules",
+	"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+	"DescribeImages", "DescribeInstanceTypes", "RunInstances",
+	"CreateKeyPair", "ImportKeyPair", "DescribeKeyPairs", "DeleteKeyPair",
+	"DescribeRegions", "DescribeAvailabilityZones", "DescribeAccountAttributes",
+	"CreateSnapshot", "DescribeSnapshots", "DeleteSnapshot",
+	"CreateTags", "DeleteTags", "DescribeTags",
+	"CreateVolume", "DescribeVolumes", "DeleteVolume", "ModifyVolume", "DescribeVolumesModifications",
+}
+
+// newStateEnv launches one instance for alice and makes a volume and an
+// elastic IP; then the machine boots (and, with stopped, is stopped and
+// stops) while nothing but that stop reads it.
+func newStateEnv(t *testing.T, stopped bool) *stateEnv {
+	t.Helper()
+	cfg := conf.Default()
+	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
+	e, clock, _ := newInstanceEnv(t, cfg)
+	e.svc.Addresses = &fakeAddressProvider{}
+	if err := e.svc.ReconcileAddresses(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	run := e.mustCall(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1").(*runInstancesResponse).Instances[0]
+	env := &stateEnv{testEnv: e, inst: run.InstanceID, root: run.BlockDevices[0].Ebs.VolumeID}
+	env.vol = e.mustCall(t, "alice", "CreateVolume", "AvailabilityZone", run.Placement.AvailabilityZone, "Size", "1").(*createVolumeResponse).VolumeID
+	env.alloc = e.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID
+	clock.Advance(settle)
+	if stopped {
+		e.mustCall(t, "alice", "StopInstances", "InstanceId.1", env.inst)
+		clock.Advance(settle)
+	}
+	return env
+}
+
+// TestInstanceActionsSeeCurrentState: every action naming an instance
+// sees the state its machine has reached, though nobody described it
+// since (the store still says pending, or stopping).
+func TestInstanceActionsSeeCurrentState(t *testing.T) {
+	for _, c := range stateCases {
+		state := "running"
+		if c.stopped {
+			state = "stopped"
+		}
+		t.Run(c.action+"/"+state, func(t *testing.T) {
+			e := newStateEnv(t, c.stopped)
+			resp, err := e.call(t, "alice", c.action, c.args(e)...)
+			if err != nil {
+				t.Fatalf("got %v, want it to act on a %s instance", err, state)
+			}
+			if c.check != nil {
+				if msg := c.check(resp); msg != "" {
+					t.Errorf("got %s", msg)
+				}
+			}
+		})
+	}
+}
+
+// TestInstanceIDActionsAreCovered: every action of Table() is either
+// tried by TestInstanceActionsSeeCurrentState or listed as naming no
+// instance, so a new action cannot be forgotten; and, where botocore's
+// EC2 model is at hand, the actions whose input has an InstanceId or
+// InstanceIds member are exactly the tried ones.
+func TestInstanceIDActionsAreCovered(t *testing.T) {
+	tried := map[string]bool{}
+	for _, c := range stateCases {
+		tried[c.action] = true
+	}
+	for name := range Table() {
+		if tried[name] == slices.Contains(noInstanceID, name) {
+			t.Errorf("%s: got it in both or neither of stateCases and noInstanceID, want it in exactly one", name)
+		}
+	}
+	for _, name := range noInstanceID {
+		if _, ok := Table()[name]; !ok {
+			t.Errorf("noInstanceID lists %s, which Table() does not have", name)
+		}
+	}
+	model := botocoreEC2Model(t)
+	for name := range Table() {
+		op, ok := model.Operations[name]
+		if !ok {
+			t.Errorf("%s: not in botocore's EC2 model", name)
+			continue
+		}
+		members := model.Shapes[op.Input.Shape].Members
+		_, one := members["InstanceId"]
+		_, many := members["InstanceIds"]
+		if takes := one || many; takes != tried[name] {
+			t.Errorf("%s: botocore says it takes an instance id: %t; tried in stateCases: %t", name, takes, tried[name])
+		}
+	}
+}
+
+type ec2Model struct {
+	Operations map[string]struct {
+		Input struct{ Shape string } `json:"input"`
+	} `json:"operations"`
+	Shapes map[string]struct {
+		Members map[string]json.RawMessage `json:"members"`
+	} `json:"shapes"`
+}
+
+// botocoreEC2Model reads botocore's EC2 model through the Python the
+// client tests use (ECONE_TEST_PYTHON); the test is skipped without it.
+func botocoreEC2Model(t *testing.T) ec2Model {
+	t.Helper()
+	python := os.Getenv("ECONE_TEST_PYTHON")
+	if python == "" {
+		t.Skip("ECONE_TEST_PYTHON is not set: botocore's model is not at hand")
+	}
+	out, err := exec.Command(python, "-c", "import botocore, os; print(os.path.dirname(botocore.__file__))").Output()
+	if err != nil {
+		t.Fatalf("finding botocore with %s: %v", python, err)
+	}
+	f, err := os.Open(filepath.Join(strings.TrimSpace(string(out)), "data", "ec2", "2016-11-15", "service-2.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ec2Model
+	if err := json.NewDecoder(zr).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
