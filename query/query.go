@@ -317,8 +317,23 @@ func (p *Params) Struct(prefix string) *Params {
 
 // Filter is one Filter.N: a name and the values any of which may match.
 type Filter struct {
-	Name   string
-	Values []string
+	Name     string
+	Values   []string
+	patterns []pattern // Values, compiled once by Filters
+}
+
+// Match reports whether any of the filter's values matches any of have.
+// Values may hold wildcards: * is any run, ? any one character, and a
+// backslash escapes the next character.
+func (f Filter) Match(have []string) bool {
+	for i := range f.patterns {
+		for _, v := range have {
+			if f.patterns[i].match(v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Filters decodes Filter.N.Name / Filter.N.Value.M, within EC2's limits on
@@ -335,10 +350,12 @@ func (p *Params) Filters() ([]Filter, error) {
 		if total += len(f.Values); total > MaxFilterValues {
 			return nil, ec2err.New(ec2err.FilterLimitExceeded, "The maximum number of filter values specified on a single call is %d. %s brings this request to %d.", MaxFilterValues, s.full("Value"), total)
 		}
-		for _, v := range f.Values {
+		f.patterns = make([]pattern, len(f.Values))
+		for i, v := range f.Values {
 			if n := utf8.RuneCountInString(v); n > MaxFilterValueLength {
 				return nil, ec2err.New(ec2err.FilterLimitExceeded, "The maximum length for a filter value is %d characters. %s has one of %d.", MaxFilterValueLength, s.full("Value"), n)
 			}
+			f.patterns[i] = compilePattern(v)
 		}
 		out = append(out, f)
 	}

@@ -54,6 +54,9 @@ func TestFilters(t *testing.T) {
 	if !reflect.DeepEqual(filterValues(got), want) {
 		t.Errorf("got %+v, want %+v", filterValues(got), want)
 	}
+	if !got[1].Match([]string{"db", "webserver"}) || got[1].Match([]string{"db"}) {
+		t.Errorf("tag:Name web*: got no match for webserver or a match for db")
+	}
 	_, err = params("Filter.1.Value.1", "x").Filters()
 	if !ec2err.Is(err, ec2err.MissingParameter) {
 		t.Errorf("filter without name: got %v, want MissingParameter", err)
