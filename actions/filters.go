@@ -32,56 +32,11 @@ func checkFilterNames(filters []query.Filter, probe Attrs) error {
 func matchFilters(filters []query.Filter, attrs Attrs) bool {
 	for _, f := range filters {
 		have, _ := attrs(f.Name)
-		if !anyMatch(f.Values, have) {
+		if !f.Match(have) {
 			return false
 		}
 	}
 	return true
-}
-
-func anyMatch(patterns, values []string) bool {
-	for _, p := range patterns {
-		for _, v := range values {
-			if wildcardMatch(p, v) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// wildcardMatch matches EC2 filter values: * is any run, ? any one
-// character, and a backslash escapes the next character.
-func wildcardMatch(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, `*?\`) {
-		return pattern == s
-	}
-	p, v := []rune(pattern), []rune(s)
-	// Iterative matcher with one backtrack point for the last star.
-	pi, vi, star, mark := 0, 0, -1, 0
-	for vi < len(v) {
-		switch {
-		case pi < len(p) && p[pi] == '\\' && pi+1 < len(p) && p[pi+1] == v[vi]:
-			pi += 2
-			vi++
-		case pi < len(p) && (p[pi] == '?' || (p[pi] != '*' && p[pi] != '\\' && p[pi] == v[vi])):
-			pi++
-			vi++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, vi
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			vi = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
 }
 
 // tagAttrs answers the tag filters every taggable resource supports:

@@ -569,6 +569,9 @@ func TestDescribeAvailabilityZonesSDK(t *testing.T) {
 		{"filter region-name", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("region-name", testRegion)}}, testZones, ""},
 		{"ZoneName and a filter", ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"eu-south-9a", "eu-south-9b"}, Filters: []types.Filter{filter("zone-id", "eu-south-9-az2")}}, []string{"eu-south-9b"}, ""},
 		{"unknown filter", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("colour", "red")}}, nil, "InvalidParameterValue"},
+		{"200 filter values", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", slices.Repeat([]string{"eu-south-9a"}, 200)...)}}, []string{"eu-south-9a"}, ""},
+		{"201 filter values", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", slices.Repeat([]string{"eu-south-9a"}, 201)...)}}, nil, "FilterLimitExceeded"},
+		{"a filter value of 256 characters", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", "*"+strings.Repeat("a", 255))}}, nil, "FilterLimitExceeded"},
 		{"DryRun", ec2.DescribeAvailabilityZonesInput{DryRun: aws.Bool(true)}, nil, "DryRunOperation"},
 	}
 	for _, c := range cases {

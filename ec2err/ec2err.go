@@ -87,6 +87,7 @@ const (
 	InvalidParameterValue         = "InvalidParameterValue"
 	InvalidParameterCombination   = "InvalidParameterCombination"
 	InvalidFilter                 = "InvalidFilter"
+	FilterLimitExceeded           = "FilterLimitExceeded"
 	InvalidRequest                = "InvalidRequest"
 	InvalidNextToken              = "InvalidPaginationToken"
 	UnsupportedOperation          = "UnsupportedOperation"
@@ -169,6 +170,7 @@ var codes = map[string]int{
 	InvalidParameterValue:         http.StatusBadRequest,
 	InvalidParameterCombination:   http.StatusBadRequest,
 	InvalidFilter:                 http.StatusBadRequest,
+	FilterLimitExceeded:           http.StatusBadRequest,
 	InvalidRequest:                http.StatusBadRequest,
 	InvalidNextToken:              http.StatusBadRequest,
 	UnsupportedOperation:          http.StatusBadRequest,

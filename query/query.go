@@ -13,36 +13,187 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/econe/econe-server/ec2err"
 )
 
+// Limits EC2 sets on every call. A list longer than any EC2 accepts is
+// refused before an action walks it.
+const (
+	// MaxListMembers is the longest list (InstanceId.N, ResourceId.N, ...)
+	// EC2 documents: "Up to 1000 instance IDs" (TerminateInstances) and
+	// "Up to 1000 resource IDs" (CreateTags, DeleteTags).
+	MaxListMembers = 1000
+	// MaxFilterValues is the number of Filter.N.Value.M EC2 takes in one call.
+	MaxFilterValues = 200
+	// MaxFilterValueLength is the longest filter value EC2 takes, in characters.
+	MaxFilterValueLength = 255
+)
+
 // Params is one request's parameters (or a nested structure of them).
+// The dotted names are split once into a tree, so a list or a structure
+// is found without rescanning every parameter.
 type Params struct {
-	values url.Values
+	node   *node
 	prefix string // the dotted path of this structure in the request, for messages
 }
 
-// New wraps decoded request parameters.
-func New(v url.Values) *Params { return &Params{values: v} }
+// node is one segment of the dotted names: InstanceId.1 is the child "1"
+// of the child "InstanceId" of the root.
+type node struct {
+	values   []string
+	sent     bool // a parameter of exactly this name was sent
+	children map[string]*node
+}
 
-// Values returns the underlying parameters (read-only by convention).
-func (p *Params) Values() url.Values { return p.values }
+// member is one numbered child of a list: prefix.index.
+type member struct {
+	index int
+	seg   string
+	node  *node
+}
+
+// New wraps decoded request parameters.
+func New(v url.Values) *Params {
+	root := &node{}
+	for k, vs := range v {
+		n := root
+		for {
+			seg, rest, more := strings.Cut(k, ".")
+			n = n.child(seg)
+			if !more {
+				break
+			}
+			k = rest
+		}
+		n.values, n.sent = vs, true
+	}
+	return &Params{node: root}
+}
+
+// Parse wraps decoded request parameters and refuses a list longer than
+// EC2 accepts, naming it.
+func Parse(v url.Values) (*Params, error) {
+	p := New(v)
+	if name, n := p.node.longestList(""); n > MaxListMembers {
+		return nil, ec2err.New(ec2err.InvalidRequest, "%d exceeds the maximum number of %s values that can be specified (%d). Split the request into batches of at most %d.", n, name, MaxListMembers, MaxListMembers)
+	}
+	return p, nil
+}
+
+func (n *node) child(seg string) *node {
+	if n.children == nil {
+		n.children = map[string]*node{}
+	}
+	c, ok := n.children[seg]
+	if !ok {
+		c = &node{}
+		n.children[seg] = c
+	}
+	return c
+}
+
+// lookup finds the node of a dotted name, or nil.
+func (n *node) lookup(name string) *node {
+	for n != nil {
+		seg, rest, more := strings.Cut(name, ".")
+		n = n.children[seg]
+		if !more {
+			return n
+		}
+		name = rest
+	}
+	return nil
+}
+
+// members returns the numbered children, in numeric order. EC2 lists are
+// 1-based, but clients may send gaps, so the order is what counts, not
+// contiguity. Only the canonical spelling of a number is an index
+// (InstanceId.01 is not InstanceId.1).
+func (n *node) members() []member {
+	var out []member
+	for seg, c := range n.children {
+		if i, ok := index(seg); ok {
+			out = append(out, member{i, seg, c})
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].index < out[b].index })
+	return out
+}
+
+func index(seg string) (int, bool) {
+	if seg == "" || seg[0] < '0' || seg[0] > '9' || (seg[0] == '0' && len(seg) > 1) {
+		return 0, false
+	}
+	i, err := strconv.Atoi(seg)
+	return i, err == nil
+}
+
+// longestList returns the dotted name (name and below) of the list with
+// the most members, and how many it has; ties go to the first name in
+// order, so an error names the same parameter every time.
+func (n *node) longestList(name string) (string, int) {
+	best, most := name, 0
+	if name != "" {
+		for seg := range n.children {
+			if _, ok := index(seg); ok {
+				most++
+			}
+		}
+	}
+	for seg, c := range n.children {
+		sub := seg
+		if name != "" {
+			sub = name + "." + seg
+		}
+		if cn, cm := c.longestList(sub); cm > most || (cm == most && cm > 0 && cn < best) {
+			best, most = cn, cm
+		}
+	}
+	return best, most
+}
+
+// Values returns the parameters as sent, named relative to this structure.
+func (p *Params) Values() url.Values {
+	out := url.Values{}
+	p.node.collect("", out)
+	return out
+}
+
+func (n *node) collect(path string, out url.Values) {
+	for seg, c := range n.children {
+		if c.sent {
+			out[path+seg] = c.values
+		}
+		c.collect(path+seg+".", out)
+	}
+}
 
 func (p *Params) full(name string) string { return p.prefix + name }
 
-// Has reports whether the parameter was sent.
-func (p *Params) Has(name string) bool {
-	_, ok := p.values[name]
-	return ok
+// get returns the parameter's node if it was sent.
+func (p *Params) get(name string) *node {
+	if n := p.node.lookup(name); n != nil && n.sent {
+		return n
+	}
+	return nil
 }
 
+// Has reports whether the parameter was sent.
+func (p *Params) Has(name string) bool { return p.get(name) != nil }
+
 // String returns the parameter's value, "" when absent.
-func (p *Params) String(name string) string { return p.values.Get(name) }
+func (p *Params) String(name string) string {
+	if n := p.get(name); n != nil && len(n.values) > 0 {
+		return n.values[0]
+	}
+	return ""
+}
 
 // Required returns the parameter's value or MissingParameter.
 func (p *Params) Required(name string) (string, error) {
-	v := p.values.Get(name)
+	v := p.String(name)
 	if v == "" {
 		return "", ec2err.Missing(p.full(name))
 	}
@@ -51,7 +202,7 @@ func (p *Params) Required(name string) (string, error) {
 
 // Int returns an integer parameter, or def when absent.
 func (p *Params) Int(name string, def int) (int, error) {
-	v := p.values.Get(name)
+	v := p.String(name)
 	if v == "" {
 		return def, nil
 	}
@@ -73,7 +224,7 @@ func (p *Params) OptionalInt(name string) (int, bool, error) {
 
 // Bool returns a boolean parameter ("true"/"false", any case), or def.
 func (p *Params) Bool(name string, def bool) (bool, error) {
-	v := p.values.Get(name)
+	v := p.String(name)
 	if v == "" {
 		return def, nil
 	}
@@ -88,7 +239,7 @@ func (p *Params) Bool(name string, def bool) (bool, error) {
 
 // Time returns an ISO 8601 timestamp parameter; ok is false when absent.
 func (p *Params) Time(name string) (t time.Time, ok bool, err error) {
-	v := p.values.Get(name)
+	v := p.String(name)
 	if v == "" {
 		return time.Time{}, false, nil
 	}
@@ -102,7 +253,7 @@ func (p *Params) Time(name string) (t time.Time, ok bool, err error) {
 
 // Base64 decodes a base64 parameter (standard or URL alphabet, padding optional).
 func (p *Params) Base64(name string) ([]byte, error) {
-	v := p.values.Get(name)
+	v := p.String(name)
 	if v == "" {
 		return nil, nil
 	}
@@ -120,45 +271,21 @@ func (p *Params) Base64(name string) ([]byte, error) {
 	return nil, ec2err.BadValue(p.full(name), "(redacted)", "It must be base64-encoded.")
 }
 
-// indexes returns the numeric suffixes N present as "prefix.N" or
-// "prefix.N.<more>", in numeric order. EC2 lists are 1-based, but clients may
-// send gaps, so the order is what counts, not contiguity.
-func (p *Params) indexes(prefix string) []int {
-	seen := map[int]bool{}
-	dotted := prefix + "."
-	for k := range p.values {
-		if !strings.HasPrefix(k, dotted) {
-			continue
-		}
-		rest := k[len(dotted):]
-		if i := strings.IndexByte(rest, '.'); i >= 0 {
-			rest = rest[:i]
-		}
-		if n, err := strconv.Atoi(rest); err == nil && n >= 0 {
-			seen[n] = true
-		}
-	}
-	out := make([]int, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Ints(out)
-	return out
-}
-
 // List returns the values of a flattened list prefix.1, prefix.2, ...
 // Some old clients send a single unnumbered "prefix"; it is accepted too.
 func (p *Params) List(prefix string) []string {
+	n := p.node.lookup(prefix)
+	if n == nil {
+		return nil
+	}
 	var out []string
-	for _, n := range p.indexes(prefix) {
-		if v, ok := p.values[prefix+"."+strconv.Itoa(n)]; ok && len(v) > 0 {
-			out = append(out, v[0])
+	for _, m := range n.members() {
+		if m.node.sent && len(m.node.values) > 0 {
+			out = append(out, m.node.values[0])
 		}
 	}
-	if len(out) == 0 {
-		if v, ok := p.values[prefix]; ok && len(v) > 0 && v[0] != "" {
-			out = append(out, v[0])
-		}
+	if len(out) == 0 && n.sent && len(n.values) > 0 && n.values[0] != "" {
+		out = append(out, n.values[0])
 	}
 	return out
 }
@@ -166,10 +293,14 @@ func (p *Params) List(prefix string) []string {
 // Structs returns the members of a list of structures prefix.N.Field, each as
 // Params whose names are relative to the member.
 func (p *Params) Structs(prefix string) []*Params {
+	n := p.node.lookup(prefix)
+	if n == nil {
+		return nil
+	}
 	var out []*Params
-	for _, n := range p.indexes(prefix) {
-		if s := p.Struct(prefix + "." + strconv.Itoa(n)); len(s.values) > 0 {
-			out = append(out, s)
+	for _, m := range n.members() {
+		if len(m.node.children) > 0 {
+			out = append(out, &Params{node: m.node, prefix: p.prefix + prefix + "." + m.seg + "."})
 		}
 	}
 	return out
@@ -177,31 +308,56 @@ func (p *Params) Structs(prefix string) []*Params {
 
 // Struct returns the nested structure prefix.Field as Params.
 func (p *Params) Struct(prefix string) *Params {
-	dotted := prefix + "."
-	sub := url.Values{}
-	for k, v := range p.values {
-		if strings.HasPrefix(k, dotted) {
-			sub[k[len(dotted):]] = v
-		}
+	n := p.node.lookup(prefix)
+	if n == nil {
+		n = &node{}
 	}
-	return &Params{values: sub, prefix: p.prefix + dotted}
+	return &Params{node: n, prefix: p.prefix + prefix + "."}
 }
 
 // Filter is one Filter.N: a name and the values any of which may match.
 type Filter struct {
-	Name   string
-	Values []string
+	Name     string
+	Values   []string
+	patterns []pattern // Values, compiled once by Filters
 }
 
-// Filters decodes Filter.N.Name / Filter.N.Value.M.
+// Match reports whether any of the filter's values matches any of have.
+// Values may hold wildcards: * is any run, ? any one character, and a
+// backslash escapes the next character.
+func (f Filter) Match(have []string) bool {
+	for i := range f.patterns {
+		for _, v := range have {
+			if f.patterns[i].match(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Filters decodes Filter.N.Name / Filter.N.Value.M, within EC2's limits on
+// the number and length of values.
 func (p *Params) Filters() ([]Filter, error) {
 	var out []Filter
+	total := 0
 	for _, s := range p.Structs("Filter") {
 		name := s.String("Name")
 		if name == "" {
 			return nil, ec2err.Missing(s.full("Name"))
 		}
-		out = append(out, Filter{Name: name, Values: s.List("Value")})
+		f := Filter{Name: name, Values: s.List("Value")}
+		if total += len(f.Values); total > MaxFilterValues {
+			return nil, ec2err.New(ec2err.FilterLimitExceeded, "The maximum number of filter values specified on a single call is %d. %s brings this request to %d.", MaxFilterValues, s.full("Value"), total)
+		}
+		f.patterns = make([]pattern, len(f.Values))
+		for i, v := range f.Values {
+			if n := utf8.RuneCountInString(v); n > MaxFilterValueLength {
+				return nil, ec2err.New(ec2err.FilterLimitExceeded, "The maximum length for a filter value is %d characters. %s has one of %d.", MaxFilterValueLength, s.full("Value"), n)
+			}
+			f.patterns[i] = compilePattern(v)
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

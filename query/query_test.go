@@ -3,6 +3,9 @@ package query
 import (
 	"net/url"
 	"reflect"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/econe/econe-server/ec2err"
@@ -47,9 +50,12 @@ func TestFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Filter{{"instance-state-name", []string{"running", "pending"}}, {"tag:Name", []string{"web*"}}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v, want %+v", got, want)
+	want := map[string][]string{"instance-state-name": {"running", "pending"}, "tag:Name": {"web*"}}
+	if !reflect.DeepEqual(filterValues(got), want) {
+		t.Errorf("got %+v, want %+v", filterValues(got), want)
+	}
+	if !got[1].Match([]string{"db", "webserver"}) || got[1].Match([]string{"db"}) {
+		t.Errorf("tag:Name web*: got no match for webserver or a match for db")
 	}
 	_, err = params("Filter.1.Value.1", "x").Filters()
 	if !ec2err.Is(err, ec2err.MissingParameter) {
@@ -119,15 +125,176 @@ func FuzzDecode(f *testing.F) {
 	f.Add("Filter.1.Name=a&Filter.1.Value.1=b&InstanceId.1=i-1")
 	f.Add("TagSpecification.1.Tag.1.Key=k&TagSpecification.1.ResourceType=instance")
 	f.Add("Filter..Name=&Filter.-1.Value.x=1&InstanceId.99999999999999999999=z")
+	f.Add("InstanceId.01=a&InstanceId.1=b&InstanceId.+2=c&InstanceId.10=j&InstanceId=legacy")
+	f.Add("Filter.2.Name=b&Filter.2.Value=legacy&Filter.1.Name=a&Filter.1.Value.3=x&Filter.1.Value.1=y&Filter.1.=z")
+	f.Add("A.B=1&A.B=2&A..C=&A.=x")
 	f.Fuzz(func(t *testing.T, raw string) {
 		v, err := url.ParseQuery(raw)
 		if err != nil {
 			return
 		}
 		p := New(v)
-		_ = p.List("InstanceId")
-		_, _ = p.Filters()
+		if got, want := p.List("InstanceId"), naiveList(v, "InstanceId"); !reflect.DeepEqual(got, want) {
+			t.Errorf("List: got %q, want %q", got, want)
+		}
+		if fs, err := p.Filters(); err == nil {
+			if got, want := filterValues(fs), naiveFilters(v); !reflect.DeepEqual(got, want) {
+				t.Errorf("Filters: got %q, want %q", got, want)
+			}
+		}
+		if got := p.Values(); !reflect.DeepEqual(got, v) {
+			t.Errorf("Values: got %q, want %q", got, v)
+		}
 		_, _ = p.TagSpecifications()
 		_, _ = p.Int("MaxCount", 1)
+		_, _ = Parse(v)
 	})
+}
+
+func filterValues(fs []Filter) map[string][]string {
+	out := map[string][]string{}
+	for _, f := range fs {
+		out[f.Name] = f.Values
+	}
+	return out
+}
+
+// numbered returns name.1=value1 .. name.n=valuen.
+func numbered(v url.Values, name string, n int) url.Values {
+	for i := 1; i <= n; i++ {
+		v.Set(name+"."+strconv.Itoa(i), "value"+strconv.Itoa(i))
+	}
+	return v
+}
+
+// TestLimits: lists, filter values and their length stop where EC2 stops
+// them, with EC2's error, naming the parameter.
+func TestLimits(t *testing.T) {
+	long := strings.Repeat("é", MaxFilterValueLength)
+	cases := []struct {
+		name     string
+		v        url.Values
+		wantCode string // "" for accepted
+		wantText string
+	}{
+		{"1000 instance ids", numbered(url.Values{}, "InstanceId", 1000), "", ""},
+		{"1001 instance ids", numbered(url.Values{}, "InstanceId", 1001), ec2err.InvalidRequest,
+			"1001 exceeds the maximum number of InstanceId values that can be specified (1000)"},
+		{"1001 nested tags", numbered(url.Values{"TagSpecification.1.ResourceType": {"instance"}}, "TagSpecification.1.Tag", 1001), ec2err.InvalidRequest,
+			"TagSpecification.1.Tag values"},
+		{"10000 filter names", manyFilters(10000), ec2err.InvalidRequest, "10000 exceeds the maximum number of Filter values"},
+		{"200 filter values over two filters", numbered(numbered(url.Values{"Filter.1.Name": {"a"}, "Filter.2.Name": {"b"}}, "Filter.1.Value", 100), "Filter.2.Value", 100), "", ""},
+		{"201 filter values over two filters", numbered(numbered(url.Values{"Filter.1.Name": {"a"}, "Filter.2.Name": {"b"}}, "Filter.1.Value", 100), "Filter.2.Value", 101), ec2err.FilterLimitExceeded,
+			"The maximum number of filter values specified on a single call is 200. Filter.2.Value brings this request to 201."},
+		{"value of 255 characters", url.Values{"Filter.1.Name": {"tag-value"}, "Filter.1.Value.1": {long}}, "", ""},
+		{"value of 256 characters", url.Values{"Filter.1.Name": {"a"}, "Filter.1.Value.1": {"x"}, "Filter.2.Name": {"tag-value"}, "Filter.2.Value.1": {"*" + long}}, ec2err.FilterLimitExceeded,
+			"The maximum length for a filter value is 255 characters. Filter.2.Value has one of 256."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Parse(c.v)
+			if err == nil {
+				_, err = p.Filters()
+			}
+			if c.wantCode == "" {
+				if err != nil {
+					t.Errorf("got %v, want it accepted", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got it accepted, want %s saying %q", c.wantCode, c.wantText)
+			}
+			if e := ec2err.As(err); e.Code != c.wantCode || !strings.Contains(e.Message, c.wantText) {
+				t.Errorf("got %v, want %s saying %q", err, c.wantCode, c.wantText)
+			}
+		})
+	}
+}
+
+// TestValuesRoundTrip: the tree gives back exactly the parameters sent,
+// and a structure its own, relative names.
+func TestValuesRoundTrip(t *testing.T) {
+	v := url.Values{"Action": {"RunInstances"}, "A.B": {"1", "2"}, "A..C": {""}, "A.": {"x"}, "Placement.AvailabilityZone": {"z"}}
+	if got := New(v).Values(); !reflect.DeepEqual(got, v) {
+		t.Errorf("got %v, want %v", got, v)
+	}
+	if got, want := New(v).Struct("A").Values(), (url.Values{"B": {"1", "2"}, ".C": {""}, "": {"x"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("Struct(A): got %v, want %v", got, want)
+	}
+}
+
+// naiveList and naiveStructFields are the decoder as it was, scanning
+// every parameter per index: the reference the fuzz test holds the tree to.
+func naiveIndexes(v url.Values, prefix string) []int {
+	seen := map[int]bool{}
+	for k := range v {
+		rest, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, ".")
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 {
+			seen[n] = true
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func naiveList(v url.Values, prefix string) []string {
+	var out []string
+	for _, n := range naiveIndexes(v, prefix) {
+		if vs, ok := v[prefix+"."+strconv.Itoa(n)]; ok && len(vs) > 0 {
+			out = append(out, vs[0])
+		}
+	}
+	if vs, ok := v[prefix]; len(out) == 0 && ok && len(vs) > 0 && vs[0] != "" {
+		out = append(out, vs[0])
+	}
+	return out
+}
+
+func naiveFilters(v url.Values) map[string][]string {
+	out := map[string][]string{}
+	for _, n := range naiveIndexes(v, "Filter") {
+		sub := url.Values{}
+		for k, vs := range v {
+			if rest, ok := strings.CutPrefix(k, "Filter."+strconv.Itoa(n)+"."); ok {
+				sub[rest] = vs
+			}
+		}
+		if name := sub.Get("Name"); name != "" {
+			out[name] = naiveList(sub, "Value")
+		}
+	}
+	return out
+}
+
+// manyFilters is Filter.1..n.Name, the shape that made decoding quadratic.
+func manyFilters(n int) url.Values {
+	v := url.Values{}
+	for i := 1; i <= n; i++ {
+		v.Set("Filter."+strconv.Itoa(i)+".Name", "tag:k"+strconv.Itoa(i))
+	}
+	return v
+}
+
+// BenchmarkFilters decodes Filter.1..N.Name: before the tree, each index
+// rescanned every parameter.
+func BenchmarkFilters(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		v := manyFilters(n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := New(v).Filters(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

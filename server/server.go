@@ -104,13 +104,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		err = ec2err.New(ec2err.InvalidAction, "The action %s is not valid for this web service.", action)
 		return
 	}
+	p, err := query.Parse(params)
+	if err != nil {
+		return
+	}
 	resp, err = h(s.svc, &actions.Request{
 		Context: req.Context(),
 		ID:      id,
 		User:    user,
 		Action:  action,
 		Version: version,
-		Params:  query.New(params),
+		Params:  p,
 		Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
 	})
 }
