@@ -68,6 +68,15 @@ func TestInvalidValues(t *testing.T) {
 		{"templates_dir a file", func(c *Config) { c.TemplatesDir = file }, "templates_dir", "is not a directory"},
 		{"admin socket too long", func(c *Config) { c.DataDir = "/" + strings.Repeat("d", 120) }, "admin_socket", "longer than the 107"},
 		{"max_request_bytes 0", func(c *Config) { c.MaxRequestBytes = 0 }, "max_request_bytes", "must be > 0, got 0"},
+		{"header_read_timeout 0", func(c *Config) { c.Limits.HeaderReadTimeout = 0 }, "limits.header_read_timeout", "must be > 0 and at most 10m0s, got 0s"},
+		{"body_read_timeout 0", func(c *Config) { c.Limits.BodyReadTimeout = 0 }, "limits.body_read_timeout", "must be > 0 and at most 10m0s, got 0s"},
+		{"body_read_timeout too long", func(c *Config) { c.Limits.BodyReadTimeout = Duration(time.Hour) }, "limits.body_read_timeout", "got 1h0m0s"},
+		{"max_connections negative", func(c *Config) { c.Limits.MaxConnections = -1 }, "limits.max_connections", "got -1"},
+		{"max_connections_per_ip negative", func(c *Config) { c.Limits.MaxConnectionsPerIP = -1 }, "limits.max_connections_per_ip", "got -1"},
+		{"max_connections_per_ip over total", func(c *Config) {
+			c.Limits = Limits{HeaderReadTimeout: 1, BodyReadTimeout: 1, MaxConnections: 10, MaxConnectionsPerIP: 11}
+		},
+			"limits.max_connections_per_ip", "11 is more than limits.max_connections (10)"},
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", `unknown level "verbose"`},
 		{"log level case", func(c *Config) { c.Log.Level = "INFO" }, "log.level", `unknown level "INFO"`},
 		{"debug_level high", func(c *Config) { c.Log.DebugLevel = &tooHigh }, "log.debug_level", "must be 0..3"},
