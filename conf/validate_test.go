@@ -73,9 +73,7 @@ func TestInvalidValues(t *testing.T) {
 		{"body_read_timeout too long", func(c *Config) { c.Limits.BodyReadTimeout = Duration(time.Hour) }, "limits.body_read_timeout", "got 1h0m0s"},
 		{"max_connections negative", func(c *Config) { c.Limits.MaxConnections = -1 }, "limits.max_connections", "got -1"},
 		{"max_connections_per_ip negative", func(c *Config) { c.Limits.MaxConnectionsPerIP = -1 }, "limits.max_connections_per_ip", "got -1"},
-		{"max_connections_per_ip over total", func(c *Config) {
-			c.Limits = Limits{HeaderReadTimeout: 1, BodyReadTimeout: 1, MaxConnections: 10, MaxConnectionsPerIP: 11}
-		},
+		{"max_connections_per_ip over total", func(c *Config) { c.Limits.MaxConnections, c.Limits.MaxConnectionsPerIP = 10, 11 },
 			"limits.max_connections_per_ip", "11 is more than limits.max_connections (10)"},
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", `unknown level "verbose"`},
 		{"log level case", func(c *Config) { c.Log.Level = "INFO" }, "log.level", `unknown level "INFO"`},
