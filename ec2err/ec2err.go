@@ -92,6 +92,7 @@ const (
 	UnsupportedOperation          = "UnsupportedOperation"
 	UnknownParameter              = "UnknownParameter"
 	RequestEntityTooLarge         = "RequestEntityTooLarge"
+	RequestTimeout                = "RequestTimeout" // AWS's code for a request too slow to arrive; SDKs retry it
 	DryRunOperation               = "DryRunOperation"
 	IdempotentParameterMismatch   = "IdempotentParameterMismatch"
 	InternalError                 = "InternalError"
@@ -174,6 +175,7 @@ var codes = map[string]int{
 	UnsupportedOperation:          http.StatusBadRequest,
 	UnknownParameter:              http.StatusBadRequest,
 	RequestEntityTooLarge:         http.StatusRequestEntityTooLarge,
+	RequestTimeout:                http.StatusBadRequest,
 	DryRunOperation:               http.StatusPreconditionFailed,
 	IdempotentParameterMismatch:   http.StatusBadRequest,
 	InternalError:                 http.StatusInternalServerError,
