@@ -31,6 +31,7 @@ type Config struct {
 	// AdminSocket defaults to DataDir/admin.sock; see AdminSocketPath.
 	AdminSocket     string    `yaml:"admin_socket"`
 	MaxRequestBytes int64     `yaml:"max_request_bytes"`
+	Limits          Limits    `yaml:"limits"`
 	GoRuntime       GoRuntime `yaml:"go_runtime"`
 	Log             Log       `yaml:"log"`
 	Auth            Auth      `yaml:"auth"`
@@ -48,6 +49,24 @@ type Config struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// Limits bound what slow or numerous clients can hold: how long a request
+// may take to arrive, and how many connections may be open at once.
+type Limits struct {
+	// HeaderReadTimeout is how long a client may take to send a request's
+	// headers (an idle keep-alive connection's clock starts at its first byte).
+	HeaderReadTimeout Duration `yaml:"header_read_timeout"`
+	// BodyReadTimeout is how long a client may take to send a request's
+	// body once its headers have arrived.
+	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+	// MaxConnections caps open client connections; connections beyond it
+	// are closed as soon as they are accepted. 0: the process's open-file
+	// limit less a reserve for the database, logs and scripts.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps open connections from one IPv4 address or
+	// IPv6 /64. 0: half of the effective MaxConnections.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 }
 
 // GoRuntime tunes Go's garbage collector for the server process. The
@@ -150,7 +169,11 @@ func defaults() *Config {
 		Region:          "us-east-1",
 		DataDir:         "./econe-data",
 		MaxRequestBytes: 1 << 20,
-		GoRuntime:       GoRuntime{GCPercent: 400},
+		Limits: Limits{
+			HeaderReadTimeout: Duration(30 * time.Second),
+			BodyReadTimeout:   Duration(10 * time.Second),
+		},
+		GoRuntime: GoRuntime{GCPercent: 400},
 		Log: Log{
 			Level:  "info",
 			Format: "json",

@@ -105,6 +105,7 @@ func (c *Config) problems() []*FieldError {
 	if c.MaxRequestBytes <= 0 {
 		p.add("max_request_bytes", "must be > 0, got %d", c.MaxRequestBytes)
 	}
+	c.checkLimits(&p)
 
 	if _, ok := zerologLevels[c.Log.Level]; !ok && c.Log.Level != "" {
 		p.add("log.level", "unknown level %q: use trace, debug, info, warn or error", c.Log.Level)
@@ -202,6 +203,34 @@ func (c *Config) checkSSLServer(p *problems) {
 	// would make every signature mismatch.
 	if u.Path != "" && u.Path != "/" {
 		p.add(path, "%q must not have a path: the proxy must serve the API at /", c.SSLServer)
+	}
+}
+
+// maxReadTimeout bounds the read timeouts: beyond it a slow client holds a
+// connection long enough for a few to exhaust the server's.
+const maxReadTimeout = 10 * time.Minute
+
+func (c *Config) checkLimits(p *problems) {
+	l := &c.Limits
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{
+		{"header_read_timeout", l.HeaderReadTimeout},
+		{"body_read_timeout", l.BodyReadTimeout},
+	} {
+		if d.v <= 0 || d.v.D() > maxReadTimeout {
+			p.add("limits."+d.key, "must be > 0 and at most %s, got %s", Duration(maxReadTimeout), d.v)
+		}
+	}
+	if l.MaxConnections < 0 {
+		p.add("limits.max_connections", "must be 0 (from the open-file limit) or a count, got %d", l.MaxConnections)
+	}
+	switch {
+	case l.MaxConnectionsPerIP < 0:
+		p.add("limits.max_connections_per_ip", "must be 0 (half of max_connections) or a count, got %d", l.MaxConnectionsPerIP)
+	case l.MaxConnections > 0 && l.MaxConnectionsPerIP > l.MaxConnections:
+		p.add("limits.max_connections_per_ip", "%d is more than limits.max_connections (%d)", l.MaxConnectionsPerIP, l.MaxConnections)
 	}
 }
 

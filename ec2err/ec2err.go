@@ -93,6 +93,7 @@ const (
 	UnsupportedOperation          = "UnsupportedOperation"
 	UnknownParameter              = "UnknownParameter"
 	RequestEntityTooLarge         = "RequestEntityTooLarge"
+	RequestTimeout                = "RequestTimeout" // AWS's code for a request too slow to arrive; SDKs retry it
 	DryRunOperation               = "DryRunOperation"
 	IdempotentParameterMismatch   = "IdempotentParameterMismatch"
 	InternalError                 = "InternalError"
@@ -176,6 +177,7 @@ var codes = map[string]int{
 	UnsupportedOperation:          http.StatusBadRequest,
 	UnknownParameter:              http.StatusBadRequest,
 	RequestEntityTooLarge:         http.StatusRequestEntityTooLarge,
+	RequestTimeout:                http.StatusBadRequest,
 	DryRunOperation:               http.StatusPreconditionFailed,
 	IdempotentParameterMismatch:   http.StatusBadRequest,
 	InternalError:                 http.StatusInternalServerError,

@@ -25,6 +25,7 @@ import (
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/server"
 	"github.com/rs/zerolog"
 )
 
@@ -110,7 +111,15 @@ func StartConfig(t testing.TB, cfg *conf.Config) *Env {
 	if err != nil {
 		t.Fatalf("open server: %v", err)
 	}
-	srv := httptest.NewServer(a.Server)
+	// The daemon's http.Server and connection caps, on a loopback port.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = a.Server.HTTPServer()
+	limits, _, err := server.Limits(cfg.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = server.LimitListener(srv.Listener, limits, log)
+	srv.Start()
 	e := &Env{App: a, Config: cfg, Clock: clock, URL: srv.URL, Log: buf, srv: srv, logMu: lw}
 	t.Cleanup(e.Stop)
 	return e

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -127,6 +128,9 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	var tooBig *http.MaxBytesError
 	if errors.As(rerr, &tooBig) {
 		return nil, nil, "", ec2err.New(ec2err.RequestEntityTooLarge, "The request body is larger than %d bytes.", limit)
+	}
+	if errors.Is(rerr, os.ErrDeadlineExceeded) {
+		return nil, nil, "", ec2err.New(ec2err.RequestTimeout, "The request body did not arrive within %s.", s.cfg.Limits.BodyReadTimeout)
 	}
 	if rerr != nil {
 		return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The request body could not be read.")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/server"
 	"github.com/econe/econe-server/store"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -116,7 +116,15 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 	if pid, running := livePID(cfg); running && pid != os.Getpid() {
 		return fmt.Errorf("econe-server is already running, pid %d", pid)
 	}
-	ln, err := listenAPI(cfg)
+	limits, openFiles, err := server.Limits(cfg.Limits)
+	if err != nil {
+		return err
+	}
+	if uint64(limits.Total) >= openFiles {
+		log.Warn().Int("max_connections", limits.Total).Uint64("open_files", openFiles).
+			Msg("limits.max_connections is not below the open-file limit (ulimit -n): a flood of connections can leave the server unable to open files")
+	}
+	ln, err := listenAPI(cfg, limits, log)
 	if err != nil {
 		return err
 	}
@@ -143,16 +151,12 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 	}
 	defer removePID(pidPath)
 
-	srv := &http.Server{
-		Handler:           a.Server,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          stdlog.New(log.With().Str("component", "http").Logger(), "", 0),
-	}
+	srv := a.Server.HTTPServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info().Int("pid", status.PID).Str("address", status.Address).Str("endpoint", status.Endpoint).
 		Str("version", version).Str("data_dir", cfg.DataDir).Int("gc_percent", gcPercent).Int64("memory_limit", memLimit).
+		Int("max_connections", limits.Total).Int("max_connections_per_ip", limits.PerIP).Uint64("open_files", openFiles).
 		Msg("econe-server started")
 	ready()
 
@@ -175,9 +179,10 @@ func shutdownWithin(log zerolog.Logger, what string, shutdown func(context.Conte
 	}
 }
 
-// listenAPI opens the API port, with TLS when configured. The certificate
-// is loaded now so that a bad one fails the start rather than each request.
-func listenAPI(cfg *conf.Config) (net.Listener, error) {
+// listenAPI opens the API port, capped at limits, with TLS when configured.
+// The certificate is loaded now so that a bad one fails the start rather
+// than each request.
+func listenAPI(cfg *conf.Config, limits server.ConnLimits, log zerolog.Logger) (net.Listener, error) {
 	var tlsCfg *tls.Config
 	if cfg.TLS.Cert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
@@ -195,6 +200,8 @@ func listenAPI(cfg *conf.Config) (net.Listener, error) {
 		}
 		return nil, fmt.Errorf("cannot listen on %s: %v (is another server using the port? change port in the configuration)", cfg.Addr(), cause)
 	}
+	// Capped before TLS, so that a refused connection costs no handshake.
+	ln = server.LimitListener(ln, limits, log.With().Str("component", "http").Logger())
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
