@@ -100,10 +100,9 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 		switch {
 		case errors.Is(err, store.ErrPoolExhausted):
 			return ec2err.New(ec2err.AddressLimitExceeded, "The elastic IP pool of this endpoint is exhausted: every address is allocated. Try again later or ask your administrator for a larger pool.")
-		case errors.Is(err, store.ErrNotInPool):
-			return ec2err.New(ec2err.InvalidAddressNotFound, "The address '%s' is not in this endpoint's elastic IP pool.", want)
-		case errors.Is(err, store.ErrAddressTaken):
-			return ec2err.New(ec2err.InvalidParameterValue, "The address '%s' is already allocated; omit Address to get any free one.", want)
+		case errors.Is(err, store.ErrNotInPool), errors.Is(err, store.ErrAddressTaken):
+			// One answer for both: whether another student holds an address is theirs to know.
+			return ec2err.New(ec2err.InvalidAddressNotFound, "The address '%s' is not available from this endpoint's elastic IP pool; omit Address to get any free one.", want)
 		case err != nil:
 			return err
 		}

@@ -178,7 +178,7 @@ func TestAllocateAddress(t *testing.T) {
 		{"bad domain", []string{"203.0.113.10"}, []string{"Domain", "classic"}, ec2err.InvalidParameterValue, "vpc or standard"},
 		{"tag for another resource type", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "k"}, ec2err.InvalidParameterValue, "elastic-ip"},
 		{"reserved tag key", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "elastic-ip", "TagSpecification.1.Tag.1.Key", "aws:x"}, ec2err.InvalidParameterValue, "reserved"},
-		{"address outside the pool", []string{"203.0.113.10"}, []string{"Address", "198.51.100.1"}, ec2err.InvalidAddressNotFound, "not in this endpoint's elastic IP pool"},
+		{"address outside the pool", []string{"203.0.113.10"}, []string{"Address", "198.51.100.1"}, ec2err.InvalidAddressNotFound, "not available from this endpoint's elastic IP pool"},
 		{"dry run", []string{"203.0.113.10"}, []string{"DryRun", "true"}, ec2err.DryRunOperation, ""},
 	}
 	for _, c := range cases {
@@ -190,6 +190,26 @@ func TestAllocateAddress(t *testing.T) {
 				t.Errorf("got message %q, want it to mention %q", err, c.wantText)
 			}
 		})
+	}
+}
+
+// Asking for an address another student holds answers as for one outside
+// the pool: the answer must not reveal that the address is taken.
+func TestAllocateTakenAddressLooksAbsent(t *testing.T) {
+	s, _ := newAddressService(t, "203.0.113.10", "203.0.113.11")
+	if _, err := eipCall(s, "alice", "AllocateAddress", "Address", "203.0.113.10"); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(addr string) string {
+		_, err := eipCall(s, "bob", "AllocateAddress", "Address", addr)
+		var e *ec2err.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("got %v for %s, want an EC2 error", err, addr)
+		}
+		return e.Code + ": " + strings.ReplaceAll(e.Message, addr, "ADDR")
+	}
+	if taken, outside := answer("203.0.113.10"), answer("198.51.100.1"); taken != outside {
+		t.Errorf("got %q for a taken address, want the answer for one outside the pool: %q", taken, outside)
 	}
 }
 
