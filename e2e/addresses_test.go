@@ -404,7 +404,7 @@ func TestAddressCrashHelperProcess(t *testing.T) {
 		fmt.Println("config:", err)
 		os.Exit(2)
 	}
-	a, err := app.Open(cfg, zerolog.New(os.Stderr), nil)
+	a, err := app.Open(cfg, zerolog.New(os.Stderr), nil, nil)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
