@@ -32,8 +32,9 @@ import (
 // leaves the address associated with neither instance. When even the undo
 // fails the intent stays, marked Failed, holding the disassociations still
 // owed; the next request touching it, or the next start-up, re-runs them
-// first. A crash leaves the intent unfailed; start-up (ReconcileAddresses)
-// treats it the same way, undoing Target as well, so store and network agree.
+// first. A crash leaves the intent unfailed, naming the script then
+// running; start-up (ReconcileAddresses) stops that script and treats the
+// intent the same way, undoing Target as well, so store and network agree.
 
 var addressActions = map[string]Handler{
 	"AllocateAddress":     (*Service).allocateAddress,

@@ -700,3 +700,21 @@ func TestStartServesWhileReconciling(t *testing.T) {
 		t.Errorf("got %v releasing after reconciliation, want the lock gone", err)
 	}
 }
+
+// A newcomer's first elastic IP, with the AWS CLI on the default
+// configuration: the sim's default pool serves the whole flow.
+func TestAddressesOnDefaultConfigCLI(t *testing.T) {
+	e := econetest.Start(t)
+	alice := e.User(t, "alice")
+	inst := runningInstances(t, e, e.EC2(alice), 1)[0]
+	var alloc struct{ PublicIp, AllocationId string }
+	cliJSON(t, e, alice, &alloc, "ec2", "allocate-address")
+	if !strings.HasPrefix(alloc.PublicIp, "198.51.100.") {
+		t.Fatalf("got %+v, want an address from the default pool 198.51.100.0/24", alloc)
+	}
+	var assoc struct{ AssociationId string }
+	cliJSON(t, e, alice, &assoc, "ec2", "associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", aws.ToString(inst.InstanceId))
+	if !strings.HasPrefix(assoc.AssociationId, "eipassoc-") {
+		t.Errorf("got %+v, want an association id", assoc)
+	}
+}
