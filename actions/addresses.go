@@ -3,7 +3,9 @@ package actions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
@@ -30,8 +32,9 @@ import (
 // leaves the address associated with neither instance. When even the undo
 // fails the intent stays, marked Failed, holding the disassociations still
 // owed; the next request touching it, or the next start-up, re-runs them
-// first. A crash leaves the intent unfailed; start-up (ReconcileAddresses)
-// treats it the same way, undoing Target as well, so store and network agree.
+// first. A crash leaves the intent unfailed, naming the script then
+// running; start-up (ReconcileAddresses) stops that script and treats the
+// intent the same way, undoing Target as well, so store and network agree.
 
 var addressActions = map[string]Handler{
 	"AllocateAddress":     (*Service).allocateAddress,
@@ -100,10 +103,9 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 		switch {
 		case errors.Is(err, store.ErrPoolExhausted):
 			return ec2err.New(ec2err.AddressLimitExceeded, "The elastic IP pool of this endpoint is exhausted: every address is allocated. Try again later or ask your administrator for a larger pool.")
-		case errors.Is(err, store.ErrNotInPool):
-			return ec2err.New(ec2err.InvalidAddressNotFound, "The address '%s' is not in this endpoint's elastic IP pool.", want)
-		case errors.Is(err, store.ErrAddressTaken):
-			return ec2err.New(ec2err.InvalidParameterValue, "The address '%s' is already allocated; omit Address to get any free one.", want)
+		case errors.Is(err, store.ErrNotInPool), errors.Is(err, store.ErrAddressTaken):
+			// One answer for both: whether another student holds an address is theirs to know.
+			return ec2err.New(ec2err.InvalidAddressNotFound, "The address '%s' is not available from this endpoint's elastic IP pool; omit Address to get any free one.", want)
 		case err != nil:
 			return err
 		}
@@ -235,7 +237,11 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 			return nil, ec2err.New(ec2err.InvalidParameterValue, "The instance '%s' has no private address %s; its address is %s.", instanceID, privateIP, inst.PrivateIP)
 		}
 		if cur := addr.Association; cur != nil && cur.InstanceID == instanceID {
-			associationID = cur.AssociationID // already done: EC2 answers with the association as it is
+			// Already done, unless a change in flight is undoing it.
+			if err := checkAddressLocks(tx, addr.AllocationID, instanceID, nil); err != nil {
+				return nil, err
+			}
+			associationID = cur.AssociationID // EC2 answers with the association as it is
 			return nil, r.DryRun()
 		}
 		undo, err := s.associationsReplaced(tx, addr, inst, reassociate)
@@ -492,8 +498,9 @@ func (s *Service) rerunFailedIntent(ctx context.Context, failed *store.AddressIn
 
 // carryOut runs an intent's scripts and records the outcome (steps 2 and 3).
 func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
+	started := s.scriptStarted(in.AllocationID)
 	for i, b := range in.Undo {
-		if err := s.Addresses.Disassociate(ctx, s.association(in.Owner, b)); err != nil {
+		if err := s.Addresses.Disassociate(ctx, s.association(in.Owner, b), started); err != nil {
 			// Those before i are undone; i and the rest are still owed.
 			if ferr := s.finishIntent(in, in.Undo[:i], nil, in.Undo[i:]); ferr != nil {
 				return ferr
@@ -504,24 +511,51 @@ func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
 	if in.Target == nil {
 		return s.finishIntent(in, in.Undo, nil, nil)
 	}
-	err := s.Addresses.Associate(ctx, s.association(in.Owner, *in.Target))
+	err := s.Addresses.Associate(ctx, s.association(in.Owner, *in.Target), started)
 	if err == nil {
-		return s.finishIntent(in, in.Undo, in.Target, nil)
+		if err = s.finishIntent(in, in.Undo, in.Target, nil); !ec2err.Is(err, ec2err.IncorrectInstanceState) {
+			return err
+		}
 	}
-	// The script may have done half its work before failing: undo it.
+	// The script may have done half its work before failing, or the
+	// instance was terminated meanwhile: undo it.
 	var owed []store.AddressBinding
-	if uerr := s.Addresses.Disassociate(ctx, s.association(in.Owner, *in.Target)); uerr != nil {
+	if uerr := s.Addresses.Disassociate(ctx, s.association(in.Owner, *in.Target), started); uerr != nil {
 		owed = []store.AddressBinding{*in.Target}
 	}
 	if ferr := s.finishIntent(in, in.Undo, nil, owed); ferr != nil {
 		return ferr
 	}
+	if ec2err.Is(err, ec2err.IncorrectInstanceState) {
+		return err
+	}
 	return scriptFailure("Associating", *in.Target, err, "the address is not associated")
+}
+
+// scriptStarted records a script's process group in the intent before the
+// script runs, for start-up to stop it should the server crash meanwhile.
+func (s *Service) scriptStarted(allocationID string) elasticip.Started {
+	return func(p elasticip.Process) error {
+		return s.Store.Update(func(tx store.Tx) error {
+			in, err := store.GetAddressIntent(tx, allocationID)
+			if err != nil {
+				return err
+			}
+			if in == nil {
+				return fmt.Errorf("the intent of %s is gone", allocationID)
+			}
+			in.Script = &store.ScriptProcess{PGID: p.PGID, StartTime: p.StartTime}
+			return store.PutAddressIntent(tx, in)
+		})
+	}
 }
 
 // finishIntent records the outcome of an intent in one transaction: undone
 // bindings cleared, made set, and either the intent deleted or, when
-// disassociations are still owed, kept as Failed with just those.
+// disassociations are still owed, kept as Failed with just those. A made
+// binding whose instance has been terminated meanwhile is refused with
+// IncorrectInstanceState and nothing is recorded: TerminateInstances has
+// already released the instance's addresses, and did not see this one.
 func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBinding, made *store.AddressBinding, owed []store.AddressBinding) error {
 	err := s.Store.Update(func(tx store.Tx) error {
 		for _, b := range undone {
@@ -530,6 +564,9 @@ func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBi
 			}
 		}
 		if made != nil {
+			if err := requireLiveInstance(tx, in.Owner, made.InstanceID); err != nil {
+				return err
+			}
 			if err := setBinding(tx, in.Owner, *made); err != nil {
 				return err
 			}
@@ -538,13 +575,27 @@ func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBi
 			return store.DeleteAddressIntent(tx, in.AllocationID)
 		}
 		left := *in
-		left.Undo, left.Target, left.Failed = owed, nil, true
+		// No script runs for it now: the failed call has reaped its own.
+		left.Undo, left.Target, left.Failed, left.Script = owed, nil, true, nil
 		return store.PutAddressIntent(tx, &left)
 	})
-	if err != nil {
+	if err != nil && !ec2err.Is(err, ec2err.IncorrectInstanceState) {
 		s.Log.Error().Err(err).Str("allocation_id", in.AllocationID).Msg("recording the outcome of an elastic IP change failed; start-up reconciliation will redo it")
 	}
 	return err
+}
+
+// requireLiveInstance fails when the instance is gone or going, as its
+// record in tx says.
+func requireLiveInstance(tx store.Tx, owner, instanceID string) error {
+	inst, err := store.GetInstance(tx, owner, instanceID)
+	if err != nil {
+		return err
+	}
+	if inst == nil || inst.State == string(backend.ShuttingDown) || inst.State == string(backend.Terminated) {
+		return ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' was terminated while the elastic IP was being associated with it; the address is not associated.", instanceID)
+	}
+	return nil
 }
 
 // clearBinding records a binding as undone: on its address and instance,
@@ -607,16 +658,36 @@ func scriptFailure(doing string, b store.AddressBinding, err error, outcome stri
 	}
 }
 
+// reconcileWorkers bounds how many unfinished intents start-up undoes at
+// once: each may run scripts for up to script_timeout.
+const reconcileWorkers = 8
+
+// Reconciliation is start-up's undoing of unfinished intents, running in
+// the background while the API serves.
+type Reconciliation struct {
+	Pending int // intents being undone
+	done    chan struct{}
+}
+
+// Done is closed once every intent is undone, or marked Failed for the
+// next request touching it.
+func (r *Reconciliation) Done() <-chan struct{} { return r.done }
+
 // ReconcileAddresses brings the address records in line with the
 // configuration and the network at start-up, before any request: the pool
-// bucket is rebuilt from elastic_ips.pool, and every intent left by a crash
-// or a failure is undone (its disassociations re-run, a half-made
-// association disassociated). An intent whose scripts fail again stays,
-// marked Failed, and is re-run by the next request touching it.
-func (s *Service) ReconcileAddresses(ctx context.Context) error {
+// bucket is rebuilt from elastic_ips.pool, and every intent left by a
+// crash or a failure is claimed (no longer Failed), so it keeps its
+// addresses and instances locked (IncorrectState) while it is undone and
+// no request re-runs it meanwhile. The undoing runs in the background,
+// reconcileWorkers intents at a time, until ctx ends: for each, the script
+// the crash may have left running is stopped, then its disassociations
+// are re-run and a half-made association disassociated. An intent whose
+// scripts fail again stays, marked Failed, and is re-run by the next
+// request touching it.
+func (s *Service) ReconcileAddresses(ctx context.Context) (*Reconciliation, error) {
 	pool, err := s.Config.PoolAddresses()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ips := make([]string, len(pool))
 	for i, a := range pool {
@@ -627,22 +698,54 @@ func (s *Service) ReconcileAddresses(ctx context.Context) error {
 		if err := store.SyncAddressPool(tx, ips); err != nil {
 			return err
 		}
-		intents, err = store.ListAddressIntents(tx)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for _, in := range intents {
-		// Whether Target was made before the crash is unknown: undo it too.
-		in.Undo, in.Target = in.Bindings(), nil
-		err := s.carryOut(ctx, in)
-		s.Log.Warn().Err(err).Str("allocation_id", in.AllocationID).Str("user", in.Owner).Bool("settled", err == nil).Msg("reconciled an unfinished elastic IP change")
-		if err != nil && !ec2err.Is(err, ec2err.InternalError) {
+		if intents, err = store.ListAddressIntents(tx); err != nil {
 			return err
 		}
+		for _, in := range intents {
+			if in.Failed {
+				in.Failed = false
+				if err := store.PutAddressIntent(tx, in); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	rec := &Reconciliation{Pending: len(intents), done: make(chan struct{})}
+	go func() {
+		defer close(rec.done)
+		slots := make(chan struct{}, reconcileWorkers)
+		var wg sync.WaitGroup
+		for _, in := range intents {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				s.reconcileIntent(ctx, in)
+			}()
+		}
+		wg.Wait()
+	}()
+	return rec, nil
+}
+
+// reconcileIntent undoes one unfinished intent (see ReconcileAddresses).
+func (s *Service) reconcileIntent(ctx context.Context, in *store.AddressIntent) {
+	log := s.Log.With().Str("allocation_id", in.AllocationID).Str("user", in.Owner).Logger()
+	if p := in.Script; p != nil {
+		// Left running, it could redo its work after the undo.
+		if err := elasticip.StopGroup(ctx, elasticip.Process{PGID: p.PGID, StartTime: p.StartTime}); err != nil {
+			log.Error().Err(err).Int("pgid", p.PGID).Msg("cannot stop the elastic IP script a crash left running; the change stays locked until the next start")
+			return
+		}
+	}
+	// Whether Target was made before the crash is unknown: undo it too.
+	in.Undo, in.Target = in.Bindings(), nil
+	err := s.carryOut(ctx, in)
+	log.Warn().Err(err).Bool("settled", err == nil).Msg("reconciled an unfinished elastic IP change")
 }
 
 type addressItem struct {

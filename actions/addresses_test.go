@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
@@ -19,24 +21,41 @@ import (
 )
 
 // fakeAddressProvider records calls; fail makes a eipCall fail ("associate 203.0.113.10"),
-// and block, when set, holds Associate until closed.
+// and block, when set, holds blockOp (associate when empty) until closed.
+// Each call tells started of a made-up process, as scripts do.
 type fakeAddressProvider struct {
-	mu      sync.Mutex
-	calls   []string
-	fail    map[string]bool
-	block   chan struct{} // when set, Associate signals started and waits for it to close
-	started chan struct{}
-	seen    []elasticip.Association
+	mu       sync.Mutex
+	calls    []string
+	fail     map[string]bool
+	block    chan struct{} // when set, blockOp signals started and waits for it to close
+	blockOp  string
+	started  chan struct{}
+	seen     []elasticip.Association
+	running  int // calls in progress
+	mostRun  int // the most calls ever in progress at once
+	startErr []error
 }
 
-func (f *fakeAddressProvider) do(op string, a elasticip.Association) error {
+func (f *fakeAddressProvider) do(op string, a elasticip.Association, started elasticip.Started) error {
 	f.mu.Lock()
 	eipCall := op + " " + a.PublicIP + " " + a.InstanceID
 	f.calls = append(f.calls, eipCall)
 	f.seen = append(f.seen, a)
 	failed, block := f.fail[op+" "+a.PublicIP], f.block
+	f.running++
+	f.mostRun = max(f.mostRun, f.running)
 	f.mu.Unlock()
-	if block != nil && op == "associate" {
+	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
+	if started != nil {
+		err := started(elasticip.Process{PGID: 4242, StartTime: 7})
+		f.mu.Lock()
+		f.startErr = append(f.startErr, err)
+		f.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if blockOp := cmp.Or(f.blockOp, "associate"); block != nil && op == blockOp {
 		f.started <- struct{}{}
 		<-block
 	}
@@ -46,12 +65,12 @@ func (f *fakeAddressProvider) do(op string, a elasticip.Association) error {
 	return nil
 }
 
-func (f *fakeAddressProvider) Associate(_ context.Context, a elasticip.Association) error {
-	return f.do("associate", a)
+func (f *fakeAddressProvider) Associate(_ context.Context, a elasticip.Association, started elasticip.Started) error {
+	return f.do("associate", a, started)
 }
 
-func (f *fakeAddressProvider) Disassociate(_ context.Context, a elasticip.Association) error {
-	return f.do("disassociate", a)
+func (f *fakeAddressProvider) Disassociate(_ context.Context, a elasticip.Association, started elasticip.Started) error {
+	return f.do("disassociate", a, started)
 }
 
 func (f *fakeAddressProvider) setFail(call string, fail bool) {
@@ -77,10 +96,18 @@ func newAddressService(t *testing.T, pool ...string) (*Service, *fakeAddressProv
 	cfg.ElasticIPs.Pool = pool
 	fp := &fakeAddressProvider{}
 	s := &Service{Config: cfg, Store: openTestStore(t), Addresses: fp, Log: zerolog.Nop()}
-	if err := s.ReconcileAddresses(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	reconcile(t, s)
 	return s, fp
+}
+
+// reconcile runs start-up's reconciliation to the end.
+func reconcile(t *testing.T, s *Service) {
+	t.Helper()
+	rec, err := s.ReconcileAddresses(context.Background())
+	if err != nil {
+		t.Fatalf("got %v, want reconciliation to log script failures, not fail start-up", err)
+	}
+	<-rec.Done()
 }
 
 // eipCall runs one action as user with name=value parameters. Any name is
@@ -178,7 +205,7 @@ func TestAllocateAddress(t *testing.T) {
 		{"bad domain", []string{"203.0.113.10"}, []string{"Domain", "classic"}, ec2err.InvalidParameterValue, "vpc or standard"},
 		{"tag for another resource type", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "k"}, ec2err.InvalidParameterValue, "elastic-ip"},
 		{"reserved tag key", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "elastic-ip", "TagSpecification.1.Tag.1.Key", "aws:x"}, ec2err.InvalidParameterValue, "reserved"},
-		{"address outside the pool", []string{"203.0.113.10"}, []string{"Address", "198.51.100.1"}, ec2err.InvalidAddressNotFound, "not in this endpoint's elastic IP pool"},
+		{"address outside the pool", []string{"203.0.113.10"}, []string{"Address", "198.51.100.1"}, ec2err.InvalidAddressNotFound, "not available from this endpoint's elastic IP pool"},
 		{"dry run", []string{"203.0.113.10"}, []string{"DryRun", "true"}, ec2err.DryRunOperation, ""},
 	}
 	for _, c := range cases {
@@ -190,6 +217,26 @@ func TestAllocateAddress(t *testing.T) {
 				t.Errorf("got message %q, want it to mention %q", err, c.wantText)
 			}
 		})
+	}
+}
+
+// Asking for an address another student holds answers as for one outside
+// the pool: the answer must not reveal that the address is taken.
+func TestAllocateTakenAddressLooksAbsent(t *testing.T) {
+	s, _ := newAddressService(t, "203.0.113.10", "203.0.113.11")
+	if _, err := eipCall(s, "alice", "AllocateAddress", "Address", "203.0.113.10"); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(addr string) string {
+		_, err := eipCall(s, "bob", "AllocateAddress", "Address", addr)
+		var e *ec2err.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("got %v for %s, want an EC2 error", err, addr)
+		}
+		return e.Code + ": " + strings.ReplaceAll(e.Message, addr, "ADDR")
+	}
+	if taken, outside := answer("203.0.113.10"), answer("198.51.100.1"); taken != outside {
+		t.Errorf("got %q for a taken address, want the answer for one outside the pool: %q", taken, outside)
 	}
 }
 
@@ -519,9 +566,7 @@ func TestReconcileUndoesUnfinishedIntents(t *testing.T) {
 			}
 			fp.takeCalls()
 			fp.setFail("disassociate 203.0.113.10", failing)
-			if err := s.ReconcileAddresses(context.Background()); err != nil {
-				t.Fatalf("got %v, want reconciliation to log script failures, not fail start-up", err)
-			}
+			reconcile(t, s)
 			want := []string{"disassociate 203.0.113.10 " + eipInst1}
 			if !failing {
 				want = append(want, "disassociate 203.0.113.10 "+eipInst2)
@@ -578,4 +623,158 @@ func TestDescribeAddressesShapes(t *testing.T) {
 	eipWantCode(t, err, ec2err.InvalidParameterValue)
 	_, err = eipCall(s, "bob", "DescribeAddresses", "PublicIp.1", "203.0.113.10")
 	eipWantCode(t, err, ec2err.InvalidAddressNotFound)
+}
+
+// The intent names the running script's process group, for start-up to
+// stop it after a crash; a failed intent names none (its script has ended).
+func TestScriptProcessIsRecordedInIntent(t *testing.T) {
+	s, fp := newAddressService(t, "203.0.113.10")
+	a := eipAllocate(t, s, "alice")
+	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
+	fp.block, fp.started = make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", eipInst1)
+		done <- err
+	}()
+	<-fp.started
+	want := &store.ScriptProcess{PGID: 4242, StartTime: 7}
+	if in := eipIntents(t, s); len(in) != 1 || in[0].Script == nil || *in[0].Script != *want {
+		t.Errorf("got intents %+v while the script runs, want one naming its process %+v", in, want)
+	}
+	close(fp.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fp.block = nil
+	fp.setFail("disassociate 203.0.113.10", true)
+	_, err := eipCall(s, "alice", "DisassociateAddress", "PublicIp", a.PublicIP)
+	eipWantCode(t, err, ec2err.InternalError)
+	if in := eipIntents(t, s); len(in) != 1 || !in[0].Failed || in[0].Script != nil {
+		t.Errorf("got intents %+v after a failed script, want one failed intent naming no process", in)
+	}
+}
+
+// Start-up undoes leftover intents in the background, several at once but
+// at most reconcileWorkers: their addresses stay locked meanwhile, failed
+// intents included, and everything else works.
+func TestReconcileServesWhileUndoing(t *testing.T) {
+	const leftovers = reconcileWorkers + 3
+	var pool []string
+	for i := range leftovers + 1 {
+		pool = append(pool, fmt.Sprintf("203.0.113.%d", 10+i))
+	}
+	s, fp := newAddressService(t, pool...)
+	var allocs []*allocateAddressResponse
+	for i := range leftovers {
+		user := fmt.Sprintf("student%d", i)
+		a := eipAllocate(t, s, user)
+		allocs = append(allocs, a)
+		inst := fmt.Sprintf("i-00000000000000%03d", i)
+		eipPutInstance(t, s, user, inst, "running", fmt.Sprintf("10.77.0.%d", 10+i))
+		b := store.AddressBinding{AllocationID: a.AllocationID, PublicIP: a.PublicIP, AddressAssociation: store.AddressAssociation{
+			AssociationID: fmt.Sprintf("eipassoc-00000000000000%03d", i), InstanceID: inst, PrivateIP: fmt.Sprintf("10.77.0.%d", 10+i)}}
+		err := s.Store.Update(func(tx store.Tx) error {
+			if err := setBinding(tx, user, b); err != nil {
+				return err
+			}
+			// What a crash (or, for the first, a failed script) leaves behind.
+			return store.PutAddressIntent(tx, &store.AddressIntent{Owner: user, AllocationID: a.AllocationID, Undo: []store.AddressBinding{b}, Failed: i == 0})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.1.5")
+	fp.takeCalls()
+	fp.block, fp.blockOp, fp.started = make(chan struct{}), "disassociate", make(chan struct{}, leftovers)
+
+	rec, err := s.ReconcileAddresses(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Pending != leftovers {
+		t.Errorf("got %d pending, want %d", rec.Pending, leftovers)
+	}
+	for i := range reconcileWorkers {
+		select { // all of the first reconcileWorkers run at once
+		case <-fp.started:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("got %d disassociations running at once, want %d", i, reconcileWorkers)
+		}
+	}
+	cases := []struct {
+		name   string
+		user   string
+		action string
+		params []string
+	}{
+		{"associate an address being undone", "student1", "AssociateAddress", []string{"AllocationId", allocs[1].AllocationID, "InstanceId", "i-00000000000000001", "AllowReassociation", "true"}},
+		{"disassociate an address being undone", "student2", "DisassociateAddress", []string{"PublicIp", allocs[2].PublicIP}},
+		{"re-run a failed intent being undone", "student0", "DisassociateAddress", []string{"PublicIp", allocs[0].PublicIP}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := eipCall(s, c.user, c.action, c.params...)
+			eipWantCode(t, err, ec2err.IncorrectState)
+		})
+	}
+	free := eipAllocate(t, s, "alice")
+	if _, err := eipCall(s, "alice", "AssociateAddress", "AllocationId", free.AllocationID, "InstanceId", eipInst1); err != nil {
+		t.Errorf("got %v associating an unrelated address during reconciliation, want success", err)
+	}
+	close(fp.block)
+	<-rec.Done()
+	if fp.mostRun > reconcileWorkers+1 { // + the unrelated association
+		t.Errorf("got %d scripts at once, want at most %d", fp.mostRun, reconcileWorkers+1)
+	}
+	if in := eipIntents(t, s); len(in) != 0 {
+		t.Errorf("got intents %+v after reconciliation, want none", in)
+	}
+	for i, a := range allocs {
+		if addr := eipAddress(t, s, fmt.Sprintf("student%d", i), a.AllocationID); addr.Association != nil {
+			t.Errorf("got %s still associated %+v, want it undone", a.PublicIP, addr.Association)
+		}
+	}
+}
+
+// An instance terminated while its association is being made must not end
+// up holding the address: TerminateInstances released its addresses before
+// the association was recorded.
+func TestTerminateDuringAssociation(t *testing.T) {
+	cfg := conf.Default()
+	cfg.ElasticIPs.Pool = []string{"203.0.113.10"}
+	e, clock, _ := newInstanceEnv(t, cfg)
+	fp := &fakeAddressProvider{}
+	e.svc.Addresses = fp
+	reconcile(t, e.svc)
+	id := launch(t, e, "alice")[0]
+	clock.Advance(time.Minute)
+	if got := stateOf(t, e, "alice", id); got != "running" {
+		t.Fatalf("got %s, want running", got)
+	}
+	a := e.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse)
+	fp.block, fp.started = make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := e.call(t, "alice", "AssociateAddress", "AllocationId", a.AllocationID, "InstanceId", id)
+		done <- err
+	}()
+	<-fp.started
+	e.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", id)
+	close(fp.block)
+	err := <-done
+	wantCode(t, err, ec2err.IncorrectInstanceState)
+	if got, want := fp.takeCalls(), []string{"associate 203.0.113.10 " + id, "disassociate 203.0.113.10 " + id}; !eipEqualCalls(got, want) {
+		t.Errorf("got calls %q, want the association undone on the network: %q", got, want)
+	}
+	if addr := eipAddress(t, e.svc, "alice", a.AllocationID); addr.Association != nil {
+		t.Errorf("got the address associated %+v with the terminated instance, want not associated", addr.Association)
+	}
+	if inst := eipInstance(t, e.svc, "alice", id); inst.PublicIP != "" {
+		t.Errorf("got public IP %q on the terminated instance, want none", inst.PublicIP)
+	}
+	if in := eipIntents(t, e.svc); len(in) != 0 {
+		t.Errorf("got intents %+v, want none", in)
+	}
 }

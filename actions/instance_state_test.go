@@ -113,9 +113,7 @@ func newStateEnv(t *testing.T, stopped bool) *stateEnv {
 	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
 	e, clock, _ := newInstanceEnv(t, cfg)
 	e.svc.Addresses = &fakeAddressProvider{}
-	if err := e.svc.ReconcileAddresses(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	reconcile(t, e.svc)
 	run := e.mustCall(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1").(*runInstancesResponse).Instances[0]
 	env := &stateEnv{testEnv: e, inst: run.InstanceID, root: run.BlockDevices[0].Ebs.VolumeID}
 	env.vol = e.mustCall(t, "alice", "CreateVolume", "AvailabilityZone", run.Placement.AvailabilityZone, "Size", "1").(*createVolumeResponse).VolumeID

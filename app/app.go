@@ -31,6 +31,11 @@ type App struct {
 	Service *actions.Service
 	Server  *server.Server
 	Users   *admin.Users
+	// Reconciling is the undoing of the elastic IP changes a previous run
+	// left unfinished, in the background while the server serves.
+	Reconciling *actions.Reconciliation
+
+	stopReconciling context.CancelFunc
 }
 
 // Files under the data directory.
@@ -56,11 +61,17 @@ func OpenStore(cfg *conf.Config) (store.Store, *keyring.Keyring, error) {
 	return st, keys, nil
 }
 
-// Open builds the whole server. clock may be nil (time.Now).
-func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time) (*App, error) {
+// Open builds the whole server. clock may be nil (time.Now). progress,
+// when not nil, is told each start-up step that may take a while before it
+// begins (`econe-server start` shows them).
+func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress func(step string)) (*App, error) {
 	if clock == nil {
 		clock = func() time.Time { return time.Now().UTC() }
 	}
+	if progress == nil {
+		progress = func(string) {}
+	}
+	progress("opening the data directory " + cfg.DataDir)
 	st, keys, err := OpenStore(cfg)
 	if err != nil {
 		return nil, err
@@ -82,27 +93,40 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time) (*App, e
 	}
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
-		Server: server.New(cfg, svc, keys, log),
-		Users:  &admin.Users{Store: st, Keys: keys, Clock: clock},
+		Server:          server.New(cfg, svc, keys, log),
+		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock},
+		stopReconciling: func() {},
 	}
+	progress("recovering unfinished launches")
 	if err := svc.RecoverLaunches(context.Background()); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("instances: %w", err)
 	}
+	progress("recovering unfinished volume changes")
 	if err := svc.RecoverVolumes(context.Background()); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("volumes: %w", err)
 	}
-	// Before serving: finish or undo what a crash left half-done on the network.
-	if err := svc.ReconcileAddresses(context.Background()); err != nil {
+	// Before serving, the unfinished elastic IP changes are claimed (their
+	// addresses stay locked); they are undone while the server serves.
+	ctx, cancel := context.WithCancel(context.Background())
+	a.Reconciling, err = svc.ReconcileAddresses(ctx)
+	if err != nil {
+		cancel()
 		a.Close()
 		return nil, fmt.Errorf("elastic IPs: %w", err)
 	}
+	a.stopReconciling = cancel
 	return a, nil
 }
 
-// Close releases the backend and the store.
+// Close stops the background reconciliation (what it has not finished is
+// redone at the next start) and releases the backend and the store.
 func (a *App) Close() error {
+	a.stopReconciling()
+	if a.Reconciling != nil {
+		<-a.Reconciling.Done()
+	}
 	berr := a.Backend.Close()
 	serr := a.Store.Close()
 	if berr != nil {

@@ -22,7 +22,7 @@ func TestRestartRecoversVolumes(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	clock := backendtest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	open := func() *App {
-		a, err := Open(cfg, zerolog.Nop(), clock.Now)
+		a, err := Open(cfg, zerolog.Nop(), clock.Now, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

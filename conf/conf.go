@@ -139,6 +139,8 @@ type EC2Backend struct {
 // associations are only recorded, as on a pure simulation.
 type ElasticIPs struct {
 	// Pool entries are IPv4 addresses and/or CIDRs; see PoolAddresses.
+	// Left out of the file, it is SimPool with backend sim (nothing is
+	// routed there) and empty otherwise; an explicit [] means none.
 	Pool               []string `yaml:"pool"`
 	AssociateScript    string   `yaml:"associate_script"`
 	DisassociateScript string   `yaml:"disassociate_script"`
@@ -200,11 +202,26 @@ func defaults() *Config {
 		DescribeWithTerminatedInstances:   true,
 		TerminatedInstancesExpirationTime: Duration(time.Hour),
 		ElasticIPs: ElasticIPs{
-			Pool:          []string{},
+			Pool:          defaultPool("sim"),
 			ScriptTimeout: Duration(30 * time.Second),
 		},
 		Groups: map[string]Group{},
 	}
+}
+
+// SimPool is the elastic IP pool of the sim when the file sets none:
+// TEST-NET-2 (RFC 5737), a documentation range that nothing routes, so a
+// newcomer's AllocateAddress works out of the box.
+const SimPool = "198.51.100.0/24"
+
+// defaultPool is elastic_ips.pool when the file does not set it: SimPool
+// for the sim, none for a backend on a real network, where an admin must
+// choose the addresses.
+func defaultPool(backendName string) []string {
+	if backendName == "sim" {
+		return []string{SimPool}
+	}
+	return []string{}
 }
 
 func defaultAZs(region string) []string {

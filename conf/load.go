@@ -101,6 +101,10 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	if len(c.AvailabilityZones) == 0 {
 		c.AvailabilityZones = defaultAZs(c.Region)
 	}
+	// The default pool depends on the backend; "pool: []" is kept as none.
+	if !idx.isSet("elastic_ips.pool") {
+		c.ElasticIPs.Pool = defaultPool(c.Backend.Name)
+	}
 	// debug_level (econe's setting) decides only if level was not written.
 	if d := c.Log.DebugLevel; d != nil && !idx.isSet("log.level") && *d >= 0 && *d < len(debugLevels) {
 		c.Log.Level = debugLevels[*d]

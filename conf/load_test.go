@@ -333,3 +333,31 @@ func TestMissingKeyReportedAtParent(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// A newcomer with no pool gets one on the sim; an admin's explicit empty
+// pool, or a backend on a real network, gets none.
+func TestDefaultElasticIPPool(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"no file content", "", []string{"198.51.100.0/24"}},
+		{"sim, pool left out", "elastic_ips:\n  script_timeout: 5s\n", []string{"198.51.100.0/24"}},
+		{"sim, pool null", "elastic_ips:\n  pool:\n", []string{"198.51.100.0/24"}},
+		{"sim, explicit empty pool", "elastic_ips:\n  pool: []\n", []string{}},
+		{"sim, own pool", "elastic_ips:\n  pool: [192.0.2.1]\n", []string{"192.0.2.1"}},
+		{"other backend, pool left out", "backend:\n  name: openstack\n", []string{}},
+		{"other backend, own pool", "backend:\n  name: openstack\nelastic_ips:\n  pool: [192.0.2.0/30]\n", []string{"192.0.2.0/30"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustLoad(t, tt.src).ElasticIPs.Pool; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got pool %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got, err := Load(""); err != nil || !reflect.DeepEqual(got.ElasticIPs.Pool, []string{"198.51.100.0/24"}) {
+		t.Errorf("Load(\"\"): got pool %v (%v), want the sim's default pool", got.ElasticIPs.Pool, err)
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/econetest"
+	"github.com/econe/econe-server/store"
 	"github.com/rs/zerolog"
 )
 
@@ -30,8 +34,9 @@ import (
 // appends one record to dir/calls: "OP", then one argument per line, then
 // the ECONE_* environment, then "--". The associate script obeys
 // dir/mode: "fail" exits 1 with a message on stderr, "hang" never ends,
-// "slow" waits for dir/go to exist (so a test holds it open without sleeping),
-// or for dir to go: a script a crash test orphans ends with the test.
+// "slow" writes its process group to dir/pgid and leaves a child that
+// waits for dir/go to exist (so a test holds it open without sleeping), or
+// for dir to go, then "makes the association" (appends to dir/network).
 func eipScripts(t *testing.T, dir string) (associate, disassociate string) {
 	t.Helper()
 	record := `d=$(dirname "$0")
@@ -40,7 +45,8 @@ func eipScripts(t *testing.T, dir string) (associate, disassociate string) {
 	assoc := "#!/bin/sh\nOP=associate\n" + record + `case $(cat "$d/mode" 2>/dev/null) in
 fail) echo "iptables: secret-stderr-detail" >&2; exit 1 ;;
 hang) sleep 600 ;;
-slow) touch "$d/started"; while [ ! -e "$d/go" ] && [ -d "$d" ]; do sleep 0.05; done ;;
+slow) echo $$ > "$d/pgid"; touch "$d/started"
+  ( while [ ! -e "$d/go" ] && [ -d "$d" ]; do sleep 0.05; done; [ -d "$d" ] && echo "$ECONE_ELASTIC_IP" >> "$d/network" ) & wait ;;
 esac
 `
 	disassoc := "#!/bin/sh\nOP=disassociate\n" + record
@@ -391,7 +397,8 @@ func TestConcurrentAllocationSDK(t *testing.T) {
 }
 
 // The crash test runs the server in a child process (this test binary,
-// re-executed) so it can be killed with SIGKILL mid-association.
+// re-executed) so it can be killed with SIGKILL mid-association. It says
+// "ready" once it serves and "reconciled" once start-up's clean-up is done.
 const crashHelperEnv = "ECONE_EIP_CRASH_HELPER"
 
 func TestAddressCrashHelperProcess(t *testing.T) {
@@ -404,7 +411,7 @@ func TestAddressCrashHelperProcess(t *testing.T) {
 		fmt.Println("config:", err)
 		os.Exit(2)
 	}
-	a, err := app.Open(cfg, zerolog.New(os.Stderr), nil)
+	a, err := app.Open(cfg, zerolog.New(os.Stderr), nil, nil)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
@@ -415,9 +422,16 @@ func TestAddressCrashHelperProcess(t *testing.T) {
 		os.Exit(2)
 	}
 	fmt.Println("ready")
+	go func() {
+		<-a.Reconciling.Done()
+		fmt.Println("reconciled")
+	}()
 	http.Serve(ln, a.Server)
 }
 
+// Each cycle kills the server while an associate script runs, one that has
+// started a child which would make the association later. The restarted
+// server must stop the whole script before undoing its association.
 func TestAddressCrashDuringAssociation(t *testing.T) {
 	dir := t.TempDir()
 	assocScript, disassocScript := eipScripts(t, dir)
@@ -454,6 +468,7 @@ elastic_ips:
 	ctx := econetest.Context(t)
 
 	server := startCrashHelper(t, cfgPath)
+	server.waitFor(t, "reconciled")
 	run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0a1b2c3d4e5f60001"), InstanceType: types.InstanceTypeT2Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
 	if err != nil {
 		t.Fatal(err)
@@ -474,22 +489,33 @@ elastic_ips:
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "mode"), []byte("slow"), 0o644)
-	go c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: alloc.AllocationId, InstanceId: instID})
-	waitForFile(t, filepath.Join(dir, "started"))
-	server.Process.Kill() // SIGKILL: no clean-up of any kind
-	server.Wait()
+	const cycles = 3
+	for cycle := range cycles {
+		for _, f := range []string{"calls", "started", "pgid"} {
+			os.Remove(filepath.Join(dir, f))
+		}
+		os.WriteFile(filepath.Join(dir, "mode"), []byte("slow"), 0o644)
+		go c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: alloc.AllocationId, InstanceId: instID})
+		waitForFile(t, filepath.Join(dir, "started"))
+		pgid := readInt(t, filepath.Join(dir, "pgid"))
+		t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+		server.kill() // SIGKILL: no clean-up of any kind
 
-	os.Remove(filepath.Join(dir, "mode"))
-	startCrashHelper(t, cfgPath)
-	calls := readScriptCalls(t, dir)
-	if len(calls) != 2 {
-		t.Fatalf("got script runs %+v, want the interrupted associate and the reconciling disassociate", calls)
-	}
-	checkScriptCall(t, calls[1], "disassociate", "alice", "203.0.113.10", privateIP, *instID, *alloc.AllocationId, calls[0].Context["association_id"])
-	d, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
-	if err != nil || len(d.Addresses) != 1 || d.Addresses[0].AssociationId != nil {
-		t.Fatalf("got %+v, %v after restart, want the address kept and not associated", d, err)
+		os.Remove(filepath.Join(dir, "mode"))
+		server = startCrashHelper(t, cfgPath)
+		server.waitFor(t, "reconciled")
+		if groupRuns(t, pgid) {
+			t.Errorf("cycle %d: got the orphaned associate script (process group %d) still running after start-up's clean-up, want it stopped", cycle, pgid)
+		}
+		calls := readScriptCalls(t, dir)
+		if len(calls) != 2 {
+			t.Fatalf("cycle %d: got script runs %+v, want the interrupted associate and the reconciling disassociate", cycle, calls)
+		}
+		checkScriptCall(t, calls[1], "disassociate", "alice", "203.0.113.10", privateIP, *instID, *alloc.AllocationId, calls[0].Context["association_id"])
+		d, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+		if err != nil || len(d.Addresses) != 1 || d.Addresses[0].AssociationId != nil {
+			t.Fatalf("cycle %d: got %+v, %v after restart, want the address kept and not associated", cycle, d, err)
+		}
 	}
 	// The lock is gone with the intent: associating works again.
 	if _, err := c.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: alloc.AllocationId, InstanceId: instID}); err != nil {
@@ -497,8 +523,14 @@ elastic_ips:
 	}
 }
 
+// crashServer is the server child of a crash test.
+type crashServer struct {
+	cmd   *exec.Cmd
+	lines chan string // what it prints, line by line
+}
+
 // startCrashHelper starts the server child and waits until it serves.
-func startCrashHelper(t *testing.T, cfgPath string) *exec.Cmd {
+func startCrashHelper(t *testing.T, cfgPath string) *crashServer {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAddressCrashHelperProcess$")
 	cmd.Env = append(os.Environ(), crashHelperEnv+"="+cfgPath)
@@ -510,9 +542,179 @@ func startCrashHelper(t *testing.T, cfgPath string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if strings.TrimSpace(line) != "ready" {
-		t.Fatalf("server child said %q (%v), want ready", line, err)
+	s := &crashServer{cmd: cmd, lines: make(chan string, 16)}
+	go func() {
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			s.lines <- lines.Text()
+		}
+		close(s.lines)
+	}()
+	s.waitFor(t, "ready")
+	return s
+}
+
+// waitFor waits (bounded) until the server child prints want.
+func (s *crashServer) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				t.Fatalf("server child ended before saying %q", want)
+			}
+			if strings.TrimSpace(line) == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("server child did not say %q within 30s", want)
+		}
 	}
-	return cmd
+}
+
+func (s *crashServer) kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// readInt waits for a file a script writes and reads the number in it.
+func readInt(t *testing.T, path string) int {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		raw, err := os.ReadFile(path)
+		if n, perr := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && perr == nil {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never held a number", path)
+		}
+	}
+}
+
+// groupRuns reports whether any process of group pgid runs (a zombie has
+// stopped running).
+func groupRuns(t *testing.T, pgid int) bool {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// After the command name: state, ppid, pgrp, ...
+		if i := bytes.LastIndexByte(raw, ')'); i >= 0 {
+			f := strings.Fields(string(raw[i+1:]))
+			if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// `econe-server start` over elastic IP changes a crash left unfinished:
+// the server answers at once, says what it is undoing, keeps just those
+// addresses locked while their (slow) disassociate scripts run, and
+// unlocks them once done.
+func TestStartServesWhileReconciling(t *testing.T) {
+	bin := buildServerBinary(t)
+	scripts := t.TempDir()
+	release := filepath.Join(scripts, "go")
+	disassociate := filepath.Join(scripts, "disassociate.sh")
+	body := fmt.Sprintf("#!/bin/sh\nwhile [ ! -e %s ] && [ -d %s ]; do sleep 0.05; done\n", release, scripts)
+	if err := os.WriteFile(disassociate, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := newServerProcess(t, bin, "elastic_ips:\n  pool: [203.0.113.0/29]\n  disassociate_script: "+disassociate+"\n")
+	t.Cleanup(func() { os.WriteFile(release, nil, 0o644) }) // lets stop finish quickly
+	cfg, err := conf.Load(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// What a crash during two disassociations leaves behind.
+	st, keys, err := app.OpenStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := (&admin.Users{Store: st, Keys: keys, Clock: time.Now}).Add("alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := []string{"203.0.113.1", "203.0.113.2"}
+	err = st.Update(func(tx store.Tx) error {
+		for i, ip := range locked {
+			a := &store.Address{AllocationID: fmt.Sprintf("eipalloc-0000000000000000%d", i), Owner: "alice", PublicIP: ip, Domain: "vpc",
+				Association: &store.AddressAssociation{AssociationID: fmt.Sprintf("eipassoc-0000000000000000%d", i), InstanceID: fmt.Sprintf("i-0000000000000000%d", i), PrivateIP: "10.77.0.9"}}
+			b, _ := a.Binding()
+			if err := store.PutAddress(tx, a); err != nil {
+				return err
+			}
+			if err := store.PutAddressIntent(tx, &store.AddressIntent{Owner: "alice", AllocationID: a.AllocationID, Undo: []store.AddressBinding{b}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, errOut, code := d.run(t, "start")
+	if code != 0 || !strings.Contains(errOut, "undoing 2 unfinished elastic IP changes in the background") {
+		t.Fatalf("start: exit %d, stderr %q; want success saying what it undoes in the background", code, errOut)
+	}
+	env := &econetest.Env{Config: cfg, URL: d.url(), Clock: &econetest.Clock{}}
+	c := env.EC2(creds)
+	ctx := econetest.Context(t)
+	for _, ip := range locked {
+		_, err := c.DisassociateAddress(ctx, &ec2.DisassociateAddressInput{PublicIp: aws.String(ip)})
+		if apiCode(err) != "IncorrectState" {
+			t.Errorf("got %v disassociating %s while start-up undoes it, want IncorrectState", err, ip)
+		}
+	}
+	if a, err := c.AllocateAddress(ctx, &ec2.AllocateAddressInput{}); err != nil || aws.ToString(a.PublicIp) != "203.0.113.3" {
+		t.Errorf("got %+v, %v allocating meanwhile, want the free 203.0.113.3", a, err)
+	}
+
+	os.WriteFile(release, nil, 0o644)
+	logFile := filepath.Join(d.dir, "data", "econe-server.log")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if raw, _ := os.ReadFile(logFile); strings.Contains(string(raw), "unfinished elastic IP changes reconciled") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never said the changes were reconciled")
+		}
+	}
+	got, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{PublicIps: locked})
+	if err != nil || len(got.Addresses) != 2 || got.Addresses[0].AssociationId != nil || got.Addresses[1].AssociationId != nil {
+		t.Fatalf("got %+v, %v after reconciliation, want both addresses kept, not associated", got, err)
+	}
+	if _, err := c.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{PublicIp: aws.String(locked[0])}); err != nil {
+		t.Errorf("got %v releasing after reconciliation, want the lock gone", err)
+	}
+}
+
+// A newcomer's first elastic IP, with the AWS CLI on the default
+// configuration: the sim's default pool serves the whole flow.
+func TestAddressesOnDefaultConfigCLI(t *testing.T) {
+	e := econetest.Start(t)
+	alice := e.User(t, "alice")
+	inst := runningInstances(t, e, e.EC2(alice), 1)[0]
+	var alloc struct{ PublicIp, AllocationId string }
+	cliJSON(t, e, alice, &alloc, "ec2", "allocate-address")
+	if !strings.HasPrefix(alloc.PublicIp, "198.51.100.") {
+		t.Fatalf("got %+v, want an address from the default pool 198.51.100.0/24", alloc)
+	}
+	var assoc struct{ AssociationId string }
+	cliJSON(t, e, alice, &assoc, "ec2", "associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", aws.ToString(inst.InstanceId))
+	if !strings.HasPrefix(assoc.AssociationId, "eipassoc-") {
+		t.Errorf("got %+v, want an association id", assoc)
+	}
 }

@@ -107,7 +107,7 @@ func StartConfig(t testing.TB, cfg *conf.Config) *Env {
 	lw := &lockedWriter{buf: buf}
 	log := zerolog.New(lw).With().Timestamp().Logger().Level(zerolog.DebugLevel)
 	clock := &Clock{}
-	a, err := app.Open(cfg, log, clock.Now)
+	a, err := app.Open(cfg, log, clock.Now, nil)
 	if err != nil {
 		t.Fatalf("open server: %v", err)
 	}

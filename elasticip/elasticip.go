@@ -40,10 +40,12 @@ func (a Association) Context() string {
 // Provider makes associations real. Both calls MUST be idempotent and MUST
 // return only once the network is in the requested state (or fail).
 // Disassociate MUST also clean up a half-done Associate of the same
-// association: it is how a failure or a crash is undone.
+// association: it is how a failure or a crash is undone. A provider that
+// runs processes MUST tell started (when not nil) about each before it
+// does anything, and MUST NOT let it run if started fails.
 type Provider interface {
-	Associate(ctx context.Context, a Association) error
-	Disassociate(ctx context.Context, a Association) error
+	Associate(ctx context.Context, a Association, started Started) error
+	Disassociate(ctx context.Context, a Association, started Started) error
 }
 
 // New returns the provider the configuration asks for: Scripts when either
@@ -66,12 +68,12 @@ type Record struct {
 	Log zerolog.Logger
 }
 
-func (p Record) Associate(_ context.Context, a Association) error {
+func (p Record) Associate(_ context.Context, a Association, _ Started) error {
 	p.Log.Debug().Str("elastic_ip", a.PublicIP).Str("instance_id", a.InstanceID).Msg("elastic IP associated (recorded only, no script configured)")
 	return nil
 }
 
-func (p Record) Disassociate(_ context.Context, a Association) error {
+func (p Record) Disassociate(_ context.Context, a Association, _ Started) error {
 	p.Log.Debug().Str("elastic_ip", a.PublicIP).Str("instance_id", a.InstanceID).Msg("elastic IP disassociated (recorded only, no script configured)")
 	return nil
 }

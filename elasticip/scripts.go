@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -14,17 +15,27 @@ import (
 )
 
 // Scripts runs the admin's associate and disassociate scripts, as econe
-// did: `SCRIPT ELASTIC_IP PRIVATE_IP BASE64_CONTEXT`, executed directly (no
-// shell, so no argument can be reinterpreted), with the same values in
-// ECONE_* environment variables, killed with its whole process group after
-// Timeout. An empty path means that step has no script and only succeeds.
-// Output goes to the log only, never to the student.
+// did: `SCRIPT ELASTIC_IP PRIVATE_IP BASE64_CONTEXT`, with the arguments
+// passed untouched (no shell parses them), the same values in ECONE_*
+// environment variables, in a process group of its own that is killed
+// whole after Timeout. An empty path means that step has no script and
+// only succeeds. Output goes to the log only, never to the student.
+//
+// A script must not outlive the server and then undo start-up's clean-up:
+// the kernel kills it when the server dies (Linux), and its process group
+// is reported to Started before it runs, for the intent to record.
 type Scripts struct {
 	AssociatePath    string
 	DisassociatePath string
 	Timeout          time.Duration
 	Log              zerolog.Logger
 }
+
+// gate is the script's first moments: /bin/sh waits on fd 3 until the
+// server has recorded the process, then becomes the script ($0) with its
+// arguments ("$@", never re-parsed). If the server dies or refuses first,
+// fd 3 closes unwritten and the script never runs.
+const gate = `read -r go <&3 || exit 125; exec 3<&-; exec "$0" "$@"`
 
 // maxScriptOutput bounds what is kept of a script's stdout and stderr each.
 const maxScriptOutput = 16 << 10
@@ -33,12 +44,12 @@ const maxScriptOutput = 16 << 10
 // output pipes open before Run stops waiting for them.
 const killGrace = 2 * time.Second
 
-func (s *Scripts) Associate(ctx context.Context, a Association) error {
-	return s.run(ctx, "associate", s.AssociatePath, a)
+func (s *Scripts) Associate(ctx context.Context, a Association, started Started) error {
+	return s.run(ctx, "associate", s.AssociatePath, a, started)
 }
 
-func (s *Scripts) Disassociate(ctx context.Context, a Association) error {
-	return s.run(ctx, "disassociate", s.DisassociatePath, a)
+func (s *Scripts) Disassociate(ctx context.Context, a Association, started Started) error {
+	return s.run(ctx, "disassociate", s.DisassociatePath, a, started)
 }
 
 // ScriptError is a script that failed or timed out. Its text names the
@@ -63,30 +74,44 @@ func (e *ScriptError) Error() string {
 
 func (e *ScriptError) Unwrap() error { return e.Err }
 
-func (s *Scripts) run(ctx context.Context, op, path string, a Association) error {
+func (s *Scripts) run(ctx context.Context, op, path string, a Association, started Started) error {
 	if path == "" {
 		return nil
 	}
+	exe, err := exec.LookPath(path)
+	if err != nil {
+		return &ScriptError{Op: op, Path: path, ExitCode: -1, Err: err}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, a.PublicIP, a.PrivateIP, a.Context())
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", gate, exe, a.PublicIP, a.PrivateIP, a.Context())
 	cmd.Env = scriptEnv(a)
 	cmd.Dir = "/"
 	var stdout, stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Its own process group, so a timeout kills what the script started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	tieToServer(cmd.SysProcAttr)
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = killGrace
 
+	// Linux sends the parent-death signal when the thread that started the
+	// child ends, and a thread ends when a goroutine that locked it exits
+	// still locked: held by this goroutine until the script is reaped, the
+	// starting thread outlives the script.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	start := time.Now()
-	err := cmd.Run()
+	proc, err := s.start(cmd, started)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	ev := s.Log.Debug()
 	if err != nil {
 		ev = s.Log.Error()
 	}
 	ev.Str("script", path).Str("op", op).Str("elastic_ip", a.PublicIP).Str("instance_id", a.InstanceID).
-		Str("user", a.Owner).Dur("took", time.Since(start)).Int("exit_code", cmd.ProcessState.ExitCode()).
+		Str("user", a.Owner).Int("pgid", proc.PGID).Dur("took", time.Since(start)).Int("exit_code", cmd.ProcessState.ExitCode()).
 		Str("stdout", stdout.String()).Str("stderr", stderr.String()).Err(err).Msg("elastic IP script")
 	if err == nil {
 		return nil
@@ -100,6 +125,39 @@ func (s *Scripts) run(ctx context.Context, op, path string, a Association) error
 		serr.ExitCode = exit.ExitCode()
 	}
 	return serr
+}
+
+// start starts cmd held at the gate, tells started, then opens the gate.
+// When started fails, the gate closes unopened and the script is reaped
+// without having run.
+func (s *Scripts) start(cmd *exec.Cmd, started Started) (Process, error) {
+	held, open, err := os.Pipe()
+	if err != nil {
+		return Process{}, err
+	}
+	defer open.Close()
+	cmd.ExtraFiles = []*os.File{held}
+	err = cmd.Start()
+	held.Close() // the child has its own copy
+	if err != nil {
+		return Process{}, err
+	}
+	proc := Process{PGID: cmd.Process.Pid}
+	if st, err := readStat(proc.PGID); err == nil {
+		proc.StartTime = st.start
+	}
+	if started != nil {
+		if err := started(proc); err != nil {
+			open.Close()
+			cmd.Wait()
+			return Process{}, fmt.Errorf("recording the script's process: %w", err)
+		}
+	}
+	if _, err := open.Write([]byte("\n")); err != nil {
+		cmd.Wait()
+		return Process{}, fmt.Errorf("starting the script: %w", err)
+	}
+	return proc, nil
 }
 
 // scriptEnv is a clean environment: PATH and the association, nothing of the

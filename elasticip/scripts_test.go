@@ -53,7 +53,7 @@ func TestScriptGetsExactArgumentsAndEnvironment(t *testing.T) {
 				s.DisassociatePath = path
 				call = s.Disassociate
 			}
-			if err := call(context.Background(), testAssociation); err != nil {
+			if err := call(context.Background(), testAssociation, nil); err != nil {
 				t.Fatalf("got %v, want success", err)
 			}
 			raw, err := os.ReadFile(filepath.Join(dir, "record"))
@@ -116,7 +116,7 @@ func TestScriptFailures(t *testing.T) {
 			var logs bytes.Buffer
 			s := &Scripts{AssociatePath: path, Timeout: 300 * time.Millisecond, Log: zerolog.New(&logs)}
 			start := time.Now()
-			err := s.Associate(context.Background(), testAssociation)
+			err := s.Associate(context.Background(), testAssociation, nil)
 			var serr *ScriptError
 			if !errors.As(err, &serr) {
 				t.Fatalf("got %v, want a *ScriptError", err)
@@ -141,7 +141,7 @@ func TestScriptFailures(t *testing.T) {
 
 func TestMissingScriptStepOnlySucceeds(t *testing.T) {
 	s := &Scripts{Timeout: time.Second, Log: zerolog.Nop()}
-	if err := s.Disassociate(context.Background(), testAssociation); err != nil {
+	if err := s.Disassociate(context.Background(), testAssociation, nil); err != nil {
 		t.Errorf("got %v, want success when no disassociate script is configured", err)
 	}
 }

@@ -62,6 +62,18 @@ type AddressIntent struct {
 	Target       *AddressBinding  `json:"target,omitempty"`
 	Started      time.Time        `json:"started"`
 	Failed       bool             `json:"failed,omitempty"`
+	// Script is the process group of the script last started for the
+	// intent: start-up kills what is left of it before undoing anything,
+	// so a script a crash orphaned cannot redo what start-up undid.
+	Script *ScriptProcess `json:"script,omitempty"`
+}
+
+// ScriptProcess names a script's process group: its id and the start time
+// of its leader (clock ticks after boot), which tells it from a later
+// process given the same number.
+type ScriptProcess struct {
+	PGID      int    `json:"pgid"`
+	StartTime uint64 `json:"start_time"`
 }
 
 // Bindings returns every binding the intent touches: Undo, then Target.

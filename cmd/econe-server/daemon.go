@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -31,7 +32,8 @@ const (
 	shutdownTimeout = 30 * time.Second
 	// stopTimeout is how long `stop` waits: the drain plus closing the store.
 	stopTimeout = shutdownTimeout + 15*time.Second
-	// startTimeout is how long `start` waits for the server to answer.
+	// startTimeout is how long `start` waits for the server to answer
+	// while it reports no progress.
 	startTimeout = 30 * time.Second
 	pollInterval = 50 * time.Millisecond
 )
@@ -71,7 +73,7 @@ func runForeground(cmd *cobra.Command, ready *notifier) error {
 	defer closeLog()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, cfg, log, ready.ok); err != nil {
+	if err := serve(ctx, cfg, log, ready); err != nil {
 		log.Error().Err(err).Msg("econe-server stopped with an error")
 		return err
 	}
@@ -111,8 +113,9 @@ func tuneRuntime(rt conf.GoRuntime, getenv func(string) string) (gcPercent int, 
 	return int(in[0].Value.Uint64()), int64(in[1].Value.Uint64())
 }
 
-// serve runs the server until ctx ends, calling ready once it answers.
-func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func()) error {
+// serve runs the server until ctx ends, telling ready its start-up steps
+// and when it answers.
+func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *notifier) error {
 	if pid, running := livePID(cfg); running && pid != os.Getpid() {
 		return fmt.Errorf("econe-server is already running, pid %d", pid)
 	}
@@ -130,7 +133,7 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 	}
 	defer ln.Close()
 	gcPercent, memLimit := tuneRuntime(cfg.GoRuntime, os.Getenv)
-	a, err := app.Open(cfg, log, nil)
+	a, err := app.Open(cfg, log, nil, ready.progress)
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("the data directory %s is in use by another process (another econe-server, or an admin command running right now)", cfg.DataDir)
 	}
@@ -138,6 +141,13 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 		return fmt.Errorf("cannot open the data directory %s: %w", cfg.DataDir, err)
 	}
 	defer a.Close()
+	if n := a.Reconciling.Pending; n > 0 {
+		ready.progress(fmt.Sprintf("undoing %d unfinished elastic IP changes in the background; their addresses answer IncorrectState until then", n))
+		go func() {
+			<-a.Reconciling.Done()
+			log.Info().Int("changes", n).Msg("unfinished elastic IP changes reconciled")
+		}()
+	}
 
 	status := admin.Status{PID: os.Getpid(), Version: version, Address: cfg.Addr(), Endpoint: cfg.EndpointURL(), Started: time.Now().UTC()}
 	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, func() admin.Status { return status }, log)
@@ -158,7 +168,7 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready func
 		Str("version", version).Str("data_dir", cfg.DataDir).Int("gc_percent", gcPercent).Int64("memory_limit", memLimit).
 		Int("max_connections", limits.Total).Int("max_connections_per_ip", limits.PerIP).Uint64("open_files", openFiles).
 		Msg("econe-server started")
-	ready()
+	ready.ok()
 
 	select {
 	case <-ctx.Done():
@@ -208,15 +218,26 @@ func listenAPI(cfg *conf.Config, limits server.ConnLimits, log zerolog.Logger) (
 	return ln, nil
 }
 
-// notifier is the pipe `start` waits on: an error message, or just its
-// closing once the server answers. A nil notifier (plain `run`) is silent.
+// notifier is the pipe `start` waits on: start-up steps (lines starting
+// with stepPrefix), then an error message, or just its closing once the
+// server answers. A nil notifier (plain `run`) is silent.
 type notifier struct{ f *os.File }
+
+// stepPrefix marks a start-up step on the ready pipe.
+const stepPrefix = "step: "
 
 func readyPipe(fd int) *notifier {
 	if fd <= 0 {
 		return nil
 	}
 	return &notifier{os.NewFile(uintptr(fd), "ready")}
+}
+
+// progress reports a start-up step that may take a while.
+func (n *notifier) progress(step string) {
+	if n != nil && n.f != nil {
+		fmt.Fprintln(n.f, stepPrefix+step)
+	}
 }
 
 func (n *notifier) ok() {
@@ -239,9 +260,10 @@ func newStartCmd() *cobra.Command {
 		Short: "Start the server in the background",
 		Long: `Start the server in the background (as "run", detached), with its pid file
 and log (default DATA_DIR/econe-server.log) under the data directory.
-Returns once the server answers on its port and admin socket, or exits
-non-zero with the reason (port taken, bad configuration, data directory
-unusable, ...). A second start while the server runs is refused; a pid file
+Shows the start-up steps the server reports, and returns once it answers
+on its port and admin socket, or exits non-zero with the reason (port
+taken, bad configuration, data directory unusable, ...) or when the server
+has neither answered nor reported progress for 30s. A second start while the server runs is refused; a pid file
 left by a crashed server is removed.`,
 		Args: cobra.NoArgs,
 		RunE: runStart,
@@ -272,77 +294,112 @@ func runStart(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("cannot write the log file: %w", err)
 	}
 	logStart, _ := logFile.Seek(0, io.SeekEnd)
-	child, report, err := spawnRun(path, logFile)
+	child, err := spawnRun(path, logFile)
 	logFile.Close()
 	if err != nil {
 		return err
 	}
-	if err := waitReady(cfg, child, report, logPath, logStart); err != nil {
+	if err := waitReady(cfg, child, startTimeout, cmd.ErrOrStderr(), logPath, logStart); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "econe-server started, pid %d, listening on %s (log: %s)\n", child.pid, cfg.EndpointURL(), logPath)
 	return nil
 }
 
-// started is a detached `run` child being watched by `start`.
+// started is a detached `run` child being watched by `start`: its steps
+// as it reports them, then its report (an error message, "" once it is up).
 type started struct {
 	pid    int
 	exited chan error
+	steps  chan string
+	report chan string
 }
 
 // spawnRun re-executes this binary as `run` in its own session, output to
 // the log file, with a pipe on fd 3 for its start-up report.
-func spawnRun(cfgPath string, logFile *os.File) (*started, chan string, error) {
+func spawnRun(cfgPath string, logFile *os.File) (*started, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	args := []string{"run", "--ready-fd", "3", "--config", cfgPath}
 	if cfgPath != "" {
 		if args[len(args)-1], err = filepath.Abs(cfgPath); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer w.Close()
 	c := newDetached(exe, args, logFile, w)
 	if err := c.Start(); err != nil {
 		r.Close()
-		return nil, nil, fmt.Errorf("cannot start the server process: %w", err)
+		return nil, fmt.Errorf("cannot start the server process: %w", err)
 	}
-	s := &started{pid: c.Process.Pid, exited: make(chan error, 1)}
+	s := &started{pid: c.Process.Pid, exited: make(chan error, 1), steps: make(chan string), report: make(chan string, 1)}
 	go func() { s.exited <- c.Wait() }()
-	report := make(chan string, 1)
 	go func() {
-		msg, _ := io.ReadAll(r)
+		readReport(r, s.steps, s.report)
 		r.Close()
-		report <- string(msg)
 	}()
-	return s, report, nil
+	return s, nil
 }
 
-// waitReady polls until the child answers, or reports why it cannot.
-func waitReady(cfg *conf.Config, child *started, report chan string, logPath string, logStart int64) error {
-	deadline := time.After(startTimeout)
+// readReport reads the ready pipe: each step to steps (closed at the end
+// of the pipe), then the rest of what was written to report.
+func readReport(r io.Reader, steps chan<- string, report chan<- string) {
+	var msg strings.Builder
+	lines := bufio.NewScanner(r)
+	for lines.Scan() {
+		if step, ok := strings.CutPrefix(lines.Text(), stepPrefix); ok {
+			steps <- step
+			continue
+		}
+		msg.WriteString(lines.Text() + "\n")
+	}
+	close(steps)
+	report <- msg.String()
+}
+
+// waitReady polls until the child answers, or reports why it cannot,
+// showing each step it reports on out. It gives up only when the child
+// has reported nothing new for stall: a slow start that progresses is not
+// failed.
+func waitReady(cfg *conf.Config, child *started, stall time.Duration, out io.Writer, logPath string, logStart int64) error {
+	stalled := time.NewTimer(stall)
+	defer stalled.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	steps, report, step := child.steps, child.report, "starting"
 	for {
 		select {
+		case s, ok := <-steps:
+			if !ok {
+				steps = nil
+				continue
+			}
+			step = s
+			fmt.Fprintf(out, "econe-server: %s\n", s)
+			stalled.Reset(stall)
 		case msg := <-report:
 			if msg != "" {
 				return fmt.Errorf("the server could not start: %s", strings.TrimSpace(msg))
 			}
 			report = nil // closed without a message: it is up; keep polling to confirm
 		case err := <-child.exited:
+			for steps != nil { // the report comes after the last step
+				if _, ok := <-steps; !ok {
+					steps = nil
+				}
+			}
 			if msg := <-reportOrEmpty(report); msg != "" {
 				return fmt.Errorf("the server could not start: %s", strings.TrimSpace(msg))
 			}
 			return fmt.Errorf("the server exited during start-up (%v); the end of %s:\n%s", err, logPath, logTail(logPath, logStart))
-		case <-deadline:
-			return fmt.Errorf("the server (pid %d) did not answer within %s; see %s", child.pid, startTimeout, logPath)
+		case <-stalled.C:
+			return fmt.Errorf("the server (pid %d) has not answered, nor reported progress, for %s; it was %s. It is still running: see %s, then `econe-server status` or `econe-server stop`", child.pid, stall, step, logPath)
 		case <-tick.C:
 			if answers(cfg, child.pid) {
 				return nil

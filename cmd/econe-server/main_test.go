@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/econe/econe-server/conf"
 )
@@ -211,5 +212,49 @@ func TestTuneRuntime(t *testing.T) {
 	gc, mem = tuneRuntime(conf.GoRuntime{GCPercent: 250, MemoryLimitMiB: 64}, fromEnv)
 	if gc != 100 || mem != math.MaxInt64 {
 		t.Errorf("with GOGC and GOMEMLIMIT set: got gc_percent %d, limit %d; want the runtime's own (100, none)", gc, mem)
+	}
+}
+
+func TestWaitReadyReportsSteps(t *testing.T) {
+	cfg := conf.Default()
+	cfg.DataDir = t.TempDir() // no admin socket there: the child never answers
+	cases := []struct {
+		name    string
+		written string // what the child writes to the ready pipe before closing it, or "" to stall
+		stalls  bool
+		want    []string // in the error
+	}{
+		{"stalls in a step", "step: recovering unfinished launches\n", true,
+			[]string{"has not answered, nor reported progress, for 100ms", "it was recovering unfinished launches", "still running"}},
+		{"fails after a step", "step: opening the data directory d\ncannot open the data directory d:\n  locked\n", false,
+			[]string{"the server could not start: cannot open the data directory d:\n  locked"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			child := &started{pid: os.Getpid(), exited: make(chan error, 1), steps: make(chan string), report: make(chan string, 1)}
+			go readReport(r, child.steps, child.report)
+			w.WriteString(c.written)
+			if !c.stalls {
+				w.Close()
+			} else {
+				defer w.Close()
+			}
+			var out bytes.Buffer
+			err = waitReady(cfg, child, 100*time.Millisecond, &out, "LOG", 0)
+			for _, want := range c.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("got error %v, want it to contain %q", err, want)
+				}
+			}
+			step, _, _ := strings.Cut(strings.TrimPrefix(c.written, stepPrefix), "\n")
+			if want := "econe-server: " + step + "\n"; out.String() != want {
+				t.Errorf("got %q shown, want %q", out.String(), want)
+			}
+		})
 	}
 }
