@@ -199,12 +199,9 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	if r.Params.String("NetworkInterfaceId") != "" {
 		return nil, ec2err.New(ec2err.UnsupportedOperation, "This endpoint has no network interfaces: associate the address with an InstanceId.")
 	}
-	instanceID, err := r.Params.Required("InstanceId")
+	instanceID, err := requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
 	if err != nil {
 		return nil, err
-	}
-	if !store.ValidID("i", instanceID) {
-		return nil, ec2err.New(ec2err.InvalidInstanceIDMalformed, "Invalid id: \"%s\" (expecting \"i-...\")", instanceID)
 	}
 	reassociate, err := r.Params.Bool("AllowReassociation", false)
 	if err != nil {

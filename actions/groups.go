@@ -93,8 +93,8 @@ func (s *Service) ensureDefaultGroupExists(owner string) error {
 // owner's groups.
 func findGroup(tx store.Tx, owner, id, name string) (*store.SecurityGroup, error) {
 	if id != "" {
-		if !store.ValidID("sg", id) {
-			return nil, ec2err.New(ec2err.InvalidGroupIDMalformed, "Invalid id: \"%s\" (expecting \"sg-...\")", id)
+		if err := checkIDs([]string{id}, "sg", ec2err.InvalidGroupIDMalformed); err != nil {
+			return nil, err
 		}
 		g, err := store.GetSecurityGroup(tx, owner, id)
 		if err == nil && g == nil {

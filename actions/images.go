@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
-	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
 )
 
@@ -120,11 +119,11 @@ func (s *Service) describeImages(r *Request) (any, error) {
 		return nil, err
 	}
 	ids := r.Params.List("ImageId")
+	if err := checkIDs(ids, "ami", ec2err.InvalidAMIIDMalformed); err != nil {
+		return nil, err
+	}
 	var missing []string
 	for _, id := range ids {
-		if !store.ValidID("ami", id) {
-			return nil, ec2err.New(ec2err.InvalidAMIIDMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", id)
-		}
 		if _, ok := s.catalog().Image(id); !ok {
 			missing = append(missing, id)
 		}

@@ -134,26 +134,6 @@ func checkDevice(param, device string) error {
 	return nil
 }
 
-// checkIDs rejects ids that are not prefix-<8 or 17 hex digits>.
-// requiredID reads a required id parameter and checks its form: a missing
-// one is MissingParameter, a malformed one the given *.Malformed code.
-func requiredID(p *query.Params, name, prefix, malformed string) (string, error) {
-	id, err := p.Required(name)
-	if err != nil {
-		return "", err
-	}
-	return id, checkIDs([]string{id}, prefix, malformed)
-}
-
-func checkIDs(ids []string, prefix, malformed string) error {
-	for _, id := range ids {
-		if !store.ValidID(prefix, id) {
-			return ec2err.New(malformed, "Invalid id: %q (expecting \"%s-...\")", id, prefix)
-		}
-	}
-	return nil
-}
-
 func volumeNotFound(ids ...string) error {
 	return ec2err.New(ec2err.InvalidVolumeNotFound, "The volume '%s' does not exist.", strings.Join(ids, ", "))
 }

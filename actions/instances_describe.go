@@ -1,0 +1,282 @@
+package actions
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/store"
+)
+
+// The instance describes: DescribeInstances, DescribeInstanceStatus and
+// GetConsoleOutput.
+
+func (s *Service) describeInstances(r *Request) (any, error) {
+	ids, err := instanceIDs(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, s.instanceAttrs(r, &store.Instance{}, nil)); err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 && r.Params.Has("MaxResults") {
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	insts, tags, err := s.loadInstances(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(filters) > 0 {
+		matched := insts[:0]
+		for _, inst := range insts {
+			if matchFilters(filters, s.instanceAttrs(r, inst, tags[inst.ID])) {
+				matched = append(matched, inst)
+			}
+		}
+		insts = matched
+	}
+	page, err := paginate(len(insts), func(i int) string { return insts[i].ID }, r.Params, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &describeInstancesResponse{
+		NextToken:    page.NextToken,
+		Reservations: s.reservations(r, insts[page.Start:page.End], tags),
+	}, nil
+}
+
+// instanceAttrs answers DescribeInstances filters for one instance.
+func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.Tag) Attrs {
+	one := func(v string) ([]string, bool) {
+		if v == "" {
+			return nil, true
+		}
+		return []string{v}, true
+	}
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "instance-id":
+			return one(inst.ID)
+		case "instance-state-name":
+			return one(inst.State)
+		case "instance-state-code":
+			return one(strconv.Itoa(backend.State(inst.State).Code()))
+		case "instance-type":
+			return one(inst.InstanceType)
+		case "image-id":
+			return one(inst.ImageID)
+		case "key-name":
+			return one(inst.KeyName)
+		case "availability-zone":
+			return one(inst.Zone)
+		case "private-ip-address":
+			return one(inst.PrivateIP)
+		case "ip-address":
+			return one(inst.PublicIP)
+		case "dns-name":
+			return one(publicName(inst))
+		case "private-dns-name":
+			return one(inst.PrivateDNSName)
+		case "reservation-id":
+			return one(inst.ReservationID)
+		case "launch-time":
+			return one(ec2Time(inst.LaunchTime))
+		case "owner-id":
+			return one(r.User.AccountID)
+		case "client-token":
+			return one(inst.ClientToken)
+		case "ami-launch-index":
+			return one(strconv.Itoa(inst.LaunchIndex))
+		case "root-device-name":
+			return one(inst.RootDeviceName)
+		case "state-reason-code":
+			return one(inst.StateReason)
+		case "architecture", "root-device-type", "platform":
+			img, _ := s.catalog().Image(inst.ImageID)
+			return one(map[string]string{"architecture": img.Architecture, "root-device-type": img.RootDeviceType, "platform": img.Platform}[name])
+		case "tenancy":
+			return one("default")
+		case "monitoring-state":
+			return one("disabled")
+		case "hypervisor":
+			return one("xen")
+		case "virtualization-type":
+			return one("hvm")
+		case "instance.group-name", "group-name":
+			return groupValues(inst.Groups, func(g store.GroupRef) string { return g.Name }), true
+		case "instance.group-id", "group-id":
+			return groupValues(inst.Groups, func(g store.GroupRef) string { return g.ID }), true
+		case "block-device-mapping.device-name":
+			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.DeviceName }), true
+		case "block-device-mapping.volume-id":
+			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.VolumeID }), true
+		}
+		return tagAttrs(tags, name)
+	}
+}
+
+func groupValues(gs []store.GroupRef, f func(store.GroupRef) string) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = f(g)
+	}
+	return out
+}
+
+func deviceValues(bs []store.BlockDevice, f func(store.BlockDevice) string) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = f(b)
+	}
+	return out
+}
+
+// ---- DescribeInstanceStatus ----
+
+type statusDetailXML struct {
+	Name   string `xml:"name"`
+	Status string `xml:"status"`
+}
+
+type statusSummaryXML struct {
+	Details []statusDetailXML `xml:"details>item"`
+	Status  string            `xml:"status"`
+}
+
+type instanceStatusXML struct {
+	AvailabilityZone string           `xml:"availabilityZone"`
+	InstanceID       string           `xml:"instanceId"`
+	InstanceState    instanceStateXML `xml:"instanceState"`
+	InstanceStatus   statusSummaryXML `xml:"instanceStatus"`
+	SystemStatus     statusSummaryXML `xml:"systemStatus"`
+}
+
+type describeInstanceStatusResponse struct {
+	Meta
+	Statuses  []instanceStatusXML `xml:"instanceStatusSet>item"`
+	NextToken string              `xml:"nextToken,omitempty"`
+}
+
+// instanceStatus is what the simulated checks report: a running machine
+// passes them (boot is the only thing that can go wrong in the sim).
+func instanceStatus(inst *store.Instance) instanceStatusXML {
+	summary := statusSummaryXML{Status: "not-applicable"}
+	if inst.State == string(backend.Running) {
+		summary = statusSummaryXML{Status: "ok", Details: []statusDetailXML{{Name: "reachability", Status: "passed"}}}
+	}
+	return instanceStatusXML{AvailabilityZone: inst.Zone, InstanceID: inst.ID, InstanceState: stateXML(inst.State),
+		InstanceStatus: summary, SystemStatus: summary}
+}
+
+func statusAttrs(st instanceStatusXML) Attrs {
+	detail := func(s statusSummaryXML) []string {
+		if len(s.Details) == 0 {
+			return nil
+		}
+		return []string{s.Details[0].Status}
+	}
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "availability-zone":
+			return []string{st.AvailabilityZone}, true
+		case "instance-state-name":
+			return []string{st.InstanceState.Name}, true
+		case "instance-state-code":
+			return []string{strconv.Itoa(st.InstanceState.Code)}, true
+		case "instance-status.status":
+			return []string{st.InstanceStatus.Status}, true
+		case "system-status.status":
+			return []string{st.SystemStatus.Status}, true
+		case "instance-status.reachability":
+			return detail(st.InstanceStatus), true
+		case "system-status.reachability":
+			return detail(st.SystemStatus), true
+		}
+		return nil, false
+	}
+}
+
+func (s *Service) describeInstanceStatus(r *Request) (any, error) {
+	ids, err := instanceIDs(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, statusAttrs(instanceStatusXML{})); err != nil {
+		return nil, err
+	}
+	all, err := r.Params.Bool("IncludeAllInstances", false)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 && r.Params.Has("MaxResults") {
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	insts, _, err := s.loadInstances(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []instanceStatusXML
+	for _, inst := range insts {
+		st := instanceStatus(inst)
+		if (all || inst.State == string(backend.Running)) && matchFilters(filters, statusAttrs(st)) {
+			out = append(out, st)
+		}
+	}
+	page, err := paginate(len(out), func(i int) string { return out[i].InstanceID }, r.Params, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &describeInstanceStatusResponse{Statuses: out[page.Start:page.End], NextToken: page.NextToken}, nil
+}
+
+// ---- GetConsoleOutput ----
+
+type consoleOutputResponse struct {
+	Meta
+	InstanceID string `xml:"instanceId"`
+	Timestamp  string `xml:"timestamp"`
+	Output     string `xml:"output"`
+}
+
+// oneInstance loads the caller's instance named by the InstanceId parameter.
+func (s *Service) oneInstance(r *Request) (*store.Instance, error) {
+	id, err := requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	return s.currentInstance(r, id)
+}
+
+func (s *Service) getConsoleOutput(r *Request) (any, error) {
+	inst, err := s.oneInstance(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	var text string
+	if inst.BackendID != "" {
+		text, err = s.Backend.ConsoleOutput(r.Context, inst.BackendID)
+		if err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return &consoleOutputResponse{InstanceID: inst.ID, Timestamp: ec2Time(s.now()), Output: base64.StdEncoding.EncodeToString([]byte(text))}, nil
+}

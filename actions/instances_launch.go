@@ -1,0 +1,643 @@
+package actions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
+)
+
+// RunInstances: parsing the request, the launch (intent, backend, record,
+// or one transaction for a TxLauncher backend), ClientToken replays, and
+// the start-up recovery of launches a crash interrupted.
+
+// launchRequest is a validated RunInstances.
+type launchRequest struct {
+	image              templates.Image
+	itype              templates.InstanceType
+	zone               string
+	min, max           int
+	keyName            string
+	groupNames         []string
+	groupIDs           []string
+	userData           []byte
+	shutdown           string
+	disableTermination bool
+	token              string
+	tags, volumeTags   []store.Tag
+	mappings           []blockDeviceRequest
+}
+
+func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
+	lr := &launchRequest{keyName: p.String("KeyName"), groupNames: p.List("SecurityGroup"), groupIDs: p.List("SecurityGroupId"), token: p.String("ClientToken")}
+	imageID, err := requiredID(p, "ImageId", "ami", ec2err.InvalidAMIIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if lr.image, ok = s.catalog().Image(imageID); !ok {
+		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", imageID)
+	}
+	lr.itype = s.catalog().DefaultInstanceType()
+	if name := p.String("InstanceType"); name != "" {
+		if lr.itype, ok = s.catalog().InstanceType(name); !ok {
+			return nil, ec2err.BadValue("InstanceType", name, "Invalid instance type. DescribeInstanceTypes lists the types this endpoint offers.")
+		}
+	}
+	if lr.zone, err = s.launchZone(p.String("Placement.AvailabilityZone")); err != nil {
+		return nil, err
+	}
+	if lr.min, lr.max, err = launchCounts(p); err != nil {
+		return nil, err
+	}
+	if lr.userData, err = userData(p, "UserData"); err != nil {
+		return nil, err
+	}
+	if lr.shutdown, err = shutdownBehavior("InstanceInitiatedShutdownBehavior", p.String("InstanceInitiatedShutdownBehavior")); err != nil {
+		return nil, err
+	}
+	if lr.disableTermination, err = p.Bool("DisableApiTermination", false); err != nil {
+		return nil, err
+	}
+	if len(lr.token) > maxTokenLen {
+		return nil, ec2err.BadValue("ClientToken", lr.token, "It must be at most 64 characters.")
+	}
+	tags, err := specTags(p, "instance", "volume")
+	if err != nil {
+		return nil, err
+	}
+	lr.tags, lr.volumeTags = tags["instance"], tags["volume"]
+	if lr.mappings, err = blockDeviceMappings(p); err != nil {
+		return nil, err
+	}
+	return lr, nil
+}
+
+func (s *Service) launchZone(zone string) (string, error) {
+	if zone == "" {
+		return s.Config.AvailabilityZones[0], nil
+	}
+	if !s.validZone(zone) {
+		return "", ec2err.New(ec2err.InvalidParameterValue, "Invalid availability zone: [%s]. Zones here: %s", zone, strings.Join(s.Config.AvailabilityZones, ", "))
+	}
+	return zone, nil
+}
+
+// launchCounts applies EC2's rule: 1 <= MinCount <= MaxCount.
+func launchCounts(p *query.Params) (min, max int, err error) {
+	for _, name := range []string{"MinCount", "MaxCount"} {
+		if !p.Has(name) {
+			return 0, 0, ec2err.Missing(name)
+		}
+	}
+	if min, err = p.Int("MinCount", 1); err != nil {
+		return 0, 0, err
+	}
+	if max, err = p.Int("MaxCount", 1); err != nil {
+		return 0, 0, err
+	}
+	switch {
+	case min < 1:
+		return 0, 0, ec2err.BadValue("MinCount", strconv.Itoa(min), "It must be at least 1.")
+	case max < min:
+		return 0, 0, ec2err.BadValue("MaxCount", strconv.Itoa(max), "It must be at least MinCount ("+strconv.Itoa(min)+").")
+	case min > maxLaunch:
+		return 0, 0, ec2err.New(ec2err.InstanceLimitExceeded, "You have requested more instances (%d) than one request can launch (%d).", min, maxLaunch)
+	}
+	return min, minInt(max, maxLaunch), nil
+}
+
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// userData decodes a base64 user data parameter and enforces EC2's limit.
+func userData(p *query.Params, name string) ([]byte, error) {
+	data, err := p.Base64(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxUserData {
+		return nil, ec2err.BadValue(name, "(redacted)", "User data is limited to 16384 bytes; this is "+strconv.Itoa(len(data))+".")
+	}
+	return data, nil
+}
+
+func shutdownBehavior(param, v string) (string, error) {
+	switch v {
+	case "":
+		return "stop", nil
+	case "stop", "terminate":
+		return v, nil
+	}
+	return "", ec2err.BadValue(param, v, "It must be stop or terminate.")
+}
+
+// blockDeviceMappings decodes BlockDeviceMapping.N.
+func blockDeviceMappings(p *query.Params) ([]blockDeviceRequest, error) {
+	var out []blockDeviceRequest
+	for _, m := range p.Structs("BlockDeviceMapping") {
+		dev, err := m.Required("DeviceName")
+		if err != nil {
+			return nil, err
+		}
+		bd := blockDeviceRequest{DeviceName: dev, VolumeType: m.String("Ebs.VolumeType"), SnapshotID: m.String("Ebs.SnapshotId"), NoDevice: m.Has("NoDevice")}
+		if bd.VolumeSize, err = m.Int("Ebs.VolumeSize", 0); err != nil {
+			return nil, err
+		}
+		if bd.Iops, err = m.Int("Ebs.Iops", 0); err != nil {
+			return nil, err
+		}
+		if m.Has("Ebs.DeleteOnTermination") {
+			v, err := m.Bool("Ebs.DeleteOnTermination", true)
+			if err != nil {
+				return nil, err
+			}
+			bd.DeleteOnTermination = &v
+		}
+		if bd.VolumeSize < 0 || bd.Iops < 0 {
+			return nil, ec2err.BadValue("BlockDeviceMapping.Ebs", strconv.Itoa(bd.VolumeSize), "Sizes and IOPS must be positive.")
+		}
+		out = append(out, bd)
+	}
+	return out, nil
+}
+
+// launchHash fingerprints the parameters that define a launch, for
+// ClientToken idempotency: everything except signing, token and DryRun.
+func launchHash(p *query.Params) string {
+	skip := map[string]bool{"ClientToken": true, "DryRun": true, "Signature": true, "SignatureMethod": true,
+		"SignatureVersion": true, "AWSAccessKeyId": true, "Timestamp": true, "Expires": true, "Version": true}
+	vals := p.Values()
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		if !skip[k] && !strings.HasPrefix(k, "X-Amz-") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k + "=" + strings.Join(vals[k], ",") + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func reservationInstances(tx store.Tx, owner, reservationID string) ([]*store.Instance, error) {
+	all, err := store.ListInstances(tx, owner)
+	var out []*store.Instance
+	for _, inst := range all {
+		if inst.ReservationID == reservationID {
+			out = append(out, inst)
+		}
+	}
+	return out, err
+}
+
+func (s *Service) runInstances(r *Request) (any, error) {
+	lr, err := s.parseLaunch(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner, now, hash := r.User.Name, s.now(), launchHash(r.Params)
+	tokenHash := ""
+	if lr.token != "" {
+		tokenHash = hash
+	}
+	// Ids are drawn outside the transaction, which may run more than once.
+	resID := store.NewID("r")
+	ids := make([]string, lr.max)
+	for i := range ids {
+		ids[i] = store.NewID("i")
+	}
+	// A ClientToken names the reservation's first instance, so a retry
+	// finds it with one read and a launch writes no separate token record.
+	if lr.token != "" {
+		ids[0] = store.DerivedID("i", owner, lr.token)
+	}
+	var (
+		replay   []*store.Instance
+		created  []*store.Instance
+		contexts []*backend.LaunchContext
+		count    = lr.max
+	)
+	// A backend that keeps its machines in this store launches inside the
+	// transaction: records and machines commit together, once.
+	inTx, _ := s.Backend.(backend.TxLauncher)
+	launchTx := func(tx store.Tx) error {
+		replay, created, contexts = nil, nil, nil
+		if lr.token != "" {
+			first, err := store.GetInstance(tx, owner, ids[0])
+			switch {
+			case err != nil:
+				return err
+			case first == nil:
+			case first.ClientToken != lr.token:
+				// Another launch holds the id (a hash collision): this one
+				// gets an id of its own and cannot be replayed.
+				ids[0] = store.NewID("i")
+			case first.LaunchHash != hash:
+				return ec2err.New(ec2err.IdempotentParameterMismatch, "The client token '%s' was already used with different parameters.", lr.token)
+			default:
+				replay, err = reservationInstances(tx, owner, first.ReservationID)
+				return err
+			}
+		}
+		publicKey, err := s.launchKey(tx, owner, lr.keyName)
+		if err != nil {
+			return err
+		}
+		groups, sgs, err := s.launchGroups(tx, owner, lr.groupNames, lr.groupIDs)
+		if err != nil {
+			return err
+		}
+		for i, id := range ids[:count] {
+			inst := &store.Instance{
+				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name,
+				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token, LaunchHash: tokenHash,
+				State: string(backend.Pending), StateChanged: now, LaunchTime: now, Groups: groups,
+				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
+				RootDeviceName: lr.image.RootDeviceName,
+			}
+			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings)
+			if err != nil {
+				return err
+			}
+			if err := s.tagNewInstance(tx, inst, lr); err != nil {
+				return err
+			}
+			lc := &backend.LaunchContext{
+				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
+				Zone: lr.zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
+				Groups: sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
+			}
+			if inTx != nil {
+				m, err := inTx.RunInTx(tx, lc)
+				if errors.Is(err, backend.ErrCapacity) && i >= lr.min {
+					return launchFewer(i)
+				}
+				if err != nil {
+					return launchError(err, lr.min)
+				}
+				inst.BackendID = m.ID
+				s.applyMachine(inst, m)
+			}
+			if err := store.PutInstance(tx, inst); err != nil {
+				return err
+			}
+			created = append(created, inst)
+			contexts = append(contexts, lc)
+		}
+		return nil
+	}
+	// EC2 launches as many as it can, at least MinCount: when the backend
+	// runs out of capacity part-way, the transaction is rolled back and
+	// redone for the instances it could take.
+	for {
+		err = s.Store.Update(launchTx)
+		var fewer launchFewer
+		if !errors.As(err, &fewer) {
+			break
+		}
+		count = int(fewer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if replay != nil {
+		return s.replayReservation(r, replay)
+	}
+	if inTx == nil {
+		if err := s.launch(r, lr, created, contexts); err != nil {
+			return nil, err
+		}
+	}
+	return s.reservationResponse(r, created, lr.tags)
+}
+
+// launchFewer rolls a launch transaction back to redo it with this many
+// instances.
+type launchFewer int
+
+func (n launchFewer) Error() string {
+	return fmt.Sprintf("backend capacity: launch %d instances", int(n))
+}
+
+func tagMap(tags []store.Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+// tagNewInstance applies the launch's tags to the instance and its volumes.
+func (s *Service) tagNewInstance(tx store.Tx, inst *store.Instance, lr *launchRequest) error {
+	if err := putTags(tx, inst.Owner, inst.ID, lr.tags); err != nil {
+		return err
+	}
+	for _, bd := range inst.BlockDevices {
+		if err := putTags(tx, inst.Owner, bd.VolumeID, lr.volumeTags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) reservationResponse(r *Request, insts []*store.Instance, tags []store.Tag) (any, error) {
+	byID := make(map[string][]store.Tag, len(insts))
+	for _, inst := range insts {
+		byID[inst.ID] = tags
+	}
+	res := s.reservations(r, insts, byID)
+	return &runInstancesResponse{reservationXML: res[0]}, nil
+}
+
+// replayReservation answers a repeated ClientToken with the original
+// reservation as it is now.
+func (s *Service) replayReservation(r *Request, insts []*store.Instance) (any, error) {
+	ids := make([]string, len(insts))
+	for i, inst := range insts {
+		ids[i] = inst.ID
+	}
+	current, tags, err := s.loadInstancesAnyState(r, ids)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(current, func(i, j int) bool { return current[i].LaunchIndex < current[j].LaunchIndex })
+	res := s.reservations(r, current, tags)
+	return &runInstancesResponse{reservationXML: res[0]}, nil
+}
+
+// launch runs the recorded instances on the backend (in parallel, outside
+// any transaction) and records the outcome in one transaction. Instances
+// the backend refused are marked terminated; fewer than MinCount launched
+// fails the request and terminates the rest.
+func (s *Service) launch(r *Request, lr *launchRequest, insts []*store.Instance, contexts []*backend.LaunchContext) error {
+	machines := make([]backend.Machine, len(insts))
+	errs := make([]error, len(insts))
+	sem := make(chan struct{}, launchParallel)
+	var wg sync.WaitGroup
+	for i := range insts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			machines[i], errs[i] = s.Backend.Run(r.Context, contexts[i])
+		}()
+	}
+	wg.Wait()
+	launched := 0
+	var firstErr error
+	for _, err := range errs {
+		if err == nil {
+			launched++
+		} else if firstErr == nil {
+			firstErr = err
+		}
+	}
+	failed := launched < lr.min
+	if failed {
+		var unused []string
+		for i, err := range errs {
+			if err == nil {
+				unused = append(unused, machines[i].ID)
+				errs[i] = firstErr
+			}
+		}
+		s.terminateMachines(r.Context, unused)
+	}
+	now := s.now()
+	for i, inst := range insts {
+		if errs[i] != nil {
+			r.Log.Error().Err(errs[i]).Str("instance", inst.ID).Msg("backend refused launch")
+			markLaunchFailed(inst, errs[i], now)
+			continue
+		}
+		inst.BackendID = machines[i].ID
+		s.applyMachine(inst, machines[i])
+	}
+	if err := s.recordLaunch(r.Context, insts); err != nil {
+		return err
+	}
+	if failed {
+		return launchError(firstErr, lr.min)
+	}
+	return nil
+}
+
+func markLaunchFailed(inst *store.Instance, err error, now time.Time) {
+	inst.State, inst.StateChanged, inst.StateReason = string(backend.Terminated), now, "Server.InternalError"
+	if errors.Is(err, backend.ErrCapacity) {
+		inst.StateReason = "Server.InsufficientInstanceCapacity"
+	}
+}
+
+func launchError(err error, min int) error {
+	if errors.Is(err, backend.ErrCapacity) {
+		return ec2err.New(ec2err.InsufficientInstanceCapacity, "There is not enough capacity to launch %d instance(s). Try fewer, another instance type or later.", min)
+	}
+	return err
+}
+
+// recordLaunch writes the backend's answers over the intent records,
+// keeping fields other families may have changed meanwhile. An instance
+// the student terminated while its launch was in flight stays terminated,
+// and its new machine is terminated too.
+func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance) error {
+	var orphans []string
+	err := s.Store.Update(func(tx store.Tx) error {
+		orphans = nil
+		for _, inst := range insts {
+			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
+			if err != nil {
+				return err
+			}
+			if cur == nil {
+				continue
+			}
+			cur.BackendID = inst.BackendID
+			if cur.State == string(backend.Terminated) {
+				if inst.BackendID != "" {
+					orphans = append(orphans, inst.BackendID)
+				}
+			} else {
+				cur.State, cur.StateChanged, cur.StateReason = inst.State, inst.StateChanged, inst.StateReason
+			}
+			cur.PrivateIP, cur.PrivateDNSName = inst.PrivateIP, inst.PrivateDNSName
+			if err := store.PutInstance(tx, cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.terminateMachines(ctx, orphans)
+	return nil
+}
+
+// terminateMachines cleans up machines nobody will use; a failure is only
+// logged (the instance records already say terminated).
+func (s *Service) terminateMachines(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		if _, err := s.Backend.Terminate(context.WithoutCancel(ctx), id); err != nil {
+			s.Log.Error().Err(err).Str("machine", id).Msg("terminating an unused machine")
+		}
+	}
+}
+
+// RecoverLaunches finishes what a crash interrupted: instances recorded
+// (intent) but never given a backend machine. When the backend can find
+// the machine a Run created (backend.LaunchFinder) the launch is
+// completed; otherwise it is rolled back, marked terminated with
+// Server.InternalError. app.Open calls it before serving.
+func (s *Service) RecoverLaunches(ctx context.Context) error {
+	var stranded []*store.Instance
+	err := s.Store.View(func(tx store.Tx) error {
+		return store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
+			if inst.BackendID == "" && inst.State != string(backend.Terminated) {
+				stranded = append(stranded, inst)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stranded) == 0 {
+		return err
+	}
+	finder, _ := s.Backend.(backend.LaunchFinder)
+	now := s.now()
+	for _, inst := range stranded {
+		if finder != nil {
+			m, found, err := finder.FindLaunch(ctx, inst.ID)
+			if err != nil {
+				return err
+			}
+			if found {
+				inst.BackendID = m.ID
+				s.applyMachine(inst, m)
+				continue
+			}
+		}
+		markLaunchFailed(inst, errors.New("launch interrupted by a restart"), now)
+	}
+	s.Log.Warn().Int("instances", len(stranded)).Msg("recovered launches interrupted by a restart")
+	return s.recordLaunch(ctx, stranded)
+}
+
+// RunInstances gathers what a launch needs from the other
+// families through these functions, all called inside the launch's one
+// store transaction so that checks and records commit together.
+
+// blockDeviceRequest is one BlockDeviceMapping.N of RunInstances.
+type blockDeviceRequest struct {
+	DeviceName          string
+	VolumeSize          int // GiB; 0 = the image's (root) or required (others)
+	VolumeType          string
+	SnapshotID          string
+	Iops                int
+	DeleteOnTermination *bool // nil = the default (true for root)
+	NoDevice            bool
+}
+
+// launchKey returns the OpenSSH public key of the user's keypair keyName
+// ("" when keyName is ""), or InvalidKeyPair.NotFound.
+func (s *Service) launchKey(tx store.Tx, owner, keyName string) (publicKey string, err error) {
+	if keyName == "" {
+		return "", nil
+	}
+	k, err := store.KeyPairByName(tx, owner, keyName)
+	if err != nil {
+		return "", err
+	}
+	if k == nil {
+		return "", ec2err.New(ec2err.InvalidKeyPairNotFound, "The key pair '%s' does not exist", keyName)
+	}
+	return k.PublicKey, nil
+}
+
+// launchGroups resolves SecurityGroup.N names and SecurityGroupId.N ids to
+// the user's groups (the user's "default" group when both are empty,
+// creating it on first use), or InvalidGroup.NotFound. A group named twice
+// is listed once.
+func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) ([]store.GroupRef, []backend.SecurityGroup, error) {
+	def, err := ensureDefaultGroup(tx, owner)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(names) == 0 && len(ids) == 0 {
+		names = []string{defaultGroupName}
+	}
+	var refs []store.GroupRef
+	var groups []backend.SecurityGroup
+	add := func(id, name string) error {
+		g := def // most launches name no group, or the default one
+		if id != def.ID && name != def.Name {
+			var err error
+			if g, err = findGroup(tx, owner, id, name); err != nil {
+				return err
+			}
+		}
+		if slices.ContainsFunc(refs, func(ref store.GroupRef) bool { return ref.ID == g.ID }) {
+			return nil
+		}
+		refs = append(refs, store.GroupRef{ID: g.ID, Name: g.Name})
+		groups = append(groups, toBackendGroup(g))
+		return nil
+	}
+	for _, id := range ids {
+		if err := add(id, ""); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, name := range names {
+		if err := add("", name); err != nil {
+			return nil, nil, err
+		}
+	}
+	return refs, groups, nil
+}
+
+// launchVolumes creates the volume records of a new instance (its root
+// volume from the image's size unless the image is instance-store, and the
+// requested mappings), attaches them
+// in inst.BlockDevices, and returns them for the launch context. All are
+// DeleteOnTermination unless the mapping says otherwise, as on EC2.
+func (s *Service) launchVolumes(tx store.Tx, inst *store.Instance, image backend.Image, mappings []blockDeviceRequest) ([]backend.Volume, error) {
+	now := s.now()
+	root := firstNonEmpty(image.RootDeviceName, inst.RootDeviceName, "/dev/sda1")
+	inst.RootDeviceName = root
+	reqs, err := launchMappings(root, image, mappings)
+	if err != nil {
+		return nil, err
+	}
+	var out []backend.Volume
+	for _, m := range reqs {
+		v, err := s.launchVolume(tx, inst, m, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, backend.Volume{VolumeID: v.ID, Device: m.DeviceName, SizeGiB: v.SizeGiB, SnapshotID: v.SnapshotID, Root: m.DeviceName == root})
+	}
+	return out, nil
+}

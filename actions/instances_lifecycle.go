@@ -1,0 +1,232 @@
+package actions
+
+import (
+	"context"
+	"errors"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/store"
+)
+
+// Terminate, Stop, Start and Reboot: one transition each, run by
+// applyTransition.
+
+type stateChangeXML struct {
+	InstanceID string           `xml:"instanceId"`
+	Current    instanceStateXML `xml:"currentState"`
+	Previous   instanceStateXML `xml:"previousState"`
+}
+
+type stateChangesResponse struct {
+	Meta
+	Items []stateChangeXML `xml:"instancesSet>item"`
+}
+
+// transition describes one state-changing action.
+type transition struct {
+	// check refuses an instance before anything changes (all are checked first).
+	check func(inst *store.Instance) error
+	// act changes the machine; ok=false means there is nothing to do.
+	act func(ctx context.Context, inst *store.Instance) (m backend.Machine, ok bool, err error)
+	// reason is the state reason code recorded with the change ("" keeps none).
+	reason string
+}
+
+func incorrectState(inst *store.Instance, verb string) error {
+	return ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is not in a state from which it can be %s (it is %s).", inst.ID, verb, inst.State)
+}
+
+// applyTransition runs t on every InstanceId.N of the caller, then
+// records every change in one transaction. It returns the state changes
+// in request order.
+func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, []*store.Instance, error) {
+	ids, err := instanceIDs(r.Params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil, ec2err.Missing("InstanceId")
+	}
+	insts, _, err := s.loadInstances(r, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, inst := range insts {
+		if err := t.check(inst); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, nil, err
+	}
+	byID := map[string]*store.Instance{}
+	for _, inst := range insts {
+		byID[inst.ID] = inst
+	}
+	var changes []stateChangeXML
+	var changed []*store.Instance
+	var actErr error
+	now := s.now()
+	for _, id := range dedupe(ids) {
+		inst := byID[id]
+		prev := inst.State
+		m, ok, err := t.act(r.Context, inst)
+		if err != nil {
+			actErr = s.backendError(inst, err)
+			break
+		}
+		if ok && s.applyMachine(inst, m) {
+			inst.StateReason = t.reason
+			inst.TransitionReason = ""
+			if t.reason != "" {
+				inst.TransitionReason = "User initiated (" + now.Format("2006-01-02 15:04:05 MST") + ")"
+			}
+			changed = append(changed, inst)
+		}
+		changes = append(changes, stateChangeXML{InstanceID: id, Current: stateXML(inst.State), Previous: stateXML(prev)})
+	}
+	if err := s.recordStates(changed); err != nil {
+		return nil, nil, err
+	}
+	return changes, changed, actErr
+}
+
+func (s *Service) backendError(inst *store.Instance, err error) error {
+	switch {
+	case errors.Is(err, backend.ErrIncorrectState):
+		return ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is not in a state that allows this (it is %s).", inst.ID, inst.State)
+	case errors.Is(err, backend.ErrCapacity):
+		return ec2err.New(ec2err.InsufficientInstanceCapacity, "There is not enough capacity to start instance '%s' now. Try again later.", inst.ID)
+	}
+	return err
+}
+
+// recordStates writes the state fields of changed instances.
+func (s *Service) recordStates(changed []*store.Instance) error {
+	if len(changed) == 0 {
+		return nil
+	}
+	return s.Store.Update(func(tx store.Tx) error {
+		for _, inst := range changed {
+			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
+			if err != nil {
+				return err
+			}
+			if cur == nil {
+				continue
+			}
+			cur.State, cur.StateChanged, cur.StateReason, cur.TransitionReason = inst.State, inst.StateChanged, inst.StateReason, inst.TransitionReason
+			cur.PrivateIP, cur.PrivateDNSName = inst.PrivateIP, inst.PrivateDNSName
+			if err := store.PutInstance(tx, cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Service) terminateInstances(r *Request) (any, error) {
+	changes, changed, err := s.applyTransition(r, transition{
+		reason: "Client.UserInitiatedShutdown",
+		check: func(inst *store.Instance) error {
+			if inst.DisableAPITermination {
+				return ec2err.New(ec2err.OperationNotPermitted, "The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", inst.ID)
+			}
+			return nil
+		},
+		act: func(ctx context.Context, inst *store.Instance) (backend.Machine, bool, error) {
+			switch {
+			case inst.State == string(backend.Terminated):
+				return backend.Machine{}, false, nil
+			case inst.BackendID == "":
+				// Its launch is still in flight or failed: nothing runs yet.
+				return backend.Machine{State: backend.Terminated, Changed: s.now()}, true, nil
+			}
+			m, err := s.Backend.Terminate(ctx, inst.BackendID)
+			return m, true, err
+		},
+	})
+	if len(changed) > 0 {
+		ids := make([]string, len(changed))
+		for i, inst := range changed {
+			ids[i] = inst.ID
+		}
+		if herr := s.onTerminate(r, ids); herr != nil && err == nil {
+			err = herr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &stateChangesResponse{Items: changes}, nil
+}
+
+func (s *Service) stopInstances(r *Request) (any, error) {
+	force, err := r.Params.Bool("Force", false)
+	if err != nil {
+		return nil, err
+	}
+	changes, _, err := s.applyTransition(r, transition{
+		reason: "Client.UserInitiatedShutdown",
+		check: func(inst *store.Instance) error {
+			switch backend.State(inst.State) {
+			case backend.Running, backend.Stopping, backend.Stopped:
+				return nil
+			}
+			return incorrectState(inst, "stopped")
+		},
+		act: func(ctx context.Context, inst *store.Instance) (backend.Machine, bool, error) {
+			if inst.State != string(backend.Running) {
+				return backend.Machine{}, false, nil
+			}
+			m, err := s.Backend.Stop(ctx, inst.BackendID, force)
+			return m, true, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &stateChangesResponse{Items: changes}, nil
+}
+
+func (s *Service) startInstances(r *Request) (any, error) {
+	changes, _, err := s.applyTransition(r, transition{
+		check: func(inst *store.Instance) error {
+			switch backend.State(inst.State) {
+			case backend.Pending, backend.Running, backend.Stopped:
+				return nil
+			}
+			return incorrectState(inst, "started")
+		},
+		act: func(ctx context.Context, inst *store.Instance) (backend.Machine, bool, error) {
+			if inst.State != string(backend.Stopped) {
+				return backend.Machine{}, false, nil
+			}
+			m, err := s.Backend.Start(ctx, inst.BackendID)
+			return m, true, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &stateChangesResponse{Items: changes}, nil
+}
+
+func (s *Service) rebootInstances(r *Request) (any, error) {
+	_, _, err := s.applyTransition(r, transition{
+		check: func(inst *store.Instance) error {
+			if inst.State != string(backend.Running) {
+				return incorrectState(inst, "rebooted")
+			}
+			return nil
+		},
+		act: func(ctx context.Context, inst *store.Instance) (backend.Machine, bool, error) {
+			return backend.Machine{}, false, s.Backend.Reboot(ctx, inst.BackendID)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ok()
+}
