@@ -1,0 +1,181 @@
+package audit
+
+import (
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/econe/econe-server/ec2err"
+)
+
+// readOnlyVerbs start the names of the actions that change nothing; every
+// other action is audited. TestMutatingClassifiesEveryAction lists each
+// action of the table with its class, so a new one is classified on
+// purpose.
+var readOnlyVerbs = []string{"Describe", "Get", "List"}
+
+// Mutating reports whether an EC2 action can change something.
+func Mutating(action string) bool {
+	for _, v := range readOnlyVerbs {
+		if strings.HasPrefix(action, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// namedParams name a resource without ending in Id (key pairs and groups
+// by name, EC2-Classic addresses).
+var namedParams = map[string]bool{"KeyName": true, "GroupName": true, "PublicIp": true}
+
+// authParams carry the signature (SigV2 and presigned requests): never
+// resources, and the signature itself stays out of the log.
+var authParams = []string{"AWSAccessKeyId", "X-Amz-", "Signature"}
+
+// RequestResources are the resource ids a request names: every parameter
+// whose last name part ends in Id or Ids (InstanceId.1, ResourceId.2,
+// IpPermissions.1.Groups.1.GroupId, ...) and the few in namedParams.
+// Filters, tags and every other value (UserData, key material) are left
+// out.
+func RequestResources(params url.Values) []string {
+	var out []string
+	for name, vals := range params {
+		if isResourceParam(name) {
+			out = append(out, vals...)
+		}
+	}
+	return unique(out)
+}
+
+func isResourceParam(name string) bool {
+	for _, p := range authParams {
+		if strings.HasPrefix(name, p) {
+			return false
+		}
+	}
+	parts := strings.Split(name, ".")
+	if parts[0] == "Filter" {
+		return false
+	}
+	last := ""
+	for _, p := range parts {
+		if p != "" && (p[0] < '0' || p[0] > '9') {
+			last = p
+		}
+	}
+	return strings.HasSuffix(last, "Id") || strings.HasSuffix(last, "Ids") || namedParams[last]
+}
+
+// responseIDTags are the response elements that hold the ids of what a
+// call created or touched (RunInstances' instanceId, AllocateAddress'
+// allocationId, ...). Only these are read: a response also carries
+// secrets such as CreateKeyPair's keyMaterial.
+var responseIDTags = map[string]bool{
+	"instanceId": true, "volumeId": true, "snapshotId": true, "allocationId": true,
+	"associationId": true, "groupId": true, "keyPairId": true, "publicIp": true,
+}
+
+// ResponseResources are the ids in resp's responseIDTags elements.
+func ResponseResources(resp any) []string {
+	var out []string
+	collect(reflect.ValueOf(resp), &out)
+	return out
+}
+
+func collect(v reflect.Value, out *[]string) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			collect(v.Elem(), out)
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			collect(v.Index(i), out)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			fv := v.Field(i)
+			if fv.Kind() == reflect.String {
+				if fv.Len() > 0 && responseIDTags[xmlName(f.Tag.Get("xml"))] {
+					*out = append(*out, fv.String())
+				}
+				continue
+			}
+			collect(fv, out)
+		}
+	}
+}
+
+// xmlName is the element an xml tag ends in: "instancesSet>item>instanceId,omitempty" -> instanceId.
+func xmlName(tag string) string {
+	tag, _, _ = strings.Cut(tag, ",")
+	return tag[strings.LastIndex(tag, ">")+1:]
+}
+
+func unique(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids)
+	out := ids[:1]
+	for _, id := range ids[1:] {
+		if id != out[len(out)-1] && id != "" {
+			out = append(out, id)
+		}
+	}
+	if out[0] == "" {
+		out = out[1:]
+	}
+	return out
+}
+
+// Call is one audited API request between its two entries.
+type Call struct {
+	l     *Log
+	entry Entry
+}
+
+// Begin records an API request before it runs, if its action is
+// mutating; a nil Call (and no error) means there is nothing to record.
+// An error means the request must be refused: it could not be recorded.
+func (l *Log) Begin(requestID, user, accessKeyID, source, action string, params url.Values) (*Call, error) {
+	if l == nil || !Mutating(action) {
+		return nil, nil
+	}
+	c := &Call{l: l, entry: Entry{Phase: PhaseRequest, RequestID: requestID, User: user, AccessKeyID: accessKeyID,
+		Source: source, Action: action, Resources: RequestResources(params)}}
+	if err := l.Write(&c.entry); err != nil {
+		return nil, &ec2err.Error{Code: ec2err.InternalError, Detail: err.Error(),
+			Message: "The request was refused because auditing failed: the audit log could not record it. Nothing was changed; tell the course administrator."}
+	}
+	return c, nil
+}
+
+// End records the outcome: the result code and the ids in the response.
+// The change is already made, so a failure here is only logged, loudly.
+func (c *Call) End(resp any, err error) {
+	if c == nil {
+		return
+	}
+	e := c.entry
+	e.Time, e.Phase, e.Result, e.Resources = time.Time{}, PhaseResult, Success, nil
+	if err != nil {
+		e.Result = ec2err.As(err).Code
+	} else {
+		e.Resources = unique(ResponseResources(resp))
+	}
+	if werr := c.l.Write(&e); werr != nil {
+		c.l.opt.Log.Error().Err(werr).Str("request_id", e.RequestID).Str("action", e.Action).Str("result", e.Result).
+			Strs("resources", e.Resources).Msg("audit: the result entry of a completed change could not be written")
+	}
+}
