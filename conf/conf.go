@@ -43,6 +43,20 @@ type Config struct {
 	ElasticIPs ElasticIPs `yaml:"elastic_ips"`
 	// Groups holds per user-group policy, keyed by group name.
 	Groups map[string]Group `yaml:"groups"`
+
+	// Audit configures the audit log of changes (package audit).
+	Audit Audit `yaml:"audit"`
+}
+
+// Audit configures the audit log: JSON lines in their own directory,
+// rotated by size.
+type Audit struct {
+	// Dir defaults to DataDir/audit; see AuditDir.
+	Dir string `yaml:"dir"`
+	// MaxFileMiB is the size at which the current file is rotated.
+	MaxFileMiB int64 `yaml:"max_file_mib"`
+	// MaxFiles is how many rotated files are kept; 0 keeps them all.
+	MaxFiles int `yaml:"max_files"`
 }
 
 // TLS makes the server terminate TLS itself. Set both or neither.
@@ -206,6 +220,7 @@ func defaults() *Config {
 			ScriptTimeout: Duration(30 * time.Second),
 		},
 		Groups: map[string]Group{},
+		Audit:  Audit{MaxFileMiB: 64},
 	}
 }
 
@@ -291,6 +306,14 @@ func (c *Config) AdminSocketPath() string {
 		return c.AdminSocket
 	}
 	return filepath.Join(c.DataDir, "admin.sock")
+}
+
+// AuditDir is Audit.Dir, or DataDir/audit when unset.
+func (c *Config) AuditDir() string {
+	if c.Audit.Dir != "" {
+		return c.Audit.Dir
+	}
+	return filepath.Join(c.DataDir, "audit")
 }
 
 // LogFile is Log.File, or DataDir/econe-server.log when unset. It is the

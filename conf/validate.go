@@ -132,6 +132,13 @@ func (c *Config) problems() []*FieldError {
 
 	c.checkElasticIPs(&p)
 
+	if c.Audit.MaxFileMiB < 1 || c.Audit.MaxFileMiB > 1<<20 {
+		p.add("audit.max_file_mib", "must be 1..1048576 (MiB), got %d", c.Audit.MaxFileMiB)
+	}
+	if c.Audit.MaxFiles < 0 {
+		p.add("audit.max_files", "must be 0 (keep every rotated file) or more, got %d", c.Audit.MaxFiles)
+	}
+
 	names := make([]string, 0, len(c.Groups))
 	for name := range c.Groups {
 		names = append(names, name)

@@ -102,6 +102,8 @@ func TestInvalidValues(t *testing.T) {
 		{"pool too big", func(c *Config) { c.ElasticIPs.Pool = []string{"100.64.0.0/10"} }, "elastic_ips.pool", "more than the 65536 allowed"},
 		{"pool overlaps sim cidr", func(c *Config) { c.ElasticIPs.Pool = []string{"10.77.1.1"} },
 			"elastic_ips.pool[0]", "10.77.1.1 overlaps backend.sim.cidr 10.77.0.0/16"},
+		{"audit file size zero", func(c *Config) { c.Audit.MaxFileMiB = 0 }, "audit.max_file_mib", "must be 1..1048576"},
+		{"audit negative file count", func(c *Config) { c.Audit.MaxFiles = -1 }, "audit.max_files", "must be 0 (keep every rotated file) or more"},
 		{"associate script missing", func(c *Config) { c.ElasticIPs.AssociateScript = missing }, "elastic_ips.associate_script", "no such file"},
 		{"associate script not executable", func(c *Config) { c.ElasticIPs.AssociateScript = file }, "elastic_ips.associate_script", "is not executable"},
 		{"disassociate script is dir", func(c *Config) { c.ElasticIPs.DisassociateScript = dir }, "elastic_ips.disassociate_script", "is not a regular file"},
