@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/econe/econe-server/audit"
 	"github.com/rs/zerolog"
 )
 
@@ -65,10 +66,11 @@ type Socket struct {
 }
 
 // ServeSocket listens on the unix socket at path (directory 0700, socket
-// 0600: only the server's own user may administer it) and serves svc.
+// 0600: only the server's own user may administer it) and serves svc,
+// recording each change in auditLog as the OS user at the other end.
 // A leftover socket file from a crashed server is replaced; one that still
 // answers belongs to another server and is an error.
-func ServeSocket(path string, svc Service, status func() Status, log zerolog.Logger) (*Socket, error) {
+func ServeSocket(path string, svc Service, auditLog *audit.Log, status func() Status, log zerolog.Logger) (*Socket, error) {
 	ln, err := listenUnix(path)
 	if err != nil {
 		return nil, err
@@ -76,8 +78,9 @@ func ServeSocket(path string, svc Service, status func() Status, log zerolog.Log
 	s := &Socket{
 		path: path,
 		srv: &http.Server{
-			Handler:           socketHandler(svc, status, log),
+			Handler:           socketHandler(svc, auditLog, status, log),
 			ReadHeaderTimeout: 10 * time.Second,
+			ConnContext:       withPeer,
 		},
 		done: make(chan error, 1),
 	}
@@ -125,12 +128,13 @@ func (s *Socket) Shutdown(ctx context.Context) error {
 
 // socketHandler routes the admin operations. It logs one line per request
 // with the operation and status only: bodies carry secrets.
-func socketHandler(svc Service, status func() Status, log zerolog.Logger) http.Handler {
+func socketHandler(base Service, auditLog *audit.Log, status func() Status, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, op func(r *http.Request) (any, error)) {
+	handle := func(pattern string, op func(svc Service, r *http.Request) (any, error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			v, err := op(r)
+			svc := Audited{base, Auditor{Log: auditLog, Actor: audit.AdminActor(peer(r.Context())), Source: "admin socket"}}
+			v, err := op(svc, r)
 			code := reply(w, v, err)
 			ev := log.Info()
 			if pattern == "GET "+pathStatus { // polled by start and status: not worth a line each
@@ -141,9 +145,9 @@ func socketHandler(svc Service, status func() Status, log zerolog.Logger) http.H
 		})
 	}
 	user := pathUsers + "/{name}"
-	handle("GET "+pathStatus, func(*http.Request) (any, error) { return status(), nil })
-	handle("GET "+pathUsers, func(*http.Request) (any, error) { return svc.List() })
-	handle("POST "+pathUsers, func(r *http.Request) (any, error) {
+	handle("GET "+pathStatus, func(Service, *http.Request) (any, error) { return status(), nil })
+	handle("GET "+pathUsers, func(svc Service, _ *http.Request) (any, error) { return svc.List() })
+	handle("POST "+pathUsers, func(svc Service, r *http.Request) (any, error) {
 		var req addRequest
 		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
@@ -152,12 +156,16 @@ func socketHandler(svc Service, status func() Status, log zerolog.Logger) http.H
 		}
 		return svc.Add(req.Name, req.Group)
 	})
-	handle("GET "+user, func(r *http.Request) (any, error) { return svc.Show(r.PathValue("name")) })
-	handle("DELETE "+user, func(r *http.Request) (any, error) { return nil, svc.Delete(r.PathValue("name")) })
-	handle("POST "+user+"/rotate-key", func(r *http.Request) (any, error) { return svc.RotateKey(r.PathValue("name")) })
-	handle("POST "+user+"/disable", func(r *http.Request) (any, error) { return nil, svc.SetDisabled(r.PathValue("name"), true) })
-	handle("POST "+user+"/enable", func(r *http.Request) (any, error) { return nil, svc.SetDisabled(r.PathValue("name"), false) })
-	handle("GET "+user+"/credentials", func(r *http.Request) (any, error) { return svc.Credentials(r.PathValue("name")) })
+	handle("GET "+user, func(svc Service, r *http.Request) (any, error) { return svc.Show(r.PathValue("name")) })
+	handle("DELETE "+user, func(svc Service, r *http.Request) (any, error) { return nil, svc.Delete(r.PathValue("name")) })
+	handle("POST "+user+"/rotate-key", func(svc Service, r *http.Request) (any, error) { return svc.RotateKey(r.PathValue("name")) })
+	handle("POST "+user+"/disable", func(svc Service, r *http.Request) (any, error) {
+		return nil, svc.SetDisabled(r.PathValue("name"), true)
+	})
+	handle("POST "+user+"/enable", func(svc Service, r *http.Request) (any, error) {
+		return nil, svc.SetDisabled(r.PathValue("name"), false)
+	})
+	handle("GET "+user+"/credentials", func(svc Service, r *http.Request) (any, error) { return svc.Credentials(r.PathValue("name")) })
 	return mux
 }
 

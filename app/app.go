@@ -5,12 +5,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/econe/econe-server/actions"
 	"github.com/econe/econe-server/admin"
+	"github.com/econe/econe-server/audit"
 	"github.com/econe/econe-server/backend"
 	_ "github.com/econe/econe-server/backend/all" // registers the built-in backends
 	"github.com/econe/econe-server/conf"
@@ -31,6 +33,7 @@ type App struct {
 	Service *actions.Service
 	Server  *server.Server
 	Users   *admin.Users
+	Audit   *audit.Log
 	// Reconciling is the undoing of the elastic IP changes a previous run
 	// left unfinished, in the background while the server serves.
 	Reconciling *actions.Reconciliation
@@ -61,6 +64,12 @@ func OpenStore(cfg *conf.Config) (store.Store, *keyring.Keyring, error) {
 	return st, keys, nil
 }
 
+// OpenAudit opens the audit log of cfg.
+func OpenAudit(cfg *conf.Config, log zerolog.Logger, clock func() time.Time) (*audit.Log, error) {
+	return audit.Open(audit.Options{Dir: cfg.AuditDir(), MaxFileBytes: cfg.Audit.MaxFileMiB << 20, MaxFiles: cfg.Audit.MaxFiles,
+		Clock: clock, Log: log.With().Str("component", "audit").Logger()})
+}
+
 // Open builds the whole server. clock may be nil (time.Now). progress,
 // when not nil, is told each start-up step that may take a while before it
 // begins (`econe-server start` shows them).
@@ -76,14 +85,21 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := OpenAudit(cfg, log, clock)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: st, Clock: clock, Log: log.With().Str("component", "backend").Logger()})
 	if err != nil {
+		auditLog.Close()
 		st.Close()
 		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
 	}
 	catalog, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
 		be.Close()
+		auditLog.Close()
 		st.Close()
 		return nil, err
 	}
@@ -93,8 +109,9 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	}
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
-		Server:          server.New(cfg, svc, keys, log),
+		Server:          server.New(cfg, svc, keys, auditLog, log),
 		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock},
+		Audit:           auditLog,
 		stopReconciling: func() {},
 	}
 	progress("recovering unfinished launches")
@@ -127,10 +144,5 @@ func (a *App) Close() error {
 	if a.Reconciling != nil {
 		<-a.Reconciling.Done()
 	}
-	berr := a.Backend.Close()
-	serr := a.Store.Close()
-	if berr != nil {
-		return berr
-	}
-	return serr
+	return errors.Join(a.Backend.Close(), a.Audit.Close(), a.Store.Close())
 }

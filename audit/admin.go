@@ -31,14 +31,15 @@ func OSUserName(uid uint32) string {
 // as the API does: if the request entry cannot be written, fn does not run
 // and the error says auditing failed. actor is AdminActor's form, source
 // where the command came from ("cli", "admin socket"), action e.g.
-// "user.add" or "quota.set", resources what it acts on (user names).
-func (l *Log) Record(actor, source, action string, resources []string, fn func() error) error {
+// "user.add" or "quota.set", resources what it acts on (user names); fn
+// returns what it created that the result entry names (an access key id).
+func (l *Log) Record(actor, source, action string, resources []string, fn func() (created []string, err error)) error {
 	e := Entry{Phase: PhaseRequest, RequestID: newID(), User: actor, Source: source, Action: action, Resources: resources}
 	if err := l.Write(&e); err != nil {
 		return fmt.Errorf("refused because auditing failed (nothing was changed): %w", err)
 	}
-	err := fn()
-	e.Time, e.Phase, e.Result = time.Time{}, PhaseResult, Success
+	created, err := fn()
+	e.Time, e.Phase, e.Result, e.Resources = time.Time{}, PhaseResult, Success, created
 	if err != nil {
 		e.Result, e.Error = "Error", err.Error()
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/econe/econe-server/actions"
+	"github.com/econe/econe-server/audit"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/keyring"
@@ -40,14 +41,16 @@ type Server struct {
 	svc    *actions.Service
 	table  map[string]actions.Handler
 	creds  *credentials
+	audit  *audit.Log // nil: nothing is audited (unit tests of the HTTP surface)
 	log    zerolog.Logger
 	clock  func() time.Time
 	router *mux.Router
 }
 
-// New builds the server around an action service.
-func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, log zerolog.Logger) *Server {
-	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), creds: newCredentials(keys), log: log, clock: svc.Clock}
+// New builds the server around an action service. Mutating requests are
+// recorded in auditLog before they run, and refused if they cannot be.
+func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog *audit.Log, log zerolog.Logger) *Server {
+	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), creds: newCredentials(keys), audit: auditLog, log: log, clock: svc.Clock}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -109,6 +112,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		return
 	}
+	call, err := s.audit.Begin(id, user.Name, user.AccessKeyID, req.RemoteAddr, action, params)
+	if err != nil {
+		return
+	}
 	resp, err = h(s.svc, &actions.Request{
 		Context: req.Context(),
 		ID:      id,
@@ -118,6 +125,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		Params:  p,
 		Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
 	})
+	call.End(resp, err)
 }
 
 // readParams reads the body once (with the size limit), hashes it for the

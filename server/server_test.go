@@ -84,7 +84,7 @@ func newFixture(t *testing.T, handlers map[string]actions.Handler, opts ...func(
 	}
 	clock := func() time.Time { return testNow }
 	logs := &syncBuffer{}
-	srv := New(cfg, &actions.Service{Config: cfg, Store: st, Clock: clock}, keys, zerolog.New(logs))
+	srv := New(cfg, &actions.Service{Config: cfg, Store: st, Clock: clock}, keys, nil, zerolog.New(logs))
 	for name, h := range handlers {
 		srv.table[name] = h
 	}

@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 	}
 
 	status := admin.Status{PID: os.Getpid(), Version: version, Address: cfg.Addr(), Endpoint: cfg.EndpointURL(), Started: time.Now().UTC()}
-	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, func() admin.Status { return status }, log)
+	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, a.Audit, func() admin.Status { return status }, log)
 	if err != nil {
 		return err
 	}

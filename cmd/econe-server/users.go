@@ -11,8 +11,10 @@ import (
 
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/app"
+	"github.com/econe/econe-server/audit"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/store"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 )
 
@@ -72,7 +74,15 @@ func openAdmin(cfg *conf.Config) (admin.Service, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open the data directory %s: %w", cfg.DataDir, err)
 	}
-	return &admin.Users{Store: st, Keys: keys}, func() { st.Close() }, nil
+	// The store's lock is held: no server writes the audit log meanwhile.
+	auditLog, err := app.OpenAudit(cfg, zerolog.New(os.Stderr), nil)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("cannot open the audit log (admin commands are refused without it): %w", err)
+	}
+	svc := admin.Audited{Service: &admin.Users{Store: st, Keys: keys},
+		Auditor: admin.Auditor{Log: auditLog, Actor: audit.AdminActor(audit.CurrentOSUser()), Source: "cli"}}
+	return svc, func() { auditLog.Close(); st.Close() }, nil
 }
 
 func printJSON(w io.Writer, v any) error {
