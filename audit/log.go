@@ -122,9 +122,9 @@ func (l *Log) Write(e *Entry) error {
 	if e.Time.IsZero() {
 		e.Time = l.opt.Clock().UTC()
 	}
-	line, err := json.Marshal(e)
+	line, err := e.marshal()
 	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return err
 	}
 	l.mu.Lock()
 	if l.closed {
@@ -135,7 +135,7 @@ func (l *Log) Write(e *Entry) error {
 		l.next = &batch{done: make(chan struct{})}
 	}
 	b := l.next
-	b.buf = append(append(b.buf, line...), '\n')
+	b.buf = append(b.buf, line...)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -143,6 +143,15 @@ func (l *Log) Write(e *Entry) error {
 	}
 	<-b.done
 	return b.err
+}
+
+// marshal is e's line in the log.
+func (e *Entry) marshal() ([]byte, error) {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return append(line, '\n'), nil
 }
 
 // Close writes what is queued and closes the file.

@@ -1,0 +1,118 @@
+package audit_test
+
+import (
+	"net/url"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/econe/econe-server/actions"
+	"github.com/econe/econe-server/audit"
+)
+
+// readOnly is every action of the table that changes nothing. Every other
+// action is audited; a new action fails this test until it is listed here
+// or in mutating, so its class is chosen on purpose.
+var readOnly = []string{
+	"DescribeAccountAttributes", "DescribeAddresses", "DescribeAvailabilityZones", "DescribeImages",
+	"DescribeInstanceAttribute", "DescribeInstanceStatus", "DescribeInstanceTypes", "DescribeInstances",
+	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
+	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
+}
+
+var mutating = []string{
+	"AllocateAddress", "AssociateAddress", "AttachVolume", "AuthorizeSecurityGroupEgress",
+	"AuthorizeSecurityGroupIngress", "CreateKeyPair", "CreateSecurityGroup", "CreateSnapshot", "CreateTags",
+	"CreateVolume", "DeleteKeyPair", "DeleteSecurityGroup", "DeleteSnapshot", "DeleteTags", "DeleteVolume",
+	"DetachVolume", "DisassociateAddress", "ImportKeyPair", "ModifyInstanceAttribute", "ModifyVolume",
+	"RebootInstances", "ReleaseAddress", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",
+	"RunInstances", "StartInstances", "StopInstances", "TerminateInstances",
+}
+
+func TestMutatingClassifiesEveryAction(t *testing.T) {
+	var names []string
+	for name := range actions.Table() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		want, listed := false, slices.Contains(readOnly, name)
+		if slices.Contains(mutating, name) {
+			want, listed = true, true
+		}
+		if !listed {
+			t.Errorf("action %s is in neither readOnly nor mutating: decide whether it is audited", name)
+			continue
+		}
+		if got := audit.Mutating(name); got != want {
+			t.Errorf("Mutating(%s): got %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestRequestResources(t *testing.T) {
+	tests := []struct {
+		name   string
+		params url.Values
+		want   []string
+	}{
+		{"instance list", url.Values{"Action": {"TerminateInstances"}, "InstanceId.1": {"i-2"}, "InstanceId.2": {"i-1"}}, []string{"i-1", "i-2"}},
+		{"run: image, key, groups; never user data", url.Values{"ImageId": {"ami-1"}, "KeyName": {"k"}, "SecurityGroupId.1": {"sg-1"},
+			"UserData": {"c2VjcmV0"}, "ClientToken": {"t"}, "MinCount": {"1"}}, []string{"ami-1", "k", "sg-1"}},
+		{"nested ids", url.Values{"GroupId": {"sg-1"}, "IpPermissions.1.Groups.1.GroupId": {"sg-2"}, "IpPermissions.1.IpRanges.1.CidrIp": {"0.0.0.0/0"}}, []string{"sg-1", "sg-2"}},
+		{"tags name resources, not values", url.Values{"ResourceId.1": {"vol-1"}, "Tag.1.Key": {"Name"}, "Tag.1.Value": {"x"}}, []string{"vol-1"}},
+		{"import key pair: never the key material", url.Values{"KeyName": {"k"}, "PublicKeyMaterial": {"c3NoLXJzYQ=="}}, []string{"k"}},
+		{"filters are not resources", url.Values{"Filter.1.Name": {"instance-id"}, "Filter.1.Value.1": {"i-9"}}, nil},
+		{"signature parameters are not resources", url.Values{"AWSAccessKeyId": {"AKIA1"}, "Signature": {"s"}, "X-Amz-Credential": {"AKIA1/x"},
+			"X-Amz-Signature": {"s"}, "AllocationId": {"eipalloc-1"}}, []string{"eipalloc-1"}},
+		{"classic address", url.Values{"PublicIp": {"198.51.100.7"}}, []string{"198.51.100.7"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := audit.RequestResources(tt.params); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A response's ids are found at any depth; secrets next to them are not.
+func TestResponseResources(t *testing.T) {
+	type item struct {
+		InstanceID string `xml:"instanceId"`
+		ImageID    string `xml:"imageId"`
+		Groups     []struct {
+			GroupID string `xml:"groupId"`
+		} `xml:"groupSet>item"`
+	}
+	type run struct {
+		actions.Meta
+		Instances []item `xml:"instancesSet>item"`
+	}
+	type keyPair struct {
+		actions.Meta
+		KeyPairID   string `xml:"keyPairId"`
+		KeyMaterial string `xml:"keyMaterial"`
+	}
+	g := struct {
+		GroupID string `xml:"groupId"`
+	}{"sg-1"}
+	tests := []struct {
+		name string
+		resp any
+		want []string
+	}{
+		{"instances", &run{Instances: []item{{InstanceID: "i-1", ImageID: "ami-1", Groups: []struct {
+			GroupID string `xml:"groupId"`
+		}{g}}, {InstanceID: "i-2"}}}, []string{"i-1", "sg-1", "i-2"}},
+		{"key pair without its material", &keyPair{KeyPairID: "key-1", KeyMaterial: "-----BEGIN RSA PRIVATE KEY-----"}, []string{"key-1"}},
+		{"nil", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := audit.ResponseResources(tt.resp); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
