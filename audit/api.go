@@ -101,7 +101,7 @@ func collect(v reflect.Value, out *[]string) {
 		t := v.Type()
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			if !f.IsExported() {
+			if !f.IsExported() && !f.Anonymous { // embedded response parts are unexported types
 				continue
 			}
 			fv := v.Field(i)

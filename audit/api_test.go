@@ -94,6 +94,13 @@ func TestResponseResources(t *testing.T) {
 		KeyPairID   string `xml:"keyPairId"`
 		KeyMaterial string `xml:"keyMaterial"`
 	}
+	type volume struct {
+		VolumeID string `xml:"volumeId"`
+	}
+	type createVolume struct {
+		actions.Meta
+		volume // the actions embed unexported response parts
+	}
 	g := struct {
 		GroupID string `xml:"groupId"`
 	}{"sg-1"}
@@ -106,6 +113,7 @@ func TestResponseResources(t *testing.T) {
 			GroupID string `xml:"groupId"`
 		}{g}}, {InstanceID: "i-2"}}}, []string{"i-1", "sg-1", "i-2"}},
 		{"key pair without its material", &keyPair{KeyPairID: "key-1", KeyMaterial: "-----BEGIN RSA PRIVATE KEY-----"}, []string{"key-1"}},
+		{"embedded part", &createVolume{volume: volume{VolumeID: "vol-1"}}, []string{"vol-1"}},
 		{"nil", nil, nil},
 	}
 	for _, tt := range tests {

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,7 +67,9 @@ func TestConcurrentWrites(t *testing.T) {
 // (and across a restart the numbering continues), and max_files prunes
 // the oldest.
 func TestRotation(t *testing.T) {
-	line := func(i int) *Entry { return &Entry{Phase: PhaseRequest, RequestID: fmt.Sprintf("r%03d", i), User: "alice", Action: "CreateTags"} }
+	line := func(i int) *Entry {
+		return &Entry{Phase: PhaseRequest, RequestID: fmt.Sprintf("r%03d", i), User: "alice", Action: "CreateTags"}
+	}
 	probe, _ := (&Entry{Time: testNow, Phase: PhaseRequest, RequestID: "r000", User: "alice", Action: "CreateTags"}).marshal()
 	size := int64(len(probe))
 	tests := []struct {
@@ -166,5 +168,3 @@ func TestBeginSkipsReadOnly(t *testing.T) {
 		t.Errorf("entries: got %+v, want none", got)
 	}
 }
-
-
