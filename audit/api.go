@@ -162,7 +162,9 @@ func (l *Log) Begin(requestID, user, accessKeyID, source, action string, params 
 }
 
 // End records the outcome: the result code and the ids in the response.
-// The change is already made, so a failure here is only logged, loudly.
+// The change is already made and durable, so the entry is queued, not
+// waited for (the next fsync takes it along), and a failure is only
+// logged, loudly.
 func (c *Call) End(resp any, err error) {
 	if c == nil {
 		return
@@ -174,8 +176,5 @@ func (c *Call) End(resp any, err error) {
 	} else {
 		e.Resources = unique(ResponseResources(resp))
 	}
-	if werr := c.l.Write(&e); werr != nil {
-		c.l.opt.Log.Error().Err(werr).Str("request_id", e.RequestID).Str("action", e.Action).Str("result", e.Result).
-			Strs("resources", e.Resources).Msg("audit: the result entry of a completed change could not be written")
-	}
+	c.l.Enqueue(&e)
 }

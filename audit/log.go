@@ -86,9 +86,10 @@ type Log struct {
 }
 
 type batch struct {
-	buf  []byte
-	done chan struct{}
-	err  error
+	buf   []byte
+	async int // entries no one waits for (Enqueue)
+	done  chan struct{}
+	err   error
 }
 
 // Open opens (creating if need be) the log in o.Dir.
@@ -119,30 +120,51 @@ func Open(o Options) (*Log, error) {
 
 // Write appends e and returns once it is on disk (or why it is not).
 func (l *Log) Write(e *Entry) error {
+	b, err := l.queue(e, false)
+	if err != nil {
+		return err
+	}
+	<-b.done
+	return b.err
+}
+
+// Enqueue appends e with the next write and returns at once: for result
+// entries, whose change is durable already, so that a request waits for
+// one audit fsync, not two. A failure is logged when the write fails.
+func (l *Log) Enqueue(e *Entry) {
+	if _, err := l.queue(e, true); err != nil {
+		l.opt.Log.Error().Err(err).Str("request_id", e.RequestID).Str("action", e.Action).Str("result", e.Result).
+			Msg("audit: the result entry of a completed change could not be written")
+	}
+}
+
+func (l *Log) queue(e *Entry, async bool) (*batch, error) {
 	if e.Time.IsZero() {
 		e.Time = l.opt.Clock().UTC()
 	}
 	line, err := e.marshal()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if l.next == nil {
 		l.next = &batch{done: make(chan struct{})}
 	}
 	b := l.next
 	b.buf = append(b.buf, line...)
+	if async {
+		b.async++
+	}
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	<-b.done
-	return b.err
+	return b, nil
 }
 
 // marshal is e's line in the log.
@@ -194,6 +216,10 @@ func (l *Log) drain() {
 			return
 		}
 		b.err = l.append(b.buf)
+		if b.err != nil && b.async > 0 {
+			l.opt.Log.Error().Err(b.err).Int("entries", b.async).
+				Msg("audit: result entries of completed changes could not be written")
+		}
 		close(b.done)
 	}
 }

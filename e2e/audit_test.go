@@ -69,6 +69,7 @@ func TestAuditRecordsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	e.Stop() // result entries are queued, not waited for: Close writes them
 	entries, bad, err := audit.Read(e.Config.AuditDir())
 	if err != nil || bad != 0 {
 		t.Fatalf("Read: got %d bad lines, %v", bad, err)
