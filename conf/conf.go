@@ -40,9 +40,20 @@ type Config struct {
 	DescribeWithTerminatedInstances   bool     `yaml:"describe_with_terminated_instances"`
 	TerminatedInstancesExpirationTime Duration `yaml:"terminated_instances_expiration_time"`
 
+	// Usage is the usage ledger's bookkeeping.
+	Usage Usage `yaml:"usage"`
+
 	ElasticIPs ElasticIPs `yaml:"elastic_ips"`
 	// Groups holds per user-group policy, keyed by group name.
 	Groups map[string]Group `yaml:"groups"`
+}
+
+// Usage configures the usage ledger.
+type Usage struct {
+	// ReconcileInterval is how often every live instance is described from
+	// the backend, so that changes econe-server did not cause (a guest
+	// shutdown, a vanished machine) reach the ledger and the counters.
+	ReconcileInterval Duration `yaml:"reconcile_interval"`
 }
 
 // TLS makes the server terminate TLS itself. Set both or neither.
@@ -201,6 +212,7 @@ func defaults() *Config {
 		},
 		DescribeWithTerminatedInstances:   true,
 		TerminatedInstancesExpirationTime: Duration(time.Hour),
+		Usage:                             Usage{ReconcileInterval: Duration(time.Minute)},
 		ElasticIPs: ElasticIPs{
 			Pool:          defaultPool("sim"),
 			ScriptTimeout: Duration(30 * time.Second),
