@@ -8,6 +8,7 @@ import (
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/usage"
 )
 
 // Every action reads an instance's state through here. The store keeps
@@ -126,6 +127,16 @@ func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*
 // records those that changed, in one transaction. Nothing is written when
 // nothing changed, so polling describes stay read-only.
 func (s *Service) refresh(ctx context.Context, insts []*store.Instance) error {
+	return s.observe(ctx, insts, false)
+}
+
+// observe brings insts up to date from the backend, in memory and through
+// the transition in the store. A backend observation is recorded only over
+// the state it was computed from, so it never overwrites a newer change.
+// With seen (the usage reconciliation) it also records that each machine
+// was seen now, and opens the usage interval an accruing instance lacks
+// (one recorded before the ledger existed), from when its state began.
+func (s *Service) observe(ctx context.Context, insts []*store.Instance, seen bool) error {
 	var live []*store.Instance
 	var ids []string
 	for _, inst := range insts {
@@ -141,38 +152,58 @@ func (s *Service) refresh(ctx context.Context, insts []*store.Instance) error {
 	if err != nil {
 		return err
 	}
-	type update struct {
-		inst *store.Instance
-		seen string // the state the change was computed from
-		m    backend.Machine
-	}
-	var updates []update
+	was := make([]string, len(live)) // the state each change was computed from
+	changed := make([]bool, len(live))
+	some := false
 	for i, m := range machines {
-		seen := live[i].State
-		if s.applyMachine(live[i], m) {
-			updates = append(updates, update{live[i], seen, m})
-		}
+		was[i] = live[i].State
+		changed[i] = s.applyMachine(live[i], m)
+		some = some || changed[i]
 	}
-	if len(updates) == 0 {
+	if !some && !seen {
 		return nil
 	}
+	now := s.now()
 	return s.Store.Update(func(tx store.Tx) error {
-		for _, u := range updates {
-			cur, err := store.GetInstance(tx, u.inst.Owner, u.inst.ID)
-			// Someone else changed it meanwhile: their write is newer.
-			if err != nil || cur == nil || cur.State != u.seen {
-				if err != nil {
-					return err
-				}
+		for i, m := range machines {
+			cur, err := store.GetInstance(tx, live[i].Owner, live[i].ID)
+			if err != nil {
+				return err
+			}
+			// Gone, or someone else changed it meanwhile: their write is newer.
+			if cur == nil || cur.State != was[i] {
 				continue
 			}
-			s.applyMachine(cur, u.m)
-			if err := store.PutInstance(tx, cur); err != nil {
-				return err
+			if changed[i] {
+				if _, err := s.transition(tx, cur, move{machine: m}); err != nil {
+					return err
+				}
+			}
+			if seen && !vanished(move{machine: m}) {
+				if err := s.seen(tx, cur, now); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+}
+
+// seen records that inst's machine was reported at now, first opening the
+// usage interval it should have and lacks.
+func (s *Service) seen(tx store.Tx, inst *store.Instance, now time.Time) error {
+	if kind := s.usageKind(inst); kind != "" {
+		iv, err := usage.OpenInterval(tx, inst.Owner, inst.ID)
+		if err != nil {
+			return err
+		}
+		if iv == nil {
+			if err := usage.Open(tx, s.interval(inst, kind, inst.StateChanged)); err != nil {
+				return err
+			}
+		}
+	}
+	return usage.Seen(tx, inst.Owner, inst.ID, now)
 }
 
 // fewInstances is how many instances withDevices searches for by id.

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
@@ -272,9 +271,9 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		}
 		for i, id := range ids[:count] {
 			inst := &store.Instance{
-				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name,
+				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
 				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token, LaunchHash: tokenHash,
-				State: string(backend.Pending), StateChanged: now, LaunchTime: now, Groups: groups,
+				LaunchTime: now, Groups: groups,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName,
 			}
@@ -290,18 +289,19 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				Zone: lr.zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
 				Groups: sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
 			}
+			// The intent is a pending instance; a TxLauncher's machine is
+			// the backend's own word.
+			m := backend.Machine{State: backend.Pending, Changed: now}
 			if inTx != nil {
-				m, err := inTx.RunInTx(tx, lc)
-				if errors.Is(err, backend.ErrCapacity) && i >= lr.min {
+				if m, err = inTx.RunInTx(tx, lc); errors.Is(err, backend.ErrCapacity) && i >= lr.min {
 					return launchFewer(i)
 				}
 				if err != nil {
 					return launchError(err, lr.min)
 				}
 				inst.BackendID = m.ID
-				s.applyMachine(inst, m)
 			}
-			if err := store.PutInstance(tx, inst); err != nil {
+			if _, err := s.transition(tx, inst, move{machine: m}); err != nil {
 				return err
 			}
 			created = append(created, inst)
@@ -426,17 +426,15 @@ func (s *Service) launch(r *Request, lr *launchRequest, insts []*store.Instance,
 		}
 		s.terminateMachines(r.Context, unused)
 	}
-	now := s.now()
 	for i, inst := range insts {
 		if errs[i] != nil {
 			r.Log.Error().Err(errs[i]).Str("instance", inst.ID).Msg("backend refused launch")
-			markLaunchFailed(inst, errs[i], now)
-			continue
+			machines[i] = failedLaunch(errs[i])
 		}
 		inst.BackendID = machines[i].ID
 		s.applyMachine(inst, machines[i])
 	}
-	if err := s.recordLaunch(r.Context, insts); err != nil {
+	if err := s.recordLaunch(r.Context, insts, machines); err != nil {
 		return err
 	}
 	if failed {
@@ -445,11 +443,15 @@ func (s *Service) launch(r *Request, lr *launchRequest, insts []*store.Instance,
 	return nil
 }
 
-func markLaunchFailed(inst *store.Instance, err error, now time.Time) {
-	inst.State, inst.StateChanged, inst.StateReason = string(backend.Terminated), now, "Server.InternalError"
+// failedLaunch is the machine of a launch that did not happen: terminated
+// with no time of its own, so its usage ends where it began (see
+// moveLedger).
+func failedLaunch(err error) backend.Machine {
+	m := backend.Machine{State: backend.Terminated, Reason: "Server.InternalError"}
 	if errors.Is(err, backend.ErrCapacity) {
-		inst.StateReason = "Server.InsufficientInstanceCapacity"
+		m.Reason = "Server.InsufficientInstanceCapacity"
 	}
+	return m
 }
 
 func launchError(err error, min int) error {
@@ -459,15 +461,15 @@ func launchError(err error, min int) error {
 	return err
 }
 
-// recordLaunch writes the backend's answers over the intent records,
-// keeping fields other families may have changed meanwhile. An instance
-// the student terminated while its launch was in flight stays terminated,
-// and its new machine is terminated too.
-func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance) error {
+// recordLaunch writes the backend's answers (machines[i] for insts[i])
+// over the intent records, keeping fields other families may have changed
+// meanwhile. An instance the student terminated while its launch was in
+// flight stays terminated, and its new machine is terminated too.
+func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, machines []backend.Machine) error {
 	var orphans []string
 	err := s.Store.Update(func(tx store.Tx) error {
 		orphans = nil
-		for _, inst := range insts {
+		for i, inst := range insts {
 			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 			if err != nil {
 				return err
@@ -475,15 +477,17 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance) err
 			if cur == nil {
 				continue
 			}
-			cur.BackendID = inst.BackendID
-			if cur.State == string(backend.Terminated) {
-				if inst.BackendID != "" {
-					orphans = append(orphans, inst.BackendID)
+			cur.BackendID = machines[i].ID
+			if cur.State != string(backend.Terminated) {
+				if _, err := s.transition(tx, cur, move{machine: machines[i]}); err != nil {
+					return err
 				}
-			} else {
-				cur.State, cur.StateChanged, cur.StateReason = inst.State, inst.StateChanged, inst.StateReason
+				continue
 			}
-			cur.PrivateIP, cur.PrivateDNSName = inst.PrivateIP, inst.PrivateDNSName
+			if cur.BackendID != "" {
+				orphans = append(orphans, cur.BackendID)
+			}
+			cur.PrivateIP, cur.PrivateDNSName = machines[i].PrivateIP, machines[i].PrivateDNSName
 			if err := store.PutInstance(tx, cur); err != nil {
 				return err
 			}
@@ -526,23 +530,22 @@ func (s *Service) RecoverLaunches(ctx context.Context) error {
 		return err
 	}
 	finder, _ := s.Backend.(backend.LaunchFinder)
-	now := s.now()
-	for _, inst := range stranded {
-		if finder != nil {
-			m, found, err := finder.FindLaunch(ctx, inst.ID)
-			if err != nil {
-				return err
-			}
-			if found {
-				inst.BackendID = m.ID
-				s.applyMachine(inst, m)
-				continue
-			}
+	machines := make([]backend.Machine, len(stranded))
+	for i, inst := range stranded {
+		machines[i] = failedLaunch(errors.New("launch interrupted by a restart"))
+		if finder == nil {
+			continue
 		}
-		markLaunchFailed(inst, errors.New("launch interrupted by a restart"), now)
+		m, found, err := finder.FindLaunch(ctx, inst.ID)
+		if err != nil {
+			return err
+		}
+		if found {
+			machines[i] = m
+		}
 	}
 	s.Log.Warn().Int("instances", len(stranded)).Msg("recovered launches interrupted by a restart")
-	return s.recordLaunch(ctx, stranded)
+	return s.recordLaunch(ctx, stranded, machines)
 }
 
 // RunInstances gathers what a launch needs from the other

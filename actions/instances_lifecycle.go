@@ -66,8 +66,8 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 	}
 	var changes []stateChangeXML
 	var changed []*store.Instance
+	var machines []backend.Machine
 	var actErr error
-	now := s.now()
 	for _, id := range dedupe(ids) {
 		inst := byID[id]
 		prev := inst.State
@@ -77,16 +77,12 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 			break
 		}
 		if ok && s.applyMachine(inst, m) {
-			inst.StateReason = t.reason
-			inst.TransitionReason = ""
-			if t.reason != "" {
-				inst.TransitionReason = "User initiated (" + now.Format("2006-01-02 15:04:05 MST") + ")"
-			}
 			changed = append(changed, inst)
+			machines = append(machines, m)
 		}
 		changes = append(changes, stateChangeXML{InstanceID: id, Current: stateXML(inst.State), Previous: stateXML(prev)})
 	}
-	if err := s.recordStates(changed); err != nil {
+	if err := s.recordStates(changed, machines, t.reason); err != nil {
 		return nil, nil, err
 	}
 	return changes, changed, actErr
@@ -102,13 +98,14 @@ func (s *Service) backendError(inst *store.Instance, err error) error {
 	return err
 }
 
-// recordStates writes the state fields of changed instances.
-func (s *Service) recordStates(changed []*store.Instance) error {
+// recordStates records, in one transaction, the machines the backend
+// returned for the changed instances, as the student's doing.
+func (s *Service) recordStates(changed []*store.Instance, machines []backend.Machine, reason string) error {
 	if len(changed) == 0 {
 		return nil
 	}
 	return s.Store.Update(func(tx store.Tx) error {
-		for _, inst := range changed {
+		for i, inst := range changed {
 			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 			if err != nil {
 				return err
@@ -116,9 +113,7 @@ func (s *Service) recordStates(changed []*store.Instance) error {
 			if cur == nil {
 				continue
 			}
-			cur.State, cur.StateChanged, cur.StateReason, cur.TransitionReason = inst.State, inst.StateChanged, inst.StateReason, inst.TransitionReason
-			cur.PrivateIP, cur.PrivateDNSName = inst.PrivateIP, inst.PrivateDNSName
-			if err := store.PutInstance(tx, cur); err != nil {
+			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason}); err != nil {
 				return err
 			}
 		}

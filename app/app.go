@@ -39,6 +39,8 @@ type App struct {
 	Reconciling *actions.Reconciliation
 
 	stopReconciling context.CancelFunc
+	// usageDone is closed when the usage reconciliation loop has stopped.
+	usageDone <-chan struct{}
 }
 
 // Files under the data directory.
@@ -114,6 +116,14 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		Audit:           auditLog,
 		stopReconciling: func() {},
 	}
+	progress("bringing the data directory up to date")
+	if err := store.Migrate(st, func(name string) int {
+		t, _ := catalog.InstanceType(name)
+		return t.VCPUs
+	}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	progress("recovering unfinished launches")
 	if err := svc.RecoverLaunches(context.Background()); err != nil {
 		a.Close()
@@ -133,6 +143,9 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		a.Close()
 		return nil, fmt.Errorf("elastic IPs: %w", err)
 	}
+	// The usage ledger is reconciled with the backend at once (closing
+	// what changed while the server was down) and then periodically.
+	a.usageDone = svc.ReconcileUsageEvery(ctx, cfg.Usage.ReconcileInterval.D(), time.After)
 	a.stopReconciling = cancel
 	return a, nil
 }
@@ -143,6 +156,9 @@ func (a *App) Close() error {
 	a.stopReconciling()
 	if a.Reconciling != nil {
 		<-a.Reconciling.Done()
+	}
+	if a.usageDone != nil {
+		<-a.usageDone
 	}
 	return errors.Join(a.Backend.Close(), a.Audit.Close(), a.Store.Close())
 }

@@ -40,6 +40,9 @@ type Config struct {
 	DescribeWithTerminatedInstances   bool     `yaml:"describe_with_terminated_instances"`
 	TerminatedInstancesExpirationTime Duration `yaml:"terminated_instances_expiration_time"`
 
+	// Usage is the usage ledger's bookkeeping.
+	Usage Usage `yaml:"usage"`
+
 	ElasticIPs ElasticIPs `yaml:"elastic_ips"`
 	// Groups holds per user-group policy, keyed by group name.
 	Groups map[string]Group `yaml:"groups"`
@@ -57,6 +60,14 @@ type Audit struct {
 	MaxFileMiB int64 `yaml:"max_file_mib"`
 	// MaxFiles is how many rotated files are kept; 0 keeps them all.
 	MaxFiles int `yaml:"max_files"`
+}
+
+// Usage configures the usage ledger.
+type Usage struct {
+	// ReconcileInterval is how often every live instance is described from
+	// the backend, so that changes econe-server did not cause (a guest
+	// shutdown, a vanished machine) reach the ledger and the counters.
+	ReconcileInterval Duration `yaml:"reconcile_interval"`
 }
 
 // TLS makes the server terminate TLS itself. Set both or neither.
@@ -215,6 +226,7 @@ func defaults() *Config {
 		},
 		DescribeWithTerminatedInstances:   true,
 		TerminatedInstancesExpirationTime: Duration(time.Hour),
+		Usage:                             Usage{ReconcileInterval: Duration(time.Minute)},
 		ElasticIPs: ElasticIPs{
 			Pool:          defaultPool("sim"),
 			ScriptTimeout: Duration(30 * time.Second),

@@ -126,6 +126,9 @@ func (c *Config) problems() []*FieldError {
 	}
 	c.checkSim(&p)
 
+	if c.Usage.ReconcileInterval < Duration(time.Second) {
+		p.add("usage.reconcile_interval", "must be at least 1s, got %s", c.Usage.ReconcileInterval)
+	}
 	if c.TerminatedInstancesExpirationTime < 0 {
 		p.add("terminated_instances_expiration_time", "must be >= 0, got %s", c.TerminatedInstancesExpirationTime)
 	}

@@ -94,6 +94,7 @@ func TestInvalidValues(t *testing.T) {
 		{"sim cidr host bits", func(c *Config) { c.Backend.Sim.CIDR = "10.77.0.5/16" }, "backend.sim.cidr", "did you mean 10.77.0.0/16?"},
 		{"dns suffix empty", func(c *Config) { c.Backend.Sim.DNSSuffix = "" }, "backend.sim.dns_suffix", "invalid DNS suffix"},
 		{"dns suffix bad label", func(c *Config) { c.Backend.Sim.DNSSuffix = "ec2..internal" }, "backend.sim.dns_suffix", "invalid DNS suffix"},
+		{"reconcile too often", func(c *Config) { c.Usage.ReconcileInterval = Duration(time.Millisecond) }, "usage.reconcile_interval", "must be at least 1s"},
 		{"negative expiration", func(c *Config) { c.TerminatedInstancesExpirationTime = -1 }, "terminated_instances_expiration_time", "must be >= 0"},
 		{"pool garbage", func(c *Config) { c.ElasticIPs.Pool = []string{"192.0.2.1", "nope"} }, "elastic_ips.pool[1]", `invalid IPv4 address or CIDR "nope"`},
 		{"pool IPv6", func(c *Config) { c.ElasticIPs.Pool = []string{"2001:db8::1"} }, "elastic_ips.pool[0]", "is not IPv4"},

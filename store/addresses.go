@@ -106,7 +106,7 @@ func GetAddress(tx Tx, owner, allocationID string) (*Address, error) {
 
 // PutAddress stores one address.
 func PutAddress(tx Tx, a *Address) error {
-	return PutOwned(tx, BucketAddresses, a.Owner, a.AllocationID, a)
+	return counted(tx, BucketAddresses, a.Owner, a.AllocationID, a, countAddress)
 }
 
 // ListAddresses returns all of the user's addresses in allocation id order.
@@ -166,7 +166,7 @@ func ClaimPoolAddress(tx Tx, want string, a *Address) (string, error) {
 // ReleaseAddress deletes the allocation and its tags and returns its
 // address to the pool (unless the admin has since removed it from the pool).
 func ReleaseAddress(tx Tx, a *Address) error {
-	if err := DeleteOwned(tx, BucketAddresses, a.Owner, a.AllocationID); err != nil {
+	if err := counted[Address](tx, BucketAddresses, a.Owner, a.AllocationID, nil, countAddress); err != nil {
 		return err
 	}
 	if tx.Get(BucketAddressPool, a.PublicIP) == nil {

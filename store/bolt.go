@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,7 +49,7 @@ func OpenBolt(path string, lockWait time.Duration) (*Bolt, error) {
 		switch v := meta.Get([]byte(schemaKey)); {
 		case v == nil:
 			return meta.Put([]byte(schemaKey), []byte(SchemaVersion))
-		case string(v) != SchemaVersion:
+		case string(v) != SchemaVersion && !slices.Contains(olderVersions, string(v)):
 			return fmt.Errorf("store: %s has schema version %s, this econe-server reads %s", path, v, SchemaVersion)
 		}
 		return nil

@@ -58,7 +58,7 @@ func PutSecurityGroup(tx Tx, g *SecurityGroup) error {
 	if err := tx.Put(BucketSecurityGroupNames, OwnedKey(g.Owner, g.Name), []byte(g.ID)); err != nil {
 		return err
 	}
-	return PutOwned(tx, BucketSecurityGroups, g.Owner, g.ID, g)
+	return counted(tx, BucketSecurityGroups, g.Owner, g.ID, g, countGroup)
 }
 
 // DeleteSecurityGroup removes a group, its name and its tags.
@@ -70,7 +70,7 @@ func DeleteSecurityGroup(tx Tx, owner, id string) error {
 	if err := tx.Delete(BucketSecurityGroupNames, OwnedKey(owner, g.Name)); err != nil {
 		return err
 	}
-	return DeleteOwned(tx, BucketSecurityGroups, owner, id)
+	return counted[SecurityGroup](tx, BucketSecurityGroups, owner, id, nil, countGroup)
 }
 
 // ListSecurityGroups returns all of the user's groups in id order.

@@ -12,10 +12,13 @@ type Instance struct {
 	BackendID     string `json:"backend_id"`
 	ImageID       string `json:"image_id"`
 	InstanceType  string `json:"instance_type"`
-	KeyName       string `json:"key_name,omitempty"`
-	LaunchIndex   int    `json:"launch_index"`
-	Zone          string `json:"zone"`
-	ClientToken   string `json:"client_token,omitempty"`
+	// VCPUs is the instance type's at launch: what the owner's counters
+	// and the usage ledger count for it whatever the template says later.
+	VCPUs       int    `json:"vcpus,omitempty"`
+	KeyName     string `json:"key_name,omitempty"`
+	LaunchIndex int    `json:"launch_index"`
+	Zone        string `json:"zone"`
+	ClientToken string `json:"client_token,omitempty"`
 	// LaunchHash fingerprints the RunInstances parameters of a ClientToken
 	// launch, to tell a retry from a reuse of the token.
 	LaunchHash string `json:"launch_hash,omitempty"`
@@ -70,7 +73,9 @@ func GetInstance(tx Tx, owner, id string) (*Instance, error) {
 	return GetOwned[Instance](tx, BucketInstances, owner, id)
 }
 
-// PutInstance stores one instance.
+// PutInstance stores one instance. Its state changes only through the
+// instance transition (actions/transition.go), which also keeps the
+// owner's counters and the usage ledger.
 func PutInstance(tx Tx, inst *Instance) error {
 	return PutOwned(tx, BucketInstances, inst.Owner, inst.ID, inst)
 }

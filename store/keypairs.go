@@ -36,12 +36,12 @@ func KeyPairByName(tx Tx, owner, name string) (*KeyPair, error) {
 
 // PutKeyPair stores a key pair.
 func PutKeyPair(tx Tx, k *KeyPair) error {
-	return PutOwned(tx, BucketKeyPairs, k.Owner, k.ID, k)
+	return counted(tx, BucketKeyPairs, k.Owner, k.ID, k, countKeyPair)
 }
 
 // DeleteKeyPair removes a key pair and its tags.
 func DeleteKeyPair(tx Tx, owner, id string) error {
-	return DeleteOwned(tx, BucketKeyPairs, owner, id)
+	return counted[KeyPair](tx, BucketKeyPairs, owner, id, nil, countKeyPair)
 }
 
 // ListKeyPairs returns all of the user's key pairs in id order.

@@ -2,7 +2,7 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "1"
+//	meta            "schema_version" -> "2"
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
@@ -18,6 +18,10 @@ package store
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
 //	backend_sim     any key the sim backend chooses (its machines)
+//	counters        OWNER -> Counters (what the owner holds now)
+//	usage_intervals OWNER/START/i-… -> usage.Interval (START: 20-digit
+//	                Unix nanoseconds, so a user's time range is a key range)
+//	usage_open      OWNER/i-… -> key of the instance's open interval
 //
 // Owned resources are keyed by owner first so that a student's describe is
 // a prefix scan of their own records (see OwnedKey).
@@ -42,6 +46,9 @@ const (
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
 	BucketBackendSim          Bucket = "backend_sim"
+	BucketCounters            Bucket = "counters"
+	BucketUsageIntervals      Bucket = "usage_intervals"
+	BucketUsageOpen           Bucket = "usage_open"
 )
 
 // Buckets lists every bucket; Open creates the missing ones.
@@ -49,6 +56,7 @@ var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
 	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
+	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -58,7 +66,14 @@ var OwnerBuckets = []Bucket{
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
-// by a newer version is refused rather than misread.
-const SchemaVersion = "1"
+// by a newer version is refused rather than misread; an older one is
+// opened and brought up to date by Migrate.
+//
+//	1: no counters, instances without VCPUs
+//	2: counters and the usage ledger
+const SchemaVersion = "2"
+
+// olderVersions are the versions Migrate upgrades.
+var olderVersions = []string{"1"}
 
 const schemaKey = "schema_version"

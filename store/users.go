@@ -97,14 +97,15 @@ func DeleteUser(tx Tx, name string) error {
 	return tx.Delete(BucketUsers, name)
 }
 
-// PurgeOwner deletes every record the user owns (see OwnerBuckets).
+// PurgeOwner deletes every record the user owns (see OwnerBuckets) and
+// their counters. Their usage ledger stays, for reports.
 func PurgeOwner(tx Tx, owner string) error {
 	for _, b := range OwnerBuckets {
 		if err := deletePrefix(tx, b, OwnerPrefix(owner)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tx.Delete(BucketCounters, owner)
 }
 
 // ListUsers returns every user in name order.

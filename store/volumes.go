@@ -154,14 +154,16 @@ func GetVolume(tx Tx, owner, id string) (*Volume, error) {
 }
 
 // PutVolume stores a volume.
-func PutVolume(tx Tx, v *Volume) error { return PutOwned(tx, BucketVolumes, v.Owner, v.ID, v) }
+func PutVolume(tx Tx, v *Volume) error {
+	return counted(tx, BucketVolumes, v.Owner, v.ID, v, volumeCount)
+}
 
 // DeleteVolume removes a volume, its tags and its modification record.
 func DeleteVolume(tx Tx, owner, id string) error {
 	if err := tx.Delete(BucketVolumeModifications, OwnedKey(owner, id)); err != nil {
 		return err
 	}
-	return DeleteOwned(tx, BucketVolumes, owner, id)
+	return counted[Volume](tx, BucketVolumes, owner, id, nil, volumeCount)
 }
 
 // ListVolumes returns the user's volumes in id order.
@@ -198,11 +200,13 @@ func GetSnapshot(tx Tx, owner, id string) (*Snapshot, error) {
 }
 
 // PutSnapshot stores a snapshot.
-func PutSnapshot(tx Tx, s *Snapshot) error { return PutOwned(tx, BucketSnapshots, s.Owner, s.ID, s) }
+func PutSnapshot(tx Tx, s *Snapshot) error {
+	return counted(tx, BucketSnapshots, s.Owner, s.ID, s, countSnapshot)
+}
 
 // DeleteSnapshot removes a snapshot and its tags.
 func DeleteSnapshot(tx Tx, owner, id string) error {
-	return DeleteOwned(tx, BucketSnapshots, owner, id)
+	return counted[Snapshot](tx, BucketSnapshots, owner, id, nil, countSnapshot)
 }
 
 // ListSnapshots returns the user's snapshots in id order.

@@ -24,14 +24,19 @@ import (
 
 // InstanceType is one admin template.
 type InstanceType struct {
-	Name         string            `yaml:"name"`
-	VCPUs        int               `yaml:"vcpus"`
-	MemoryMiB    int               `yaml:"memory_mib"`
-	Architecture string            `yaml:"architecture"`
-	PricePerHour float64           `yaml:"price_per_hour"`
-	FreeTier     bool              `yaml:"free_tier"`
-	Default      bool              `yaml:"default"` // used when RunInstances names no type
-	Settings     map[string]string `yaml:"settings"`
+	Name         string  `yaml:"name"`
+	VCPUs        int     `yaml:"vcpus"`
+	MemoryMiB    int     `yaml:"memory_mib"`
+	Architecture string  `yaml:"architecture"`
+	PricePerHour float64 `yaml:"price_per_hour"`
+	// StoppedPricePerHour prices a stopped instance (its storage); above 0
+	// the usage ledger records stopped intervals too.
+	StoppedPricePerHour float64 `yaml:"stopped_price_per_hour"`
+	// MinBilledSeconds is the least a start is billed (EC2: 60).
+	MinBilledSeconds int               `yaml:"min_billed_seconds"`
+	FreeTier         bool              `yaml:"free_tier"`
+	Default          bool              `yaml:"default"` // used when RunInstances names no type
+	Settings         map[string]string `yaml:"settings"`
 }
 
 // Backend is the template as a backend receives it.
@@ -215,6 +220,10 @@ func (t InstanceType) check() error {
 		return fmt.Errorf("templates: instance type %s: memory_mib must be >= 1", t.Name)
 	case t.PricePerHour < 0:
 		return fmt.Errorf("templates: instance type %s: price_per_hour must be >= 0", t.Name)
+	case t.StoppedPricePerHour < 0:
+		return fmt.Errorf("templates: instance type %s: stopped_price_per_hour must be >= 0", t.Name)
+	case t.MinBilledSeconds < 0:
+		return fmt.Errorf("templates: instance type %s: min_billed_seconds must be >= 0", t.Name)
 	}
 	return nil
 }

@@ -1,0 +1,53 @@
+package actions
+
+import (
+	"context"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/store"
+)
+
+// ReconcileUsage describes every live instance of every user from the
+// backend and records what changed through the transition, with the time
+// each machine was seen: what the server did not cause (a guest shutdown,
+// a machine that vanished, changes while econe-server was down) reaches
+// the counters and the usage ledger too.
+func (s *Service) ReconcileUsage(ctx context.Context) error {
+	var live []*store.Instance
+	err := s.Store.View(func(tx store.Tx) error {
+		live = nil
+		return store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
+			if inst.BackendID != "" && inst.State != string(backend.Terminated) {
+				live = append(live, inst)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return s.observe(ctx, live, true)
+}
+
+// ReconcileUsageEvery runs ReconcileUsage at once and then every interval
+// (after is the clock's timer: time.After, or a test's) until ctx ends; a
+// failed pass is logged and retried at the next. The channel it returns is
+// closed when the loop has stopped.
+func (s *Service) ReconcileUsageEvery(ctx context.Context, every time.Duration, after func(time.Duration) <-chan time.Time) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if err := s.ReconcileUsage(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Error().Err(err).Msg("usage reconciliation")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-after(every):
+			}
+		}
+	}()
+	return done
+}

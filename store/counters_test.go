@@ -1,0 +1,73 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// A data directory written before counters existed (schema 1) opens, and
+// Migrate gives its instances their vCPUs and every owner counters equal
+// to a recount; the typed accessors then keep them.
+func TestMigrateCountersFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "econe.db")
+	st, err := OpenBolt(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(tx Tx) error {
+		for _, put := range []func() error{
+			func() error {
+				return PutOwned(tx, BucketInstances, "ann", "i-1", &Instance{ID: "i-1", Owner: "ann", InstanceType: "c5.xlarge", State: "running"})
+			},
+			func() error {
+				return PutOwned(tx, BucketInstances, "ann", "i-2", &Instance{ID: "i-2", Owner: "ann", InstanceType: "c5.xlarge", State: "terminated"})
+			},
+			func() error {
+				return PutOwned(tx, BucketVolumes, "ann", "vol-1", &Volume{ID: "vol-1", Owner: "ann", SizeGiB: 8, State: VolumeAvailable})
+			},
+			func() error { return PutOwned(tx, BucketKeyPairs, "ben", "key-1", &KeyPair{ID: "key-1", Owner: "ben"}) },
+			func() error { return tx.Delete(BucketCounters, "ann") },
+			func() error { return tx.Delete(BucketCounters, "ben") },
+			func() error { return tx.Put(BucketMeta, schemaKey, []byte("1")) },
+		} {
+			if err := put(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = OpenBolt(path, time.Second); err != nil {
+		t.Fatalf("opening a schema 1 store: %v", err)
+	}
+	defer st.Close()
+	if err := Migrate(st, func(string) int { return 4 }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Counters{
+		"ann": {Instances: map[string]int{"running": 1}, VCPUs: 4, Volumes: 1, VolumeGiB: 8},
+		"ben": {KeyPairs: 1},
+	}
+	st.View(func(tx Tx) error {
+		if v := string(tx.Get(BucketMeta, schemaKey)); v != SchemaVersion {
+			t.Errorf("schema version: got %s, want %s", v, SchemaVersion)
+		}
+		for owner, w := range want {
+			if got, _ := GetCounters(tx, owner); !got.Equal(w) {
+				t.Errorf("%s: got %+v, want %+v", owner, got, w)
+			}
+		}
+		return nil
+	})
+	st.Update(func(tx Tx) error { return DeleteVolume(tx, "ann", "vol-1") })
+	st.View(func(tx Tx) error {
+		if got, _ := GetCounters(tx, "ann"); got.Volumes != 0 || got.VolumeGiB != 0 {
+			t.Errorf("after DeleteVolume: got %d volumes, %d GiB, want 0, 0", got.Volumes, got.VolumeGiB)
+		}
+		return nil
+	})
+}

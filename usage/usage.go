@@ -1,0 +1,213 @@
+// Package usage is the ledger of what each instance used: the intervals it
+// ran, and the intervals it sat stopped where its type prices storage. The
+// instance transition (actions/transition.go) opens and closes intervals in
+// the same transaction as the state change; the reconciliation with the
+// backend keeps each open interval's last-seen time, so an instance that
+// vanishes is closed when it was last seen rather than left accruing.
+//
+// Money is integer micro-dollars and time whole seconds: a report adds up
+// exactly, whatever the order.
+//
+// usage sits below actions: it knows the store, never actions, the server
+// or a backend.
+package usage
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/econe/econe-server/store"
+)
+
+// Kinds of interval.
+const (
+	Running = "running" // pending, running, stopping, shutting-down: the machine is the student's
+	Stopped = "stopped" // stopped, for types that price stopped storage
+)
+
+// Interval is one stretch of an instance in one kind, with the rate it
+// was billed at when it opened (a template changed later does not reprice
+// the past).
+type Interval struct {
+	Owner        string `json:"owner"`
+	InstanceID   string `json:"instance_id"`
+	Kind         string `json:"kind"`
+	InstanceType string `json:"instance_type"`
+	VCPUs        int    `json:"vcpus"`
+	// MicrosPerHour is the price per hour in micro-dollars; MinSeconds the
+	// least billed for the interval (EC2 bills a minute per start).
+	MicrosPerHour int64     `json:"micros_per_hour,omitempty"`
+	MinSeconds    int64     `json:"min_seconds,omitempty"`
+	Start         time.Time `json:"start"`
+	// End is zero while the interval is open.
+	End time.Time `json:"end,omitzero"`
+	// LastSeen is when the backend last reported the machine (open
+	// intervals only): where a vanished instance's interval ends.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// Micros converts a price in dollars to micro-dollars.
+func Micros(dollars float64) int64 {
+	if dollars <= 0 {
+		return 0
+	}
+	return int64(dollars*1e6 + 0.5)
+}
+
+// key is OWNER/START/INSTANCE with START in fixed-width Unix nanoseconds,
+// so a user's intervals are in start order and a time range is a key range.
+func key(owner string, start time.Time, instanceID string) string {
+	return fmt.Sprintf("%s%020d/%s", store.OwnerPrefix(owner), start.UnixNano(), instanceID)
+}
+
+// Open records iv (End zero) as the instance's open interval, seen at its
+// start. An instance has at most one open interval: the caller closes the
+// previous one first.
+func Open(tx store.Tx, iv Interval) error {
+	open := store.OwnedKey(iv.Owner, iv.InstanceID)
+	if tx.Get(store.BucketUsageOpen, open) != nil {
+		return fmt.Errorf("usage: %s already has an open interval", iv.InstanceID)
+	}
+	iv.End, iv.LastSeen = time.Time{}, iv.Start
+	k := key(iv.Owner, iv.Start, iv.InstanceID)
+	if err := store.PutJSON(tx, store.BucketUsageIntervals, k, iv); err != nil {
+		return err
+	}
+	return tx.Put(store.BucketUsageOpen, open, []byte(k))
+}
+
+// OpenInterval is the instance's open interval; nil when none.
+func OpenInterval(tx store.Tx, owner, instanceID string) (*Interval, error) {
+	k := tx.Get(store.BucketUsageOpen, store.OwnedKey(owner, instanceID))
+	if k == nil {
+		return nil, nil
+	}
+	iv := new(Interval)
+	found, err := store.GetJSON(tx, store.BucketUsageIntervals, string(k), iv)
+	if err == nil && !found {
+		err = fmt.Errorf("usage: open interval %s of %s is missing", k, instanceID)
+	}
+	return iv, err
+}
+
+// Close ends the instance's open interval at at (never before it
+// started); nothing happens when none is open.
+func Close(tx store.Tx, owner, instanceID string, at time.Time) error {
+	iv, err := OpenInterval(tx, owner, instanceID)
+	if err != nil || iv == nil {
+		return err
+	}
+	if at.Before(iv.Start) {
+		at = iv.Start
+	}
+	iv.End, iv.LastSeen = at, time.Time{}
+	if err := store.PutJSON(tx, store.BucketUsageIntervals, key(owner, iv.Start, instanceID), iv); err != nil {
+		return err
+	}
+	return tx.Delete(store.BucketUsageOpen, store.OwnedKey(owner, instanceID))
+}
+
+// Seen records that the backend reported the instance's machine at at.
+func Seen(tx store.Tx, owner, instanceID string, at time.Time) error {
+	iv, err := OpenInterval(tx, owner, instanceID)
+	if err != nil || iv == nil || !at.After(iv.LastSeen) {
+		return err
+	}
+	iv.LastSeen = at
+	return store.PutJSON(tx, store.BucketUsageIntervals, key(owner, iv.Start, instanceID), iv)
+}
+
+// Total is usage over a window. Seconds are whole seconds inside the
+// window; CostMicros is rounded down once, from the exact sum.
+type Total struct {
+	InstanceSeconds int64 // running
+	VCPUSeconds     int64 // running, times the instance's vCPUs
+	StoppedSeconds  int64 // stopped, where priced
+	CostMicros      int64
+}
+
+// Totals is one user's usage over a window, in all and by instance type.
+type Totals struct {
+	Total
+	ByType map[string]Total
+}
+
+// Scan calls fn for each of owner's intervals that overlaps [since, until),
+// in start order; open intervals end at now. A zero until means no end.
+func Scan(tx store.Tx, owner string, since, until, now time.Time, fn func(iv *Interval) error) error {
+	var last string
+	if !until.IsZero() {
+		last = key(owner, until, "")
+	}
+	return store.ScanJSON(tx, store.BucketUsageIntervals, store.OwnerPrefix(owner), func(k string, iv *Interval) error {
+		if last != "" && k >= last {
+			return store.ErrStop
+		}
+		if iv.End.IsZero() {
+			iv.End = now
+		}
+		if !iv.End.After(since) {
+			return nil
+		}
+		return fn(iv)
+	})
+}
+
+// Sum totals owner's usage over [since, until) (zero until: up to now),
+// clipping intervals to the window; open ones run to now. An interval's
+// minimum billed seconds are charged in the window where it started.
+func Sum(tx store.Tx, owner string, since, until, now time.Time) (Totals, error) {
+	if until.IsZero() || until.After(now) {
+		until = now
+	}
+	out := Totals{ByType: map[string]Total{}}
+	costs := map[string]int64{} // micro-dollar-seconds per hour, by type: divided once at the end
+	err := Scan(tx, owner, since, until, now, func(iv *Interval) error {
+		start, end := maxTime(iv.Start, since), minTime(iv.End, until)
+		if end.Before(start) {
+			return nil
+		}
+		secs := int64(end.Sub(start) / time.Second)
+		billed := secs
+		if !iv.Start.Before(since) {
+			if full := int64(iv.End.Sub(iv.Start) / time.Second); full < iv.MinSeconds {
+				billed += iv.MinSeconds - full
+			}
+		}
+		t := out.ByType[iv.InstanceType]
+		if iv.Kind == Running {
+			t.InstanceSeconds += secs
+			t.VCPUSeconds += secs * int64(iv.VCPUs)
+		} else {
+			t.StoppedSeconds += secs
+		}
+		costs[iv.InstanceType] += billed * iv.MicrosPerHour
+		out.ByType[iv.InstanceType] = t
+		return nil
+	})
+	var all int64
+	for typ, t := range out.ByType {
+		t.CostMicros = costs[typ] / 3600
+		out.ByType[typ] = t
+		out.InstanceSeconds += t.InstanceSeconds
+		out.VCPUSeconds += t.VCPUSeconds
+		out.StoppedSeconds += t.StoppedSeconds
+		all += costs[typ]
+	}
+	out.CostMicros = all / 3600
+	return out, err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
