@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/econe/econe-server/quota"
 	"github.com/rs/zerolog"
 )
 
@@ -43,6 +44,19 @@ type Config struct {
 	ElasticIPs ElasticIPs `yaml:"elastic_ips"`
 	// Groups holds per user-group policy, keyed by group name.
 	Groups map[string]Group `yaml:"groups"`
+
+	// Quota is what students may use when neither their group nor an
+	// override says otherwise.
+	Quota Quota `yaml:"quota"`
+}
+
+// Quota holds the default limits (EC2's for a new account, quota.Builtin)
+// and how usage is counted against them.
+type Quota struct {
+	quota.Limits `yaml:",inline"`
+	// CountStoppedInstances makes stopped instances count toward
+	// max_instances (and their vCPUs toward max_vcpus).
+	CountStoppedInstances bool `yaml:"count_stopped_instances"`
 }
 
 // TLS makes the server terminate TLS itself. Set both or neither.
@@ -152,6 +166,10 @@ type Group struct {
 	// KeyNamePrefix is required on key pair names; "{user}" expands to the
 	// user name, e.g. "{user}-".
 	KeyNamePrefix string `yaml:"key_name_prefix"`
+
+	// Quota limits of the group's students: each key set here replaces
+	// the one of the quota: section; `quota set --group` overrides both.
+	quota.Limits `yaml:",inline"`
 }
 
 // Default returns the default configuration. Each call returns a fresh
@@ -206,6 +224,7 @@ func defaults() *Config {
 			ScriptTimeout: Duration(30 * time.Second),
 		},
 		Groups: map[string]Group{},
+		Quota:  Quota{Limits: quota.Builtin()},
 	}
 }
 

@@ -29,6 +29,8 @@ func Builtin() Limits {
 		MaxVolumes:        Int(5000),
 		MaxVolumeGiB:      Int(102400),
 		MaxSnapshots:      Int(10000),
+		InstanceTypes:     []string{},
+		Images:            []string{},
 	}
 }
 
