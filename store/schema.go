@@ -18,6 +18,8 @@ package store
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
 //	backend_sim     any key the sim backend chooses (its machines)
+//	quotas          user/NAME -> quota.Limits (a student's override)
+//	                group/NAME -> quota.Limits (a group's override)
 //
 // Owned resources are keyed by owner first so that a student's describe is
 // a prefix scan of their own records (see OwnedKey).
@@ -42,6 +44,7 @@ const (
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
 	BucketBackendSim          Bucket = "backend_sim"
+	BucketQuotas              Bucket = "quotas"
 )
 
 // Buckets lists every bucket; Open creates the missing ones.
@@ -49,6 +52,7 @@ var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
 	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
+	BucketQuotas,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
