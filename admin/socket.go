@@ -24,6 +24,7 @@ type Service interface {
 	Show(name string) (*UserInfo, error)
 	List() ([]*UserInfo, error)
 	Credentials(name string) (*Credentials, error)
+	QuotaService
 }
 
 // Status is what a running server reports about itself on its socket.
@@ -158,6 +159,7 @@ func socketHandler(svc Service, status func() Status, log zerolog.Logger) http.H
 	handle("POST "+user+"/disable", func(r *http.Request) (any, error) { return nil, svc.SetDisabled(r.PathValue("name"), true) })
 	handle("POST "+user+"/enable", func(r *http.Request) (any, error) { return nil, svc.SetDisabled(r.PathValue("name"), false) })
 	handle("GET "+user+"/credentials", func(r *http.Request) (any, error) { return svc.Credentials(r.PathValue("name")) })
+	handleQuotas(handle, svc)
 	return mux
 }
 

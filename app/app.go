@@ -94,7 +94,7 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
 		Server:          server.New(cfg, svc, keys, log),
-		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock},
+		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg},
 		stopReconciling: func() {},
 	}
 	progress("recovering unfinished launches")

@@ -72,7 +72,7 @@ func openAdmin(cfg *conf.Config) (admin.Service, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open the data directory %s: %w", cfg.DataDir, err)
 	}
-	return &admin.Users{Store: st, Keys: keys}, func() { st.Close() }, nil
+	return &admin.Users{Store: st, Keys: keys, Config: cfg}, func() { st.Close() }, nil
 }
 
 func printJSON(w io.Writer, v any) error {
