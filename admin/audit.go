@@ -2,6 +2,7 @@ package admin
 
 import (
 	"github.com/econe/econe-server/audit"
+	"github.com/econe/econe-server/quota"
 )
 
 // Auditor records admin commands in the audit log as Actor
@@ -57,4 +58,29 @@ func (a Audited) SetDisabled(name string, disabled bool) error {
 
 func (a Audited) Delete(name string) error {
 	return a.Record("user.delete", []string{name}, func() ([]string, error) { return nil, a.Service.Delete(name) })
+}
+
+func (a Audited) SetQuota(t QuotaTarget, l quota.Limits) (out *quota.Limits, err error) {
+	err = a.Record("quota.set", t.resources(), func() ([]string, error) {
+		out, err = a.Service.SetQuota(t, l)
+		return nil, err
+	})
+	return out, err
+}
+
+func (a Audited) UnsetQuota(t QuotaTarget, keys []string) (out *quota.Limits, err error) {
+	err = a.Record("quota.unset", t.resources(), func() ([]string, error) {
+		out, err = a.Service.UnsetQuota(t, keys)
+		return nil, err
+	})
+	return out, err
+}
+
+// resources names a quota's target in the audit log as the user commands
+// do (the user's name), or as group:NAME.
+func (t QuotaTarget) resources() []string {
+	if t.Group != "" {
+		return []string{"group:" + t.Group}
+	}
+	return []string{t.User}
 }

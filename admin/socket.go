@@ -25,6 +25,7 @@ type Service interface {
 	Show(name string) (*UserInfo, error)
 	List() ([]*UserInfo, error)
 	Credentials(name string) (*Credentials, error)
+	QuotaService
 }
 
 // Status is what a running server reports about itself on its socket.
@@ -149,10 +150,8 @@ func socketHandler(base Service, auditLog *audit.Log, status func() Status, log 
 	handle("GET "+pathUsers, func(svc Service, _ *http.Request) (any, error) { return svc.List() })
 	handle("POST "+pathUsers, func(svc Service, r *http.Request) (any, error) {
 		var req addRequest
-		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return nil, fmt.Errorf("bad admin request: %w", err)
+		if err := decodeRequest(r, &req); err != nil {
+			return nil, err
 		}
 		return svc.Add(req.Name, req.Group)
 	})
@@ -166,6 +165,7 @@ func socketHandler(base Service, auditLog *audit.Log, status func() Status, log 
 		return nil, svc.SetDisabled(r.PathValue("name"), false)
 	})
 	handle("GET "+user+"/credentials", func(svc Service, r *http.Request) (any, error) { return svc.Credentials(r.PathValue("name")) })
+	handleQuotas(handle)
 	return mux
 }
 

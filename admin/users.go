@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/keyring"
 	"github.com/econe/econe-server/store"
 )
@@ -22,6 +23,8 @@ type Users struct {
 	Store store.Store
 	Keys  *keyring.Keyring
 	Clock func() time.Time
+	// Config gives the quota defaults and groups; nil: conf.Default().
+	Config *conf.Config
 }
 
 // Credentials are a user's keys, shown once at creation or rotation.

@@ -112,7 +112,7 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
 		Server:          server.New(cfg, svc, keys, auditLog, log),
-		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock},
+		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg},
 		Audit:           auditLog,
 		stopReconciling: func() {},
 	}

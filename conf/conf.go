@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/econe/econe-server/quota"
 	"github.com/rs/zerolog"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 
 	// Audit configures the audit log of changes (package audit).
 	Audit Audit `yaml:"audit"`
+
+	// Quota is what students may use when neither their group nor an
+	// override says otherwise.
+	Quota Quota `yaml:"quota"`
 }
 
 // Audit configures the audit log: JSON lines in their own directory,
@@ -68,6 +73,15 @@ type Usage struct {
 	// the backend, so that changes econe-server did not cause (a guest
 	// shutdown, a vanished machine) reach the ledger and the counters.
 	ReconcileInterval Duration `yaml:"reconcile_interval"`
+}
+
+// Quota holds the default limits (EC2's for a new account, quota.Builtin)
+// and how usage is counted against them.
+type Quota struct {
+	quota.Limits `yaml:",inline"`
+	// CountStoppedInstances makes stopped instances count toward
+	// max_instances (and their vCPUs toward max_vcpus).
+	CountStoppedInstances bool `yaml:"count_stopped_instances"`
 }
 
 // TLS makes the server terminate TLS itself. Set both or neither.
@@ -177,6 +191,10 @@ type Group struct {
 	// KeyNamePrefix is required on key pair names; "{user}" expands to the
 	// user name, e.g. "{user}-".
 	KeyNamePrefix string `yaml:"key_name_prefix"`
+
+	// Quota limits of the group's students: each key set here replaces
+	// the one of the quota: section; `quota set --group` overrides both.
+	quota.Limits `yaml:",inline"`
 }
 
 // Default returns the default configuration. Each call returns a fresh
@@ -233,6 +251,7 @@ func defaults() *Config {
 		},
 		Groups: map[string]Group{},
 		Audit:  Audit{MaxFileMiB: 64},
+		Quota:  Quota{Limits: quota.Builtin()},
 	}
 }
 

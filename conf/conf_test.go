@@ -51,12 +51,8 @@ func diff(got, want reflect.Value, path string) []string {
 // values appear as "*".
 func yamlPaths(t reflect.Type, prefix string) []string {
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == "" || tag == "-" {
-			continue
-		}
+	for _, f := range yamlFields(t) {
+		tag := yamlName(f)
 		p := prefix + tag
 		out = append(out, p)
 		ft := f.Type

@@ -362,6 +362,8 @@ func friendlyType(goType string) string {
 		return "a list of strings"
 	case "conf.Duration":
 		return `a duration such as "30s" or integer seconds`
+	case "quota.Money":
+		return "an amount such as 12.50 (at most 6 decimals)"
 	}
 	if strings.HasPrefix(goType, "map[") || strings.HasPrefix(goType, "conf.") {
 		return "a mapping"
@@ -424,9 +426,33 @@ func yamlName(f reflect.StructField) string {
 	return name
 }
 
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+// isInline reports a field whose keys sit in its parent's mapping (the
+// quota limits in groups.NAME and quota).
+func isInline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return opts == "inline"
+}
+
+// yamlFields lists the keyed fields of a struct type in declaration order,
+// those of inline fields in their place.
+func yamlFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
 	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() && yamlName(f) == name {
+		f := t.Field(i)
+		switch {
+		case !f.IsExported() || yamlName(f) == "-":
+		case isInline(f):
+			out = append(out, yamlFields(f.Type)...)
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for _, f := range yamlFields(t) {
+		if yamlName(f) == name {
 			return f, true
 		}
 	}
@@ -439,10 +465,8 @@ func yamlKeys(t reflect.Type) []string {
 		return nil
 	}
 	var keys []string
-	for i := range t.NumField() {
-		if f := t.Field(i); f.IsExported() && yamlName(f) != "-" {
-			keys = append(keys, yamlName(f))
-		}
+	for _, f := range yamlFields(t) {
+		keys = append(keys, yamlName(f))
 	}
 	return keys
 }

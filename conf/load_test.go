@@ -46,7 +46,11 @@ func TestUnknownKey(t *testing.T) {
 		{"nothing close lists valid keys", "tls:\n  certificate_chain: x\n",
 			`econe.yaml:2: tls.certificate_chain: unknown key "certificate_chain" (valid keys: cert, key)`},
 		{"inside a group", "groups:\n  staff:\n    prefix: x-\n",
-			`econe.yaml:3: groups.staff.prefix: unknown key "prefix" (valid keys: key_name_prefix)`},
+			`econe.yaml:3: groups.staff.prefix: unknown key "prefix" (valid keys: key_name_prefix, max_instances, max_vcpus,`},
+		{"quota key in a group", "groups:\n  staff:\n    max_instance: 3\n",
+			`econe.yaml:3: groups.staff.max_instance: unknown key "max_instance" (did you mean "max_instances"?)`},
+		{"quota section", "quota:\n  count_stoped_instances: true\n",
+			`econe.yaml:2: quota.count_stoped_instances: unknown key "count_stoped_instances" (did you mean "count_stopped_instances"?)`},
 		{"flow mapping", "log: {level: info, colour: true}\n",
 			`econe.yaml:1: log.colour: unknown key "colour"`},
 	}
@@ -89,6 +93,12 @@ func TestWrongType(t *testing.T) {
 			`econe.yaml:2: log.debug_level: expected an integer, got string "high"`},
 		{"list item", "elastic_ips:\n  pool:\n    - [192.0.2.1]\n",
 			`econe.yaml:3: elastic_ips.pool[0]: expected a string, got a list`},
+		{"bad budget", "quota:\n  budget: 12.1234567\n",
+			`econe.yaml:2: quota.budget: expected an amount such as 12.50 (at most 6 decimals), got number 12.1234567`},
+		{"string for a group limit", "groups:\n  cs61c:\n    max_instances: four\n",
+			`econe.yaml:3: groups.cs61c.max_instances: expected an integer, got string "four"`},
+		{"scalar for instance types", "groups:\n  cs61c:\n    instance_types: t3.micro\n",
+			`econe.yaml:3: groups.cs61c.instance_types: expected a list of strings, got string "t3.micro"`},
 		{"top level list", "- port: 1\n", `econe.yaml:1: expected a mapping, got a list`},
 		{"duplicate key", "port: 1\nport: 2\n", `econe.yaml:2: port: duplicate key (first set at line 1)`},
 		{"syntax error", "port: 1\n  host: x\n", `econe.yaml:2: mapping values are not allowed in this context`},
@@ -129,6 +139,20 @@ func TestDecodeOverDefaults(t *testing.T) {
 	want.Backend.Sim.BootDelay = Duration(10 * time.Second)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v, want %+v", c, want)
+	}
+}
+
+// Quota keys sit in a group next to key_name_prefix; null in the quota:
+// section lifts a default limit.
+func TestQuotaKeys(t *testing.T) {
+	c := mustLoad(t, "groups:\n  cs61c:\n    key_name_prefix: \"{user}-\"\n    max_instances: 4\n    instance_types: [t3.micro]\n    budget: 12.50\n"+
+		"quota:\n  max_vcpus: null\n  count_stopped_instances: true\n")
+	g := c.Groups["cs61c"]
+	if g.KeyNamePrefix != "{user}-" || g.Format("max_instances") != "4" || g.Format("instance_types") != "t3.micro" || g.Format("budget") != "12.50" || g.IsSet("max_vcpus") {
+		t.Errorf("got group %+v, want key_name_prefix, max_instances 4, instance_types, budget 12.50 and nothing else", g)
+	}
+	if c.Quota.IsSet("max_vcpus") || c.Quota.Format("max_instances") != "20" || !c.Quota.CountStoppedInstances {
+		t.Errorf("got quota %+v, want max_vcpus lifted, max_instances 20 kept, stopped instances counted", c.Quota)
 	}
 }
 

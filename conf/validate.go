@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/econe/econe-server/quota"
 )
 
 // Validate checks the whole configuration and returns every problem found,
@@ -156,8 +158,17 @@ func (c *Config) problems() []*FieldError {
 				p.add("groups."+name+".key_name_prefix", "unknown placeholder %q: only {user} is expanded", ph)
 			}
 		}
+		checkLimits(&p, "groups."+name+".", c.Groups[name].Limits)
 	}
+	checkLimits(&p, "quota.", c.Quota.Limits)
 	return p
+}
+
+// checkLimits reports the invalid quota limits of one layer under prefix.
+func checkLimits(p *problems, prefix string, l quota.Limits) {
+	for _, pr := range l.Problems() {
+		p.add(prefix+pr.Key, "%s", pr.Msg)
+	}
 }
 
 func (c *Config) checkListen(p *problems) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/econe/econe-server/quota"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -113,6 +115,20 @@ func TestInvalidValues(t *testing.T) {
 		{"group name too long", func(c *Config) { c.Groups = map[string]Group{"g" + strings.Repeat("x", 64): {}} }, "groups.g" + strings.Repeat("x", 64), "invalid group name"},
 		{"group placeholder", func(c *Config) { c.Groups = map[string]Group{"staff": {KeyNamePrefix: "{username}-"}} },
 			"groups.staff.key_name_prefix", `unknown placeholder "{username}"`},
+		{"group max_instances negative", func(c *Config) {
+			c.Groups = map[string]Group{"cs61c": {Limits: quota.Limits{MaxInstances: quota.Int(-1)}}}
+		},
+			"groups.cs61c.max_instances", "must be >= 0, got -1"},
+		{"group instance type blank", func(c *Config) {
+			c.Groups = map[string]Group{"cs61c": {Limits: quota.Limits{InstanceTypes: []string{"t3.micro", " "}}}}
+		}, "groups.cs61c.instance_types[1]", "is not a name"},
+		{"group image twice", func(c *Config) {
+			c.Groups = map[string]Group{"cs61c": {Limits: quota.Limits{Images: []string{"ami-1", "ami-1"}}}}
+		},
+			"groups.cs61c.images[1]", `"ami-1" is listed twice`},
+		{"quota max_running_hours 0", func(c *Config) { c.Quota.MaxRunningHours = quota.Int(0) }, "quota.max_running_hours", "must be at least 1 (hours), got 0"},
+		{"quota max_volume_gib negative", func(c *Config) { c.Quota.MaxVolumeGiB = quota.Int(-5) }, "quota.max_volume_gib", "must be >= 0, got -5"},
+		{"quota budget negative", func(c *Config) { m := quota.Money(-1); c.Quota.Budget = &m }, "quota.budget", "must be >= 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +189,10 @@ func TestValidValues(t *testing.T) {
 		{"groups", func(c *Config) {
 			c.Groups = map[string]Group{"staff": {KeyNamePrefix: "{user}-"}, "g_2-x": {}}
 		}},
+		{"group quota", func(c *Config) {
+			c.Groups = map[string]Group{"cs61c": {Limits: quota.Limits{MaxInstances: quota.Int(0), InstanceTypes: []string{"t3.micro"}, MaxRunningHours: quota.Int(1)}}}
+		}},
+		{"no default limits", func(c *Config) { c.Quota = Quota{CountStoppedInstances: true} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -150,6 +150,7 @@ const (
 	ResourceAlreadyAssociated     = "Resource.AlreadyAssociated"
 	InvalidTagKeyMalformed        = "InvalidTagKey.Malformed"
 	TagLimitExceeded              = "TagLimitExceeded"
+	ResourceLimitExceeded         = "ResourceLimitExceeded" // a limit with no code of its own (snapshots, key pairs, the course budget)
 	InvalidUserIDMalformed        = "InvalidUserID.Malformed"
 	InvalidRegionNotFound         = "InvalidRegion.NotFound"
 	InvalidInstanceAttributeValue = "InvalidInstanceAttributeValue"
@@ -234,6 +235,7 @@ var codes = map[string]int{
 	ResourceAlreadyAssociated:     http.StatusBadRequest,
 	InvalidTagKeyMalformed:        http.StatusBadRequest,
 	TagLimitExceeded:              http.StatusBadRequest,
+	ResourceLimitExceeded:         http.StatusBadRequest,
 	InvalidUserIDMalformed:        http.StatusBadRequest,
 	InvalidRegionNotFound:         http.StatusBadRequest,
 	InvalidInstanceAttributeValue: http.StatusBadRequest,

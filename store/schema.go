@@ -22,6 +22,8 @@ package store
 //	usage_intervals OWNER/START/i-… -> usage.Interval (START: 20-digit
 //	                Unix nanoseconds, so a user's time range is a key range)
 //	usage_open      OWNER/i-… -> key of the instance's open interval
+//	quotas          user/NAME -> quota.Limits (a student's override)
+//	                group/NAME -> quota.Limits (a group's override)
 //
 // Owned resources are keyed by owner first so that a student's describe is
 // a prefix scan of their own records (see OwnedKey).
@@ -49,6 +51,7 @@ const (
 	BucketCounters            Bucket = "counters"
 	BucketUsageIntervals      Bucket = "usage_intervals"
 	BucketUsageOpen           Bucket = "usage_open"
+	BucketQuotas              Bucket = "quotas"
 )
 
 // Buckets lists every bucket; Open creates the missing ones.
@@ -57,6 +60,7 @@ var Buckets = []Bucket{
 	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
+	BucketQuotas,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.

@@ -84,14 +84,18 @@ func PutUser(tx Tx, u *User) error {
 	return PutJSON(tx, BucketUsers, u.Name, u)
 }
 
-// DeleteUser removes the user and their access key. Their resources are the
-// caller's business (see admin).
+// DeleteUser removes the user, their access key and their quota override,
+// so that a later user of the same name starts with the group's limits.
+// Their resources are the caller's business (see admin).
 func DeleteUser(tx Tx, name string) error {
 	u, err := GetUser(tx, name)
 	if err != nil {
 		return err
 	}
 	if err := tx.Delete(BucketAccessKeys, u.AccessKeyID); err != nil {
+		return err
+	}
+	if err := tx.Delete(BucketQuotas, quotaKey(QuotaUser, name)); err != nil {
 		return err
 	}
 	return tx.Delete(BucketUsers, name)

@@ -80,7 +80,7 @@ func openAdmin(cfg *conf.Config) (admin.Service, func(), error) {
 		st.Close()
 		return nil, nil, fmt.Errorf("cannot open the audit log (admin commands are refused without it): %w", err)
 	}
-	svc := admin.Audited{Service: &admin.Users{Store: st, Keys: keys},
+	svc := admin.Audited{Service: &admin.Users{Store: st, Keys: keys, Config: cfg},
 		Auditor: admin.Auditor{Log: auditLog, Actor: audit.AdminActor(audit.CurrentOSUser()), Source: "cli"}}
 	return svc, func() { auditLog.Close(); st.Close() }, nil
 }

@@ -1,0 +1,41 @@
+package store
+
+import "github.com/econe/econe-server/quota"
+
+// QuotaScope says whose override a quota record is.
+type QuotaScope string
+
+const (
+	QuotaUser  QuotaScope = "user"
+	QuotaGroup QuotaScope = "group"
+)
+
+func quotaKey(scope QuotaScope, name string) string { return string(scope) + "/" + name }
+
+// GetQuota returns the override set for a user or group; nothing set when
+// there is none.
+func GetQuota(tx Tx, scope QuotaScope, name string) (quota.Limits, error) {
+	var l quota.Limits
+	_, err := GetJSON(tx, BucketQuotas, quotaKey(scope, name), &l)
+	return l, err
+}
+
+// PutQuota stores the override; one that sets nothing is removed.
+func PutQuota(tx Tx, scope QuotaScope, name string, l quota.Limits) error {
+	if l.Empty() {
+		return tx.Delete(BucketQuotas, quotaKey(scope, name))
+	}
+	return PutJSON(tx, BucketQuotas, quotaKey(scope, name), l)
+}
+
+// QuotaOverrides are the two overrides that apply to a user: their
+// group's (when they have one) and their own.
+func QuotaOverrides(tx Tx, u *User) (group, user quota.Limits, err error) {
+	if u.Group != "" {
+		if group, err = GetQuota(tx, QuotaGroup, u.Group); err != nil {
+			return group, user, err
+		}
+	}
+	user, err = GetQuota(tx, QuotaUser, u.Name)
+	return group, user, err
+}
