@@ -43,6 +43,8 @@ type Config struct {
 	ElasticIPs ElasticIPs `yaml:"elastic_ips"`
 	// Groups holds per user-group policy, keyed by group name.
 	Groups map[string]Group `yaml:"groups"`
+
+	Guardrails Guardrails `yaml:"guardrails"`
 }
 
 // TLS makes the server terminate TLS itself. Set both or neither.
@@ -152,6 +154,18 @@ type Group struct {
 	// KeyNamePrefix is required on key pair names; "{user}" expands to the
 	// user name, e.g. "{user}-".
 	KeyNamePrefix string `yaml:"key_name_prefix"`
+
+	// Guardrails (see Guardrails for the server-wide settings).
+
+	// TermEnd is the term's last day, YYYY-MM-DD in guardrails.time_zone;
+	// from the midnight after it the group's keys are refused. "" for none.
+	TermEnd string `yaml:"term_end"`
+	// StopSchedule stops every running instance of the group at these
+	// times (schedule.Syntax, e.g. "daily 23:00") in guardrails.time_zone.
+	StopSchedule []string `yaml:"stop_schedule"`
+	// MaxRunningHoursAction overrides guardrails.max_running_hours_action
+	// for the group; "" keeps it.
+	MaxRunningHoursAction string `yaml:"max_running_hours_action"`
 }
 
 // Default returns the default configuration. Each call returns a fresh
@@ -205,7 +219,8 @@ func defaults() *Config {
 			Pool:          defaultPool("sim"),
 			ScriptTimeout: Duration(30 * time.Second),
 		},
-		Groups: map[string]Group{},
+		Groups:     map[string]Group{},
+		Guardrails: defaultGuardrails(),
 	}
 }
 

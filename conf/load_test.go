@@ -46,7 +46,7 @@ func TestUnknownKey(t *testing.T) {
 		{"nothing close lists valid keys", "tls:\n  certificate_chain: x\n",
 			`econe.yaml:2: tls.certificate_chain: unknown key "certificate_chain" (valid keys: cert, key)`},
 		{"inside a group", "groups:\n  staff:\n    prefix: x-\n",
-			`econe.yaml:3: groups.staff.prefix: unknown key "prefix" (valid keys: key_name_prefix)`},
+			`econe.yaml:3: groups.staff.prefix: unknown key "prefix" (valid keys: key_name_prefix, `},
 		{"flow mapping", "log: {level: info, colour: true}\n",
 			`econe.yaml:1: log.colour: unknown key "colour"`},
 	}

@@ -146,7 +146,9 @@ func (c *Config) problems() []*FieldError {
 				p.add("groups."+name+".key_name_prefix", "unknown placeholder %q: only {user} is expanded", ph)
 			}
 		}
+		c.checkGroupGuardrails(&p, name, c.Groups[name])
 	}
+	c.checkGuardrails(&p)
 	return p
 }
 
