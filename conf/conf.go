@@ -54,6 +54,9 @@ type Config struct {
 	// Quota is what students may use when neither their group nor an
 	// override says otherwise.
 	Quota Quota `yaml:"quota"`
+
+	// Guardrails act on forgotten instances and tell who needs to know.
+	Guardrails Guardrails `yaml:"guardrails"`
 }
 
 // Audit configures the audit log: JSON lines in their own directory,
@@ -195,6 +198,18 @@ type Group struct {
 	// Quota limits of the group's students: each key set here replaces
 	// the one of the quota: section; `quota set --group` overrides both.
 	quota.Limits `yaml:",inline"`
+
+	// Guardrails (see Guardrails for the server-wide settings).
+
+	// TermEnd is the term's last day, YYYY-MM-DD in guardrails.time_zone;
+	// from the midnight after it the group's keys are refused. "" for none.
+	TermEnd string `yaml:"term_end"`
+	// StopSchedule stops every running instance of the group at these
+	// times (schedule.Syntax, e.g. "daily 23:00") in guardrails.time_zone.
+	StopSchedule []string `yaml:"stop_schedule"`
+	// MaxRunningHoursAction overrides guardrails.max_running_hours_action
+	// for the group; "" keeps it.
+	MaxRunningHoursAction string `yaml:"max_running_hours_action"`
 }
 
 // Default returns the default configuration. Each call returns a fresh
@@ -249,9 +264,10 @@ func defaults() *Config {
 			Pool:          defaultPool("sim"),
 			ScriptTimeout: Duration(30 * time.Second),
 		},
-		Groups: map[string]Group{},
-		Audit:  Audit{MaxFileMiB: 64},
-		Quota:  Quota{Limits: quota.Builtin()},
+		Groups:     map[string]Group{},
+		Audit:      Audit{MaxFileMiB: 64},
+		Quota:      Quota{Limits: quota.Builtin()},
+		Guardrails: defaultGuardrails(),
 	}
 }
 

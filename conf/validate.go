@@ -159,8 +159,10 @@ func (c *Config) problems() []*FieldError {
 			}
 		}
 		checkLimits(&p, "groups."+name+".", c.Groups[name].Limits)
+		c.checkGroupGuardrails(&p, name, c.Groups[name])
 	}
 	checkLimits(&p, "quota.", c.Quota.Limits)
+	c.checkGuardrails(&p)
 	return p
 }
 

@@ -1,16 +1,11 @@
 package elasticip
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
-	"syscall"
 	"time"
 
+	"github.com/econe/econe-server/scriptrun"
 	"github.com/rs/zerolog"
 )
 
@@ -30,19 +25,6 @@ type Scripts struct {
 	Timeout          time.Duration
 	Log              zerolog.Logger
 }
-
-// gate is the script's first moments: /bin/sh waits on fd 3 until the
-// server has recorded the process, then becomes the script ($0) with its
-// arguments ("$@", never re-parsed). If the server dies or refuses first,
-// fd 3 closes unwritten and the script never runs.
-const gate = `read -r go <&3 || exit 125; exec 3<&-; exec "$0" "$@"`
-
-// maxScriptOutput bounds what is kept of a script's stdout and stderr each.
-const maxScriptOutput = 16 << 10
-
-// killGrace is how long a killed script's leftover children may keep its
-// output pipes open before Run stops waiting for them.
-const killGrace = 2 * time.Second
 
 func (s *Scripts) Associate(ctx context.Context, a Association, started Started) error {
 	return s.run(ctx, "associate", s.AssociatePath, a, started)
@@ -78,112 +60,33 @@ func (s *Scripts) run(ctx context.Context, op, path string, a Association, start
 	if path == "" {
 		return nil
 	}
-	exe, err := exec.LookPath(path)
-	if err != nil {
-		return &ScriptError{Op: op, Path: path, ExitCode: -1, Err: err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", gate, exe, a.PublicIP, a.PrivateIP, a.Context())
-	cmd.Env = scriptEnv(a)
-	cmd.Dir = "/"
-	var stdout, stderr limitedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// Its own process group, so a timeout kills what the script started too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	tieToServer(cmd.SysProcAttr)
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = killGrace
-
-	// Linux sends the parent-death signal when the thread that started the
-	// child ends, and a thread ends when a goroutine that locked it exits
-	// still locked: held by this goroutine until the script is reaped, the
-	// starting thread outlives the script.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	start := time.Now()
-	proc, err := s.start(cmd, started)
-	if err == nil {
-		err = cmd.Wait()
-	}
+	res, err := scriptrun.Run(ctx, scriptrun.Command{
+		Path:    path,
+		Args:    []string{a.PublicIP, a.PrivateIP, a.Context()},
+		Env:     scriptEnv(a),
+		Timeout: s.Timeout,
+		Started: scriptrun.Started(started),
+	})
 	ev := s.Log.Debug()
 	if err != nil {
 		ev = s.Log.Error()
 	}
 	ev.Str("script", path).Str("op", op).Str("elastic_ip", a.PublicIP).Str("instance_id", a.InstanceID).
-		Str("user", a.Owner).Int("pgid", proc.PGID).Dur("took", time.Since(start)).Int("exit_code", cmd.ProcessState.ExitCode()).
-		Str("stdout", stdout.String()).Str("stderr", stderr.String()).Err(err).Msg("elastic IP script")
+		Str("user", a.Owner).Int("pgid", res.Process.PGID).Dur("took", res.Took).Int("exit_code", res.ExitCode).
+		Str("stdout", res.Stdout).Str("stderr", res.Stderr).Err(err).Msg("elastic IP script")
 	if err == nil {
 		return nil
 	}
-	serr := &ScriptError{Op: op, Path: path, ExitCode: -1, Err: err}
-	var exit *exec.ExitError
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		serr.TimedOut = true
-	case errors.As(err, &exit):
-		serr.ExitCode = exit.ExitCode()
-	}
-	return serr
+	return &ScriptError{Op: op, Path: path, ExitCode: res.ExitCode, TimedOut: res.TimedOut, Err: err}
 }
 
-// start starts cmd held at the gate, tells started, then opens the gate.
-// When started fails, the gate closes unopened and the script is reaped
-// without having run.
-func (s *Scripts) start(cmd *exec.Cmd, started Started) (Process, error) {
-	held, open, err := os.Pipe()
-	if err != nil {
-		return Process{}, err
-	}
-	defer open.Close()
-	cmd.ExtraFiles = []*os.File{held}
-	err = cmd.Start()
-	held.Close() // the child has its own copy
-	if err != nil {
-		return Process{}, err
-	}
-	proc := Process{PGID: cmd.Process.Pid}
-	if st, err := readStat(proc.PGID); err == nil {
-		proc.StartTime = st.start
-	}
-	if started != nil {
-		if err := started(proc); err != nil {
-			open.Close()
-			cmd.Wait()
-			return Process{}, fmt.Errorf("recording the script's process: %w", err)
-		}
-	}
-	if _, err := open.Write([]byte("\n")); err != nil {
-		cmd.Wait()
-		return Process{}, fmt.Errorf("starting the script: %w", err)
-	}
-	return proc, nil
-}
-
-// scriptEnv is a clean environment: PATH and the association, nothing of the
-// server's own (which may hold cloud credentials).
+// scriptEnv is the association in ECONE_* variables, added to scriptrun's
+// clean environment.
 func scriptEnv(a Association) []string {
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	}
 	return []string{
-		"PATH=" + path,
-		"LC_ALL=C",
 		"ECONE_ELASTIC_IP=" + a.PublicIP,
 		"ECONE_PRIVATE_IP=" + a.PrivateIP,
 		"ECONE_INSTANCE_ID=" + a.InstanceID,
 		"ECONE_USER=" + a.Owner,
 	}
-}
-
-// limitedBuffer keeps the first maxScriptOutput bytes written to it and
-// discards the rest, so a chatty script cannot fill the server's memory.
-type limitedBuffer struct{ bytes.Buffer }
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := maxScriptOutput - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

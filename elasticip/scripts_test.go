@@ -165,16 +165,3 @@ func TestNewPicksProvider(t *testing.T) {
 		})
 	}
 }
-
-func TestScriptOutputIsBounded(t *testing.T) {
-	var b limitedBuffer
-	chunk := bytes.Repeat([]byte("x"), 1000)
-	for range 100 {
-		if n, err := b.Write(chunk); n != len(chunk) || err != nil {
-			t.Fatalf("got write %d, %v, want %d, nil", n, err, len(chunk))
-		}
-	}
-	if b.Len() != maxScriptOutput {
-		t.Errorf("got %d bytes kept, want %d", b.Len(), maxScriptOutput)
-	}
-}

@@ -230,6 +230,9 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 	if err != nil {
 		return nil, authError(err)
 	}
+	if err := s.termEnded(user); err != nil {
+		return user, err // verified: the access log names the student
+	}
 	return user, nil
 }
 

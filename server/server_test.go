@@ -58,9 +58,10 @@ func (b *syncBuffer) String() string {
 
 // fixture is a Server on a loopback httptest listener with one user.
 type fixture struct {
-	url  string
-	cred *admin.Credentials
-	logs *syncBuffer
+	url   string
+	cred  *admin.Credentials
+	logs  *syncBuffer
+	users *admin.Users
 }
 
 // newFixture starts a server; handlers replace (or add) table entries
@@ -95,7 +96,7 @@ func newFixture(t *testing.T, handlers map[string]actions.Handler, opts ...func(
 	if err != nil {
 		t.Fatalf("add user: %v", err)
 	}
-	return &fixture{url: hs.URL, cred: cred, logs: logs}
+	return &fixture{url: hs.URL, cred: cred, logs: logs, users: users}
 }
 
 // params builds url.Values from name, value pairs.

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package elasticip
+package scriptrun
 
 import "syscall"
 

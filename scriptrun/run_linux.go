@@ -1,4 +1,4 @@
-package elasticip
+package scriptrun
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package elasticip
+package scriptrun
 
 import (
 	"bufio"
@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // runs reports whether pid is a live process (a zombie has stopped).
@@ -41,7 +39,7 @@ func killGroupAtEnd(t *testing.T, pgid int) {
 func TestScriptIsHeldUntilStartedReturns(t *testing.T) {
 	dir := t.TempDir()
 	ran := filepath.Join(dir, "ran")
-	path := writeScript(t, dir, "associate.sh", "touch "+ran+"\n")
+	path := writeScript(t, dir, "script.sh", "touch "+ran+"\n")
 	cases := []struct {
 		name    string
 		refuse  error
@@ -53,9 +51,8 @@ func TestScriptIsHeldUntilStartedReturns(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			os.Remove(ran)
-			s := &Scripts{AssociatePath: path, Timeout: 10 * time.Second, Log: zerolog.Nop()}
 			var got Process
-			err := s.Associate(context.Background(), testAssociation, func(p Process) error {
+			_, err := Run(context.Background(), Command{Path: path, Timeout: 10 * time.Second, Started: func(p Process) error {
 				got = p
 				// Held at the gate: the script has not run a line yet.
 				if _, err := os.Stat(ran); err == nil {
@@ -66,7 +63,7 @@ func TestScriptIsHeldUntilStartedReturns(t *testing.T) {
 					t.Errorf("got process %+v, /proc says %+v (%v); want the leader of its own group with that start time", p, st, err)
 				}
 				return c.refuse
-			})
+			}})
 			if (err == nil) != (c.refuse == nil) {
 				t.Errorf("got %v, want an error exactly when recording fails", err)
 			}
@@ -150,22 +147,21 @@ func readPID(t *testing.T, path string) int {
 
 // The server side of TestScriptDiesWithServer: runs a script that would
 // hang for ten minutes and prints its process group.
-const serverHelperEnv = "ECONE_ELASTICIP_SERVER_HELPER"
+const serverHelperEnv = "ECONE_SCRIPTRUN_SERVER_HELPER"
 
 func TestScriptServerHelper(t *testing.T) {
 	path := os.Getenv(serverHelperEnv)
 	if path == "" {
 		t.Skip("helper process for TestScriptDiesWithServer")
 	}
-	s := &Scripts{AssociatePath: path, Timeout: time.Hour, Log: zerolog.Nop()}
-	s.Associate(context.Background(), testAssociation, func(p Process) error {
+	Run(context.Background(), Command{Path: path, Timeout: time.Hour, Started: func(p Process) error {
 		fmt.Println(p.PGID)
 		return nil
-	})
+	}})
 }
 
 func TestScriptDiesWithServer(t *testing.T) {
-	path := writeScript(t, t.TempDir(), "associate.sh", "exec sleep 600\n")
+	path := writeScript(t, t.TempDir(), "script.sh", "exec sleep 600\n")
 	server := exec.Command(os.Args[0], "-test.run=^TestScriptServerHelper$")
 	server.Env = append(os.Environ(), serverHelperEnv+"="+path)
 	out, err := server.StdoutPipe()
