@@ -33,7 +33,9 @@
 //     a bound.
 //   - When fn returns an error, Update MUST roll back everything fn wrote
 //     and return that error value unchanged (not wrapped), so errors.Is and
-//     == work. Errors of the store itself (a failed commit) are its own.
+//     == work. Errors of the store itself (a failed commit) are its own;
+//     when a commit's outcome is unknown (PostgreSQL: the connection was
+//     lost during COMMIT), the error MUST say so.
 //   - A panic in fn MUST reach Update's caller, with the same value, after
 //     the transaction is rolled back; the store stays usable. The same
 //     holds for View.
@@ -43,10 +45,11 @@
 //     the same data, even if this process is killed at once.
 //   - View MUST see one consistent snapshot: the writes of the updates
 //     committed before it started and none of any other, however long it
-//     runs. Views do not wait for updates in progress, and an update's
-//     writes are invisible outside its transaction until it commits.
-//   - A function MUST NOT call View or Update (it may deadlock), and MUST
-//     NOT use its Tx after returning or from another goroutine.
+//     runs. A View MUST NOT wait for an update in progress (an update may
+//     wait for Views: bbolt grows its file only when none is open), and an
+//     update's writes are invisible outside its transaction until it commits.
+//   - A function MUST NOT call View or Update itself (it may deadlock), and
+//     MUST NOT use its Tx after returning or from another goroutine.
 //   - After Close, View and Update MUST return an error wrapping ErrClosed.
 //     Close waits for updates already accepted; calling it again returns nil.
 //
@@ -62,7 +65,7 @@
 //     (Put of nil or of []byte{}) reads as a non-nil, empty slice, in the
 //     transaction that wrote it and later; typed accessors rely on this
 //     (a free pool address is an empty value).
-//   - Slices a Tx returns (Get, Scan's key and value) are valid only until
+//   - Values a Tx returns (from Get, and those Scan passes) are valid until
 //     the transaction ends, and MUST NOT be modified (bbolt maps the file
 //     read-only): callers copy what they keep. Put MUST NOT keep the slice
 //     it is given: the caller may reuse it as soon as Put returns.
