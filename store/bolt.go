@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrLocked means another process (normally the running server) holds the
@@ -62,7 +63,15 @@ func OpenBolt(path string, lockWait time.Duration) (*Bolt, error) {
 }
 
 func (s *Bolt) View(fn func(Tx) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	began := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		began = true
+		return fn(&boltTx{tx: tx})
+	})
+	if !began && errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }
 
 // Update joins the next group commit (see groupcommit.go).
@@ -74,9 +83,15 @@ func (s *Bolt) Close() error {
 	return s.db.Close()
 }
 
-type boltTx struct{ tx *bolt.Tx }
+// boltTx is one function's view of a bbolt transaction.
+type boltTx struct {
+	tx *bolt.Tx
+	// scanning counts the Scans in progress per bucket: bbolt's cursor
+	// would skip or repeat keys if its bucket changed under it.
+	scanning map[Bucket]int
+}
 
-func (t boltTx) bucket(b Bucket) *bolt.Bucket {
+func (t *boltTx) bucket(b Bucket) *bolt.Bucket {
 	bk := t.tx.Bucket([]byte(b))
 	if bk == nil {
 		// Every bucket is created at open; a missing one is a programming error.
@@ -85,18 +100,40 @@ func (t boltTx) bucket(b Bucket) *bolt.Bucket {
 	return bk
 }
 
-func (t boltTx) Get(b Bucket, key string) []byte { return t.bucket(b).Get([]byte(key)) }
+func (t *boltTx) Get(b Bucket, key string) []byte { return t.bucket(b).Get([]byte(key)) }
 
-func (t boltTx) Put(b Bucket, key string, value []byte) error {
-	return t.bucket(b).Put([]byte(key), value)
+// Put copies value: bbolt keeps the caller's slice until the commit, and
+// reads a nil value back as absent within the transaction.
+func (t *boltTx) Put(b Bucket, key string, value []byte) error {
+	if err := t.writable(b); err != nil {
+		return err
+	}
+	return t.bucket(b).Put([]byte(key), append([]byte{}, value...))
 }
 
-func (t boltTx) Delete(b Bucket, key string) error { return t.bucket(b).Delete([]byte(key)) }
+func (t *boltTx) Delete(b Bucket, key string) error {
+	if err := t.writable(b); err != nil {
+		return err
+	}
+	return t.bucket(b).Delete([]byte(key))
+}
 
-func (t boltTx) Writable() bool { return t.tx.Writable() }
+func (t *boltTx) writable(b Bucket) error {
+	if t.scanning[b] > 0 {
+		return fmt.Errorf("store: write to bucket %s during a Scan of it", b)
+	}
+	return nil
+}
 
-func (t boltTx) Scan(b Bucket, prefix string, fn func(string, []byte) error) error {
+func (t *boltTx) Writable() bool { return t.tx.Writable() }
+
+func (t *boltTx) Scan(b Bucket, prefix string, fn func(string, []byte) error) error {
 	c := t.bucket(b).Cursor()
+	if t.scanning == nil {
+		t.scanning = map[Bucket]int{}
+	}
+	t.scanning[b]++
+	defer func() { t.scanning[b]-- }()
 	p := []byte(prefix)
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 		if err := fn(string(k), v); err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -131,65 +130,6 @@ func TestUsersAccessKeyIndexFollowsRotation(t *testing.T) {
 	})
 }
 
-// Parallel writers share batched commits; every acknowledged write must be
-// there after reopening the file.
-func TestConcurrentUpdatesAreDurable(t *testing.T) {
-	s, path := openTemp(t)
-	const writers, each = 16, 20
-	var wg sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
-				id := fmt.Sprintf("i-%02d%03d", w, i)
-				if err := s.Update(func(tx Tx) error { return PutInstance(tx, &Instance{ID: id, Owner: "u"}) }); err != nil {
-					t.Error(err)
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	s.Close()
-	s2, err := OpenBolt(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	var n int
-	s2.View(func(tx Tx) error {
-		list, err := ListInstances(tx, "u")
-		n = len(list)
-		return err
-	})
-	if n != writers*each {
-		t.Errorf("got %d instances after reopen, want %d", n, writers*each)
-	}
-}
-
-func TestScanStopsEarly(t *testing.T) {
-	s, _ := openTemp(t)
-	s.Update(func(tx Tx) error {
-		for i := 0; i < 5; i++ {
-			tx.Put(BucketMeta, fmt.Sprintf("k%d", i), []byte("v"))
-		}
-		return nil
-	})
-	var seen int
-	err := s.View(func(tx Tx) error {
-		return tx.Scan(BucketMeta, "k", func(string, []byte) error {
-			seen++
-			if seen == 2 {
-				return ErrStop
-			}
-			return nil
-		})
-	})
-	if err != nil || seen != 2 {
-		t.Errorf("got %d keys seen, err %v; want 2, nil", seen, err)
-	}
-}
-
 func TestSchemaVersionMismatchRefused(t *testing.T) {
 	s, path := openTemp(t)
 	s.db.Update(func(tx *bolt.Tx) error {
@@ -223,64 +163,5 @@ func TestIDs(t *testing.T) {
 		if got := ValidID("i", c.id); got != c.want {
 			t.Errorf("ValidID(%q): got %v, want %v", c.id, got, c.want)
 		}
-	}
-}
-
-// One failing update must not take the others of its group down with it,
-// and it must get its own error.
-func TestGroupCommitIsolatesFailures(t *testing.T) {
-	s, _ := openTemp(t)
-	boom := errors.New("boom")
-	const n = 40
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.Update(func(tx Tx) error {
-				if err := tx.Put(BucketMeta, fmt.Sprintf("k%02d", i), []byte("v")); err != nil {
-					return err
-				}
-				if i%10 == 3 {
-					return boom
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	s.View(func(tx Tx) error {
-		for i := range n {
-			failing := i%10 == 3
-			if failing != errors.Is(errs[i], boom) {
-				t.Errorf("update %d: got error %v, want boom=%v", i, errs[i], failing)
-			}
-			if got := tx.Get(BucketMeta, fmt.Sprintf("k%02d", i)) != nil; got == failing {
-				t.Errorf("update %d: key written=%v, want %v", i, got, !failing)
-			}
-		}
-		return nil
-	})
-}
-
-func TestGroupCommitPanicReachesCaller(t *testing.T) {
-	s, _ := openTemp(t)
-	defer func() {
-		if p := recover(); p != "bad handler" {
-			t.Errorf("got panic %v, want the update's own panic in the caller", p)
-		}
-		if err := s.Update(func(tx Tx) error { return tx.Put(BucketMeta, "after", []byte("1")) }); err != nil {
-			t.Errorf("store unusable after a panicking update: %v", err)
-		}
-	}()
-	s.Update(func(Tx) error { panic("bad handler") })
-}
-
-func TestUpdateAfterCloseFails(t *testing.T) {
-	s, _ := openTemp(t)
-	s.Close()
-	if err := s.Update(func(Tx) error { return nil }); !errors.Is(err, ErrClosed) {
-		t.Errorf("got %v, want ErrClosed", err)
 	}
 }

@@ -138,5 +138,5 @@ func run(fn func(Tx) error, tx *bolt.Tx) (err error) {
 			err = panicError{p}
 		}
 	}()
-	return fn(boltTx{tx})
+	return fn(&boltTx{tx: tx})
 }

@@ -4,9 +4,85 @@
 //
 // Everything that must be atomic — a quota check and the launch it allows, an
 // address leaving the pool and its allocation record — happens inside one
-// Update. A nil error from Update means the transaction is durable on disk.
-// The bbolt implementation lives in bolt.go; a PostgreSQL one can implement
-// the same three methods so several replicas share state.
+// Update. The bbolt implementation lives in bolt.go; a PostgreSQL one can
+// implement the same interface so several replicas share state.
+//
+// Contract for implementations (store/storetest checks every rule; an
+// implementation's tests call storetest.Run):
+//
+// Transactions
+//   - Update MUST behave as if every update function ran alone, one after
+//     another, in some order consistent with real time (serializable): a
+//     function that reads, checks and writes can never interleave with
+//     another's write, whatever keys or prefix scans it read. A store that
+//     runs concurrent functions truly in parallel (PostgreSQL) MUST use
+//     SERIALIZABLE isolation, not snapshot isolation, which lets two
+//     functions each read what the other then changes (write skew).
+//   - Update MAY run its function more than once, before or after it
+//     returned an error; the outcome of the last run is the one committed
+//     (or returned). Every run starts from a transaction holding none of
+//     the writes of earlier runs. So a function MUST NOT have effects
+//     outside the transaction, and it reports results through variables it
+//     assigns on every run. Group commit (bbolt, groupcommit.go) runs the
+//     functions that arrive together in one transaction, one after the
+//     other; when one fails, the transaction is rolled back, the failing
+//     function runs again alone and its own outcome is returned, and the
+//     others run again without it. PostgreSQL runs each function in its own
+//     SERIALIZABLE transaction and runs it again after a serialization
+//     failure or deadlock (SQLSTATE 40001, 40P01), with jittered backoff and
+//     a bound.
+//   - When fn returns an error, Update MUST roll back everything fn wrote
+//     and return that error value unchanged (not wrapped), so errors.Is and
+//     == work. Errors of the store itself (a failed commit) are its own;
+//     when a commit's outcome is unknown (PostgreSQL: the connection was
+//     lost during COMMIT), the error MUST say so.
+//   - A panic in fn MUST reach Update's caller, with the same value, after
+//     the transaction is rolled back; the store stays usable. The same
+//     holds for View.
+//   - When Update returns nil, fn's writes MUST be durable (fsync'd, or
+//     committed with synchronous_commit on) and visible to every View and
+//     Update that starts afterwards, in this process or another opening
+//     the same data, even if this process is killed at once.
+//   - View MUST see one consistent snapshot: the writes of the updates
+//     committed before it started and none of any other, however long it
+//     runs. A View MUST NOT wait for an update in progress (an update may
+//     wait for Views: bbolt grows its file only when none is open), and an
+//     update's writes are invisible outside its transaction until it commits.
+//   - A function MUST NOT call View or Update itself (it may deadlock), and
+//     MUST NOT use its Tx after returning or from another goroutine.
+//   - After Close, View and Update MUST return an error wrapping ErrClosed.
+//     Close waits for updates already accepted; calling it again returns nil.
+//
+// Keys and values
+//   - Every bucket in Buckets exists in every store; using another is a
+//     programming error, and the implementation MAY panic.
+//   - Keys are arbitrary non-empty byte strings (0x00, 0xff and invalid
+//     UTF-8 included), ordered bytewise as bytes.Compare orders them: a
+//     PostgreSQL key column is bytea (text cannot hold 0x00). Keys of up to
+//     1,024 bytes and values of up to 1 MiB MUST be accepted; Put with an
+//     empty key MUST return an error.
+//   - Get returns nil exactly when the key is absent. A stored empty value
+//     (Put of nil or of []byte{}) reads as a non-nil, empty slice, in the
+//     transaction that wrote it and later; typed accessors rely on this
+//     (a free pool address is an empty value).
+//   - Values a Tx returns (from Get, and those Scan passes) are valid until
+//     the transaction ends, and MUST NOT be modified (bbolt maps the file
+//     read-only): callers copy what they keep. Put MUST NOT keep the slice
+//     it is given: the caller may reuse it as soon as Put returns.
+//   - Put and Delete in a View's transaction MUST return an error and
+//     change nothing. Delete of an absent key succeeds.
+//
+// Scan
+//   - Scan visits every key with the prefix, once, in bytewise order; the
+//     empty prefix visits the whole bucket. It stops at the first error the
+//     callback returns and returns it unchanged; ErrStop (or an error
+//     wrapping it) stops it and Scan returns nil.
+//   - Inside the callback the transaction MAY be read anywhere (Get, a
+//     nested Scan, even of the same bucket), and written in other buckets.
+//     Put and Delete in the bucket being scanned MUST return an error and
+//     change nothing: collect the keys, and write after Scan returns
+//     (deletePrefix does). A PostgreSQL implementation may therefore read
+//     a prefix in pages, each read whole before its callbacks run.
 package store
 
 import (
@@ -15,27 +91,35 @@ import (
 	"github.com/go-json-experiment/json"
 )
 
-// Store runs transactions.
+// Store runs transactions. See the package documentation for the contract.
 type Store interface {
-	// View runs fn in a read-only transaction.
+	// View runs fn in a read-only transaction over a consistent snapshot
+	// and returns fn's error unchanged.
 	View(fn func(Tx) error) error
-	// Update runs fn in a read-write transaction and commits it durably if fn
-	// returns nil. fn may be called more than once (concurrent updates are
-	// batched and a failed batch is retried one by one), so it must not have
-	// effects outside the transaction.
+	// Update runs fn in a read-write transaction, serializably, and commits
+	// it durably if fn returns nil; otherwise it rolls back and returns
+	// fn's error unchanged. fn may be run more than once (concurrent updates
+	// share a commit, and a failing one is run again alone), so it must not
+	// have effects outside the transaction.
 	Update(fn func(Tx) error) error
+	// Close waits for accepted updates, then releases the store; later
+	// calls of View and Update return ErrClosed.
 	Close() error
 }
 
 // Tx is one transaction. Keys within a bucket are ordered bytewise.
 type Tx interface {
-	// Get returns the value, or nil when absent. The slice is valid only
-	// until the transaction ends.
+	// Get returns the value, or nil when absent (a stored empty value is a
+	// non-nil empty slice). The slice is read-only and valid only until the
+	// transaction ends.
 	Get(b Bucket, key string) []byte
+	// Put stores a copy of value at the non-empty key.
 	Put(b Bucket, key string, value []byte) error
+	// Delete removes the key; an absent key is no error.
 	Delete(b Bucket, key string) error
 	// Scan calls fn for each key with the prefix, in key order, until fn
-	// returns an error (ErrStop ends the scan without error).
+	// returns an error (ErrStop ends the scan without error). fn may read
+	// anything and write other buckets, but not b.
 	Scan(b Bucket, prefix string, fn func(key string, value []byte) error) error
 	// Writable reports whether Put and Delete are allowed.
 	Writable() bool
