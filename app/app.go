@@ -106,7 +106,7 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		return nil, err
 	}
 	svc := &actions.Service{
-		Config: cfg, Store: st, Backend: be, Clock: clock, Log: log, Templates: catalog,
+		Config: cfg, Store: st, Backend: backend.Discover(be), Clock: clock, Log: log, Templates: catalog,
 		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
 	}
 	a := &App{

@@ -47,6 +47,14 @@ type machine struct {
 	key string
 }
 
+// The abilities the sim has (and, by their absence here, lacks: security
+// groups and key pairs, which it does not enforce).
+var (
+	_ backend.Backend      = (*Sim)(nil)
+	_ backend.TxLauncher   = (*Sim)(nil)
+	_ backend.LaunchFinder = (*Sim)(nil)
+)
+
 // Sim is the simulated backend.
 type Sim struct {
 	st     store.Store
