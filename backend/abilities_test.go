@@ -105,4 +105,3 @@ func TestErrorMatchesByCode(t *testing.T) {
 		}
 	}
 }
-
