@@ -26,6 +26,6 @@ type Deps struct {
 	// Store is the backend's own part of the store (keys NAME/… of bucket
 	// backends): app gives each backend the space named after it.
 	Store *store.Space
-	Clock  func() time.Time
-	Log    zerolog.Logger
+	Clock func() time.Time
+	Log   zerolog.Logger
 }
