@@ -130,6 +130,11 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		a.Close()
 		return nil, fmt.Errorf("instances: %w", err)
 	}
+	progress("recovering unfinished key pair changes")
+	if err := svc.RecoverKeyPairs(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("key pairs: %w", err)
+	}
 	progress("recovering unfinished volume changes")
 	if err := svc.RecoverVolumes(context.Background()); err != nil {
 		a.Close()
