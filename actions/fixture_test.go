@@ -45,7 +45,7 @@ func openTestStore(t testing.TB) *store.Bolt {
 // clock.
 func openTestSim(t testing.TB, cfg *conf.Config, st store.Store, clock *manualClock) *sim.Sim {
 	t.Helper()
-	b, err := sim.Open(backend.Deps{Config: cfg, Store: st, Clock: clock.Now, Log: zerolog.Nop()})
+	b, err := sim.Open(backend.Deps{Config: cfg, Store: store.NewSpace(st, "sim"), Clock: clock.Now, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,7 +150,7 @@ func (s *Service) observe(ctx context.Context, insts []*store.Instance, seen boo
 	}
 	machines, err := s.Backend.Describe(ctx, ids)
 	if err != nil {
-		return err
+		return backendError(err, refusals{}, live...)
 	}
 	was := make([]string, len(live)) // the state each change was computed from
 	changed := make([]bool, len(live))

@@ -275,7 +275,7 @@ func (s *Service) getConsoleOutput(r *Request) (any, error) {
 	if inst.BackendID != "" {
 		text, err = s.Backend.ConsoleOutput(r.Context, inst.BackendID)
 		if err != nil && !errors.Is(err, backend.ErrNotFound) {
-			return nil, err
+			return nil, backendError(err, refusals{}, inst)
 		}
 	}
 	return &consoleOutputResponse{InstanceID: inst.ID, Timestamp: ec2Time(s.now()), Output: base64.StdEncoding.EncodeToString([]byte(text))}, nil

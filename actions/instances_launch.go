@@ -241,7 +241,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	)
 	// A backend that keeps its machines in this store launches inside the
 	// transaction: records and machines commit together, once.
-	inTx, _ := s.Backend.(backend.TxLauncher)
+	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
 		if lr.token != "" {
@@ -455,10 +455,9 @@ func failedLaunch(err error) backend.Machine {
 }
 
 func launchError(err error, min int) error {
-	if errors.Is(err, backend.ErrCapacity) {
-		return ec2err.New(ec2err.InsufficientInstanceCapacity, "There is not enough capacity to launch %d instance(s). Try fewer, another instance type or later.", min)
-	}
-	return err
+	return backendError(err, refusals{
+		capacity: ec2err.New(ec2err.InsufficientInstanceCapacity, "There is not enough capacity to launch %d instance(s). Try fewer, another instance type or later.", min),
+	})
 }
 
 // recordLaunch writes the backend's answers (machines[i] for insts[i])
@@ -529,7 +528,7 @@ func (s *Service) RecoverLaunches(ctx context.Context) error {
 	if err != nil || len(stranded) == 0 {
 		return err
 	}
-	finder, _ := s.Backend.(backend.LaunchFinder)
+	finder := s.Backend.Finder
 	machines := make([]backend.Machine, len(stranded))
 	for i, inst := range stranded {
 		machines[i] = failedLaunch(errors.New("launch interrupted by a restart"))

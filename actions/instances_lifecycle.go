@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"errors"
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
@@ -73,7 +72,10 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 		prev := inst.State
 		m, ok, err := t.act(r.Context, inst)
 		if err != nil {
-			actErr = s.backendError(inst, err)
+			actErr = backendError(err, refusals{
+				incorrectState: ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is not in a state that allows this (it is %s).", inst.ID, inst.State),
+				capacity:       ec2err.New(ec2err.InsufficientInstanceCapacity, "There is not enough capacity to start instance '%s' now. Try again later.", inst.ID),
+			}, inst)
 			break
 		}
 		if ok && s.applyMachine(inst, m) {
@@ -86,16 +88,6 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 		return nil, nil, err
 	}
 	return changes, changed, actErr
-}
-
-func (s *Service) backendError(inst *store.Instance, err error) error {
-	switch {
-	case errors.Is(err, backend.ErrIncorrectState):
-		return ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is not in a state that allows this (it is %s).", inst.ID, inst.State)
-	case errors.Is(err, backend.ErrCapacity):
-		return ec2err.New(ec2err.InsufficientInstanceCapacity, "There is not enough capacity to start instance '%s' now. Try again later.", inst.ID)
-	}
-	return err
 }
 
 // recordStates records, in one transaction, the machines the backend

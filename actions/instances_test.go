@@ -51,7 +51,7 @@ func newInstanceEnv(t testing.TB, cfg *conf.Config) (*testEnv, *manualClock, *co
 	counted := &countingStore{Store: st}
 	be := openTestSim(t, cfg, st, clock)
 	e := &testEnv{
-		svc:   &Service{Config: cfg, Store: counted, Backend: be, Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},
+		svc:   &Service{Config: cfg, Store: counted, Backend: backend.Discover(be), Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},
 		users: testUsers(),
 	}
 	return e, clock, counted
@@ -510,7 +510,7 @@ func (failingBackend) Run(context.Context, *backend.LaunchContext) (backend.Mach
 
 func TestBackendLaunchFailure(t *testing.T) {
 	e, _, _ := newInstanceEnv(t, nil)
-	e.svc.Backend = failingBackend{e.svc.Backend}
+	e.svc.Backend = backend.Discover(failingBackend{e.svc.Backend})
 	_, err := e.call(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "2")
 	if err == nil || ec2err.As(err).Code != ec2err.InternalError || strings.Contains(ec2err.As(err).Message, "fire") {
 		t.Fatalf("got %v, want an InternalError that hides the backend's detail", err)
@@ -541,12 +541,12 @@ func TestTerminateDuringLaunch(t *testing.T) {
 	e, clock, _ := newInstanceEnv(t, nil)
 	sim := e.svc.Backend
 	var inFlight string
-	e.svc.Backend = hookBackend{sim, func() {
+	e.svc.Backend = backend.Discover(hookBackend{sim, func() {
 		// The intent is committed: the student sees the instance and terminates it.
 		inFlight = describe(t, e, "alice")[0].InstanceID
 		e.svc.Backend = sim
 		e.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", inFlight)
-	}}
+	}})
 	if _, err := e.call(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1"); err != nil {
 		t.Fatal(err)
 	}

@@ -188,6 +188,9 @@ func (s *Service) storeKeyPair(r *Request, name, keyType string, pub ssh.PublicK
 		ID: store.NewID("key"), Owner: r.User.Name, Name: name, Type: keyType,
 		PublicKey: authorizedKey(pub, name), Fingerprint: fingerprint, Created: s.now(),
 	}
+	if s.Backend.KeyPairs != nil {
+		rec.Pending = store.KeyImporting
+	}
 	err := s.Store.Update(func(tx store.Tx) error {
 		existing, err := store.KeyPairByName(tx, rec.Owner, name)
 		if err != nil {
@@ -201,7 +204,10 @@ func (s *Service) storeKeyPair(r *Request, name, keyType string, pub ssh.PublicK
 		}
 		return putTags(tx, rec.Owner, rec.ID, tags)
 	})
-	return rec, err
+	if err != nil {
+		return nil, err
+	}
+	return rec, s.keyInBackend(r.Context, rec)
 }
 
 // authorizedKey is the public key as one authorized_keys line, commented
@@ -304,8 +310,9 @@ func (s *Service) deleteKeyPair(r *Request) (any, error) {
 		return nil, err
 	}
 	resp := &deleteKeyPairResponse{Return: true}
+	var deleting *store.KeyPair
 	err := s.Store.Update(func(tx store.Tx) error {
-		resp.KeyPairID = ""
+		resp.KeyPairID, deleting = "", nil
 		k, err := findKeyPair(tx, r.User.Name, name, id)
 		if err != nil || k == nil {
 			return err
@@ -313,9 +320,16 @@ func (s *Service) deleteKeyPair(r *Request) (any, error) {
 		if !r.Before(DefaultVersion) {
 			resp.KeyPairID = k.ID
 		}
-		return store.DeleteKeyPair(tx, k.Owner, k.ID)
+		if s.Backend.KeyPairs == nil {
+			return store.DeleteKeyPair(tx, k.Owner, k.ID)
+		}
+		k.Pending, deleting = store.KeyDeleting, k
+		return store.PutKeyPair(tx, k)
 	})
-	return resp, err
+	if err != nil || deleting == nil {
+		return resp, err
+	}
+	return resp, s.keyInBackend(r.Context, deleting)
 }
 
 // findKeyPair looks a key pair up by id when one is given, else by name.

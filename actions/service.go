@@ -24,9 +24,11 @@ const DefaultVersion = "2016-11-15"
 // Service holds what every handler needs. Build it with the fields set;
 // Clock defaults to time.Now.
 type Service struct {
-	Config    *conf.Config
-	Store     store.Store
-	Backend   backend.Backend
+	Config *conf.Config
+	Store  store.Store
+	// Backend is the backend with its optional abilities, found once when
+	// the service is assembled (backend.Discover).
+	Backend   backend.Abilities
 	Templates *templates.Catalog
 	Addresses elasticip.Provider
 	Clock     func() time.Time

@@ -73,7 +73,7 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 		return store.PutSnapshot(tx, &sn)
 	})
 	if berr != nil {
-		return nil, backendVolumeError(berr)
+		return nil, backendError(berr, volumeRefusals)
 	}
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func (s *Service) deleteSnapshot(r *Request) (any, error) {
 	// The backend forgets the snapshot first: if the record removal then
 	// fails, deleting again is harmless (backends treat unknown ids as done).
 	if err := vb.DeleteSnapshot(r.Context, id); err != nil {
-		return nil, backendVolumeError(err)
+		return nil, backendError(err, volumeRefusals)
 	}
 	if err := s.Store.Update(func(tx store.Tx) error { return store.DeleteSnapshot(tx, r.User.Name, id) }); err != nil {
 		return nil, err

@@ -116,7 +116,7 @@ func TestLedgerAcrossRestart(t *testing.T) {
 	clock.Advance(30 * time.Minute)
 	// A new server on the same data: the sim reopens its machines.
 	restarted := *e.svc
-	restarted.Backend = openTestSim(t, e.svc.Config, e.svc.Store, clock)
+	restarted.Backend = backend.Discover(openTestSim(t, e.svc.Config, e.svc.Store, clock))
 	if err := restarted.ReconcileUsage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestLedgerVanishedInstance(t *testing.T) {
 	}
 	var rec *store.Instance
 	e.svc.Store.View(func(tx store.Tx) error { rec, _ = store.GetInstance(tx, "alice", id); return nil })
-	e.svc.Backend = &vanishing{Backend: e.svc.Backend, gone: map[string]bool{rec.BackendID: true}}
+	e.svc.Backend = backend.Discover(&vanishing{Backend: e.svc.Backend, gone: map[string]bool{rec.BackendID: true}})
 	clock.Advance(5 * time.Hour)
 	if err := e.svc.ReconcileUsage(context.Background()); err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestLedgerVanishedInstance(t *testing.T) {
 		t.Errorf("vanished instance: got %d instance-seconds, want %d (until last seen)", got.InstanceSeconds, 20*60)
 	}
 
-	e.svc.Backend = failingBackend{e.svc.Backend}
+	e.svc.Backend = backend.Discover(failingBackend{e.svc.Backend})
 	e.call(t, "bob", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")
 	clock.Advance(time.Hour)
 	checkBooks(t, e.svc, "bob")

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -143,24 +142,10 @@ func snapshotNotFound(ids ...string) error {
 }
 
 func (s *Service) volumeBackend() (backend.Volumes, error) {
-	vb, ok := s.Backend.(backend.Volumes)
-	if !ok {
+	if s.Backend.Volumes == nil {
 		return nil, ec2err.New(ec2err.UnsupportedOperation, "This cloud's backend (%s) does not provide volumes.", s.Config.Backend.Name)
 	}
-	return vb, nil
-}
-
-// backendVolumeError turns a backend's refusal into an EC2 error.
-func backendVolumeError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, backend.ErrIncorrectState):
-		return ec2err.New(ec2err.IncorrectState, "The cloud refused the operation in the current state; try again shortly.")
-	case errors.Is(err, backend.ErrCapacity):
-		return ec2err.New(ec2err.VolumeLimitExceeded, "The cloud has no capacity for this volume now; try a smaller one or later.")
-	}
-	return err
+	return s.Backend.Volumes, nil
 }
 
 // ---- storing volumes ----
@@ -224,7 +209,7 @@ func (s *Service) confirm(r *Request, id string, end time.Time, berr error, done
 		return nil
 	})
 	if berr != nil {
-		return v, backendVolumeError(berr)
+		return v, backendError(berr, volumeRefusals)
 	}
 	return v, err
 }
@@ -1185,7 +1170,8 @@ func firstNonEmpty(ss ...string) string {
 // those marked DeleteOnTermination: intent in the store, then the backend,
 // then the backend's answer.
 func (s *Service) releaseVolumes(r *Request, instanceIDs []string) error {
-	vb, isVolumes := s.Backend.(backend.Volumes)
+	vb := s.Backend.Volumes
+	isVolumes := vb != nil
 	for _, instanceID := range instanceIDs {
 		var released []store.Volume
 		var machineID string
@@ -1239,7 +1225,7 @@ func releaseVolume(v store.Volume, instanceID string, isVolumes bool) store.Volu
 func (s *Service) releaseInBackend(r *Request, vb backend.Volumes, machineID string, released []store.Volume) error {
 	for _, v := range released {
 		if _, err := vb.DetachVolume(r.Context, v.ID, machineID, true); err != nil {
-			return backendVolumeError(err)
+			return backendError(err, volumeRefusals)
 		}
 		if v.State != store.VolumeDeleting {
 			continue
@@ -1265,8 +1251,8 @@ func (s *Service) releaseInBackend(r *Request, vb backend.Volumes, machineID str
 // idempotent). app.Open calls it before serving. An operation the backend
 // still refuses is logged and left for the next start.
 func (s *Service) RecoverVolumes(ctx context.Context) error {
-	vb, ok := s.Backend.(backend.Volumes)
-	if !ok {
+	vb := s.Backend.Volumes
+	if vb == nil {
 		return nil
 	}
 	var stranded []*store.Volume

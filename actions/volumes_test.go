@@ -40,7 +40,7 @@ func newVolFixture(t *testing.T) *volFixture {
 	b := openTestSim(t, cfg, st, clk)
 	return &volFixture{
 		t: t, sim: b, clock: clk,
-		s:     &Service{Config: cfg, Store: st, Backend: b, Clock: clk.Now, Log: zerolog.Nop()},
+		s:     &Service{Config: cfg, Store: st, Backend: backend.Discover(b), Clock: clk.Now, Log: zerolog.Nop()},
 		users: testUsers(),
 	}
 }
@@ -767,7 +767,7 @@ func TestRecoverVolumes(t *testing.T) {
 				return store.PutVolume(tx, &v)
 			})
 			if c.refuse {
-				f.s.Backend = refusingVolumes{f.sim}
+				f.s.Backend = backend.Discover(refusingVolumes{f.sim})
 			}
 			if err := f.s.RecoverVolumes(t.Context()); err != nil {
 				t.Fatal(err)

@@ -92,21 +92,30 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		st.Close()
 		return nil, err
 	}
-	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: st, Clock: clock, Log: log.With().Str("component", "backend").Logger()})
+	catalog, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		auditLog.Close()
+		st.Close()
+		return nil, err
+	}
+	// Migrated before the backend reads its space (moved there by version 3).
+	progress("bringing the data directory up to date")
+	if err := store.Migrate(st, func(name string) int {
+		t, _ := catalog.InstanceType(name)
+		return t.VCPUs
+	}); err != nil {
+		auditLog.Close()
+		st.Close()
+		return nil, err
+	}
+	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock, Log: log.With().Str("component", "backend").Logger()})
 	if err != nil {
 		auditLog.Close()
 		st.Close()
 		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
 	}
-	catalog, err := templates.Load(cfg.TemplatesDir)
-	if err != nil {
-		be.Close()
-		auditLog.Close()
-		st.Close()
-		return nil, err
-	}
 	svc := &actions.Service{
-		Config: cfg, Store: st, Backend: be, Clock: clock, Log: log, Templates: catalog,
+		Config: cfg, Store: st, Backend: backend.Discover(be), Clock: clock, Log: log, Templates: catalog,
 		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
 	}
 	a := &App{
@@ -116,18 +125,15 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		Audit:           auditLog,
 		stopReconciling: func() {},
 	}
-	progress("bringing the data directory up to date")
-	if err := store.Migrate(st, func(name string) int {
-		t, _ := catalog.InstanceType(name)
-		return t.VCPUs
-	}); err != nil {
-		a.Close()
-		return nil, err
-	}
 	progress("recovering unfinished launches")
 	if err := svc.RecoverLaunches(context.Background()); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("instances: %w", err)
+	}
+	progress("recovering unfinished key pair changes")
+	if err := svc.RecoverKeyPairs(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("key pairs: %w", err)
 	}
 	progress("recovering unfinished volume changes")
 	if err := svc.RecoverVolumes(context.Background()); err != nil {

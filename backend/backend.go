@@ -11,17 +11,21 @@
 //     and so does terminating an unknown id (reported as terminated).
 //   - Stop, Start and Reboot on a machine in the wrong state MUST return
 //     ErrIncorrectState; on an unknown id ErrNotFound.
+//   - A refusal the student should see as an EC2 error MUST be an *Error
+//     with its EC2 code (RequestLimitExceeded when throttled,
+//     InsufficientInstanceCapacity when full); any other error is an
+//     internal error (HTTP 500, which old clients retry for minutes).
 //   - State MUST survive a restart of econe-server: a machine pending when
 //     the server stopped finishes booting after it starts again.
 //   - Implementations MUST be safe for concurrent use.
 //
-// Extra abilities (volumes, elastic addresses, ...) are optional interfaces
-// a backend MAY implement; callers discover them with a type assertion.
+// Extra abilities (volumes, security groups, key pairs, ...) are optional
+// interfaces a backend MAY implement; Discover finds them once, and callers
+// use the resulting Abilities.
 package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -58,13 +62,6 @@ func (s State) Code() int {
 	}
 	return -1
 }
-
-// Errors backends return; actions turn them into EC2 codes.
-var (
-	ErrNotFound       = errors.New("backend: no such machine")
-	ErrIncorrectState = errors.New("backend: machine is not in a state that allows this")
-	ErrCapacity       = errors.New("backend: no capacity for this machine")
-)
 
 // LaunchContext is everything a backend receives to start one machine: the
 // instance type's template merged with what the student asked for. It is

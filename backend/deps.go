@@ -23,7 +23,9 @@ type TxLauncher interface {
 // Deps is what a backend factory is given.
 type Deps struct {
 	Config *conf.Config
-	Store  store.Store // for backends that persist machines (bucket backend_<name>)
-	Clock  func() time.Time
-	Log    zerolog.Logger
+	// Store is the backend's own part of the store (keys NAME/… of bucket
+	// backends): app gives each backend the space named after it.
+	Store *store.Space
+	Clock func() time.Time
+	Log   zerolog.Logger
 }

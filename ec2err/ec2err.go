@@ -18,6 +18,9 @@ type Error struct {
 	Code    string
 	Message string
 	Detail  string
+	// HTTPStatus, when not 0, is the status of a code the table lacks: an
+	// EC2 code a backend passed through (see Passed).
+	HTTPStatus int
 }
 
 func (e *Error) Error() string {
@@ -32,7 +35,23 @@ func (e *Error) Status() int {
 	if s, ok := codes[e.Code]; ok {
 		return s
 	}
+	if e.HTTPStatus != 0 {
+		return e.HTTPStatus
+	}
 	return http.StatusInternalServerError
+}
+
+// Passed is an error with a code from elsewhere (a cloud behind a
+// backend), kept as it is. A code the table lacks is a client error (400):
+// EC2's server-side codes (InternalError, Unavailable,
+// RequestLimitExceeded) are all in the table, and a 5xx would make old
+// clients retry for minutes.
+func Passed(code, message string) *Error {
+	e := &Error{Code: code, Message: message}
+	if !Known(code) {
+		e.HTTPStatus = http.StatusBadRequest
+	}
+	return e
 }
 
 // New returns an error with the given code; the code must be in the table

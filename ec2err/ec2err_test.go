@@ -50,3 +50,22 @@ func TestUndeclaredCodeIs500(t *testing.T) {
 		t.Errorf("got %d, want 500 for an undeclared code", got)
 	}
 }
+
+// A code passed through from a backend keeps its table status when known
+// (RequestLimitExceeded is 503, as EC2 answers) and is a client error when
+// the table lacks it.
+func TestPassedStatus(t *testing.T) {
+	cases := []struct {
+		code string
+		want int
+	}{
+		{RequestLimitExceeded, http.StatusServiceUnavailable},
+		{InsufficientInstanceCapacity, http.StatusBadRequest},
+		{"InvalidSubnetID.NotFound", http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		if got := Passed(c.code, "m").Status(); got != c.want {
+			t.Errorf("Passed(%s): got status %d, want %d", c.code, got, c.want)
+		}
+	}
+}

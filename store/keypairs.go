@@ -14,7 +14,16 @@ type KeyPair struct {
 	PublicKey   string    `json:"public_key"` // OpenSSH authorized_keys line
 	Fingerprint string    `json:"fingerprint"`
 	Created     time.Time `json:"created"`
+	// Pending is a backend change in flight (its intent): KeyImporting or
+	// KeyDeleting; "" when the backend has the key as recorded.
+	Pending string `json:"pending,omitempty"`
 }
+
+// The backend changes a key pair's record may be waiting on.
+const (
+	KeyImporting = "importing"
+	KeyDeleting  = "deleting"
+)
 
 // GetKeyPair loads one of the user's key pairs by id; nil when absent.
 func GetKeyPair(tx Tx, owner, id string) (*KeyPair, error) {

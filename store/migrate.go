@@ -2,58 +2,93 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // Migrate brings a store written by an older version up to SchemaVersion,
-// in one transaction. From version 1 it gives every instance its type's
-// vCPUs (vcpus looks them up in today's templates) and computes every
-// owner's counters by scanning. A current store is left alone.
+// in one transaction, one step per version. From version 1 it gives every
+// instance its type's vCPUs (vcpus looks them up in today's templates) and
+// computes every owner's counters by scanning; from version 2 it moves the
+// sim's machines into its space of bucket backends. A current store is
+// left alone. app.Open runs it before the backend reads its space.
 func Migrate(st Store, vcpus func(instanceType string) int) error {
 	return st.Update(func(tx Tx) error {
 		v := string(tx.Get(BucketMeta, schemaKey))
 		if v == SchemaVersion {
 			return nil
 		}
-		if v != "1" {
+		if !slices.Contains(olderVersions, v) {
 			return fmt.Errorf("store: cannot migrate schema version %q", v)
 		}
-		owners := map[string]bool{}
-		var insts []*Instance
-		if err := ScanJSON(tx, BucketInstances, "", func(_ string, inst *Instance) error {
-			owners[inst.Owner] = true
-			if inst.VCPUs == 0 {
-				inst.VCPUs = vcpus(inst.InstanceType)
-				insts = append(insts, inst)
+		if v == "1" {
+			if err := migrateCounters(tx, vcpus); err != nil {
+				return err
 			}
+		}
+		if err := migrateBackendSpaces(tx); err != nil {
+			return err
+		}
+		return tx.Put(BucketMeta, schemaKey, []byte(SchemaVersion))
+	})
+}
+
+// migrateCounters is version 1 → 2.
+func migrateCounters(tx Tx, vcpus func(instanceType string) int) error {
+	owners := map[string]bool{}
+	var insts []*Instance
+	if err := ScanJSON(tx, BucketInstances, "", func(_ string, inst *Instance) error {
+		owners[inst.Owner] = true
+		if inst.VCPUs == 0 {
+			inst.VCPUs = vcpus(inst.InstanceType)
+			insts = append(insts, inst)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, inst := range insts {
+		if err := PutInstance(tx, inst); err != nil {
+			return err
+		}
+	}
+	for _, b := range OwnerBuckets {
+		if err := tx.Scan(b, "", func(key string, _ []byte) error {
+			owners[ownerOf(key)] = true
 			return nil
 		}); err != nil {
 			return err
 		}
-		for _, inst := range insts {
-			if err := PutInstance(tx, inst); err != nil {
-				return err
-			}
+	}
+	for owner := range owners {
+		c, err := RecountCounters(tx, owner)
+		if err != nil {
+			return err
 		}
-		for _, b := range OwnerBuckets {
-			if err := tx.Scan(b, "", func(key string, _ []byte) error {
-				owners[ownerOf(key)] = true
-				return nil
-			}); err != nil {
-				return err
-			}
+		if err := putCounters(tx, owner, c); err != nil {
+			return err
 		}
-		for owner := range owners {
-			c, err := RecountCounters(tx, owner)
-			if err != nil {
-				return err
-			}
-			if err := putCounters(tx, owner, c); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// migrateBackendSpaces is version 2 → 3: the sim's bucket becomes its
+// space (keys sim/…) and is emptied.
+func migrateBackendSpaces(tx Tx) error {
+	sim := NewSpace(nil, "sim").In(tx)
+	var keys []string
+	if err := tx.Scan(bucketRetiredBackendSim, "", func(key string, value []byte) error {
+		keys = append(keys, key)
+		return sim.Put(key, value)
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(bucketRetiredBackendSim, k); err != nil {
+			return err
 		}
-		return tx.Put(BucketMeta, schemaKey, []byte(SchemaVersion))
-	})
+	}
+	return nil
 }
 
 func ownerOf(key string) string {

@@ -2,7 +2,7 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "2"
+//	meta            "schema_version" -> "3"
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
@@ -17,7 +17,8 @@ package store
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
-//	backend_sim     any key the sim backend chooses (its machines)
+//	backends        NAME/… any key the backend NAME chooses (its Space)
+//	backend_sim     retired in version 3 (Migrate moves it to backends sim/…)
 //	counters        OWNER -> Counters (what the owner holds now)
 //	usage_intervals OWNER/START/i-… -> usage.Interval (START: 20-digit
 //	                Unix nanoseconds, so a user's time range is a key range)
@@ -47,18 +48,22 @@ const (
 	BucketAddresses           Bucket = "addresses"
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
-	BucketBackendSim          Bucket = "backend_sim"
+	BucketBackends            Bucket = "backends"
 	BucketCounters            Bucket = "counters"
 	BucketUsageIntervals      Bucket = "usage_intervals"
 	BucketUsageOpen           Bucket = "usage_open"
 	BucketQuotas              Bucket = "quotas"
 )
 
+// bucketRetiredBackendSim is version 2's bucket of the sim, still created
+// so that Migrate can read it.
+const bucketRetiredBackendSim Bucket = "backend_sim"
+
 // Buckets lists every bucket; Open creates the missing ones.
 var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
 	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
-	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
+	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackends, bucketRetiredBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
 	BucketQuotas,
 }
@@ -75,9 +80,10 @@ var OwnerBuckets = []Bucket{
 //
 //	1: no counters, instances without VCPUs
 //	2: counters and the usage ledger
-const SchemaVersion = "2"
+//	3: backends keep their state in bucket backends (was backend_sim)
+const SchemaVersion = "3"
 
 // olderVersions are the versions Migrate upgrades.
-var olderVersions = []string{"1"}
+var olderVersions = []string{"1", "2"}
 
 const schemaKey = "schema_version"

@@ -140,6 +140,8 @@ func Run(t *testing.T, newB NewBackend) {
 		{"console output", testConsole},
 		{"concurrent runs", testConcurrent},
 		{"launch in a transaction", testRunInTx},
+		{"key pairs", testKeyPairs},
+		{"security groups", testSecurityGroups},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(setup(t, newB)) })

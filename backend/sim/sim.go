@@ -1,5 +1,5 @@
 // Package sim is the embedded simulated cloud, econe-server's default
-// backend. Machines live in memory and are persisted (bucket backend_sim)
+// backend. Machines live in memory and are persisted (in its store.Space)
 // whenever an operation changes them. Timed transitions (pending→running,
 // stopping→stopped, shutting-down→terminated) are never stored: they are
 // computed from the injected clock and the time the transitional state was
@@ -18,6 +18,7 @@ import (
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/store"
+	"github.com/go-json-experiment/json"
 	"github.com/rs/zerolog"
 )
 
@@ -47,9 +48,17 @@ type machine struct {
 	key string
 }
 
+// The abilities the sim has (and, by their absence here, lacks: security
+// groups and key pairs, which it does not enforce).
+var (
+	_ backend.Backend      = (*Sim)(nil)
+	_ backend.TxLauncher   = (*Sim)(nil)
+	_ backend.LaunchFinder = (*Sim)(nil)
+)
+
 // Sim is the simulated backend.
 type Sim struct {
-	st     store.Store
+	st     *store.Space
 	clock  func() time.Time
 	cfg    conf.SimBackend
 	log    zerolog.Logger
@@ -103,8 +112,12 @@ const machinePrefix = "machine/"
 func (s *Sim) load() error {
 	now := s.now()
 	var stale []string
-	err := s.st.View(func(tx store.Tx) error {
-		return store.ScanJSON(tx, store.BucketBackendSim, machinePrefix, func(key string, m *machine) error {
+	err := s.st.View(func(tx store.SpaceTx) error {
+		return tx.Scan(machinePrefix, func(key string, raw []byte) error {
+			m := new(machine)
+			if err := json.Unmarshal(raw, m); err != nil {
+				return fmt.Errorf("sim: decode %s: %w", key, err)
+			}
 			if st, at := s.current(m, now); st == backend.Terminated && now.Sub(at) > forgetAfter {
 				stale = append(stale, key)
 				return nil
@@ -117,9 +130,9 @@ func (s *Sim) load() error {
 	if err != nil || len(stale) == 0 {
 		return err
 	}
-	return s.st.Update(func(tx store.Tx) error {
+	return s.st.Update(func(tx store.SpaceTx) error {
 		for _, k := range stale {
-			if err := tx.Delete(store.BucketBackendSim, k); err != nil {
+			if err := tx.Delete(k); err != nil {
 				return err
 			}
 		}
@@ -245,8 +258,8 @@ func (s *Sim) persist(m *machine) error {
 	if err != nil {
 		return err
 	}
-	return s.st.Update(func(tx store.Tx) error {
-		return tx.Put(store.BucketBackendSim, m.key, raw)
+	return s.st.Update(func(tx store.SpaceTx) error {
+		return tx.Put(m.key, raw)
 	})
 }
 
@@ -318,7 +331,7 @@ func (s *Sim) RunInTx(tx store.Tx, lc *backend.LaunchContext) (backend.Machine, 
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	if err := tx.Put(store.BucketBackendSim, m.key, raw); err != nil {
+	if err := s.st.In(tx).Put(m.key, raw); err != nil {
 		return backend.Machine{}, err
 	}
 	return s.view(m, now), nil

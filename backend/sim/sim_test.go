@@ -23,7 +23,7 @@ func newSim(t *testing.T, st store.Store, clock func() time.Time) backend.Backen
 
 func newSimWith(t *testing.T, cfg *conf.Config, st store.Store, clock func() time.Time) backend.Backend {
 	t.Helper()
-	b, err := sim.New(backend.Deps{Config: cfg, Store: st, Clock: clock, Log: zerolog.Nop()})
+	b, err := sim.New(backend.Deps{Config: cfg, Store: store.NewSpace(st, "sim"), Clock: clock, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}

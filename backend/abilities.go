@@ -1,0 +1,80 @@
+package backend
+
+import "context"
+
+// Abilities is a backend with its optional abilities found once, when the
+// service is assembled (Discover): a nil field is an ability the backend
+// lacks. Callers use the fields, never a type assertion of their own, so
+// that a wrapper (metrics, rate limits) cannot hide an ability by not
+// having its methods: a wrapper takes the Abilities of the backend it
+// wraps and wraps each non-nil field, leaving nil ones nil.
+type Abilities struct {
+	Backend
+	TxLauncher     TxLauncher
+	Finder         LaunchFinder
+	Volumes        Volumes
+	SecurityGroups SecurityGroups
+	KeyPairs       KeyPairs
+}
+
+// Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
+// on as a Backend) it returns them unchanged rather than losing them.
+func Discover(b Backend) Abilities {
+	if a, ok := b.(Abilities); ok {
+		return a
+	}
+	a := Abilities{Backend: b}
+	a.TxLauncher, _ = b.(TxLauncher)
+	a.Finder, _ = b.(LaunchFinder)
+	a.Volumes, _ = b.(Volumes)
+	a.SecurityGroups, _ = b.(SecurityGroups)
+	a.KeyPairs, _ = b.(KeyPairs)
+	return a
+}
+
+// SecurityGroups is the optional ability to hold a student's security
+// groups in the cloud (real EC2 does; the sim enforces nothing and lacks
+// it). econe-server keeps the groups and rules in its store and calls
+// these outside any transaction, with the change recorded as an intent
+// first; at start-up it asks again for a change a crash interrupted, so:
+//   - every call MUST be idempotent: creating a group it has, authorizing
+//     a rule it has, revoking a rule or deleting a group it does not have
+//     all succeed;
+//   - groups are named by the ids econe-server assigned (sg-…), also in
+//     Rule.GroupID; the backend maps them to its own;
+//   - a group named in LaunchContext.Groups may never have been created
+//     through CreateGroup (the student's default group is made implicitly):
+//     a backend that needs it there creates it at Run.
+type SecurityGroups interface {
+	CreateGroup(ctx context.Context, g GroupSpec) error
+	DeleteGroup(ctx context.Context, groupID string) error
+	Authorize(ctx context.Context, groupID string, rules []Rule) error
+	Revoke(ctx context.Context, groupID string, rules []Rule) error
+}
+
+// GroupSpec is a group to create (its rules follow through Authorize).
+type GroupSpec struct {
+	GroupID     string // EC2 id econe-server assigned (sg-…)
+	Owner       string // user name, for the cloud's labels and namespacing
+	Name        string // the name the student chose, unique per owner only
+	Description string
+}
+
+// KeyPairs is the optional ability to hold students' public keys in the
+// cloud (real EC2 does; the sim injects LaunchContext.PublicKey and lacks
+// it). Only public keys ever reach a backend. As for SecurityGroups, calls
+// come outside transactions after an intent and are repeated after a
+// crash: ImportKey of a key it has and DeleteKey of one it does not have
+// MUST succeed.
+type KeyPairs interface {
+	ImportKey(ctx context.Context, k KeySpec) error
+	DeleteKey(ctx context.Context, keyID string) error
+}
+
+// KeySpec is a public key to import.
+type KeySpec struct {
+	KeyID     string // EC2 id econe-server assigned (key-…)
+	Owner     string // user name
+	Name      string // the name the student chose, unique per owner only
+	PublicKey string // OpenSSH authorized_keys line
+}

@@ -1,0 +1,76 @@
+package backendtest
+
+import (
+	"github.com/econe/econe-server/backend"
+)
+
+// The optional abilities' parts of the suite; Run includes them, and each
+// skips for a backend that lacks its ability (which is allowed).
+
+const (
+	suiteGroup = "sg-0123456789abcdef0"
+	suiteKey   = "key-0123456789abcdef0"
+)
+
+// testKeyPairs: imports and deletes are idempotent, as econe-server
+// repeats them after a crash.
+func testKeyPairs(e *env) {
+	kb := backend.Discover(e.b).KeyPairs
+	if kb == nil {
+		e.t.Skip("backend has no KeyPairs ability")
+	}
+	spec := backend.KeySpec{KeyID: suiteKey, Owner: "suite", Name: "suite",
+		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEOPg2GZK1Nq0VkEhoNyGx6qjFhmGMq4i2sKHKjXx3oE suite"}
+	steps := []struct {
+		name string
+		call func() error
+	}{
+		{"import", func() error { return kb.ImportKey(e.ctx, spec) }},
+		{"import again", func() error { return kb.ImportKey(e.ctx, spec) }},
+		{"delete", func() error { return kb.DeleteKey(e.ctx, suiteKey) }},
+		{"delete again", func() error { return kb.DeleteKey(e.ctx, suiteKey) }},
+		{"delete an unknown key", func() error { return kb.DeleteKey(e.ctx, "key-0000000000000000f") }},
+	}
+	for _, s := range steps {
+		if err := s.call(); err != nil {
+			e.t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+}
+
+// testSecurityGroups: every call is idempotent, and rules may name
+// another group by econe-server's id.
+func testSecurityGroups(e *env) {
+	gb := backend.Discover(e.b).SecurityGroups
+	if gb == nil {
+		e.t.Skip("backend has no SecurityGroups ability")
+	}
+	const peer = "sg-0123456789abcdef1"
+	ssh := []backend.Rule{{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0"}}
+	fromPeer := []backend.Rule{{Protocol: "-1", FromPort: 0, ToPort: 0, GroupID: peer}}
+	spec := backend.GroupSpec{GroupID: suiteGroup, Owner: "suite", Name: "web", Description: "suite"}
+	steps := []struct {
+		name string
+		call func() error
+	}{
+		{"create", func() error { return gb.CreateGroup(e.ctx, spec) }},
+		{"create again", func() error { return gb.CreateGroup(e.ctx, spec) }},
+		{"create the peer", func() error {
+			return gb.CreateGroup(e.ctx, backend.GroupSpec{GroupID: peer, Owner: "suite", Name: "db", Description: "suite"})
+		}},
+		{"authorize", func() error { return gb.Authorize(e.ctx, suiteGroup, ssh) }},
+		{"authorize again", func() error { return gb.Authorize(e.ctx, suiteGroup, ssh) }},
+		{"authorize a group peer", func() error { return gb.Authorize(e.ctx, suiteGroup, fromPeer) }},
+		{"revoke", func() error { return gb.Revoke(e.ctx, suiteGroup, ssh) }},
+		{"revoke again", func() error { return gb.Revoke(e.ctx, suiteGroup, ssh) }},
+		{"revoke the group peer", func() error { return gb.Revoke(e.ctx, suiteGroup, fromPeer) }},
+		{"delete", func() error { return gb.DeleteGroup(e.ctx, suiteGroup) }},
+		{"delete again", func() error { return gb.DeleteGroup(e.ctx, suiteGroup) }},
+		{"delete the peer", func() error { return gb.DeleteGroup(e.ctx, peer) }},
+	}
+	for _, s := range steps {
+		if err := s.call(); err != nil {
+			e.t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+}
