@@ -301,4 +301,3 @@ func printUsageJSON(w io.Writer, rep *admin.UsageReport) error {
 	}
 	return printJSON(w, out)
 }
-
