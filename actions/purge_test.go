@@ -129,6 +129,6 @@ func BenchmarkDescribeAfterHistory(b *testing.B) {
 		})
 	}
 	if perOp[1] > 0 {
-		b.ReportMetric(perOp[0]/perOp[1], "before/after")
+		b.Logf("describe before/after the purge: %.1fx", perOp[0]/perOp[1])
 	}
 }
