@@ -250,6 +250,11 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			case err != nil:
 				return err
 			case first == nil:
+				if launchTokenExpired(tx, owner, lr.token) {
+					// Its instance was purged (purge.go): a new launch,
+					// with ids the backend has never seen.
+					ids[0] = store.NewID("i")
+				}
 			case first.ClientToken != lr.token:
 				// Another launch holds the id (a hash collision): this one
 				// gets an id of its own and cannot be replayed.

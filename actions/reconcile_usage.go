@@ -12,13 +12,17 @@ import (
 // backend and records what changed through the transition, with the time
 // each machine was seen: what the server did not cause (a guest shutdown,
 // a machine that vanished, changes while econe-server was down) reaches
-// the counters and the usage ledger too.
+// the counters and the usage ledger too. Terminated instances past their
+// expiration leave the store in the same pass (purge.go).
 func (s *Service) ReconcileUsage(ctx context.Context) error {
-	var live []*store.Instance
+	var live, expired []*store.Instance
 	err := s.Store.View(func(tx store.Tx) error {
-		live = nil
+		live, expired = nil, nil
 		return store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
-			if inst.BackendID != "" && inst.State != string(backend.Terminated) {
+			switch {
+			case s.expiredTerminated(inst):
+				expired = append(expired, inst)
+			case inst.BackendID != "" && inst.State != string(backend.Terminated):
 				live = append(live, inst)
 			}
 			return nil
@@ -27,7 +31,10 @@ func (s *Service) ReconcileUsage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.observe(ctx, live, true)
+	if err := s.observe(ctx, live, true); err != nil {
+		return err
+	}
+	return s.purgeExpired(expired)
 }
 
 // ReconcileUsageEvery runs ReconcileUsage at once and then every interval

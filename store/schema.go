@@ -7,6 +7,7 @@ package store
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
 //	idempotency     OWNER/ACTION/CLIENT_TOKEN -> Idempotency
+//	                (OWNER/RunInstances/TOKEN -> "expired": its instance was purged)
 //	tags            OWNER/RESOURCE_ID/KEY -> value
 //	keypairs        OWNER/key-… -> KeyPair
 //	security_groups OWNER/sg-… -> SecurityGroup
