@@ -11,6 +11,7 @@ import (
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/elasticip"
 	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -43,11 +44,6 @@ var addressActions = map[string]Handler{
 	"ReleaseAddress":      (*Service).releaseAddress,
 	"DescribeAddresses":   (*Service).describeAddresses,
 }
-
-// maxAddressesPerUser is EC2's default limit, as DescribeAccountAttributes
-// reports it (max-elastic-ips); it also keeps one student from emptying the
-// shared pool.
-const maxAddressesPerUser = 5
 
 const (
 	domainVPC      = "vpc"
@@ -92,12 +88,8 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 	owner := r.User.Name
 	addr := &store.Address{AllocationID: store.NewID("eipalloc"), Owner: owner, Domain: domain, Allocated: s.now()}
 	err = s.Store.Update(func(tx store.Tx) error {
-		held, err := store.ListAddresses(tx, owner)
-		if err != nil {
+		if err := s.checkQuota(tx, r.User, quota.Delta{Addresses: 1}); err != nil {
 			return err
-		}
-		if len(held) >= maxAddressesPerUser {
-			return ec2err.New(ec2err.AddressLimitExceeded, "You already hold %d elastic IP addresses, the maximum; release one (ReleaseAddress) before allocating another.", len(held))
 		}
 		ip, err := store.ClaimPoolAddress(tx, want, addr)
 		switch {

@@ -246,7 +246,7 @@ func TestAllocateAddressDefaultsAndLimits(t *testing.T) {
 	if a.Domain != "vpc" || !store.ValidID("eipalloc", a.AllocationID) || !strings.HasPrefix(a.PublicIP, "203.0.113.") {
 		t.Errorf("got %+v, want a vpc address from the pool with an eipalloc id", a)
 	}
-	for range maxAddressesPerUser - 1 {
+	for range *s.Config.Quota.MaxAddresses - 1 { // EC2's default, 5
 		eipAllocate(t, s, "alice")
 	}
 	_, err := eipCall(s, "alice", "AllocateAddress")

@@ -11,6 +11,7 @@ import (
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -34,8 +35,7 @@ const (
 	defaultGroupName        = "default"
 	defaultGroupDescription = "default VPC security group"
 	maxGroupNameLen         = 255
-	maxRulesPerDirection    = 60   // EC2's default quota per group and direction
-	maxGroupsPerUser        = 2500 // EC2's default quota per VPC
+	maxRulesPerDirection    = 60 // EC2's default quota per group and direction
 	// apiRuleSets is the first API version with rule ids and rule sets in
 	// answers; older clients get the classic shapes.
 	apiRuleSets = DefaultVersion
@@ -160,8 +160,8 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		if slices.ContainsFunc(all, func(o *store.SecurityGroup) bool { return o.Name == name }) {
 			return ec2err.New(ec2err.InvalidGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, VpcID)
 		}
-		if len(all) >= maxGroupsPerUser {
-			return ec2err.New(ec2err.SecurityGroupLimitExceeded, "You have reached the limit of %d security groups; delete some you no longer use.", maxGroupsPerUser)
+		if err := s.checkQuota(tx, r.User, quota.Delta{SecurityGroups: 1}); err != nil {
+			return err
 		}
 		if err := store.PutSecurityGroup(tx, g); err != nil {
 			return err

@@ -137,12 +137,16 @@ func (s *Service) describeImages(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
+	lim, err := s.readLimits(r)
+	if err != nil {
+		return nil, err
+	}
 	owners := r.Params.List("Owner")
 	// ExecutableBy (all, self, an account id) matches every image: all of
 	// the admin's images are public to every student.
 	var out []imageXML
 	for _, im := range s.catalog().Images() {
-		if len(ids) > 0 && !contains(ids, im.ID) || !ownedBy(im, owners, r.User.AccountID) {
+		if len(ids) > 0 && !contains(ids, im.ID) || !ownedBy(im, owners, r.User.AccountID) || !lim.AllowsImage(im.ID) {
 			continue
 		}
 		if x := imageItem(im); matchFilters(filters, imageAttrs(x)) {
@@ -282,9 +286,13 @@ func (s *Service) describeInstanceTypes(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
+	lim, err := s.readLimits(r)
+	if err != nil {
+		return nil, err
+	}
 	var out []instanceTypeXML
 	for _, t := range s.catalog().InstanceTypes() {
-		if len(names) > 0 && !contains(names, t.Name) {
+		if len(names) > 0 && !contains(names, t.Name) || !lim.AllowsType(t.Name) {
 			continue
 		}
 		if x := instanceTypeItem(t); matchFilters(filters, instanceTypeAttrs(x)) {

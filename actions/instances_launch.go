@@ -15,6 +15,7 @@ import (
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
 )
@@ -233,6 +234,10 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	if lr.token != "" {
 		ids[0] = store.DerivedID("i", owner, lr.token)
 	}
+	each, err := launchDelta(lr)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		replay   []*store.Instance
 		created  []*store.Instance
@@ -266,6 +271,14 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				return err
 			}
 		}
+		l, use, err := s.limits(tx, r.User)
+		if err != nil {
+			return err
+		}
+		fit, err := quota.Fit(l, use, each, lr.min, count)
+		if err != nil {
+			return err
+		}
 		publicKey, err := s.launchKey(tx, owner, lr.keyName)
 		if err != nil {
 			return err
@@ -274,7 +287,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		for i, id := range ids[:count] {
+		for i, id := range ids[:fit] {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
 				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token, LaunchHash: tokenHash,
@@ -337,6 +350,19 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		}
 	}
 	return s.reservationResponse(r, created, lr.tags)
+}
+
+// launchDelta is what each instance of the launch adds to the student's
+// usage: the instance, its vCPUs, and its volumes (sizes a snapshot
+// decides are known only once the volume is made, and count as 0 here).
+func launchDelta(lr *launchRequest) (quota.Delta, error) {
+	image := lr.image.Backend()
+	reqs, err := launchMappings(firstNonEmpty(image.RootDeviceName, lr.image.RootDeviceName, "/dev/sda1"), image, lr.mappings)
+	d := quota.Delta{Instances: 1, VCPUs: lr.itype.VCPUs, InstanceType: lr.itype.Name, ImageID: lr.image.ID, Volumes: len(reqs)}
+	for _, m := range reqs {
+		d.VolumeGiB += m.VolumeSize
+	}
+	return d, err
 }
 
 // launchFewer rolls a launch transaction back to redo it with this many

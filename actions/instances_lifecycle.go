@@ -5,6 +5,7 @@ import (
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -190,7 +191,13 @@ func (s *Service) startInstances(r *Request) (any, error) {
 			if inst.State != string(backend.Stopped) {
 				return backend.Machine{}, false, nil
 			}
+			if ok, err := s.reserveStart(r, inst); !ok || err != nil {
+				return backend.Machine{}, false, err
+			}
 			m, err := s.Backend.Start(ctx, inst.BackendID)
+			if err != nil {
+				s.releaseStart(inst)
+			}
 			return m, true, err
 		},
 	})
@@ -216,4 +223,51 @@ func (s *Service) rebootInstances(r *Request) (any, error) {
 		return nil, err
 	}
 	return ok()
+}
+
+// reserveStart checks the start of a stopped instance against the
+// student's limits and, in the same transaction, marks it pending, so it
+// counts (instances, vCPUs) before the backend starts it and no parallel
+// launch or start can take its place. ok is false when the instance is no
+// longer stopped (another request moved it).
+func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err error) {
+	err = s.Store.Update(func(tx store.Tx) error {
+		cur, err := s.reread(tx, inst)
+		if ok = err == nil && cur.State == string(backend.Stopped); !ok {
+			return err
+		}
+		l, use, err := s.limits(tx, r.User)
+		if err != nil {
+			return err
+		}
+		// The usage without this instance, which then comes back counting.
+		if use.Instances[cur.State] > 0 {
+			use.Instances[cur.State]--
+		}
+		if use.CountStopped {
+			use.VCPUs -= cur.VCPUs
+		}
+		if err := quota.Check(l, use, quota.Delta{Instances: 1, VCPUs: cur.VCPUs}); err != nil {
+			return err
+		}
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}})
+		return err
+	})
+	return ok, err
+}
+
+// releaseStart undoes reserveStart when the backend did not start the
+// instance: it is stopped again, unless something else has moved it since.
+func (s *Service) releaseStart(inst *store.Instance) {
+	err := s.Store.Update(func(tx store.Tx) error {
+		cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
+		if err != nil || cur == nil || cur.State != string(backend.Pending) {
+			return err
+		}
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}})
+		return err
+	})
+	if err != nil {
+		s.Log.Error().Err(err).Str("instance", inst.ID).Msg("releasing a failed start's reservation")
+	}
 }

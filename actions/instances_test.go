@@ -21,6 +21,7 @@ import (
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
 	"github.com/rs/zerolog"
@@ -702,8 +703,13 @@ func BenchmarkDescribeInstances(b *testing.B) {
 // BenchmarkRunInstancesParallel launches one instance per call from many
 // goroutines at once, as a class does at the start of a lab: concurrent
 // launches must share commits rather than queue behind one fsync each.
+//
+// Quotas are checked (every limit set, as by default) but never reached.
 func BenchmarkRunInstancesParallel(b *testing.B) {
-	e, _, _ := newInstanceEnv(b, nil)
+	cfg := conf.Default()
+	high := quota.Int(1 << 30)
+	cfg.Quota.MaxInstances, cfg.Quota.MaxVCPUs, cfg.Quota.MaxVolumes, cfg.Quota.MaxVolumeGiB = high, high, high, high
+	e, _, _ := newInstanceEnv(b, cfg)
 	const students = 32
 	for s := range students {
 		name := fmt.Sprintf("student%03d", s)

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 	"golang.org/x/crypto/ssh"
 )
@@ -198,6 +199,9 @@ func (s *Service) storeKeyPair(r *Request, name, keyType string, pub ssh.PublicK
 		}
 		if existing != nil {
 			return ec2err.New(ec2err.InvalidKeyPairDuplicate, "The keypair '%s' already exists.", name)
+		}
+		if err := s.checkQuota(tx, r.User, quota.Delta{KeyPairs: 1}); err != nil {
+			return err
 		}
 		if err := store.PutKeyPair(tx, rec); err != nil {
 			return err

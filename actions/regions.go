@@ -2,6 +2,8 @@ package actions
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
@@ -207,15 +209,27 @@ type describeAccountAttributesResponse struct {
 	Attributes []accountAttribute `xml:"accountAttributeSet>item"`
 }
 
-// accountAttributes reports the platform as AWS does; limits that later
-// issues enforce per student (instances, addresses) appear here.
+// accountAttributes reports the platform as AWS does, and the caller's
+// own limits of instances and addresses (filled per request).
 var accountAttributes = []accountAttribute{
 	{Name: "supported-platforms", Values: []attributeValue{{"VPC"}}},
 	{Name: "default-vpc", Values: []attributeValue{{"none"}}},
-	{Name: "max-instances", Values: []attributeValue{{"20"}}},
+	{Name: "max-instances"},
 	{Name: "vpc-max-security-groups-per-interface", Values: []attributeValue{{"5"}}},
-	{Name: "max-elastic-ips", Values: []attributeValue{{"5"}}},
-	{Name: "vpc-max-elastic-ips", Values: []attributeValue{{"5"}}},
+	{Name: "max-elastic-ips"},
+	{Name: "vpc-max-elastic-ips"},
+}
+
+// noLimit is what a limit nobody set reads as: a number, since scripts
+// parse these values as integers, and one no request reaches.
+const noLimit = math.MaxInt32
+
+func limitValue(limit *int) []attributeValue {
+	n := noLimit
+	if limit != nil {
+		n = *limit
+	}
+	return []attributeValue{{strconv.Itoa(n)}}
 }
 
 func (s *Service) describeAccountAttributes(r *Request) (any, error) {
@@ -232,11 +246,22 @@ func (s *Service) describeAccountAttributes(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
+	lim, err := s.readLimits(r)
+	if err != nil {
+		return nil, err
+	}
 	resp := &describeAccountAttributesResponse{}
 	for _, a := range accountAttributes {
-		if len(names) == 0 || contains(names, a.Name) {
-			resp.Attributes = append(resp.Attributes, a)
+		if len(names) > 0 && !contains(names, a.Name) {
+			continue
 		}
+		switch a.Name {
+		case "max-instances":
+			a.Values = limitValue(lim.MaxInstances)
+		case "max-elastic-ips", "vpc-max-elastic-ips":
+			a.Values = limitValue(lim.MaxAddresses)
+		}
+		resp.Attributes = append(resp.Attributes, a)
 	}
 	return resp, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -47,6 +48,9 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 		}
 		if cur := v.At(now); cur.State != store.VolumeAvailable {
 			return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, cur.State)
+		}
+		if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: 1}); err != nil {
+			return err
 		}
 		if err := r.DryRun(); err != nil {
 			return err

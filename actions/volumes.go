@@ -12,6 +12,7 @@ import (
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -482,6 +483,9 @@ func (s *Service) createVolume(r *Request) (any, error) {
 		if v, err = newVolume(tx, owner, req, s.now()); err != nil {
 			return err
 		}
+		if err := s.checkQuota(tx, r.User, quota.Delta{Volumes: 1, VolumeGiB: v.SizeGiB}); err != nil {
+			return err
+		}
 		if err := r.DryRun(); err != nil {
 			return err
 		}
@@ -926,6 +930,9 @@ func (s *Service) modifyVolume(r *Request) (any, error) {
 	_, err = s.updateVolume(r, volumeID, func(tx store.Tx, v *store.Volume) error {
 		m, err := s.planModification(tx, r.Params, v)
 		if err != nil {
+			return err
+		}
+		if err := s.checkQuota(tx, r.User, quota.Delta{VolumeGiB: m.TargetSize - v.SizeGiB}); err != nil {
 			return err
 		}
 		if err := r.DryRun(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/usage"
 )
 
 // QuotaService is the quota administration: overrides of a student's or a
@@ -43,8 +44,8 @@ type QuotaReport struct {
 	User  string `json:"user"`
 	Group string `json:"group,omitempty"`
 	quota.Resolved
-	// Usage is the student's current usage. It stays nil until the usage
-	// counters exist (store.Counters); nothing is estimated meanwhile.
+	// Usage is what the student holds now (their usage counters) and has
+	// spent (the ledger, open intervals up to now).
 	Usage *quota.Usage `json:"usage,omitempty"`
 }
 
@@ -130,13 +131,16 @@ func (u *Users) ShowQuota(name string) (*QuotaReport, error) {
 		if err != nil {
 			return err
 		}
-		group, own, err := store.QuotaOverrides(tx, rec)
+		cfg := u.config()
+		res, err := store.EffectiveQuota(tx, rec, cfg.Quota.Limits, cfg.Groups[rec.Group].Limits)
 		if err != nil {
 			return err
 		}
-		cfg := u.config()
-		rep = &QuotaReport{User: rec.Name, Group: rec.Group,
-			Resolved: quota.Effective(cfg.Quota.Limits, cfg.Groups[rec.Group].Limits, group, own)}
+		use, err := usage.Current(tx, rec.Name, cfg.Quota.CountStoppedInstances, true, u.now())
+		if err != nil {
+			return err
+		}
+		rep = &QuotaReport{User: rec.Name, Group: rec.Group, Resolved: res, Usage: &use}
 		return nil
 	})
 	if err != nil {

@@ -15,7 +15,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/econetest"
+	"github.com/econe/econe-server/quota"
 )
 
 // BenchmarkServeRunInstances is one RunInstances through the whole server
@@ -25,7 +27,9 @@ import (
 // is the process's CPU time (user and system, the signing included) per
 // launch, steadier on a shared machine than ns/op.
 func BenchmarkServeRunInstances(b *testing.B) {
-	e := econetest.Start(b)
+	e := econetest.Start(b, func(c *conf.Config) { // quotas checked, never reached
+		c.Quota.MaxInstances, c.Quota.MaxVCPUs = quota.Int(1<<30), quota.Int(1<<30)
+	})
 	var creds []aws.Credentials
 	for i := range 50 {
 		c := e.User(b, "bench"+strconv.Itoa(i))

@@ -6,7 +6,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/econetest"
+	"github.com/econe/econe-server/quota"
 )
 
 // TestSDKReadsLargeAnswers describes a student's 100 instances (an answer
@@ -16,7 +18,9 @@ import (
 // calls failed with "use of closed network connection".
 func TestSDKReadsLargeAnswers(t *testing.T) {
 	const instances, calls = 100, 120
-	e := econetest.Start(t)
+	e := econetest.Start(t, func(c *conf.Config) { // more than EC2's default limits
+		c.Quota.MaxInstances, c.Quota.MaxVCPUs = quota.Int(instances), quota.Int(2*instances)
+	})
 	c, ctx := e.EC2(e.User(t, "alice")), econetest.Context(t)
 	if _, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String(debianAMI), InstanceType: types.InstanceTypeT3Micro,

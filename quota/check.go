@@ -3,6 +3,7 @@ package quota
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
@@ -13,15 +14,37 @@ import (
 type Usage struct {
 	// Instances counts instances by EC2 state name; terminated ones are
 	// not counted.
-	Instances map[string]int
+	Instances map[string]int `json:"instances"`
 	// VCPUs of the instances that count toward max_vcpus.
-	VCPUs                                                              int
-	Addresses, Volumes, VolumeGiB, Snapshots, KeyPairs, SecurityGroups int
+	VCPUs          int `json:"vcpus"`
+	Addresses      int `json:"addresses"`
+	Volumes        int `json:"volumes"`
+	VolumeGiB      int `json:"volume_gib"`
+	Snapshots      int `json:"snapshots"`
+	KeyPairs       int `json:"key_pairs"`
+	SecurityGroups int `json:"security_groups"`
 	// Spent is the cost so far, from the usage ledger.
-	Spent Money
+	Spent Money `json:"spent"`
 	// CountStopped is the config's quota.count_stopped_instances: stopped
 	// (and stopping) instances count toward max_instances.
-	CountStopped bool
+	CountStopped bool `json:"count_stopped"`
+}
+
+// Used is what u holds against the limit key, for people ("" for limits
+// that are not amounts: the allowed lists and max_running_hours).
+func (u Usage) Used(key string) string {
+	n, ok := map[string]int{
+		"max_instances": u.CountedInstances(), "max_vcpus": u.VCPUs, "max_addresses": u.Addresses,
+		"max_key_pairs": u.KeyPairs, "max_security_groups": u.SecurityGroups, "max_volumes": u.Volumes,
+		"max_volume_gib": u.VolumeGiB, "max_snapshots": u.Snapshots,
+	}[key]
+	switch {
+	case ok:
+		return strconv.Itoa(n)
+	case key == "budget":
+		return u.Spent.String()
+	}
+	return ""
 }
 
 // CountedInstances is the number of instances that count toward
@@ -59,10 +82,10 @@ type Delta struct {
 // given u, or nil. Messages name the course limit (its config key) so a
 // student knows what to free or whom to ask.
 func Check(l Limits, u Usage, d Delta) error {
-	if d.InstanceType != "" && len(l.InstanceTypes) > 0 && !slices.Contains(l.InstanceTypes, d.InstanceType) {
+	if d.InstanceType != "" && !l.AllowsType(d.InstanceType) {
 		return ec2err.BadValue("InstanceType", d.InstanceType, "Your course does not allow this instance type (instance_types); you may use: "+strings.Join(l.InstanceTypes, ", ")+".")
 	}
-	if d.ImageID != "" && len(l.Images) > 0 && !slices.Contains(l.Images, d.ImageID) {
+	if d.ImageID != "" && !l.AllowsImage(d.ImageID) {
 		return ec2err.BadValue("ImageId", d.ImageID, "Your course does not allow this image (images); you may use: "+strings.Join(l.Images, ", ")+".")
 	}
 	if d.Instances > 0 && l.Budget != nil && u.Spent >= *l.Budget {
@@ -102,6 +125,16 @@ func Check(l Limits, u Usage, d Delta) error {
 		}
 	}
 	return nil
+}
+
+// AllowsType reports whether instance type name may be launched.
+func (l Limits) AllowsType(name string) bool {
+	return len(l.InstanceTypes) == 0 || slices.Contains(l.InstanceTypes, name)
+}
+
+// AllowsImage reports whether image id may be launched.
+func (l Limits) AllowsImage(id string) bool {
+	return len(l.Images) == 0 || slices.Contains(l.Images, id)
 }
 
 // Fit is how many instances of a launch asking for minCount..maxCount fit,

@@ -39,3 +39,13 @@ func QuotaOverrides(tx Tx, u *User) (group, user quota.Limits, err error) {
 	user, err = GetQuota(tx, QuotaUser, u.Name)
 	return group, user, err
 }
+
+// EffectiveQuota resolves u's limits: the config's defaults and the
+// group's config (the caller passes both), then the stored overrides.
+func EffectiveQuota(tx Tx, u *User, defaults, groupConfig quota.Limits) (quota.Resolved, error) {
+	group, own, err := QuotaOverrides(tx, u)
+	if err != nil {
+		return quota.Resolved{}, err
+	}
+	return quota.Effective(defaults, groupConfig, group, own), nil
+}

@@ -166,12 +166,14 @@ func printOverride(w io.Writer, t admin.QuotaTarget, l *quota.Limits) {
 func newQuotaShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME",
-		Short: "Show a student's effective limits and where each comes from",
+		Short: "Show a student's effective limits, where each comes from, and current usage",
 		Long: `Show the limits that apply to the user NAME and, for each, where it comes
 from: "default" (the quota: section of the configuration), "group config"
 (groups.GROUP in the configuration), "group override" (quota set --group) or
 "user override" (quota set NAME). "unlimited" and "any" mean no limit.
-With --json, print one JSON object {"user", "group", "limits", "sources"}.`,
+USED is what the student holds now (instances counted as for the limit)
+and, next to budget, what they have spent so far.
+With --json, print one JSON object {"user", "group", "limits", "sources", "usage"}.`,
 		Args: userNameArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withAdmin(cmd, func(svc admin.Service, _ *conf.Config) error {
@@ -184,9 +186,13 @@ With --json, print one JSON object {"user", "group", "limits", "sources"}.`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "user %s, group %s\n", rep.User, orDash(rep.Group))
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "LIMIT\tVALUE\tFROM")
+				fmt.Fprintln(tw, "LIMIT\tVALUE\tFROM\tUSED")
 				for _, key := range quota.Keys() {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", key, rep.Limits.Format(key), rep.Sources[key])
+					used := ""
+					if rep.Usage != nil {
+						used = rep.Usage.Used(key)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", key, rep.Limits.Format(key), rep.Sources[key], orDash(used))
 				}
 				return tw.Flush()
 			})
