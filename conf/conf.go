@@ -54,6 +54,9 @@ type Config struct {
 	// Quota is what students may use when neither their group nor an
 	// override says otherwise.
 	Quota Quota `yaml:"quota"`
+
+	// AdminListener serves metrics, health probes and pprof to operators.
+	AdminListener AdminListener `yaml:"admin_listener"`
 }
 
 // Audit configures the audit log: JSON lines in their own directory,
