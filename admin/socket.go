@@ -36,6 +36,8 @@ type Status struct {
 	Address  string    `json:"address"`
 	Endpoint string    `json:"endpoint"`
 	Started  time.Time `json:"started"`
+	// AdminListener is the admin listener's address ("" when off).
+	AdminListener string `json:"admin_listener,omitempty"`
 }
 
 // The socket protocol: HTTP with JSON bodies. User names travel in the path

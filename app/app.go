@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/elasticip"
 	"github.com/econe/econe-server/keyring"
+	"github.com/econe/econe-server/metrics"
 	"github.com/econe/econe-server/server"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
@@ -34,6 +36,10 @@ type App struct {
 	Server  *server.Server
 	Users   *admin.Users
 	Audit   *audit.Log
+	// Metrics is every Prometheus metric, in a registry of its own; Ready
+	// the readiness probe. The admin listener (AdminHandler) serves both.
+	Metrics *metrics.Metrics
+	Ready   *metrics.Readiness
 	// Reconciling is the undoing of the elastic IP changes a previous run
 	// left unfinished, in the background while the server serves.
 	Reconciling *actions.Reconciliation
@@ -92,6 +98,14 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		st.Close()
 		return nil, err
 	}
+	names := make([]string, 0, len(actions.Table()))
+	for name := range actions.Table() {
+		names = append(names, name)
+	}
+	m := metrics.New(names)
+	if b, ok := st.(*store.Bolt); ok {
+		b.ObserveCommits(m.Commit)
+	}
 	catalog, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
 		auditLog.Close()
@@ -114,17 +128,24 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		st.Close()
 		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
 	}
+	addresses := elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger())
+	if scripts, ok := addresses.(*elasticip.Scripts); ok {
+		scripts.Observe = m.ScriptRun
+	}
 	svc := &actions.Service{
-		Config: cfg, Store: st, Backend: backend.Discover(be), Clock: clock, Log: log, Templates: catalog,
-		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
+		Config: cfg, Store: st, Backend: m.Abilities(backend.Discover(be)), Clock: clock, Log: log, Templates: catalog,
+		Addresses: addresses,
 	}
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
 		Server:          server.New(cfg, svc, keys, auditLog, log),
 		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg},
 		Audit:           auditLog,
+		Metrics:         m,
+		Ready:           metrics.NewReadiness(st, be, clock),
 		stopReconciling: func() {},
 	}
+	a.Server.Observe(m)
 	progress("recovering unfinished launches")
 	if err := svc.RecoverLaunches(context.Background()); err != nil {
 		a.Close()
@@ -154,6 +175,11 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	a.usageDone = svc.ReconcileUsageEvery(ctx, cfg.Usage.ReconcileInterval.D(), time.After)
 	a.stopReconciling = cancel
 	return a, nil
+}
+
+// AdminHandler is the admin listener's handler (admin_listener).
+func (a *App) AdminHandler() http.Handler {
+	return metrics.Handler(a.Metrics, a.Ready, a.Config.AdminListener.PProf)
 }
 
 // Close stops the background reconciliation (what it has not finished is

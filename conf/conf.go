@@ -57,6 +57,9 @@ type Config struct {
 
 	// Guardrails act on forgotten instances and tell who needs to know.
 	Guardrails Guardrails `yaml:"guardrails"`
+
+	// AdminListener serves metrics, health probes and pprof to operators.
+	AdminListener AdminListener `yaml:"admin_listener"`
 }
 
 // Audit configures the audit log: JSON lines in their own directory,

@@ -42,6 +42,7 @@ const maxSocketPath = 107
 func (c *Config) problems() []*FieldError {
 	var p problems
 	c.checkListen(&p)
+	c.checkAdminListener(&p)
 	if c.GoRuntime.GCPercent < 1 {
 		p.add("go_runtime.gc_percent", "must be at least 1, got %d", c.GoRuntime.GCPercent)
 	}

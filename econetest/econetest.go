@@ -57,9 +57,14 @@ type Env struct {
 	Config *conf.Config
 	Clock  *Clock
 	URL    string
-	Log    *bytes.Buffer // every log line the server wrote (JSON)
-	srv    *httptest.Server
-	logMu  *lockedWriter
+	// AdminURL is the admin listener's base URL, when the config sets
+	// admin_listener.address ("" otherwise). It listens on a free loopback
+	// port, not the configured one, so that tests can run in parallel.
+	AdminURL string
+	Log      *bytes.Buffer // every log line the server wrote (JSON)
+	srv      *httptest.Server
+	adminSrv *httptest.Server
+	logMu    *lockedWriter
 }
 
 type lockedWriter struct {
@@ -121,6 +126,10 @@ func StartConfig(t testing.TB, cfg *conf.Config) *Env {
 	srv.Listener = server.LimitListener(srv.Listener, limits, log)
 	srv.Start()
 	e := &Env{App: a, Config: cfg, Clock: clock, URL: srv.URL, Log: buf, srv: srv, logMu: lw}
+	if cfg.AdminListener.Address != "" {
+		e.adminSrv = httptest.NewServer(a.AdminHandler())
+		e.AdminURL = e.adminSrv.URL
+	}
 	t.Cleanup(e.Stop)
 	return e
 }
@@ -133,6 +142,9 @@ func (e *Env) Stop() {
 	}
 	e.srv.Close()
 	e.srv = nil
+	if e.adminSrv != nil {
+		e.adminSrv.Close()
+	}
 	e.App.Close()
 }
 

@@ -2,6 +2,7 @@ package elasticip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,9 @@ type Scripts struct {
 	DisassociatePath string
 	Timeout          time.Duration
 	Log              zerolog.Logger
+	// Observe, when set, is told of each script run: the op (associate |
+	// disassociate), its outcome (ScriptOutcome) and how long it took.
+	Observe func(op, outcome string, took time.Duration)
 }
 
 func (s *Scripts) Associate(ctx context.Context, a Association, started Started) error {
@@ -56,9 +60,27 @@ func (e *ScriptError) Error() string {
 
 func (e *ScriptError) Unwrap() error { return e.Err }
 
-func (s *Scripts) run(ctx context.Context, op, path string, a Association, started Started) error {
+// ScriptOutcome names how a run ended, for metrics: success, failed (a
+// non-zero exit), timeout, or error (it could not be started or recorded).
+func ScriptOutcome(err error) string {
+	var se *ScriptError
+	switch {
+	case err == nil:
+		return "success"
+	case errors.As(err, &se) && se.TimedOut:
+		return "timeout"
+	case errors.As(err, &se) && se.ExitCode >= 0:
+		return "failed"
+	}
+	return "error"
+}
+
+func (s *Scripts) run(ctx context.Context, op, path string, a Association, started Started) (err error) {
 	if path == "" {
 		return nil
+	}
+	if s.Observe != nil {
+		defer func(start time.Time) { s.Observe(op, ScriptOutcome(err), time.Since(start)) }(time.Now())
 	}
 	res, err := scriptrun.Run(ctx, scriptrun.Command{
 		Path:    path,

@@ -45,7 +45,9 @@ func TestScriptGetsExactArgumentsAndEnvironment(t *testing.T) {
 	for _, op := range []string{"associate", "disassociate"} {
 		t.Run(op, func(t *testing.T) {
 			path := writeScript(t, dir, op+".sh", recordingScript)
-			s := &Scripts{Timeout: 10 * time.Second, Log: zerolog.Nop()}
+			var observed string
+			s := &Scripts{Timeout: 10 * time.Second, Log: zerolog.Nop(),
+				Observe: func(op, outcome string, _ time.Duration) { observed = op + " " + outcome }}
 			call := s.Associate
 			if op == "associate" {
 				s.AssociatePath = path
@@ -55,6 +57,9 @@ func TestScriptGetsExactArgumentsAndEnvironment(t *testing.T) {
 			}
 			if err := call(context.Background(), testAssociation, nil); err != nil {
 				t.Fatalf("got %v, want success", err)
+			}
+			if want := op + " success"; observed != want {
+				t.Errorf("got observed run %q, want %q", observed, want)
 			}
 			raw, err := os.ReadFile(filepath.Join(dir, "record"))
 			if err != nil {
@@ -100,12 +105,13 @@ func TestScriptFailures(t *testing.T) {
 		body         string // "" = the script does not exist
 		wantExit     int
 		wantTimedOut bool
+		wantOutcome  string // what Observe is told
 	}{
-		{"non-zero exit", "echo 'iptables: no chain' >&2\nexit 3\n", 3, false},
-		{"hangs", "sleep 60\n", -1, true},
+		{"non-zero exit", "echo 'iptables: no chain' >&2\nexit 3\n", 3, false, "failed"},
+		{"hangs", "sleep 60\n", -1, true, "timeout"},
 		// A child that keeps the pipes open must not keep the call waiting.
-		{"hangs in a child", "sleep 60 &\nwait\n", -1, true},
-		{"missing script", "", -1, false},
+		{"hangs in a child", "sleep 60 &\nwait\n", -1, true, "timeout"},
+		{"missing script", "", -1, false, "error"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -114,9 +120,14 @@ func TestScriptFailures(t *testing.T) {
 				path = writeScript(t, dir, strings.ReplaceAll(c.name, " ", "-")+".sh", c.body)
 			}
 			var logs bytes.Buffer
-			s := &Scripts{AssociatePath: path, Timeout: 300 * time.Millisecond, Log: zerolog.New(&logs)}
+			var observed []string
+			s := &Scripts{AssociatePath: path, Timeout: 300 * time.Millisecond, Log: zerolog.New(&logs),
+				Observe: func(op, outcome string, _ time.Duration) { observed = append(observed, op+" "+outcome) }}
 			start := time.Now()
 			err := s.Associate(context.Background(), testAssociation, nil)
+			if got, want := strings.Join(observed, ","), "associate "+c.wantOutcome; got != want {
+				t.Errorf("got observed runs %q, want %q", got, want)
+			}
 			var serr *ScriptError
 			if !errors.As(err, &serr) {
 				t.Fatalf("got %v, want a *ScriptError", err)

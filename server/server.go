@@ -45,12 +45,13 @@ type Server struct {
 	log    zerolog.Logger
 	clock  func() time.Time
 	router *mux.Router
+	obs    Observer
 }
 
 // New builds the server around an action service. Mutating requests are
 // recorded in auditLog before they run, and refused if they cannot be.
 func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog *audit.Log, log zerolog.Logger) *Server {
-	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), creds: newCredentials(keys), audit: auditLog, log: log, clock: svc.Clock}
+	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), creds: newCredentials(keys), audit: auditLog, log: log, clock: svc.Clock, obs: noObserver{}}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -65,7 +66,11 @@ func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog
 }
 
 // ServeHTTP makes Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.obs.InFlight(1)
+	defer s.obs.InFlight(-1)
+	s.router.ServeHTTP(w, r)
+}
 
 var versionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
@@ -228,6 +233,9 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 		return nil, fmt.Errorf("credential lookup: %w", lookupErr)
 	}
 	if err != nil {
+		if se := (*sigv4.Error)(nil); errors.As(err, &se) {
+			s.obs.AuthFailed(se.Kind.String())
+		}
 		return nil, authError(err)
 	}
 	if err := s.termEnded(user); err != nil {
@@ -317,13 +325,19 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+	took := time.Since(start)
+	code := "Success"
+	if e != nil {
+		code = e.Code
+	}
+	s.obs.RequestDone(action, code, took)
 
 	ev := s.log.Info()
 	if status >= 500 {
 		ev = s.log.Error()
 	}
 	ev = ev.Str("request_id", id).Str("action", action).Int("status", status).
-		Dur("duration", time.Since(start)).Str("remote", req.RemoteAddr).Str("method", req.Method)
+		Dur("duration", took).Str("remote", req.RemoteAddr).Str("method", req.Method)
 	if user != nil {
 		ev = ev.Str("user", user.Name)
 	}

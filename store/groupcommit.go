@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,6 +24,7 @@ type groupCommit struct {
 	closed  bool // under mu: no more updates are taken
 	once    sync.Once
 	stopped sync.WaitGroup
+	observe atomic.Pointer[CommitObserver]
 }
 
 // ErrClosed is returned by updates made after the store was closed.
@@ -111,7 +114,7 @@ func (g *groupCommit) drain() {
 func (g *groupCommit) commit(batch []*update) {
 	for len(batch) > 0 {
 		failed := -1
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.update(len(batch), func(tx *bolt.Tx) error {
 			for i, u := range batch {
 				if err := run(u.fn, tx); err != nil {
 					failed = i
@@ -127,9 +130,21 @@ func (g *groupCommit) commit(batch []*update) {
 			return
 		}
 		solo := batch[failed]
-		solo.result <- g.db.Update(func(tx *bolt.Tx) error { return run(solo.fn, tx) })
+		solo.result <- g.update(1, func(tx *bolt.Tx) error { return run(solo.fn, tx) })
 		batch = append(batch[:failed:failed], batch[failed+1:]...)
 	}
+}
+
+// update runs one write transaction of n updates and tells the observer.
+func (g *groupCommit) update(n int, fn func(*bolt.Tx) error) error {
+	obs := g.observe.Load()
+	if obs == nil || *obs == nil {
+		return g.db.Update(fn)
+	}
+	start := time.Now()
+	err := g.db.Update(fn)
+	(*obs)(n, time.Since(start), err)
+	return err
 }
 
 func run(fn func(Tx) error, tx *bolt.Tx) (err error) {

@@ -2,7 +2,7 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "3"
+//	meta            "schema_version" -> "3", "ready_probe" -> time of the last readiness probe
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -149,7 +150,8 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 		}()
 	}
 
-	status := admin.Status{PID: os.Getpid(), Version: version, Address: cfg.Addr(), Endpoint: cfg.EndpointURL(), Started: time.Now().UTC()}
+	status := admin.Status{PID: os.Getpid(), Version: version, Address: cfg.Addr(), Endpoint: cfg.EndpointURL(), Started: time.Now().UTC(),
+		AdminListener: cfg.AdminListener.Address}
 	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, a.Audit, func() admin.Status { return status }, log)
 	if err != nil {
 		return err
@@ -161,6 +163,13 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 	}
 	defer removePID(pidPath)
 
+	if cfg.AdminListener.Address != "" {
+		stop, err := serveAdmin(cfg, a, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv := a.Server.HTTPServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -178,6 +187,23 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 	}
 	shutdownWithin(log, "API server", srv.Shutdown)
 	return err
+}
+
+// serveAdmin starts the admin listener (metrics, probes, pprof); stop
+// shuts it down.
+func serveAdmin(cfg *conf.Config, a *app.App, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", cfg.AdminListener.Address)
+	if err != nil {
+		return nil, fmt.Errorf("admin_listener: cannot listen on %s: %w", cfg.AdminListener.Address, err)
+	}
+	srv := &http.Server{Handler: a.AdminHandler(), ReadHeaderTimeout: cfg.Limits.HeaderReadTimeout.D(),
+		ErrorLog: stdlog.New(log.With().Str("component", "admin_listener").Logger(), "", 0)}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("admin listener stopped")
+		}
+	}()
+	return func() { shutdownWithin(log, "admin listener", srv.Shutdown) }, nil
 }
 
 // shutdownWithin runs a graceful shutdown bounded by shutdownTimeout.
@@ -490,6 +516,9 @@ on its admin socket.`,
 			case st.status != nil:
 				fmt.Fprintf(out, "econe-server is running\n  pid:      %d\n  address:  %s\n  endpoint: %s\n  version:  %s\n  started:  %s\n",
 					st.status.PID, st.status.Address, st.status.Endpoint, st.status.Version, st.status.Started.Format(time.RFC3339))
+				if st.status.AdminListener != "" {
+					fmt.Fprintf(out, "  admin:    http://%s (metrics, livez, readyz)\n", st.status.AdminListener)
+				}
 				return nil
 			case st.running():
 				fmt.Fprintf(out, "econe-server (pid %d) is running but its admin socket does not answer: %v\n", st.pid, st.socketErr)

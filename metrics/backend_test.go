@@ -1,0 +1,47 @@
+package metrics
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/econe/econe-server/backend"
+)
+
+type plain struct{ backend.Backend }
+
+type withTx struct {
+	plain
+	backend.TxLauncher
+}
+
+type withFinderVolumes struct {
+	plain
+	backend.LaunchFinder
+	backend.Volumes
+}
+
+type withCloudNames struct {
+	plain
+	backend.SecurityGroups
+	backend.KeyPairs
+}
+
+func present(a backend.Abilities) string {
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil)
+}
+
+// The metered abilities are exactly those of the backend it wraps: none
+// hidden, none invented.
+func TestMeteredAbilitiesKeepAbilities(t *testing.T) {
+	m := New(nil)
+	for _, b := range []backend.Backend{plain{}, withTx{}, withFinderVolumes{}, withCloudNames{}} {
+		a := backend.Discover(b)
+		want := present(a)
+		t.Run(want, func(t *testing.T) {
+			if got := present(m.Abilities(a)); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}
