@@ -427,7 +427,9 @@ func waitReady(cfg *conf.Config, child *started, stall time.Duration, out io.Wri
 		case <-stalled.C:
 			return fmt.Errorf("the server (pid %d) has not answered, nor reported progress, for %s; it was %s. It is still running: see %s, then `econe-server status` or `econe-server stop`", child.pid, stall, step, logPath)
 		case <-tick.C:
-			if answers(cfg, child.pid) {
+			// Up once it answers and every step it reported has been shown
+			// (the steps end when it closes the pipe, just after answering).
+			if steps == nil && answers(cfg, child.pid) {
 				return nil
 			}
 		}
