@@ -24,6 +24,9 @@ package store
 //	usage_open      OWNER/i-… -> key of the instance's open interval
 //	quotas          user/NAME -> quota.Limits (a student's override)
 //	                group/NAME -> quota.Limits (a group's override)
+//	guardrails      KIND/SUBJECT/STAMP -> guard.Action (each guardrail
+//	                action, recorded before it is carried out)
+//	                sweep/last -> the time the last sweep planned up to
 //
 // Owned resources are keyed by owner first so that a student's describe is
 // a prefix scan of their own records (see OwnedKey).
@@ -52,6 +55,7 @@ const (
 	BucketUsageIntervals      Bucket = "usage_intervals"
 	BucketUsageOpen           Bucket = "usage_open"
 	BucketQuotas              Bucket = "quotas"
+	BucketGuardrails          Bucket = "guardrails"
 )
 
 // Buckets lists every bucket; Open creates the missing ones.
@@ -61,6 +65,7 @@ var Buckets = []Bucket{
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
 	BucketQuotas,
+	BucketGuardrails,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
