@@ -105,11 +105,15 @@ func Get(tx store.Tx, key string) (*Action, error) {
 // Unfinished lists the actions planned and not done, in key order.
 func Unfinished(tx store.Tx) ([]*Action, error) {
 	var out []*Action
-	err := store.ScanJSON(tx, store.BucketGuardrails, "", func(k string, a *Action) error {
-		if k != sweepKey && a.Done.IsZero() {
+	err := tx.Scan(store.BucketGuardrails, "", func(k string, raw []byte) error {
+		if k == sweepKey {
+			return nil
+		}
+		a, err := Get(tx, k)
+		if err == nil && a.Done.IsZero() {
 			out = append(out, a)
 		}
-		return nil
+		return err
 	})
 	return out, err
 }
