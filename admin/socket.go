@@ -26,6 +26,7 @@ type Service interface {
 	List() ([]*UserInfo, error)
 	Credentials(name string) (*Credentials, error)
 	QuotaService
+	StopService
 }
 
 // Status is what a running server reports about itself on its socket.
@@ -166,6 +167,7 @@ func socketHandler(base Service, auditLog *audit.Log, status func() Status, log 
 	})
 	handle("GET "+user+"/credentials", func(svc Service, r *http.Request) (any, error) { return svc.Credentials(r.PathValue("name")) })
 	handleQuotas(handle)
+	handleStopAll(handle)
 	return mux
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/elasticip"
 	"github.com/econe/econe-server/keyring"
+	"github.com/econe/econe-server/notify"
 	"github.com/econe/econe-server/server"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
@@ -39,9 +40,19 @@ type App struct {
 	Reconciling *actions.Reconciliation
 
 	stopReconciling context.CancelFunc
+	// Guardrails is the sweep (started by Open); Notifier tells what it
+	// does.
+	Guardrails *actions.Guardrails
+	Notifier   *notify.Dispatcher
+
 	// usageDone is closed when the usage reconciliation loop has stopped.
 	usageDone <-chan struct{}
+	// guardDone is closed when the guardrail sweep loop has stopped.
+	guardDone <-chan struct{}
 }
+
+// notifyDrain bounds how long Close waits for queued notifications.
+const notifyDrain = 5 * time.Second
 
 // Files under the data directory.
 const (
@@ -92,27 +103,17 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		st.Close()
 		return nil, err
 	}
-	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: st, Clock: clock, Log: log.With().Str("component", "backend").Logger()})
+	svc, err := OpenService(cfg, st, log, clock)
 	if err != nil {
-		auditLog.Close()
-		st.Close()
-		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
-	}
-	catalog, err := templates.Load(cfg.TemplatesDir)
-	if err != nil {
-		be.Close()
 		auditLog.Close()
 		st.Close()
 		return nil, err
 	}
-	svc := &actions.Service{
-		Config: cfg, Store: st, Backend: be, Clock: clock, Log: log, Templates: catalog,
-		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
-	}
+	catalog, be := svc.Templates, svc.Backend
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
 		Server:          server.New(cfg, svc, keys, auditLog, log),
-		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg},
+		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg, Instances: svc},
 		Audit:           auditLog,
 		stopReconciling: func() {},
 	}
@@ -146,8 +147,32 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	// The usage ledger is reconciled with the backend at once (closing
 	// what changed while the server was down) and then periodically.
 	a.usageDone = svc.ReconcileUsageEvery(ctx, cfg.Usage.ReconcileInterval.D(), time.After)
+	// The guardrails sweep at once (finishing what a crash left) and then
+	// every guardrails.sweep_interval.
+	a.Notifier = notify.FromConfig(cfg.Guardrails, log.With().Str("component", "guardrails").Logger())
+	a.Guardrails = &actions.Guardrails{Service: svc, Notify: a.Notifier.Notify}
+	a.guardDone = a.Guardrails.SweepEvery(ctx, cfg.Guardrails.SweepInterval.D(), time.After)
 	a.stopReconciling = cancel
 	return a, nil
+}
+
+// OpenService builds the actions over an open store: the backend, the
+// templates and the service. Open uses it, and so do admin commands that
+// move instances while no server runs (stop-all).
+func OpenService(cfg *conf.Config, st store.Store, log zerolog.Logger, clock func() time.Time) (*actions.Service, error) {
+	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: st, Clock: clock, Log: log.With().Str("component", "backend").Logger()})
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
+	}
+	catalog, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	return &actions.Service{
+		Config: cfg, Store: st, Backend: be, Clock: clock, Log: log, Templates: catalog,
+		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
+	}, nil
 }
 
 // Close stops the background reconciliation (what it has not finished is
@@ -159,6 +184,14 @@ func (a *App) Close() error {
 	}
 	if a.usageDone != nil {
 		<-a.usageDone
+	}
+	if a.guardDone != nil {
+		<-a.guardDone
+	}
+	if a.Notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
+		a.Notifier.Close(ctx)
+		cancel()
 	}
 	return errors.Join(a.Backend.Close(), a.Audit.Close(), a.Store.Close())
 }
