@@ -94,11 +94,14 @@ type running struct {
 }
 
 // plan records every action due at now and returns the notices among
-// them (recorded done: there is nothing to carry out).
+// them (recorded done: there is nothing to carry out). What is due is
+// worked out in a read transaction (costs scan the ledger); only the new
+// records are written, each unless its key exists, so a decision made
+// twice is recorded once.
 func (g *Guardrails) plan(now time.Time) ([]*guard.Action, error) {
-	var notices []*guard.Action
-	err := g.Store.Update(func(tx store.Tx) error {
-		notices = nil
+	var due []*guard.Action
+	err := g.Store.View(func(tx store.Tx) error {
+		due = nil
 		last, ok, err := guard.LastSweep(tx)
 		if err != nil {
 			return err
@@ -106,29 +109,40 @@ func (g *Guardrails) plan(now time.Time) ([]*guard.Action, error) {
 		if !ok {
 			last = now // a first sweep acts on no schedule fired before it
 		}
-		add := func(a *guard.Action) error {
+		add := func(a *guard.Action) {
 			a.Planned = now
-			if a.Op == guard.OpNotify {
-				a.Done, a.Result = now, "notified"
-			}
-			isNew, err := guard.Plan(tx, a)
-			if isNew && a.Op == guard.OpNotify {
-				notices = append(notices, a)
-			}
-			return err
+			due = append(due, a)
 		}
 		users, byOwner, err := liveRunning(tx)
 		if err != nil {
 			return err
 		}
 		for name := range g.Config.Groups {
-			if err := g.planGroup(tx, name, last, now, users, byOwner, add); err != nil {
-				return err
-			}
+			g.planGroup(name, last, now, users, byOwner, add)
 		}
 		for _, u := range users {
 			if err := g.planUser(tx, u, byOwner[u.Name], now, add); err != nil {
 				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var notices []*guard.Action
+	err = g.Store.Update(func(tx store.Tx) error {
+		notices = nil
+		for _, a := range due {
+			if a.Op == guard.OpNotify {
+				a.Done, a.Result = now, "notified"
+			}
+			isNew, err := guard.Plan(tx, a)
+			if err != nil {
+				return err
+			}
+			if isNew && a.Op == guard.OpNotify {
+				notices = append(notices, a)
 			}
 		}
 		return guard.SetLastSweep(tx, now)
@@ -159,16 +173,14 @@ func liveRunning(tx store.Tx) ([]*store.User, map[string][]running, error) {
 
 // planGroup plans a group's term-end notice and the stops of its schedule
 // when it fired in (last, now].
-func (g *Guardrails) planGroup(tx store.Tx, group string, last, now time.Time, users []*store.User, byOwner map[string][]running, add func(*guard.Action) error) error {
+func (g *Guardrails) planGroup(group string, last, now time.Time, users []*store.User, byOwner map[string][]running, add func(*guard.Action)) {
 	if end, ok := g.Config.TermEnd(group); ok && !now.Before(end) {
-		if err := add(&guard.Action{Kind: guard.TermEnd, Group: group, Op: guard.OpNotify, Stamp: end,
-			Reason: fmt.Sprintf("The term of group %s ended at %s: its students' keys are refused; their data stays for reports.", group, end.Format(time.RFC3339))}); err != nil {
-			return err
-		}
+		add(&guard.Action{Kind: guard.TermEnd, Group: group, Op: guard.OpNotify, Stamp: end,
+			Reason: fmt.Sprintf("The term of group %s ended at %s: its students' keys are refused; their data stays for reports.", group, end.Format(time.RFC3339))})
 	}
 	fired := g.Config.StopSchedule(group).Fired(last, now)
 	if len(fired) == 0 {
-		return nil
+		return
 	}
 	f := fired[0]
 	for _, x := range fired[1:] {
@@ -181,19 +193,16 @@ func (g *Guardrails) planGroup(tx store.Tx, group string, last, now time.Time, u
 			continue
 		}
 		for _, r := range byOwner[u.Name] {
-			if err := add(&guard.Action{Kind: guard.Schedule, Owner: u.Name, Group: group, InstanceID: r.inst.ID, Op: guard.OpStop,
+			add(&guard.Action{Kind: guard.Schedule, Owner: u.Name, Group: group, InstanceID: r.inst.ID, Op: guard.OpStop,
 				Stamp: f.At, Interval: r.iv.Start,
-				Reason: fmt.Sprintf("Instance %s was stopped by group %s's stop schedule %q (%s).", r.inst.ID, group, f.Schedule, f.At.In(g.Config.Guardrails.Location()).Format(time.RFC3339))}); err != nil {
-				return err
-			}
+				Reason: fmt.Sprintf("Instance %s was stopped by group %s's stop schedule %q (%s).", r.inst.ID, group, f.Schedule, f.At.In(g.Config.Guardrails.Location()).Format(time.RFC3339))})
 		}
 	}
-	return nil
 }
 
 // planUser plans a user's max-running-hours warnings and actions and
 // what a spent budget calls for.
-func (g *Guardrails) planUser(tx store.Tx, u *store.User, runs []running, now time.Time, add func(*guard.Action) error) error {
+func (g *Guardrails) planUser(tx store.Tx, u *store.User, runs []running, now time.Time, add func(*guard.Action)) error {
 	lim, err := g.limitsOf(tx, u)
 	if err != nil {
 		return err
@@ -214,9 +223,7 @@ func (g *Guardrails) planUser(tx store.Tx, u *store.User, runs []running, now ti
 				a.Kind, a.Op = guard.MaxHours, op
 				a.Reason = fmt.Sprintf("Instance %s was %s: it ran for its limit of %d hours (since %s).", r.inst.ID, pastTense(op), *lim.MaxRunningHours, r.iv.Start.Format(time.RFC3339))
 			}
-			if err := add(a); err != nil {
-				return err
-			}
+			add(a)
 		}
 	}
 	if lim.Budget == nil {
@@ -226,19 +233,15 @@ func (g *Guardrails) planUser(tx store.Tx, u *store.User, runs []running, now ti
 	if err != nil || !guard.Spent(int64(cost), int64(*lim.Budget)) {
 		return err
 	}
-	if err := add(&guard.Action{Kind: guard.Budget, Owner: u.Name, Group: u.Group, Op: guard.OpNotify, Budget: int64(*lim.Budget),
-		Reason: fmt.Sprintf("%s has spent %s of a budget of %s: new launches are refused.", u.Name, cost, *lim.Budget)}); err != nil {
-		return err
-	}
+	add(&guard.Action{Kind: guard.Budget, Owner: u.Name, Group: u.Group, Op: guard.OpNotify, Budget: int64(*lim.Budget),
+		Reason: fmt.Sprintf("%s has spent %s of a budget of %s: new launches are refused.", u.Name, cost, *lim.Budget)})
 	if !g.Config.Guardrails.StopOnBudget {
 		return nil
 	}
 	for _, r := range runs {
-		if err := add(&guard.Action{Kind: guard.BudgetStop, Owner: u.Name, Group: u.Group, InstanceID: r.inst.ID, Op: guard.OpStop,
+		add(&guard.Action{Kind: guard.BudgetStop, Owner: u.Name, Group: u.Group, InstanceID: r.inst.ID, Op: guard.OpStop,
 			Stamp: r.iv.Start, Interval: r.iv.Start,
-			Reason: fmt.Sprintf("Instance %s was stopped: %s's budget of %s is spent.", r.inst.ID, u.Name, *lim.Budget)}); err != nil {
-			return err
-		}
+			Reason: fmt.Sprintf("Instance %s was stopped: %s's budget of %s is spent.", r.inst.ID, u.Name, *lim.Budget)})
 	}
 	return nil
 }
