@@ -46,7 +46,7 @@ type Guardrails struct {
 }
 
 // errNotYet leaves an action planned, for the next sweep.
-var errNotYet = errors.New("still launching or booting: not stopped now, tried again later")
+var errNotYet = errors.New("it is still launching or booting and cannot be stopped yet")
 
 // SweepEvery runs Sweep at once and then every interval (after is the
 // clock's timer) until ctx ends. The channel is closed when it stopped.
@@ -82,7 +82,7 @@ func (g *Guardrails) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, a := range notices {
-		g.tell(a, "")
+		g.tell(a, false, "")
 	}
 	return g.finish(ctx)
 }
@@ -311,7 +311,9 @@ func (g *Guardrails) carryOut(ctx context.Context, a *guard.Action) error {
 	if stale {
 		return g.Store.Update(func(tx store.Tx) error { return guard.Finish(tx, a, g.now(), "skipped") })
 	}
-	terminate := a.Op == guard.OpTerminate
+	// Termination protection holds against the guardrails too: a
+	// protected instance is stopped, which ends its cost just the same.
+	terminate := a.Op == guard.OpTerminate && !inst.DisableAPITermination
 	m, err := g.halt(ctx, inst, terminate)
 	if err != nil {
 		return err
@@ -324,12 +326,13 @@ func (g *Guardrails) carryOut(ctx context.Context, a *guard.Action) error {
 			g.Log.Error().Err(err).Str("instance", inst.ID).Msg("guardrail: releasing a terminated instance's volumes and address")
 		}
 	}
-	g.tell(a, string(m.State))
+	g.tell(a, terminate, string(m.State))
 	return nil
 }
 
-// tell notifies a (carried out, or a notice) and counts it.
-func (g *Guardrails) tell(a *guard.Action, state string) {
+// tell notifies a (carried out, terminating or not, or a notice) and
+// counts it.
+func (g *Guardrails) tell(a *guard.Action, terminated bool, state string) {
 	if g.Observe != nil {
 		g.Observe(a.Kind)
 	}
@@ -351,7 +354,7 @@ func (g *Guardrails) tell(a *guard.Action, state string) {
 		ev.Kind = notify.ScheduledStop
 	default: // max hours, budget stop
 		ev.Kind = notify.Stopped
-		if a.Op == guard.OpTerminate {
+		if terminated {
 			ev.Kind = notify.Terminated
 		}
 	}

@@ -121,11 +121,13 @@ func TestGuardrailMaxRunningHours(t *testing.T) {
 	cases := []struct {
 		name      string
 		action    string
+		launchKV  []string
 		wantState string
 		wantKind  notify.Kind
 	}{
-		{"stop", conf.ActionStop, "stopped", notify.Stopped},
-		{"terminate (group setting)", conf.ActionTerminate, "terminated", notify.Terminated},
+		{"stop", conf.ActionStop, nil, "stopped", notify.Stopped},
+		{"terminate (group setting)", conf.ActionTerminate, nil, "terminated", notify.Terminated},
+		{"terminate, protected: stopped", conf.ActionTerminate, []string{"DisableApiTermination", "true"}, "stopped", notify.Stopped},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,7 +150,7 @@ func TestGuardrailMaxRunningHours(t *testing.T) {
 			d := notify.New(zerolog.Nop(), 10, &notify.Webhook{URL: hook.URL, Timeout: time.Second, MaxAttempts: 1, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 			g.Notify = d.Notify
 			t0 := clock.Now()
-			id := launch(t, e, "carol")[0]
+			id := launch(t, e, "carol", c.launchKV...)[0]
 			for _, step := range []time.Duration{time.Hour, 29 * time.Minute, time.Minute, 10 * time.Minute, 20 * time.Minute} {
 				clock.Advance(step)
 				sweep(t, g) // 1h, 1h29: nothing; 1h30: warning; 1h40: none again; 2h: stopped
@@ -176,7 +178,7 @@ func TestGuardrailMaxRunningHours(t *testing.T) {
 			}
 			ivs := intervals(t, e.svc, "carol")
 			wantEnd := stopAt.Add(2 * time.Second) // the sim stops (and terminates) in 2s
-			if c.action == conf.ActionTerminate {
+			if c.wantState == "terminated" {
 				wantEnd = stopAt.Add(cfg.Backend.Sim.TerminateDelay.D())
 			}
 			if len(ivs) != 1 || !ivs[0].Start.Equal(t0) || !ivs[0].End.Equal(wantEnd) {

@@ -21,17 +21,24 @@ import (
 // Kinds of action. They name the guardrail in the record's key and in the
 // metrics hook.
 const (
-	Warning     = "warning"     // max running hours is near: tell the student
-	MaxHours    = "max_hours"   // an instance ran for max running hours
-	Budget      = "budget"      // the student's cost reached the budget (notice)
-	BudgetStop  = "budget_stop" // an instance of a student whose budget is spent
-	Schedule    = "schedule"    // the group's stop schedule fired
-	TermEnd     = "term_end"    // the group's term ended (notice)
-	OpStop      = "stop"        // Action.Op
-	OpTerminate = "terminate"   // Action.Op
-	OpNotify    = "notify"      // Action.Op: nothing to do but tell
-	sweepKey    = "sweep/last"  // when the last sweep planned up to
-	keySep      = "/"           // between the parts of a key
+	Warning    = "warning"     // max running hours is near: tell the student
+	MaxHours   = "max_hours"   // an instance ran for max running hours
+	Budget     = "budget"      // the student's cost reached the budget (notice)
+	BudgetStop = "budget_stop" // an instance of a student whose budget is spent
+	Schedule   = "schedule"    // the group's stop schedule fired
+	TermEnd    = "term_end"    // the group's term ended (notice)
+)
+
+// What an action does (Action.Op).
+const (
+	OpStop      = "stop"
+	OpTerminate = "terminate"
+	OpNotify    = "notify" // nothing to carry out: tell
+)
+
+const (
+	sweepKey    = "sweep/last" // when the last sweep planned up to
+	keySep      = "/"
 	stampLayout = "20060102T150405.000000000Z"
 )
 
