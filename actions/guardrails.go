@@ -23,7 +23,9 @@ import (
 // transition and the record's completion in one transaction. A crash
 // leaves either a planned action (finished by the next pass, which asks
 // the backend first, so a stop already made is recorded, not repeated) or
-// a finished one (never planned again: its key stays).
+// a finished one (never planned again: its key stays). Notifications go
+// out after the commit that decides them: a crash right then loses one
+// rather than repeating it.
 //
 // Guardrail stops and terminations carry the state reason
 // Server.ScheduledStop (EC2's code for a stop the operator scheduled) and
