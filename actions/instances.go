@@ -145,6 +145,7 @@ type describeInstancesResponse struct {
 var stateReasonMessages = map[string]string{
 	"Client.UserInitiatedShutdown":        "Client.UserInitiatedShutdown: User initiated shutdown",
 	"Client.InstanceInitiatedShutdown":    "Client.InstanceInitiatedShutdown: Instance initiated shutdown",
+	"Server.ScheduledStop":                "Server.ScheduledStop: Stopped due to scheduled retirement",
 	"Server.InternalError":                "Server.InternalError: Internal error on launch",
 	"Server.InsufficientInstanceCapacity": "Server.InsufficientInstanceCapacity: Insufficient capacity to satisfy launch request",
 }

@@ -42,19 +42,5 @@ func (s *Service) ReconcileUsage(ctx context.Context) error {
 // failed pass is logged and retried at the next. The channel it returns is
 // closed when the loop has stopped.
 func (s *Service) ReconcileUsageEvery(ctx context.Context, every time.Duration, after func(time.Duration) <-chan time.Time) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if err := s.ReconcileUsage(ctx); err != nil && ctx.Err() == nil {
-				s.Log.Error().Err(err).Msg("usage reconciliation")
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-after(every):
-			}
-		}
-	}()
-	return done
+	return s.every(ctx, every, after, "usage reconciliation", s.ReconcileUsage)
 }

@@ -25,6 +25,9 @@ type move struct {
 	// becomes reason and the transition reason says "User initiated".
 	user   bool
 	reason string
+	// server, with user, says the guardrails or the admin asked, not the
+	// student: the transition reason says "Server initiated".
+	server bool
 }
 
 // transition applies mv to inst, the record as read in tx (or a new
@@ -37,7 +40,11 @@ func (s *Service) transition(tx store.Tx, inst *store.Instance, mv move) (bool, 
 	if changed && mv.user {
 		inst.StateReason, inst.TransitionReason = mv.reason, ""
 		if mv.reason != "" {
-			inst.TransitionReason = "User initiated (" + s.now().Format("2006-01-02 15:04:05 MST") + ")"
+			by := "User"
+			if mv.server {
+				by = "Server"
+			}
+			inst.TransitionReason = by + " initiated (" + s.now().Format("2006-01-02 15:04:05 MST") + ")"
 		}
 	}
 	if !changed && before.State != "" {

@@ -27,6 +27,7 @@ type Service interface {
 	Credentials(name string) (*Credentials, error)
 	QuotaService
 	UsageService
+	StopService
 }
 
 // Status is what a running server reports about itself on its socket.
@@ -170,6 +171,7 @@ func socketHandler(base Service, auditLog *audit.Log, status func() Status, log 
 	handle("GET "+user+"/credentials", func(svc Service, r *http.Request) (any, error) { return svc.Credentials(r.PathValue("name")) })
 	handleQuotas(handle)
 	handleUsage(handle)
+	handleStopAll(handle)
 	return mux
 }
 

@@ -25,6 +25,8 @@ type Users struct {
 	Clock func() time.Time
 	// Config gives the quota defaults and groups; nil: conf.Default().
 	Config *conf.Config
+	// Instances carries out stop-all; nil where only users are managed.
+	Instances Stopper
 }
 
 // Credentials are a user's keys, shown once at creation or rotation.

@@ -20,6 +20,7 @@ import (
 	"github.com/econe/econe-server/elasticip"
 	"github.com/econe/econe-server/keyring"
 	"github.com/econe/econe-server/metrics"
+	"github.com/econe/econe-server/notify"
 	"github.com/econe/econe-server/server"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
@@ -45,9 +46,19 @@ type App struct {
 	Reconciling *actions.Reconciliation
 
 	stopReconciling context.CancelFunc
+	// Guardrails is the sweep (started by Open); Notifier tells what it
+	// does.
+	Guardrails *actions.Guardrails
+	Notifier   *notify.Dispatcher
+
 	// usageDone is closed when the usage reconciliation loop has stopped.
 	usageDone <-chan struct{}
+	// guardDone is closed when the guardrail sweep loop has stopped.
+	guardDone <-chan struct{}
 }
+
+// notifyDrain bounds how long Close waits for queued notifications.
+const notifyDrain = 5 * time.Second
 
 // Files under the data directory.
 const (
@@ -106,40 +117,22 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	if b, ok := st.(*store.Bolt); ok {
 		b.ObserveCommits(m.Commit)
 	}
-	catalog, err := templates.Load(cfg.TemplatesDir)
+	svc, err := OpenService(cfg, st, log, clock, progress)
 	if err != nil {
 		auditLog.Close()
 		st.Close()
 		return nil, err
 	}
-	// Migrated before the backend reads its space (moved there by version 3).
-	progress("bringing the data directory up to date")
-	if err := store.Migrate(st, func(name string) int {
-		t, _ := catalog.InstanceType(name)
-		return t.VCPUs
-	}); err != nil {
-		auditLog.Close()
-		st.Close()
-		return nil, err
-	}
-	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock, Log: log.With().Str("component", "backend").Logger()})
-	if err != nil {
-		auditLog.Close()
-		st.Close()
-		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
-	}
-	addresses := elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger())
-	if scripts, ok := addresses.(*elasticip.Scripts); ok {
+	// Probes and Close use the backend itself; the actions' calls are metered.
+	be := svc.Backend.Backend
+	svc.Backend = m.Abilities(svc.Backend)
+	if scripts, ok := svc.Addresses.(*elasticip.Scripts); ok {
 		scripts.Observe = m.ScriptRun
-	}
-	svc := &actions.Service{
-		Config: cfg, Store: st, Backend: m.Abilities(backend.Discover(be)), Clock: clock, Log: log, Templates: catalog,
-		Addresses: addresses,
 	}
 	a := &App{
 		Config: cfg, Store: st, Keys: keys, Backend: be, Service: svc,
 		Server:          server.New(cfg, svc, keys, auditLog, log),
-		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg},
+		Users:           &admin.Users{Store: st, Keys: keys, Clock: clock, Config: cfg, Instances: svc},
 		Audit:           auditLog,
 		Metrics:         m,
 		Ready:           metrics.NewReadiness(st, be, clock),
@@ -173,6 +166,11 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	// The usage ledger is reconciled with the backend at once (closing
 	// what changed while the server was down) and then periodically.
 	a.usageDone = svc.ReconcileUsageEvery(ctx, cfg.Usage.ReconcileInterval.D(), time.After)
+	// The guardrails sweep at once (finishing what a crash left) and then
+	// every guardrails.sweep_interval.
+	a.Notifier = notify.FromConfig(cfg.Guardrails, log.With().Str("component", "guardrails").Logger())
+	a.Guardrails = &actions.Guardrails{Service: svc, Notify: a.Notifier.Notify, Observe: m.GuardrailAction}
+	a.guardDone = a.Guardrails.SweepEvery(ctx, cfg.Guardrails.SweepInterval.D(), time.After)
 	a.stopReconciling = cancel
 	return a, nil
 }
@@ -180,6 +178,35 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 // AdminHandler is the admin listener's handler (admin_listener).
 func (a *App) AdminHandler() http.Handler {
 	return metrics.Handler(a.Metrics, a.Ready, a.Config.AdminListener.PProf)
+}
+
+// OpenService builds the actions over an open store: the templates, the
+// data brought up to date, the backend and the service. Open uses it, and
+// so do admin commands that move instances while no server runs
+// (stop-all). progress may be nil.
+func OpenService(cfg *conf.Config, st store.Store, log zerolog.Logger, clock func() time.Time, progress func(step string)) (*actions.Service, error) {
+	catalog, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	// Migrated before the backend reads its space (moved there by version 3).
+	if progress != nil {
+		progress("bringing the data directory up to date")
+	}
+	if err := store.Migrate(st, func(name string) int {
+		t, _ := catalog.InstanceType(name)
+		return t.VCPUs
+	}); err != nil {
+		return nil, err
+	}
+	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock, Log: log.With().Str("component", "backend").Logger()})
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
+	}
+	return &actions.Service{
+		Config: cfg, Store: st, Backend: backend.Discover(be), Clock: clock, Log: log, Templates: catalog,
+		Addresses: elasticip.New(cfg.ElasticIPs, log.With().Str("component", "elasticip").Logger()),
+	}, nil
 }
 
 // Close stops the background reconciliation (what it has not finished is
@@ -191,6 +218,14 @@ func (a *App) Close() error {
 	}
 	if a.usageDone != nil {
 		<-a.usageDone
+	}
+	if a.guardDone != nil {
+		<-a.guardDone
+	}
+	if a.Notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)
+		a.Notifier.Close(ctx)
+		cancel()
 	}
 	return errors.Join(a.Backend.Close(), a.Audit.Close(), a.Store.Close())
 }

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/econe/econe-server/backend/backendtest"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/notify"
 	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
 	"github.com/rs/zerolog"
@@ -58,5 +63,40 @@ func TestRestartRecoversVolumes(t *testing.T) {
 	clock.Advance(time.Minute)
 	if err := call("DescribeVolumes", "VolumeId.1", id); !ec2err.Is(err, ec2err.InvalidVolumeNotFound) {
 		t.Errorf("DescribeVolumes once deleted: got %v, want %s", err, ec2err.InvalidVolumeNotFound)
+	}
+}
+
+// Open starts the guardrail sweep with the configured notifiers, and
+// Close waits for it and delivers what it queued: a group whose term is
+// over is told to the webhook once, however often the server restarts.
+func TestGuardrailsRunWithTheApp(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev notify.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		mu.Lock()
+		got = append(got, string(ev.Kind)+":"+ev.Group)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	cfg := conf.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Guardrails.Webhook.URL = hook.URL
+	cfg.Groups = map[string]conf.Group{"cs101": {TermEnd: "2026-02-28"}, "cs102": {TermEnd: "2026-06-30"}}
+	clock := backendtest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	for range 2 {
+		a, err := Open(cfg, zerolog.Nop(), clock.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"term_ended:cs101"}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("webhook got %v, want %v", got, want)
 	}
 }

@@ -22,7 +22,7 @@ type Kind string
 
 const (
 	Warning         Kind = "warning"          // an automatic action is coming
-	Stopped         Kind = "stopped"          // instances stopped (max running hours)
+	Stopped         Kind = "stopped"          // instances stopped (max running hours, a spent budget)
 	Terminated      Kind = "terminated"       // instances terminated (max running hours)
 	BudgetExhausted Kind = "budget_exhausted" // the student's cost reached the budget
 	ScheduledStop   Kind = "scheduled_stop"   // instances stopped by the group's schedule

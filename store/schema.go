@@ -26,6 +26,9 @@ package store
 //	usage_open      OWNER/i-… -> key of the instance's open interval
 //	quotas          user/NAME -> quota.Limits (a student's override)
 //	                group/NAME -> quota.Limits (a group's override)
+//	guardrails      KIND/SUBJECT/STAMP -> guard.Action (each guardrail
+//	                action, recorded before it is carried out)
+//	                sweep/last -> the time the last sweep planned up to
 //
 // Owned resources are keyed by owner first so that a student's describe is
 // a prefix scan of their own records (see OwnedKey).
@@ -54,6 +57,7 @@ const (
 	BucketUsageIntervals      Bucket = "usage_intervals"
 	BucketUsageOpen           Bucket = "usage_open"
 	BucketQuotas              Bucket = "quotas"
+	BucketGuardrails          Bucket = "guardrails"
 )
 
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
@@ -67,6 +71,7 @@ var Buckets = []Bucket{
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackends, bucketRetiredBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
 	BucketQuotas,
+	BucketGuardrails,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.

@@ -25,11 +25,17 @@ func Current(tx store.Tx, owner string, countStopped, cost bool, now time.Time) 
 		u.VCPUs -= c.StoppedVCPUs
 	}
 	if cost {
-		t, err := Sum(tx, owner, time.Time{}, time.Time{}, now)
-		if err != nil {
+		if u.Spent, err = Spent(tx, owner, now); err != nil {
 			return quota.Usage{}, err
 		}
-		u.Spent = quota.Money(t.CostMicros)
 	}
 	return u, nil
+}
+
+// Spent is what owner's usage has cost up to now, in a budget's units:
+// the one place a budget's "spent" is computed (quota checks and the
+// guardrails' budget stop both read it).
+func Spent(tx store.Tx, owner string, now time.Time) (quota.Money, error) {
+	t, err := Sum(tx, owner, time.Time{}, now, now)
+	return quota.Money(t.CostMicros), err
 }
