@@ -108,7 +108,8 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		st.Close()
 		return nil, err
 	}
-	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock, Log: log.With().Str("component", "backend").Logger()})
+	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock,
+		Log: log.With().Str("component", "backend").Logger(), UserGroup: userGroup(st)})
 	if err != nil {
 		auditLog.Close()
 		st.Close()
@@ -167,4 +168,18 @@ func (a *App) Close() error {
 		<-a.usageDone
 	}
 	return errors.Join(a.Backend.Close(), a.Audit.Close(), a.Store.Close())
+}
+
+// userGroup reads a user's group for a backend's labels.
+func userGroup(st store.Store) func(string) string {
+	return func(name string) string {
+		var g string
+		_ = st.View(func(tx store.Tx) error {
+			if u, err := store.GetUser(tx, name); err == nil && u != nil {
+				g = u.Group
+			}
+			return nil
+		})
+		return g
+	}
 }
