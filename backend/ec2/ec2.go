@@ -62,7 +62,7 @@ type EC2 struct {
 	clock func() time.Time
 	// userGroup names a student's group for the econe:group tag.
 	userGroup func(string) string
-	log   zerolog.Logger
+	log       zerolog.Logger
 
 	mu    sync.Mutex
 	cache map[string]cached // AWS instance id -> last state read
@@ -110,6 +110,7 @@ func Open(deps backend.Deps) (*EC2, error) {
 	if err := b.loadIDs(); err != nil {
 		return nil, err
 	}
+	b.log.Info().Str("region", c.Region).Str("endpoint", c.Endpoint).Msg("EC2 answered with these credentials")
 	return b, nil
 }
 
