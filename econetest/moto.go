@@ -37,7 +37,8 @@ func Moto(t testing.TB) string {
 	var logs bytes.Buffer
 	cmd := exec.Command(name, append(args, "-H", "127.0.0.1", "-p", strconv.Itoa(port))...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=false")
+	// Unknown instance types are refused, as EC2 does.
+	cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=false", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true")
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting moto: %v", err)
 	}
