@@ -199,7 +199,8 @@ func OpenService(cfg *conf.Config, st store.Store, log zerolog.Logger, clock fun
 	}); err != nil {
 		return nil, err
 	}
-	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock, Log: log.With().Str("component", "backend").Logger()})
+	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock,
+		Log: log.With().Str("component", "backend").Logger(), UserGroup: userGroup(st)})
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", cfg.Backend.Name, err)
 	}
@@ -228,4 +229,18 @@ func (a *App) Close() error {
 		cancel()
 	}
 	return errors.Join(a.Backend.Close(), a.Audit.Close(), a.Store.Close())
+}
+
+// userGroup reads a user's group for a backend's labels.
+func userGroup(st store.Store) func(string) string {
+	return func(name string) string {
+		var g string
+		_ = st.View(func(tx store.Tx) error {
+			if u, err := store.GetUser(tx, name); err == nil && u != nil {
+				g = u.Group
+			}
+			return nil
+		})
+		return g
+	}
 }

@@ -28,4 +28,7 @@ type Deps struct {
 	Store *store.Space
 	Clock func() time.Time
 	Log   zerolog.Logger
+	// UserGroup is a user's group ("" for none), for the cloud's labels
+	// only (never for access decisions); nil knows no groups.
+	UserGroup func(user string) string
 }

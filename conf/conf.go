@@ -171,13 +171,39 @@ type SimBackend struct {
 	DNSSuffix string `yaml:"dns_suffix"`
 }
 
-// EC2Backend configures a proxy to real EC2. Reserved for a later issue:
-// the fields are accepted but not yet used or validated.
+// EC2Backend configures the backend that forwards to real EC2 (or an
+// EC2-compatible cloud at Endpoint) with the course's AWS account.
 type EC2Backend struct {
-	Region   string `yaml:"region"`
-	Endpoint string `yaml:"endpoint"`
-	Profile  string `yaml:"profile"`
+	Region string `yaml:"region"`
+	// Endpoint overrides the region's EC2 endpoint (tests, private clouds).
+	Endpoint    string         `yaml:"endpoint"`
+	Credentials EC2Credentials `yaml:"credentials"`
+	// SubnetID places instances (and groups, in its VPC); "" is the
+	// default VPC, in the student's availability zone.
 	SubnetID string `yaml:"subnet_id"`
+	// NamePrefix starts the names of key pairs and security groups in
+	// the account: PREFIX-USER-NAME, as those names are global there.
+	NamePrefix string `yaml:"name_prefix"`
+	// Course is the econe:course tag on everything made in the account.
+	Course string `yaml:"course"`
+	// RateLimit caps the calls sent to AWS per second, in total; RateBurst
+	// is how many may go at once after a quiet spell.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
+	// MaxAttempts is how often the SDK tries a call that failed with a
+	// transient error or throttling (its standard retryer, with backoff).
+	MaxAttempts int `yaml:"max_attempts"`
+	// DescribeCache is how long a machine's state read from AWS is served
+	// without asking again, so that polling students cost no calls.
+	DescribeCache Duration `yaml:"describe_cache"`
+}
+
+// EC2Credentials chooses the AWS credentials: a profile of the shared
+// files, an access key, or (all empty) the SDK's default chain.
+type EC2Credentials struct {
+	Profile         string `yaml:"profile"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
 }
 
 // ElasticIPs configures the public address pool. Without scripts,
@@ -220,6 +246,7 @@ type Group struct {
 func Default() *Config {
 	c := defaults()
 	c.AvailabilityZones = defaultAZs(c.Region)
+	c.Backend.EC2.Region = c.Region
 	return c
 }
 
@@ -255,6 +282,10 @@ func defaults() *Config {
 				SnapshotDelay:  Duration(2 * time.Second),
 				CIDR:           "10.77.0.0/16",
 				DNSSuffix:      "ec2.internal",
+			},
+			EC2: EC2Backend{
+				NamePrefix: "econe", RateLimit: 20, RateBurst: 40, MaxAttempts: 3,
+				DescribeCache: Duration(5 * time.Second),
 			},
 			// Empty rather than nil so that "settings: {}" in a file
 			// (as in econe.example.yaml) compares equal to the default.

@@ -101,6 +101,10 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	if len(c.AvailabilityZones) == 0 {
 		c.AvailabilityZones = defaultAZs(c.Region)
 	}
+	// EC2 runs where the students think they are unless told otherwise.
+	if c.Backend.EC2.Region == "" {
+		c.Backend.EC2.Region = c.Region
+	}
 	// The default pool depends on the backend; "pool: []" is kept as none.
 	if !idx.isSet("elastic_ips.pool") {
 		c.ElasticIPs.Pool = defaultPool(c.Backend.Name)

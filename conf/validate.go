@@ -128,6 +128,9 @@ func (c *Config) problems() []*FieldError {
 		p.add("backend.name", "must not be empty")
 	}
 	c.checkSim(&p)
+	if c.Backend.Name == "ec2" {
+		c.checkEC2(&p)
+	}
 
 	if c.Usage.ReconcileInterval < Duration(time.Second) {
 		p.add("usage.reconcile_interval", "must be at least 1s, got %s", c.Usage.ReconcileInterval)
@@ -315,6 +318,50 @@ func (c *Config) checkSim(p *problems) {
 	}
 	if !validDNSName(s.DNSSuffix) {
 		p.add("backend.sim.dns_suffix", "invalid DNS suffix %q", s.DNSSuffix)
+	}
+}
+
+// awsName is what AWS accepts in the names built from name_prefix and
+// in the econe:course tag: letters, digits and a few marks.
+var awsName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func (c *Config) checkEC2(p *problems) {
+	e := &c.Backend.EC2
+	if !awsName.MatchString(e.Region) {
+		p.add("backend.ec2.region", "must be an AWS region such as us-east-1, got %q", e.Region)
+	}
+	if e.Endpoint != "" {
+		if u, err := url.Parse(e.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add("backend.ec2.endpoint", "must be an absolute http:// or https:// URL, got %q", e.Endpoint)
+		}
+	}
+	cr := &e.Credentials
+	if (cr.AccessKeyID == "") != (cr.SecretAccessKey == "") {
+		p.add("backend.ec2.credentials", "access_key_id and secret_access_key go together: set both or neither")
+	}
+	if cr.Profile != "" && cr.AccessKeyID != "" {
+		p.add("backend.ec2.credentials", "set profile or access_key_id/secret_access_key, not both")
+	}
+	if e.SubnetID != "" && !strings.HasPrefix(e.SubnetID, "subnet-") {
+		p.add("backend.ec2.subnet_id", "must be a subnet id (subnet-…), got %q", e.SubnetID)
+	}
+	if !awsName.MatchString(e.NamePrefix) || strings.HasPrefix(e.NamePrefix, "sg-") {
+		p.add("backend.ec2.name_prefix", "must be 1-64 letters, digits, '.', '_' or '-' (not starting with sg-), got %q", e.NamePrefix)
+	}
+	if !awsName.MatchString(e.Course) {
+		p.add("backend.ec2.course", "must name the course (1-64 letters, digits, '.', '_' or '-'): it tags everything made in the account, got %q", e.Course)
+	}
+	if e.RateLimit <= 0 {
+		p.add("backend.ec2.rate_limit", "must be > 0 calls per second, got %v", e.RateLimit)
+	}
+	if e.RateBurst < 1 {
+		p.add("backend.ec2.rate_burst", "must be at least 1, got %d", e.RateBurst)
+	}
+	if e.MaxAttempts < 1 || e.MaxAttempts > 10 {
+		p.add("backend.ec2.max_attempts", "must be 1..10, got %d", e.MaxAttempts)
+	}
+	if e.DescribeCache < 0 || e.DescribeCache.D() > 10*time.Minute {
+		p.add("backend.ec2.describe_cache", "must be 0..10m, got %s", e.DescribeCache)
 	}
 }
 

@@ -96,6 +96,19 @@ func TestInvalidValues(t *testing.T) {
 		{"sim cidr host bits", func(c *Config) { c.Backend.Sim.CIDR = "10.77.0.5/16" }, "backend.sim.cidr", "did you mean 10.77.0.0/16?"},
 		{"dns suffix empty", func(c *Config) { c.Backend.Sim.DNSSuffix = "" }, "backend.sim.dns_suffix", "invalid DNS suffix"},
 		{"dns suffix bad label", func(c *Config) { c.Backend.Sim.DNSSuffix = "ec2..internal" }, "backend.sim.dns_suffix", "invalid DNS suffix"},
+		{"ec2 without course", ec2(func(e *EC2Backend) { e.Course = "" }), "backend.ec2.course", "must name the course"},
+		{"ec2 region garbage", ec2(func(e *EC2Backend) { e.Region = "us east" }), "backend.ec2.region", "AWS region"},
+		{"ec2 endpoint not a URL", ec2(func(e *EC2Backend) { e.Endpoint = "127.0.0.1:5000" }), "backend.ec2.endpoint", "absolute http://"},
+		{"ec2 key without secret", ec2(func(e *EC2Backend) { e.Credentials.AccessKeyID = "AKIA" }), "backend.ec2.credentials", "set both or neither"},
+		{"ec2 profile and key", ec2(func(e *EC2Backend) {
+			e.Credentials = EC2Credentials{Profile: "course", AccessKeyID: "AKIA", SecretAccessKey: "s"}
+		}), "backend.ec2.credentials", "not both"},
+		{"ec2 subnet", ec2(func(e *EC2Backend) { e.SubnetID = "vpc-1" }), "backend.ec2.subnet_id", "subnet id"},
+		{"ec2 prefix sg-", ec2(func(e *EC2Backend) { e.NamePrefix = "sg-x" }), "backend.ec2.name_prefix", "not starting with sg-"},
+		{"ec2 rate limit", ec2(func(e *EC2Backend) { e.RateLimit = 0 }), "backend.ec2.rate_limit", "must be > 0"},
+		{"ec2 rate burst", ec2(func(e *EC2Backend) { e.RateBurst = 0 }), "backend.ec2.rate_burst", "at least 1"},
+		{"ec2 attempts", ec2(func(e *EC2Backend) { e.MaxAttempts = 0 }), "backend.ec2.max_attempts", "1..10"},
+		{"ec2 describe cache", ec2(func(e *EC2Backend) { e.DescribeCache = -1 }), "backend.ec2.describe_cache", "0..10m"},
 		{"reconcile too often", func(c *Config) { c.Usage.ReconcileInterval = Duration(time.Millisecond) }, "usage.reconcile_interval", "must be at least 1s"},
 		{"negative expiration", func(c *Config) { c.TerminatedInstancesExpirationTime = -1 }, "terminated_instances_expiration_time", "must be >= 0"},
 		{"pool garbage", func(c *Config) { c.ElasticIPs.Pool = []string{"192.0.2.1", "nope"} }, "elastic_ips.pool[1]", `invalid IPv4 address or CIDR "nope"`},
@@ -181,7 +194,7 @@ func TestValidValues(t *testing.T) {
 		{"sim /30", func(c *Config) { c.Backend.Sim.CIDR = "192.168.0.0/30" }},
 		{"pool", func(c *Config) { c.ElasticIPs.Pool = []string{"192.0.2.1", " 198.51.100.0/24", "203.0.113.0/31"} }},
 		{"pool in sim cidr with another backend", func(c *Config) {
-			c.Backend.Name = "ec2"
+			c.Backend.Name, c.Backend.EC2.Course = "ec2", "cs101"
 			c.ElasticIPs.Pool = []string{"10.77.0.1"}
 		}},
 		{"pool of a /16", func(c *Config) { c.ElasticIPs.Pool = []string{"100.64.0.0/16", "192.0.2.1", "192.0.2.2"} }},
@@ -322,5 +335,13 @@ func TestPoolOfManySingleAddresses(t *testing.T) {
 	_, err := c.PoolAddresses()
 	if want := "elastic_ips.pool[65536]: 100.64.0.0 duplicates elastic_ips.pool[0] (100.64.0.0)"; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// ec2 selects the ec2 backend for a course, then applies fn.
+func ec2(fn func(e *EC2Backend)) func(c *Config) {
+	return func(c *Config) {
+		c.Backend.Name, c.Backend.EC2.Course = "ec2", "cs101"
+		fn(&c.Backend.EC2)
 	}
 }

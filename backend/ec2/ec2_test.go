@@ -1,0 +1,153 @@
+package ec2_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/backend/backendtest"
+	"github.com/econe/econe-server/backend/ec2"
+	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/econetest"
+	"github.com/econe/econe-server/store"
+	"github.com/rs/zerolog"
+)
+
+// config is the ec2 backend pointed at moto.
+func config(endpoint string) *conf.Config {
+	cfg := conf.Default()
+	cfg.Backend.Name = "ec2"
+	e := &cfg.Backend.EC2
+	e.Endpoint, e.Course = endpoint, "suite"
+	e.Credentials = conf.EC2Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}
+	e.RateLimit, e.RateBurst = 1000, 1000
+	return cfg
+}
+
+func newBackend(endpoint string) backendtest.NewBackend {
+	return func(t *testing.T, st store.Store, clock func() time.Time) backend.Backend {
+		b, err := ec2.New(backend.Deps{Config: config(endpoint), Store: store.NewSpace(st, "ec2"), Clock: clock, Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}
+
+func TestConformance(t *testing.T) {
+	endpoint := econetest.Moto(t)
+	backendtest.Run(t, newBackend(endpoint))
+	backendtest.RunVolumes(t, newBackend(endpoint))
+}
+
+// TestStartCheck: wrong settings stop the start-up, naming the key.
+func TestStartCheck(t *testing.T) {
+	endpoint := econetest.Moto(t)
+	cases := []struct {
+		name string
+		set  func(c *conf.Config)
+		want string
+	}{
+		{"unknown zone", func(c *conf.Config) { c.AvailabilityZones = []string{"us-east-1z"} }, "availability zone us-east-1z"},
+		{"unknown subnet", func(c *conf.Config) { c.Backend.EC2.SubnetID = "subnet-00000000" }, "backend.ec2.subnet_id"},
+		{"nothing listening", func(c *conf.Config) { c.Backend.EC2.Endpoint = "http://127.0.0.1:1"; c.Backend.EC2.MaxAttempts = 1 }, "check backend.ec2.credentials and backend.ec2.region"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config(endpoint)
+			c.set(cfg)
+			st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			_, err = ec2.New(backend.Deps{Config: cfg, Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop()})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestNamesAndTags reads moto's own state: names are PREFIX-USER-NAME and
+// every resource carries the econe tags, the user's group included.
+func TestNamesAndTags(t *testing.T) {
+	endpoint := econetest.Moto(t)
+	st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	groups := func(string) string { return "cs101" }
+	b, err := ec2.Open(backend.Deps{Config: config(endpoint), Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop(), UserGroup: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	const pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEOPg2GZK1Nq0VkEhoNyGx6qjFhmGMq4i2sKHKjXx3oE alice"
+	if err := b.ImportKey(ctx, backend.KeySpec{KeyID: "key-0000000000000000a", Owner: "alice", Name: "laptop", PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0000000000000000a", Owner: "alice", KeyName: "laptop",
+		InstanceType: backend.InstanceType{Name: "t3.micro"}, Image: backend.Image{ID: "ami-12c6146b"}, Zone: "us-east-1a",
+		Groups: []backend.SecurityGroup{{ID: "sg-0000000000000000a", Name: "default",
+			Rules: []backend.Rule{{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := awsec2.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")},
+		func(o *awsec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	keys, err := api.DescribeKeyPairs(ctx, &awsec2.DescribeKeyPairsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sgs, err := api.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{Filters: []types.Filter{{Name: aws.String("tag:econe:owner"), Values: []string{"alice"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := api.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys.KeyPairs) != 1 || len(sgs.SecurityGroups) != 1 || len(insts.Reservations) != 1 {
+		t.Fatalf("got %d keys, %d groups, %d reservations in moto, want 1 each", len(keys.KeyPairs), len(sgs.SecurityGroups), len(insts.Reservations))
+	}
+	inst := insts.Reservations[0].Instances[0]
+	wantTags := func(id string) map[string]string {
+		return map[string]string{"econe:id": id, "econe:owner": "alice", "econe:group": "cs101", "econe:course": "suite"}
+	}
+	cases := []struct {
+		name     string
+		got      string
+		want     string
+		tags     []types.Tag
+		wantTags map[string]string
+	}{
+		{"key pair", aws.ToString(keys.KeyPairs[0].KeyName), "econe-alice-laptop", keys.KeyPairs[0].Tags, wantTags("key-0000000000000000a")},
+		{"security group", aws.ToString(sgs.SecurityGroups[0].GroupName), "econe-alice-default", sgs.SecurityGroups[0].Tags, wantTags("sg-0000000000000000a")},
+		{"instance key", aws.ToString(inst.KeyName), "econe-alice-laptop", inst.Tags, wantTags("i-0000000000000000a")},
+		{"instance group", aws.ToString(inst.SecurityGroups[0].GroupId), aws.ToString(sgs.SecurityGroups[0].GroupId), nil, nil},
+		{"group rule", fmt.Sprint(len(sgs.SecurityGroups[0].IpPermissions)), "1", nil, nil},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+		got := map[string]string{}
+		for _, tg := range c.tags {
+			got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		for k, v := range c.wantTags {
+			if got[k] != v {
+				t.Errorf("%s: tag %s = %q, want %q", c.name, k, got[k], v)
+			}
+		}
+	}
+}

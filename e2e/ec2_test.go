@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/econetest"
+)
+
+// ec2Server is econe-server on the ec2 backend, forwarding to moto; it
+// returns the server and moto's endpoint.
+func ec2Server(t *testing.T) (*econetest.Env, string) {
+	moto := econetest.Moto(t)
+	dir := t.TempDir()
+	// lab.broken maps to a type EC2 does not have: its launch fails in AWS.
+	tpl := "instance_types:\n  - name: lab.broken\n    vcpus: 1\n    memory_mib: 512\n    settings: {aws_type: x9.nothing}\n"
+	if err := os.WriteFile(filepath.Join(dir, "lab.yaml"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := econetest.Start(t, func(c *conf.Config) {
+		c.TemplatesDir = dir
+		c.Backend.Name = "ec2"
+		c.Backend.EC2.Endpoint, c.Backend.EC2.Course = moto, "cs101"
+		c.Backend.EC2.Credentials = conf.EC2Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}
+		c.Backend.EC2.DescribeCache = 0
+	})
+	return e, moto
+}
+
+// motoBoto3 runs a boto3 script against moto itself (the course's view of
+// the account); the script finds moto's URL in MOTO.
+func motoBoto3(t *testing.T, moto, script string) string {
+	t.Helper()
+	py := econetest.Python(t)
+	cmd := exec.Command(py, "-")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_DEFAULT_REGION=us-east-1", "MOTO=" + moto}
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3 against moto: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestEC2Lifecycle: a student's instance on the ec2 backend, with the AWS
+// CLI v2 through econe-server, checked in moto's own state.
+func TestEC2Lifecycle(t *testing.T) {
+	e, moto := ec2Server(t)
+	alice, bob := e.User(t, "alice"), e.User(t, "bob")
+	var key struct{ KeyName, KeyMaterial string }
+	cliJSON(t, e, alice, &key, "ec2", "create-key-pair", "--key-name", "laptop")
+	var run struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, e, alice, &run, "ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro", "--key-name", "laptop")
+	id := run.Instances[0].InstanceId
+	var bobRun struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, e, bob, &bobRun, "ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro")
+
+	state := func() string {
+		var d struct {
+			Reservations []struct {
+				Instances []struct {
+					InstanceId string
+					State      struct{ Name string }
+				}
+			}
+		}
+		cliJSON(t, e, alice, &d, "ec2", "describe-instances")
+		var ids, states []string
+		for _, r := range d.Reservations {
+			for _, i := range r.Instances {
+				ids, states = append(ids, i.InstanceId), append(states, i.State.Name)
+			}
+		}
+		if len(ids) != 1 || ids[0] != id {
+			t.Fatalf("alice describes %v, want only her %s", ids, id)
+		}
+		return states[0]
+	}
+	steps := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"launched", nil, "running"},
+		{"stop", []string{"stop-instances"}, "stopped"},
+		{"start", []string{"start-instances"}, "running"},
+		{"reboot", []string{"reboot-instances"}, "running"},
+		{"terminate", []string{"terminate-instances"}, "terminated"},
+	}
+	for _, s := range steps {
+		if s.args != nil {
+			if out, err := e.CLI(t, alice, append(append([]string{"ec2"}, s.args...), "--instance-ids", id)...); err != nil {
+				t.Fatalf("%s: %v\n%s", s.name, err, out)
+			}
+		}
+		if got := state(); got != s.want {
+			t.Errorf("after %s: state %s, want %s", s.name, got, s.want)
+		}
+	}
+
+	// The course's own view: the key is namespaced and tagged, and holds
+	// no private key; alice's instance carries econe's id.
+	got := motoBoto3(t, moto, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["MOTO"])
+k = c.describe_key_pairs()["KeyPairs"]
+print(sorted((x["KeyName"], {t["Key"]: t["Value"] for t in x.get("Tags", [])}.get("econe:owner")) for x in k))
+ids = sorted(t["Value"] for r in c.describe_instances()["Reservations"] for i in r["Instances"] for t in i.get("Tags", []) if t["Key"] == "econe:id")
+print(ids)
+`)
+	want := "[('econe-alice-laptop', 'alice')]\n" + "['" + strings.Join(sortedIDs(id, bobRun.Instances[0].InstanceId), "', '") + "']"
+	if got != want {
+		t.Errorf("moto's state:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func sortedIDs(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
+}
+
+// TestEC2LaunchRefused: a launch EC2 refuses reaches the student, through
+// boto3, with EC2's code.
+func TestEC2LaunchRefused(t *testing.T) {
+	e, _ := ec2Server(t)
+	alice := e.User(t, "alice")
+	out, err := e.Boto3(t, alice, `
+import boto3, botocore, os
+c = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+try:
+    c.run_instances(ImageId="ami-12c6146b", InstanceType="lab.broken", MinCount=1, MaxCount=1)
+    print("launched")
+except botocore.exceptions.ClientError as err:
+    print(err.response["Error"]["Code"])
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(out), "InvalidInstanceType.NotFound"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
