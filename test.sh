@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the real clients the end-to-end tests
-# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck) when they are
+# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck) and PostgreSQL when they are
 # missing, checks formatting and vet, then runs every test with -race.
 # In CI (CI=true) a prerequisite that cannot be installed fails the run.
 set -euo pipefail
@@ -13,6 +13,8 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v puttygen >/dev/null || need+=(putty-tools)
+# The PostgreSQL store's tests start a private cluster (store/postgres/pgtest).
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

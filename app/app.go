@@ -23,6 +23,7 @@ import (
 	"github.com/econe/econe-server/notify"
 	"github.com/econe/econe-server/server"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/store/postgres"
 	"github.com/econe/econe-server/templates"
 	"github.com/rs/zerolog"
 )
@@ -67,20 +68,31 @@ const (
 	PIDFile     = "econe-server.pid"
 	DefaultLog  = "econe-server.log"
 	lockTimeout = 2 * time.Second
+	// connectTimeout bounds opening (and migrating) a PostgreSQL store.
+	connectTimeout = 30 * time.Second
 )
 
-// OpenStore opens the store and keyring of a data directory: what admin
-// commands need when the server is not running.
+// OpenStore opens the store (store.driver) and the keyring of the data
+// directory: what admin commands need when the server is not running.
 func OpenStore(cfg *conf.Config) (store.Store, *keyring.Keyring, error) {
 	keys, err := keyring.LoadOrCreate(filepath.Join(cfg.DataDir, KeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.OpenBolt(filepath.Join(cfg.DataDir, DBFile), lockTimeout)
+	st, err := openDriver(cfg.DataDir, cfg.Store)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, keys, nil
+}
+
+func openDriver(dataDir string, c conf.Store) (store.Store, error) {
+	if c.Driver != conf.StorePostgres {
+		return store.OpenBolt(filepath.Join(dataDir, DBFile), lockTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	return postgres.Open(ctx, c.DSN, postgres.Options{MaxConns: int32(c.MaxConns)})
 }
 
 // OpenAudit opens the audit log of cfg.

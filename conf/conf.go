@@ -26,6 +26,9 @@ type Config struct {
 	SSLServer string `yaml:"ssl_server"`
 	TLS       TLS    `yaml:"tls"`
 	DataDir   string `yaml:"data_dir"`
+	// Store chooses where the state lives: bbolt under DataDir, or
+	// PostgreSQL shared by several replicas.
+	Store Store `yaml:"store"`
 	// TemplatesDir holds extra instance types and images; "" means the
 	// built-in ones only.
 	TemplatesDir string `yaml:"templates_dir"`
@@ -258,6 +261,7 @@ func defaults() *Config {
 		Port:            4567,
 		Region:          "us-east-1",
 		DataDir:         "./econe-data",
+		Store:           Store{Driver: StoreBolt, MaxConns: defaultMaxConns},
 		MaxRequestBytes: 1 << 20,
 		Limits: Limits{
 			HeaderReadTimeout: Duration(30 * time.Second),

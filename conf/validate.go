@@ -105,6 +105,7 @@ func (c *Config) problems() []*FieldError {
 	if s := c.AdminSocketPath(); len(s) > maxSocketPath {
 		p.add("admin_socket", "socket path %q is %d bytes, longer than the %d a Unix socket allows; set a shorter admin_socket or data_dir", s, len(s), maxSocketPath)
 	}
+	c.checkStore(&p)
 	if c.MaxRequestBytes <= 0 {
 		p.add("max_request_bytes", "must be > 0, got %d", c.MaxRequestBytes)
 	}

@@ -141,6 +141,14 @@ func TestInvalidValues(t *testing.T) {
 			"groups.cs61c.images[1]", `"ami-1" is listed twice`},
 		{"quota max_running_hours 0", func(c *Config) { c.Quota.MaxRunningHours = quota.Int(0) }, "quota.max_running_hours", "must be at least 1 (hours), got 0"},
 		{"quota max_volume_gib negative", func(c *Config) { c.Quota.MaxVolumeGiB = quota.Int(-5) }, "quota.max_volume_gib", "must be >= 0, got -5"},
+		{"store driver", func(c *Config) { c.Store.Driver = "sqlite" }, "store.driver", `unknown driver "sqlite"`},
+		{"postgres without dsn", func(c *Config) { c.Store.Driver = StorePostgres }, "store.dsn", "is required with driver postgres"},
+		{"postgres dsn scheme", func(c *Config) { c.Store = Store{Driver: StorePostgres, DSN: "mysql://u:secret@db/x", MaxConns: 4} },
+			"store.dsn", "is not a valid postgres:// or postgresql:// URL"},
+		{"postgres dsn word", func(c *Config) { c.Store = Store{Driver: StorePostgres, DSN: "econe", MaxConns: 4} },
+			"store.dsn", "must be a postgres:// URL or key=value pairs"},
+		{"dsn with bolt", func(c *Config) { c.Store.DSN = "postgres://db/econe" }, "store.dsn", "is only used with driver postgres"},
+		{"one connection", func(c *Config) { c.Store.MaxConns = 1 }, "store.max_conns", "must be 2..10000, got 1"},
 		{"quota budget negative", func(c *Config) { m := quota.Money(-1); c.Quota.Budget = &m }, "quota.budget", "must be >= 0"},
 	}
 	for _, tt := range tests {
@@ -204,6 +212,12 @@ func TestValidValues(t *testing.T) {
 		}},
 		{"group quota", func(c *Config) {
 			c.Groups = map[string]Group{"cs61c": {Limits: quota.Limits{MaxInstances: quota.Int(0), InstanceTypes: []string{"t3.micro"}, MaxRunningHours: quota.Int(1)}}}
+		}},
+		{"postgres URL", func(c *Config) {
+			c.Store = Store{Driver: StorePostgres, DSN: "postgresql://econe@db:5432/econe?sslmode=verify-full", MaxConns: 2}
+		}},
+		{"postgres key=value", func(c *Config) {
+			c.Store = Store{Driver: StorePostgres, DSN: "host=/run/postgresql dbname=econe", MaxConns: 50}
 		}},
 		{"no default limits", func(c *Config) { c.Quota = Quota{CountStoppedInstances: true} }},
 	}

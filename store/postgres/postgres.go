@@ -1,0 +1,397 @@
+// Package postgres is the PostgreSQL implementation of store.Store, for
+// several econe-server replicas sharing one database: every bucket lives
+// in one key/value table (migrations/0001_kv.sql), keys are bytea so they
+// sort bytewise, and each update function runs in its own SERIALIZABLE
+// transaction, run again after a serialization failure or a deadlock.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/econe/econe-server/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrCommitUnknown means the connection was lost while COMMIT was on its
+// way: the update may or may not have been committed.
+var ErrCommitUnknown = errors.New("store: the database connection was lost during COMMIT, the update may or may not have been committed")
+
+// ErrConflicts means an update kept failing on serialization conflicts
+// with concurrent updates until the retry bound.
+var ErrConflicts = errors.New("store: update conflicted with concurrent updates too often")
+
+// Options tune a Store; the zero value is usable.
+type Options struct {
+	// MaxConns caps the pool's connections; 0 keeps pgx's default.
+	// Views that run while updates wait need a connection of their own,
+	// so it must be at least 2.
+	MaxConns int32
+	// MaxAttempts bounds how often one update function is run when its
+	// transaction fails on a conflict; 0 means defaultMaxAttempts.
+	MaxAttempts int
+}
+
+const (
+	defaultMaxAttempts = 40
+	// backoffBase and backoffCap bound the jittered wait between attempts:
+	// random in [0, min(cap, base·2^attempt)).
+	backoffBase = time.Millisecond
+	backoffCap  = 100 * time.Millisecond
+	// pageSize is how many keys a Scan reads before running its callbacks:
+	// the connection must be free for the callback's own reads.
+	pageSize = 256
+)
+
+// SQLSTATEs after which an update is run again.
+const (
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// Store is a store.Store over a PostgreSQL database.
+type Store struct {
+	pool        *pgxpool.Pool
+	maxAttempts int
+
+	mu     sync.Mutex
+	closed bool // under mu
+	active sync.WaitGroup
+}
+
+var _ store.Store = (*Store)(nil)
+
+// declared holds store.Buckets: any other bucket is a programming error.
+var declared = func() map[store.Bucket]bool {
+	m := map[store.Bucket]bool{}
+	for _, b := range store.Buckets {
+		m[b] = true
+	}
+	return m
+}()
+
+// Open connects to dsn (a postgres:// URL or key=value string), brings the
+// schema up to date and checks the store's schema version.
+func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message can quote the DSN, password included.
+		return nil, errors.New("store: invalid PostgreSQL dsn (see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING)")
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if cfg.MaxConns < 2 {
+		return nil, fmt.Errorf("store: PostgreSQL needs at least 2 connections, got %d", cfg.MaxConns)
+	}
+	// Update returning nil promises a durable commit, whatever the
+	// server's default; a dsn may still choose otherwise explicitly.
+	if _, set := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s := &Store{pool: pool, maxAttempts: o.MaxAttempts}
+	if s.maxAttempts <= 0 {
+		s.maxAttempts = defaultMaxAttempts
+	}
+	return s, nil
+}
+
+// enter counts a call in, unless the store is closed.
+func (s *Store) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	s.active.Add(1)
+	return nil
+}
+
+// Close waits for the calls in progress, then closes the pool.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.active.Wait()
+	s.pool.Close()
+	return nil
+}
+
+var (
+	viewOptions   = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	updateOptions = pgx.TxOptions{IsoLevel: pgx.Serializable}
+)
+
+// View runs fn in a read-only snapshot (REPEATABLE READ): it sees the
+// updates committed before it began and never waits for one in progress.
+func (s *Store) View(fn func(store.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.active.Done()
+	err, _ := s.attempt(viewOptions, fn)
+	return err
+}
+
+// Update runs fn in a SERIALIZABLE transaction, again (after a jittered
+// backoff) while the transaction fails on a conflict, at most maxAttempts
+// times.
+func (s *Store) Update(fn func(store.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.active.Done()
+	for attempt := 1; ; attempt++ {
+		err, conflict := s.attempt(updateOptions, fn)
+		if !conflict {
+			return err
+		}
+		if attempt == s.maxAttempts {
+			return fmt.Errorf("%w (%d attempts; the last: %v)", ErrConflicts, attempt, err)
+		}
+		time.Sleep(backoff(attempt))
+	}
+}
+
+// backoff is the full-jitter wait after the attempt-th conflict.
+func backoff(attempt int) time.Duration {
+	limit := backoffCap
+	if attempt < 20 && backoffBase<<attempt < limit {
+		limit = backoffBase << attempt
+	}
+	return rand.N(limit)
+}
+
+// attempt runs fn in one transaction and commits it if fn and every
+// statement succeeded. conflict reports a serialization failure or
+// deadlock, after which fn may be run again.
+func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error, conflict bool) {
+	ctx := context.Background()
+	ptx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err), false
+	}
+	t := &tx{ctx: ctx, tx: ptx, writable: opts.AccessMode != pgx.ReadOnly}
+	defer func() {
+		if p := recover(); p != nil {
+			ptx.Rollback(ctx)
+			panic(p)
+		}
+	}()
+	fnErr := fn(t)
+	switch {
+	case t.err != nil:
+		// A statement failed (the transaction is aborted): fn decided on
+		// what it could not read, so its own result does not count.
+		ptx.Rollback(ctx)
+		return t.err, isConflict(t.err)
+	case fnErr != nil:
+		ptx.Rollback(ctx)
+		return fnErr, false
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr):
+			return fmt.Errorf("store: commit: %w", err), isConflict(err)
+		case pgconn.SafeToRetry(err):
+			return fmt.Errorf("store: commit not sent: %w", err), false
+		}
+		return fmt.Errorf("%w: %v", ErrCommitUnknown, err), false
+	}
+	return nil, false
+}
+
+func isConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == serializationFailure || pgErr.Code == deadlockDetected)
+}
+
+// tx is one function's transaction.
+type tx struct {
+	ctx      context.Context
+	tx       pgx.Tx
+	writable bool
+	// err is the first failed statement's error: PostgreSQL refuses every
+	// later statement of the transaction, and Get has no error to return.
+	err error
+	// scanning counts the Scans in progress per bucket: writes there are
+	// refused, as bbolt must refuse them under its cursor.
+	scanning map[store.Bucket]int
+}
+
+func check(b store.Bucket) {
+	if !declared[b] {
+		panic("store: undeclared bucket " + string(b))
+	}
+}
+
+// fail records err as the transaction's first failure and returns it.
+func (t *tx) fail(err error) error {
+	err = fmt.Errorf("store: %w", err)
+	if t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+func (t *tx) Writable() bool { return t.writable }
+
+func (t *tx) Get(b store.Bucket, key string) []byte {
+	check(b)
+	var v []byte
+	err := t.tx.QueryRow(t.ctx, `SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key)).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		t.fail(err)
+		return nil
+	case v == nil:
+		return []byte{} // an empty bytea: present, empty
+	}
+	return v
+}
+
+// Put sends value at once, so the caller may reuse it when Put returns.
+func (t *tx) Put(b store.Bucket, key string, value []byte) error {
+	if err := t.writableIn(b); err != nil {
+		return err
+	}
+	if key == "" {
+		return errors.New("store: Put with an empty key")
+	}
+	if value == nil {
+		value = []byte{} // nil would be NULL
+	}
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, string(b), []byte(key), value)
+	if err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *tx) Delete(b store.Bucket, key string) error {
+	if err := t.writableIn(b); err != nil {
+		return err
+	}
+	if _, err := t.tx.Exec(t.ctx, `DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key)); err != nil {
+		return t.fail(err)
+	}
+	return nil
+}
+
+func (t *tx) writableIn(b store.Bucket) error {
+	check(b)
+	switch {
+	case !t.writable:
+		return fmt.Errorf("store: write to bucket %s in a read-only transaction", b)
+	case t.scanning[b] > 0:
+		return fmt.Errorf("store: write to bucket %s during a Scan of it", b)
+	}
+	return nil
+}
+
+type pair struct {
+	key   string
+	value []byte
+}
+
+// Scan reads the prefix a page at a time, each page whole before its
+// callbacks run: the callbacks use the same connection.
+func (t *tx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) error {
+	check(b)
+	if t.scanning == nil {
+		t.scanning = map[store.Bucket]int{}
+	}
+	t.scanning[b]++
+	defer func() { t.scanning[b]-- }()
+	from, after := []byte(prefix), false
+	end := prefixEnd(from)
+	for {
+		page, err := t.page(b, from, after, end)
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			if err := fn(p.key, p.value); err != nil {
+				if errors.Is(err, store.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+		from, after = []byte(page[len(page)-1].key), true
+	}
+}
+
+// page reads up to pageSize pairs of bucket b in key order, from key from
+// (after it, when after), before end (none when nil).
+func (t *tx) page(b store.Bucket, from []byte, after bool, end []byte) ([]pair, error) {
+	q, args := `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key >= $2`, []any{string(b), from}
+	if after {
+		q = `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key > $2`
+	}
+	if end != nil {
+		q += ` AND key < $3`
+		args = append(args, end)
+	}
+	q += ` ORDER BY key LIMIT ` + fmt.Sprint(pageSize)
+	rows, err := t.tx.Query(t.ctx, q, args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	var page []pair
+	var k, v []byte
+	_, err = pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+		if v == nil {
+			v = []byte{}
+		}
+		page = append(page, pair{string(k), v})
+		return nil
+	})
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return page, nil
+}
+
+// prefixEnd is the least key greater than every key with the prefix, nil
+// when there is none (the prefix is empty or all 0xff).
+func prefixEnd(prefix []byte) []byte {
+	// Not bytes.TrimRight: its cutset is UTF-8, where 0xfe and 0xff are
+	// both the replacement character.
+	n := len(prefix)
+	for n > 0 && prefix[n-1] == 0xff {
+		n--
+	}
+	if n == 0 {
+		return nil
+	}
+	end := bytes.Clone(prefix[:n])
+	end[n-1]++
+	return end
+}

@@ -1,0 +1,224 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/store/postgres"
+	"github.com/econe/econe-server/store/postgres/pgtest"
+)
+
+func TestPrefixEnd(t *testing.T) {
+	cases := []struct {
+		name, prefix string
+		want         []byte
+	}{
+		{"empty", "", nil},
+		{"ascii", "a/", []byte("a0")},
+		{"last byte 0xfe", "\xfe", []byte("\xff")},
+		{"trailing 0xff", "a\xff\xff", []byte("b")},
+		{"all 0xff", "\xff\xff", nil},
+		{"0x00", "\x00", []byte("\x01")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := postgres.PrefixEnd([]byte(c.prefix)); !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+				t.Errorf("PrefixEnd(%q): got %q, want %q", c.prefix, got, c.want)
+			}
+		})
+	}
+}
+
+// Scan reads in pages: keys across page boundaries are each visited once,
+// in order, and the callbacks may read the transaction meanwhile.
+func TestScanPages(t *testing.T) {
+	srv := pgtest.Start(t)
+	st := open(t, srv.NewSchema(t))
+	n := 3*postgres.PageSize + 1
+	var keys []string
+	for i := range n {
+		keys = append(keys, fmt.Sprintf("p/%05d", i))
+	}
+	if err := st.Update(func(tx store.Tx) error {
+		for _, k := range append([]string{"o", "p", "q/1"}, keys...) {
+			if err := tx.Put(store.BucketTags, k, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		stop int // the callback returns ErrStop at this key's index; -1 never
+		want []string
+	}{
+		{"whole prefix", -1, keys},
+		{"stop at a page's last key", postgres.PageSize - 1, keys[:postgres.PageSize]},
+		{"stop at a page's first key", postgres.PageSize, keys[:postgres.PageSize+1]},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			err := st.View(func(tx store.Tx) error {
+				return tx.Scan(store.BucketTags, "p/", func(k string, v []byte) error {
+					got = append(got, k)
+					if w := tx.Get(store.BucketTags, k); string(w) != k || string(v) != k {
+						t.Errorf("key %q: got value %q and Get %q, want the key", k, v, w)
+					}
+					if len(got)-1 == c.stop {
+						return store.ErrStop
+					}
+					return nil
+				})
+			})
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Errorf("got %d keys (%v), want %d: first difference at %d", len(got), err, len(c.want), firstDiff(got, c.want))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// Replicas starting at once apply each migration once; opening again
+// changes nothing; a database a newer econe-server migrated is refused.
+func TestMigrations(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewSchema(t)
+	const replicas = 4
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+			if err == nil {
+				st.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+	st := open(t, dsn)
+	if err := st.View(func(tx store.Tx) error {
+		if got := string(tx.Get(store.BucketMeta, "schema_version")); got != store.SchemaVersion {
+			t.Errorf("schema_version: got %q, want %q", got, store.SchemaVersion)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(st, func(string) int { return 1 }); err != nil {
+		t.Errorf("store.Migrate on a new PostgreSQL store: %v", err)
+	}
+	st.Close()
+
+	cases := []struct {
+		name, sql, wantErr string
+	}{
+		{"newer SQL schema", `INSERT INTO SCHEMA.econe_schema (version, name) VALUES (99, '0099_future.sql')`,
+			"SQL schema version 99, this econe-server knows up to 1"},
+		{"newer store schema", `UPDATE SCHEMA.econe_kv SET value = '99' WHERE bucket = 'meta' AND key = 'schema_version'`,
+			"schema version 99, this econe-server reads " + store.SchemaVersion},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dsn := srv.NewSchema(t)
+			open(t, dsn).Close()
+			schema := dsn[strings.LastIndex(dsn, "=")+1:]
+			if err := srv.Exec(context.Background(), "postgres", strings.ReplaceAll(c.sql, "SCHEMA.", schema+".")); err != nil {
+				t.Fatal(err)
+			}
+			st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+			if err == nil {
+				st.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("got %v, want an error saying %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+// Two updates read a counter and then both write it: the second conflicts
+// and runs again; with one attempt allowed, it fails with ErrConflicts.
+func TestConflictRetries(t *testing.T) {
+	srv := pgtest.Start(t)
+	cases := []struct {
+		name        string
+		maxAttempts int
+		wantCount   int
+		wantFailed  int
+	}{
+		{"retried", 0, 2, 0},
+		{"bounded", 1, 1, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := postgres.Open(context.Background(), srv.NewSchema(t), postgres.Options{MaxAttempts: c.maxAttempts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if err := st.Update(func(tx store.Tx) error { return tx.Put(store.BucketTags, "n", []byte("0")) }); err != nil {
+				t.Fatal(err)
+			}
+			read := []chan struct{}{make(chan struct{}), make(chan struct{})}
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					first := true
+					errs[i] = st.Update(func(tx store.Tx) error {
+						var n int
+						fmt.Sscan(string(tx.Get(store.BucketTags, "n")), &n)
+						if first { // both read before either writes
+							first = false
+							close(read[i])
+							<-read[1-i]
+						}
+						return tx.Put(store.BucketTags, "n", []byte(fmt.Sprint(n+1)))
+					})
+				}()
+			}
+			wg.Wait()
+			failed := 0
+			for _, err := range errs {
+				switch {
+				case errors.Is(err, postgres.ErrConflicts):
+					failed++
+				case err != nil:
+					t.Errorf("got %v, want nil or ErrConflicts", err)
+				}
+			}
+			var got string
+			st.View(func(tx store.Tx) error { got = string(tx.Get(store.BucketTags, "n")); return nil })
+			if got != fmt.Sprint(c.wantCount) || failed != c.wantFailed {
+				t.Errorf("got counter %s and %d failed, want %d and %d", got, failed, c.wantCount, c.wantFailed)
+			}
+		})
+	}
+}
