@@ -51,7 +51,9 @@ func TestCallerIdentity(t *testing.T) {
 		cliJSON(t, e, c, &cli, "sts", "get-caller-identity")
 		wantIdentity(t, e, "aws sts get-caller-identity", name, identity{Account: cli.Account, Arn: cli.Arn, UserID: cli.UserId})
 
-		var cliUser struct{ User struct{ UserName, UserId, Arn, Path string } }
+		var cliUser struct {
+			User struct{ UserName, UserId, Arn, Path string }
+		}
 		cliJSON(t, e, c, &cliUser, "iam", "get-user")
 		u := cliUser.User
 		if u.UserName != name || u.UserId != cli.UserId || u.Arn != cli.Arn || u.Path != "/" {
