@@ -15,17 +15,47 @@ var families = []map[string]Handler{
 	addressActions,
 }
 
+// otherServices are the families of the services other than EC2 served at
+// the same endpoint, by the name their requests are signed for.
+var otherServices = map[string]map[string]Handler{
+	"sts": stsActions,
+	"iam": iamActions,
+}
+
 // Table returns the Action name -> handler table. A name declared by two
 // families is a programming error and panics at start-up.
 func Table() map[string]Handler {
 	t := map[string]Handler{}
-	for _, f := range families {
+	join(func(name, _ string, h Handler) { t[name] = h })
+	return t
+}
+
+// Services returns the Action name -> service table: the SigV4 signing
+// name of the service each action belongs to ("ec2", "sts", "iam"), which
+// decides the protocol it is answered in and the scope it must be signed
+// for. The Action name alone decides: the names served do not collide.
+func Services() map[string]string {
+	t := map[string]string{}
+	join(func(name, service string, _ Handler) { t[name] = service })
+	return t
+}
+
+// join calls add for every action of every family, once.
+func join(add func(name, service string, h Handler)) {
+	seen := map[string]bool{}
+	each := func(service string, f map[string]Handler) {
 		for name, h := range f {
-			if _, dup := t[name]; dup {
+			if seen[name] {
 				panic(fmt.Sprintf("actions: %s declared twice", name))
 			}
-			t[name] = h
+			seen[name] = true
+			add(name, service, h)
 		}
 	}
-	return t
+	for _, f := range families {
+		each("ec2", f)
+	}
+	for service, f := range otherServices {
+		each(service, f)
+	}
 }

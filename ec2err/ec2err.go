@@ -173,6 +173,11 @@ const (
 	InvalidUserIDMalformed        = "InvalidUserID.Malformed"
 	InvalidRegionNotFound         = "InvalidRegion.NotFound"
 	InvalidInstanceAttributeValue = "InvalidInstanceAttributeValue"
+
+	// STS and IAM codes, for the identity actions served at the same endpoint.
+	InvalidClientTokenId = "InvalidClientTokenId"
+	NoSuchEntity         = "NoSuchEntity"
+	ValidationError      = "ValidationError"
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -258,6 +263,9 @@ var codes = map[string]int{
 	InvalidUserIDMalformed:        http.StatusBadRequest,
 	InvalidRegionNotFound:         http.StatusBadRequest,
 	InvalidInstanceAttributeValue: http.StatusBadRequest,
+	InvalidClientTokenId:          http.StatusForbidden,
+	NoSuchEntity:                  http.StatusNotFound,
+	ValidationError:               http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.

@@ -22,6 +22,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
@@ -166,6 +168,30 @@ func (e *Env) User(t testing.TB, name string) *admin.Credentials {
 // SDKHTTPClient), with retries off so every error reaches the test.
 func (e *Env) EC2(c *admin.Credentials) *ec2.Client {
 	return ec2.New(ec2.Options{
+		Region:       e.Config.Region,
+		BaseEndpoint: aws.String(e.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   SDKHTTPClient(awshttp.NewBuildableClient()),
+	})
+}
+
+// STS is an aws-sdk-go-v2 STS client for the user at the same endpoint,
+// set up as EC2 is.
+func (e *Env) STS(c *admin.Credentials) *sts.Client {
+	return sts.New(sts.Options{
+		Region:       e.Config.Region,
+		BaseEndpoint: aws.String(e.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   SDKHTTPClient(awshttp.NewBuildableClient()),
+	})
+}
+
+// IAM is an aws-sdk-go-v2 IAM client for the user at the same endpoint,
+// set up as EC2 is.
+func (e *Env) IAM(c *admin.Credentials) *iam.Client {
+	return iam.New(iam.Options{
 		Region:       e.Config.Region,
 		BaseEndpoint: aws.String(e.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),

@@ -40,6 +40,7 @@ type Server struct {
 	cfg    *conf.Config
 	svc    *actions.Service
 	table  map[string]actions.Handler
+	protos map[string]*protocol // by action: the service it belongs to
 	creds  *credentials
 	audit  *audit.Log // nil: nothing is audited (unit tests of the HTTP surface)
 	log    zerolog.Logger
@@ -51,7 +52,7 @@ type Server struct {
 // New builds the server around an action service. Mutating requests are
 // recorded in auditLog before they run, and refused if they cannot be.
 func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog *audit.Log, log zerolog.Logger) *Server {
-	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), creds: newCredentials(keys), audit: auditLog, log: log, clock: svc.Clock, obs: noObserver{}}
+	s := &Server{cfg: cfg, svc: svc, table: actions.Table(), protos: actionProtocols(actions.Services()), creds: newCredentials(keys), audit: auditLog, log: log, clock: svc.Clock, obs: noObserver{}}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -59,7 +60,7 @@ func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog
 	// EC2 clients may sign any path (some append one); every path is the API.
 	r.MatcherFunc(func(*http.Request, *mux.RouteMatch) bool { return true }).Methods(http.MethodGet, http.MethodPost).Handler(http.HandlerFunc(s.serveAPI))
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.finish(w, req, time.Now(), newRequestID(), nil, "", actions.DefaultVersion, nil, ec2err.New(ec2err.UnsupportedOperation, "The HTTP method %s is not supported; use GET or POST.", req.Method))
+		s.finish(w, req, time.Now(), newRequestID(), nil, ec2Protocol, "", actions.DefaultVersion, nil, ec2err.New(ec2err.UnsupportedOperation, "The HTTP method %s is not supported; use GET or POST.", req.Method))
 	})
 	s.router = r
 	return s
@@ -79,6 +80,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 	id := newRequestID()
 	var (
 		user    *store.User
+		proto   = ec2Protocol
 		action  string
 		version = actions.DefaultVersion
 		resp    any
@@ -89,7 +91,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 			err = &ec2err.Error{Code: ec2err.InternalError, Message: "An internal error has occurred.", Detail: fmt.Sprintf("panic: %v\n%s", p, debug.Stack())}
 			resp = nil
 		}
-		s.finish(w, req, start, id, user, action, version, resp, err)
+		s.finish(w, req, start, id, user, proto, action, version, resp, err)
 	}()
 
 	params, form, bodyHash, err := s.readParams(w, req)
@@ -100,7 +102,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 	if v := params.Get("Version"); versionRE.MatchString(v) {
 		version = v
 	}
-	user, err = s.authenticate(req, form, bodyHash)
+	h, known := s.table[action]
+	// The action decides the service its scope must name; an unknown one
+	// is refused whatever the client signed for, in that service's protocol.
+	service := ""
+	if known {
+		if proto = s.protos[action]; proto == nil {
+			proto = ec2Protocol // a handler a test injected
+		}
+		service = proto.service
+	}
+	var scope string
+	user, scope, err = s.authenticate(req, form, bodyHash, proto, service)
 	if err != nil {
 		return
 	}
@@ -108,8 +121,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		err = ec2err.Missing("Action")
 		return
 	}
-	h, known := s.table[action]
 	if !known {
+		proto = scopeProtocol(scope)
 		err = ec2err.New(ec2err.InvalidAction, "The action %s is not valid for this web service.", action)
 		return
 	}
@@ -193,13 +206,11 @@ func fieldCount(s string) int {
 	return strings.Count(s, "&") + 1
 }
 
-// signingService is the service EC2 clients put in their SigV4 scope
-// (botocore's and the Go SDK's signing name for EC2).
-const signingService = "ec2"
-
-// authenticate verifies the signature against the user's secret. A
-// disabled user's key is treated exactly as an unknown one.
-func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string) (*store.User, error) {
+// authenticate verifies the signature against the user's secret, for a
+// scope naming service ("" = any), and returns the service the scope names.
+// A disabled user's key is treated exactly as an unknown one; a failure is
+// answered as proto's service answers it.
+func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string, proto *protocol, service string) (*store.User, string, error) {
 	var user *store.User
 	var lookupErr error
 	lookup := func(accessKeyID string) (string, bool) {
@@ -207,9 +218,12 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 		user, lookupErr = u, err
 		return secret, ok
 	}
-	var err error
+	var (
+		res sigv4.Result
+		err error
+	)
 	for _, host := range s.signedHosts(req) {
-		_, err = sigv4.Verify(sigv4.Request{
+		res, err = sigv4.Verify(sigv4.Request{
 			Method:     req.Method,
 			Host:       host,
 			Path:       req.URL.EscapedPath(),
@@ -223,25 +237,25 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 			AllowV2:       s.cfg.Auth.SigV2,
 			Region:        s.cfg.Region,
 			EnforceRegion: s.cfg.Auth.EnforceRegion,
-			Service:       signingService,
+			Service:       service,
 		})
 		if !errors.Is(err, sigv4.ErrMismatch) {
 			break
 		}
 	}
 	if lookupErr != nil {
-		return nil, fmt.Errorf("credential lookup: %w", lookupErr)
+		return nil, "", fmt.Errorf("credential lookup: %w", lookupErr)
 	}
 	if err != nil {
 		if se := (*sigv4.Error)(nil); errors.As(err, &se) {
 			s.obs.AuthFailed(se.Kind.String())
 		}
-		return nil, authError(err)
+		return nil, "", proto.authError(err)
 	}
 	if err := s.termEnded(user); err != nil {
-		return user, err // verified: the access log names the student
+		return user, res.Service, err // verified: the access log names the student
 	}
-	return user, nil
+	return user, res.Service, nil
 }
 
 // signedHosts are the hosts a client may have signed, most likely first.
@@ -253,36 +267,6 @@ func (s *Server) signedHosts(req *http.Request) []string {
 		return []string{public, req.Host}
 	}
 	return []string{req.Host}
-}
-
-// authError maps a signature failure to the code EC2 answers with. The
-// client gets sigv4's explanation (it may quote the string to sign, which
-// helps a student fix a hand-written signer); the log gets only the kind,
-// because that text can hold request parameters such as UserData.
-func authError(err error) error {
-	var se *sigv4.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	code, prefix := ec2err.AuthFailure, ""
-	switch se.Kind {
-	case sigv4.KindMissing:
-		code, prefix = ec2err.MissingAuthenticationToken, "The request must contain either a valid (registered) AWS access key ID or X.509 certificate."
-	case sigv4.KindMalformed:
-		code = ec2err.IncompleteSignature
-	case sigv4.KindExpired:
-		code = ec2err.RequestExpired
-	// EC2 answers a session token it cannot use with AuthFailure (401), not
-	// the InvalidClientTokenId (403) of IAM and STS. A scope naming another
-	// region or service is AuthFailure too.
-	case sigv4.KindUnknownKey, sigv4.KindMismatch, sigv4.KindSecurityToken:
-		prefix = "AWS was not able to validate the provided access credentials."
-	}
-	msg := sentence(se.Msg)
-	if prefix != "" {
-		msg = prefix + " " + msg
-	}
-	return quietError{&ec2err.Error{Code: code, Message: msg, Detail: "sigv4: " + se.Kind.String()}}
 }
 
 // quietError is an error whose client message stays out of the log.
@@ -304,21 +288,20 @@ func sentence(s string) string {
 	return s
 }
 
-// finish writes the response (success or error envelope) and logs the
+// finish writes the response (proto's success or error envelope) and logs the
 // request's one access line.
-func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Time, id string, user *store.User, action, version string, resp any, err error) {
+func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Time, id string, user *store.User, proto *protocol, action, version string, resp any, err error) {
 	var body []byte
 	status := http.StatusOK
 	if err == nil {
 		enc := getEncodeBuffer()
 		defer putEncodeBuffer(enc)
-		body, err = enc.marshalSuccess(action, version, id, resp)
+		body, err = proto.success(enc, action, version, id, resp)
 	}
 	var e *ec2err.Error
 	if err != nil {
 		e = ec2err.As(err)
-		status = e.Status()
-		body = marshalError(e, id)
+		body, status = proto.failure(e, id)
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.Header().Set("X-Amzn-Requestid", id)

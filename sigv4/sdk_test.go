@@ -91,7 +91,7 @@ func TestSDKSignedAccepted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d %s http://%s%s?%s: got %v, want success", i, r.Method, r.Host, r.Path, r.RawQuery, err)
 		}
-		if want := (Result{AccessKeyID: testAKID, Version: 4, Region: sc.region}); res != want {
+		if want := (Result{AccessKeyID: testAKID, Version: 4, Region: sc.region, Service: sc.service}); res != want {
 			t.Fatalf("case %d: got %+v, want %+v", i, res, want)
 		}
 	}
@@ -118,7 +118,7 @@ func TestSDKPresignedAccepted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d %s http://%s%s?%s: got %v, want success", i, r.Method, r.Host, r.Path, r.RawQuery, err)
 		}
-		if want := (Result{AccessKeyID: testAKID, Version: 4, Region: sc.region, Presigned: true}); res != want {
+		if want := (Result{AccessKeyID: testAKID, Version: 4, Region: sc.region, Service: sc.service, Presigned: true}); res != want {
 			t.Fatalf("case %d: got %+v, want %+v", i, res, want)
 		}
 	}

@@ -416,7 +416,7 @@ func finishV4(r *Request, a *v4Auth, amzDate string, q []qparam, skip, payload s
 			}
 			sum := signatureV4(r, a, amzDate, q, skip, payload, uri, host, key[:], nil)
 			if hmac.Equal(sum[:], a.sig[:]) {
-				return Result{AccessKeyID: a.akid, Version: 4, Region: a.region, Presigned: presigned}, nil
+				return Result{AccessKeyID: a.akid, Version: 4, Region: a.region, Service: a.service, Presigned: presigned}, nil
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func TestAWSSuiteVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: got %v, want success", err)
 			}
-			want := Result{AccessKeyID: suiteAKID, Version: 4, Region: "us-east-1", Presigned: tc.presigned}
+			want := Result{AccessKeyID: suiteAKID, Version: 4, Region: "us-east-1", Service: "service", Presigned: tc.presigned}
 			if res != want {
 				t.Errorf("Verify: got %+v, want %+v", res, want)
 			}

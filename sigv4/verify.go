@@ -47,6 +47,7 @@ type Result struct {
 	AccessKeyID string
 	Version     int    // 2 or 4
 	Region      string // scope region for v4, whatever the client declared (boto 2 at 127.0.0.1 declares "0"); "" for v2
+	Service     string // scope service for v4, as the client declared it; "" for v2
 	Presigned   bool
 }
 
