@@ -1,17 +1,22 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/econe/econe-server/actions"
 	"github.com/econe/econe-server/audit"
 	"github.com/econe/econe-server/econetest"
 )
@@ -194,5 +199,58 @@ func TestAuditFailsClosed(t *testing.T) {
 	vols, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
 	if err != nil || len(vols.Volumes) != 0 {
 		t.Errorf("DescribeVolumes: got %v, %v; want none", vols, err)
+	}
+}
+
+// Every mutating action of the table, sent with no parameters (so each
+// one fails its own way, or does nothing), leaves exactly one audited
+// change naming the action and its result code; no read-only one does.
+func TestAuditCoversEveryMutatingAction(t *testing.T) {
+	e := econetest.Start(t)
+	alice := e.User(t, "alice")
+	services := actions.Services()
+	var mutating []string
+	for name := range actions.Table() {
+		if audit.Mutating(name) {
+			mutating = append(mutating, name)
+		}
+	}
+	slices.Sort(mutating)
+	results := map[string]string{}
+	for _, name := range append(slices.Clone(mutating), "DescribeInstances", "GetConsoleOutput") {
+		req, body := newRequest(t, e, http.MethodPost, params("Action", name, "Version", "2016-11-15"))
+		creds := aws.Credentials{AccessKeyID: alice.AccessKeyID, SecretAccessKey: alice.SecretAccessKey}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha256Hex(body), services[name], e.Config.Region, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got := send(t, req)
+		results[name] = got.code
+		if got.code == "" {
+			results[name] = audit.Success
+		}
+	}
+	e.Stop()
+	entries, bad, err := audit.Read(e.Config.AuditDir())
+	if err != nil || bad != 0 {
+		t.Fatalf("Read: got %d bad lines, %v", bad, err)
+	}
+	byAction := map[string][]*audit.Change{}
+	for _, c := range audit.Changes(entries) {
+		byAction[c.Action] = append(byAction[c.Action], c)
+	}
+	for _, name := range mutating {
+		cs := byAction[name]
+		if len(cs) != 1 {
+			t.Errorf("%s: got %d audited changes, want 1", name, len(cs))
+			continue
+		}
+		if cs[0].User != "alice" || cs[0].Result != results[name] {
+			t.Errorf("%s: got user %q result %q, want alice and %q (the answer's code)", name, cs[0].User, cs[0].Result, results[name])
+		}
+	}
+	for _, name := range []string{"DescribeInstances", "GetConsoleOutput"} {
+		if n := len(byAction[name]); n != 0 {
+			t.Errorf("read-only %s: got %d audited changes, want none", name, n)
+		}
 	}
 }
