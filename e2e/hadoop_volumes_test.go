@@ -53,7 +53,10 @@ var hadoopVolumeActions = map[string]bool{
 }
 
 func TestHadoopTraceVolumes(t *testing.T) {
-	e := econetest.Start(t)
+	hadoopTraceVolumes(t, econetest.Start(t))
+}
+
+func hadoopTraceVolumes(t *testing.T, e *econetest.Env) {
 	creds := e.User(t, "hadoop")
 	ctx := econetest.Context(t)
 	if _, err := e.EC2(creds).CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("cs61c-ab-default")}); err != nil {

@@ -192,7 +192,10 @@ func TestDetachedVolumeLeavesInstanceWithBoto3(t *testing.T) {
 // the DeleteOnTermination ones and frees the others, and another student
 // meets only NotFound.
 func TestVolumesTerminateRestartIsolation(t *testing.T) {
-	e := econetest.Start(t)
+	volumesTerminateRestartIsolation(t, econetest.Start(t))
+}
+
+func volumesTerminateRestartIsolation(t *testing.T, e *econetest.Env) {
 	alice, bob := e.User(t, "alice"), e.User(t, "bob")
 	c := e.EC2(alice)
 	ctx := econetest.Context(t)
