@@ -77,6 +77,9 @@ func hadoopTraceVolumes(t *testing.T, e *econetest.Env) {
 		if action != "RunInstances" && !hadoopVolumeActions[action] {
 			continue // the other families' calls have their own tests
 		}
+		if action != "DescribeVolumes" {
+			settleVolumes(e, action == "CreateSnapshot")
+		}
 		if r.status != 200 || r.code != "" {
 			t.Fatalf("call %d %s: got %d %s %s, want success", i, action, r.status, r.code, r.message)
 		}

@@ -70,6 +70,17 @@ func (p *Proxy) Calls(action string) int {
 	return p.calls[action]
 }
 
+// Total is how many calls the proxy forwarded.
+func (p *Proxy) Total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.calls {
+		n += c
+	}
+	return n
+}
+
 // Hold holds the answer to the next call of action once the endpoint has
 // answered it; the channel is closed when it is held. The answer goes on
 // when the test calls Release, ends, or its client hangs up.
