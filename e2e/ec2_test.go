@@ -12,24 +12,29 @@ import (
 	"github.com/econe/econe-server/econetest"
 )
 
-// ec2Server is econe-server on the ec2 backend, forwarding to moto; it
-// returns the server and moto's endpoint.
+// ec2Server is econe-server on the ec2 backend, forwarding to a moto of
+// its own; it returns the server and moto's endpoint.
 func ec2Server(t *testing.T) (*econetest.Env, string) {
 	moto := econetest.Moto(t)
+	return econetest.Start(t, ec2Backend(t, moto, "cs101", "econe")), moto
+}
+
+// ec2Backend configures the ec2 backend at endpoint, for a course whose
+// names start with prefix: tests sharing one moto keep apart by these.
+func ec2Backend(t *testing.T, endpoint, course, prefix string) func(*conf.Config) {
 	dir := t.TempDir()
 	// lab.broken maps to a type EC2 does not have: its launch fails in AWS.
 	tpl := "instance_types:\n  - name: lab.broken\n    vcpus: 1\n    memory_mib: 512\n    settings: {aws_type: x9.nothing}\n"
 	if err := os.WriteFile(filepath.Join(dir, "lab.yaml"), []byte(tpl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := econetest.Start(t, func(c *conf.Config) {
+	return func(c *conf.Config) {
 		c.TemplatesDir = dir
 		c.Backend.Name = "ec2"
-		c.Backend.EC2.Endpoint, c.Backend.EC2.Course = moto, "cs101"
+		c.Backend.EC2.Endpoint, c.Backend.EC2.Course, c.Backend.EC2.NamePrefix = endpoint, course, prefix
 		c.Backend.EC2.Credentials = conf.EC2Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}
 		c.Backend.EC2.DescribeCache = 0
-	})
-	return e, moto
+	}
 }
 
 // motoBoto3 runs a boto3 script against moto itself (the course's view of

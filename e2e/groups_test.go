@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/econe/econe-server/admin"
+	"github.com/econe/econe-server/econetest"
 )
 
 func TestSecurityGroupsWithAWSCLI(t *testing.T) {
@@ -73,6 +75,12 @@ func TestSecurityGroupsWithAWSCLI(t *testing.T) {
 func TestSecurityGroupIsolation(t *testing.T) {
 	t.Parallel()
 	e, alice := start(t)
+	securityGroupIsolation(t, e, alice)
+}
+
+// securityGroupIsolation: bob, on e with alice, meets only NotFound for
+// her group of the name he also uses.
+func securityGroupIsolation(t *testing.T, e *econetest.Env, alice *admin.Credentials) {
 	bob := e.User(t, "bob")
 	ctx := context.Background()
 	mine, err := e.EC2(alice).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("web"), Description: aws.String("alice's")})

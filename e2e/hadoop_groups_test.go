@@ -48,7 +48,10 @@ func (g hadoopGroupXML) rules() string {
 
 func TestHadoopTraceSecurityGroups(t *testing.T) {
 	t.Parallel()
-	e := econetest.Start(t)
+	hadoopTraceSecurityGroups(t, econetest.Start(t))
+}
+
+func hadoopTraceSecurityGroups(t *testing.T, e *econetest.Env) {
 	traces := []struct {
 		file, version string
 		classic       bool // 2010-08-31 predates VPCs: no vpcId, no egress

@@ -53,7 +53,10 @@ var hadoopVolumeActions = map[string]bool{
 }
 
 func TestHadoopTraceVolumes(t *testing.T) {
-	e := econetest.Start(t)
+	hadoopTraceVolumes(t, econetest.Start(t))
+}
+
+func hadoopTraceVolumes(t *testing.T, e *econetest.Env) {
 	creds := e.User(t, "hadoop")
 	ctx := econetest.Context(t)
 	if _, err := e.EC2(creds).CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("cs61c-ab-default")}); err != nil {
@@ -73,6 +76,9 @@ func TestHadoopTraceVolumes(t *testing.T) {
 		r := rp.Send(t, te)
 		if action != "RunInstances" && !hadoopVolumeActions[action] {
 			continue // the other families' calls have their own tests
+		}
+		if action != "DescribeVolumes" {
+			settleVolumes(e, action == "CreateSnapshot")
 		}
 		if r.status != 200 || r.code != "" {
 			t.Fatalf("call %d %s: got %d %s %s, want success", i, action, r.status, r.code, r.message)

@@ -94,7 +94,27 @@ func TestInstancesWithSDK(t *testing.T) {
 		t.Errorf("DescribeTags: got %v, %v, want the 2 Name tags", tags, err)
 	}
 
-	// bob: alice's ids do not exist for him, and he sees an empty world.
+	instanceIsolation(t, e, bob, ids)
+
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
+		t.Fatal(err)
+	}
+	gone := func(o *ec2.InstanceTerminatedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = time.Millisecond, 10*time.Millisecond
+	}
+	if err := ec2.NewInstanceTerminatedWaiter(c, gone).Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, 10*time.Second); err != nil {
+		t.Fatalf("InstanceTerminated waiter: %v", err)
+	}
+	if strings.Contains(e.Logs(), "secret-user-data") || strings.Contains(e.Logs(), base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho secret-user-data\n"))) {
+		t.Errorf("user data reached the log")
+	}
+}
+
+// instanceIsolation: alice's instances (ids, tagged) do not exist for bob,
+// who has launched nothing, and he sees an empty world.
+func instanceIsolation(t *testing.T, e *econetest.Env, bob *admin.Credentials, ids []string) {
+	t.Helper()
+	ctx := econetest.Context(t)
 	bc := e.EC2(bob)
 	checks := []struct {
 		name string
@@ -140,19 +160,6 @@ func TestInstancesWithSDK(t *testing.T) {
 	}
 	if got, err := bc.DescribeTags(ctx, &ec2.DescribeTagsInput{}); err != nil || len(got.Tags) != 0 {
 		t.Errorf("bob's tags: got %v, %v, want none", got, err)
-	}
-
-	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
-		t.Fatal(err)
-	}
-	gone := func(o *ec2.InstanceTerminatedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = time.Millisecond, 10*time.Millisecond
-	}
-	if err := ec2.NewInstanceTerminatedWaiter(c, gone).Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, 10*time.Second); err != nil {
-		t.Fatalf("InstanceTerminated waiter: %v", err)
-	}
-	if strings.Contains(e.Logs(), "secret-user-data") || strings.Contains(e.Logs(), base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho secret-user-data\n"))) {
-		t.Errorf("user data reached the log")
 	}
 }
 
@@ -433,7 +440,10 @@ type boto2Reservation struct {
 // DescribeInstances answer with boto 2.49: the scripts find each cluster
 // role by the group names in the reservation's groupId.
 func TestHadoopTraceInstances(t *testing.T) {
-	e := econetest.Start(t)
+	hadoopTraceInstances(t, econetest.Start(t))
+}
+
+func hadoopTraceInstances(t *testing.T, e *econetest.Env) {
 	traces := []struct{ file, version string }{
 		{"hadoop-ec2-boto-2.0b3-trace.jsonl", "2010-08-31"},
 		{"hadoop-ec2-boto-2.49-trace.jsonl", "2014-10-01"},

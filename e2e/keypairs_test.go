@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/econetest"
 )
 
@@ -149,6 +150,12 @@ func TestImportSSHKeygenKeysWithBoto3(t *testing.T) {
 func TestKeyPairIsolation(t *testing.T) {
 	t.Parallel()
 	e, alice := start(t)
+	keyPairIsolation(t, e, alice)
+}
+
+// keyPairIsolation: bob, on e with alice, cannot see or delete her key of
+// the name he also uses.
+func keyPairIsolation(t *testing.T, e *econetest.Env, alice *admin.Credentials) {
 	bob := e.User(t, "bob")
 	ctx := context.Background()
 	mine, err := e.EC2(alice).CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("default")})

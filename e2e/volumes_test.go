@@ -192,7 +192,10 @@ func TestDetachedVolumeLeavesInstanceWithBoto3(t *testing.T) {
 // the DeleteOnTermination ones and frees the others, and another student
 // meets only NotFound.
 func TestVolumesTerminateRestartIsolation(t *testing.T) {
-	e := econetest.Start(t)
+	volumesTerminateRestartIsolation(t, econetest.Start(t))
+}
+
+func volumesTerminateRestartIsolation(t *testing.T, e *econetest.Env) {
 	alice, bob := e.User(t, "alice"), e.User(t, "bob")
 	c := e.EC2(alice)
 	ctx := econetest.Context(t)
@@ -210,6 +213,7 @@ func TestVolumesTerminateRestartIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settleVolumes(e, false)
 	if _, err := c.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: extra.VolumeId, InstanceId: aws.String(instID), Device: aws.String("/dev/sdh")}); err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +224,7 @@ func TestVolumesTerminateRestartIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settleVolumes(e, false)
 	_, derr := bc.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(extra.VolumeId)}})
 	_, aerr := bc.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: bobVol.VolumeId, InstanceId: aws.String(instID), Device: aws.String("/dev/sdf")})
 	_, serr := bc.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: extra.VolumeId})
@@ -236,6 +241,8 @@ func TestVolumesTerminateRestartIsolation(t *testing.T) {
 			t.Errorf("%s: got %s %d, want %s 400", ck.name, code, status, ck.want)
 		}
 	}
+
+	settleVolumes(e, false)
 
 	// Restart on the same data directory: everything is still there.
 	cfg := e.Config
@@ -289,6 +296,22 @@ func aliceVolumes(t *testing.T, c *ec2.Client) map[string]types.Volume {
 		vols[key] = v
 	}
 	return vols
+}
+
+// settleVolumes lets the time pass for which e's backend shows a volume
+// or snapshot change in its transitional state (creating, attaching, ...).
+// The tests' sim has no such delays; the ec2 backend shows fixed estimates
+// (backend/ec2's volumeDelay, snapshotDelay: AWS does not say when it
+// will be done), which the replays' clients would wait out.
+func settleVolumes(e *econetest.Env, snapshot bool) {
+	if e.Config.Backend.Name != "ec2" {
+		return
+	}
+	d := 10 * time.Second
+	if snapshot {
+		d = 5 * time.Minute
+	}
+	e.Clock.Advance(d + time.Second)
 }
 
 func waitRunning(t *testing.T, e *econetest.Env, c *ec2.Client, id string) {
