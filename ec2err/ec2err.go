@@ -117,6 +117,7 @@ const (
 	IdempotentParameterMismatch   = "IdempotentParameterMismatch"
 	InternalError                 = "InternalError"
 	Unavailable                   = "Unavailable"
+	ServiceUnavailable            = "ServiceUnavailable" // a temporary failure of the server (its database unreachable); clients retry it
 	RequestLimitExceeded          = "RequestLimitExceeded"
 	IncorrectState                = "IncorrectState"
 	IncorrectInstanceState        = "IncorrectInstanceState"
@@ -207,6 +208,7 @@ var codes = map[string]int{
 	IdempotentParameterMismatch:   http.StatusBadRequest,
 	InternalError:                 http.StatusInternalServerError,
 	Unavailable:                   http.StatusServiceUnavailable,
+	ServiceUnavailable:            http.StatusServiceUnavailable,
 	RequestLimitExceeded:          http.StatusServiceUnavailable,
 	IncorrectState:                http.StatusBadRequest,
 	IncorrectInstanceState:        http.StatusBadRequest,
