@@ -43,7 +43,7 @@ func (e *Error) Status() int {
 
 // Passed is an error with a code from elsewhere (a cloud behind a
 // backend), kept as it is. A code the table lacks is a client error (400):
-// EC2's server-side codes (InternalError, Unavailable,
+// EC2's server-side codes (InternalError, Unavailable, ServiceUnavailable,
 // RequestLimitExceeded) are all in the table, and a 5xx would make old
 // clients retry for minutes.
 func Passed(code, message string) *Error {

@@ -34,7 +34,9 @@ func TestUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 		call func() error
 	}{
 		{"update", func() error { return put("during") }},
-		{"view", func() error { return s.View(func(tx store.Tx) error { tx.Get(store.BucketMeta, "before"); return nil }) }},
+		{"view", func() error {
+			return s.View(func(tx store.Tx) error { tx.Get(store.BucketMeta, "before"); return nil })
+		}},
 	}
 	for _, c := range cases {
 		if err := c.call(); !errors.Is(err, store.ErrUnavailable) {
