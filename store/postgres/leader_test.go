@@ -54,7 +54,7 @@ func TestLeaderTakeover(t *testing.T) {
 	if err := srv.Exec(ctx, "postgres", `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted`); err != nil {
 		t.Fatal(err)
 	}
-	<-first.ctx.Done() // the old leader stops its work when its ping fails
+	<-first.ctx.Done()    // the old leader stops its work when its ping fails
 	stop[first.replica]() // and is gone for good, as a killed process
 	second := <-gained
 	if second.replica != other {
