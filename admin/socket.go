@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/econe/econe-server/audit"
+	"github.com/econe/econe-server/store"
 	"github.com/rs/zerolog"
 )
 
@@ -39,6 +40,15 @@ type Status struct {
 	Started  time.Time `json:"started"`
 	// AdminListener is the admin listener's address ("" when off).
 	AdminListener string `json:"admin_listener,omitempty"`
+	// Store is the store driver (bolt, postgres); Role the server's part in
+	// the background work (leader, follower); Replicas every server whose
+	// heartbeat it sees in the store, itself included (none on bolt).
+	Store    string          `json:"store,omitempty"`
+	Role     string          `json:"role,omitempty"`
+	Replica  string          `json:"replica,omitempty"`
+	Replicas []store.Replica `json:"replicas,omitempty"`
+	// ReplicasError says why Replicas could not be read.
+	ReplicasError string `json:"replicas_error,omitempty"`
 }
 
 // The socket protocol: HTTP with JSON bodies. User names travel in the path

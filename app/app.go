@@ -46,16 +46,20 @@ type App struct {
 	// left unfinished, in the background while the server serves.
 	Reconciling *actions.Reconciliation
 
+	// Leader decides whether this replica runs the background work; a
+	// bbolt store's process always does.
+	Leader Elector
+	// ReplicaID names this replica in the heartbeats.
+	ReplicaID string
+
 	stopReconciling context.CancelFunc
+	// backgroundDone is closed when the background work and the
+	// heartbeats have stopped.
+	backgroundDone <-chan struct{}
 	// Guardrails is the sweep (started by Open); Notifier tells what it
 	// does.
 	Guardrails *actions.Guardrails
 	Notifier   *notify.Dispatcher
-
-	// usageDone is closed when the usage reconciliation loop has stopped.
-	usageDone <-chan struct{}
-	// guardDone is closed when the guardrail sweep loop has stopped.
-	guardDone <-chan struct{}
 }
 
 // notifyDrain bounds how long Close waits for queued notifications.
@@ -151,40 +155,46 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		stopReconciling: func() {},
 	}
 	a.Server.Observe(m)
-	progress("recovering unfinished launches")
-	if err := svc.RecoverLaunches(context.Background()); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("instances: %w", err)
-	}
-	progress("recovering unfinished key pair changes")
-	if err := svc.RecoverKeyPairs(context.Background()); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("key pairs: %w", err)
-	}
-	progress("recovering unfinished volume changes")
-	if err := svc.RecoverVolumes(context.Background()); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("volumes: %w", err)
-	}
-	// Before serving, the unfinished elastic IP changes are claimed (their
-	// addresses stay locked); they are undone while the server serves.
-	ctx, cancel := context.WithCancel(context.Background())
-	a.Reconciling, err = svc.ReconcileAddresses(ctx)
-	if err != nil {
-		cancel()
-		a.Close()
-		return nil, fmt.Errorf("elastic IPs: %w", err)
-	}
-	// The usage ledger is reconciled with the backend at once (closing
-	// what changed while the server was down) and then periodically.
-	a.usageDone = svc.ReconcileUsageEvery(ctx, cfg.Usage.ReconcileInterval.D(), time.After)
-	// The guardrails sweep at once (finishing what a crash left) and then
-	// every guardrails.sweep_interval.
 	a.Notifier = notify.FromConfig(cfg.Guardrails, log.With().Str("component", "guardrails").Logger())
 	a.Guardrails = &actions.Guardrails{Service: svc, Notify: a.Notifier.Notify, Observe: m.GuardrailAction}
-	a.guardDone = a.Guardrails.SweepEvery(ctx, cfg.Guardrails.SweepInterval.D(), time.After)
-	a.stopReconciling = cancel
+	if err := a.elect(log, progress); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// background is the work only the leader does: it finishes what a crash
+// (of any replica) left half-done, then starts the periodic loops.
+// Reconciling is the elastic IP changes being undone; wait returns when
+// the loops have stopped after ctx ended.
+func (a *App) background(ctx context.Context, progress func(string)) (reconciling *actions.Reconciliation, wait func(), err error) {
+	svc := a.Service
+	progress("recovering unfinished launches")
+	if err := svc.RecoverLaunches(ctx); err != nil {
+		return nil, nil, fmt.Errorf("instances: %w", err)
+	}
+	progress("recovering unfinished key pair changes")
+	if err := svc.RecoverKeyPairs(ctx); err != nil {
+		return nil, nil, fmt.Errorf("key pairs: %w", err)
+	}
+	progress("recovering unfinished volume changes")
+	if err := svc.RecoverVolumes(ctx); err != nil {
+		return nil, nil, fmt.Errorf("volumes: %w", err)
+	}
+	// The unfinished elastic IP changes are claimed at once (their
+	// addresses stay locked); they are undone in the background.
+	rec, err := svc.ReconcileAddresses(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("elastic IPs: %w", err)
+	}
+	// The usage ledger is reconciled with the backend at once (closing
+	// what changed while no leader ran) and then periodically.
+	usageDone := svc.ReconcileUsageEvery(ctx, a.Config.Usage.ReconcileInterval.D(), time.After)
+	// The guardrails sweep at once (finishing what a crash left) and then
+	// every guardrails.sweep_interval.
+	guardDone := a.Guardrails.SweepEvery(ctx, a.Config.Guardrails.SweepInterval.D(), time.After)
+	return rec, func() { <-rec.Done(); <-usageDone; <-guardDone }, nil
 }
 
 // AdminHandler is the admin listener's handler (admin_listener).
@@ -222,18 +232,12 @@ func OpenService(cfg *conf.Config, st store.Store, log zerolog.Logger, clock fun
 	}, nil
 }
 
-// Close stops the background reconciliation (what it has not finished is
-// redone at the next start) and releases the backend and the store.
+// Close stops the background work (what it has not finished is redone
+// by the next leader) and releases the backend and the store.
 func (a *App) Close() error {
 	a.stopReconciling()
-	if a.Reconciling != nil {
-		<-a.Reconciling.Done()
-	}
-	if a.usageDone != nil {
-		<-a.usageDone
-	}
-	if a.guardDone != nil {
-		<-a.guardDone
+	if a.backgroundDone != nil {
+		<-a.backgroundDone
 	}
 	if a.Notifier != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), notifyDrain)

@@ -261,7 +261,7 @@ func defaults() *Config {
 		Port:            4567,
 		Region:          "us-east-1",
 		DataDir:         "./econe-data",
-		Store:           Store{Driver: StoreBolt, MaxConns: defaultMaxConns},
+		Store:           Store{Driver: StoreBolt, MaxConns: defaultMaxConns, LeaderTakeover: DefaultLeaderTakeover},
 		MaxRequestBytes: 1 << 20,
 		Limits: Limits{
 			HeaderReadTimeout: Duration(30 * time.Second),

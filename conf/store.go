@@ -3,6 +3,7 @@ package conf
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Store drivers.
@@ -13,6 +14,10 @@ const (
 
 const defaultMaxConns = 10
 
+// DefaultLeaderTakeover (store.leader_takeover) bounds how long background work waits for a new
+// leader after the leader replica dies.
+const DefaultLeaderTakeover = Duration(15 * time.Second)
+
 // Store chooses and configures the store.
 type Store struct {
 	// Driver is bolt (DataDir/econe.db) or postgres.
@@ -22,6 +27,9 @@ type Store struct {
 	DSN string `yaml:"dsn"`
 	// MaxConns caps the PostgreSQL connections of one server.
 	MaxConns int `yaml:"max_conns"`
+	// LeaderTakeover bounds how long, with driver postgres, the replicas
+	// go without a leader (the one running background work) after it dies.
+	LeaderTakeover Duration `yaml:"leader_takeover"`
 }
 
 // checkStore never quotes the dsn: it may hold a password.
@@ -42,6 +50,9 @@ func (c *Config) checkStore(p *problems) {
 	// A View needs a connection of its own while updates hold the others.
 	if s.MaxConns < 2 || s.MaxConns > 10000 {
 		p.add("store.max_conns", "must be 2..10000, got %d", s.MaxConns)
+	}
+	if s.LeaderTakeover < Duration(5*time.Second) || s.LeaderTakeover > Duration(10*time.Minute) {
+		p.add("store.leader_takeover", "must be from 5s to 10m, got %s", s.LeaderTakeover)
 	}
 }
 

@@ -149,6 +149,7 @@ func TestInvalidValues(t *testing.T) {
 			"store.dsn", "must be a postgres:// URL or key=value pairs"},
 		{"dsn with bolt", func(c *Config) { c.Store.DSN = "postgres://db/econe" }, "store.dsn", "is only used with driver postgres"},
 		{"one connection", func(c *Config) { c.Store.MaxConns = 1 }, "store.max_conns", "must be 2..10000, got 1"},
+		{"leader takeover", func(c *Config) { c.Store.LeaderTakeover = Duration(time.Second) }, "store.leader_takeover", "must be from 5s to 10m, got 1s"},
 		{"quota budget negative", func(c *Config) { m := quota.Money(-1); c.Quota.Budget = &m }, "quota.budget", "must be >= 0"},
 	}
 	for _, tt := range tests {
@@ -214,10 +215,10 @@ func TestValidValues(t *testing.T) {
 			c.Groups = map[string]Group{"cs61c": {Limits: quota.Limits{MaxInstances: quota.Int(0), InstanceTypes: []string{"t3.micro"}, MaxRunningHours: quota.Int(1)}}}
 		}},
 		{"postgres URL", func(c *Config) {
-			c.Store = Store{Driver: StorePostgres, DSN: "postgresql://econe@db:5432/econe?sslmode=verify-full", MaxConns: 2}
+			c.Store.Driver, c.Store.DSN, c.Store.MaxConns = StorePostgres, "postgresql://econe@db:5432/econe?sslmode=verify-full", 2
 		}},
 		{"postgres key=value", func(c *Config) {
-			c.Store = Store{Driver: StorePostgres, DSN: "host=/run/postgresql dbname=econe", MaxConns: 50}
+			c.Store.Driver, c.Store.DSN, c.Store.MaxConns = StorePostgres, "host=/run/postgresql dbname=econe", 50
 		}},
 		{"no default limits", func(c *Config) { c.Quota = Quota{CountStoppedInstances: true} }},
 	}

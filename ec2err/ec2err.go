@@ -43,7 +43,7 @@ func (e *Error) Status() int {
 
 // Passed is an error with a code from elsewhere (a cloud behind a
 // backend), kept as it is. A code the table lacks is a client error (400):
-// EC2's server-side codes (InternalError, Unavailable,
+// EC2's server-side codes (InternalError, Unavailable, ServiceUnavailable,
 // RequestLimitExceeded) are all in the table, and a 5xx would make old
 // clients retry for minutes.
 func Passed(code, message string) *Error {
@@ -117,6 +117,7 @@ const (
 	IdempotentParameterMismatch   = "IdempotentParameterMismatch"
 	InternalError                 = "InternalError"
 	Unavailable                   = "Unavailable"
+	ServiceUnavailable            = "ServiceUnavailable" // a temporary failure of the server (its database unreachable); clients retry it
 	RequestLimitExceeded          = "RequestLimitExceeded"
 	IncorrectState                = "IncorrectState"
 	IncorrectInstanceState        = "IncorrectInstanceState"
@@ -207,6 +208,7 @@ var codes = map[string]int{
 	IdempotentParameterMismatch:   http.StatusBadRequest,
 	InternalError:                 http.StatusInternalServerError,
 	Unavailable:                   http.StatusServiceUnavailable,
+	ServiceUnavailable:            http.StatusServiceUnavailable,
 	RequestLimitExceeded:          http.StatusServiceUnavailable,
 	IncorrectState:                http.StatusBadRequest,
 	IncorrectInstanceState:        http.StatusBadRequest,

@@ -13,7 +13,7 @@ func TestEveryCodeHasClientSafeStatus(t *testing.T) {
 			t.Errorf("code %s: got status %d, want 4xx or 5xx", code, status)
 		}
 		server := status >= 500
-		allowed := code == InternalError || code == Unavailable || code == RequestLimitExceeded
+		allowed := code == InternalError || code == Unavailable || code == ServiceUnavailable || code == RequestLimitExceeded
 		if server && !allowed {
 			t.Errorf("code %s: got status %d, client errors must never be 5xx (old boto retries them)", code, status)
 		}

@@ -300,7 +300,7 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 	}
 	var e *ec2err.Error
 	if err != nil {
-		e = ec2err.As(err)
+		e = ec2err.As(storeUnavailable(err))
 		body, status = proto.failure(e, id)
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")

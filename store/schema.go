@@ -29,6 +29,7 @@ package store
 //	guardrails      KIND/SUBJECT/STAMP -> guard.Action (each guardrail
 //	                action, recorded before it is carried out)
 //	                sweep/last -> the time the last sweep planned up to
+//	replicas        REPLICA_ID -> Replica (each server's heartbeat)
 //
 // Owned resources are keyed by owner first so that a student's describe is
 // a prefix scan of their own records (see OwnedKey).
@@ -58,6 +59,7 @@ const (
 	BucketUsageOpen           Bucket = "usage_open"
 	BucketQuotas              Bucket = "quotas"
 	BucketGuardrails          Bucket = "guardrails"
+	BucketReplicas            Bucket = "replicas"
 )
 
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
@@ -72,6 +74,7 @@ var Buckets = []Bucket{
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
 	BucketQuotas,
 	BucketGuardrails,
+	BucketReplicas,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.

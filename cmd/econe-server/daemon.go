@@ -142,7 +142,8 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 		return fmt.Errorf("cannot open the data directory %s: %w", cfg.DataDir, err)
 	}
 	defer a.Close()
-	if n := a.Reconciling.Pending; n > 0 {
+	if a.Reconciling != nil && a.Reconciling.Pending > 0 {
+		n := a.Reconciling.Pending
 		ready.progress(fmt.Sprintf("undoing %d unfinished elastic IP changes in the background; their addresses answer IncorrectState until then", n))
 		go func() {
 			<-a.Reconciling.Done()
@@ -152,7 +153,7 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 
 	status := admin.Status{PID: os.Getpid(), Version: version, Address: cfg.Addr(), Endpoint: cfg.EndpointURL(), Started: time.Now().UTC(),
 		AdminListener: cfg.AdminListener.Address}
-	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, a.Audit, func() admin.Status { return status }, log)
+	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, a.Audit, func() admin.Status { return replicaStatus(status, a) }, log)
 	if err != nil {
 		return err
 	}
@@ -521,6 +522,7 @@ on its admin socket.`,
 				if st.status.AdminListener != "" {
 					fmt.Fprintf(out, "  admin:    http://%s (metrics, livez, readyz)\n", st.status.AdminListener)
 				}
+				printReplicas(out, st.status)
 				return nil
 			case st.running():
 				fmt.Fprintf(out, "econe-server (pid %d) is running but its admin socket does not answer: %v\n", st.pid, st.socketErr)

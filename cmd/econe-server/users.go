@@ -55,9 +55,11 @@ func withAdmin(cmd *cobra.Command, fn func(svc admin.Service, cfg *conf.Config) 
 	return fn(svc, cfg)
 }
 
-// openAdmin uses the running server's socket, else the store itself. The
-// database lock decides: if it is held, a server is (just now) running and
-// its socket must answer.
+// openAdmin uses the local server's socket, else the store itself. On
+// bbolt the database lock decides: if it is held, a server is (just now)
+// running and its socket must answer. PostgreSQL has no such lock: every
+// replica and admin command may use it at once, so without a local
+// server the command goes to the database directly.
 func openAdmin(cfg *conf.Config) (admin.Service, func(), error) {
 	client := admin.NewClient(cfg.AdminSocketPath())
 	if _, err := client.Status(); err == nil {
@@ -74,7 +76,8 @@ func openAdmin(cfg *conf.Config) (admin.Service, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot open the data directory %s: %w", cfg.DataDir, err)
 	}
-	// The store's lock is held: no server writes the audit log meanwhile.
+	// No local server writes the audit log meanwhile (bbolt: the store's
+	// lock is held; postgres: the socket did not answer).
 	auditLog, err := app.OpenAudit(cfg, zerolog.New(os.Stderr), nil)
 	if err != nil {
 		st.Close()

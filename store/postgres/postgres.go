@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,10 +38,17 @@ type Options struct {
 	// MaxAttempts bounds how often one update function is run when its
 	// transaction fails on a conflict; 0 means defaultMaxAttempts.
 	MaxAttempts int
+	// BeginTimeout bounds getting a connection and starting a transaction,
+	// so that a request fails fast (store.ErrUnavailable) while the
+	// database is unreachable; 0 means defaultBeginTimeout.
+	BeginTimeout time.Duration
 }
 
 const (
 	defaultMaxAttempts = 40
+	// defaultBeginTimeout is long enough for a busy pool, short enough
+	// that a student is told at once the database is down.
+	defaultBeginTimeout = 3 * time.Second
 	// backoffBase and backoffCap bound the jittered wait between attempts:
 	// random in [0, min(cap, base·2^attempt)).
 	backoffBase = time.Millisecond
@@ -58,8 +66,9 @@ const (
 
 // Store is a store.Store over a PostgreSQL database.
 type Store struct {
-	pool        *pgxpool.Pool
-	maxAttempts int
+	pool         *pgxpool.Pool
+	maxAttempts  int
+	beginTimeout time.Duration
 
 	mu     sync.Mutex
 	closed bool // under mu
@@ -96,6 +105,9 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if _, set := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
+	if o.BeginTimeout <= 0 {
+		o.BeginTimeout = defaultBeginTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -104,7 +116,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, maxAttempts: o.MaxAttempts}
+	s := &Store{pool: pool, maxAttempts: o.MaxAttempts, beginTimeout: o.BeginTimeout}
 	if s.maxAttempts <= 0 {
 		s.maxAttempts = defaultMaxAttempts
 	}
@@ -186,9 +198,9 @@ func backoff(attempt int) time.Duration {
 // deadlock, after which fn may be run again.
 func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error, conflict bool) {
 	ctx := context.Background()
-	ptx, err := s.pool.BeginTx(ctx, opts)
+	ptx, err := s.begin(opts)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err), false
+		return err, false
 	}
 	t := &tx{ctx: ctx, tx: ptx, writable: opts.AccessMode != pgx.ReadOnly}
 	defer func() {
@@ -203,7 +215,7 @@ func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error,
 		// A statement failed (the transaction is aborted): fn decided on
 		// what it could not read, so its own result does not count.
 		ptx.Rollback(ctx)
-		return t.err, isConflict(t.err)
+		return unreachable(t.err), isConflict(t.err)
 	case fnErr != nil:
 		ptx.Rollback(ctx)
 		return fnErr, false
@@ -219,6 +231,29 @@ func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error,
 		return fmt.Errorf("%w: %v", ErrCommitUnknown, err), false
 	}
 	return nil, false
+}
+
+// begin starts a transaction within beginTimeout; failing to, the
+// database is unreachable (nothing was done).
+func (s *Store) begin(opts pgx.TxOptions) (pgx.Tx, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.beginTimeout)
+	defer cancel()
+	ptx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
+	}
+	return ptx, nil
+}
+
+// unreachable marks a statement that failed because the connection was
+// lost (no answer, a connection exception 08…, or a shutdown 57P…) as
+// store.ErrUnavailable; the transaction was rolled back.
+func unreachable(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57P") {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
 
 func isConflict(err error) bool {

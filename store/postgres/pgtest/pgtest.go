@@ -37,6 +37,8 @@ type Server struct {
 	Dir  string
 	Port int
 	cmd  *exec.Cmd
+	bin  string
+	cred *syscall.Credential
 	// exited is closed when the server process has ended.
 	exited  chan struct{}
 	schemas atomic.Int64
@@ -92,7 +94,7 @@ func start(bin string) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{Dir: dir, exited: make(chan struct{})}
+	s := &Server{Dir: dir, bin: bin, cred: cred}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", s.data(), "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -106,30 +108,58 @@ func start(bin string) (*Server, error) {
 		return nil, err
 	}
 	s.Port = port
-	logFile, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
+	if err := s.launch(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	defer logFile.Close()
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	// The server dies with the test binary, even one killed by a timeout.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pgtest: postgres: %w", err)
-	}
-	go func() {
-		s.cmd.Wait()
-		close(s.exited)
-	}()
 	if err := s.waitReady(); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
+}
+
+// launch starts the postgres process of the cluster.
+func (s *Server) launch() error {
+	logFile, err := os.OpenFile(filepath.Join(s.Dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	s.exited = make(chan struct{})
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.Port), "-k", s.Dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	// The server dies with the test binary, even one killed by a timeout.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("pgtest: postgres: %w", err)
+	}
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		close(exited)
+	}(s.cmd, s.exited)
+	return nil
+}
+
+// Pause stops the server by its pid (fast shutdown: sessions end, what was
+// committed is kept), keeping the cluster for Resume: the database is
+// unreachable meanwhile.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGINT)
+	<-s.exited
+}
+
+// Resume starts a paused server again on the same port.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitReady(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // credential is the postgres user's when running as root (initdb and
@@ -220,7 +250,7 @@ func (s *Server) Exec(ctx context.Context, db, sql string, args ...any) error {
 // committed is kept) and removes its directory.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGINT)
+		s.cmd.Process.Signal(syscall.SIGINT) // an error: it has exited (Pause)
 		<-s.exited
 	}
 	if err := os.RemoveAll(s.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -1,0 +1,8 @@
+package store
+
+import "errors"
+
+// ErrUnavailable means the store could not be reached (a PostgreSQL
+// database that is down or cut off): the transaction was not carried out
+// and may be tried again later. Drivers wrap it with their own detail.
+var ErrUnavailable = errors.New("store: the database is unreachable")
