@@ -458,7 +458,7 @@ func TestDeclaredCodesKeepTheirStatus(t *testing.T) {
 			return nil, ec2err.New(r.Params.String("Code"), "failing as asked")
 		},
 	})
-	serverSide := map[string]bool{ec2err.InternalError: true, ec2err.Unavailable: true, ec2err.RequestLimitExceeded: true}
+	serverSide := map[string]bool{ec2err.InternalError: true, ec2err.Unavailable: true, ec2err.ServiceUnavailable: true, ec2err.RequestLimitExceeded: true}
 	for code, status := range ec2err.Codes() {
 		t.Run(code, func(t *testing.T) {
 			checkError(t, do(t, f.signed(t, http.MethodPost, "/", params("Action", "Fail", "Code", code))), status, code)
