@@ -129,13 +129,19 @@ func TestWebhook(t *testing.T) {
 // retried does not hold up Close.
 func TestWebhookBackoffEndsWithContext(t *testing.T) {
 	h := newHook(t, 500)
-	w := &Webhook{URL: h.URL, Timeout: time.Second, MaxAttempts: 3, InitialBackoff: time.Hour, MaxBackoff: time.Hour}
+	answered := make(chan struct{}, 1)
+	// The first answer reaches the webhook before the context ends, so the
+	// cancel lands in the wait, whatever the scheduling.
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		answered <- struct{}{}
+		return resp, err
+	})}
+	w := &Webhook{URL: h.URL, Timeout: time.Second, MaxAttempts: 3, InitialBackoff: time.Hour, MaxBackoff: time.Hour, Client: client}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Notify(ctx, testEvent) }()
-	for h.attempts() == 0 {
-		time.Sleep(time.Millisecond) // wait for the first attempt, not for timing
-	}
+	<-answered
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "answered 500") {
 		t.Errorf("got %v, want context.Canceled naming the last error", err)
@@ -334,3 +340,7 @@ func TestFromConfig(t *testing.T) {
 		})
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
