@@ -11,9 +11,10 @@ import (
 
 // credentials remembers, per access key, the user record as last read and
 // what was derived from it: the decoded user and the opened secret. Every
-// request still reads the record, in the same transaction as before, so a
-// rotation, a disable or a delete applies to the very next request; only
-// the decoding and the decryption are skipped while the record is the same.
+// request still reads the record, so a rotation, a disable or a delete
+// applies to the very next request; only the access-key index (a record
+// naming the key is that key's user: PutUser keeps the index in step), the
+// decoding and the decryption are skipped while the record is the same.
 type credentials struct {
 	keys *keyring.Keyring
 	mu   sync.RWMutex
@@ -35,6 +36,13 @@ func newCredentials(keys *keyring.Keyring) *credentials {
 func (c *credentials) lookup(st store.Store, accessKeyID string) (user *store.User, secret string, ok bool, err error) {
 	var cred *credential
 	err = st.View(func(tx store.Tx) error {
+		c.mu.RLock()
+		known := c.byID[accessKeyID]
+		c.mu.RUnlock()
+		if known != nil && bytes.Equal(tx.Get(store.BucketUsers, known.user.Name), known.raw) {
+			cred = known
+			return nil
+		}
 		raw, err := store.UserRecordByAccessKey(tx, accessKeyID)
 		if err != nil {
 			return err

@@ -74,3 +74,53 @@ func TestCredentialsFollowTheRecord(t *testing.T) {
 		t.Errorf("remembered %d credentials of keys that no longer exist", len(c.byID))
 	}
 }
+
+// gets counts a store's Gets.
+type gets struct {
+	store.Store
+	n int
+}
+
+type countedTx struct {
+	store.Tx
+	n *int
+}
+
+func (g *gets) View(fn func(store.Tx) error) error {
+	return g.Store.View(func(tx store.Tx) error { return fn(countedTx{tx, &g.n}) })
+}
+
+func (t countedTx) Get(b store.Bucket, key string) []byte {
+	*t.n++
+	return t.Tx.Get(b, key)
+}
+
+// A key looked up before reads only its user's record: one Get, one round
+// trip on PostgreSQL.
+func TestCredentialsReadTheRecordOnly(t *testing.T) {
+	dir := t.TempDir()
+	bolt, err := store.OpenBolt(filepath.Join(dir, "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	keys, err := keyring.LoadOrCreate(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := (&admin.Users{Store: bolt, Keys: keys, Clock: time.Now}).Add("alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &gets{Store: bolt}
+	c := newCredentials(keys)
+	for i, want := range []int{2, 1, 1} {
+		st.n = 0
+		if _, secret, ok, err := c.lookup(st, alice.AccessKeyID); err != nil || !ok || secret != alice.SecretAccessKey {
+			t.Fatalf("lookup %d: got %q %v %v, want alice's secret", i, secret, ok, err)
+		}
+		if st.n != want {
+			t.Errorf("lookup %d: got %d Gets, want %d", i, st.n, want)
+		}
+	}
+}

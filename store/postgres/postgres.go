@@ -38,7 +38,7 @@ type Options struct {
 	// MaxAttempts bounds how often one update function is run when its
 	// transaction fails on a conflict; 0 means defaultMaxAttempts.
 	MaxAttempts int
-	// BeginTimeout bounds getting a connection and starting a transaction,
+	// BeginTimeout bounds getting a connection for a transaction,
 	// so that a request fails fast (store.ErrUnavailable) while the
 	// database is unreachable; 0 means defaultBeginTimeout.
 	BeginTimeout time.Duration
@@ -148,9 +148,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
-var (
-	viewOptions   = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	updateOptions = pgx.TxOptions{IsoLevel: pgx.Serializable}
+// The statements that open a View's and an Update's transaction. Each is
+// sent with the transaction's first statement, in one round trip; a
+// function that reads and writes nothing opens none.
+const (
+	beginView   = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
+	beginUpdate = `BEGIN ISOLATION LEVEL SERIALIZABLE`
 )
 
 // View runs fn in a read-only snapshot (REPEATABLE READ): it sees the
@@ -160,7 +163,7 @@ func (s *Store) View(fn func(store.Tx) error) error {
 		return err
 	}
 	defer s.active.Done()
-	err, _ := s.attempt(viewOptions, fn)
+	err, _ := s.attempt(beginView, fn)
 	return err
 }
 
@@ -173,7 +176,7 @@ func (s *Store) Update(fn func(store.Tx) error) error {
 	}
 	defer s.active.Done()
 	for attempt := 1; ; attempt++ {
-		err, conflict := s.attempt(updateOptions, fn)
+		err, conflict := s.attempt(beginUpdate, fn)
 		if !conflict {
 			return err
 		}
@@ -193,19 +196,22 @@ func backoff(attempt int) time.Duration {
 	return rand.N(limit)
 }
 
-// attempt runs fn in one transaction and commits it if fn and every
-// statement succeeded. conflict reports a serialization failure or
-// deadlock, after which fn may be run again.
-func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error, conflict bool) {
+// attempt runs fn in one transaction, opened by begin, and commits it if
+// fn and every statement succeeded. conflict reports a serialization
+// failure or deadlock, after which fn may be run again.
+func (s *Store) attempt(begin string, fn func(store.Tx) error) (err error, conflict bool) {
 	ctx := context.Background()
-	ptx, err := s.begin(opts)
+	conn, err := s.acquire()
 	if err != nil {
 		return err, false
 	}
-	t := &tx{ctx: ctx, tx: ptx, writable: opts.AccessMode != pgx.ReadOnly}
+	// A connection released inside a transaction (a failed ROLLBACK) is
+	// closed by the pool, not reused.
+	defer conn.Release()
+	t := &tx{ctx: ctx, conn: conn, begin: begin, writable: begin == beginUpdate}
 	defer func() {
 		if p := recover(); p != nil {
-			ptx.Rollback(ctx)
+			t.rollback()
 			panic(p)
 		}
 	}()
@@ -214,13 +220,16 @@ func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error,
 	case t.err != nil:
 		// A statement failed (the transaction is aborted): fn decided on
 		// what it could not read, so its own result does not count.
-		ptx.Rollback(ctx)
+		t.rollback()
 		return unreachable(t.err), isConflict(t.err)
 	case fnErr != nil:
-		ptx.Rollback(ctx)
+		t.rollback()
 		return fnErr, false
+	case !t.begun:
+		return nil, false
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	tag, err := conn.Exec(ctx, `COMMIT`)
+	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
 		case errors.As(err, &pgErr):
@@ -230,19 +239,24 @@ func (s *Store) attempt(opts pgx.TxOptions, fn func(store.Tx) error) (err error,
 		}
 		return fmt.Errorf("%w: %v", ErrCommitUnknown, err), false
 	}
+	if tag.String() == "ROLLBACK" {
+		// The server rolls back an aborted transaction on COMMIT; every
+		// failed statement is in t.err, so this is a bug, not a conflict.
+		return errors.New("store: commit: the transaction was rolled back"), false
+	}
 	return nil, false
 }
 
-// begin starts a transaction within beginTimeout; failing to, the
+// acquire takes a connection within beginTimeout; failing to, the
 // database is unreachable (nothing was done).
-func (s *Store) begin(opts pgx.TxOptions) (pgx.Tx, error) {
+func (s *Store) acquire() (*pgxpool.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.beginTimeout)
 	defer cancel()
-	ptx, err := s.pool.BeginTx(ctx, opts)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: begin: %v", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: connect: %v", store.ErrUnavailable, err)
 	}
-	return ptx, nil
+	return conn, nil
 }
 
 // unreachable marks a statement that failed because the connection was
@@ -263,8 +277,11 @@ func isConflict(err error) bool {
 
 // tx is one function's transaction.
 type tx struct {
-	ctx      context.Context
-	tx       pgx.Tx
+	ctx  context.Context
+	conn *pgxpool.Conn
+	// begin opens the transaction; begun is set once it has been sent.
+	begin    string
+	begun    bool
 	writable bool
 	// err is the first failed statement's error: PostgreSQL refuses every
 	// later statement of the transaction, and Get has no error to return.
@@ -291,15 +308,67 @@ func (t *tx) fail(err error) error {
 
 func (t *tx) Writable() bool { return t.writable }
 
+// run sends one statement, preceded by BEGIN in the same round trip when it
+// is the transaction's first, and passes its rows to read, which must
+// close them.
+func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
+	if t.begun {
+		rows, err := t.conn.Query(t.ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		return read(rows)
+	}
+	t.begun = true
+	b := &pgx.Batch{}
+	b.Queue(t.begin)
+	b.Queue(sql, args...)
+	br := t.conn.SendBatch(t.ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			err = read(rows)
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// exec runs a statement that returns no rows.
+func (t *tx) exec(sql string, args ...any) error {
+	return t.run(func(rows pgx.Rows) error {
+		rows.Close()
+		return rows.Err()
+	}, sql, args...)
+}
+
+// rollback ends a transaction that must not commit. An error leaves the
+// connection inside the transaction, and the pool then closes it.
+func (t *tx) rollback() {
+	if t.begun {
+		t.conn.Exec(t.ctx, `ROLLBACK`)
+	}
+}
+
 func (t *tx) Get(b store.Bucket, key string) []byte {
 	check(b)
 	var v []byte
-	err := t.tx.QueryRow(t.ctx, `SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key)).Scan(&v)
+	found := false
+	err := t.run(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&v}, func() error {
+			found = true
+			return nil
+		})
+		return err
+	}, `SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil
 	case err != nil:
 		t.fail(err)
+		return nil
+	case !found:
 		return nil
 	case v == nil:
 		return []byte{} // an empty bytea: present, empty
@@ -318,7 +387,7 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	if value == nil {
 		value = []byte{} // nil would be NULL
 	}
-	_, err := t.tx.Exec(t.ctx, `INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
+	err := t.exec(`INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, string(b), []byte(key), value)
 	if err != nil {
 		return t.fail(err)
@@ -330,7 +399,7 @@ func (t *tx) Delete(b store.Bucket, key string) error {
 	if err := t.writableIn(b); err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(t.ctx, `DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key)); err != nil {
+	if err := t.exec(`DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key)); err != nil {
 		return t.fail(err)
 	}
 	return nil
@@ -395,19 +464,18 @@ func (t *tx) page(b store.Bucket, from []byte, after bool, end []byte) ([]pair, 
 		args = append(args, end)
 	}
 	q += ` ORDER BY key LIMIT ` + fmt.Sprint(pageSize)
-	rows, err := t.tx.Query(t.ctx, q, args...)
-	if err != nil {
-		return nil, t.fail(err)
-	}
 	var page []pair
 	var k, v []byte
-	_, err = pgx.ForEachRow(rows, []any{&k, &v}, func() error {
-		if v == nil {
-			v = []byte{}
-		}
-		page = append(page, pair{string(k), v})
-		return nil
-	})
+	err := t.run(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+			if v == nil {
+				v = []byte{}
+			}
+			page = append(page, pair{string(k), v})
+			return nil
+		})
+		return err
+	}, q, args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}

@@ -1,0 +1,112 @@
+package postgres_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/store/postgres/pgtest"
+)
+
+// counter forwards connections to a PostgreSQL server and counts the
+// client's sends. A client waits for each answer before it sends again,
+// so each send of these small messages is one read here: a round trip.
+type counter struct {
+	sends atomic.Int64
+}
+
+func (c *counter) serve(t *testing.T, l net.Listener, to string) {
+	for {
+		client, err := l.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", to)
+		if err != nil {
+			t.Error(err)
+			client.Close()
+			return
+		}
+		go func() {
+			io.Copy(client, server)
+			client.Close()
+		}()
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := client.Read(buf)
+				if n > 0 {
+					c.sends.Add(1)
+					server.Write(buf[:n])
+				}
+				if err != nil {
+					server.Close()
+					return
+				}
+			}
+		}()
+	}
+}
+
+// A transaction sends BEGIN with its first statement, and a function that
+// reads and writes nothing opens no transaction at all.
+func TestRoundTrips(t *testing.T) {
+	srv := pgtest.Start(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	proxy := &counter{}
+	go proxy.serve(t, l, "127.0.0.1:"+strconv.Itoa(srv.Port))
+	proxied := strings.Replace(srv.NewSchema(t), ":"+strconv.Itoa(srv.Port)+"/", ":"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/", 1)
+	st := open(t, proxied)
+
+	get := func(tx store.Tx) error {
+		tx.Get(store.BucketTags, "k")
+		return nil
+	}
+	put := func(tx store.Tx) error { return tx.Put(store.BucketTags, "k", []byte("v")) }
+	errFn := errors.New("no")
+	cases := []struct {
+		name string
+		run  func() error
+		want int64
+	}{
+		{"View of one Get", func() error { return st.View(get) }, 2},
+		{"View of two Gets", func() error {
+			return st.View(func(tx store.Tx) error {
+				get(tx)
+				return get(tx)
+			})
+		}, 3},
+		{"Update of one Put", func() error { return st.Update(put) }, 2},
+		{"Update failing after a Put", func() error {
+			return st.Update(func(tx store.Tx) error {
+				put(tx)
+				return errFn
+			})
+		}, 2},
+		{"empty View", func() error { return st.View(func(store.Tx) error { return nil }) }, 0},
+		{"empty Update", func() error { return st.Update(func(store.Tx) error { return nil }) }, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// The first run prepares the statements on the connection
+			// (sequential calls reuse one).
+			c.run()
+			before := proxy.sends.Load()
+			if err := c.run(); err != nil && !errors.Is(err, errFn) {
+				t.Fatal(err)
+			}
+			if got := proxy.sends.Load() - before; got != c.want {
+				t.Errorf("got %d round trips, want %d", got, c.want)
+			}
+		})
+	}
+}
