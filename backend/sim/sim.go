@@ -32,11 +32,6 @@ const forgetAfter = 24 * time.Hour
 // handed out (network address and three more, as AWS reserves in a subnet).
 const reservedHosts = 4
 
-// fullRecheck bounds how long a replica trusts its finding that the
-// address range is full: another replica's terminate frees an address
-// this one is not told about.
-const fullRecheck = time.Second
-
 // Keys in the sim's space. A machine's id is derived from its instance's
 // ("sim-" + the hex), so Describe, FindLaunch and a retried launch each
 // find it with one read.
@@ -77,8 +72,8 @@ var (
 	_ backend.LaunchFinder = (*Sim)(nil)
 )
 
-// Sim is the simulated backend. It keeps no machine in memory: only hints
-// for the address search, which the store's records overrule.
+// Sim is the simulated backend. It keeps no machine in memory, only a hint
+// where to search for a free address (the store's records decide).
 type Sim struct {
 	st     *store.Space
 	clock  func() time.Time
@@ -88,11 +83,6 @@ type Sim struct {
 
 	mu     sync.Mutex
 	nextIP netip.Addr // where the next address search starts
-	// fullUntil, when set, is the range found full: until then (the
-	// soonest a held address frees by itself, at most fullRecheck later),
-	// or until a machine changes here, a launch fails at once instead of
-	// searching every address again inside its transaction.
-	fullUntil time.Time
 }
 
 // New builds the sim backend from deps.
@@ -268,59 +258,54 @@ func (s *Sim) firstHost() netip.Addr {
 
 // allocateIP reserves a free private address for id in tx. An address is
 // free when nobody holds it or its holder is terminated (or forgotten).
-// nextIP and fullUntil are this process's hints only: a retried or
-// rolled-back transaction leaves them ahead, which costs a wrap-around.
+// nextIP is this process's hint only: a retried or rolled-back
+// transaction leaves it ahead, which costs a wrap-around. A full range is
+// searched whole by every launch: nothing remembers it is full, since
+// another replica's terminate (or a rollback) frees an address unseen.
 func (s *Sim) allocateIP(tx store.SpaceTx, id string, now time.Time) (netip.Addr, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Before(s.fullUntil) {
-		return netip.Addr{}, backend.ErrCapacity
-	}
-	start := s.nextIP
-	a := start
-	freeAt := now.Add(fullRecheck) // the soonest a held address may free
-	for {
-		if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
-			a = s.firstHost()
-		}
-		free, at, err := s.addressFree(tx, a, now)
+	for range s.hosts() {
+		a := s.candidate()
+		free, err := s.addressFree(tx, a, now)
 		if err != nil {
 			return netip.Addr{}, err
 		}
 		if free {
-			s.nextIP = a.Next()
 			return a, tx.Put(ipKey(a), []byte(id))
 		}
-		if !at.IsZero() && at.Before(freeAt) {
-			freeAt = at
-		}
-		a = a.Next()
-		if a == start {
-			s.fullUntil = freeAt
-			return netip.Addr{}, backend.ErrCapacity
-		}
 	}
+	return netip.Addr{}, backend.ErrCapacity
 }
 
-// addressFree reports whether a is free at now; if not, frees is when its
-// holder will be terminated by itself (zero when it will not).
-func (s *Sim) addressFree(tx store.SpaceTx, a netip.Addr, now time.Time) (free bool, frees time.Time, err error) {
+// candidate is the next address to try; concurrent launches get distinct
+// ones, and search the store without holding mu.
+func (s *Sim) candidate() netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.nextIP
+	if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
+		a = s.firstHost()
+	}
+	s.nextIP = a.Next()
+	return a
+}
+
+// hosts is how many addresses the range hands out.
+func (s *Sim) hosts() int {
+	return 1<<(32-s.prefix.Bits()) - reservedHosts - 1
+}
+
+// addressFree reports whether a is free at now.
+func (s *Sim) addressFree(tx store.SpaceTx, a netip.Addr, now time.Time) (bool, error) {
 	holder := tx.Get(ipKey(a))
 	if holder == nil {
-		return true, time.Time{}, nil
+		return true, nil
 	}
 	m, err := s.get(tx, string(holder))
 	if err != nil || m == nil {
-		return m == nil, time.Time{}, err
+		return m == nil, err
 	}
-	st, at := s.current(m, now)
-	if st == backend.Terminated {
-		return true, time.Time{}, nil
-	}
-	if next, d, timed := s.delay(st); timed && next == backend.Terminated {
-		return false, at.Add(d), nil
-	}
-	return false, time.Time{}, nil
+	st, _ := s.current(m, now)
+	return st == backend.Terminated, nil
 }
 
 // lastAddr is the prefix's broadcast address, never handed out.
@@ -429,11 +414,6 @@ func (s *Sim) change(id string, fn func(m *machine, st backend.State, now time.T
 		out = s.view(m, now)
 		return s.put(tx, m)
 	})
-	if err == nil {
-		s.mu.Lock()
-		s.fullUntil = time.Time{} // a terminating machine may free an address
-		s.mu.Unlock()
-	}
 	return out, err
 }
 
