@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the real clients the end-to-end tests
 # drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck) and PostgreSQL when they are
-# missing, checks formatting and vet, then runs every test with -race.
+# missing, checks formatting and vet, then runs every test with -race, and
+# a named part of the end-to-end tests a second time on the PostgreSQL store.
 # In CI (CI=true) a prerequisite that cannot be installed fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -46,3 +47,9 @@ fi
 go vet ./...
 shellcheck test.sh .ci/run bench/*.sh scripts/*.sh
 go test -race -count=1 -timeout 20m ./... "$@"
+# A representative part of the end-to-end tests again, every server on
+# PostgreSQL (econetest.StoreEnv): the whole package takes over 8 minutes so.
+pg_e2e='TestInstancesWith(SDK|AWSCLI|Boto3)|TestSecurityGroupsWithBoto2|TestEC2Lifecycle|TestParallelLaunches'
+pg_e2e+='|TestInstancesSurviveRestart|TestAddressesCLIRoundTrip|TestConcurrentAllocationSDK|TestVolumesBoto3WaitersAndPaginator'
+pg_e2e+='|TestQuotaRefusalsCLI|TestKeyRotationAndDisabling|TestHadoopTraceInstances|TestTwoReplicasOneStore|TestPostgresStoreWithSDK'
+ECONE_TEST_STORE=postgres go test -race -count=1 -timeout 20m -run "^($pg_e2e)\$" ./e2e

@@ -18,8 +18,48 @@ import (
 
 // postgresStore makes a server keep its state in a fresh schema of srv.
 func postgresStore(t testing.TB, srv *pgtest.Server) func(*conf.Config) {
-	return func(c *conf.Config) {
-		c.Store = conf.Store{Driver: conf.StorePostgres, DSN: srv.NewSchema(t), MaxConns: 8}
+	return func(c *conf.Config) { c.Store = econetest.PostgresStore(t, srv) }
+}
+
+// TestTwoReplicasOneStore: two servers over one PostgreSQL store, both
+// started before anything is launched. An instance launched through A is
+// described (running, not terminated) and terminated through B, and a
+// ClientToken retry sent to B returns A's instance.
+func TestTwoReplicasOneStore(t *testing.T) {
+	a := econetest.Start(t, postgresStore(t, pgtest.Start(t)))
+	b := a.Replica(t)
+	alice := a.User(t, "alice")
+	ctx := econetest.Context(t)
+	launch := func(e *econetest.Env) string {
+		run, err := e.EC2(alice).RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(debianAMI), InstanceType: types.InstanceTypeT3Micro,
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), ClientToken: aws.String("lab-1-alice")})
+		if err != nil {
+			t.Fatalf("RunInstances: %v", err)
+		}
+		return aws.ToString(run.Instances[0].InstanceId)
+	}
+	id := launch(a)
+	if again := launch(b); again != id {
+		t.Errorf("ClientToken retry through B: got %s, want %s", again, id)
+	}
+	state := func(e *econetest.Env) types.InstanceStateName {
+		got, err := e.EC2(alice).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil || len(instanceIDsOf(got.Reservations)) != 1 {
+			t.Fatalf("DescribeInstances: got %v, %v, want %s", got, err, id)
+		}
+		return got.Reservations[0].Instances[0].State.Name
+	}
+	if got := state(b); got != types.InstanceStateNameRunning {
+		t.Errorf("A's instance described through B: got %s, want running", got)
+	}
+	if got := state(a); got != types.InstanceStateNameRunning {
+		t.Errorf("through A after B described it: got %s, want running", got)
+	}
+	if _, err := b.EC2(alice).TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatalf("TerminateInstances through B: %v", err)
+	}
+	if got := state(a); got != types.InstanceStateNameTerminated {
+		t.Errorf("through A after B terminated it: got %s, want terminated", got)
 	}
 }
 

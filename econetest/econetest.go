@@ -28,6 +28,7 @@ import (
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/server"
+	"github.com/econe/econe-server/store/postgres/pgtest"
 	"github.com/rs/zerolog"
 )
 
@@ -87,12 +88,26 @@ func (e *Env) Logs() string {
 	return e.Log.String()
 }
 
+// StoreEnv names the environment variable that chooses the store driver
+// of the servers Start runs: "postgres" gives each test a private
+// PostgreSQL cluster (pgtest) and a fresh schema; unset or "bolt", a bbolt
+// file in the data directory. test.sh runs the e2e package with each.
+const StoreEnv = "ECONE_TEST_STORE"
+
 // Start runs a server with the default configuration, a fresh data
-// directory, zero simulated delays, and the changes opts make.
+// directory, the store StoreEnv names, zero simulated delays, and the
+// changes opts make.
 func Start(t testing.TB, opts ...func(*conf.Config)) *Env {
 	t.Helper()
 	cfg := conf.Default()
 	cfg.DataDir = t.TempDir()
+	switch d := os.Getenv(StoreEnv); d {
+	case "", conf.StoreBolt:
+	case conf.StorePostgres:
+		cfg.Store = PostgresStore(t, pgtest.Start(t))
+	default:
+		t.Fatalf("%s=%q: want %s or %s", StoreEnv, d, conf.StoreBolt, conf.StorePostgres)
+	}
 	cfg.Backend.Sim.BootDelay = 0
 	cfg.Backend.Sim.StopDelay = 0
 	cfg.Backend.Sim.TerminateDelay = 0
@@ -105,6 +120,11 @@ func Start(t testing.TB, opts ...func(*conf.Config)) *Env {
 		t.Fatalf("test config: %v", err)
 	}
 	return StartConfig(t, cfg)
+}
+
+// PostgresStore is the store config of a fresh, empty schema of srv.
+func PostgresStore(t testing.TB, srv *pgtest.Server) conf.Store {
+	return conf.Store{Driver: conf.StorePostgres, DSN: srv.NewSchema(t), MaxConns: 8}
 }
 
 // StartConfig runs a server with exactly cfg (DataDir must be set).
@@ -148,6 +168,23 @@ func (e *Env) Stop() {
 		e.adminSrv.Close()
 	}
 	e.App.Close()
+}
+
+// Replica starts a second server on e's store, as another replica of
+// the same course: its own data directory, holding a copy of e's secret
+// key (the store's secrets are sealed with it), and its own clock.
+func (e *Env) Replica(t testing.TB) *Env {
+	t.Helper()
+	cfg := *e.Config
+	cfg.DataDir = t.TempDir()
+	key, err := os.ReadFile(filepath.Join(e.Config.DataDir, app.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, app.KeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return StartConfig(t, &cfg)
 }
 
 // Host is host:port of the server.

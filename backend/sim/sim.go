@@ -1,9 +1,11 @@
 // Package sim is the embedded simulated cloud, econe-server's default
-// backend. Machines live in memory and are persisted (in its store.Space)
-// whenever an operation changes them. Timed transitions (pending→running,
-// stopping→stopped, shutting-down→terminated) are never stored: they are
-// computed from the injected clock and the time the transitional state was
-// entered, so a restart just reloads and carries on where it was.
+// backend. Its machines live only in its store.Space, so every replica
+// sharing the store sees the same machines: each operation reads and
+// writes them in one store transaction, and Describe reads the store.
+// Timed transitions (pending→running, stopping→stopped,
+// shutting-down→terminated) are never stored: they are computed from the
+// injected clock and the time the transitional state was entered, so a
+// restart, or another replica, just carries on where it was.
 package sim
 
 import (
@@ -30,7 +32,25 @@ const forgetAfter = 24 * time.Hour
 // handed out (network address and three more, as AWS reserves in a subnet).
 const reservedHosts = 4
 
-// machine is one simulated machine as persisted.
+// Keys in the sim's space. A machine's id is derived from its instance's
+// ("sim-" + the hex), so Describe, FindLaunch and a retried launch each
+// find it with one read.
+const (
+	machinePrefix = "machine/" // machine/ID: a machine
+	ipPrefix      = "ip/"      // ip/ADDR (8 hex digits): the machine id holding the address
+)
+
+func machineKey(id string) string { return machinePrefix + id }
+
+func ipKey(a netip.Addr) string {
+	b := a.As4()
+	return fmt.Sprintf("%s%02x%02x%02x%02x", ipPrefix, b[0], b[1], b[2], b[3])
+}
+
+// machineID is the machine an instance's launch creates.
+func machineID(instanceID string) string { return "sim-" + strings.TrimPrefix(instanceID, "i-") }
+
+// machine is one simulated machine as stored.
 type machine struct {
 	ID           string        `json:"id"`
 	InstanceID   string        `json:"instance_id"`
@@ -42,10 +62,6 @@ type machine struct {
 	PrivateIP    string        `json:"private_ip"`
 	Launched     time.Time     `json:"launched"`
 	Boots        int           `json:"boots"`
-	// key is where the machine is stored: by launch time, so that the
-	// machines of one group commit land on the same few pages instead of
-	// one random page each.
-	key string
 }
 
 // The abilities the sim has (and, by their absence here, lacks: security
@@ -56,7 +72,8 @@ var (
 	_ backend.LaunchFinder = (*Sim)(nil)
 )
 
-// Sim is the simulated backend.
+// Sim is the simulated backend. It keeps no machine in memory, only a hint
+// where to search for a free address (the store's records decide).
 type Sim struct {
 	st     *store.Space
 	clock  func() time.Time
@@ -64,19 +81,11 @@ type Sim struct {
 	log    zerolog.Logger
 	prefix netip.Prefix
 
-	mu         sync.RWMutex
-	machines   map[string]*machine
-	byInstance map[string]string     // EC2 instance id -> machine id
-	ipOwner    map[netip.Addr]string // private address -> machine id
-	nextIP     netip.Addr            // where the next address search starts
-	// fullUntil, when set, is the range found full: until then, and until
-	// a machine changes, a launch fails at once instead of searching every
-	// address again (inside the launch's commit, which others wait on).
-	fullUntil time.Time
-	opLocks   map[string]*sync.Mutex
+	mu     sync.Mutex
+	nextIP netip.Addr // where the next address search starts
 }
 
-// New builds the sim backend from deps and reloads its machines.
+// New builds the sim backend from deps.
 func New(deps backend.Deps) (backend.Backend, error) {
 	return Open(deps)
 }
@@ -94,45 +103,40 @@ func Open(deps backend.Deps) (*Sim, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Sim{
-		st: deps.Store, clock: clock, cfg: deps.Config.Backend.Sim, log: deps.Log,
-		prefix: prefix.Masked(), machines: map[string]*machine{}, byInstance: map[string]string{},
-		ipOwner: map[netip.Addr]string{}, opLocks: map[string]*sync.Mutex{},
-	}
+	s := &Sim{st: deps.Store, clock: clock, cfg: deps.Config.Backend.Sim, log: deps.Log, prefix: prefix.Masked()}
 	s.nextIP = s.firstHost()
-	if err := s.load(); err != nil {
+	if err := s.tidy(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-const machinePrefix = "machine/"
-
-// load reads every machine back and forgets those terminated long ago.
-func (s *Sim) load() error {
+// tidy runs at start-up: it forgets machines terminated long ago and
+// moves machines stored by an older version (keyed by launch time, with
+// no address records) to their id's key. It finds the work in a read
+// transaction and does each piece in an update that checks it again, so
+// replicas starting together do it once.
+func (s *Sim) tidy() error {
 	now := s.now()
-	var stale []string
+	var todo []string
 	err := s.st.View(func(tx store.SpaceTx) error {
 		return tx.Scan(machinePrefix, func(key string, raw []byte) error {
-			m := new(machine)
-			if err := json.Unmarshal(raw, m); err != nil {
-				return fmt.Errorf("sim: decode %s: %w", key, err)
+			m, err := decodeMachine(key, raw)
+			if err != nil {
+				return err
 			}
-			if st, at := s.current(m, now); st == backend.Terminated && now.Sub(at) > forgetAfter {
-				stale = append(stale, key)
-				return nil
+			if key != machineKey(m.ID) || s.stale(m, now) {
+				todo = append(todo, key)
 			}
-			m.key = key
-			s.install(m)
 			return nil
 		})
 	})
-	if err != nil || len(stale) == 0 {
+	if err != nil || len(todo) == 0 {
 		return err
 	}
 	return s.st.Update(func(tx store.SpaceTx) error {
-		for _, k := range stale {
-			if err := tx.Delete(k); err != nil {
+		for _, key := range todo {
+			if err := s.tidyOne(tx, key, now); err != nil {
 				return err
 			}
 		}
@@ -140,13 +144,64 @@ func (s *Sim) load() error {
 	})
 }
 
-// install puts m in the maps; the caller holds mu (or is loading).
-func (s *Sim) install(m *machine) {
-	s.machines[m.ID] = m
-	s.byInstance[m.InstanceID] = m.ID
-	if ip, err := netip.ParseAddr(m.PrivateIP); err == nil {
-		s.ipOwner[ip] = m.ID
+// tidyOne forgets or moves the machine at key, if it still needs it.
+func (s *Sim) tidyOne(tx store.SpaceTx, key string, now time.Time) error {
+	raw := tx.Get(key)
+	if raw == nil {
+		return nil
 	}
+	m, err := decodeMachine(key, raw)
+	if err != nil {
+		return err
+	}
+	if err := tx.Delete(key); err != nil {
+		return err
+	}
+	ip, ipErr := netip.ParseAddr(m.PrivateIP)
+	if s.stale(m, now) {
+		if ipErr == nil && string(tx.Get(ipKey(ip))) == m.ID {
+			return tx.Delete(ipKey(ip))
+		}
+		return nil
+	}
+	if ipErr == nil && tx.Get(ipKey(ip)) == nil {
+		if err := tx.Put(ipKey(ip), []byte(m.ID)); err != nil {
+			return err
+		}
+	}
+	return s.put(tx, m)
+}
+
+// stale reports whether m was terminated more than forgetAfter ago.
+func (s *Sim) stale(m *machine, now time.Time) bool {
+	st, at := s.current(m, now)
+	return st == backend.Terminated && now.Sub(at) > forgetAfter
+}
+
+func decodeMachine(key string, raw []byte) (*machine, error) {
+	m := new(machine)
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("sim: decode %s: %w", key, err)
+	}
+	return m, nil
+}
+
+// get reads machine id; nil when there is none.
+func (s *Sim) get(tx store.SpaceTx, id string) (*machine, error) {
+	raw := tx.Get(machineKey(id))
+	if raw == nil {
+		return nil, nil
+	}
+	return decodeMachine(machineKey(id), raw)
+}
+
+// put writes m.
+func (s *Sim) put(tx store.SpaceTx, m *machine) error {
+	raw, err := store.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return tx.Put(machineKey(m.ID), raw)
 }
 
 func (s *Sim) now() time.Time { return s.clock().UTC() }
@@ -201,47 +256,57 @@ func (s *Sim) firstHost() netip.Addr {
 	return a
 }
 
-// allocateIP reserves a free private address for id; the caller holds mu.
-// An address is free when nobody holds it or its holder is terminated.
-func (s *Sim) allocateIP(id string, now time.Time) (netip.Addr, error) {
-	if now.Before(s.fullUntil) {
-		return netip.Addr{}, backend.ErrCapacity
-	}
-	start := s.nextIP
-	a := start
-	freeAt := time.Time{} // the soonest a held address frees by itself
-	for {
-		if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
-			a = s.firstHost()
+// allocateIP reserves a free private address for id in tx. An address is
+// free when nobody holds it or its holder is terminated (or forgotten).
+// nextIP is this process's hint only: a retried or rolled-back
+// transaction leaves it ahead, which costs a wrap-around. A full range is
+// searched whole by every launch: nothing remembers it is full, since
+// another replica's terminate (or a rollback) frees an address unseen.
+func (s *Sim) allocateIP(tx store.SpaceTx, id string, now time.Time) (netip.Addr, error) {
+	for range s.hosts() {
+		a := s.candidate()
+		free, err := s.addressFree(tx, a, now)
+		if err != nil {
+			return netip.Addr{}, err
 		}
-		holder, taken := s.ipOwner[a]
-		if taken {
-			m := s.machines[holder]
-			st, at := s.current(m, now)
-			if st == backend.Terminated {
-				taken = false
-			} else if next, d, timed := s.delay(st); timed && next == backend.Terminated && (freeAt.IsZero() || at.Add(d).Before(freeAt)) {
-				freeAt = at.Add(d)
-			}
-		}
-		if !taken {
-			s.ipOwner[a] = id
-			s.nextIP = a.Next()
-			return a, nil
-		}
-		a = a.Next()
-		if a == start {
-			s.fullUntil = freeAt
-			if freeAt.IsZero() {
-				s.fullUntil = farFuture
-			}
-			return netip.Addr{}, backend.ErrCapacity
+		if free {
+			return a, tx.Put(ipKey(a), []byte(id))
 		}
 	}
+	return netip.Addr{}, backend.ErrCapacity
 }
 
-// farFuture stands for "until a machine changes".
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+// candidate is the next address to try; concurrent launches get distinct
+// ones, and search the store without holding mu.
+func (s *Sim) candidate() netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.nextIP
+	if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
+		a = s.firstHost()
+	}
+	s.nextIP = a.Next()
+	return a
+}
+
+// hosts is how many addresses the range hands out.
+func (s *Sim) hosts() int {
+	return 1<<(32-s.prefix.Bits()) - reservedHosts - 1
+}
+
+// addressFree reports whether a is free at now.
+func (s *Sim) addressFree(tx store.SpaceTx, a netip.Addr, now time.Time) (bool, error) {
+	holder := tx.Get(ipKey(a))
+	if holder == nil {
+		return true, nil
+	}
+	m, err := s.get(tx, string(holder))
+	if err != nil || m == nil {
+		return m == nil, err
+	}
+	st, _ := s.current(m, now)
+	return st == backend.Terminated, nil
+}
 
 // lastAddr is the prefix's broadcast address, never handed out.
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -251,178 +316,105 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// persist writes m durably. Concurrent calls share a commit (Store.Update
-// batches), which is what keeps parallel launches fast.
-func (s *Sim) persist(m *machine) error {
-	raw, err := store.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return s.st.Update(func(tx store.SpaceTx) error {
-		return tx.Put(m.key, raw)
-	})
-}
-
-// opLock serializes operations on one machine, so its persisted copies are
-// written in the order the operations happened; different machines proceed
-// in parallel.
-func (s *Sim) opLock(id string) *sync.Mutex {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.opLocks[id]
-	if !ok {
-		l = &sync.Mutex{}
-		s.opLocks[id] = l
-	}
-	return l
-}
-
 // Run accepts a machine in state pending. Run is idempotent per
 // LaunchContext.InstanceID: a second call returns the machine of the first.
-func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machine, error) {
-	if lc.InstanceID == "" {
-		return backend.Machine{}, fmt.Errorf("sim: launch context without an instance id")
-	}
-	l := s.opLock("launch/" + lc.InstanceID)
-	l.Lock()
-	defer l.Unlock()
-	now := s.now()
-	s.mu.Lock()
-	if id, ok := s.byInstance[lc.InstanceID]; ok {
-		out := s.view(s.machines[id], now)
-		s.mu.Unlock()
-		return out, nil
-	}
-	m, err := s.newMachine(lc, now)
-	s.mu.Unlock()
+func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (out backend.Machine, err error) {
+	err = s.st.Update(func(tx store.SpaceTx) error {
+		out, err = s.launch(tx, lc)
+		return err
+	})
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	if err := s.persist(m); err != nil {
-		s.mu.Lock()
-		delete(s.ipOwner, netip.MustParseAddr(m.PrivateIP))
-		s.fullUntil = time.Time{}
-		s.mu.Unlock()
-		return backend.Machine{}, err
-	}
-	s.mu.Lock()
-	s.install(m)
-	s.mu.Unlock()
-	s.log.Debug().Str("machine", m.ID).Str("instance", lc.InstanceID).Str("ip", m.PrivateIP).Msg("sim: machine accepted")
-	return s.view(m, now), nil
+	s.log.Debug().Str("machine", out.ID).Str("instance", lc.InstanceID).Str("ip", out.PrivateIP).Msg("sim: machine accepted")
+	return out, nil
 }
 
 // RunInTx implements backend.TxLauncher: the machine is written in the
-// caller's transaction. It is installed in memory at once (an address
-// must not be handed out twice); if the transaction is rolled back the
-// machine is never referred to, and a restart forgets it.
+// caller's transaction, and goes with it if it is rolled back.
 func (s *Sim) RunInTx(tx store.Tx, lc *backend.LaunchContext) (backend.Machine, error) {
+	return s.launch(s.st.In(tx), lc)
+}
+
+// launch returns the instance's machine, accepting a new pending one with
+// a fresh address if it has none.
+func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machine, error) {
 	if lc.InstanceID == "" {
 		return backend.Machine{}, fmt.Errorf("sim: launch context without an instance id")
 	}
 	now := s.now()
-	s.mu.Lock()
-	m, err := s.machineOf(lc, now)
-	s.mu.Unlock()
+	id := machineID(lc.InstanceID)
+	m, err := s.get(tx, id)
+	if err != nil || m != nil {
+		return s.view(m, now), err
+	}
+	ip, err := s.allocateIP(tx, id, now)
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	raw, err := store.Marshal(m)
-	if err != nil {
-		return backend.Machine{}, err
-	}
-	if err := s.st.In(tx).Put(m.key, raw); err != nil {
-		return backend.Machine{}, err
-	}
-	return s.view(m, now), nil
-}
-
-// machineOf returns the instance's machine, accepting a new one if it has
-// none; the caller holds mu.
-func (s *Sim) machineOf(lc *backend.LaunchContext, now time.Time) (*machine, error) {
-	if id, ok := s.byInstance[lc.InstanceID]; ok {
-		return s.machines[id], nil
-	}
-	m, err := s.newMachine(lc, now)
-	if err != nil {
-		return nil, err
-	}
-	s.install(m)
-	return m, nil
-}
-
-// newMachine builds a pending machine with a fresh address; the caller
-// holds mu.
-func (s *Sim) newMachine(lc *backend.LaunchContext, now time.Time) (*machine, error) {
-	id := "sim-" + strings.TrimPrefix(lc.InstanceID, "i-")
-	ip, err := s.allocateIP(id, now)
-	if err != nil {
-		return nil, err
-	}
-	return &machine{
+	m = &machine{
 		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
 		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Launched: now, Boots: 1,
-		key: machinePrefix + now.UTC().Format("20060102T150405.000000000") + "/" + id,
-	}, nil
+	}
+	return s.view(m, now), s.put(tx, m)
 }
 
 // FindLaunch implements backend.LaunchFinder.
-func (s *Sim) FindLaunch(ctx context.Context, instanceID string) (backend.Machine, bool, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	id, ok := s.byInstance[instanceID]
-	if !ok {
-		return backend.Machine{}, false, nil
-	}
-	return s.view(s.machines[id], s.now()), true, nil
+func (s *Sim) FindLaunch(ctx context.Context, instanceID string) (out backend.Machine, found bool, err error) {
+	err = s.st.View(func(tx store.SpaceTx) error {
+		m, err := s.get(tx, machineID(instanceID))
+		if m != nil && m.InstanceID == instanceID {
+			out, found = s.view(m, s.now()), true
+		}
+		return err
+	})
+	return out, found, err
 }
 
 // Describe reports every id; unknown ones as terminated.
 func (s *Sim) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
 	now := s.now()
 	out := make([]backend.Machine, len(ids))
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for i, id := range ids {
-		if m, ok := s.machines[id]; ok {
-			out[i] = s.view(m, now)
-		} else {
-			out[i] = backend.Machine{ID: id, State: backend.Terminated}
+	err := s.st.View(func(tx store.SpaceTx) error {
+		for i, id := range ids {
+			m, err := s.get(tx, id)
+			switch {
+			case err != nil:
+				return err
+			case m == nil:
+				out[i] = backend.Machine{ID: id, State: backend.Terminated}
+			default:
+				out[i] = s.view(m, now)
+			}
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
-// change applies fn to a copy of machine id's current state, persists the
-// result and installs it. fn returns ErrIncorrectState to refuse.
-func (s *Sim) change(id string, fn func(m *machine, st backend.State, now time.Time) error) (backend.Machine, error) {
-	l := s.opLock(id)
-	l.Lock()
-	defer l.Unlock()
-	now := s.now()
-	s.mu.RLock()
-	old, ok := s.machines[id]
-	var m machine
-	if ok {
-		m = *old
-	}
-	s.mu.RUnlock()
-	if !ok {
-		return backend.Machine{}, backend.ErrNotFound
-	}
-	st, at := s.current(&m, now)
-	m.State, m.Changed = st, at
-	if err := fn(&m, st, now); err != nil {
-		return backend.Machine{}, err
-	}
-	if err := s.persist(&m); err != nil {
-		return backend.Machine{}, err
-	}
-	s.mu.Lock()
-	s.machines[id] = &m
-	s.fullUntil = time.Time{} // a terminating machine may free an address
-	s.mu.Unlock()
-	return s.view(&m, now), nil
+// change applies fn to machine id's current state and writes the result,
+// in one transaction. fn returns ErrIncorrectState to refuse, errUnchanged
+// to write nothing.
+func (s *Sim) change(id string, fn func(m *machine, st backend.State, now time.Time) error) (out backend.Machine, err error) {
+	err = s.st.Update(func(tx store.SpaceTx) error {
+		now := s.now()
+		m, err := s.get(tx, id)
+		switch {
+		case err != nil:
+			return err
+		case m == nil:
+			return backend.ErrNotFound
+		}
+		st, at := s.current(m, now)
+		m.State, m.Changed = st, at
+		out = s.view(m, now) // what errUnchanged reports
+		if err := fn(m, st, now); err != nil {
+			return err
+		}
+		out = s.view(m, now)
+		return s.put(tx, m)
+	})
+	return out, err
 }
 
 // enter moves m into st now.
@@ -478,28 +470,34 @@ func (s *Sim) Terminate(ctx context.Context, id string) (backend.Machine, error)
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		ms, _ := s.Describe(ctx, []string{id})
-		return ms[0], nil
+		return out, nil
 	case errors.Is(err, backend.ErrNotFound):
 		return backend.Machine{ID: id, State: backend.Terminated}, nil
 	}
 	return out, err
 }
 
-// errUnchanged tells change that nothing needs persisting.
+// errUnchanged tells change that nothing needs writing.
 var errUnchanged = errors.New("sim: unchanged")
+
+// lookup reads machine id in a transaction of its own; ErrNotFound when
+// there is none.
+func (s *Sim) lookup(id string) (m *machine, err error) {
+	err = s.st.View(func(tx store.SpaceTx) error {
+		m, err = s.get(tx, id)
+		return err
+	})
+	if err == nil && m == nil {
+		err = backend.ErrNotFound
+	}
+	return m, err
+}
 
 // ConsoleOutput is a short synthetic boot log per boot of the machine.
 func (s *Sim) ConsoleOutput(ctx context.Context, id string) (string, error) {
-	s.mu.RLock()
-	m, ok := s.machines[id]
-	var c machine
-	if ok {
-		c = *m
-	}
-	s.mu.RUnlock()
-	if !ok {
-		return "", backend.ErrNotFound
+	c, err := s.lookup(id)
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
 	for boot := 1; boot <= c.Boots; boot++ {

@@ -157,3 +157,77 @@ func TestAddressRangeFull(t *testing.T) {
 		t.Fatalf("full again: got %v, want ErrCapacity", err)
 	}
 }
+
+// TestReplicasShareMachines: two sims over one store, as two replicas
+// are, both opened before anything is launched. Each sees the machines
+// the other launched and changed, and never hands out an address the
+// other holds.
+func TestReplicasShareMachines(t *testing.T) {
+	st := openStore(t)
+	clock := &backendtest.Clock{}
+	a, b := newSim(t, st, clock.Now), newSim(t, st, clock.Now)
+	ctx := context.Background()
+	launch := func(be backend.Backend, id string) backend.Machine {
+		m, err := be.Run(ctx, &backend.LaunchContext{InstanceID: id, InstanceType: backend.InstanceType{Name: "t3.micro"}, Zone: "us-east-1a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	onA := launch(a, "i-0000000000000a001")
+	clock.Advance(3 * time.Second) // the default boot delay
+	state := func(be backend.Backend) backend.State {
+		ms, err := be.Describe(ctx, []string{onA.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms[0].State
+	}
+	if got := state(b); got != backend.Running {
+		t.Fatalf("A's machine described through B: got %s, want running", got)
+	}
+	if found, ok, err := b.(backend.LaunchFinder).FindLaunch(ctx, "i-0000000000000a001"); err != nil || !ok || found.ID != onA.ID {
+		t.Errorf("FindLaunch through B: got %+v, %v, %v, want %s", found, ok, err, onA.ID)
+	}
+	if again := launch(b, "i-0000000000000a001"); again.ID != onA.ID || again.PrivateIP != onA.PrivateIP {
+		t.Errorf("launch of the same instance through B: got %s at %s, want %s at %s", again.ID, again.PrivateIP, onA.ID, onA.PrivateIP)
+	}
+	if onB := launch(b, "i-0000000000000b001"); onB.PrivateIP == onA.PrivateIP {
+		t.Errorf("B's machine got A's live address %s", onA.PrivateIP)
+	}
+	if _, err := b.Terminate(ctx, onA.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(a); got != backend.ShuttingDown {
+		t.Errorf("after B terminated it, through A: got %s, want shutting-down", got)
+	}
+}
+
+// TestOlderLayoutIsMoved: machines stored by an older version, keyed by
+// launch time with no address records, are found by id after start-up,
+// and their addresses are not handed out again.
+func TestOlderLayoutIsMoved(t *testing.T) {
+	st := openStore(t)
+	clock := &backendtest.Clock{}
+	old := `{"id":"sim-0000000000000c001","instance_id":"i-0000000000000c001","instance_type":"t3.micro","zone":"us-east-1a",` +
+		`"state":"running","changed":"2024-01-01T00:00:00Z","private_ip":"10.77.0.4","launched":"2024-01-01T00:00:00Z","boots":1}`
+	err := store.NewSpace(st, "sim").Update(func(tx store.SpaceTx) error {
+		return tx.Put("machine/20240101T000000.000000000/sim-0000000000000c001", []byte(old))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newSim(t, st, clock.Now)
+	ctx := context.Background()
+	ms, err := b.Describe(ctx, []string{"sim-0000000000000c001"})
+	if err != nil || ms[0].State != backend.Running {
+		t.Fatalf("older machine after start-up: got %+v, %v, want running", ms, err)
+	}
+	m, err := b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0000000000000c002", InstanceType: backend.InstanceType{Name: "t3.micro"}, Zone: "us-east-1a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PrivateIP == "10.77.0.4" {
+		t.Errorf("new machine got the older machine's address %s", m.PrivateIP)
+	}
+}

@@ -40,11 +40,9 @@ func (s *Sim) DeleteVolume(ctx context.Context, volumeID string) (time.Time, err
 // AttachVolume implements backend.Volumes: the machine must exist and be
 // running or stopped.
 func (s *Sim) AttachVolume(ctx context.Context, volumeID, machineID, device string) (time.Time, error) {
-	s.mu.RLock()
-	m, ok := s.machines[machineID]
-	s.mu.RUnlock()
-	if !ok {
-		return time.Time{}, backend.ErrNotFound
+	m, err := s.lookup(machineID)
+	if err != nil {
+		return time.Time{}, err
 	}
 	if st, _ := s.current(m, s.now()); st != backend.Running && st != backend.Stopped {
 		return time.Time{}, backend.ErrIncorrectState
