@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/econe/econe-server/backend"
@@ -411,6 +412,7 @@ func (s *Service) changeAssociations(r *Request, plan planFunc) error {
 			if intent, err = plan(tx, settled); err != nil || intent == nil {
 				return err
 			}
+			intent.Replica = s.Replica
 			return store.PutAddressIntent(tx, intent)
 		})
 		var stale *staleIntentError
@@ -475,7 +477,7 @@ func (s *Service) rerunFailedIntent(ctx context.Context, failed *store.AddressIn
 		if in == nil || !in.Failed {
 			return changeInProgress(failed.AllocationID)
 		}
-		in.Failed = false
+		in.Failed, in.Replica = false, s.Replica
 		claimed = in
 		return store.PutAddressIntent(tx, in)
 	})
@@ -663,17 +665,19 @@ type Reconciliation struct {
 func (r *Reconciliation) Done() <-chan struct{} { return r.done }
 
 // ReconcileAddresses brings the address records in line with the
-// configuration and the network at start-up, before any request: the pool
-// bucket is rebuilt from elastic_ips.pool, and every intent left by a
-// crash or a failure is claimed (no longer Failed), so it keeps its
-// addresses and instances locked (IncorrectState) while it is undone and
-// no request re-runs it meanwhile. The undoing runs in the background,
+// configuration and the network: the pool bucket is rebuilt from
+// elastic_ips.pool, and every intent of a replica that is gone (orphaned:
+// left by a crash, or by a failure) is claimed (no longer Failed, now this
+// replica's), so it keeps its addresses and instances locked
+// (IncorrectState) while it is undone and no request or later pass re-runs
+// it meanwhile. The leader calls it (on bbolt at start-up, before any
+// request). The undoing runs in the background,
 // reconcileWorkers intents at a time, until ctx ends: for each, the script
 // the crash may have left running is stopped, then its disassociations
 // are re-run and a half-made association disassociated. An intent whose
 // scripts fail again stays, marked Failed, and is re-run by the next
 // request touching it.
-func (s *Service) ReconcileAddresses(ctx context.Context) (*Reconciliation, error) {
+func (s *Service) ReconcileAddresses(ctx context.Context, orphaned Orphaned) (*Reconciliation, error) {
 	pool, err := s.Config.PoolAddresses()
 	if err != nil {
 		return nil, err
@@ -683,16 +687,23 @@ func (s *Service) ReconcileAddresses(ctx context.Context) (*Reconciliation, erro
 		ips[i] = a.String()
 	}
 	var intents []*store.AddressIntent
+	var leftBy []string // the replica each intent was claimed from
 	err = s.Store.Update(func(tx store.Tx) error {
+		intents, leftBy = nil, nil
 		if err := store.SyncAddressPool(tx, ips); err != nil {
 			return err
 		}
-		if intents, err = store.ListAddressIntents(tx); err != nil {
+		all, err := store.ListAddressIntents(tx)
+		if err != nil {
 			return err
 		}
-		for _, in := range intents {
-			if in.Failed {
-				in.Failed = false
+		for _, in := range all {
+			if !orphaned(in.Replica) {
+				continue
+			}
+			intents, leftBy = append(intents, in), append(leftBy, in.Replica)
+			if in.Failed || in.Replica != s.Replica {
+				in.Failed, in.Replica = false, s.Replica
 				if err := store.PutAddressIntent(tx, in); err != nil {
 					return err
 				}
@@ -708,12 +719,12 @@ func (s *Service) ReconcileAddresses(ctx context.Context) (*Reconciliation, erro
 		defer close(rec.done)
 		slots := make(chan struct{}, reconcileWorkers)
 		var wg sync.WaitGroup
-		for _, in := range intents {
+		for i, in := range intents {
 			slots <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-slots; wg.Done() }()
-				s.reconcileIntent(ctx, in)
+				s.reconcileIntent(ctx, in, leftBy[i])
 			}()
 		}
 		wg.Wait()
@@ -721,10 +732,13 @@ func (s *Service) ReconcileAddresses(ctx context.Context) (*Reconciliation, erro
 	return rec, nil
 }
 
-// reconcileIntent undoes one unfinished intent (see ReconcileAddresses).
-func (s *Service) reconcileIntent(ctx context.Context, in *store.AddressIntent) {
+// reconcileIntent undoes one unfinished intent that replica leftBy left
+// (see ReconcileAddresses).
+func (s *Service) reconcileIntent(ctx context.Context, in *store.AddressIntent, leftBy string) {
 	log := s.Log.With().Str("allocation_id", in.AllocationID).Str("user", in.Owner).Logger()
-	if p := in.Script; p != nil {
+	// A script is a process of its replica's host: one another host left
+	// died with its server (scriptrun's parent death signal) or its host.
+	if p := in.Script; p != nil && replicaHost(leftBy) == replicaHost(s.Replica) {
 		// Left running, it could redo its work after the undo.
 		if err := elasticip.StopGroup(ctx, elasticip.Process{PGID: p.PGID, StartTime: p.StartTime}); err != nil {
 			log.Error().Err(err).Int("pgid", p.PGID).Msg("cannot stop the elastic IP script a crash left running; the change stays locked until the next start")
@@ -735,6 +749,12 @@ func (s *Service) reconcileIntent(ctx context.Context, in *store.AddressIntent) 
 	in.Undo, in.Target = in.Bindings(), nil
 	err := s.carryOut(ctx, in)
 	log.Warn().Err(err).Bool("settled", err == nil).Msg("reconciled an unfinished elastic IP change")
+}
+
+// replicaHost is the host of a replica id (HOST/PID/…; "" on bbolt).
+func replicaHost(replica string) string {
+	host, _, _ := strings.Cut(replica, "/")
+	return host
 }
 
 type addressItem struct {

@@ -103,7 +103,7 @@ func newAddressService(t *testing.T, pool ...string) (*Service, *fakeAddressProv
 // reconcile runs start-up's reconciliation to the end.
 func reconcile(t *testing.T, s *Service) {
 	t.Helper()
-	rec, err := s.ReconcileAddresses(context.Background())
+	rec, err := s.ReconcileAddresses(context.Background(), AllOrphaned)
 	if err != nil {
 		t.Fatalf("got %v, want reconciliation to log script failures, not fail start-up", err)
 	}
@@ -689,7 +689,7 @@ func TestReconcileServesWhileUndoing(t *testing.T) {
 	fp.takeCalls()
 	fp.block, fp.blockOp, fp.started = make(chan struct{}), "disassociate", make(chan struct{}, leftovers)
 
-	rec, err := s.ReconcileAddresses(context.Background())
+	rec, err := s.ReconcileAddresses(context.Background(), AllOrphaned)
 	if err != nil {
 		t.Fatal(err)
 	}

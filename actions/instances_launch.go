@@ -310,6 +310,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			// The intent is a pending instance; a TxLauncher's machine is
 			// the backend's own word.
 			m := backend.Machine{State: backend.Pending, Changed: now}
+			inst.Replica = s.Replica
 			if inTx != nil {
 				if m, err = inTx.RunInTx(tx, lc); errors.Is(err, backend.ErrCapacity) && i >= lr.min {
 					return launchFewer(i)
@@ -507,7 +508,7 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 			if cur == nil {
 				continue
 			}
-			cur.BackendID = machines[i].ID
+			cur.BackendID, cur.Replica = machines[i].ID, ""
 			if cur.State != string(backend.Terminated) {
 				if _, err := s.transition(tx, cur, move{machine: machines[i]}); err != nil {
 					return err
@@ -542,15 +543,17 @@ func (s *Service) terminateMachines(ctx context.Context, ids []string) {
 }
 
 // RecoverLaunches finishes what a crash interrupted: instances recorded
-// (intent) but never given a backend machine. When the backend can find
-// the machine a Run created (backend.LaunchFinder) the launch is
-// completed; otherwise it is rolled back, marked terminated with
-// Server.InternalError. app.Open calls it before serving.
-func (s *Service) RecoverLaunches(ctx context.Context) error {
+// (intent) but never given a backend machine by a replica that is gone
+// (orphaned). When the backend can find the machine a Run created
+// (backend.LaunchFinder) the launch is completed; otherwise it is rolled
+// back, marked terminated with Server.InternalError. The leader calls it
+// (on bbolt before serving).
+func (s *Service) RecoverLaunches(ctx context.Context, orphaned Orphaned) error {
 	var stranded []*store.Instance
 	err := s.Store.View(func(tx store.Tx) error {
+		stranded = nil
 		return store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
-			if inst.BackendID == "" && inst.State != string(backend.Terminated) {
+			if inst.BackendID == "" && inst.State != string(backend.Terminated) && orphaned(inst.Replica) {
 				stranded = append(stranded, inst)
 			}
 			return nil
@@ -574,7 +577,7 @@ func (s *Service) RecoverLaunches(ctx context.Context) error {
 			machines[i] = m
 		}
 	}
-	s.Log.Warn().Int("instances", len(stranded)).Msg("recovered launches interrupted by a restart")
+	s.Log.Warn().Int("instances", len(stranded)).Msg("recovered launches interrupted by a crash")
 	return s.recordLaunch(ctx, stranded, machines)
 }
 

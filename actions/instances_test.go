@@ -583,7 +583,7 @@ func TestRecoverLaunches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.RecoverLaunches(t.Context()); err != nil {
+	if err := e.svc.RecoverLaunches(t.Context(), AllOrphaned); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{ran: "pending", lost: "terminated"}

@@ -190,7 +190,7 @@ func (s *Service) storeKeyPair(r *Request, name, keyType string, pub ssh.PublicK
 		PublicKey: authorizedKey(pub, name), Fingerprint: fingerprint, Created: s.now(),
 	}
 	if s.Backend.KeyPairs != nil {
-		rec.Pending = store.KeyImporting
+		rec.Pending, rec.Replica = store.KeyImporting, s.Replica
 	}
 	err := s.Store.Update(func(tx store.Tx) error {
 		existing, err := store.KeyPairByName(tx, rec.Owner, name)
@@ -327,7 +327,7 @@ func (s *Service) deleteKeyPair(r *Request) (any, error) {
 		if s.Backend.KeyPairs == nil {
 			return store.DeleteKeyPair(tx, k.Owner, k.ID)
 		}
-		k.Pending, deleting = store.KeyDeleting, k
+		k.Pending, k.Replica, deleting = store.KeyDeleting, s.Replica, k
 		return store.PutKeyPair(tx, k)
 	})
 	if err != nil || deleting == nil {

@@ -10,8 +10,8 @@ import (
 // Key pairs reach a backend with the KeyPairs ability as volumes do: the
 // change is recorded first (KeyPair.Pending, the intent), the backend is
 // called outside any transaction, and its answer recorded. A crash in
-// between leaves the intent, which RecoverKeyPairs finishes at start-up
-// (the backend's calls are idempotent).
+// between leaves the intent, which the leader's RecoverKeyPairs finishes
+// once its replica is gone (the backend's calls are idempotent).
 
 // keyInBackend makes k's pending change in the backend and records the
 // answer: an import refused removes the key pair, a deletion refused
@@ -35,7 +35,7 @@ func (s *Service) keyInBackend(ctx context.Context, k *store.KeyPair) error {
 		if (berr == nil) == (cur.Pending == store.KeyDeleting) {
 			return store.DeleteKeyPair(tx, cur.Owner, cur.ID)
 		}
-		cur.Pending = ""
+		cur.Pending, cur.Replica = "", ""
 		return store.PutKeyPair(tx, cur)
 	})
 	if berr != nil {
@@ -44,10 +44,11 @@ func (s *Service) keyInBackend(ctx context.Context, k *store.KeyPair) error {
 	return err
 }
 
-// RecoverKeyPairs finishes the key pair changes a crash left between the
-// intent and the backend's answer. app.Open calls it before serving; a
-// change the backend still refuses is logged and left for the next start.
-func (s *Service) RecoverKeyPairs(ctx context.Context) error {
+// RecoverKeyPairs finishes the key pair changes a crash of a replica now
+// gone (orphaned) left between the intent and the backend's answer. The
+// leader calls it (on bbolt before serving); a change the backend still
+// refuses is logged and left for the next pass.
+func (s *Service) RecoverKeyPairs(ctx context.Context, orphaned Orphaned) error {
 	if s.Backend.KeyPairs == nil {
 		return nil
 	}
@@ -55,7 +56,7 @@ func (s *Service) RecoverKeyPairs(ctx context.Context) error {
 	err := s.Store.View(func(tx store.Tx) error {
 		pending = nil
 		return store.ScanJSON(tx, store.BucketKeyPairs, "", func(_ string, k *store.KeyPair) error {
-			if k.Pending != "" {
+			if k.Pending != "" && orphaned(k.Replica) {
 				pending = append(pending, k)
 			}
 			return nil

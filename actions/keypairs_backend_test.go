@@ -106,7 +106,7 @@ func TestRecoverKeyPairs(t *testing.T) {
 		store.PutKeyPair(tx, recs["importing"])
 		return store.PutKeyPair(tx, recs["deleting"])
 	})
-	if err := e.svc.RecoverKeyPairs(context.Background()); err != nil {
+	if err := e.svc.RecoverKeyPairs(context.Background(), AllOrphaned); err != nil {
 		t.Fatal(err)
 	}
 	got := kb.took()

@@ -1,15 +1,10 @@
 package actions_test
 
 import (
-	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/smithy-go"
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/econetest"
@@ -22,7 +17,7 @@ import (
 // 5, from their group's config or their own override), and everyone gets
 // exactly their limit, the rest refused with InstanceLimitExceeded.
 func TestParallelLaunchesNeverOvershoot(t *testing.T) {
-	const students, clients, attempts = 20, 3, 4
+	const students, perStudent = 20, 3
 	env := econetest.Start(t, func(c *conf.Config) {
 		c.Groups = map[string]conf.Group{}
 		for n := 2; n <= 5; n++ {
@@ -30,8 +25,7 @@ func TestParallelLaunchesNeverOvershoot(t *testing.T) {
 		}
 	})
 	limit := func(s int) int { return 2 + s%4 }
-	launched := make([]atomic.Int64, students)
-	var wg sync.WaitGroup
+	clients := make([][]*ec2.Client, students)
 	for s := range students {
 		name := fmt.Sprintf("student%02d", s)
 		var group string
@@ -47,28 +41,11 @@ func TestParallelLaunchesNeverOvershoot(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		client := env.EC2(creds)
-		for c := range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for a := range attempts {
-					out, err := client.RunInstances(econetest.Context(t), &ec2.RunInstancesInput{
-						ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(int32(1 + (c+a)%2)),
-					})
-					var api smithy.APIError
-					switch {
-					case err == nil:
-						launched[s].Add(int64(len(out.Instances)))
-					case errors.As(err, &api) && api.ErrorCode() == "InstanceLimitExceeded":
-					default:
-						t.Errorf("%s: got %v, want success or InstanceLimitExceeded", name, err)
-					}
-				}
-			}()
+		for range perStudent {
+			clients[s] = append(clients[s], env.EC2(creds))
 		}
 	}
-	wg.Wait()
+	launched := econetest.LaunchRace(t, "ami-0a1b2c3d4e5f60001", clients)
 	err := env.App.Store.View(func(tx store.Tx) error {
 		for s := range students {
 			owner := fmt.Sprintf("student%02d", s)
@@ -82,7 +59,7 @@ func TestParallelLaunchesNeverOvershoot(t *testing.T) {
 			}
 			want := limit(s)
 			for what, got := range map[string]int{
-				"launched": int(launched[s].Load()), "counted": total(kept.Instances), "recounted": total(recount.Instances),
+				"launched": launched[s], "counted": total(kept.Instances), "recounted": total(recount.Instances),
 			} {
 				if got != want {
 					t.Errorf("%s, limit %d: got %d instances %s, want exactly %d", owner, want, got, what, want)

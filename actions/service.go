@@ -33,7 +33,19 @@ type Service struct {
 	Addresses elasticip.Provider
 	Clock     func() time.Time
 	Log       zerolog.Logger
+	// Replica names this replica in the intents it records, so that
+	// recovery finishes only those of replicas that are gone ("" on
+	// bbolt, which one process opens).
+	Replica string
 }
+
+// Orphaned tells whether an intent recorded by replica was left by a
+// replica that is gone, so recovery may finish it.
+type Orphaned func(replica string) bool
+
+// AllOrphaned is a crash's start-up, when every intent found is the
+// crash's (bbolt's one process).
+func AllOrphaned(string) bool { return true }
 
 func (s *Service) now() time.Time {
 	if s.Clock == nil {

@@ -483,6 +483,7 @@ func (s *Service) createVolume(r *Request) (any, error) {
 		if v, err = newVolume(tx, owner, req, s.now()); err != nil {
 			return err
 		}
+		v.Replica = s.Replica
 		if err := s.checkQuota(tx, r.User, quota.Delta{Volumes: 1, VolumeGiB: v.SizeGiB}); err != nil {
 			return err
 		}
@@ -894,7 +895,7 @@ func (s *Service) deleteVolume(r *Request) (any, error) {
 		if err := r.DryRun(); err != nil {
 			return err
 		}
-		v.State, v.Until = store.VolumeDeleting, unknownEnd
+		v.State, v.Until, v.Replica = store.VolumeDeleting, unknownEnd, s.Replica
 		return nil
 	})
 	if err != nil {
@@ -1195,6 +1196,7 @@ func (s *Service) releaseVolumes(r *Request, instanceIDs []string) error {
 			}
 			for _, v := range on[instanceID] {
 				cur := releaseVolume(v, instanceID, isVolumes)
+				cur.Replica = s.Replica
 				if _, err := writeVolume(tx, &cur, s.now()); err != nil {
 					return err
 				}
@@ -1255,9 +1257,10 @@ func (s *Service) releaseInBackend(r *Request, vb backend.Volumes, machineID str
 // creation is asked again (the record holds the whole spec, and a retried
 // CreateVolume with its ClientToken then finds the volume) or, when the
 // backend refuses, rolled back; a deletion is asked again (deletes are
-// idempotent). app.Open calls it before serving. An operation the backend
-// still refuses is logged and left for the next start.
-func (s *Service) RecoverVolumes(ctx context.Context) error {
+// idempotent). Only the intents of replicas that are gone (orphaned) are
+// recovered; the leader calls it (on bbolt before serving). An operation
+// the backend still refuses is logged and left for the next pass.
+func (s *Service) RecoverVolumes(ctx context.Context, orphaned Orphaned) error {
 	vb := s.Backend.Volumes
 	if vb == nil {
 		return nil
@@ -1266,7 +1269,7 @@ func (s *Service) RecoverVolumes(ctx context.Context) error {
 	err := s.Store.View(func(tx store.Tx) error {
 		stranded = nil
 		return store.ScanJSON(tx, store.BucketVolumes, "", func(_ string, v *store.Volume) error {
-			if (v.State == store.VolumeCreating || v.State == store.VolumeDeleting) && v.Until.Equal(unknownEnd) {
+			if (v.State == store.VolumeCreating || v.State == store.VolumeDeleting) && v.Until.Equal(unknownEnd) && orphaned(v.Replica) {
 				stranded = append(stranded, v)
 			}
 			return nil
@@ -1277,10 +1280,10 @@ func (s *Service) RecoverVolumes(ctx context.Context) error {
 	}
 	for _, v := range stranded {
 		if err := s.recoverVolume(ctx, vb, v); err != nil {
-			s.Log.Error().Err(err).Str("volume", v.ID).Str("state", v.State).Msg("a volume operation interrupted by a restart could not be finished; retrying at the next start")
+			s.Log.Error().Err(err).Str("volume", v.ID).Str("state", v.State).Msg("a volume operation interrupted by a restart could not be finished; retrying at the next recovery")
 		}
 	}
-	s.Log.Warn().Int("volumes", len(stranded)).Msg("recovered volume operations interrupted by a restart")
+	s.Log.Warn().Int("volumes", len(stranded)).Msg("recovered volume operations interrupted by a crash")
 	return nil
 }
 

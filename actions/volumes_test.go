@@ -769,7 +769,7 @@ func TestRecoverVolumes(t *testing.T) {
 			if c.refuse {
 				f.s.Backend = backend.Discover(refusingVolumes{f.sim})
 			}
-			if err := f.s.RecoverVolumes(t.Context()); err != nil {
+			if err := f.s.RecoverVolumes(t.Context(), AllOrphaned); err != nil {
 				t.Fatal(err)
 			}
 			if c.token != "" {

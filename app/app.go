@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/econe/econe-server/actions"
@@ -49,8 +50,12 @@ type App struct {
 	// Leader decides whether this replica runs the background work; a
 	// bbolt store's process always does.
 	Leader Elector
-	// ReplicaID names this replica in the heartbeats.
+	// ReplicaID names this replica in the heartbeats and the intents it
+	// records: HOST/PID/NONCE, new each run ("" on bbolt).
 	ReplicaID string
+	// beatingSince is when this replica's heartbeats last began to
+	// succeed without a failure since (UnixNano; 0 after a failure).
+	beatingSince atomic.Int64
 
 	stopReconciling context.CancelFunc
 	// backgroundDone is closed when the background work and the
@@ -165,28 +170,22 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 }
 
 // background is the work only the leader does: it finishes what a crash
-// (of any replica) left half-done, then starts the periodic loops.
-// Reconciling is the elastic IP changes being undone; wait returns when
-// the loops have stopped after ctx ended.
+// left half-done, then starts the periodic loops. On bbolt every intent
+// found at start is a crash's; on PostgreSQL those of the replicas that
+// are gone are finished at once and every takeover (recoverEvery).
+// Reconciling is the elastic IP changes being undone (bbolt); wait
+// returns when the loops have stopped after ctx ended.
 func (a *App) background(ctx context.Context, progress func(string)) (reconciling *actions.Reconciliation, wait func(), err error) {
 	svc := a.Service
-	progress("recovering unfinished launches")
-	if err := svc.RecoverLaunches(ctx); err != nil {
-		return nil, nil, fmt.Errorf("instances: %w", err)
-	}
-	progress("recovering unfinished key pair changes")
-	if err := svc.RecoverKeyPairs(ctx); err != nil {
-		return nil, nil, fmt.Errorf("key pairs: %w", err)
-	}
-	progress("recovering unfinished volume changes")
-	if err := svc.RecoverVolumes(ctx); err != nil {
-		return nil, nil, fmt.Errorf("volumes: %w", err)
-	}
-	// The unfinished elastic IP changes are claimed at once (their
-	// addresses stay locked); they are undone in the background.
-	rec, err := svc.ReconcileAddresses(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("elastic IPs: %w", err)
+	var rec *actions.Reconciliation
+	var recovering <-chan struct{}
+	if a.ReplicaID == "" {
+		if rec, err = a.recoverIntents(ctx, actions.AllOrphaned, progress); err != nil {
+			return nil, nil, err
+		}
+		recovering = rec.Done()
+	} else {
+		recovering = a.recoverEvery(ctx)
 	}
 	// The usage ledger is reconciled with the backend at once (closing
 	// what changed while no leader ran) and then periodically.
@@ -194,7 +193,30 @@ func (a *App) background(ctx context.Context, progress func(string)) (reconcilin
 	// The guardrails sweep at once (finishing what a crash left) and then
 	// every guardrails.sweep_interval.
 	guardDone := a.Guardrails.SweepEvery(ctx, a.Config.Guardrails.SweepInterval.D(), time.After)
-	return rec, func() { <-rec.Done(); <-usageDone; <-guardDone }, nil
+	return rec, func() { <-recovering; <-usageDone; <-guardDone }, nil
+}
+
+// recoverIntents finishes the intents of the replicas that are gone
+// (orphaned). The elastic IP changes are claimed at once (their addresses
+// stay locked) and undone in the background: rec.Done.
+func (a *App) recoverIntents(ctx context.Context, orphaned actions.Orphaned, progress func(string)) (rec *actions.Reconciliation, err error) {
+	svc := a.Service
+	progress("recovering unfinished launches")
+	if err := svc.RecoverLaunches(ctx, orphaned); err != nil {
+		return nil, fmt.Errorf("instances: %w", err)
+	}
+	progress("recovering unfinished key pair changes")
+	if err := svc.RecoverKeyPairs(ctx, orphaned); err != nil {
+		return nil, fmt.Errorf("key pairs: %w", err)
+	}
+	progress("recovering unfinished volume changes")
+	if err := svc.RecoverVolumes(ctx, orphaned); err != nil {
+		return nil, fmt.Errorf("volumes: %w", err)
+	}
+	if rec, err = svc.ReconcileAddresses(ctx, orphaned); err != nil {
+		return nil, fmt.Errorf("elastic IPs: %w", err)
+	}
+	return rec, nil
 }
 
 // AdminHandler is the admin listener's handler (admin_listener).

@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/econe/econe-server/actions"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/store/postgres"
@@ -56,11 +58,21 @@ func (a *App) elect(log zerolog.Logger, progress func(string)) error {
 		return nil
 	}
 	host, _ := os.Hostname()
-	a.ReplicaID = fmt.Sprintf("%s/%d", host, os.Getpid())
+	// The nonce tells this run from an earlier one with the same pid (a
+	// container's is always 1), whose intents are a crash's.
+	nonce := make([]byte, 3)
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	a.ReplicaID = fmt.Sprintf("%s/%d/%x", host, os.Getpid(), nonce)
+	a.Service.Replica = a.ReplicaID
 	log = log.With().Str("component", "leader").Str("replica", a.ReplicaID).Logger()
 	e := pg.Elector(a.takeover(), func(err error) { log.Warn().Err(err).Msg("leader election") })
 	a.Leader = e
-	beats := a.heartbeats(ctx, log)
+	beats, err := a.heartbeats(ctx, log)
+	if err != nil {
+		return err
+	}
 	go func() {
 		defer close(done)
 		e.Run(ctx, func(lctx context.Context) {
@@ -90,28 +102,100 @@ func (a *App) takeover() time.Duration {
 // beat is how often a replica writes its heartbeat.
 func (a *App) beat() time.Duration { return a.takeover() / 5 }
 
-// heartbeats writes this replica's heartbeat at once and every beat until
-// ctx ends (wall clock: liveness is real time). A failed write is retried
-// at the next beat.
-func (a *App) heartbeats(ctx context.Context, log zerolog.Logger) <-chan struct{} {
-	done := make(chan struct{})
+// heartbeats writes this replica's heartbeat now, before it serves (the
+// intents it records must never look like those of a replica gone), and
+// then every beat until ctx ends (wall clock: liveness is real time). A
+// failed write is retried at the next beat.
+func (a *App) heartbeats(ctx context.Context, log zerolog.Logger) (<-chan struct{}, error) {
 	r := &store.Replica{ID: a.ReplicaID, Address: a.Config.Addr(), Started: time.Now().UTC()}
+	beat := func() error {
+		r.Role, r.Seen = a.Role(), time.Now().UTC()
+		forget := r.Seen.Add(-forgetAfter * a.beat())
+		err := a.Store.Update(func(tx store.Tx) error { return store.PutReplica(tx, r, forget) })
+		if err != nil {
+			a.beatingSince.Store(0)
+		} else {
+			a.beatingSince.CompareAndSwap(0, r.Seen.UnixNano())
+		}
+		return err
+	}
+	if err := beat(); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			r.Role, r.Seen = a.Role(), time.Now().UTC()
-			forget := r.Seen.Add(-forgetAfter * a.beat())
-			if err := a.Store.Update(func(tx store.Tx) error { return store.PutReplica(tx, r, forget) }); err != nil && ctx.Err() == nil {
-				log.Debug().Err(err).Msg("heartbeat")
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(a.beat()):
 			}
+			if err := beat(); err != nil && ctx.Err() == nil {
+				log.Debug().Err(err).Msg("heartbeat")
+			}
+		}
+	}()
+	return done, nil
+}
+
+// recoverEvery finishes the intents of the replicas that are gone at once
+// and then every takeover, until ctx ends (RecoverOrphans).
+func (a *App) recoverEvery(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if err := a.RecoverOrphans(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+				a.Service.Log.Warn().Err(err).Msg("recovering the intents of replicas that are gone")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(a.takeover()):
+			}
 		}
 	}()
 	return done
+}
+
+// RecoverOrphans finishes the intents (launches, key pairs, volumes,
+// elastic IP changes) of the replicas that are gone at now: no heartbeat
+// within a takeover. Intents of live replicas are in progress there and
+// are left alone.
+func (a *App) RecoverOrphans(ctx context.Context, now time.Time) error {
+	orphaned, err := a.orphans(now)
+	if err != nil {
+		return err
+	}
+	rec, err := a.recoverIntents(ctx, orphaned, func(string) {})
+	if err != nil {
+		return err
+	}
+	<-rec.Done()
+	return nil
+}
+
+// orphans tells the replicas gone at now: not this one, and with no
+// heartbeat since now-takeover. Until this replica has itself reached the
+// store for a whole takeover (after an outage of the database, say), the
+// others may not have been able to either, and none is judged gone.
+func (a *App) orphans(now time.Time) (actions.Orphaned, error) {
+	since := now.Add(-a.takeover())
+	if s := a.beatingSince.Load(); s == 0 || time.Unix(0, s).After(since) {
+		return func(string) bool { return false }, nil
+	}
+	var live []store.Replica
+	err := a.Store.View(func(tx store.Tx) error {
+		var err error
+		live, err = store.ListReplicas(tx, since)
+		return err
+	})
+	seen := make(map[string]bool, len(live))
+	for _, r := range live {
+		seen[r.ID] = true
+	}
+	return func(replica string) bool { return replica != a.ReplicaID && !seen[replica] }, err
 }
 
 // Replicas are the replicas whose heartbeat is recent, this one included

@@ -203,10 +203,14 @@ func (e *Env) User(t testing.TB, name string) *admin.Credentials {
 // EC2 is an aws-sdk-go-v2 EC2 client for the user, set up as the README's
 // client notes tell students (the SDK's own HTTP client behind
 // SDKHTTPClient), with retries off so every error reaches the test.
-func (e *Env) EC2(c *admin.Credentials) *ec2.Client {
+func (e *Env) EC2(c *admin.Credentials) *ec2.Client { return EC2At(e.URL, e.Config.Region, c) }
+
+// EC2At is Env.EC2 for a server at endpoint that this test did not start
+// (an econe-server process, one of several replicas).
+func EC2At(endpoint, region string, c *admin.Credentials) *ec2.Client {
 	return ec2.New(ec2.Options{
-		Region:       e.Config.Region,
-		BaseEndpoint: aws.String(e.URL),
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
 		Retryer:      aws.NopRetryer{},
 		HTTPClient:   SDKHTTPClient(awshttp.NewBuildableClient()),

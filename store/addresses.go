@@ -66,6 +66,9 @@ type AddressIntent struct {
 	// intent: start-up kills what is left of it before undoing anything,
 	// so a script a crash orphaned cannot redo what start-up undid.
 	Script *ScriptProcess `json:"script,omitempty"`
+	// Replica is the replica carrying the intent out, the one that
+	// recorded or last claimed it ("" on bbolt's one process).
+	Replica string `json:"replica,omitempty"`
 }
 
 // ScriptProcess names a script's process group: its id and the start time

@@ -10,8 +10,12 @@ type Instance struct {
 	Owner         string `json:"owner"`
 	ReservationID string `json:"reservation_id"`
 	BackendID     string `json:"backend_id"`
-	ImageID       string `json:"image_id"`
-	InstanceType  string `json:"instance_type"`
+	// Replica is the replica launching the instance while BackendID is
+	// "" (the launch's intent): the one waiting for the backend's answer
+	// ("" on bbolt's one process, and once the answer is recorded).
+	Replica      string `json:"replica,omitempty"`
+	ImageID      string `json:"image_id"`
+	InstanceType string `json:"instance_type"`
 	// VCPUs is the instance type's at launch: what the owner's counters
 	// and the usage ledger count for it whatever the template says later.
 	VCPUs       int    `json:"vcpus,omitempty"`

@@ -17,6 +17,9 @@ type KeyPair struct {
 	// Pending is a backend change in flight (its intent): KeyImporting or
 	// KeyDeleting; "" when the backend has the key as recorded.
 	Pending string `json:"pending,omitempty"`
+	// Replica is the replica that recorded Pending and waits for the
+	// backend's answer ("" on bbolt's one process).
+	Replica string `json:"replica,omitempty"`
 }
 
 // The backend changes a key pair's record may be waiting on.

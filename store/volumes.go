@@ -47,6 +47,10 @@ type Volume struct {
 	State      string            `json:"state"`
 	Until      time.Time         `json:"until"`
 	Attachment *VolumeAttachment `json:"attachment,omitempty"`
+	// Replica is the replica that recorded a creating or deleting intent
+	// (Until unknown) and waits for the backend's answer ("" on bbolt's
+	// one process).
+	Replica string `json:"replica,omitempty"`
 }
 
 // VolumeAttachment is a volume's link to an instance: the one record of
