@@ -20,7 +20,7 @@ func TestRecoverOrphansLeavesLiveReplicasAlone(t *testing.T) {
 	open := func() *App {
 		cfg := conf.Default()
 		cfg.DataDir = t.TempDir()
-		cfg.Store = conf.Store{Driver: conf.StorePostgres, DSN: dsn, MaxConns: 4}
+		cfg.Store = conf.Store{Driver: conf.StorePostgres, DSN: dsn, MaxConns: 4, LeaderTakeover: conf.DefaultLeaderTakeover}
 		a, err := Open(cfg, zerolog.Nop(), nil, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -23,7 +23,7 @@ func TestOpenStoreDriver(t *testing.T) {
 	}{
 		{"bolt", func(*testing.T) conf.Store { return conf.Default().Store }, true},
 		{"postgres", func(t *testing.T) conf.Store {
-			return conf.Store{Driver: conf.StorePostgres, DSN: srv.NewSchema(t), MaxConns: 4}
+			return conf.Store{Driver: conf.StorePostgres, DSN: srv.NewSchema(t), MaxConns: 4, LeaderTakeover: conf.DefaultLeaderTakeover}
 		}, false},
 	}
 	for _, c := range cases {
