@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the real clients the end-to-end tests
 # drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck) when they are
-# missing, checks formatting and vet, then runs every test with -race.
+# missing, and wrk for the benchmark smoke test (bench/compare.sh --quick,
+# run by bench/benchkit's TestCompareQuick), checks formatting and vet, then
+# runs every test with -race.
 # In CI (CI=true) a prerequisite that cannot be installed fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +15,7 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v puttygen >/dev/null || need+=(putty-tools)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
