@@ -91,14 +91,18 @@ load() {
   echo "$m" | sed -E "s/(^| )err=([0-9]+)/\1err=$(( $(get err "$m") - sdk )) sdk_err=$sdk/"
 }
 # seed URL KEYS N BATCH IDS_OUT: N more instances, round-robin over the keys.
+# Seeding is not measured: launches the SDK lost (its read race, below) are
+# made up, three rounds at most.
 seed() {
-  local m
-  m=$(timeout 900 bin/ec2load -endpoint "$1" -keys "$2" -seed "$3" -seed-batch "$4" -seed-c 8 -d 0 -ids-out "$5.new" -q | grep '^METRIC')
-  if [ "$(get seeded "$m")" != "$3" ] || [ "$(get seed_err "$m")" != 0 ]; then
-    echo "compare.sh: seeding failed: $m" >&2; return 1
-  fi
-  cat "$5.new" >> "$5"
-  say "seeded $3 in $(get seed_s "$m") s"
+  local m left=$3 t0=$SECONDS
+  for _ in 1 2 3; do
+    m=$(timeout 900 bin/ec2load -endpoint "$1" -keys "$2" -seed "$left" -seed-batch "$4" -seed-c 8 -d 0 -ids-out "$5.new" | tee -a "$out.log" | grep '^METRIC')
+    cat "$5.new" >> "$5"
+    left=$(( left - $(get seeded "$m") ))
+    [ "$left" -gt 0 ] || break
+  done
+  if [ "$left" -gt 0 ]; then echo "compare.sh: seeding failed: $m" >&2; return 1; fi
+  say "seeded $3 in $((SECONDS - t0)) s"
 }
 # wrkrun URL KEY SECRET ID PID: wrk at c=32 replaying DescribeInstances of ID; key=value line plus cpu_us.
 wrkrun() {
@@ -167,7 +171,7 @@ say "moto: seeding $moto_seed"
 wait_port "$pm"
 M=http://127.0.0.1:$pm mpid=$(pgrep -P "$motopid" | head -1) mids=$work/moto-ids.txt
 : > "$mids"
-timeout 900 bin/ec2load -endpoint "$M" -keys "$keys" -seed "$moto_seed" -seed-batch 500 -seed-c 2 -d 0 -ids-out "$mids" -q | grep '^METRIC' >&2
+timeout 900 bin/ec2load -endpoint "$M" -keys "$keys" -seed "$moto_seed" -seed-batch 500 -seed-c 2 -d 0 -ids-out "$mids" | tee -a "$out.log" | grep '^METRIC' >&2
 say "describe-id, $main stored"
 me=$(load "$E" "$keys" "$ids" "$pida" -c 8 -mix describe-id=100)
 ml=$(load "$L" "$keys" "$ids" "$lpid" -c 8 -mix describe-id=100)
