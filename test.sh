@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the real clients the end-to-end tests
-# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck) and PostgreSQL when they are
-# missing, checks formatting and vet, then runs every test with -race, and
-# a named part of the end-to-end tests a second time on the PostgreSQL store.
+# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck), PostgreSQL and
+# wrk (for the benchmark smoke test, bench/compare.sh --quick, run by
+# bench/benchkit's TestCompareQuick) when they are missing, checks formatting
+# and vet, then runs every test with -race, and a named part of the
+# end-to-end tests a second time on the PostgreSQL store.
 # In CI (CI=true) a prerequisite that cannot be installed fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,6 +18,7 @@ command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v puttygen >/dev/null || need+=(putty-tools)
 # The PostgreSQL store's tests start a private cluster (store/postgres/pgtest).
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -1,0 +1,47 @@
+// Command benchkit holds the pieces of bench/compare.sh that ec2load
+// (../shared/tools) does not offer:
+//
+//	benchkit wrk-lua -endpoint URL -key K -secret S -id ID -o FILE
+//	    a wrk script replaying one SigV4-signed DescribeInstances of one
+//	    instance by id (InstanceId.1), as the SDKs send it
+//	benchkit wrk-parse < wrk-output
+//	    wrk --latency's output as "rps= p50_ms= p99_ms= done= err=" (key=value)
+//	benchkit lab -endpoint URL -keys FILE [-launches 2 -within 5s -poll 1s -timeout 60s]
+//	    the start of a lab: every student launches instances at random moments
+//	    within the window, then polls DescribeInstances of their own instances
+//	    once a second until all are running
+//	benchkit report -in ROWS -json FILE -md FILE
+//	    the rows (key=value lines) as a table on stdout, JSON and markdown
+//	benchkit ports N
+//	    N free loopback TCP ports
+//
+// Loopback only; every loop is bounded by its timeout.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: benchkit wrk-lua|wrk-parse|lab|report|ports ...")
+		os.Exit(2)
+	}
+	cmds := map[string]func([]string) error{
+		"wrk-lua":   wrkLua,
+		"wrk-parse": func([]string) error { return wrkParse(os.Stdin, os.Stdout) },
+		"lab":       lab,
+		"report":    report,
+		"ports":     ports,
+	}
+	run, ok := cmds[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "benchkit: unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+	if err := run(os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "benchkit %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
