@@ -161,6 +161,11 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		a.Close()
 		return nil, fmt.Errorf("key pairs: %w", err)
 	}
+	progress("recovering unfinished security group changes")
+	if err := svc.RecoverSecurityGroups(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("security groups: %w", err)
+	}
 	progress("recovering unfinished volume changes")
 	if err := svc.RecoverVolumes(context.Background()); err != nil {
 		a.Close()
