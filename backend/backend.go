@@ -130,6 +130,10 @@ type Volume struct {
 	SizeGiB    int
 	SnapshotID string
 	Root       bool
+	// DeleteOnTermination is what the student asked: a backend that
+	// deletes a machine's volumes with it MUST keep the others (actions
+	// delete the marked ones after termination, so keeping all is safe).
+	DeleteOnTermination bool
 }
 
 // Machine is a backend's view of one machine.

@@ -89,13 +89,13 @@ func (b *EC2) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machi
 	return b.observe(inst), nil
 }
 
-// launchDevices are lc's volumes as block device mappings: the root
-// volume goes with the instance, the others are kept (econe-server deletes
-// them with their records).
+// launchDevices are lc's volumes as block device mappings, deleted with
+// the instance as the student asked (econe-server then deletes them
+// again, which finds nothing to do).
 func (b *EC2) launchDevices(lc *backend.LaunchContext) ([]types.BlockDeviceMapping, error) {
 	var out []types.BlockDeviceMapping
 	for _, v := range lc.Volumes {
-		ebs := &types.EbsBlockDevice{VolumeSize: aws.Int32(int32(v.SizeGiB)), DeleteOnTermination: aws.Bool(v.Root)}
+		ebs := &types.EbsBlockDevice{VolumeSize: aws.Int32(int32(v.SizeGiB)), DeleteOnTermination: aws.Bool(v.DeleteOnTermination)}
 		if v.SnapshotID != "" {
 			sid := b.mapped(v.SnapshotID)
 			if sid == "" {
