@@ -166,6 +166,11 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 		a.Close()
 		return nil, fmt.Errorf("security groups: %w", err)
 	}
+	progress("recovering unfinished elastic IP allocations and releases")
+	if err := svc.RecoverAddresses(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("elastic IPs: %w", err)
+	}
 	progress("recovering unfinished volume changes")
 	if err := svc.RecoverVolumes(context.Background()); err != nil {
 		a.Close()

@@ -204,3 +204,54 @@ print(sorted(g["GroupName"] for g in c.describe_security_groups(Filters=[{"Name"
 		t.Errorf("after deleting db, moto has %s, want ['econe-alice-web']", got)
 	}
 }
+
+// TestEC2ElasticIPs: on the ec2 backend a student's elastic IP is a real
+// AWS address, tagged, associated with the instance's AWS machine, and
+// released in AWS. Checked in moto's own state at each step.
+func TestEC2ElasticIPs(t *testing.T) {
+	e, moto := ec2Server(t)
+	alice := e.User(t, "alice")
+	var run struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, e, alice, &run, "ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro")
+	id := run.Instances[0].InstanceId
+	var alloc struct{ AllocationId, PublicIp string }
+	cliJSON(t, e, alice, &alloc, "ec2", "allocate-address", "--domain", "vpc")
+	// moto's view: each address as "IP econe:id econe:owner econe:id-of-the-instance".
+	view := func() string {
+		return motoBoto3(t, moto, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["MOTO"])
+ids = {i["InstanceId"]: t["Value"] for r in c.describe_instances()["Reservations"] for i in r["Instances"] for t in i.get("Tags", []) if t["Key"] == "econe:id"}
+for a in c.describe_addresses()["Addresses"]:
+    tags = {t["Key"]: t["Value"] for t in a.get("Tags", [])}
+    print(a["PublicIp"], tags.get("econe:id"), tags.get("econe:owner"), ids.get(a.get("InstanceId"), "-"))
+`)
+	}
+	steps := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"allocated", nil, alloc.PublicIp + " " + alloc.AllocationId + " alice -"},
+		{"associated", []string{"associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", id}, alloc.PublicIp + " " + alloc.AllocationId + " alice " + id},
+		{"disassociated", []string{"disassociate-address", "--public-ip", alloc.PublicIp}, alloc.PublicIp + " " + alloc.AllocationId + " alice -"},
+		{"released", []string{"release-address", "--allocation-id", alloc.AllocationId}, ""},
+	}
+	for _, s := range steps {
+		if s.args != nil {
+			if out, err := e.CLI(t, alice, append([]string{"ec2"}, s.args...)...); err != nil {
+				t.Fatalf("%s: %v\n%s", s.name, err, out)
+			}
+		}
+		if got := view(); got != s.want {
+			t.Errorf("%s: moto has %q, want %q", s.name, got, s.want)
+		}
+		if s.name == "associated" {
+			var d struct{ Addresses []struct{ PublicIp, InstanceId, AllocationId string } }
+			cliJSON(t, e, alice, &d, "ec2", "describe-addresses")
+			if len(d.Addresses) != 1 || d.Addresses[0].InstanceId != id || d.Addresses[0].PublicIp != alloc.PublicIp {
+				t.Errorf("describe-addresses: got %+v, want %s on %s", d.Addresses, alloc.PublicIp, id)
+			}
+		}
+	}
+}
