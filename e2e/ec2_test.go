@@ -247,7 +247,9 @@ for a in c.describe_addresses()["Addresses"]:
 			t.Errorf("%s: moto has %q, want %q", s.name, got, s.want)
 		}
 		if s.name == "associated" {
-			var d struct{ Addresses []struct{ PublicIp, InstanceId, AllocationId string } }
+			var d struct {
+				Addresses []struct{ PublicIp, InstanceId, AllocationId string }
+			}
 			cliJSON(t, e, alice, &d, "ec2", "describe-addresses")
 			if len(d.Addresses) != 1 || d.Addresses[0].InstanceId != id || d.Addresses[0].PublicIp != alloc.PublicIp {
 				t.Errorf("describe-addresses: got %+v, want %s on %s", d.Addresses, alloc.PublicIp, id)
