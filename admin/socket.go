@@ -28,6 +28,7 @@ type Service interface {
 	QuotaService
 	UsageService
 	StopService
+	InstanceService
 }
 
 // Status is what a running server reports about itself on its socket.
@@ -39,6 +40,11 @@ type Status struct {
 	Started  time.Time `json:"started"`
 	// AdminListener is the admin listener's address ("" when off).
 	AdminListener string `json:"admin_listener,omitempty"`
+	// Backend is the backend's name; NotReady why the server is not ready
+	// (the readiness probe's answer naming the store or the backend), ""
+	// when both answer.
+	Backend  string `json:"backend,omitempty"`
+	NotReady string `json:"not_ready,omitempty"`
 }
 
 // The socket protocol: HTTP with JSON bodies. User names travel in the path
@@ -172,6 +178,7 @@ func socketHandler(base Service, auditLog *audit.Log, status func() Status, log 
 	handleQuotas(handle)
 	handleUsage(handle)
 	handleStopAll(handle)
+	handleInstances(handle)
 	return mux
 }
 

@@ -211,3 +211,31 @@ func TestVolumeOwnerAndDeleteOnTermination(t *testing.T) {
 		}
 	}
 }
+
+// TestReadinessProbe: a describe of no machines asks AWS, so the
+// readiness probe (and `econe-server status`) sees an endpoint that
+// stopped answering.
+func TestReadinessProbe(t *testing.T) {
+	st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var b *ec2.EC2
+	t.Run("moto answers", func(t *testing.T) {
+		cfg := config(econetest.Moto(t)) // stopped when this subtest ends
+		cfg.Backend.EC2.MaxAttempts = 1
+		if b, err = ec2.Open(backend.Deps{Config: cfg, Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Describe(t.Context(), nil); err != nil {
+			t.Errorf("probe while moto answers: got %v, want nil", err)
+		}
+	})
+	if b == nil {
+		t.FailNow()
+	}
+	if _, err := b.Describe(t.Context(), nil); err == nil {
+		t.Errorf("probe after moto stopped: got nil, want an error")
+	}
+}

@@ -138,6 +138,12 @@ func (b *EC2) observe(in types.Instance) backend.Machine {
 // describe_cache, else from DescribeInstances in batches; an id AWS does
 // not know is terminated.
 func (b *EC2) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
+	if len(ids) == 0 { // the readiness probe: does AWS answer?
+		if _, err := b.api.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{}); err != nil {
+			return nil, b.awsError("DescribeAvailabilityZones", err)
+		}
+		return nil, nil
+	}
 	now := b.now()
 	out := make([]backend.Machine, len(ids))
 	var ask []string
