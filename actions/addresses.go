@@ -80,7 +80,8 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(s.Config.ElasticIPs.Pool) == 0 {
+	inBackend := s.Backend.Addresses != nil
+	if len(s.Config.ElasticIPs.Pool) == 0 && !inBackend {
 		return nil, ec2err.New(ec2err.AddressLimitExceeded, "No elastic IP addresses are available: the administrator has configured no elastic IP pool (elastic_ips.pool) on this endpoint.")
 	}
 	if err := r.DryRun(); err != nil {
@@ -88,9 +89,19 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 	}
 	owner := r.User.Name
 	addr := &store.Address{AllocationID: store.NewID("eipalloc"), Owner: owner, Domain: domain, Allocated: s.now()}
+	if inBackend {
+		// The address asked for, until the backend answers with its own.
+		addr.PublicIP, addr.Pending = want, store.AddressAllocating
+	}
 	err = s.Store.Update(func(tx store.Tx) error {
 		if err := s.checkQuota(tx, r.User, quota.Delta{Addresses: 1}); err != nil {
 			return err
+		}
+		if inBackend {
+			if err := store.PutAddress(tx, addr); err != nil {
+				return err
+			}
+			return putTags(tx, owner, addr.AllocationID, tags)
 		}
 		ip, err := store.ClaimPoolAddress(tx, want, addr)
 		switch {
@@ -108,6 +119,9 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 		}
 		return putTags(tx, owner, addr.AllocationID, tags)
 	})
+	if err == nil {
+		addr, err = s.addressInBackend(r.Context, addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +182,11 @@ func (ref addressRef) find(tx store.Tx, owner string) (*store.Address, error) {
 		notFound = ec2err.New(ec2err.InvalidAllocationIDNotFound, "The allocation ID '%s' does not exist", ref.ID)
 	}
 	a, err := store.FindAddress(tx, owner, match)
-	if err == nil && a == nil {
+	switch {
+	case err == nil && a == nil:
 		err = notFound
+	case err == nil && a.Pending != "":
+		err = changeInProgress(a.AllocationID)
 	}
 	return a, err
 }
@@ -358,9 +375,16 @@ func (s *Service) releaseAddress(r *Request) (any, error) {
 			return nil, err
 		}
 		released = addr
+		if s.Backend.Addresses != nil {
+			addr.Pending = store.AddressReleasing
+			return nil, store.PutAddress(tx, addr)
+		}
 		return nil, store.ReleaseAddress(tx, addr)
 	}
 	if err := s.changeAssociations(r, plan); err != nil {
+		return nil, err
+	}
+	if _, err := s.addressInBackend(r.Context, released); err != nil {
 		return nil, err
 	}
 	r.Log.Info().Str("allocation_id", released.AllocationID).Str("elastic_ip", released.PublicIP).Msg("elastic IP released")
@@ -491,7 +515,7 @@ func (s *Service) rerunFailedIntent(ctx context.Context, failed *store.AddressIn
 func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
 	started := s.scriptStarted(in.AllocationID)
 	for i, b := range in.Undo {
-		if err := s.Addresses.Disassociate(ctx, s.association(in.Owner, b), started); err != nil {
+		if err := s.provider().Disassociate(ctx, s.association(in.Owner, b), started); err != nil {
 			// Those before i are undone; i and the rest are still owed.
 			if ferr := s.finishIntent(in, in.Undo[:i], nil, in.Undo[i:]); ferr != nil {
 				return ferr
@@ -502,7 +526,7 @@ func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
 	if in.Target == nil {
 		return s.finishIntent(in, in.Undo, nil, nil)
 	}
-	err := s.Addresses.Associate(ctx, s.association(in.Owner, *in.Target), started)
+	err := s.provider().Associate(ctx, s.association(in.Owner, *in.Target), started)
 	if err == nil {
 		if err = s.finishIntent(in, in.Undo, in.Target, nil); !ec2err.Is(err, ec2err.IncorrectInstanceState) {
 			return err
@@ -511,7 +535,7 @@ func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
 	// The script may have done half its work before failing, or the
 	// instance was terminated meanwhile: undo it.
 	var owed []store.AddressBinding
-	if uerr := s.Addresses.Disassociate(ctx, s.association(in.Owner, *in.Target), started); uerr != nil {
+	if uerr := s.provider().Disassociate(ctx, s.association(in.Owner, *in.Target), started); uerr != nil {
 		owed = []store.AddressBinding{*in.Target}
 	}
 	if ferr := s.finishIntent(in, in.Undo, nil, owed); ferr != nil {
@@ -642,6 +666,9 @@ func (s *Service) association(owner string, b store.AddressBinding) elasticip.As
 // scriptFailure is what the student sees of a failed provider call: what
 // failed and what state it left. The script's output is only in the log.
 func scriptFailure(doing string, b store.AddressBinding, err error, outcome string) error {
+	if errors.As(err, new(*backend.Error)) {
+		return backendError(err, refusals{}) // the cloud's refusal, with its code
+	}
 	return &ec2err.Error{
 		Code:    ec2err.InternalError,
 		Message: doing + " the elastic IP " + b.PublicIP + " and instance " + b.InstanceID + " failed on the server side; " + outcome + ". If it keeps failing, tell your administrator (with this request ID).",
@@ -846,6 +873,9 @@ func (s *Service) describeAddresses(r *Request) (any, error) {
 			return err
 		}
 		for _, a := range all {
+			if a.Pending == store.AddressAllocating {
+				continue // no address yet
+			}
 			if (len(ips) > 0 || len(allocs) > 0) && !contains(ips, a.PublicIP) && !contains(allocs, a.AllocationID) {
 				continue
 			}

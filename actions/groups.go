@@ -149,6 +149,7 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		ID: store.NewID("sg"), Owner: owner, Name: name, Description: description, VpcID: VpcID,
 		Egress: []store.Rule{allowAllEgress()},
 	}
+	created := s.intend(g, store.GroupCreating, true, g.Egress)
 	err = s.Store.Update(func(tx store.Tx) error {
 		if _, err := ensureDefaultGroup(tx, owner); err != nil {
 			return err
@@ -168,6 +169,9 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		}
 		return putTags(tx, owner, g.ID, tags)
 	})
+	if err == nil {
+		err = s.groupInBackend(r.Context, g, created)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -479,6 +483,8 @@ func (s *Service) deleteSecurityGroup(r *Request) (any, error) {
 	}
 	owner := r.User.Name
 	var deleted string
+	var group *store.SecurityGroup
+	var change *store.GroupChange
 	err := s.Store.Update(func(tx store.Tx) error {
 		g, err := findGroup(tx, owner, id, name)
 		if err != nil {
@@ -490,12 +496,18 @@ func (s *Service) deleteSecurityGroup(r *Request) (any, error) {
 		if err := r.DryRun(); err != nil {
 			return err
 		}
-		deleted = g.ID
+		deleted, group = g.ID, g
+		if change = s.intend(g, store.GroupDeleting, false, nil); change != nil {
+			return store.PutSecurityGroup(tx, g)
+		}
 		if err := deleteRuleTags(tx, owner, g.Ingress, g.Egress); err != nil {
 			return err
 		}
 		return store.DeleteSecurityGroup(tx, owner, g.ID)
 	})
+	if err == nil {
+		err = s.groupInBackend(r.Context, group, change)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -861,6 +873,7 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 	}
 	var added []store.Rule
 	var group *store.SecurityGroup
+	var change *store.GroupChange
 	err = s.Store.Update(func(tx store.Tx) error {
 		g, existing, rules, err := ruleChange(tx, r, egress, reqs)
 		if err != nil {
@@ -885,8 +898,12 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 		}
 		*existing = append(*existing, rules...)
 		added, group = rules, g
+		change = s.intend(g, store.RulesAuthorizing, egress, rules)
 		return store.PutSecurityGroup(tx, g)
 	})
+	if err == nil {
+		err = s.groupInBackend(r.Context, group, change)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -953,6 +970,7 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 	}
 	var revoked, unknown []store.Rule
 	var group *store.SecurityGroup
+	var change *store.GroupChange
 	err := s.Store.Update(func(tx store.Tx) error {
 		revoked, unknown = nil, nil
 		g, existing, wanted, err := ruleChange(tx, r, egress, reqs)
@@ -980,11 +998,21 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 		}
 		*existing = kept
 		group = g
-		if err := deleteRuleTags(tx, r.User.Name, revoked); err != nil {
-			return err
+		// With a backend, the rules' tags go once it has revoked them.
+		change = nil
+		if len(revoked) > 0 {
+			change = s.intend(g, store.RulesRevoking, egress, revoked)
+		}
+		if change == nil {
+			if err := deleteRuleTags(tx, r.User.Name, revoked); err != nil {
+				return err
+			}
 		}
 		return store.PutSecurityGroup(tx, g)
 	})
+	if err == nil {
+		err = s.groupInBackend(r.Context, group, change)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -1111,14 +1139,5 @@ func groupRuleAttrs(gr groupRule) Attrs {
 
 // toBackendGroup is a group with its rules as a backend sees them.
 func toBackendGroup(g *store.SecurityGroup) backend.SecurityGroup {
-	out := backend.SecurityGroup{ID: g.ID, Name: g.Name}
-	for _, dir := range []bool{false, true} {
-		for _, rule := range *rulesOf(g, dir) {
-			out.Rules = append(out.Rules, backend.Rule{
-				Egress: dir, Protocol: rule.Protocol, FromPort: rule.FromPort, ToPort: rule.ToPort,
-				CIDR: rule.CIDRv4 + rule.CIDRv6, PrefixListID: rule.PrefixListID, GroupID: rule.GroupID,
-			})
-		}
-	}
-	return out
+	return backend.SecurityGroup{ID: g.ID, Name: g.Name, Rules: append(backendRules(g.Ingress, false), backendRules(g.Egress, true)...)}
 }

@@ -673,7 +673,8 @@ func (s *Service) launchVolumes(tx store.Tx, inst *store.Instance, image backend
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, backend.Volume{VolumeID: v.ID, Device: m.DeviceName, SizeGiB: v.SizeGiB, SnapshotID: v.SnapshotID, Root: m.DeviceName == root})
+		out = append(out, backend.Volume{VolumeID: v.ID, Device: m.DeviceName, SizeGiB: v.SizeGiB, SnapshotID: v.SnapshotID, Root: m.DeviceName == root,
+			DeleteOnTermination: v.Attachment.DeleteOnTermination})
 	}
 	return out, nil
 }

@@ -517,7 +517,7 @@ func (s *Service) createVolume(r *Request) (any, error) {
 
 // volumeSpec is what the backend is told of a volume.
 func volumeSpec(v *store.Volume) backend.VolumeSpec {
-	return backend.VolumeSpec{VolumeID: v.ID, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID}
+	return backend.VolumeSpec{VolumeID: v.ID, Owner: v.Owner, Zone: v.Zone, SizeGiB: v.SizeGiB, Type: v.Type, Iops: v.Iops, SnapshotID: v.SnapshotID}
 }
 
 // volumeResponse answers CreateVolume with the volume as it is now.

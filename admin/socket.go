@@ -29,6 +29,7 @@ type Service interface {
 	QuotaService
 	UsageService
 	StopService
+	InstanceService
 }
 
 // Status is what a running server reports about itself on its socket.
@@ -49,6 +50,11 @@ type Status struct {
 	Replicas []store.Replica `json:"replicas,omitempty"`
 	// ReplicasError says why Replicas could not be read.
 	ReplicasError string `json:"replicas_error,omitempty"`
+	// Backend is the backend's name; NotReady why the server is not ready
+	// (the readiness probe's answer naming the store or the backend), ""
+	// when both answer.
+	Backend  string `json:"backend,omitempty"`
+	NotReady string `json:"not_ready,omitempty"`
 }
 
 // The socket protocol: HTTP with JSON bodies. User names travel in the path
@@ -182,6 +188,7 @@ func socketHandler(base Service, auditLog *audit.Log, status func() Status, log 
 	handleQuotas(handle)
 	handleUsage(handle)
 	handleStopAll(handle)
+	handleInstances(handle)
 	return mux
 }
 

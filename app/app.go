@@ -209,6 +209,16 @@ func (a *App) recoverIntents(ctx context.Context, orphaned actions.Orphaned, pro
 	if err := svc.RecoverKeyPairs(ctx, orphaned); err != nil {
 		return nil, fmt.Errorf("key pairs: %w", err)
 	}
+	progress("recovering unfinished security group changes")
+	if err := svc.RecoverSecurityGroups(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("security groups: %w", err)
+	}
+	progress("recovering unfinished elastic IP allocations and releases")
+	if err := svc.RecoverAddresses(context.Background()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("elastic IPs: %w", err)
+	}
 	progress("recovering unfinished volume changes")
 	if err := svc.RecoverVolumes(ctx, orphaned); err != nil {
 		return nil, fmt.Errorf("volumes: %w", err)

@@ -15,6 +15,7 @@ type Abilities struct {
 	Volumes        Volumes
 	SecurityGroups SecurityGroups
 	KeyPairs       KeyPairs
+	Addresses      Addresses
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -29,6 +30,7 @@ func Discover(b Backend) Abilities {
 	a.Volumes, _ = b.(Volumes)
 	a.SecurityGroups, _ = b.(SecurityGroups)
 	a.KeyPairs, _ = b.(KeyPairs)
+	a.Addresses, _ = b.(Addresses)
 	return a
 }
 
@@ -77,4 +79,28 @@ type KeySpec struct {
 	Owner     string // user name
 	Name      string // the name the student chose, unique per owner only
 	PublicKey string // OpenSSH authorized_keys line
+}
+
+// Addresses is the optional ability to hold elastic IPs in the cloud (real
+// EC2 does). When a backend has it, its addresses are the students'
+// elastic IPs, preferred over the configured pool and scripts; the
+// student's quota still applies. As for SecurityGroups, calls come
+// outside transactions after an intent and are repeated after a crash,
+// so every call MUST be idempotent: allocating an id it has returns that
+// address, releasing or disassociating one it does not have succeeds.
+type Addresses interface {
+	// AllocateAddress returns the public IPv4 address allocated for a.
+	AllocateAddress(ctx context.Context, a AddressSpec) (publicIP string, err error)
+	ReleaseAddress(ctx context.Context, allocationID string) error
+	// AssociateAddress binds the address to a machine (Machine.ID),
+	// taking it from any other machine it was bound to.
+	AssociateAddress(ctx context.Context, allocationID, machineID string) error
+	DisassociateAddress(ctx context.Context, allocationID string) error
+}
+
+// AddressSpec is an elastic IP to allocate.
+type AddressSpec struct {
+	AllocationID string // EC2 id econe-server assigned (eipalloc-…)
+	Owner        string // user name, for the cloud's labels
+	PublicIP     string // the address asked for; "" for any
 }

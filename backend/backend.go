@@ -7,6 +7,8 @@
 //     it MUST NOT block until boot finishes.
 //   - Describe MUST report every id it is given; an id it does not know is
 //     reported as terminated (a machine that vanished is gone for the user).
+//     Describe of no ids is the readiness probe (actions never make it): a
+//     backend in a remote cloud SHOULD ask the cloud something cheap.
 //   - Terminate MUST be idempotent: terminating a terminated machine succeeds,
 //     and so does terminating an unknown id (reported as terminated).
 //   - Stop, Start and Reboot on a machine in the wrong state MUST return
@@ -130,6 +132,10 @@ type Volume struct {
 	SizeGiB    int
 	SnapshotID string
 	Root       bool
+	// DeleteOnTermination is what the student asked: a backend that
+	// deletes a machine's volumes with it MUST keep the others (actions
+	// delete the marked ones after termination, so keeping all is safe).
+	DeleteOnTermination bool
 }
 
 // Machine is a backend's view of one machine.

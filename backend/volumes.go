@@ -37,6 +37,7 @@ type Volumes interface {
 // VolumeSpec describes a volume to create (or its new shape, for ModifyVolume).
 type VolumeSpec struct {
 	VolumeID   string // EC2 id econe-server assigned (vol-…)
+	Owner      string // user name, for the cloud's labels
 	Zone       string
 	SizeGiB    int
 	Type       string // gp2, gp3, io1, ...

@@ -151,3 +151,114 @@ except botocore.exceptions.ClientError as err:
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// TestEC2SecurityGroups: a student's groups and rule changes reach AWS
+// namespaced and tagged, with group peers by AWS's ids; the legacy
+// by-name forms (hadoop-ec2's) too. Checked in moto's own state.
+func TestEC2SecurityGroups(t *testing.T) {
+	e, moto := ec2Server(t)
+	alice := e.User(t, "alice")
+	out, err := e.Boto3(t, alice, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+web = c.create_security_group(GroupName="web", Description="web servers")["GroupId"]
+db = c.create_security_group(GroupName="db", Description="databases")["GroupId"]
+c.authorize_security_group_ingress(GroupId=web, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+c.authorize_security_group_ingress(GroupId=web, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+# The legacy flat form, by names.
+c.authorize_security_group_ingress(GroupName="db", SourceSecurityGroupName="web", IpProtocol="tcp", FromPort=5432, ToPort=5432)
+c.revoke_security_group_ingress(GroupName="web", IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0")
+print(web, db)
+`)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ids := strings.Fields(out)
+	if len(ids) != 2 {
+		t.Fatalf("got %q, want two group ids", out)
+	}
+	got := motoBoto3(t, moto, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["MOTO"])
+gs = {g["GroupId"]: g for g in c.describe_security_groups(Filters=[{"Name": "tag:econe:owner", "Values": ["alice"]}])["SecurityGroups"]}
+name = {gid: g["GroupName"] for gid, g in gs.items()}
+for g in sorted(gs.values(), key=lambda g: g["GroupName"]):
+    tags = {t["Key"]: t["Value"] for t in g.get("Tags", [])}
+    rules = sorted((p["IpProtocol"], p.get("FromPort"), [r["CidrIp"] for r in p["IpRanges"]], [name.get(u["GroupId"], u["GroupId"]) for u in p["UserIdGroupPairs"]]) for p in g["IpPermissions"])
+    print(g["GroupName"], tags.get("econe:id"), tags.get("econe:course"), rules)
+`)
+	want := "econe-alice-db " + ids[1] + " cs101 [('tcp', 5432, [], ['econe-alice-web'])]\n" +
+		"econe-alice-web " + ids[0] + " cs101 [('tcp', 80, ['0.0.0.0/0'], [])]"
+	if got != want {
+		t.Errorf("moto's groups:\n%s\nwant:\n%s", got, want)
+	}
+
+	out, err = e.Boto3(t, alice, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"])
+c.delete_security_group(GroupName="db")
+`)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := motoBoto3(t, moto, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["MOTO"])
+print(sorted(g["GroupName"] for g in c.describe_security_groups(Filters=[{"Name": "tag:econe:owner", "Values": ["alice"]}])["SecurityGroups"]))
+`); got != "['econe-alice-web']" {
+		t.Errorf("after deleting db, moto has %s, want ['econe-alice-web']", got)
+	}
+}
+
+// TestEC2ElasticIPs: on the ec2 backend a student's elastic IP is a real
+// AWS address, tagged, associated with the instance's AWS machine, and
+// released in AWS. Checked in moto's own state at each step.
+func TestEC2ElasticIPs(t *testing.T) {
+	e, moto := ec2Server(t)
+	alice := e.User(t, "alice")
+	var run struct{ Instances []struct{ InstanceId string } }
+	cliJSON(t, e, alice, &run, "ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro")
+	id := run.Instances[0].InstanceId
+	var alloc struct{ AllocationId, PublicIp string }
+	cliJSON(t, e, alice, &alloc, "ec2", "allocate-address", "--domain", "vpc")
+	// moto's view: each address as "IP econe:id econe:owner econe:id-of-the-instance".
+	view := func() string {
+		return motoBoto3(t, moto, `
+import boto3, os
+c = boto3.client("ec2", endpoint_url=os.environ["MOTO"])
+ids = {i["InstanceId"]: t["Value"] for r in c.describe_instances()["Reservations"] for i in r["Instances"] for t in i.get("Tags", []) if t["Key"] == "econe:id"}
+for a in c.describe_addresses()["Addresses"]:
+    tags = {t["Key"]: t["Value"] for t in a.get("Tags", [])}
+    print(a["PublicIp"], tags.get("econe:id"), tags.get("econe:owner"), ids.get(a.get("InstanceId"), "-"))
+`)
+	}
+	steps := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"allocated", nil, alloc.PublicIp + " " + alloc.AllocationId + " alice -"},
+		{"associated", []string{"associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", id}, alloc.PublicIp + " " + alloc.AllocationId + " alice " + id},
+		{"disassociated", []string{"disassociate-address", "--public-ip", alloc.PublicIp}, alloc.PublicIp + " " + alloc.AllocationId + " alice -"},
+		{"released", []string{"release-address", "--allocation-id", alloc.AllocationId}, ""},
+	}
+	for _, s := range steps {
+		if s.args != nil {
+			if out, err := e.CLI(t, alice, append([]string{"ec2"}, s.args...)...); err != nil {
+				t.Fatalf("%s: %v\n%s", s.name, err, out)
+			}
+		}
+		if got := view(); got != s.want {
+			t.Errorf("%s: moto has %q, want %q", s.name, got, s.want)
+		}
+		if s.name == "associated" {
+			var d struct {
+				Addresses []struct{ PublicIp, InstanceId, AllocationId string }
+			}
+			cliJSON(t, e, alice, &d, "ec2", "describe-addresses")
+			if len(d.Addresses) != 1 || d.Addresses[0].InstanceId != id || d.Addresses[0].PublicIp != alloc.PublicIp {
+				t.Errorf("describe-addresses: got %+v, want %s on %s", d.Addresses, alloc.PublicIp, id)
+			}
+		}
+	}
+}

@@ -28,6 +28,9 @@ func (m *Metrics) Abilities(a backend.Abilities) backend.Abilities {
 	if a.KeyPairs != nil {
 		out.KeyPairs = meteredKeys{a.KeyPairs, m}
 	}
+	if a.Addresses != nil {
+		out.Addresses = meteredAddresses{a.Addresses, m}
+	}
 	return out
 }
 
@@ -184,4 +187,26 @@ func (k meteredKeys) ImportKey(ctx context.Context, spec backend.KeySpec) error 
 
 func (k meteredKeys) DeleteKey(ctx context.Context, keyID string) error {
 	return call0(k.m, "delete_key", func() error { return k.b.DeleteKey(ctx, keyID) })
+}
+
+// meteredAddresses is backend.Addresses.
+type meteredAddresses struct {
+	b backend.Addresses
+	m *Metrics
+}
+
+func (a meteredAddresses) AllocateAddress(ctx context.Context, spec backend.AddressSpec) (string, error) {
+	return call(a.m, "allocate_address", func() (string, error) { return a.b.AllocateAddress(ctx, spec) })
+}
+
+func (a meteredAddresses) ReleaseAddress(ctx context.Context, allocationID string) error {
+	return call0(a.m, "release_address", func() error { return a.b.ReleaseAddress(ctx, allocationID) })
+}
+
+func (a meteredAddresses) AssociateAddress(ctx context.Context, allocationID, machineID string) error {
+	return call0(a.m, "associate_address", func() error { return a.b.AssociateAddress(ctx, allocationID, machineID) })
+}
+
+func (a meteredAddresses) DisassociateAddress(ctx context.Context, allocationID string) error {
+	return call0(a.m, "disassociate_address", func() error { return a.b.DisassociateAddress(ctx, allocationID) })
 }

@@ -24,11 +24,12 @@ type withCloudNames struct {
 	plain
 	backend.SecurityGroups
 	backend.KeyPairs
+	backend.Addresses
 }
 
 func present(a backend.Abilities) string {
-	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v",
-		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil)
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil)
 }
 
 // The metered abilities are exactly those of the backend it wraps: none

@@ -23,7 +23,17 @@ type Address struct {
 	Allocated    time.Time `json:"allocated"`
 	// Association is nil while the address is not associated.
 	Association *AddressAssociation `json:"association,omitempty"`
+	// Pending is a backend change in flight (its intent), with a backend
+	// that holds addresses: AddressAllocating (PublicIP not yet known) or
+	// AddressReleasing; "" when the backend has the address as recorded.
+	Pending string `json:"pending,omitempty"`
 }
+
+// The backend changes an address's record may be waiting on.
+const (
+	AddressAllocating = "allocating"
+	AddressReleasing  = "releasing"
+)
 
 // AddressAssociation is an address's binding to an instance.
 type AddressAssociation struct {

@@ -12,7 +12,28 @@ type SecurityGroup struct {
 	VpcID       string `json:"vpc_id"`
 	Ingress     []Rule `json:"ingress,omitempty"`
 	Egress      []Rule `json:"egress,omitempty"`
+	// Pending are the backend changes in flight (their intents), in the
+	// order they were made; each is removed once the backend answered.
+	Pending []GroupChange `json:"pending,omitempty"`
 }
+
+// GroupChange is one change of a group a backend with the SecurityGroups
+// ability is to make: the group's creation or deletion, or rules of one
+// direction authorized or revoked.
+type GroupChange struct {
+	ID     string `json:"id"`
+	Op     string `json:"op"` // GroupCreating | GroupDeleting | RulesAuthorizing | RulesRevoking
+	Egress bool   `json:"egress,omitempty"`
+	Rules  []Rule `json:"rules,omitempty"`
+}
+
+// The backend changes a security group's record may be waiting on.
+const (
+	GroupCreating    = "creating"
+	GroupDeleting    = "deleting"
+	RulesAuthorizing = "authorizing"
+	RulesRevoking    = "revoking"
+)
 
 // Rule is one security group rule (sgr-…): a protocol and port range with
 // exactly one peer, the way EC2 models rules since rule ids exist. EC2's

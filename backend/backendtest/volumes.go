@@ -42,7 +42,7 @@ const (
 )
 
 func suiteSpec() backend.VolumeSpec {
-	return backend.VolumeSpec{VolumeID: suiteVolume, Zone: "us-east-1a", SizeGiB: 8, Type: "gp3", Iops: 3000}
+	return backend.VolumeSpec{VolumeID: suiteVolume, Owner: "suite", Zone: "us-east-1a", SizeGiB: 8, Type: "gp3", Iops: 3000}
 }
 
 // wantDone checks an operation's answer: accepted, and done no earlier

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -220,13 +221,27 @@ func code(err error) string {
 	return ""
 }
 
+// awsIDs are the AWS ids a message may name, instances aside: AWS
+// instance ids are the machines' ids, which actions rewrite to the
+// student's instance ids (and hide when they are not the student's).
+var awsIDs = regexp.MustCompile(`\b(?:vol|snap|sg|sgr|key|eipalloc|eipassoc|ami|subnet|vpc|eni|igw|rtb|acl|pl)-[0-9a-f]{8,17}\b`)
+
 // ownIDs replaces the AWS ids and names this backend made in msg with
-// econe's ids.
+// econe's ids, and hides every other AWS id: one this backend did not
+// make for a student is none of a student's business.
 func (b *EC2) ownIDs(msg string) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	msg = awsIDs.ReplaceAllStringFunc(msg, func(aid string) string {
+		if id, ok := b.awsID[aid]; ok {
+			return id
+		}
+		return "(unknown)"
+	})
 	for aid, id := range b.awsID {
-		msg = strings.ReplaceAll(msg, aid, id)
+		if !awsIDs.MatchString(aid) { // a name: PREFIX-USER-NAME
+			msg = strings.ReplaceAll(msg, aid, id)
+		}
 	}
 	return msg
 }

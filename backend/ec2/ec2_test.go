@@ -151,3 +151,91 @@ func TestNamesAndTags(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeOwnerAndDeleteOnTermination reads moto's own state: a volume
+// is tagged with its owner, and a launch's volume is deleted with the
+// instance only when the student asked for it.
+func TestVolumeOwnerAndDeleteOnTermination(t *testing.T) {
+	endpoint := econetest.Moto(t)
+	st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b, err := ec2.Open(backend.Deps{Config: config(endpoint), Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := b.CreateVolume(ctx, backend.VolumeSpec{VolumeID: "vol-0000000000000000a", Owner: "alice", Zone: "us-east-1a", SizeGiB: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0000000000000000b", Owner: "alice",
+		InstanceType: backend.InstanceType{Name: "t3.micro"}, Image: backend.Image{ID: "ami-12c6146b"}, Zone: "us-east-1a",
+		Volumes: []backend.Volume{
+			{VolumeID: "vol-0000000000000000b", Device: "/dev/sda1", SizeGiB: 8, Root: true, DeleteOnTermination: false},
+			{VolumeID: "vol-0000000000000000c", Device: "/dev/sdf", SizeGiB: 1, DeleteOnTermination: true},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := awsec2.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")},
+		func(o *awsec2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	insts, err := api.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{m.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, bd := range insts.Reservations[0].Instances[0].BlockDeviceMappings {
+		kept[aws.ToString(bd.DeviceName)] = !aws.ToBool(bd.Ebs.DeleteOnTermination)
+	}
+	if _, err := b.Terminate(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	owned, err := api.DescribeVolumes(ctx, &awsec2.DescribeVolumesInput{Filters: []types.Filter{
+		{Name: aws.String("tag:econe:id"), Values: []string{"vol-0000000000000000a"}}, {Name: aws.String("tag:econe:owner"), Values: []string{"alice"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		got, want any
+	}{
+		{"created volume tagged econe:owner alice", len(owned.Volumes), 1},
+		{"root volume kept at termination", kept["/dev/sda1"], true},
+		{"marked volume deleted at termination", kept["/dev/sdf"], false},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestReadinessProbe: a describe of no machines asks AWS, so the
+// readiness probe (and `econe-server status`) sees an endpoint that
+// stopped answering.
+func TestReadinessProbe(t *testing.T) {
+	st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var b *ec2.EC2
+	t.Run("moto answers", func(t *testing.T) {
+		cfg := config(econetest.Moto(t)) // stopped when this subtest ends
+		cfg.Backend.EC2.MaxAttempts = 1
+		if b, err = ec2.Open(backend.Deps{Config: cfg, Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Describe(t.Context(), nil); err != nil {
+			t.Errorf("probe while moto answers: got %v, want nil", err)
+		}
+	})
+	if b == nil {
+		t.FailNow()
+	}
+	if _, err := b.Describe(t.Context(), nil); err == nil {
+		t.Errorf("probe after moto stopped: got nil, want an error")
+	}
+}

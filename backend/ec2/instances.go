@@ -89,13 +89,13 @@ func (b *EC2) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machi
 	return b.observe(inst), nil
 }
 
-// launchDevices are lc's volumes as block device mappings: the root
-// volume goes with the instance, the others are kept (econe-server deletes
-// them with their records).
+// launchDevices are lc's volumes as block device mappings, deleted with
+// the instance as the student asked (econe-server then deletes them
+// again, which finds nothing to do).
 func (b *EC2) launchDevices(lc *backend.LaunchContext) ([]types.BlockDeviceMapping, error) {
 	var out []types.BlockDeviceMapping
 	for _, v := range lc.Volumes {
-		ebs := &types.EbsBlockDevice{VolumeSize: aws.Int32(int32(v.SizeGiB)), DeleteOnTermination: aws.Bool(v.Root)}
+		ebs := &types.EbsBlockDevice{VolumeSize: aws.Int32(int32(v.SizeGiB)), DeleteOnTermination: aws.Bool(v.DeleteOnTermination)}
 		if v.SnapshotID != "" {
 			sid := b.mapped(v.SnapshotID)
 			if sid == "" {
@@ -138,6 +138,12 @@ func (b *EC2) observe(in types.Instance) backend.Machine {
 // describe_cache, else from DescribeInstances in batches; an id AWS does
 // not know is terminated.
 func (b *EC2) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
+	if len(ids) == 0 { // the readiness probe: does AWS answer?
+		if _, err := b.api.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{}); err != nil {
+			return nil, b.awsError("DescribeAvailabilityZones", err)
+		}
+		return nil, nil
+	}
 	now := b.now()
 	out := make([]backend.Machine, len(ids))
 	var ask []string

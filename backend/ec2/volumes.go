@@ -92,7 +92,7 @@ func (b *EC2) CreateVolume(ctx context.Context, spec backend.VolumeSpec) (time.T
 		AvailabilityZone:  aws.String(spec.Zone),
 		Size:              aws.Int32(int32(spec.SizeGiB)),
 		ClientToken:       b.token("", spec.VolumeID),
-		TagSpecifications: []types.TagSpecification{b.tagSpec(types.ResourceTypeVolume, spec.VolumeID, "")},
+		TagSpecifications: []types.TagSpecification{b.tagSpec(types.ResourceTypeVolume, spec.VolumeID, spec.Owner)},
 	}
 	setShape(&in.VolumeType, &in.Iops, spec)
 	if spec.SnapshotID != "" {

@@ -152,8 +152,14 @@ func serve(ctx context.Context, cfg *conf.Config, log zerolog.Logger, ready *not
 	}
 
 	status := admin.Status{PID: os.Getpid(), Version: version, Address: cfg.Addr(), Endpoint: cfg.EndpointURL(), Started: time.Now().UTC(),
-		AdminListener: cfg.AdminListener.Address}
-	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, a.Audit, func() admin.Status { return replicaStatus(status, a) }, log)
+		AdminListener: cfg.AdminListener.Address, Backend: cfg.Backend.Name}
+	sock, err := admin.ServeSocket(cfg.AdminSocketPath(), a.Users, a.Audit, func() admin.Status {
+		s := replicaStatus(status, a)
+		if err := a.Ready.Check(context.Background()); err != nil {
+			s.NotReady = err.Error()
+		}
+		return s
+	}, log)
 	if err != nil {
 		return err
 	}
@@ -517,12 +523,7 @@ on its admin socket.`,
 			st := probe(cfg)
 			switch {
 			case st.status != nil:
-				fmt.Fprintf(out, "econe-server is running\n  pid:      %d\n  address:  %s\n  endpoint: %s\n  version:  %s\n  started:  %s\n",
-					st.status.PID, st.status.Address, st.status.Endpoint, st.status.Version, st.status.Started.Format(time.RFC3339))
-				if st.status.AdminListener != "" {
-					fmt.Fprintf(out, "  admin:    http://%s (metrics, livez, readyz)\n", st.status.AdminListener)
-				}
-				printReplicas(out, st.status)
+				printStatus(out, st.status)
 				return nil
 			case st.running():
 				fmt.Fprintf(out, "econe-server (pid %d) is running but its admin socket does not answer: %v\n", st.pid, st.socketErr)
@@ -571,4 +572,20 @@ func pidFile(cfg *conf.Config) string { return filepath.Join(cfg.DataDir, app.PI
 func livePID(cfg *conf.Config) (int, bool) {
 	pid, err := readPID(pidFile(cfg))
 	return pid, err == nil && alive(pid)
+}
+
+// printStatus shows a running server's own answer, the readiness of its
+// store and backend included.
+func printStatus(out io.Writer, s *admin.Status) {
+	fmt.Fprintf(out, "econe-server is running\n  pid:      %d\n  address:  %s\n  endpoint: %s\n  version:  %s\n  started:  %s\n",
+		s.PID, s.Address, s.Endpoint, s.Version, s.Started.Format(time.RFC3339))
+	ready := "reachable"
+	if s.NotReady != "" {
+		ready = "NOT READY: " + s.NotReady
+	}
+	fmt.Fprintf(out, "  backend:  %s (%s)\n", s.Backend, ready)
+	if s.AdminListener != "" {
+		fmt.Fprintf(out, "  admin:    http://%s (metrics, livez, readyz)\n", s.AdminListener)
+	}
+	printReplicas(out, s)
 }

@@ -64,7 +64,7 @@ Start it with "econe-server start", create a student with
 	}
 	root.PersistentFlags().StringP("config", "c", "", "configuration `FILE` (default: "+defaultConfigFile+" in the working directory if present, else built-in defaults)")
 	root.AddCommand(newRunCmd(), newStartCmd(), newStopCmd(), newStatusCmd(),
-		newCheckConfigCmd(), newVersionCmd(), newUserCmd(), newAuditCmd(), newQuotaCmd(), newUsageCmd(), newStopAllCmd(), newStoreCmd())
+		newCheckConfigCmd(), newVersionCmd(), newUserCmd(), newAuditCmd(), newQuotaCmd(), newUsageCmd(), newStopAllCmd(), newStoreCmd(), newInstanceCmd())
 	return root
 }
 
