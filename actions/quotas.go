@@ -11,7 +11,8 @@ import (
 // student can never both take the last place.
 
 // limits returns u's effective limits and what u holds, read in tx. The
-// cost is read (a scan of the ledger) only when a budget applies.
+// cost (usage.Spent: a running total and the open intervals) is read only
+// when a budget applies.
 func (s *Service) limits(tx store.Tx, u *store.User) (quota.Limits, quota.Usage, error) {
 	l, err := s.effectiveLimits(tx, u)
 	if err != nil {

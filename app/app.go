@@ -26,6 +26,7 @@ import (
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/store/postgres"
 	"github.com/econe/econe-server/templates"
+	"github.com/econe/econe-server/usage"
 	"github.com/rs/zerolog"
 )
 
@@ -250,7 +251,7 @@ func OpenService(cfg *conf.Config, st store.Store, log zerolog.Logger, clock fun
 	if err := store.Migrate(st, func(name string) int {
 		t, _ := catalog.InstanceType(name)
 		return t.VCPUs
-	}); err != nil {
+	}, usage.RecountClosed); err != nil {
 		return nil, err
 	}
 	be, err := backend.New(cfg.Backend.Name, backend.Deps{Config: cfg, Store: store.NewSpace(st, cfg.Backend.Name), Clock: clock,

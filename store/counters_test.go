@@ -45,7 +45,7 @@ func TestMigrateCountersFromSchema1(t *testing.T) {
 		t.Fatalf("opening a schema 1 store: %v", err)
 	}
 	defer st.Close()
-	if err := Migrate(st, func(string) int { return 4 }); err != nil {
+	if err := Migrate(st, func(string) int { return 4 }, func(Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]Counters{

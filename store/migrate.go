@@ -10,9 +10,11 @@ import (
 // in one transaction, one step per version. From version 1 it gives every
 // instance its type's vCPUs (vcpus looks them up in today's templates) and
 // computes every owner's counters by scanning; from version 2 it moves the
-// sim's machines into its space of bucket backends. A current store is
-// left alone. app.Open runs it before the backend reads its space.
-func Migrate(st Store, vcpus func(instanceType string) int) error {
+// sim's machines into its space of bucket backends; from version 3 it
+// runs ledger, which writes the owners' closed usage totals from the ledger
+// (usage.RecountClosed: the cost rule is the usage package's). A current
+// store is left alone. app.Open runs it before the backend reads its space.
+func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) error) error {
 	return st.Update(func(tx Tx) error {
 		v := string(tx.Get(BucketMeta, schemaKey))
 		if v == SchemaVersion {
@@ -27,6 +29,9 @@ func Migrate(st Store, vcpus func(instanceType string) int) error {
 			}
 		}
 		if err := migrateBackendSpaces(tx); err != nil {
+			return err
+		}
+		if err := ledger(tx); err != nil {
 			return err
 		}
 		return tx.Put(BucketMeta, schemaKey, []byte(SchemaVersion))

@@ -2,7 +2,7 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "3", "ready_probe" -> time of the last readiness probe
+//	meta            "schema_version" -> "4", "ready_probe" -> time of the last readiness probe
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
@@ -24,6 +24,7 @@ package store
 //	usage_intervals OWNER/START/i-… -> usage.Interval (START: 20-digit
 //	                Unix nanoseconds, so a user's time range is a key range)
 //	usage_open      OWNER/i-… -> key of the instance's open interval
+//	usage_closed    OWNER -> the cost of the owner's closed intervals (usage)
 //	quotas          user/NAME -> quota.Limits (a student's override)
 //	                group/NAME -> quota.Limits (a group's override)
 //	guardrails      KIND/SUBJECT/STAMP -> guard.Action (each guardrail
@@ -57,6 +58,7 @@ const (
 	BucketCounters            Bucket = "counters"
 	BucketUsageIntervals      Bucket = "usage_intervals"
 	BucketUsageOpen           Bucket = "usage_open"
+	BucketUsageClosed         Bucket = "usage_closed"
 	BucketQuotas              Bucket = "quotas"
 	BucketGuardrails          Bucket = "guardrails"
 	BucketReplicas            Bucket = "replicas"
@@ -71,7 +73,7 @@ var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
 	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackends, bucketRetiredBackendSim,
-	BucketCounters, BucketUsageIntervals, BucketUsageOpen,
+	BucketCounters, BucketUsageIntervals, BucketUsageOpen, BucketUsageClosed,
 	BucketQuotas,
 	BucketGuardrails,
 	BucketReplicas,
@@ -90,9 +92,10 @@ var OwnerBuckets = []Bucket{
 //	1: no counters, instances without VCPUs
 //	2: counters and the usage ledger
 //	3: backends keep their state in bucket backends (was backend_sim)
-const SchemaVersion = "3"
+//	4: each owner's cost of closed usage intervals (bucket usage_closed)
+const SchemaVersion = "4"
 
 // olderVersions are the versions Migrate upgrades.
-var olderVersions = []string{"1", "2"}
+var olderVersions = []string{"1", "2", "3"}
 
 const schemaKey = "schema_version"

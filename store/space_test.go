@@ -35,7 +35,7 @@ func TestMigrateSimMachinesFromSchema2(t *testing.T) {
 		t.Fatalf("opening a schema 2 store: %v", err)
 	}
 	defer st.Close()
-	if err := Migrate(st, func(string) int { return 1 }); err != nil {
+	if err := Migrate(st, func(string) int { return 1 }, func(Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}

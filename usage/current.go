@@ -9,8 +9,8 @@ import (
 
 // Current is what owner holds now, from their usage counters, as a quota
 // check reads it. With cost, Spent is the ledger's cost over all time,
-// open intervals up to now: a scan of the owner's intervals, so callers
-// ask for it only when a budget applies.
+// open intervals up to now (see Spent); callers ask for it only when a
+// budget applies.
 func Current(tx store.Tx, owner string, countStopped, cost bool, now time.Time) (quota.Usage, error) {
 	c, err := store.GetCounters(tx, owner)
 	if err != nil {
@@ -30,12 +30,4 @@ func Current(tx store.Tx, owner string, countStopped, cost bool, now time.Time) 
 		}
 	}
 	return u, nil
-}
-
-// Spent is what owner's usage has cost up to now, in a budget's units:
-// the one place a budget's "spent" is computed (quota checks and the
-// guardrails' budget stop both read it).
-func Spent(tx store.Tx, owner string, now time.Time) (quota.Money, error) {
-	t, err := Sum(tx, owner, time.Time{}, now, now)
-	return quota.Money(t.CostMicros), err
 }

@@ -141,9 +141,8 @@ func newAccumulator(owner string, w Window) *accumulator {
 // The minimum billed seconds of a start go to the period it started in,
 // when that is inside the window.
 func (a *accumulator) add(iv *Interval) {
-	full := int64(iv.End.Sub(iv.Start) / time.Second)
-	extra := max(iv.MinSeconds-full, 0)
-	a.toDate += (full + extra) * iv.MicrosPerHour
+	_, extra := iv.billed()
+	a.toDate += iv.cost()
 	if !iv.Start.Before(a.w.Since) && iv.Start.Before(a.w.Until) {
 		p := a.periodStart(iv.Start)
 		a.row(p, iv) // even for an interval of no length: its minimum is billed
@@ -200,18 +199,26 @@ func (a *accumulator) next(p time.Time) time.Time {
 	return p.AddDate(0, 0, 1)
 }
 
+// cost is the exact sum of the rows' costs, in micro-dollar-seconds per
+// hour.
+func (a *accumulator) cost() int64 {
+	var all int64
+	for _, c := range a.costs {
+		all += c
+	}
+	return all
+}
+
 func (a *accumulator) report() *Report {
 	r := &Report{Owner: a.owner, CostToDate: a.toDate / 3600}
-	var all int64
 	for k, row := range a.rows {
 		row.CostMicros = a.costs[k] / 3600
-		all += a.costs[k]
 		r.Total.InstanceSeconds += row.InstanceSeconds
 		r.Total.VCPUSeconds += row.VCPUSeconds
 		r.Total.StoppedSeconds += row.StoppedSeconds
 		r.Rows = append(r.Rows, *row)
 	}
-	r.Total.CostMicros = all / 3600
+	r.Total.CostMicros = a.cost() / 3600
 	sort.Slice(r.Rows, func(i, j int) bool {
 		if !r.Rows[i].Period.Equal(r.Rows[j].Period) {
 			return r.Rows[i].Period.Before(r.Rows[j].Period)

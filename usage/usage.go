@@ -91,7 +91,8 @@ func OpenInterval(tx store.Tx, owner, instanceID string) (*Interval, error) {
 }
 
 // Close ends the instance's open interval at at (never before it
-// started); nothing happens when none is open.
+// started) and adds its cost to the owner's closed total; nothing happens
+// when none is open.
 func Close(tx store.Tx, owner, instanceID string, at time.Time) error {
 	iv, err := OpenInterval(tx, owner, instanceID)
 	if err != nil || iv == nil {
@@ -102,6 +103,9 @@ func Close(tx store.Tx, owner, instanceID string, at time.Time) error {
 	}
 	iv.End, iv.LastSeen = at, time.Time{}
 	if err := store.PutJSON(tx, store.BucketUsageIntervals, key(owner, iv.Start, instanceID), iv); err != nil {
+		return err
+	}
+	if err := addClosed(tx, iv); err != nil {
 		return err
 	}
 	return tx.Delete(store.BucketUsageOpen, store.OwnedKey(owner, instanceID))

@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -50,5 +51,85 @@ func TestSumByHand(t *testing.T) {
 		if got.Total != c.want {
 			t.Errorf("%s: got %+v, want %+v", c.name, got.Total, c.want)
 		}
+	}
+}
+
+// scanCounter counts the Scans of the ledger made through it.
+type scanCounter struct {
+	store.Tx
+	scans int
+}
+
+func (c *scanCounter) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) error {
+	if b == store.BucketUsageIntervals {
+		c.scans++
+	}
+	return c.Tx.Scan(b, prefix, fn)
+}
+
+// Spent reads the closed total and the open intervals, never the ledger's
+// history, while now is after the last close; at or before it (a clock
+// behind the ledger's) it still equals Sum, which clips what lies after now.
+func TestSpentReadsNoHistory(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
+	last := t0.Add(1000 * time.Hour)
+	err = st.Update(func(tx store.Tx) error {
+		for i := range 1000 {
+			start := t0.Add(time.Duration(i) * time.Hour)
+			id := fmt.Sprintf("i-%d", i)
+			if err := Open(tx, Interval{Owner: "ann", InstanceID: id, Kind: Running, InstanceType: "a", VCPUs: 2, MicrosPerHour: 34700, MinSeconds: 60, Start: start}); err != nil {
+				return err
+			}
+			if err := Close(tx, "ann", id, start.Add(time.Duration(i)*time.Second)); err != nil {
+				return err
+			}
+		}
+		// One zero-length run at last (its minimum billed once now is past
+		// it), and one still running.
+		if err := Open(tx, Interval{Owner: "ann", InstanceID: "i-z", Kind: Running, InstanceType: "a", VCPUs: 2, MicrosPerHour: 34700, MinSeconds: 60, Start: last}); err != nil {
+			return err
+		}
+		if err := Close(tx, "ann", "i-z", last); err != nil {
+			return err
+		}
+		return Open(tx, Interval{Owner: "ann", InstanceID: "i-open", Kind: Running, InstanceType: "b", VCPUs: 1, MicrosPerHour: 10400, MinSeconds: 60, Start: t0.Add(500 * time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		now       time.Time
+		wantScans int
+	}{
+		{"after the last close", last.Add(time.Second), 0},
+		{"long after", last.Add(24 * time.Hour), 0},
+		{"at the last close", last, 1},
+		{"clock behind the ledger", t0.Add(400*time.Hour + 30*time.Second), 1},
+	}
+	for _, c := range cases {
+		st.View(func(tx store.Tx) error {
+			counted := &scanCounter{Tx: tx}
+			spent, err := Spent(counted, "ann", c.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := Sum(tx, "ann", time.Time{}, c.now, c.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(spent) != sum.CostMicros {
+				t.Errorf("%s: got Spent %d, want Sum %d", c.name, spent, sum.CostMicros)
+			}
+			if counted.scans != c.wantScans {
+				t.Errorf("%s: got %d scans of the ledger, want %d", c.name, counted.scans, c.wantScans)
+			}
+			return nil
+		})
 	}
 }
