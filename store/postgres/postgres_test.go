@@ -129,7 +129,7 @@ func TestMigrations(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Migrate(st, func(string) int { return 1 }); err != nil {
+	if err := store.Migrate(st, func(string) int { return 1 }, func(store.Tx) error { return nil }); err != nil {
 		t.Errorf("store.Migrate on a new PostgreSQL store: %v", err)
 	}
 	st.Close()
