@@ -21,10 +21,7 @@ func (u *Users) Credentials(name string) (*Credentials, error) {
 	var rec *store.User
 	err := u.Store.View(func(tx store.Tx) error {
 		var err error
-		rec, err = store.GetUser(tx, name)
-		if errors.Is(err, store.ErrNoUser) {
-			return ErrNotFound
-		}
+		rec, err = userRecord(tx, name)
 		return err
 	})
 	if err != nil {

@@ -87,9 +87,7 @@ func (u *Users) changeQuota(t QuotaTarget, change func(*quota.Limits) error) (*q
 	var out quota.Limits
 	err = u.Store.Update(func(tx store.Tx) error {
 		if scope == store.QuotaUser {
-			if _, err := store.GetUser(tx, name); errors.Is(err, store.ErrNoUser) {
-				return ErrNotFound
-			} else if err != nil {
+			if _, err := userRecord(tx, name); err != nil {
 				return err
 			}
 		}
@@ -124,10 +122,7 @@ func (t QuotaTarget) scope() (store.QuotaScope, string, error) {
 func (u *Users) ShowQuota(name string) (*QuotaReport, error) {
 	var rep *QuotaReport
 	err := u.Store.View(func(tx store.Tx) error {
-		rec, err := store.GetUser(tx, name)
-		if errors.Is(err, store.ErrNoUser) {
-			return ErrNotFound
-		}
+		rec, err := userRecord(tx, name)
 		if err != nil {
 			return err
 		}

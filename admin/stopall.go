@@ -45,13 +45,11 @@ func (u *Users) StopAll(t guard.Target, terminate bool) (*guard.Report, error) {
 		}
 	case t.User != "":
 		err := u.Store.View(func(tx store.Tx) error {
-			_, err := store.GetUser(tx, t.User)
+			_, err := userRecord(tx, t.User)
 			return err
 		})
-		if errors.Is(err, store.ErrNoUser) {
-			return nil, fmt.Errorf("user %s: %w", t.User, ErrNotFound)
-		} else if err != nil {
-			return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("user %s: %w", t.User, err)
 		}
 	}
 	if u.Instances == nil {

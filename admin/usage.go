@@ -119,11 +119,11 @@ func (u *Users) Usage(q UsageQuery) (*UsageReport, error) {
 // usageUsers are the students a query names (all of them for neither).
 func (u *Users) usageUsers(tx store.Tx, q UsageQuery) ([]*store.User, error) {
 	if q.User != "" {
-		rec, err := store.GetUser(tx, q.User)
-		if errors.Is(err, store.ErrNoUser) {
-			return nil, fmt.Errorf("usage of user %s: %w", q.User, ErrNotFound)
+		rec, err := userRecord(tx, q.User)
+		if err != nil {
+			return nil, fmt.Errorf("usage of user %s: %w", q.User, err)
 		}
-		return []*store.User{rec}, err
+		return []*store.User{rec}, nil
 	}
 	all, err := store.ListUsers(tx)
 	if err != nil || q.Group == "" {

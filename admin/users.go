@@ -126,10 +126,7 @@ func (u *Users) SetDisabled(name string, disabled bool) error {
 
 func (u *Users) modify(name string, change func(*store.User)) error {
 	err := u.Store.Update(func(tx store.Tx) error {
-		rec, err := store.GetUser(tx, name)
-		if errors.Is(err, store.ErrNoUser) {
-			return ErrNotFound
-		}
+		rec, err := userRecord(tx, name)
 		if err != nil {
 			return err
 		}
@@ -150,9 +147,7 @@ func (u *Users) modify(name string, change func(*store.User)) error {
 // under the same name starts clean.
 func (u *Users) Delete(name string) error {
 	err := u.Store.Update(func(tx store.Tx) error {
-		if _, err := store.GetUser(tx, name); errors.Is(err, store.ErrNoUser) {
-			return ErrNotFound
-		} else if err != nil {
+		if _, err := userRecord(tx, name); err != nil {
 			return err
 		}
 		for _, rt := range store.ResourceTypes {
@@ -206,14 +201,21 @@ func isTerminated(rt store.ResourceType, raw []byte) bool {
 	return json.Unmarshal(raw, &inst) == nil && inst.State == "terminated"
 }
 
+// userRecord is name's record; a user that does not exist is ErrNotFound,
+// the error every admin command reports for it.
+func userRecord(tx store.Tx, name string) (*store.User, error) {
+	rec, err := store.GetUser(tx, name)
+	if errors.Is(err, store.ErrNoUser) {
+		return nil, ErrNotFound
+	}
+	return rec, err
+}
+
 // Show returns one user's record.
 func (u *Users) Show(name string) (*UserInfo, error) {
 	var info *UserInfo
 	err := u.Store.View(func(tx store.Tx) error {
-		rec, err := store.GetUser(tx, name)
-		if errors.Is(err, store.ErrNoUser) {
-			return ErrNotFound
-		}
+		rec, err := userRecord(tx, name)
 		if err != nil {
 			return err
 		}
