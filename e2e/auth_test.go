@@ -371,25 +371,7 @@ func TestSessionTokenRefused(t *testing.T) {
 		t.Errorf("URL presigned with a session token: got %d %s (%s), want 401 AuthFailure naming %s", got.status, got.code, got.message, wantMsg)
 	}
 
-	out, err := e.Boto3(t, alice, `
-import json, os, sys
-import boto3, botocore.config, botocore.exceptions
-os.environ["AWS_SESSION_TOKEN"] = "`+token+`"
-ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"],
-                   config=botocore.config.Config(retries={"max_attempts": 1}))
-try:
-    ec2.describe_regions()
-    json.dump({}, sys.stdout)
-except botocore.exceptions.ClientError as e:
-    json.dump({"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
-               "message": e.response["Error"]["Message"]}, sys.stdout)
-`)
-	var got struct {
-		Code    string
-		Status  int
-		Message string
-	}
-	decodeOutput(t, out, err, &got)
+	got := boto3Error(t, e, alice, `os.environ["AWS_SESSION_TOKEN"] = "`+token+`"`, "describe_regions")
 	if got.Code != "AuthFailure" || got.Status != 401 || !strings.Contains(got.Message, wantMsg) {
 		t.Errorf("boto3 with a session token: got %+v, want AuthFailure 401 naming %s", got, wantMsg)
 	}

@@ -52,3 +52,33 @@ def code(f, **kw):
         return "%s %d" % (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
     return "ok"
 `
+
+// boto3Failure is the error a boto3 call answered with ({} on success).
+type boto3Failure struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+// boto3Error runs setup (a line of Python, e.g. an environment change),
+// then calls the EC2 client's method with no arguments and no retries, and
+// returns the error it got.
+func boto3Error(t *testing.T, e *econetest.Env, c *admin.Credentials, setup, method string) boto3Failure {
+	t.Helper()
+	out, err := e.Boto3(t, c, `
+import json, os, sys
+import boto3, botocore.config, botocore.exceptions
+`+setup+`
+ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"],
+                   config=botocore.config.Config(retries={"max_attempts": 1}))
+try:
+    ec2.`+method+`()
+    json.dump({}, sys.stdout)
+except botocore.exceptions.ClientError as e:
+    json.dump({"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+               "message": e.response["Error"]["Message"]}, sys.stdout)
+`)
+	var got boto3Failure
+	decodeOutput(t, out, err, &got)
+	return got
+}

@@ -47,24 +47,7 @@ func TestTermEndWithSDKAndBoto3(t *testing.T) {
 		t.Errorf("SDK for a student in no group: got %v, want success", err)
 	}
 
-	out, err := e2.Boto3(t, bob, `
-import json, os, sys
-import boto3, botocore.config, botocore.exceptions
-ec2 = boto3.client("ec2", endpoint_url=os.environ["ECONE_ENDPOINT"],
-                   config=botocore.config.Config(retries={"max_attempts": 1}))
-try:
-    ec2.describe_key_pairs()
-    json.dump({}, sys.stdout)
-except botocore.exceptions.ClientError as e:
-    json.dump({"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
-               "message": e.response["Error"]["Message"]}, sys.stdout)
-`)
-	var got struct {
-		Code    string
-		Status  int
-		Message string
-	}
-	decodeOutput(t, out, err, &got)
+	got := boto3Error(t, e2, bob, "", "describe_key_pairs")
 	if got.Code != "AuthFailure" || got.Status != 401 || !strings.Contains(got.Message, wantMsg) {
 		t.Errorf("boto3 after the term: got %+v, want AuthFailure 401 saying %q", got, wantMsg)
 	}
