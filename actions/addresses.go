@@ -691,6 +691,31 @@ type Reconciliation struct {
 // next request touching it.
 func (r *Reconciliation) Done() <-chan struct{} { return r.done }
 
+// poolIPs is the configured elastic IP pool, one address each.
+func (s *Service) poolIPs() ([]string, error) {
+	pool, err := s.Config.PoolAddresses()
+	if err != nil {
+		return nil, err
+	}
+	ips := make([]string, len(pool))
+	for i, a := range pool {
+		ips[i] = a.String()
+	}
+	return ips, nil
+}
+
+// SyncAddressPool makes the stored pool the configured one. The pool is
+// configuration, so every replica does it before serving, whichever one
+// leads the background work (ReconcileAddresses, on the leader, does it
+// again with the intents it claims).
+func (s *Service) SyncAddressPool() error {
+	ips, err := s.poolIPs()
+	if err != nil {
+		return err
+	}
+	return s.Store.Update(func(tx store.Tx) error { return store.SyncAddressPool(tx, ips) })
+}
+
 // ReconcileAddresses brings the address records in line with the
 // configuration and the network: the pool bucket is rebuilt from
 // elastic_ips.pool, and every intent of a replica that is gone (orphaned:
@@ -705,13 +730,9 @@ func (r *Reconciliation) Done() <-chan struct{} { return r.done }
 // scripts fail again stays, marked Failed, and is re-run by the next
 // request touching it.
 func (s *Service) ReconcileAddresses(ctx context.Context, orphaned Orphaned) (*Reconciliation, error) {
-	pool, err := s.Config.PoolAddresses()
+	ips, err := s.poolIPs()
 	if err != nil {
 		return nil, err
-	}
-	ips := make([]string, len(pool))
-	for i, a := range pool {
-		ips[i] = a.String()
 	}
 	var intents []*store.AddressIntent
 	var leftBy []string // the replica each intent was claimed from

@@ -163,6 +163,10 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	a.Server.Observe(m)
 	a.Notifier = notify.FromConfig(cfg.Guardrails, log.With().Str("component", "guardrails").Logger())
 	a.Guardrails = &actions.Guardrails{Service: svc, Notify: a.Notifier.Notify, Observe: m.GuardrailAction}
+	if err := svc.SyncAddressPool(); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("elastic IPs: %w", err)
+	}
 	if err := a.elect(log, progress); err != nil {
 		a.Close()
 		return nil, err
