@@ -501,6 +501,9 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 	err := s.Store.Update(func(tx store.Tx) error {
 		orphans = nil
 		for i, inst := range insts {
+			if err := store.DeleteLaunchIntent(tx, inst.Owner, inst.ID); err != nil {
+				return err
+			}
 			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 			if err != nil {
 				return err
@@ -547,18 +550,36 @@ func (s *Service) terminateMachines(ctx context.Context, ids []string) {
 // (orphaned). When the backend can find the machine a Run created
 // (backend.LaunchFinder) the launch is completed; otherwise it is rolled
 // back, marked terminated with Server.InternalError. The leader calls it
-// (on bbolt before serving).
+// (on bbolt before serving). It reads the index of launch intents, not
+// every instance; an entry whose instance no longer waits (terminated by
+// its student meanwhile) is dropped.
 func (s *Service) RecoverLaunches(ctx context.Context, orphaned Orphaned) error {
-	var stranded []*store.Instance
+	var stranded, done []*store.Instance
 	err := s.Store.View(func(tx store.Tx) error {
-		stranded = nil
-		return store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
-			if inst.BackendID == "" && inst.State != string(backend.Terminated) && orphaned(inst.Replica) {
+		stranded, done = nil, nil
+		return store.ScanLaunchIntents(tx, func(owner, id string) error {
+			inst, err := store.GetInstance(tx, owner, id)
+			switch {
+			case err != nil:
+				return err
+			case inst == nil || !store.IsLaunchIntent(inst):
+				done = append(done, &store.Instance{Owner: owner, ID: id})
+			case orphaned(inst.Replica):
 				stranded = append(stranded, inst)
 			}
 			return nil
 		})
 	})
+	if err == nil && len(done) > 0 {
+		err = s.Store.Update(func(tx store.Tx) error {
+			for _, inst := range done {
+				if err := store.DeleteLaunchIntent(tx, inst.Owner, inst.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil || len(stranded) == 0 {
 		return err
 	}

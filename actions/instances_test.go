@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -563,35 +564,128 @@ func TestTerminateDuringLaunch(t *testing.T) {
 	}
 }
 
+// RecoverLaunches finds the intents a crash left through their index,
+// without reading every instance, and empties the index.
 func TestRecoverLaunches(t *testing.T) {
 	e, _, _ := newInstanceEnv(t, nil)
 	owner := "alice"
-	// Two intents a crash left behind: one the backend ran, one it never saw.
-	ran, lost := "i-0000000000000aaa1", "i-0000000000000aaa2"
+	launched := launch(t, e, owner, "MinCount", "3", "MaxCount", "3")
+	// Two intents a crash left behind: one the backend ran, one it never
+	// saw; and one its student terminated before the crash.
+	ran, lost, gone := "i-0000000000000aaa1", "i-0000000000000aaa2", "i-0000000000000aaa3"
 	if _, err := e.svc.Backend.Run(t.Context(), &backend.LaunchContext{InstanceID: ran, Zone: "us-east-1a"}); err != nil {
 		t.Fatal(err)
 	}
 	err := e.svc.Store.Update(func(tx store.Tx) error {
-		for _, id := range []string{ran, lost} {
+		for _, id := range []string{ran, lost, gone} {
 			inst := &store.Instance{ID: id, Owner: owner, ReservationID: "r-0000000000000aaa0", ImageID: debianAMI, InstanceType: "m1.small", Zone: "us-east-1a", State: "pending"}
 			if err := store.PutInstance(tx, inst); err != nil {
 				return err
 			}
 		}
-		return nil
+		inst, err := store.GetInstance(tx, owner, gone)
+		if err != nil {
+			return err
+		}
+		inst.State = "terminated"
+		return store.PutInstance(tx, inst)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	scans := &scanRecorder{Store: e.svc.Store}
+	e.svc.Store = scans
 	if err := e.svc.RecoverLaunches(t.Context(), AllOrphaned); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{ran: "pending", lost: "terminated"}
+	e.svc.Store = scans.Store
+	if scans.scanned[store.BucketInstances] {
+		t.Errorf("recovery scanned bucket %s, want only the index of intents", store.BucketInstances)
+	}
+	want := map[string]string{ran: "pending", lost: "terminated", gone: "terminated"}
+	for _, id := range launched {
+		want[id] = "pending"
+	}
 	for _, inst := range describe(t, e, owner) {
 		if inst.State.Name != want[inst.InstanceID] {
 			t.Errorf("%s after recovery: got %s, want %s", inst.InstanceID, inst.State.Name, want[inst.InstanceID])
 		}
 	}
+	if got := launchIntents(t, e.svc.Store); len(got) != 0 {
+		t.Errorf("index of intents after recovery: got %v, want none", got)
+	}
+}
+
+// A launch outside the store (intent, backend, record) leaves no entry in
+// the index of intents, whether the backend ran it or refused.
+func TestLaunchIntentIndexEmptiedByTheAnswer(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		be   func(backend.Backend) backend.Backend
+	}{
+		{"ran", func(b backend.Backend) backend.Backend { return hookBackend{b, func() {}} }},
+		{"refused", func(b backend.Backend) backend.Backend { return outOfStore{b} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, _, _ := newInstanceEnv(t, nil)
+			sim := e.svc.Backend
+			var during []string
+			e.svc.Backend = backend.Discover(hookBackend{c.be(sim.Backend), func() { during = launchIntents(t, e.svc.Store) }})
+			e.call(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")
+			if len(during) != 1 {
+				t.Errorf("index while the backend runs the launch: got %v, want its one intent", during)
+			}
+			if got := launchIntents(t, e.svc.Store); len(got) != 0 {
+				t.Errorf("index once the answer is recorded: got %v, want none", got)
+			}
+		})
+	}
+}
+
+// launchIntents lists the index of launch intents (OWNER/ID).
+func launchIntents(t *testing.T, st store.Store) []string {
+	t.Helper()
+	var out []string
+	err := st.View(func(tx store.Tx) error {
+		return store.ScanLaunchIntents(tx, func(owner, id string) error {
+			out = append(out, owner+"/"+id)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// scanRecorder records the buckets scanned through it.
+type scanRecorder struct {
+	store.Store
+	mu      sync.Mutex
+	scanned map[store.Bucket]bool
+}
+
+func (s *scanRecorder) View(fn func(store.Tx) error) error {
+	return s.Store.View(func(tx store.Tx) error { return fn(scanRecorderTx{tx, s}) })
+}
+
+func (s *scanRecorder) Update(fn func(store.Tx) error) error {
+	return s.Store.Update(func(tx store.Tx) error { return fn(scanRecorderTx{tx, s}) })
+}
+
+type scanRecorderTx struct {
+	store.Tx
+	s *scanRecorder
+}
+
+func (t scanRecorderTx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) error {
+	t.s.mu.Lock()
+	if t.s.scanned == nil {
+		t.s.scanned = map[store.Bucket]bool{}
+	}
+	t.s.scanned[b] = true
+	t.s.mu.Unlock()
+	return t.Tx.Scan(b, prefix, fn)
 }
 
 // normalize replaces generated ids with stable placeholders (in order of

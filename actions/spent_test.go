@@ -124,7 +124,7 @@ func purgeKeepsClosedTotal(t *testing.T, e *testEnv) int {
 	e.mustCall(t, "alice", "DescribeInstances")
 	read := func() (closed []byte, n int) {
 		e.svc.Store.View(func(tx store.Tx) error {
-			closed = tx.Get(store.BucketUsageClosed, "alice")
+			closed = append([]byte(nil), tx.Get(store.BucketUsageClosed, "alice")...) // valid only within the transaction
 			return tx.Scan(store.BucketInstances, store.OwnerPrefix("alice"), func(string, []byte) error { n++; return nil })
 		})
 		return closed, n

@@ -183,3 +183,11 @@ func TestDefaultIsFresh(t *testing.T) {
 		t.Errorf("got %+v after modifying an earlier Default(), want a fresh default", b)
 	}
 }
+
+// By default gc_percent's growth is capped by a soft memory limit, so a
+// large store's heap does not grow to five times what is live unbounded.
+func TestDefaultMemoryLimit(t *testing.T) {
+	if got := Default().GoRuntime.MemoryLimitMiB; got != DefaultMemoryLimitMiB || got <= 0 {
+		t.Errorf("go_runtime.memory_limit_mib: got %d, want %d (a limit)", got, DefaultMemoryLimitMiB)
+	}
+}

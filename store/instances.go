@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Instance is what econe-server knows of one instance, above the backend:
 // who owns it, what was asked for, and the state last seen. The backend
@@ -77,14 +80,42 @@ func GetInstance(tx Tx, owner, id string) (*Instance, error) {
 	return GetOwned[Instance](tx, BucketInstances, owner, id)
 }
 
-// PutInstance stores one instance. Its state changes only through the
-// instance transition (actions/transition.go), which also keeps the
-// owner's counters and the usage ledger.
+// PutInstance stores one instance, and indexes it while it is a launch
+// intent. Its state changes only through the instance transition
+// (actions/transition.go), which also keeps the owner's counters and the
+// usage ledger.
 func PutInstance(tx Tx, inst *Instance) error {
-	return PutOwned(tx, BucketInstances, inst.Owner, inst.ID, inst)
+	if err := PutOwned(tx, BucketInstances, inst.Owner, inst.ID, inst); err != nil {
+		return err
+	}
+	if IsLaunchIntent(inst) {
+		return tx.Put(BucketLaunchIntents, OwnedKey(inst.Owner, inst.ID), nil)
+	}
+	return nil
 }
 
 // ListInstances returns all of the user's instances in id order.
 func ListInstances(tx Tx, owner string) ([]*Instance, error) {
 	return ListOwned[Instance](tx, BucketInstances, owner)
+}
+
+// IsLaunchIntent reports whether inst is recorded but has no answer from
+// its backend yet: a launch in flight, or one a crash interrupted.
+func IsLaunchIntent(inst *Instance) bool {
+	return inst.BackendID == "" && inst.State != "terminated"
+}
+
+// DeleteLaunchIntent drops the index entry of the user's instance id, in
+// the transaction that records its backend's answer (PutInstance adds
+// it). An entry is a hint: recovery checks the instance it names.
+func DeleteLaunchIntent(tx Tx, owner, id string) error {
+	return tx.Delete(BucketLaunchIntents, OwnedKey(owner, id))
+}
+
+// ScanLaunchIntents calls fn with the owner and id of each indexed intent.
+func ScanLaunchIntents(tx Tx, fn func(owner, id string) error) error {
+	return tx.Scan(BucketLaunchIntents, "", func(key string, _ []byte) error {
+		owner, id, _ := strings.Cut(key, "/")
+		return fn(owner, id)
+	})
 }

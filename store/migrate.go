@@ -12,8 +12,9 @@ import (
 // computes every owner's counters by scanning; from version 2 it moves the
 // sim's machines into its space of bucket backends; from version 3 it
 // runs ledger, which writes the owners' closed usage totals from the ledger
-// (usage.RecountClosed: the cost rule is the usage package's). A current
-// store is left alone. app.Open runs it before the backend reads its space.
+// (usage.RecountClosed: the cost rule is the usage package's); from
+// version 4 it indexes the launch intents. A current store is left alone.
+// app.Open runs it before the backend reads its space.
 func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) error) error {
 	return st.Update(func(tx Tx) error {
 		v := string(tx.Get(BucketMeta, schemaKey))
@@ -28,10 +29,15 @@ func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) erro
 				return err
 			}
 		}
-		if err := migrateBackendSpaces(tx); err != nil {
-			return err
+		if v != "4" {
+			if err := migrateBackendSpaces(tx); err != nil {
+				return err
+			}
+			if err := ledger(tx); err != nil {
+				return err
+			}
 		}
-		if err := ledger(tx); err != nil {
+		if err := migrateLaunchIntents(tx); err != nil {
 			return err
 		}
 		return tx.Put(BucketMeta, schemaKey, []byte(SchemaVersion))
@@ -99,4 +105,24 @@ func migrateBackendSpaces(tx Tx) error {
 func ownerOf(key string) string {
 	owner, _, _ := strings.Cut(key, "/")
 	return owner
+}
+
+// migrateLaunchIntents is version 4 → 5: every instance still waiting for
+// its backend's answer enters the index of launch intents.
+func migrateLaunchIntents(tx Tx) error {
+	var intents []*Instance
+	if err := ScanJSON(tx, BucketInstances, "", func(_ string, inst *Instance) error {
+		if IsLaunchIntent(inst) {
+			intents = append(intents, inst)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, inst := range intents {
+		if err := PutInstance(tx, inst); err != nil {
+			return err
+		}
+	}
+	return nil
 }

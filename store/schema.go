@@ -2,10 +2,12 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "4", "ready_probe" -> time of the last readiness probe
+//	meta            "schema_version" -> "5", "ready_probe" -> time of the last readiness probe
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
+//	launch_intents  OWNER/i-… -> "" (an instance recorded before its
+//	                backend's answer: what start-up recovery reads)
 //	idempotency     OWNER/ACTION/CLIENT_TOKEN -> Idempotency
 //	                (OWNER/RunInstances/TOKEN -> "expired": its instance was purged)
 //	tags            OWNER/RESOURCE_ID/KEY -> value
@@ -43,6 +45,7 @@ const (
 	BucketUsers               Bucket = "users"
 	BucketAccessKeys          Bucket = "access_keys"
 	BucketInstances           Bucket = "instances"
+	BucketLaunchIntents       Bucket = "launch_intents"
 	BucketIdempotency         Bucket = "idempotency"
 	BucketTags                Bucket = "tags"
 	BucketKeyPairs            Bucket = "keypairs"
@@ -70,7 +73,7 @@ const bucketRetiredBackendSim Bucket = "backend_sim"
 
 // Buckets lists every bucket; Open creates the missing ones.
 var Buckets = []Bucket{
-	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketIdempotency,
+	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketLaunchIntents, BucketIdempotency,
 	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackends, bucketRetiredBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen, BucketUsageClosed,
@@ -93,9 +96,10 @@ var OwnerBuckets = []Bucket{
 //	2: counters and the usage ledger
 //	3: backends keep their state in bucket backends (was backend_sim)
 //	4: each owner's cost of closed usage intervals (bucket usage_closed)
-const SchemaVersion = "4"
+//	5: the index of launch intents (bucket launch_intents)
+const SchemaVersion = "5"
 
 // olderVersions are the versions Migrate upgrades.
-var olderVersions = []string{"1", "2", "3"}
+var olderVersions = []string{"1", "2", "3", "4"}
 
 const schemaKey = "schema_version"
