@@ -41,23 +41,7 @@ func TestGuardrailsInvalid(t *testing.T) {
 		{"group action", group(Group{MaxRunningHoursAction: "halt"}), "groups.cs61c.max_running_hours_action", `unknown action "halt"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := Default()
-			tt.mutate(c)
-			err := c.Validate()
-			if err == nil {
-				t.Fatalf("got no error, want %s: %s", tt.path, tt.msg)
-			}
-			var found bool
-			for _, fe := range problemsOf(t, err) {
-				if fe.Path == tt.path && strings.Contains(fe.Msg, tt.msg) {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("got %q, want a problem %s: ...%s...", err, tt.path, tt.msg)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantProblem(t, tt.mutate, tt.path, tt.msg) })
 	}
 }
 

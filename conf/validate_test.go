@@ -153,24 +153,26 @@ func TestInvalidValues(t *testing.T) {
 		{"quota budget negative", func(c *Config) { m := quota.Money(-1); c.Quota.Budget = &m }, "quota.budget", "must be >= 0"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := Default()
-			tt.mutate(c)
-			err := c.Validate()
-			if err == nil {
-				t.Fatalf("got no error, want %s: %s", tt.path, tt.msg)
-			}
-			var found bool
-			for _, fe := range problemsOf(t, err) {
-				if fe.Path == tt.path && strings.Contains(fe.Msg, tt.msg) {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("got %q, want a problem %s: ...%s...", err, tt.path, tt.msg)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantProblem(t, tt.mutate, tt.path, tt.msg) })
 	}
+}
+
+// wantProblem checks that the default configuration changed by mutate
+// fails validation with a problem at path whose message contains msg.
+func wantProblem(t *testing.T, mutate func(*Config), path, msg string) {
+	t.Helper()
+	c := Default()
+	mutate(c)
+	err := c.Validate()
+	if err == nil {
+		t.Fatalf("got no error, want %s: %s", path, msg)
+	}
+	for _, fe := range problemsOf(t, err) {
+		if fe.Path == path && strings.Contains(fe.Msg, msg) {
+			return
+		}
+	}
+	t.Errorf("got %q, want a problem %s: ...%s...", err, path, msg)
 }
 
 func TestValidValues(t *testing.T) {
