@@ -206,14 +206,21 @@ func (s *Service) seen(tx store.Tx, inst *store.Instance, now time.Time) error {
 	return usage.Seen(tx, inst.Owner, inst.ID, now)
 }
 
-// fewInstances is how many instances withDevices searches for by id.
+// fewInstances is how many instances withDevices looks up by id.
 const fewInstances = 8
 
 // attachedVolumes is the owner's volumes as they are at now, by the
-// instance each is attached to: of the instances ids, or of all when ids
-// is empty (one scan of the owner's volumes).
+// instance each is attached to: of the instances ids (through the index of
+// attachments), or of all when ids is empty (one scan of the owner's
+// volumes).
 func attachedVolumes(tx store.Tx, owner string, ids []string, now time.Time) (map[string][]store.Volume, error) {
-	vols, err := store.ListVolumesNaming(tx, owner, ids)
+	var vols []*store.Volume
+	var err error
+	if len(ids) == 0 {
+		vols, err = store.ListVolumes(tx, owner)
+	} else {
+		vols, err = store.ListVolumesOn(tx, owner, ids)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +236,8 @@ func attachedVolumes(tx store.Tx, owner string, ids []string, now time.Time) (ma
 
 // withDevices sets the BlockDevices of the owner's insts from the volumes
 // attached to them at now: the root device first, then in attach order.
-// A few instances search the owner's volumes for their ids; many decode
-// them all.
+// A few instances read the index of attachments for their ids; many
+// decode all of the owner's volumes.
 func withDevices(tx store.Tx, owner string, insts []*store.Instance, now time.Time) error {
 	if len(insts) == 0 {
 		return nil

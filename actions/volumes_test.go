@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,6 +268,51 @@ func TestVolumeLifecycle(t *testing.T) {
 	wantVolCode(t, "describe a deleted volume", err, ec2err.InvalidVolumeNotFound)
 	if got := f.blockDevices("alice", inst.ID); len(got) != 0 {
 		t.Errorf("instance block devices after the volume is gone: got %+v, want none", got)
+	}
+}
+
+// A describe of a few instances (by id, or all of a student's few) reads
+// the volumes attached to them through the index of attachments, not by
+// scanning all of the owner's volumes.
+func TestDescribeByIDReadsNoVolumeScan(t *testing.T) {
+	f := newVolFixture(t)
+	inst := f.instance("alice", "us-east-1a")
+	other := f.instance("alice", "us-east-1a")
+	vol, spare := f.createVolume("alice"), f.createVolume("alice")
+	f.clock.Advance(settle)
+	f.must("alice", "AttachVolume", "VolumeId", vol, "InstanceId", inst.ID, "Device", "/dev/sdf")
+	f.must("alice", "AttachVolume", "VolumeId", spare, "InstanceId", other.ID, "Device", "/dev/sdg")
+	f.clock.Advance(settle)
+	cases := []struct {
+		name      string
+		kv        []string
+		wantInsts int
+	}{
+		{"by id", []string{"InstanceId.1", inst.ID}, 1},
+		{"all", nil, 2},
+	}
+	for _, c := range cases {
+		scans := &scanRecorder{Store: f.s.Store}
+		f.s.Store = scans
+		resp := f.must("alice", "DescribeInstances", c.kv...).(*describeInstancesResponse)
+		f.s.Store = scans.Store
+		if scans.scanned[store.BucketVolumes] {
+			t.Errorf("%s: scanned bucket %s, want only the index of attachments", c.name, store.BucketVolumes)
+		}
+		var got []string
+		for _, r := range resp.Reservations {
+			for _, i := range r.Instances {
+				for _, bd := range i.BlockDevices {
+					got = append(got, i.InstanceID+" "+bd.DeviceName)
+				}
+			}
+		}
+		want := []string{inst.ID + " /dev/sdf", other.ID + " /dev/sdg"}[:c.wantInsts]
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got block devices %v, want %v", c.name, got, want)
+		}
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 // sim's machines into its space of bucket backends; from version 3 it
 // runs ledger, which writes the owners' closed usage totals from the ledger
 // (usage.RecountClosed: the cost rule is the usage package's); from
-// version 4 it indexes the launch intents. A current store is left alone.
+// version 4 it indexes the launch intents; from version 5 the volumes'
+// attachments. A current store is left alone.
 // app.Open runs it before the backend reads its space.
 func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) error) error {
 	return st.Update(func(tx Tx) error {
@@ -29,7 +30,8 @@ func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) erro
 				return err
 			}
 		}
-		if v != "4" {
+		// Versions are one digit, so they compare as strings.
+		if v < "4" {
 			if err := migrateBackendSpaces(tx); err != nil {
 				return err
 			}
@@ -37,7 +39,12 @@ func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) erro
 				return err
 			}
 		}
-		if err := migrateLaunchIntents(tx); err != nil {
+		if v < "5" {
+			if err := migrateLaunchIntents(tx); err != nil {
+				return err
+			}
+		}
+		if err := migrateVolumeAttachments(tx); err != nil {
 			return err
 		}
 		return tx.Put(BucketMeta, schemaKey, []byte(SchemaVersion))
@@ -125,4 +132,15 @@ func migrateLaunchIntents(tx Tx) error {
 		}
 	}
 	return nil
+}
+
+// migrateVolumeAttachments is version 5 → 6: every volume whose record
+// names an instance enters the index of attachments.
+func migrateVolumeAttachments(tx Tx) error {
+	return ScanJSON(tx, BucketVolumes, "", func(_ string, v *Volume) error {
+		if on := attachedTo(v); on != "" {
+			return tx.Put(BucketVolumeAttachments, attachmentKey(v.Owner, on, v.ID), nil)
+		}
+		return nil
+	})
 }

@@ -2,7 +2,7 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "5", "ready_probe" -> time of the last readiness probe
+//	meta            "schema_version" -> "6", "ready_probe" -> time of the last readiness probe
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
@@ -15,6 +15,8 @@ package store
 //	security_groups OWNER/sg-… -> SecurityGroup
 //	security_group_names OWNER/NAME -> sg-… (the name index)
 //	volumes         OWNER/vol-… -> Volume
+//	volume_attachments OWNER/i-…/vol-… -> "" (the volumes whose record
+//	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
 //	addresses       OWNER/eipalloc-… -> Address
@@ -52,6 +54,7 @@ const (
 	BucketSecurityGroups      Bucket = "security_groups"
 	BucketSecurityGroupNames  Bucket = "security_group_names"
 	BucketVolumes             Bucket = "volumes"
+	BucketVolumeAttachments   Bucket = "volume_attachments"
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
 	BucketAddresses           Bucket = "addresses"
@@ -74,7 +77,7 @@ const bucketRetiredBackendSim Bucket = "backend_sim"
 // Buckets lists every bucket; Open creates the missing ones.
 var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketLaunchIntents, BucketIdempotency,
-	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications,
+	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackends, bucketRetiredBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen, BucketUsageClosed,
 	BucketQuotas,
@@ -85,7 +88,7 @@ var Buckets = []Bucket{
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
 var OwnerBuckets = []Bucket{
 	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
-	BucketSecurityGroupNames, BucketVolumes, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
+	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
@@ -97,9 +100,10 @@ var OwnerBuckets = []Bucket{
 //	3: backends keep their state in bucket backends (was backend_sim)
 //	4: each owner's cost of closed usage intervals (bucket usage_closed)
 //	5: the index of launch intents (bucket launch_intents)
-const SchemaVersion = "5"
+//	6: the index of volume attachments (bucket volume_attachments)
+const SchemaVersion = "6"
 
 // olderVersions are the versions Migrate upgrades.
-var olderVersions = []string{"1", "2", "3", "4"}
+var olderVersions = []string{"1", "2", "3", "4", "5"}
 
 const schemaKey = "schema_version"

@@ -1,10 +1,7 @@
 package store
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"slices"
+	"strings"
 	"time"
 )
 
@@ -157,17 +154,56 @@ func GetVolume(tx Tx, owner, id string) (*Volume, error) {
 	return GetOwned[Volume](tx, BucketVolumes, owner, id)
 }
 
-// PutVolume stores a volume.
+// PutVolume stores a volume and keeps the index of attachments.
 func PutVolume(tx Tx, v *Volume) error {
+	if err := indexAttachment(tx, v.Owner, v.ID, v); err != nil {
+		return err
+	}
 	return counted(tx, BucketVolumes, v.Owner, v.ID, v, volumeCount)
 }
 
-// DeleteVolume removes a volume, its tags and its modification record.
+// DeleteVolume removes a volume, its tags, its modification record and
+// its entry in the index of attachments.
 func DeleteVolume(tx Tx, owner, id string) error {
 	if err := tx.Delete(BucketVolumeModifications, OwnedKey(owner, id)); err != nil {
 		return err
 	}
+	if err := indexAttachment(tx, owner, id, nil); err != nil {
+		return err
+	}
 	return counted[Volume](tx, BucketVolumes, owner, id, nil, volumeCount)
+}
+
+// indexAttachment moves the volume's entry in bucket volume_attachments
+// from the instance its stored record names to the one v names (none when
+// v is nil or unattached). An attachment that has ended since (Volume.At)
+// keeps its entry until the volume is next written; readers apply At.
+func indexAttachment(tx Tx, owner, id string, v *Volume) error {
+	old, err := GetVolume(tx, owner, id)
+	if err != nil {
+		return err
+	}
+	was, now := attachedTo(old), attachedTo(v)
+	if was != "" && was != now {
+		if err := tx.Delete(BucketVolumeAttachments, attachmentKey(owner, was, id)); err != nil {
+			return err
+		}
+	}
+	if now != "" && now != was {
+		return tx.Put(BucketVolumeAttachments, attachmentKey(owner, now, id), nil)
+	}
+	return nil
+}
+
+func attachedTo(v *Volume) string {
+	if v == nil || v.Attachment == nil {
+		return ""
+	}
+	return v.Attachment.InstanceID
+}
+
+func attachmentKey(owner, instanceID, volumeID string) string {
+	return OwnedKey(owner, instanceID) + "/" + volumeID
 }
 
 // ListVolumes returns the user's volumes in id order.
@@ -175,27 +211,32 @@ func ListVolumes(tx Tx, owner string) ([]*Volume, error) {
 	return ListOwned[Volume](tx, BucketVolumes, owner)
 }
 
-// ListVolumesNaming returns the user's volumes, in id order, whose record
-// contains one of the instance ids (all of them when ids is empty). The
-// search is on the encoded record, so the others are not decoded; a volume
-// naming an instance need not be attached to it now (see Volume.At).
-func ListVolumesNaming(tx Tx, owner string, ids []string) ([]*Volume, error) {
-	if len(ids) == 0 {
-		return ListVolumes(tx, owner)
-	}
+// ListVolumesOn returns the user's volumes whose record names one of the
+// instances (through the index of attachments), by instance and then
+// volume id; a volume naming an instance need not be attached to it now
+// (see Volume.At).
+func ListVolumesOn(tx Tx, owner string, instanceIDs []string) ([]*Volume, error) {
 	var out []*Volume
-	err := tx.Scan(BucketVolumes, OwnerPrefix(owner), func(key string, raw []byte) error {
-		if !slices.ContainsFunc(ids, func(id string) bool { return bytes.Contains(raw, []byte(id)) }) {
+	for _, inst := range instanceIDs {
+		prefix := OwnedKey(owner, inst) + "/"
+		var ids []string
+		if err := tx.Scan(BucketVolumeAttachments, prefix, func(key string, _ []byte) error {
+			ids = append(ids, strings.TrimPrefix(key, prefix))
 			return nil
+		}); err != nil {
+			return nil, err
 		}
-		v := new(Volume)
-		if err := json.Unmarshal(raw, v); err != nil {
-			return fmt.Errorf("store: decode %s/%s: %w", BucketVolumes, key, err)
+		for _, id := range ids {
+			v, err := GetVolume(tx, owner, id)
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				out = append(out, v)
+			}
 		}
-		out = append(out, v)
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // GetSnapshot loads one of the user's snapshots; nil when absent.

@@ -1,44 +1,57 @@
 package store
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
-func TestListVolumesNaming(t *testing.T) {
+// The index of attachments follows each write of a volume: attach, move
+// to another instance, detach, delete.
+func TestListVolumesOnFollowsAttachments(t *testing.T) {
 	s, _ := openTemp(t)
 	const a, b = "i-0000000000000000a", "i-0000000000000000b"
-	vols := []*Volume{
-		{ID: "vol-00000000000000001", Owner: "alice", Attachment: &VolumeAttachment{InstanceID: a}},
-		{ID: "vol-00000000000000002", Owner: "alice", Attachment: &VolumeAttachment{InstanceID: b}},
-		{ID: "vol-00000000000000003", Owner: "alice"},
-		{ID: "vol-00000000000000004", Owner: "bob", Attachment: &VolumeAttachment{InstanceID: a}},
-	}
-	err := s.Update(func(tx Tx) error {
-		for _, v := range vols {
-			if err := PutVolume(tx, v); err != nil {
-				return err
+	const v1, v2, v3 = "vol-00000000000000001", "vol-00000000000000002", "vol-00000000000000003"
+	on := func(inst string) *VolumeAttachment { return &VolumeAttachment{InstanceID: inst} }
+	put := func(vols ...*Volume) func(Tx) error {
+		return func(tx Tx) error {
+			for _, v := range vols {
+				if err := PutVolume(tx, v); err != nil {
+					return err
+				}
 			}
+			return nil
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	cases := []struct {
-		name string
-		ids  []string
-		want []string
+		name   string
+		change func(Tx) error
+		ids    []string
+		want   []string
 	}{
-		{"all of alice's", nil, []string{"vol-00000000000000001", "vol-00000000000000002", "vol-00000000000000003"}},
-		{"one instance", []string{a}, []string{"vol-00000000000000001"}},
-		{"two instances", []string{b, a}, []string{"vol-00000000000000001", "vol-00000000000000002"}},
-		{"an instance naming none", []string{"i-0000000000000000c"}, nil},
+		{"attached", put(
+			&Volume{ID: v1, Owner: "alice", Attachment: on(a)},
+			&Volume{ID: v2, Owner: "alice", Attachment: on(b)},
+			&Volume{ID: v3, Owner: "alice"},
+			&Volume{ID: v3, Owner: "bob", Attachment: on(a)},
+		), []string{a}, []string{v1}},
+		{"two instances", nil, []string{b, a}, []string{v2, v1}},
+		{"an instance naming none", nil, []string{"i-0000000000000000c"}, nil},
+		{"moved to b", put(&Volume{ID: v1, Owner: "alice", Attachment: on(b)}), []string{a, b}, []string{v1, v2}},
+		{"attached to a", put(&Volume{ID: v3, Owner: "alice", Attachment: on(a)}), []string{a, b}, []string{v3, v1, v2}},
+		{"detached", put(&Volume{ID: v2, Owner: "alice"}), []string{a, b}, []string{v3, v1}},
+		{"deleted", func(tx Tx) error { return DeleteVolume(tx, "alice", v3) }, []string{a, b}, []string{v1}},
 	}
 	for _, c := range cases {
+		if c.change != nil {
+			if err := s.Update(c.change); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		}
 		var got []string
 		err := s.View(func(tx Tx) error {
-			found, err := ListVolumesNaming(tx, "alice", c.ids)
+			found, err := ListVolumesOn(tx, "alice", c.ids)
 			for _, v := range found {
 				got = append(got, v.ID)
 			}
@@ -47,5 +60,66 @@ func TestListVolumesNaming(t *testing.T) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("%s: got %v (%v), want %v", c.name, got, err, c.want)
 		}
+	}
+	var keys []string
+	s.View(func(tx Tx) error {
+		return tx.Scan(BucketVolumeAttachments, "", func(key string, _ []byte) error {
+			keys = append(keys, key)
+			return nil
+		})
+	})
+	if want := []string{"alice/" + b + "/" + v1, "bob/" + a + "/" + v3}; !slices.Equal(keys, want) {
+		t.Errorf("index: got %v, want %v", keys, want)
+	}
+}
+
+// A data directory of schema 5 has no index of attachments: Migrate builds
+// it from the volumes' records.
+func TestMigrateVolumeAttachmentsFromSchema5(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "econe.db")
+	st, err := OpenBolt(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(tx Tx) error {
+		for _, v := range []*Volume{
+			{ID: "vol-1", Owner: "ann", Attachment: &VolumeAttachment{InstanceID: "i-1"}},
+			{ID: "vol-2", Owner: "ann"},
+			{ID: "vol-3", Owner: "ben", Attachment: &VolumeAttachment{InstanceID: "i-2", Status: AttachDetaching}},
+		} {
+			// What version 5 wrote: the record alone.
+			if err := PutOwned(tx, BucketVolumes, v.Owner, v.ID, v); err != nil {
+				return err
+			}
+		}
+		return tx.Put(BucketMeta, schemaKey, []byte("5"))
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = OpenBolt(path, time.Second); err != nil {
+		t.Fatalf("opening a schema 5 store: %v", err)
+	}
+	defer st.Close()
+	ledger := false
+	if err := Migrate(st, func(string) int { return 1 }, func(Tx) error { ledger = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	st.View(func(tx Tx) error {
+		if v := string(tx.Get(BucketMeta, schemaKey)); v != SchemaVersion {
+			t.Errorf("schema version: got %s, want %s", v, SchemaVersion)
+		}
+		return tx.Scan(BucketVolumeAttachments, "", func(key string, _ []byte) error {
+			got = append(got, key)
+			return nil
+		})
+	})
+	if want := []string{"ann/i-1/vol-1", "ben/i-2/vol-3"}; !slices.Equal(got, want) {
+		t.Errorf("index: got %v, want %v", got, want)
+	}
+	if ledger {
+		t.Errorf("ledger step: got run from version 5, want only from versions before 4")
 	}
 }
