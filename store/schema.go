@@ -89,6 +89,7 @@ var Buckets = []Bucket{
 var OwnerBuckets = []Bucket{
 	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
 	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
+	BucketLaunchIntents,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
