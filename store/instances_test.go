@@ -11,12 +11,7 @@ import (
 // builds it from the instances (only those still waiting for their
 // backend), and leaves the ledger alone (version 4 already has totals).
 func TestMigrateLaunchIntentsFromSchema4(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "econe.db")
-	st, err := OpenBolt(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = st.Update(func(tx Tx) error {
+	st, ledger := migrateFrom(t, "4", func(tx Tx) error {
 		for _, inst := range []*Instance{
 			{ID: "i-1", Owner: "ann", State: "pending"},                   // an intent
 			{ID: "i-2", Owner: "ann", State: "running", BackendID: "m-2"}, // answered
@@ -28,25 +23,10 @@ func TestMigrateLaunchIntentsFromSchema4(t *testing.T) {
 				return err
 			}
 		}
-		return tx.Put(BucketMeta, schemaKey, []byte("4"))
+		return nil
 	})
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err = OpenBolt(path, time.Second); err != nil {
-		t.Fatalf("opening a schema 4 store: %v", err)
-	}
-	defer st.Close()
-	ledger := false
-	if err := Migrate(st, func(string) int { return 1 }, func(Tx) error { ledger = true; return nil }); err != nil {
-		t.Fatal(err)
-	}
 	var got []string
 	st.View(func(tx Tx) error {
-		if v := string(tx.Get(BucketMeta, schemaKey)); v != SchemaVersion {
-			t.Errorf("schema version: got %s, want %s", v, SchemaVersion)
-		}
 		return ScanLaunchIntents(tx, func(owner, id string) error {
 			got = append(got, owner+"/"+id)
 			return nil
@@ -58,4 +38,40 @@ func TestMigrateLaunchIntentsFromSchema4(t *testing.T) {
 	if ledger {
 		t.Errorf("ledger step: got run from version 4, want only from versions before it")
 	}
+}
+
+// migrateFrom writes what version wrote (records put by old), reopens the
+// store, runs Migrate and returns the open store with whether the ledger
+// step ran; it checks the version is now SchemaVersion.
+func migrateFrom(t *testing.T, version string, old func(Tx) error) (st *Bolt, ledger bool) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "econe.db")
+	st, err := OpenBolt(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(func(tx Tx) error {
+		if err := old(tx); err != nil {
+			return err
+		}
+		return tx.Put(BucketMeta, schemaKey, []byte(version))
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = OpenBolt(path, time.Second); err != nil {
+		t.Fatalf("opening a schema %s store: %v", version, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := Migrate(st, func(string) int { return 1 }, func(Tx) error { ledger = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st.View(func(tx Tx) error {
+		if v := string(tx.Get(BucketMeta, schemaKey)); v != SchemaVersion {
+			t.Errorf("schema version: got %s, want %s", v, SchemaVersion)
+		}
+		return nil
+	})
+	return st, ledger
 }
