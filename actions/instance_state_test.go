@@ -86,6 +86,13 @@ var stateCases = []stateCase{
 	{action: "AttachVolume", stopped: true, args: func(e *stateEnv) []string {
 		return []string{"VolumeId", e.vol, "InstanceId", e.inst, "Device", "/dev/sdf"}
 	}},
+	{action: "GetLaunchTemplateData", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst} },
+		check: func(resp any) string {
+			if got := resp.(*getLaunchTemplateDataResponse).Data.ImageID; got != debianAMI {
+				return "image " + got + ", want " + debianAMI
+			}
+			return ""
+		}},
 	// A root volume detaches only from a stopped instance.
 	{action: "DetachVolume", stopped: true, args: func(e *stateEnv) []string { return []string{"VolumeId", e.root, "InstanceId", e.inst} }},
 }
@@ -103,6 +110,8 @@ var noInstanceID = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	"CreateVolume", "DescribeVolumes", "DeleteVolume", "ModifyVolume", "DescribeVolumesModifications",
 	"GetCallerIdentity", "GetUser",
+	"CreateLaunchTemplate", "DescribeLaunchTemplates", "ModifyLaunchTemplate", "DeleteLaunchTemplate",
+	"CreateLaunchTemplateVersion", "DescribeLaunchTemplateVersions", "DeleteLaunchTemplateVersions",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

@@ -41,6 +41,9 @@ type launchRequest struct {
 	mappings           []blockDeviceRequest
 }
 
+// runTagTypes are the resource types RunInstances tags.
+var runTagTypes = []string{"instance", "volume"}
+
 func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
 	lr := &launchRequest{keyName: p.String("KeyName"), groupNames: p.List("SecurityGroup"), groupIDs: p.List("SecurityGroupId"), token: p.String("ClientToken")}
 	imageID, err := requiredID(p, "ImageId", "ami", ec2err.InvalidAMIIDMalformed)
@@ -75,7 +78,7 @@ func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
 	if len(lr.token) > maxTokenLen {
 		return nil, ec2err.BadValue("ClientToken", lr.token, "It must be at most 64 characters.")
 	}
-	tags, err := specTags(p, "instance", "volume")
+	tags, err := specTags(p, runTagTypes...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +214,7 @@ func reservationInstances(tx store.Tx, owner, reservationID string) ([]*store.In
 }
 
 func (s *Service) runInstances(r *Request) (any, error) {
-	lr, err := s.parseLaunch(r.Params)
+	lr, err := s.parseTemplateLaunch(r) // launch_templates.go: parseLaunch with a template's data
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,8 @@ var notFoundCodes = map[string]string{
 	"security-group": ec2err.InvalidGroupNotFound,
 	"key-pair":       ec2err.InvalidKeyPairNotFound,
 	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
+
+	"launch-template": ec2err.LaunchTemplateIDNotFound, // launch_templates.go
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.

@@ -19,6 +19,7 @@ var readOnly = []string{
 	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
 	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
 	"GetCallerIdentity", "GetUser",
+	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "GetLaunchTemplateData",
 }
 
 var mutating = []string{
@@ -28,6 +29,8 @@ var mutating = []string{
 	"DetachVolume", "DisassociateAddress", "ImportKeyPair", "ModifyInstanceAttribute", "ModifyVolume",
 	"RebootInstances", "ReleaseAddress", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",
 	"RunInstances", "StartInstances", "StopInstances", "TerminateInstances",
+	"CreateLaunchTemplate", "ModifyLaunchTemplate", "DeleteLaunchTemplate", "CreateLaunchTemplateVersion",
+	"DeleteLaunchTemplateVersions",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

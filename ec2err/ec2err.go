@@ -174,6 +174,12 @@ const (
 	InvalidUserIDMalformed        = "InvalidUserID.Malformed"
 	InvalidRegionNotFound         = "InvalidRegion.NotFound"
 	InvalidInstanceAttributeValue = "InvalidInstanceAttributeValue"
+	LaunchTemplateIDNotFound      = "InvalidLaunchTemplateId.NotFound"
+	LaunchTemplateIDMalformed     = "InvalidLaunchTemplateId.Malformed"
+	LaunchTemplateVersionNotFound = "InvalidLaunchTemplateId.VersionNotFound"
+	LaunchTemplateNameExists      = "InvalidLaunchTemplateName.AlreadyExistsException"
+	LaunchTemplateNameNotFound    = "InvalidLaunchTemplateName.NotFoundException"
+	LaunchTemplateNameMalformed   = "InvalidLaunchTemplateName.MalformedException"
 
 	// STS and IAM codes, for the identity actions served at the same endpoint.
 	InvalidClientTokenId = "InvalidClientTokenId"
@@ -265,6 +271,12 @@ var codes = map[string]int{
 	InvalidUserIDMalformed:        http.StatusBadRequest,
 	InvalidRegionNotFound:         http.StatusBadRequest,
 	InvalidInstanceAttributeValue: http.StatusBadRequest,
+	LaunchTemplateIDNotFound:      http.StatusBadRequest,
+	LaunchTemplateIDMalformed:     http.StatusBadRequest,
+	LaunchTemplateVersionNotFound: http.StatusBadRequest,
+	LaunchTemplateNameExists:      http.StatusBadRequest,
+	LaunchTemplateNameNotFound:    http.StatusBadRequest,
+	LaunchTemplateNameMalformed:   http.StatusBadRequest,
 	InvalidClientTokenId:          http.StatusForbidden,
 	NoSuchEntity:                  http.StatusNotFound,
 	ValidationError:               http.StatusBadRequest,

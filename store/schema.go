@@ -19,6 +19,9 @@ package store
 //	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
+//	launch_templates OWNER/lt-… -> LaunchTemplate
+//	launch_template_versions OWNER/lt-…/VERSION -> LaunchTemplateVersion
+//	                (VERSION: 20 digits, so the versions scan in order)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -70,6 +73,12 @@ const (
 	BucketReplicas            Bucket = "replicas"
 )
 
+// The launch templates' buckets (store/launch_templates.go).
+const (
+	BucketLaunchTemplates        Bucket = "launch_templates"
+	BucketLaunchTemplateVersions Bucket = "launch_template_versions"
+)
+
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
 // so that Migrate can read it.
 const bucketRetiredBackendSim Bucket = "backend_sim"
@@ -83,6 +92,7 @@ var Buckets = []Bucket{
 	BucketQuotas,
 	BucketGuardrails,
 	BucketReplicas,
+	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -90,6 +100,7 @@ var OwnerBuckets = []Bucket{
 	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
 	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 	BucketLaunchIntents,
+	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written

@@ -1,0 +1,765 @@
+package actions
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+)
+
+// Launch templates: a student's named, numbered sets of launch parameters
+// (store/launch_templates.go), and RunInstances from one
+// (parseTemplateLaunch). The data of a version is kept as sent and read
+// by launch_template_data.go.
+
+var launchTemplateActions = map[string]Handler{
+	"CreateLaunchTemplate":           (*Service).createLaunchTemplate,
+	"DescribeLaunchTemplates":        (*Service).describeLaunchTemplates,
+	"ModifyLaunchTemplate":           (*Service).modifyLaunchTemplate,
+	"DeleteLaunchTemplate":           (*Service).deleteLaunchTemplate,
+	"CreateLaunchTemplateVersion":    (*Service).createLaunchTemplateVersion,
+	"DescribeLaunchTemplateVersions": (*Service).describeLaunchTemplateVersions,
+	"DeleteLaunchTemplateVersions":   (*Service).deleteLaunchTemplateVersions,
+	"GetLaunchTemplateData":          (*Service).getLaunchTemplateData,
+}
+
+// EC2's limits: 5,000 launch templates per Region, 10,000 versions per
+// template, 200 versions named in one DeleteLaunchTemplateVersions.
+const (
+	maxLaunchTemplates        = 5000
+	maxTemplateVersions       = 10000
+	maxVersionsDeletedAtOnce  = 200
+	maxVersionDescriptionLen  = 255
+	templateIDTag             = "aws:ec2launchtemplate:id"
+	templateVersionTag        = "aws:ec2launchtemplate:version"
+	versionDoesNotExist       = "launchTemplateVersionDoesNotExist"
+	versionUnexpectedError    = "unexpectedError"
+	templateVersionsMaxResult = 200
+)
+
+// templateNameRE is EC2's rule for a launch template's name.
+var templateNameRE = regexp.MustCompile(`^[a-zA-Z0-9().\-/_]{3,128}$`)
+
+type launchTemplateXML struct {
+	ID             string   `xml:"launchTemplateId"`
+	Name           string   `xml:"launchTemplateName"`
+	CreateTime     string   `xml:"createTime"`
+	CreatedBy      string   `xml:"createdBy"`
+	DefaultVersion int64    `xml:"defaultVersionNumber"`
+	LatestVersion  int64    `xml:"latestVersionNumber"`
+	Tags           []tagXML `xml:"tagSet>item"`
+}
+
+type launchTemplateVersionXML struct {
+	TemplateID     string                `xml:"launchTemplateId"`
+	TemplateName   string                `xml:"launchTemplateName"`
+	VersionNumber  int64                 `xml:"versionNumber"`
+	Description    string                `xml:"versionDescription,omitempty"`
+	CreateTime     string                `xml:"createTime"`
+	CreatedBy      string                `xml:"createdBy"`
+	DefaultVersion bool                  `xml:"defaultVersion"`
+	Data           launchTemplateDataXML `xml:"launchTemplateData"`
+}
+
+// launchTemplateResponse answers Create, Modify and DeleteLaunchTemplate.
+type launchTemplateResponse struct {
+	Meta
+	Template launchTemplateXML `xml:"launchTemplate"`
+}
+
+type describeLaunchTemplatesResponse struct {
+	Meta
+	Templates []launchTemplateXML `xml:"launchTemplates>item"`
+	NextToken string              `xml:"nextToken,omitempty"`
+}
+
+type createLaunchTemplateVersionResponse struct {
+	Meta
+	Version launchTemplateVersionXML `xml:"launchTemplateVersion"`
+}
+
+type describeLaunchTemplateVersionsResponse struct {
+	Meta
+	Versions  []launchTemplateVersionXML `xml:"launchTemplateVersionSet>item"`
+	NextToken string                     `xml:"nextToken,omitempty"`
+}
+
+type deletedVersionXML struct {
+	TemplateID    string `xml:"launchTemplateId"`
+	TemplateName  string `xml:"launchTemplateName"`
+	VersionNumber int64  `xml:"versionNumber"`
+}
+
+type versionErrorXML struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
+}
+
+type undeletedVersionXML struct {
+	TemplateID    string          `xml:"launchTemplateId"`
+	TemplateName  string          `xml:"launchTemplateName"`
+	VersionNumber int64           `xml:"versionNumber"`
+	Error         versionErrorXML `xml:"responseError"`
+}
+
+type deleteLaunchTemplateVersionsResponse struct {
+	Meta
+	Deleted []deletedVersionXML   `xml:"successfullyDeletedLaunchTemplateVersionSet>item"`
+	Failed  []undeletedVersionXML `xml:"unsuccessfullyDeletedLaunchTemplateVersionSet>item"`
+}
+
+type getLaunchTemplateDataResponse struct {
+	Meta
+	Data launchTemplateDataXML `xml:"launchTemplateData"`
+}
+
+func templateXML(lt *store.LaunchTemplate, tags []store.Tag) launchTemplateXML {
+	return launchTemplateXML{
+		ID: lt.ID, Name: lt.Name, CreateTime: ec2Time(lt.Created), CreatedBy: lt.CreatedBy,
+		DefaultVersion: lt.Default, LatestVersion: lt.Latest, Tags: tagsXML(tags),
+	}
+}
+
+func versionXML(lt *store.LaunchTemplate, v *store.LaunchTemplateVersion) launchTemplateVersionXML {
+	return launchTemplateVersionXML{
+		TemplateID: lt.ID, TemplateName: lt.Name, VersionNumber: v.Number, Description: v.Description,
+		CreateTime: ec2Time(v.Created), CreatedBy: v.CreatedBy, DefaultVersion: v.Number == lt.Default,
+		Data: renderTemplateData(v.Data),
+	}
+}
+
+func checkTemplateName(name string) error {
+	if templateNameRE.MatchString(name) {
+		return nil
+	}
+	return ec2err.New(ec2err.LaunchTemplateNameMalformed, "The launch template name '%s' is invalid: it must be 3 to 128 letters, digits and the characters ( ) . - / _.", name)
+}
+
+// templateRef is how a request names a launch template: by id or by name.
+type templateRef struct{ id, name string }
+
+// templateRefOf reads LaunchTemplateId or LaunchTemplateName (one of them)
+// from p and checks its form.
+func templateRefOf(p *query.Params) (templateRef, error) {
+	ref := templateRef{id: p.String("LaunchTemplateId"), name: p.String("LaunchTemplateName")}
+	switch {
+	case ref.id != "" && ref.name != "":
+		return ref, ec2err.New(ec2err.InvalidParameterCombination, "Give either LaunchTemplateId or LaunchTemplateName, not both.")
+	case ref.id == "" && ref.name == "":
+		return ref, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter LaunchTemplateName or LaunchTemplateId")
+	case ref.id != "":
+		return ref, checkIDs([]string{ref.id}, "lt", ec2err.LaunchTemplateIDMalformed)
+	}
+	return ref, checkTemplateName(ref.name)
+}
+
+func templateIDNotFound(id string) error {
+	return ec2err.New(ec2err.LaunchTemplateIDNotFound, "The specified launch template, with template ID %s, does not exist.", id)
+}
+
+func templateNameNotFound(name string) error {
+	return ec2err.New(ec2err.LaunchTemplateNameNotFound, "At least one of the launch templates specified in the request does not exist: '%s'.", name)
+}
+
+// findTemplate is the owner's template ref names, or its NotFound error.
+func findTemplate(tx store.Tx, owner string, ref templateRef) (*store.LaunchTemplate, error) {
+	if ref.id != "" {
+		lt, err := store.GetLaunchTemplate(tx, owner, ref.id)
+		if err == nil && lt == nil {
+			err = templateIDNotFound(ref.id)
+		}
+		return lt, err
+	}
+	lt, err := store.LaunchTemplateByName(tx, owner, ref.name)
+	if err == nil && lt == nil {
+		err = templateNameNotFound(ref.name)
+	}
+	return lt, err
+}
+
+// versionNumber resolves a version as requests give it: $Latest, $Default
+// or a number.
+func versionNumber(lt *store.LaunchTemplate, param, spec string) (int64, error) {
+	switch spec {
+	case "$Latest":
+		return lt.Latest, nil
+	case "$Default":
+		return lt.Default, nil
+	}
+	n, err := strconv.ParseInt(spec, 10, 64)
+	if err != nil || n < 1 {
+		return 0, ec2err.BadValue(param, spec, "A launch template version is a number, $Latest or $Default.")
+	}
+	return n, nil
+}
+
+// templateVersion is version n of lt, or VersionNotFound.
+func templateVersion(tx store.Tx, lt *store.LaunchTemplate, n int64) (*store.LaunchTemplateVersion, error) {
+	v, err := store.GetLaunchTemplateVersion(tx, lt.Owner, lt.ID, n)
+	if err == nil && v == nil {
+		err = ec2err.New(ec2err.LaunchTemplateVersionNotFound, "Launch template %s has no version %d.", lt.ID, n)
+	}
+	return v, err
+}
+
+// requestTemplateData is the request's LaunchTemplateData, checked.
+func requestTemplateData(p *query.Params) (url.Values, error) {
+	s := p.Struct("LaunchTemplateData")
+	data := s.Values()
+	if len(data) == 0 {
+		return nil, ec2err.Missing("LaunchTemplateData")
+	}
+	_, err := decodeTemplateData(s)
+	return data, err
+}
+
+func versionDescription(p *query.Params) (string, error) {
+	d := p.String("VersionDescription")
+	if len(d) > maxVersionDescriptionLen {
+		return "", ec2err.BadValue("VersionDescription", d, fmt.Sprintf("It must be at most %d characters.", maxVersionDescriptionLen))
+	}
+	return d, nil
+}
+
+func (s *Service) createLaunchTemplate(r *Request) (any, error) {
+	name, err := r.Params.Required("LaunchTemplateName")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTemplateName(name); err != nil {
+		return nil, err
+	}
+	data, err := requestTemplateData(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := versionDescription(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := tagSpecTags(r.Params, "launch-template")
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner, now := r.User.Name, s.now()
+	lt := &store.LaunchTemplate{
+		ID: store.NewID("lt"), Owner: owner, Name: name, Created: now, CreatedBy: iamUserArn(r.User),
+		Default: 1, Latest: 1, Last: 1, Versions: 1,
+	}
+	v := &store.LaunchTemplateVersion{Number: 1, Description: desc, Created: now, CreatedBy: lt.CreatedBy, Data: data}
+	err = s.Store.Update(func(tx store.Tx) error {
+		all, err := store.ListLaunchTemplates(tx, owner)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(all, func(o *store.LaunchTemplate) bool { return o.Name == name }) {
+			return ec2err.New(ec2err.LaunchTemplateNameExists, "Launch template name already in use: '%s'.", name)
+		}
+		if len(all) >= maxLaunchTemplates {
+			return ec2err.New(ec2err.ResourceLimitExceeded, "You have reached the limit of %d launch templates; delete one first.", maxLaunchTemplates)
+		}
+		if err := store.PutLaunchTemplate(tx, lt); err != nil {
+			return err
+		}
+		if err := store.PutLaunchTemplateVersion(tx, owner, lt.ID, v); err != nil {
+			return err
+		}
+		return putTags(tx, owner, lt.ID, tags)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &launchTemplateResponse{Template: templateXML(lt, tags)}, nil
+}
+
+func launchTemplateAttrs(lt *store.LaunchTemplate, tags []store.Tag) Attrs {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "create-time":
+			return []string{ec2Time(lt.Created)}, true
+		case "launch-template-name":
+			return []string{lt.Name}, true
+		}
+		return tagAttrs(tags, name)
+	}
+}
+
+func (s *Service) describeLaunchTemplates(r *Request) (any, error) {
+	ids, names := r.Params.List("LaunchTemplateId"), r.Params.List("LaunchTemplateName")
+	if err := checkIDs(ids, "lt", ec2err.LaunchTemplateIDMalformed); err != nil {
+		return nil, err
+	}
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, launchTemplateAttrs(&store.LaunchTemplate{}, nil)); err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	var out []launchTemplateXML
+	err = s.Store.View(func(tx store.Tx) error {
+		all, err := store.ListLaunchTemplates(tx, owner)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !slices.ContainsFunc(all, func(lt *store.LaunchTemplate) bool { return lt.ID == id }) {
+				return templateIDNotFound(id)
+			}
+		}
+		for _, name := range names {
+			if !slices.ContainsFunc(all, func(lt *store.LaunchTemplate) bool { return lt.Name == name }) {
+				return templateNameNotFound(name)
+			}
+		}
+		for _, lt := range all {
+			if (len(ids) > 0 || len(names) > 0) && !contains(ids, lt.ID) && !contains(names, lt.Name) {
+				continue
+			}
+			tags, err := store.Tags(tx, owner, lt.ID)
+			if err != nil {
+				return err
+			}
+			if matchFilters(filters, launchTemplateAttrs(lt, tags)) {
+				out = append(out, templateXML(lt, tags))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	page, err := paginate(len(out), func(i int) string { return out[i].ID }, r.Params, 1, 200)
+	if err != nil {
+		return nil, err
+	}
+	return &describeLaunchTemplatesResponse{Templates: out[page.Start:page.End], NextToken: page.NextToken}, nil
+}
+
+// changeTemplate runs change on the template the request names, in one
+// Store.Update, and answers with the template as change leaves it.
+func (s *Service) changeTemplate(r *Request, change func(tx store.Tx, lt *store.LaunchTemplate) error) (any, error) {
+	ref, err := templateRefOf(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	var (
+		lt   *store.LaunchTemplate
+		tags []store.Tag
+	)
+	err = s.Store.Update(func(tx store.Tx) (err error) {
+		if lt, err = findTemplate(tx, r.User.Name, ref); err != nil {
+			return err
+		}
+		if tags, err = store.Tags(tx, r.User.Name, lt.ID); err != nil {
+			return err
+		}
+		return change(tx, lt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &launchTemplateResponse{Template: templateXML(lt, tags)}, nil
+}
+
+func (s *Service) modifyLaunchTemplate(r *Request) (any, error) {
+	def := r.Params.String("SetDefaultVersion")
+	var n int64
+	if def != "" {
+		var err error
+		if n, err = strconv.ParseInt(def, 10, 64); err != nil || n < 1 {
+			return nil, ec2err.BadValue("SetDefaultVersion", def, "It must be the number of a version of the template.")
+		}
+	}
+	return s.changeTemplate(r, func(tx store.Tx, lt *store.LaunchTemplate) error {
+		if def == "" {
+			return nil
+		}
+		if _, err := templateVersion(tx, lt, n); err != nil {
+			return err
+		}
+		lt.Default = n
+		return store.PutLaunchTemplate(tx, lt)
+	})
+}
+
+func (s *Service) deleteLaunchTemplate(r *Request) (any, error) {
+	return s.changeTemplate(r, func(tx store.Tx, lt *store.LaunchTemplate) error {
+		return store.DeleteLaunchTemplate(tx, lt.Owner, lt.ID)
+	})
+}
+
+func (s *Service) createLaunchTemplateVersion(r *Request) (any, error) {
+	ref, err := templateRefOf(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	given, err := requestTemplateData(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := versionDescription(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	source := r.Params.String("SourceVersion")
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	var (
+		lt *store.LaunchTemplate
+		v  *store.LaunchTemplateVersion
+	)
+	err = s.Store.Update(func(tx store.Tx) (err error) {
+		if lt, err = findTemplate(tx, r.User.Name, ref); err != nil {
+			return err
+		}
+		if lt.Versions >= maxTemplateVersions {
+			return ec2err.New(ec2err.ResourceLimitExceeded, "Launch template %s has %d versions, the limit; delete some first.", lt.ID, maxTemplateVersions)
+		}
+		data := given
+		if source != "" {
+			n, err := versionNumber(lt, "SourceVersion", source)
+			if err != nil {
+				return err
+			}
+			src, err := templateVersion(tx, lt, n)
+			if err != nil {
+				return err
+			}
+			data = mergeTemplateData(src.Data, given)
+		}
+		lt.Last++
+		lt.Latest, lt.Versions = lt.Last, lt.Versions+1
+		v = &store.LaunchTemplateVersion{Number: lt.Last, Description: desc, Created: s.now(), CreatedBy: iamUserArn(r.User), Data: data}
+		if err := store.PutLaunchTemplateVersion(tx, lt.Owner, lt.ID, v); err != nil {
+			return err
+		}
+		return store.PutLaunchTemplate(tx, lt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &createLaunchTemplateVersionResponse{Version: versionXML(lt, v)}, nil
+}
+
+// versionAttrs answers DescribeLaunchTemplateVersions' filters from the
+// version's data as stored.
+func versionAttrs(lt *store.LaunchTemplate, v *store.LaunchTemplateVersion) Attrs {
+	d := query.New(v.Data)
+	values := func(vs ...string) []string { return slices.DeleteFunc(vs, func(s string) bool { return s == "" }) }
+	each := func(list, field string) []string {
+		var out []string
+		for _, m := range d.Structs(list) {
+			out = append(out, m.String(field))
+		}
+		return values(out...)
+	}
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "create-time":
+			return []string{ec2Time(v.Created)}, true
+		case "is-default-version":
+			return []string{strconv.FormatBool(v.Number == lt.Default)}, true
+		case "ebs-optimized":
+			return values(d.String("EbsOptimized")), true
+		case "http-endpoint":
+			return values(d.String("MetadataOptions.HttpEndpoint")), true
+		case "http-tokens":
+			return values(d.String("MetadataOptions.HttpTokens")), true
+		case "iam-instance-profile":
+			return values(d.String("IamInstanceProfile.Arn"), d.String("IamInstanceProfile.Name")), true
+		case "image-id":
+			return values(d.String("ImageId")), true
+		case "instance-type":
+			return values(d.String("InstanceType")), true
+		case "kernel-id":
+			return values(d.String("KernelId")), true
+		case "ram-disk-id":
+			return values(d.String("RamDiskId")), true
+		case "host-resource-group-arn":
+			return values(d.String("Placement.HostResourceGroupArn")), true
+		case "license-configuration-arn":
+			return each("LicenseSpecification", "LicenseConfigurationArn"), true
+		case "network-card-index":
+			return each("NetworkInterface", "NetworkCardIndex"), true
+		}
+		return nil, false
+	}
+}
+
+// optVersion reads MinVersion or MaxVersion (0 when not given).
+func optVersion(p *query.Params, name string) (int64, error) {
+	v := p.String(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, ec2err.BadValue(name, v, "It must be a version number.")
+	}
+	return n, nil
+}
+
+func (s *Service) describeLaunchTemplateVersions(r *Request) (any, error) {
+	p := r.Params
+	specs := p.List("LaunchTemplateVersion")
+	minV, err := optVersion(p, "MinVersion")
+	if err != nil {
+		return nil, err
+	}
+	maxV, err := optVersion(p, "MaxVersion")
+	if err != nil {
+		return nil, err
+	}
+	filters, err := p.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, versionAttrs(&store.LaunchTemplate{}, &store.LaunchTemplateVersion{})); err != nil {
+		return nil, err
+	}
+	// Without a template, only $Latest and $Default may be asked for: of
+	// every template.
+	var ref *templateRef
+	if p.Has("LaunchTemplateId") || p.Has("LaunchTemplateName") {
+		one, err := templateRefOf(p)
+		if err != nil {
+			return nil, err
+		}
+		ref = &one
+	} else {
+		if len(specs) == 0 {
+			return nil, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter LaunchTemplateId or LaunchTemplateName, or ask for $Latest or $Default versions.")
+		}
+		for _, spec := range specs {
+			if spec != "$Latest" && spec != "$Default" {
+				return nil, ec2err.BadValue("LaunchTemplateVersion", spec, "Without LaunchTemplateId or LaunchTemplateName, only $Latest and $Default may be asked for.")
+			}
+		}
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	var out []launchTemplateVersionXML
+	err = s.Store.View(func(tx store.Tx) error {
+		var templates []*store.LaunchTemplate
+		if ref != nil {
+			lt, err := findTemplate(tx, owner, *ref)
+			if err != nil {
+				return err
+			}
+			templates = []*store.LaunchTemplate{lt}
+		} else {
+			var err error
+			if templates, err = store.ListLaunchTemplates(tx, owner); err != nil {
+				return err
+			}
+		}
+		for _, lt := range templates {
+			versions, err := selectVersions(tx, lt, specs)
+			if err != nil {
+				return err
+			}
+			for _, v := range versions {
+				if (minV > 0 && v.Number < minV) || (maxV > 0 && v.Number > maxV) || !matchFilters(filters, versionAttrs(lt, v)) {
+					continue
+				}
+				out = append(out, versionXML(lt, v))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	key := func(i int) string { return out[i].TemplateID + "/" + fmt.Sprintf("%020d", out[i].VersionNumber) }
+	page, err := paginate(len(out), key, p, 1, templateVersionsMaxResult)
+	if err != nil {
+		return nil, err
+	}
+	return &describeLaunchTemplateVersionsResponse{Versions: out[page.Start:page.End], NextToken: page.NextToken}, nil
+}
+
+// selectVersions is the versions of lt that specs name, in number order,
+// each once; all of them when specs is empty.
+func selectVersions(tx store.Tx, lt *store.LaunchTemplate, specs []string) ([]*store.LaunchTemplateVersion, error) {
+	if len(specs) == 0 {
+		return store.ListLaunchTemplateVersions(tx, lt.Owner, lt.ID)
+	}
+	var nums []int64
+	for _, spec := range specs {
+		n, err := versionNumber(lt, "LaunchTemplateVersion", spec)
+		if err != nil {
+			return nil, err
+		}
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	var out []*store.LaunchTemplateVersion
+	for _, n := range slices.Compact(nums) {
+		v, err := templateVersion(tx, lt, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *Service) deleteLaunchTemplateVersions(r *Request) (any, error) {
+	ref, err := templateRefOf(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	specs := r.Params.List("LaunchTemplateVersion")
+	switch {
+	case len(specs) == 0:
+		return nil, ec2err.Missing("LaunchTemplateVersion")
+	case len(specs) > maxVersionsDeletedAtOnce:
+		return nil, ec2err.New(ec2err.InvalidRequest, "At most %d versions can be deleted in one request; this one names %d.", maxVersionsDeletedAtOnce, len(specs))
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	out := &deleteLaunchTemplateVersionsResponse{}
+	err = s.Store.Update(func(tx store.Tx) error {
+		out.Deleted, out.Failed = nil, nil
+		lt, err := findTemplate(tx, r.User.Name, ref)
+		if err != nil {
+			return err
+		}
+		fail := func(n int64, code, format string, args ...any) {
+			out.Failed = append(out.Failed, undeletedVersionXML{TemplateID: lt.ID, TemplateName: lt.Name, VersionNumber: n,
+				Error: versionErrorXML{Code: code, Message: fmt.Sprintf(format, args...)}})
+		}
+		for _, spec := range specs {
+			n, err := versionNumber(lt, "LaunchTemplateVersion", spec)
+			if err != nil {
+				return err
+			}
+			v, err := store.GetLaunchTemplateVersion(tx, lt.Owner, lt.ID, n)
+			switch {
+			case err != nil:
+				return err
+			case n == lt.Default:
+				fail(n, versionUnexpectedError, "Cannot delete the default version of a launch template (version %d). Make another version the default first (ModifyLaunchTemplate), or delete the whole template (DeleteLaunchTemplate).", n)
+				continue
+			case v == nil:
+				fail(n, versionDoesNotExist, "Launch template %s has no version %d.", lt.ID, n)
+				continue
+			}
+			if err := store.DeleteLaunchTemplateVersion(tx, lt.Owner, lt.ID, n); err != nil {
+				return err
+			}
+			lt.Versions--
+			out.Deleted = append(out.Deleted, deletedVersionXML{TemplateID: lt.ID, TemplateName: lt.Name, VersionNumber: n})
+		}
+		if len(out.Deleted) == 0 {
+			return nil
+		}
+		// $Latest is the newest version left (the default at least is).
+		left, err := store.ListLaunchTemplateVersions(tx, lt.Owner, lt.ID)
+		if err != nil {
+			return err
+		}
+		lt.Latest = left[len(left)-1].Number
+		return store.PutLaunchTemplate(tx, lt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Service) getLaunchTemplateData(r *Request) (any, error) {
+	id, err := requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	insts, tags, err := s.loadInstances(r, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	inst := insts[0]
+	vols := map[string]*store.Volume{}
+	err = s.Store.View(func(tx store.Tx) error {
+		for _, bd := range inst.BlockDevices {
+			v, err := store.GetVolume(tx, inst.Owner, bd.VolumeID)
+			if err != nil {
+				return err
+			}
+			vols[bd.VolumeID] = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &getLaunchTemplateDataResponse{Data: renderTemplateData(instanceTemplateData(inst, tags[id], vols))}, nil
+}
+
+// parseTemplateLaunch is parseLaunch for RunInstances, which may name a
+// launch template (LaunchTemplate.LaunchTemplateId or .LaunchTemplateName,
+// and .Version: $Latest, $Default or a number; $Default when not given).
+// The template's data fills what the request does not give
+// (templateLaunchParams), and the instances carry EC2's tags naming the
+// template and version.
+func (s *Service) parseTemplateLaunch(r *Request) (*launchRequest, error) {
+	spec := r.Params.Struct("LaunchTemplate")
+	if len(spec.Values()) == 0 {
+		return s.parseLaunch(r.Params)
+	}
+	ref, err := templateRefOf(spec)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		lt *store.LaunchTemplate
+		v  *store.LaunchTemplateVersion
+	)
+	err = s.Store.View(func(tx store.Tx) (err error) {
+		if lt, err = findTemplate(tx, r.User.Name, ref); err != nil {
+			return err
+		}
+		n, err := versionNumber(lt, "LaunchTemplate.Version", firstNonEmpty(spec.String("Version"), "$Default"))
+		if err != nil {
+			return err
+		}
+		v, err = templateVersion(tx, lt, n)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := templateLaunchParams(r.Params, v.Data)
+	if err != nil {
+		return nil, err
+	}
+	lr, err := s.parseLaunch(p)
+	if err != nil {
+		return nil, err
+	}
+	lr.tags = append(lr.tags, store.Tag{Key: templateIDTag, Value: lt.ID}, store.Tag{Key: templateVersionTag, Value: strconv.FormatInt(v.Number, 10)})
+	store.SortTags(lr.tags)
+	return lr, nil
+}
