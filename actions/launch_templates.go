@@ -40,6 +40,7 @@ const (
 	versionDoesNotExist       = "launchTemplateVersionDoesNotExist"
 	versionUnexpectedError    = "unexpectedError"
 	templateVersionsMaxResult = 200
+	maxTemplateTokenLen       = 128
 )
 
 // templateNameRE is EC2's rule for a launch template's name.
@@ -249,13 +250,28 @@ func (s *Service) createLaunchTemplate(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
-	owner, now := r.User.Name, s.now()
-	lt := &store.LaunchTemplate{
+	token, err := templateClientToken(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	owner, now, hash := r.User.Name, s.now(), launchHash(r.Params)
+	fresh := &store.LaunchTemplate{
 		ID: store.NewID("lt"), Owner: owner, Name: name, Created: now, CreatedBy: iamUserArn(r.User),
 		Default: 1, Latest: 1, Last: 1, Versions: 1,
 	}
-	v := &store.LaunchTemplateVersion{Number: 1, Description: desc, Created: now, CreatedBy: lt.CreatedBy, Data: data}
-	err = s.Store.Update(func(tx store.Tx) error {
+	v := &store.LaunchTemplateVersion{Number: 1, Description: desc, Created: now, CreatedBy: fresh.CreatedBy, Data: data}
+	var (
+		lt    *store.LaunchTemplate
+		shown []store.Tag
+	)
+	err = s.Store.Update(func(tx store.Tx) (err error) {
+		if lt, _, err = earlierTemplateVersion(tx, owner, r.Action, token, hash); lt != nil || err != nil {
+			if err == nil {
+				shown, err = store.Tags(tx, owner, lt.ID)
+			}
+			return err
+		}
+		lt, shown = fresh, tags
 		all, err := store.ListLaunchTemplates(tx, owner)
 		if err != nil {
 			return err
@@ -272,12 +288,64 @@ func (s *Service) createLaunchTemplate(r *Request) (any, error) {
 		if err := store.PutLaunchTemplateVersion(tx, owner, lt.ID, v); err != nil {
 			return err
 		}
+		if err := rememberTemplateToken(tx, owner, r.Action, token, hash, lt, v); err != nil {
+			return err
+		}
 		return putTags(tx, owner, lt.ID, tags)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &launchTemplateResponse{Template: templateXML(lt, tags)}, nil
+	return &launchTemplateResponse{Template: templateXML(lt, shown)}, nil
+}
+
+// templateClientToken is the request's ClientToken (SDKs send one on
+// their own), at most 128 characters as EC2 allows.
+func templateClientToken(p *query.Params) (string, error) {
+	token := p.String("ClientToken")
+	if len(token) > maxTemplateTokenLen {
+		return "", ec2err.BadValue("ClientToken", token, fmt.Sprintf("It must be at most %d characters.", maxTemplateTokenLen))
+	}
+	return token, nil
+}
+
+// earlierTemplateVersion is the template and version a ClientToken of the
+// action already made: nil when it made none, or when they have been
+// deleted since; IdempotentParameterMismatch when the token came with
+// other parameters (hash, launchHash's fingerprint).
+func earlierTemplateVersion(tx store.Tx, owner, action, token, hash string) (*store.LaunchTemplate, *store.LaunchTemplateVersion, error) {
+	if token == "" {
+		return nil, nil, nil
+	}
+	raw := tx.Get(store.BucketIdempotency, idempotencyKey(owner, action, token))
+	if raw == nil {
+		return nil, nil, nil
+	}
+	var id, fp string
+	var n int64
+	if _, err := fmt.Sscan(string(raw), &id, &n, &fp); err != nil {
+		return nil, nil, fmt.Errorf("idempotency record %q: %w", raw, err)
+	}
+	if fp != hash {
+		return nil, nil, ec2err.New(ec2err.IdempotentParameterMismatch, "The client token %q was already used with different parameters.", token)
+	}
+	lt, err := store.GetLaunchTemplate(tx, owner, id)
+	if lt == nil || err != nil {
+		return nil, nil, err
+	}
+	v, err := store.GetLaunchTemplateVersion(tx, owner, id, n)
+	if v == nil || err != nil {
+		return nil, nil, err
+	}
+	return lt, v, nil
+}
+
+// rememberTemplateToken records what a ClientToken made, for a retry.
+func rememberTemplateToken(tx store.Tx, owner, action, token, hash string, lt *store.LaunchTemplate, v *store.LaunchTemplateVersion) error {
+	if token == "" {
+		return nil
+	}
+	return tx.Put(store.BucketIdempotency, idempotencyKey(owner, action, token), []byte(fmt.Sprintf("%s %d %s", lt.ID, v.Number, hash)))
 }
 
 func launchTemplateAttrs(lt *store.LaunchTemplate, tags []store.Tag) Attrs {
@@ -418,15 +486,23 @@ func (s *Service) createLaunchTemplateVersion(r *Request) (any, error) {
 		return nil, err
 	}
 	source := r.Params.String("SourceVersion")
+	token, err := templateClientToken(r.Params)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
+	owner, hash := r.User.Name, launchHash(r.Params)
 	var (
 		lt *store.LaunchTemplate
 		v  *store.LaunchTemplateVersion
 	)
 	err = s.Store.Update(func(tx store.Tx) (err error) {
-		if lt, err = findTemplate(tx, r.User.Name, ref); err != nil {
+		if lt, v, err = earlierTemplateVersion(tx, owner, r.Action, token, hash); lt != nil || err != nil {
+			return err
+		}
+		if lt, err = findTemplate(tx, owner, ref); err != nil {
 			return err
 		}
 		if lt.Versions >= maxTemplateVersions {
@@ -448,6 +524,9 @@ func (s *Service) createLaunchTemplateVersion(r *Request) (any, error) {
 		lt.Latest, lt.Versions = lt.Last, lt.Versions+1
 		v = &store.LaunchTemplateVersion{Number: lt.Last, Description: desc, Created: s.now(), CreatedBy: iamUserArn(r.User), Data: data}
 		if err := store.PutLaunchTemplateVersion(tx, lt.Owner, lt.ID, v); err != nil {
+			return err
+		}
+		if err := rememberTemplateToken(tx, owner, r.Action, token, hash, lt, v); err != nil {
 			return err
 		}
 		return store.PutLaunchTemplate(tx, lt)

@@ -436,3 +436,32 @@ func TestTemplateLaunchParams(t *testing.T) {
 		t.Errorf("UserData: got %q, want the template's", got)
 	}
 }
+
+// A retried create (the same ClientToken, as SDKs send) answers with what
+// the first made; the token with other parameters is refused.
+func TestLaunchTemplateClientToken(t *testing.T) {
+	e := newTestEnv(t, nil)
+	create := []string{"LaunchTemplateName", "web", "LaunchTemplateData.ImageId", debianAMI, "ClientToken", "tok-1"}
+	first := e.mustCall(t, "alice", "CreateLaunchTemplate", create...).(*launchTemplateResponse).Template
+	again := e.mustCall(t, "alice", "CreateLaunchTemplate", create...).(*launchTemplateResponse).Template
+	if again.ID != first.ID {
+		t.Errorf("retried CreateLaunchTemplate: got %s, want the first's %s", again.ID, first.ID)
+	}
+	_, err := e.call(t, "alice", "CreateLaunchTemplate", "LaunchTemplateName", "web2", "LaunchTemplateData.ImageId", debianAMI, "ClientToken", "tok-1")
+	wantCode(t, err, ec2err.IdempotentParameterMismatch)
+
+	version := []string{"LaunchTemplateData.InstanceType", "m1.large", "ClientToken", "tok-2"}
+	v := newVersion(t, e, "alice", first.ID, version...)
+	if again := newVersion(t, e, "alice", first.ID, version...); again.VersionNumber != v.VersionNumber {
+		t.Errorf("retried CreateLaunchTemplateVersion: got version %d, want the first's %d", again.VersionNumber, v.VersionNumber)
+	}
+	if got := launchTemplates(t, e, "alice"); len(got) != 1 || got[0].LatestVersion != 2 {
+		t.Errorf("after the retries: got %+v, want one template with 2 versions", got)
+	}
+	// Bob's token is his own.
+	if bobs := newTemplate(t, e, "bob", "web", "ClientToken", "tok-1"); bobs == first.ID {
+		t.Errorf("bob's create with alice's token: got her template %s", bobs)
+	}
+	_, err = e.call(t, "alice", "CreateLaunchTemplate", "LaunchTemplateName", "web3", "LaunchTemplateData.ImageId", debianAMI, "ClientToken", strings.Repeat("t", 129))
+	wantCode(t, err, ec2err.InvalidParameterValue)
+}
