@@ -3,6 +3,7 @@ package actions
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,6 +120,12 @@ func TestLaunchTemplateLifecycle(t *testing.T) {
 		}
 	}
 
+	page := e.mustCall(t, "alice", "DescribeLaunchTemplateVersions", "LaunchTemplateId", id, "MaxResults", "2").(*describeLaunchTemplateVersionsResponse)
+	rest := versions(t, e, "alice", "LaunchTemplateId", id, "MaxResults", "2", "NextToken", page.NextToken)
+	if got := versionNumbers(append(page.Versions, rest...)); !slices.Equal(got, []int64{1, 2, 3}) || page.NextToken == "" {
+		t.Errorf("versions in pages of 2: got %v (token %q), want 1 2 3 over two pages", got, page.NextToken)
+	}
+
 	// The default cannot go; others can, and $Latest follows.
 	del := e.mustCall(t, "alice", "DeleteLaunchTemplateVersions", "LaunchTemplateId", id,
 		"LaunchTemplateVersion.1", "2", "LaunchTemplateVersion.2", "3", "LaunchTemplateVersion.3", "7").(*deleteLaunchTemplateVersionsResponse)
@@ -198,6 +205,14 @@ func TestLaunchTemplatesAreIsolated(t *testing.T) {
 		_, err := e.call(t, "bob", c.action, c.kv...)
 		if !ec2err.Is(err, c.want) {
 			t.Errorf("bob %s on alice's template: got %v, want %s", c.action, err, c.want)
+		}
+	}
+	// $Latest of every template is of every template of one's own.
+	newVersion(t, e, "alice", id, "LaunchTemplateData.InstanceType", "m1.large")
+	for user, want := range map[string]string{"alice": id + "/2", "bob": bobs + "/1"} {
+		got := versions(t, e, user, "LaunchTemplateVersion.1", "$Latest")
+		if len(got) != 1 || got[0].TemplateID+"/"+strconv.FormatInt(got[0].VersionNumber, 10) != want {
+			t.Errorf("%s's $Latest of every template: got %+v, want %s", user, got, want)
 		}
 	}
 	e.mustCall(t, "bob", "DeleteLaunchTemplate", "LaunchTemplateName", "web")
