@@ -36,7 +36,7 @@ type launchTemplateDataXML struct {
 	DisableAPITermination *bool                   `xml:"disableApiTermination"`
 	ShutdownBehavior      string                  `xml:"instanceInitiatedShutdownBehavior,omitempty"`
 	UserData              string                  `xml:"userData,omitempty"`
-	TagSpecifications     []ltTagSpecXML          `xml:"tagSpecificationSet>item"`
+	TagSpecifications     *ltTagSpecSetXML        `xml:"tagSpecificationSet"`
 	SecurityGroupIDs      []string                `xml:"securityGroupIdSet>item"`
 	SecurityGroups        []string                `xml:"securityGroupSet>item"`
 	CreditSpecification   *ltCreditXML            `xml:"creditSpecification"`
@@ -98,6 +98,11 @@ type ltPlacementXML struct {
 	SpreadDomain       string `xml:"spreadDomain,omitempty"`
 	PartitionNumber    *int   `xml:"partitionNumber"`
 	GroupID            string `xml:"groupId,omitempty"`
+}
+
+// ltTagSpecSetXML is a set that GetLaunchTemplateData shows even empty.
+type ltTagSpecSetXML struct {
+	Items []ltTagSpecXML `xml:"item"`
 }
 
 type ltTagSpecXML struct {
@@ -197,10 +202,11 @@ func decodeTemplateData(p *query.Params) (*launchTemplateDataXML, error) {
 		SecurityGroupIDs: p.List("SecurityGroupId"), SecurityGroups: p.List("SecurityGroup"),
 		DisableAPIStop: d.bool("DisableApiStop"),
 	}
-	if out.UserData != "" {
-		if _, err := userData(p, "UserData"); err != nil {
-			return nil, err
-		}
+	if _, err := p.Base64("UserData"); err != nil {
+		return nil, ec2err.New(ec2err.InvalidUserDataMalformed, "Invalid BASE64 encoding of user data.")
+	}
+	if _, err := userData(p, "UserData"); err != nil {
+		return nil, err
 	}
 	if s := p.Struct("IamInstanceProfile"); s.Has("Arn") || s.Has("Name") {
 		out.IamInstanceProfile = &ltIamProfileXML{Arn: s.String("Arn"), Name: s.String("Name")}
@@ -249,13 +255,16 @@ func decodeTemplateData(p *query.Params) (*launchTemplateDataXML, error) {
 	}
 	specs, err := p.TagSpecifications()
 	d.keep(err)
+	if len(specs) > 0 {
+		out.TagSpecifications = &ltTagSpecSetXML{}
+	}
 	for _, spec := range specs {
 		ts := ltTagSpecXML{ResourceType: spec.ResourceType}
 		for _, t := range spec.Tags {
 			d.keep(checkTag(t.Key, t.Value))
 			ts.Tags = append(ts.Tags, tagXML{t.Key, t.Value})
 		}
-		out.TagSpecifications = append(out.TagSpecifications, ts)
+		out.TagSpecifications.Items = append(out.TagSpecifications.Items, ts)
 	}
 	if p.Has("CreditSpecification.CpuCredits") {
 		out.CreditSpecification = &ltCreditXML{CPUCredits: d.enum("CreditSpecification.CpuCredits", "standard", "unlimited")}

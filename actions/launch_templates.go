@@ -145,14 +145,15 @@ func checkTemplateName(name string) error {
 type templateRef struct{ id, name string }
 
 // templateRefOf reads LaunchTemplateId or LaunchTemplateName (one of them)
-// from p and checks its form.
-func templateRefOf(p *query.Params) (templateRef, error) {
+// from p and checks its form; verb is what the request does to it, for
+// EC2's message.
+func templateRefOf(p *query.Params, verb string) (templateRef, error) {
 	ref := templateRef{id: p.String("LaunchTemplateId"), name: p.String("LaunchTemplateName")}
 	switch {
 	case ref.id != "" && ref.name != "":
-		return ref, ec2err.New(ec2err.InvalidParameterCombination, "Give either LaunchTemplateId or LaunchTemplateName, not both.")
+		return ref, ec2err.New(ec2err.InvalidParameterCombination, "Either provide launch template ID or launch template name to %s the template.", verb)
 	case ref.id == "" && ref.name == "":
-		return ref, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter LaunchTemplateName or LaunchTemplateId")
+		return ref, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter launch template ID or launch template name")
 	case ref.id != "":
 		return ref, checkIDs([]string{ref.id}, "lt", ec2err.LaunchTemplateIDMalformed)
 	}
@@ -164,7 +165,13 @@ func templateIDNotFound(id string) error {
 }
 
 func templateNameNotFound(name string) error {
-	return ec2err.New(ec2err.LaunchTemplateNameNotFound, "At least one of the launch templates specified in the request does not exist: '%s'.", name)
+	return ec2err.New(ec2err.LaunchTemplateNameNotFound, "The specified launch template, with template name %s, does not exist.", name)
+}
+
+// someNotFound is EC2's answer to a list naming a template that does not
+// exist (DescribeLaunchTemplates).
+func someNotFound(code string) error {
+	return ec2err.New(code, "At least one of the launch templates specified in the request does not exist.")
 }
 
 // findTemplate is the owner's template ref names, or its NotFound error.
@@ -203,7 +210,7 @@ func versionNumber(lt *store.LaunchTemplate, param, spec string) (int64, error) 
 func templateVersion(tx store.Tx, lt *store.LaunchTemplate, n int64) (*store.LaunchTemplateVersion, error) {
 	v, err := store.GetLaunchTemplateVersion(tx, lt.Owner, lt.ID, n)
 	if err == nil && v == nil {
-		err = ec2err.New(ec2err.LaunchTemplateVersionNotFound, "Launch template %s has no version %d.", lt.ID, n)
+		err = ec2err.New(ec2err.LaunchTemplateVersionNotFound, "Could not find the specified version %d for the launch template with ID %s.", n, lt.ID)
 	}
 	return v, err
 }
@@ -277,7 +284,7 @@ func (s *Service) createLaunchTemplate(r *Request) (any, error) {
 			return err
 		}
 		if slices.ContainsFunc(all, func(o *store.LaunchTemplate) bool { return o.Name == name }) {
-			return ec2err.New(ec2err.LaunchTemplateNameExists, "Launch template name already in use: '%s'.", name)
+			return ec2err.New(ec2err.LaunchTemplateNameExists, "Launch template name already in use.")
 		}
 		if len(all) >= maxLaunchTemplates {
 			return ec2err.New(ec2err.ResourceLimitExceeded, "You have reached the limit of %d launch templates; delete one first.", maxLaunchTemplates)
@@ -376,32 +383,28 @@ func (s *Service) describeLaunchTemplates(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
-	var out []launchTemplateXML
+	var (
+		out  []launchTemplateXML
+		keys []string // what paginate orders them by
+	)
 	err = s.Store.View(func(tx store.Tx) error {
-		all, err := store.ListLaunchTemplates(tx, owner)
+		chosen, err := chooseTemplates(tx, owner, ids, names)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if !slices.ContainsFunc(all, func(lt *store.LaunchTemplate) bool { return lt.ID == id }) {
-				return templateIDNotFound(id)
-			}
-		}
-		for _, name := range names {
-			if !slices.ContainsFunc(all, func(lt *store.LaunchTemplate) bool { return lt.Name == name }) {
-				return templateNameNotFound(name)
-			}
-		}
-		for _, lt := range all {
-			if (len(ids) > 0 || len(names) > 0) && !contains(ids, lt.ID) && !contains(names, lt.Name) {
-				continue
-			}
+		for i, lt := range chosen {
 			tags, err := store.Tags(tx, owner, lt.ID)
 			if err != nil {
 				return err
 			}
-			if matchFilters(filters, launchTemplateAttrs(lt, tags)) {
-				out = append(out, templateXML(lt, tags))
+			if !matchFilters(filters, launchTemplateAttrs(lt, tags)) {
+				continue
+			}
+			out = append(out, templateXML(lt, tags))
+			if len(ids)+len(names) > 0 {
+				keys = append(keys, fmt.Sprintf("%06d", i))
+			} else {
+				keys = append(keys, fmt.Sprintf("%020d/%s", lt.Created.UnixNano(), lt.ID))
 			}
 		}
 		return nil
@@ -409,17 +412,50 @@ func (s *Service) describeLaunchTemplates(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, err := paginate(len(out), func(i int) string { return out[i].ID }, r.Params, 1, 200)
+	page, err := paginate(len(out), func(i int) string { return keys[i] }, r.Params, 1, 200)
 	if err != nil {
 		return nil, err
 	}
 	return &describeLaunchTemplatesResponse{Templates: out[page.Start:page.End], NextToken: page.NextToken}, nil
 }
 
+// chooseTemplates is the owner's templates that ids and names name, in
+// the order named (ids first), or all of them in the order they were made,
+// as EC2 lists them.
+func chooseTemplates(tx store.Tx, owner string, ids, names []string) ([]*store.LaunchTemplate, error) {
+	all, err := store.ListLaunchTemplates(tx, owner)
+	if err != nil || len(ids)+len(names) == 0 {
+		slices.SortStableFunc(all, func(a, b *store.LaunchTemplate) int { return a.Created.Compare(b.Created) })
+		return all, err
+	}
+	var chosen []*store.LaunchTemplate
+	pick := func(match func(*store.LaunchTemplate) bool, code string) error {
+		i := slices.IndexFunc(all, match)
+		if i < 0 {
+			return someNotFound(code)
+		}
+		if !slices.Contains(chosen, all[i]) {
+			chosen = append(chosen, all[i])
+		}
+		return nil
+	}
+	for _, id := range ids {
+		if err := pick(func(lt *store.LaunchTemplate) bool { return lt.ID == id }, ec2err.LaunchTemplateIDNotFound); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range names {
+		if err := pick(func(lt *store.LaunchTemplate) bool { return lt.Name == name }, ec2err.LaunchTemplateNameNotFound); err != nil {
+			return nil, err
+		}
+	}
+	return chosen, nil
+}
+
 // changeTemplate runs change on the template the request names, in one
 // Store.Update, and answers with the template as change leaves it.
-func (s *Service) changeTemplate(r *Request, change func(tx store.Tx, lt *store.LaunchTemplate) error) (any, error) {
-	ref, err := templateRefOf(r.Params)
+func (s *Service) changeTemplate(r *Request, verb string, change func(tx store.Tx, lt *store.LaunchTemplate) error) (any, error) {
+	ref, err := templateRefOf(r.Params, verb)
 	if err != nil {
 		return nil, err
 	}
@@ -454,12 +490,16 @@ func (s *Service) modifyLaunchTemplate(r *Request) (any, error) {
 			return nil, ec2err.BadValue("SetDefaultVersion", def, "It must be the number of a version of the template.")
 		}
 	}
-	return s.changeTemplate(r, func(tx store.Tx, lt *store.LaunchTemplate) error {
+	return s.changeTemplate(r, "modify", func(tx store.Tx, lt *store.LaunchTemplate) error {
 		if def == "" {
 			return nil
 		}
-		if _, err := templateVersion(tx, lt, n); err != nil {
+		v, err := store.GetLaunchTemplateVersion(tx, lt.Owner, lt.ID, n)
+		if err != nil {
 			return err
+		}
+		if v == nil {
+			return ec2err.New(ec2err.LaunchTemplateVersionNotFound, "The launch template version %d is not found for the specified launch template.", n)
 		}
 		lt.Default = n
 		return store.PutLaunchTemplate(tx, lt)
@@ -467,13 +507,13 @@ func (s *Service) modifyLaunchTemplate(r *Request) (any, error) {
 }
 
 func (s *Service) deleteLaunchTemplate(r *Request) (any, error) {
-	return s.changeTemplate(r, func(tx store.Tx, lt *store.LaunchTemplate) error {
+	return s.changeTemplate(r, "delete", func(tx store.Tx, lt *store.LaunchTemplate) error {
 		return store.DeleteLaunchTemplate(tx, lt.Owner, lt.ID)
 	})
 }
 
 func (s *Service) createLaunchTemplateVersion(r *Request) (any, error) {
-	ref, err := templateRefOf(r.Params)
+	ref, err := templateRefOf(r.Params, "version")
 	if err != nil {
 		return nil, err
 	}
@@ -595,6 +635,10 @@ func optVersion(p *query.Params, name string) (int64, error) {
 	return n, nil
 }
 
+// allVersionsHelp is EC2's word on what DescribeLaunchTemplateVersions
+// takes without a template.
+const allVersionsHelp = "To describe the launch template data for all your launch templates, for ‘--versions’ specify ‘$Latest’, ‘$Default’, or both, and omit ‘--launch-template-id’, ‘--launch-template-name’, and version numbers. To describe the launch template data for a specific launch template, specify ‘--launch-template-id’ or ‘--launch-template-name’, and for ‘--versions’ specify one or more of the following values: ‘$Latest’, ‘$Default’, or one or more version numbers."
+
 func (s *Service) describeLaunchTemplateVersions(r *Request) (any, error) {
 	p := r.Params
 	specs := p.List("LaunchTemplateVersion")
@@ -617,18 +661,18 @@ func (s *Service) describeLaunchTemplateVersions(r *Request) (any, error) {
 	// every template.
 	var ref *templateRef
 	if p.Has("LaunchTemplateId") || p.Has("LaunchTemplateName") {
-		one, err := templateRefOf(p)
+		one, err := templateRefOf(p, "describe")
 		if err != nil {
 			return nil, err
 		}
 		ref = &one
 	} else {
 		if len(specs) == 0 {
-			return nil, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter LaunchTemplateId or LaunchTemplateName, or ask for $Latest or $Default versions.")
+			return nil, ec2err.New(ec2err.MissingParameter, allVersionsHelp)
 		}
 		for _, spec := range specs {
 			if spec != "$Latest" && spec != "$Default" {
-				return nil, ec2err.BadValue("LaunchTemplateVersion", spec, "Without LaunchTemplateId or LaunchTemplateName, only $Latest and $Default may be asked for.")
+				return nil, ec2err.New(ec2err.InvalidParameterValue, allVersionsHelp)
 			}
 		}
 	}
@@ -703,7 +747,7 @@ func selectVersions(tx store.Tx, lt *store.LaunchTemplate, specs []string) ([]*s
 }
 
 func (s *Service) deleteLaunchTemplateVersions(r *Request) (any, error) {
-	ref, err := templateRefOf(r.Params)
+	ref, err := templateRefOf(r.Params, "delete versions of")
 	if err != nil {
 		return nil, err
 	}
@@ -794,7 +838,11 @@ func (s *Service) getLaunchTemplateData(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &getLaunchTemplateDataResponse{Data: renderTemplateData(instanceTemplateData(inst, tags[id], vols))}, nil
+	data := renderTemplateData(instanceTemplateData(inst, tags[id], vols))
+	if data.TagSpecifications == nil {
+		data.TagSpecifications = &ltTagSpecSetXML{} // clients read it back into CreateLaunchTemplate
+	}
+	return &getLaunchTemplateDataResponse{Data: data}, nil
 }
 
 // parseTemplateLaunch is parseLaunch for RunInstances, which may name a
@@ -808,7 +856,7 @@ func (s *Service) parseTemplateLaunch(r *Request) (*launchRequest, error) {
 	if len(spec.Values()) == 0 {
 		return s.parseLaunch(r.Params)
 	}
-	ref, err := templateRefOf(spec)
+	ref, err := templateRefOf(spec, "launch from")
 	if err != nil {
 		return nil, err
 	}

@@ -180,6 +180,7 @@ const (
 	LaunchTemplateNameExists      = "InvalidLaunchTemplateName.AlreadyExistsException"
 	LaunchTemplateNameNotFound    = "InvalidLaunchTemplateName.NotFoundException"
 	LaunchTemplateNameMalformed   = "InvalidLaunchTemplateName.MalformedException"
+	InvalidUserDataMalformed      = "InvalidUserData.Malformed"
 
 	// STS and IAM codes, for the identity actions served at the same endpoint.
 	InvalidClientTokenId = "InvalidClientTokenId"
@@ -277,6 +278,7 @@ var codes = map[string]int{
 	LaunchTemplateNameExists:      http.StatusBadRequest,
 	LaunchTemplateNameNotFound:    http.StatusBadRequest,
 	LaunchTemplateNameMalformed:   http.StatusBadRequest,
+	InvalidUserDataMalformed:      http.StatusBadRequest,
 	InvalidClientTokenId:          http.StatusForbidden,
 	NoSuchEntity:                  http.StatusNotFound,
 	ValidationError:               http.StatusBadRequest,
