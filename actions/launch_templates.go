@@ -886,7 +886,7 @@ func (s *Service) parseTemplateLaunch(r *Request) (*launchRequest, error) {
 	if err != nil {
 		return nil, err
 	}
+	// After the student's own, as RunInstances answers (moto's order).
 	lr.tags = append(lr.tags, store.Tag{Key: templateIDTag, Value: lt.ID}, store.Tag{Key: templateVersionTag, Value: strconv.FormatInt(v.Number, 10)})
-	store.SortTags(lr.tags)
 	return lr, nil
 }

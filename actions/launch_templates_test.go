@@ -349,7 +349,12 @@ func TestRunInstancesFromLaunchTemplate(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("describe %s: got %d instances", inst.InstanceID, len(got))
 		}
-		if !slices.Equal(got[0].Tags, inst.Tags) {
+		if n := len(inst.Tags); n < 2 || inst.Tags[n-2].Key != templateIDTag || inst.Tags[n-1].Key != templateVersionTag {
+			t.Errorf("RunInstances tags: got %v, want the template's id and version last", inst.Tags)
+		}
+		ran := slices.Clone(inst.Tags)
+		slices.SortFunc(ran, func(a, b tagXML) int { return strings.Compare(a.Key, b.Key) })
+		if !slices.Equal(got[0].Tags, ran) {
 			t.Errorf("tags: RunInstances says %v, DescribeInstances %v", inst.Tags, got[0].Tags)
 		}
 		return got[0]
