@@ -29,18 +29,28 @@ var launchTemplateActions = map[string]Handler{
 }
 
 // EC2's limits: 5,000 launch templates per Region, 10,000 versions per
-// template, 200 versions named in one DeleteLaunchTemplateVersions.
+// template, 200 versions named in one DeleteLaunchTemplateVersions, and
+// MaxResults up to 200 in both describes.
 const (
-	maxLaunchTemplates        = 5000
-	maxTemplateVersions       = 10000
-	maxVersionsDeletedAtOnce  = 200
-	maxVersionDescriptionLen  = 255
-	templateIDTag             = "aws:ec2launchtemplate:id"
-	templateVersionTag        = "aws:ec2launchtemplate:version"
-	versionDoesNotExist       = "launchTemplateVersionDoesNotExist"
-	versionUnexpectedError    = "unexpectedError"
-	templateVersionsMaxResult = 200
-	maxTemplateTokenLen       = 128
+	maxLaunchTemplates       = 5000
+	maxTemplateVersions      = 10000
+	maxVersionsDeletedAtOnce = 200
+	maxVersionDescriptionLen = 255
+	maxTemplateTokenLen      = 128
+	maxTemplatesListed       = 200
+)
+
+// The tags EC2 puts on an instance launched from a template.
+const (
+	templateIDTag      = "aws:ec2launchtemplate:id"
+	templateVersionTag = "aws:ec2launchtemplate:version"
+)
+
+// DeleteLaunchTemplateVersions' codes for a version it did not delete
+// (ResponseError's enumeration has none for the default version).
+const (
+	versionDoesNotExist    = "launchTemplateVersionDoesNotExist"
+	versionUnexpectedError = "unexpectedError"
 )
 
 // templateNameRE is EC2's rule for a launch template's name.
@@ -254,11 +264,11 @@ func (s *Service) createLaunchTemplate(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.DryRun(); err != nil {
-		return nil, err
-	}
 	token, err := templateClientToken(r.Params)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
 	owner, now, hash := r.User.Name, s.now(), launchHash(r.Params)
@@ -412,7 +422,7 @@ func (s *Service) describeLaunchTemplates(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, err := paginate(len(out), func(i int) string { return keys[i] }, r.Params, 1, 200)
+	page, err := paginate(len(out), func(i int) string { return keys[i] }, r.Params, 1, maxTemplatesListed)
 	if err != nil {
 		return nil, err
 	}
@@ -713,7 +723,7 @@ func (s *Service) describeLaunchTemplateVersions(r *Request) (any, error) {
 		return nil, err
 	}
 	key := func(i int) string { return out[i].TemplateID + "/" + fmt.Sprintf("%020d", out[i].VersionNumber) }
-	page, err := paginate(len(out), key, p, 1, templateVersionsMaxResult)
+	page, err := paginate(len(out), key, p, 1, maxTemplatesListed)
 	if err != nil {
 		return nil, err
 	}
