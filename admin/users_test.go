@@ -45,6 +45,8 @@ func TestDeletePurgesWhatTheUserOwned(t *testing.T) {
 			store.PutInstance(tx, &store.Instance{ID: "i-00000001", Owner: "ann", State: "terminated"}),
 			store.PutInstance(tx, &store.Instance{ID: "i-00000002", Owner: "ann", State: "running"}),
 			store.SetTag(tx, "ann", "i-00000002", "Name", "web"),
+			store.PutLaunchTemplate(tx, &store.LaunchTemplate{ID: "lt-00000001", Owner: "ann", Name: "web"}),
+			store.PutLaunchTemplateVersion(tx, "ann", "lt-00000001", &store.LaunchTemplateVersion{Number: 1}),
 		} {
 			if err != nil {
 				return err
@@ -66,7 +68,7 @@ func TestDeletePurgesWhatTheUserOwned(t *testing.T) {
 			}
 			return store.PutVolume(tx, &store.Volume{ID: "vol-00000001", Owner: "ann"})
 		}, ErrInUse},
-		{"groups, keys and terminated instances do not", func(tx store.Tx) error {
+		{"groups, keys, launch templates and terminated instances do not", func(tx store.Tx) error {
 			return store.DeleteVolume(tx, "ann", "vol-00000001")
 		}, nil},
 	}
