@@ -550,3 +550,29 @@ func TestDescribeLaunchTemplatesOrder(t *testing.T) {
 		}
 	}
 }
+
+// EC2's own tags on an instance from a template stay: DeleteTags of all
+// tags leaves them, naming one is refused, and they do not count toward
+// the 50 a student may set.
+func TestTemplateTagsAreEC2s(t *testing.T) {
+	e := newInstanceEnvT(t)
+	id := newTemplate(t, e, "alice", "web")
+	inst := launch(t, e, "alice", "LaunchTemplate.LaunchTemplateId", id, "ImageId", debianAMI)[0]
+	wantAWS := []tagXML{{templateIDTag, id}, {templateVersionTag, "1"}}
+	tagsOf := func() []tagXML { return describe(t, e, "alice", "InstanceId.1", inst)[0].Tags }
+
+	e.mustCall(t, "alice", "DeleteTags", "ResourceId.1", inst)
+	if got := tagsOf(); !slices.Equal(got, wantAWS) {
+		t.Errorf("after DeleteTags of all: got %v, want EC2's %v", got, wantAWS)
+	}
+	_, err := e.call(t, "alice", "DeleteTags", "ResourceId.1", inst, "Tag.1.Key", templateIDTag)
+	wantCode(t, err, ec2err.InvalidParameterValue)
+	kv := []string{"ResourceId.1", inst}
+	for i := range maxTagsPerResource {
+		kv = append(kv, "Tag."+strconv.Itoa(i+1)+".Key", "k"+strconv.Itoa(i))
+	}
+	e.mustCall(t, "alice", "CreateTags", kv...)
+	if got := tagsOf(); len(got) != maxTagsPerResource+2 {
+		t.Errorf("after 50 tags of the student's: got %d tags, want 52", len(got))
+	}
+}

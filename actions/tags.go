@@ -121,6 +121,11 @@ func (s *Service) createTags(r *Request) (any, error) {
 		for _, t := range tags {
 			have[t.Key] = t.Value
 		}
+		for k := range have {
+			if reservedTag(k) {
+				delete(have, k)
+			}
+		}
 		if len(have) > maxTagsPerResource {
 			return ec2err.New(ec2err.TagLimitExceeded, "The maximum number of tags (%d) for resource '%s' would be exceeded.", maxTagsPerResource, id)
 		}
@@ -154,6 +159,9 @@ func (s *Service) deleteTags(r *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if reservedTag(key) {
+			return nil, reservedTagError(key)
+		}
 		specs = append(specs, deleteSpec{key: key, value: t.String("Value"), hasValue: t.Has("Value")})
 	}
 	return s.updateTags(r, ids, func(tx store.Tx, owner, id string) error {
@@ -165,6 +173,9 @@ func (s *Service) deleteTags(r *Request) (any, error) {
 			return err
 		}
 		for _, t := range have {
+			if reservedTag(t.Key) {
+				continue
+			}
 			if len(specs) == 0 || slices.ContainsFunc(specs, func(d deleteSpec) bool { return d.matches(t) }) {
 				if err := store.DeleteTag(tx, owner, id, t.Key); err != nil {
 					return err
@@ -315,12 +326,21 @@ func checkTag(key, value string) error {
 	switch {
 	case len(key) > maxTagKeyLen:
 		return ec2err.New(ec2err.InvalidParameterValue, "Tag key '%s' is longer than %d characters.", key, maxTagKeyLen)
-	case strings.HasPrefix(strings.ToLower(key), "aws:"):
-		return ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS use: '%s'.", key)
+	case reservedTag(key):
+		return reservedTagError(key)
 	case len(value) > maxTagValueLen:
 		return ec2err.New(ec2err.InvalidParameterValue, "The value of tag '%s' is longer than %d characters.", key, maxTagValueLen)
 	}
 	return nil
+}
+
+// reservedTag reports whether key is one of EC2's own (aws:…, such as
+// aws:ec2launchtemplate:id): no student sets or deletes it, and it does
+// not count toward a resource's 50.
+func reservedTag(key string) bool { return strings.HasPrefix(strings.ToLower(key), "aws:") }
+
+func reservedTagError(key string) error {
+	return ec2err.New(ec2err.InvalidParameterValue, "Tag keys starting with 'aws:' are reserved for AWS use: '%s'.", key)
 }
 
 func putTags(tx store.Tx, owner, resourceID string, tags []store.Tag) error {
