@@ -18,6 +18,8 @@ package store
 //	volume_attachments OWNER/i-…/vol-… -> "" (the volumes whose record
 //	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
+//	shares          ACCOUNT/RESOURCE_ID -> OWNER (what an owner shares with
+//	                that account: a snapshot's createVolumePermission)
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
@@ -68,6 +70,7 @@ const (
 	BucketQuotas              Bucket = "quotas"
 	BucketGuardrails          Bucket = "guardrails"
 	BucketReplicas            Bucket = "replicas"
+	BucketShares              Bucket = "shares"
 )
 
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
@@ -83,6 +86,7 @@ var Buckets = []Bucket{
 	BucketQuotas,
 	BucketGuardrails,
 	BucketReplicas,
+	BucketShares,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
