@@ -13,6 +13,9 @@ var families = []map[string]Handler{
 	volumeActions,
 	snapshotActions,
 	addressActions,
+	instanceOptionActions,
+	snapshotAttributeActions,
+	instanceTypeOfferingActions,
 }
 
 // otherServices are the families of the services other than EC2 served at
