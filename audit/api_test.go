@@ -19,6 +19,7 @@ var readOnly = []string{
 	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
 	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
 	"GetCallerIdentity", "GetUser",
+	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
 }
 
 var mutating = []string{
@@ -28,6 +29,8 @@ var mutating = []string{
 	"DetachVolume", "DisassociateAddress", "ImportKeyPair", "ModifyInstanceAttribute", "ModifyVolume",
 	"RebootInstances", "ReleaseAddress", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",
 	"RunInstances", "StartInstances", "StopInstances", "TerminateInstances",
+	"CreateSnapshots", "ModifyInstanceCreditSpecification", "ModifyInstanceMetadataOptions", "ModifySnapshotAttribute",
+	"MonitorInstances", "ResetSnapshotAttribute", "UnmonitorInstances",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {
