@@ -422,6 +422,26 @@ func (s *Service) settingsRefused(what string) error {
 
 // ---- shown in DescribeInstances ----
 
+// optionFilter answers the DescribeInstances filters on the options.
+func optionFilter(inst *store.Instance, name string) (string, bool) {
+	x := instanceXML{}
+	renderOptions(&x, inst, false)
+	m := x.Metadata
+	v, ok := map[string]string{
+		"monitoring-state":                             x.Monitoring.State,
+		"hibernation-options.configured":               strconv.FormatBool(x.Hibernation.Configured),
+		"source-dest-check":                            strconv.FormatBool(*x.SourceDestCheck),
+		"kernel-id":                                    x.KernelID,
+		"ramdisk-id":                                   x.RamdiskID,
+		"metadata-options.http-tokens":                 m.HTTPTokens,
+		"metadata-options.http-put-response-hop-limit": strconv.Itoa(m.HopLimit),
+		"metadata-options.http-endpoint":               m.HTTPEndpoint,
+		"metadata-options.http-protocol-ipv6":          m.ProtocolIPv6,
+		"metadata-options.instance-metadata-tags":      m.Tags,
+	}[name]
+	return v, ok
+}
+
 type hibernationXML struct {
 	Configured bool `xml:"configured"`
 }

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"encoding/xml"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -396,5 +397,35 @@ func TestDescribeInstanceTypeOfferings(t *testing.T) {
 		if !ec2err.Is(err, ec2err.InvalidParameterValue) && !ec2err.Is(err, ec2err.InvalidFilter) {
 			t.Errorf("%s: got %v, want InvalidParameterValue or InvalidFilter", name, err)
 		}
+	}
+}
+
+// DescribeInstances filters on the options.
+func TestDescribeInstancesFiltersOnOptions(t *testing.T) {
+	e, _, _ := newInstanceEnv(t, nil)
+	watched := launch(t, e, "alice", "Monitoring.Enabled", "true", "MetadataOptions.HttpTokens", "required")[0]
+	plain := launch(t, e, "alice")[0]
+	e.mustCall(t, "alice", "ModifyInstanceAttribute", "InstanceId", plain, "SourceDestCheck.Value", "false")
+	tests := []struct{ filter, value, want string }{
+		{"monitoring-state", "enabled", watched},
+		{"monitoring-state", "disabled", plain},
+		{"metadata-options.http-tokens", "required", watched},
+		{"metadata-options.http-put-response-hop-limit", "1", watched + " " + plain},
+		{"source-dest-check", "false", plain},
+		{"hibernation-options.configured", "true", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter+"="+tt.value, func(t *testing.T) {
+			var got []string
+			for _, x := range describe(t, e, "alice", "Filter.1.Name", tt.filter, "Filter.1.Value.1", tt.value) {
+				got = append(got, x.InstanceID)
+			}
+			want := strings.Fields(tt.want)
+			sort.Strings(got)
+			sort.Strings(want)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
