@@ -123,6 +123,7 @@ func unknownAttribute(name string) error {
 // enforces it). decode turns the value into the change.
 type attribute struct {
 	param    string
+	list     bool // PARAM.N, read from the whole request
 	stopped  bool
 	enforced string
 	decode   func(s *Service, v *query.Params) (func(tx store.Tx, inst *store.Instance) error, error)
@@ -152,8 +153,8 @@ var modifiable = map[string]attribute{
 	"ebsOptimized":       {param: "EbsOptimized", stopped: true, enforced: "EBS optimization", decode: boolAttribute(func(inst *store.Instance, b bool) { inst.Options.EbsOptimized = b })},
 	"kernel":             {param: "Kernel", stopped: true, enforced: "kernel", decode: stringAttribute(func(inst *store.Instance, v string) { inst.Options.Kernel = v })},
 	"ramdisk":            {param: "Ramdisk", stopped: true, enforced: "RAM disk", decode: stringAttribute(func(inst *store.Instance, v string) { inst.Options.Ramdisk = v })},
-	"groupSet":           {param: "GroupId", enforced: "security groups", decode: groupsChange},
-	"blockDeviceMapping": {param: "BlockDeviceMapping", decode: deleteOnTermination},
+	"groupSet":           {param: "GroupId", list: true, enforced: "security groups", decode: groupsChange},
+	"blockDeviceMapping": {param: "BlockDeviceMapping", list: true, decode: deleteOnTermination},
 }
 
 // set is a change that cannot fail once decoded.
@@ -163,10 +164,10 @@ func set(f func(inst *store.Instance)) func(store.Tx, *store.Instance) error {
 
 func boolAttribute(f func(inst *store.Instance, b bool)) func(*Service, *query.Params) (func(store.Tx, *store.Instance) error, error) {
 	return func(_ *Service, v *query.Params) (func(store.Tx, *store.Instance) error, error) {
-		b, err := v.Bool("Value", false)
-		if err == nil && !v.Has("Value") {
-			err = ec2err.Missing("Value")
+		if _, err := v.Required("Value"); err != nil {
+			return nil, err
 		}
+		b, err := v.Bool("Value", false)
 		return set(func(inst *store.Instance) { f(inst, b) }), err
 	}
 }
@@ -203,9 +204,9 @@ func modification(p *query.Params) (string, *query.Params, error) {
 			return "", nil, ec2err.BadValue("attribute", a, "This attribute cannot be modified.")
 		case !ok:
 			return "", nil, unknownAttribute(a)
-		case attr.param == "GroupId" && !sent(p, "GroupId"):
-			return a, query.New(map[string][]string{"GroupId.1": {p.String("Value")}}), nil
-		case attr.param == "GroupId" || attr.param == "BlockDeviceMapping":
+		case attr.list && !sent(p, attr.param):
+			return a, query.New(map[string][]string{attr.param + ".1": {p.String("Value")}}), nil
+		case attr.list:
 			return a, p, nil
 		}
 		return a, query.New(map[string][]string{"Value": {p.String("Value")}}), nil
@@ -224,8 +225,8 @@ func modification(p *query.Params) (string, *query.Params, error) {
 	if len(found) != 1 {
 		return "", nil, ec2err.New(ec2err.InvalidParameterCombination, "Give exactly one attribute to modify (for example InstanceType.Value); got %d.", len(found))
 	}
-	if param := modifiable[found[0]].param; param != "GroupId" && param != "BlockDeviceMapping" {
-		return found[0], p.Struct(param), nil
+	if attr := modifiable[found[0]]; !attr.list {
+		return found[0], p.Struct(attr.param), nil
 	}
 	return found[0], p, nil
 }

@@ -145,6 +145,7 @@ func TestModifyInstanceAttributes(t *testing.T) {
 		{"not modifiable", running, []string{"Attribute", "rootDeviceName", "Value", "/dev/sdz"}, "", "", ec2err.InvalidParameterValue},
 		{"unknown", running, []string{"Attribute", "colour", "Value", "red"}, "", "", ec2err.InvalidParameterValue},
 		{"bad bool", running, []string{"SourceDestCheck.Value", "perhaps"}, "", "", ec2err.InvalidParameterValue},
+		{"no value", running, []string{"Attribute", "sourceDestCheck"}, "", "", ec2err.MissingParameter},
 		{"sriov", running, []string{"SriovNetSupport.Value", "simple"}, "", "", ec2err.UnsupportedOperation},
 		{"no such device", running, []string{"BlockDeviceMapping.1.DeviceName", "/dev/sdq", "BlockDeviceMapping.1.Ebs.DeleteOnTermination", "false"}, "", "", ec2err.InvalidInstanceAttributeValue},
 		{"mapping without the setting", running, []string{"BlockDeviceMapping.1.DeviceName", "/dev/xvda"}, "", "", ec2err.MissingParameter},
