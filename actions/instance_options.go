@@ -49,10 +49,23 @@ func (s *Service) launchOptions(p *query.Params, t templates.InstanceType) (stor
 		return o, err
 	}
 	o.Kernel, o.Ramdisk = p.String("KernelId"), p.String("RamdiskId")
-	if o != (store.InstanceOptions{}) && s.Backend.Settings == nil {
+	if s.Backend.Settings == nil && !cloudDefaults(o, t.Name) {
 		return o, s.settingsRefused("launch options (EbsOptimized, Monitoring, MetadataOptions, CreditSpecification, …)")
 	}
 	return o, nil
+}
+
+// cloudDefaults reports whether o asks the cloud for nothing but EC2's
+// defaults for the type (stop protection is econe-server's own).
+func cloudDefaults(o store.InstanceOptions, itype string) bool {
+	o.DisableAPIStop = false
+	if _, def := burstable(itype); o.CPUCredits == def {
+		o.CPUCredits = ""
+	}
+	if *metadataXML(o.Metadata, "") == *metadataXML(store.MetadataOptions{}, "") {
+		o.Metadata = store.MetadataOptions{}
+	}
+	return o == store.InstanceOptions{}
 }
 
 // ---- CPU credits ----

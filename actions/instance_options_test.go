@@ -350,7 +350,9 @@ func TestSettingsRefusedWithoutTheAbility(t *testing.T) {
 		})
 	}
 	e.mustCall(t, "alice", "ModifyInstanceAttribute", "InstanceId", id, "DisableApiStop.Value", "true")
-	launch(t, e, "alice", "DisableApiTermination", "true")
+	// Asking for what EC2 gives anyway, or for protection, is no setting of the cloud's.
+	launch(t, e, "alice", "DisableApiTermination", "true", "DisableApiStop", "true", "MetadataOptions.HttpTokens", "optional",
+		"MetadataOptions.HttpPutResponseHopLimit", "1", "Monitoring.Enabled", "false", "InstanceType", "t3.micro", "CreditSpecification.CpuCredits", "unlimited")
 }
 
 func TestDescribeInstanceTypeOfferings(t *testing.T) {
