@@ -95,6 +95,15 @@ var stateCases = []stateCase{
 		}},
 	// A root volume detaches only from a stopped instance.
 	{action: "DetachVolume", stopped: true, args: func(e *stateEnv) []string { return []string{"VolumeId", e.root, "InstanceId", e.inst} }},
+	{action: "DescribeInstanceCreditSpecifications", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }},
+	{action: "ModifyInstanceMetadataOptions", args: func(e *stateEnv) []string {
+		return []string{"InstanceId", e.inst, "HttpTokens", "required"}
+	}},
+	{action: "MonitorInstances", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }},
+	{action: "UnmonitorInstances", stopped: true, args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }},
+	{action: "ModifyInstanceAttribute", stopped: true, args: func(e *stateEnv) []string {
+		return []string{"InstanceId", e.inst, "EbsOptimized.Value", "true"}
+	}},
 }
 
 // noInstanceID lists the actions that name no instance; together with
@@ -112,6 +121,10 @@ var noInstanceID = []string{
 	"GetCallerIdentity", "GetUser",
 	"CreateLaunchTemplate", "DescribeLaunchTemplates", "ModifyLaunchTemplate", "DeleteLaunchTemplate",
 	"CreateLaunchTemplateVersion", "DescribeLaunchTemplateVersions", "DeleteLaunchTemplateVersions",
+	"DescribeSnapshotAttribute", "ModifySnapshotAttribute", "ResetSnapshotAttribute", "DescribeInstanceTypeOfferings",
+	// These name instances inside structures (InstanceSpecification,
+	// InstanceCreditSpecification.N), which botocore's check below does not see.
+	"CreateSnapshots", "ModifyInstanceCreditSpecification",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

@@ -101,9 +101,13 @@ type instanceXML struct {
 	RootDeviceName     string                   `xml:"rootDeviceName"`
 	RootDeviceType     string                   `xml:"rootDeviceType"`
 	Groups             *groupSetXML             `xml:"groupSet"`
+	SourceDestCheck    *bool                    `xml:"sourceDestCheck"`
 	StateReason        *stateReasonXML          `xml:"stateReason"`
 	Tags               []tagXML                 `xml:"tagSet>item"`
 	VirtualizationType string                   `xml:"virtualizationType"`
+	Hibernation        *hibernationXML          `xml:"hibernationOptions"`
+	Metadata           *metadataOptionsXML      `xml:"metadataOptions"`
+	Enclave            *enclaveXML              `xml:"enclaveOptions"`
 	PlatformDetails    string                   `xml:"platformDetails"`
 	InstanceID         string                   `xml:"instanceId"`
 	ImageID            string                   `xml:"imageId"`
@@ -117,6 +121,8 @@ type instanceXML struct {
 	InstanceType       string                   `xml:"instanceType"`
 	LaunchTime         string                   `xml:"launchTime"`
 	Placement          placementXML             `xml:"placement"`
+	KernelID           string                   `xml:"kernelId,omitempty"`
+	RamdiskID          string                   `xml:"ramdiskId,omitempty"`
 	Platform           string                   `xml:"platform,omitempty"`
 	Monitoring         monitoringXML            `xml:"monitoring"`
 	PrivateIPAddress   string                   `xml:"privateIpAddress,omitempty"`
@@ -201,6 +207,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 	if !oldShape(r) {
 		x.Groups = &groupSetXML{Items: groupItems(inst.Groups, false)}
 	}
+	renderOptions(&x, inst, oldShape(r))
 	return x
 }
 

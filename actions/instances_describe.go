@@ -105,8 +105,6 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 			return one(map[string]string{"architecture": img.Architecture, "root-device-type": img.RootDeviceType, "platform": img.Platform}[name])
 		case "tenancy":
 			return one("default")
-		case "monitoring-state":
-			return one("disabled")
 		case "hypervisor":
 			return one("xen")
 		case "virtualization-type":
@@ -119,6 +117,9 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.DeviceName }), true
 		case "block-device-mapping.volume-id":
 			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.VolumeID }), true
+		}
+		if v, ok := optionFilter(inst, name); ok {
+			return one(v)
 		}
 		return tagAttrs(tags, name)
 	}

@@ -39,6 +39,7 @@ type launchRequest struct {
 	token              string
 	tags, volumeTags   []store.Tag
 	mappings           []blockDeviceRequest
+	options            store.InstanceOptions
 }
 
 // runTagTypes are the resource types RunInstances tags.
@@ -84,6 +85,9 @@ func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
 	}
 	lr.tags, lr.volumeTags = tags["instance"], tags["volume"]
 	if lr.mappings, err = blockDeviceMappings(p); err != nil {
+		return nil, err
+	}
+	if lr.options, err = s.launchOptions(p, lr.itype); err != nil {
 		return nil, err
 	}
 	return lr, nil
@@ -296,7 +300,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token, LaunchHash: tokenHash,
 				LaunchTime: now, Groups: groups,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
-				RootDeviceName: lr.image.RootDeviceName,
+				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
 			}
 			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings)
 			if err != nil {

@@ -158,6 +158,9 @@ func (s *Service) stopInstances(r *Request) (any, error) {
 	changes, _, err := s.applyTransition(r, transition{
 		reason: "Client.UserInitiatedShutdown",
 		check: func(inst *store.Instance) error {
+			if err := stopProtection(inst); err != nil {
+				return err
+			}
 			switch backend.State(inst.State) {
 			case backend.Running, backend.Stopping, backend.Stopped:
 				return nil

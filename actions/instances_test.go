@@ -285,7 +285,7 @@ func TestStateChangeErrors(t *testing.T) {
 		{"modify type while running", "ModifyInstanceAttribute", []string{"InstanceId", id, "InstanceType.Value", "t3.micro"}, ec2err.IncorrectInstanceState},
 		{"modify unknown type", "ModifyInstanceAttribute", []string{"InstanceId", id, "InstanceType.Value", "z9.huge"}, ec2err.InvalidInstanceAttributeValue},
 		{"modify two attributes", "ModifyInstanceAttribute", []string{"InstanceId", id, "InstanceType.Value", "t3.micro", "DisableApiTermination.Value", "false"}, ec2err.InvalidParameterCombination},
-		{"modify unsupported", "ModifyInstanceAttribute", []string{"InstanceId", id, "Attribute", "kernel", "Value", "aki-1"}, ec2err.UnsupportedOperation},
+		{"modify unsupported", "ModifyInstanceAttribute", []string{"InstanceId", id, "Attribute", "enaSupport", "Value", "false"}, ec2err.UnsupportedOperation},
 		{"unknown attribute", "DescribeInstanceAttribute", []string{"InstanceId", id, "Attribute", "colour"}, ec2err.InvalidParameterValue},
 		{"dry run stop", "TerminateInstances", []string{"InstanceId.1", launch(t, e, "alice")[0], "DryRun", "true"}, ec2err.DryRunOperation},
 	}

@@ -394,17 +394,18 @@ func templateLaunchParams(p *query.Params, data url.Values) (*query.Params, erro
 	return query.Parse(out)
 }
 
-// mergeTags is base with over's tags added, over's value winning for a key
-// both have.
-func mergeTags(base, over []query.Tag) []query.Tag {
+// mergeTags is base with over's tags added, over's tag replacing base's in
+// place for a key both have.
+func mergeTags[T query.Tag | store.Tag](base, over []T) []T {
 	at := map[string]int{}
-	var out []query.Tag
+	var out []T
 	for _, t := range append(slices.Clip(base), over...) {
-		if i, ok := at[t.Key]; ok {
-			out[i].Value = t.Value
+		key := query.Tag(t).Key // both tag types convert
+		if i, ok := at[key]; ok {
+			out[i] = t
 			continue
 		}
-		at[t.Key] = len(out)
+		at[key] = len(out)
 		out = append(out, t)
 	}
 	return out

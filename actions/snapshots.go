@@ -1,6 +1,8 @@
 package actions
 
 import (
+	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,63 +33,102 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	taken, err := s.takeSnapshots(r, func(store.Tx) ([]snapshotOf, error) {
+		return []snapshotOf{{volumeID: volumeID, description: r.Params.String("Description"), tags: tags}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &createSnapshotResponse{snapshotItem: taken[0]}, nil
+}
+
+// snapshotOf is one snapshot to take: of which volume, described and tagged how.
+type snapshotOf struct {
+	volumeID, description string
+	tags                  []store.Tag
+}
+
+// takeSnapshots records the snapshots that plan names (it reads the
+// store in the transaction that records them, counted against the
+// quota together), asks the backend for each, and records its answer:
+// a snapshot the backend refused is removed again.
+func (s *Service) takeSnapshots(r *Request, plan func(tx store.Tx) ([]snapshotOf, error)) ([]snapshotItem, error) {
 	vb, err := s.volumeBackend()
 	if err != nil {
 		return nil, err
 	}
 	owner := r.User.Name
-	var sn store.Snapshot
+	var snaps []*store.Snapshot
+	var tags [][]store.Tag
 	err = s.Store.Update(func(tx store.Tx) error {
-		v, err := store.GetVolume(tx, owner, volumeID)
+		snaps, tags = nil, nil
+		want, err := plan(tx)
 		if err != nil {
 			return err
 		}
 		now := s.now()
-		if v == nil || v.At(now).State == store.VolumeDeleted {
-			return volumeNotFound(volumeID)
+		for _, w := range want {
+			v, err := store.GetVolume(tx, owner, w.volumeID)
+			if err != nil {
+				return err
+			}
+			if v == nil || v.At(now).State == store.VolumeDeleted {
+				return volumeNotFound(w.volumeID)
+			}
+			if cur := v.At(now); cur.State != store.VolumeAvailable {
+				return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, cur.State)
+			}
+			snaps = append(snaps, &store.Snapshot{
+				ID: store.NewID("snap"), Owner: owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
+				Description: w.description, Encrypted: v.Encrypted, Started: now, State: store.SnapshotPending, Until: unknownEnd,
+			})
+			tags = append(tags, w.tags)
 		}
-		if cur := v.At(now); cur.State != store.VolumeAvailable {
-			return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, cur.State)
-		}
-		if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: 1}); err != nil {
+		if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: len(snaps)}); err != nil {
 			return err
 		}
 		if err := r.DryRun(); err != nil {
 			return err
 		}
-		sn = store.Snapshot{
-			ID: store.NewID("snap"), Owner: owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
-			Description: r.Params.String("Description"), Encrypted: v.Encrypted,
-			Started: now, State: store.SnapshotPending, Until: unknownEnd,
+		for i, sn := range snaps {
+			if err := putTags(tx, owner, sn.ID, tags[i]); err != nil {
+				return err
+			}
+			if err := store.PutSnapshot(tx, sn); err != nil {
+				return err
+			}
 		}
-		if err := putTags(tx, owner, sn.ID, tags); err != nil {
-			return err
-		}
-		return store.PutSnapshot(tx, &sn)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	end, berr := vb.CreateSnapshot(r.Context, sn.ID, volumeID)
-	err = s.Store.Update(func(tx store.Tx) error {
+	out := make([]snapshotItem, 0, len(snaps))
+	var refused error
+	for i, sn := range snaps {
+		end, berr := vb.CreateSnapshot(r.Context, sn.ID, sn.VolumeID)
+		err := s.Store.Update(func(tx store.Tx) error {
+			if berr != nil {
+				return store.DeleteSnapshot(tx, owner, sn.ID)
+			}
+			sn.Until = end
+			return store.PutSnapshot(tx, sn)
+		})
 		if berr != nil {
-			return store.DeleteSnapshot(tx, owner, sn.ID)
+			refused = backendError(berr, volumeRefusals)
+			continue
 		}
-		sn.Until = end
-		return store.PutSnapshot(tx, &sn)
-	})
-	if berr != nil {
-		return nil, backendError(berr, volumeRefusals)
+		if err != nil {
+			return nil, err
+		}
+		storedTags := slices.Clone(tags[i])
+		store.SortTags(storedTags)
+		out = append(out, snapshotXML(sn, r.User.AccountID, storedTags, s.now()))
 	}
-	if err != nil {
-		return nil, err
+	if refused != nil {
+		return nil, refused
 	}
-	storedTags := make([]store.Tag, len(tags))
-	for i, t := range tags {
-		storedTags[i] = store.Tag{Key: t.Key, Value: t.Value}
-	}
-	store.SortTags(storedTags)
-	return &createSnapshotResponse{snapshotItem: snapshotXML(&sn, r.User.AccountID, storedTags, s.now())}, nil
+	return out, nil
 }
 
 type describeSnapshotsResponse struct {
@@ -96,7 +137,7 @@ type describeSnapshotsResponse struct {
 	NextToken string         `xml:"nextToken,omitempty"`
 }
 
-func snapshotAttrs(ownerID string, now time.Time) func(*store.Snapshot, []store.Tag) Attrs {
+func snapshotAttrs(accounts map[string]string, now time.Time) func(*store.Snapshot, []store.Tag) Attrs {
 	return func(sn *store.Snapshot, tags []store.Tag) Attrs {
 		return func(name string) ([]string, bool) {
 			if vals, ok := tagAttrs(tags, name); ok {
@@ -108,7 +149,7 @@ func snapshotAttrs(ownerID string, now time.Time) func(*store.Snapshot, []store.
 			cur, progress := sn.At(now)
 			values := map[string]string{
 				"snapshot-id": cur.ID, "volume-id": cur.VolumeID, "status": cur.State,
-				"owner-id": ownerID, "description": cur.Description, "volume-size": strconv.Itoa(cur.VolumeSize),
+				"owner-id": accounts[sn.Owner], "description": cur.Description, "volume-size": strconv.Itoa(cur.VolumeSize),
 				"start-time": ec2Time(cur.Started), "progress": strconv.Itoa(progress) + "%",
 				"encrypted": strconv.FormatBool(cur.Encrypted), "storage-tier": "standard",
 			}
@@ -118,22 +159,102 @@ func snapshotAttrs(ownerID string, now time.Time) func(*store.Snapshot, []store.
 	}
 }
 
-// ownSnapshotsVisible applies Owner.N and RestorableBy.N: a student sees
-// their own snapshots when they ask for self, their account or all
-// (restorable); nobody else's snapshots are shared with them.
-func ownSnapshotsVisible(p *query.Params, accountID string) bool {
-	mine := func(list []string, extra string) bool {
-		if len(list) == 0 {
-			return true
-		}
-		for _, o := range list {
-			if o == "self" || o == accountID || o == extra {
-				return true
-			}
+// snapshotVisible applies Owner.N and RestorableBy.N to a snapshot of
+// the account owner, as the caller asks: Owner names self or owner
+// accounts; RestorableBy names the accounts that may create volumes from
+// it (self, an account id, or all, which here means the caller's own:
+// nothing is public).
+func snapshotVisible(p *query.Params, caller string, sn *store.Snapshot, owner string) bool {
+	own := owner == caller
+	ownerOK := func(o string) bool { return o == owner || o == "self" && own }
+	restorableOK := func(a string) bool {
+		switch {
+		case a == "self" || a == caller:
+			return true // the caller's own, and every snapshot shared with them
+		case own:
+			return a == "all" || slices.Contains(sn.VolumePermissions, a)
 		}
 		return false
 	}
-	return mine(p.List("Owner"), "") && mine(p.List("RestorableBy"), "all")
+	anyOf := func(list []string, ok func(string) bool) bool {
+		return len(list) == 0 || slices.ContainsFunc(list, ok)
+	}
+	return anyOf(p.List("Owner"), ownerOK) && anyOf(p.List("RestorableBy"), restorableOK)
+}
+
+// snapshotsFor lists the snapshots the user may see: their own, with
+// tags, and those classmates shared with them (without their owners'
+// tags), with each owner's account id.
+func snapshotsFor(tx store.Tx, u *store.User) ([]listed[*store.Snapshot], map[string]string, error) {
+	snaps, err := store.ListSnapshots(tx, u.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	accounts := map[string]string{u.Name: u.AccountID}
+	var all []listed[*store.Snapshot]
+	for _, sn := range snaps {
+		tags, err := store.Tags(tx, u.Name, sn.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, listed[*store.Snapshot]{sn, tags})
+	}
+	shared, err := store.SharedWith(tx, u.AccountID, "snap-")
+	if err != nil {
+		return nil, nil, err
+	}
+	for id, owner := range shared {
+		sn, account, err := sharedSnapshot(tx, u, owner, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if sn != nil {
+			accounts[owner] = account
+			all = append(all, listed[*store.Snapshot]{item: sn})
+		}
+	}
+	return all, accounts, nil
+}
+
+// sharedSnapshot is owner's snapshot id if it is shared with u (the index
+// of shares is a hint, checked here against the snapshot), and the
+// owner's account id; nil if not.
+func sharedSnapshot(tx store.Tx, u *store.User, owner, id string) (*store.Snapshot, string, error) {
+	if owner == "" || owner == u.Name {
+		return nil, "", nil
+	}
+	sn, err := store.GetSnapshot(tx, owner, id)
+	if err != nil || sn == nil || !slices.Contains(sn.VolumePermissions, u.AccountID) {
+		return nil, "", err
+	}
+	ou, err := store.GetUser(tx, owner)
+	if err != nil {
+		return nil, "", ignoreGone(err)
+	}
+	return sn, ou.AccountID, nil
+}
+
+// restorableSnapshot is the user's snapshot id, or one a classmate shares
+// with them; nil when neither.
+func restorableSnapshot(tx store.Tx, owner, id string) (*store.Snapshot, error) {
+	sn, err := store.GetSnapshot(tx, owner, id)
+	if err != nil || sn != nil {
+		return sn, err
+	}
+	u, err := store.GetUser(tx, owner)
+	if err != nil {
+		return nil, ignoreGone(err)
+	}
+	sn, _, err = sharedSnapshot(tx, u, store.SharedOwner(tx, u.AccountID, id), id)
+	return sn, err
+}
+
+// ignoreGone is nil for a user who is gone (their shares went with them).
+func ignoreGone(err error) error {
+	if errors.Is(err, store.ErrNoUser) {
+		return nil
+	}
+	return err
 }
 
 func (s *Service) describeSnapshots(r *Request) (any, error) {
@@ -141,34 +262,25 @@ func (s *Service) describeSnapshots(r *Request) (any, error) {
 	if err := checkIDs(ids, "snap", ec2err.InvalidSnapshotIDMalformed); err != nil {
 		return nil, err
 	}
-	visible := ownSnapshotsVisible(r.Params, r.User.AccountID)
 	resp := &describeSnapshotsResponse{}
 	now := s.now()
 	var all []listed[*store.Snapshot]
-	err := s.Store.View(func(tx store.Tx) error {
-		snaps, err := store.ListSnapshots(tx, r.User.Name)
-		if err != nil {
-			return err
-		}
-		all = nil
-		for _, sn := range snaps {
-			tags, err := store.Tags(tx, r.User.Name, sn.ID)
-			if err != nil {
-				return err
-			}
-			all = append(all, listed[*store.Snapshot]{sn, tags})
-		}
-		return nil
+	var accounts map[string]string
+	err := s.Store.View(func(tx store.Tx) (err error) {
+		all, accounts, err = snapshotsFor(tx, r.User)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := describeOwned(r, all, ids, func(sn *store.Snapshot) string { return sn.ID }, snapshotAttrs(r.User.AccountID, now), snapshotNotFound, 1000)
-	if err != nil || !visible {
+	page, next, err := describeOwned(r, all, ids, func(sn *store.Snapshot) string { return sn.ID }, snapshotAttrs(accounts, now), snapshotNotFound, 1000)
+	if err != nil {
 		return resp, err
 	}
 	for _, it := range page {
-		resp.Snapshots = append(resp.Snapshots, snapshotXML(it.item, r.User.AccountID, it.tags, now))
+		if owner := accounts[it.item.Owner]; snapshotVisible(r.Params, r.User.AccountID, it.item, owner) {
+			resp.Snapshots = append(resp.Snapshots, snapshotXML(it.item, owner, it.tags, now))
+		}
 	}
 	resp.NextToken = next
 	return resp, nil

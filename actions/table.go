@@ -14,6 +14,9 @@ var families = []map[string]Handler{
 	snapshotActions,
 	addressActions,
 	launchTemplateActions,
+	instanceOptionActions,
+	snapshotAttributeActions,
+	instanceTypeOfferingActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

@@ -387,9 +387,10 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 	return req, nil
 }
 
-// sourceSnapshot loads a completed snapshot of the owner to make a volume from.
+// sourceSnapshot loads a completed snapshot of the owner, or one shared
+// with them, to make a volume from.
 func sourceSnapshot(tx store.Tx, owner, id string, now time.Time) (*store.Snapshot, error) {
-	sn, err := store.GetSnapshot(tx, owner, id)
+	sn, err := restorableSnapshot(tx, owner, id)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ var readOnly = []string{
 	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
 	"GetCallerIdentity", "GetUser",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "GetLaunchTemplateData",
+	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
 }
 
 var mutating = []string{
@@ -31,6 +32,8 @@ var mutating = []string{
 	"RunInstances", "StartInstances", "StopInstances", "TerminateInstances",
 	"CreateLaunchTemplate", "ModifyLaunchTemplate", "DeleteLaunchTemplate", "CreateLaunchTemplateVersion",
 	"DeleteLaunchTemplateVersions",
+	"CreateSnapshots", "ModifyInstanceCreditSpecification", "ModifyInstanceMetadataOptions", "ModifySnapshotAttribute",
+	"MonitorInstances", "ResetSnapshotAttribute", "UnmonitorInstances",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

@@ -1,6 +1,10 @@
 package backend
 
-import "context"
+import (
+	"context"
+
+	"github.com/econe/econe-server/store"
+)
 
 // Abilities is a backend with its optional abilities found once, when the
 // service is assembled (Discover): a nil field is an ability the backend
@@ -16,6 +20,7 @@ type Abilities struct {
 	SecurityGroups SecurityGroups
 	KeyPairs       KeyPairs
 	Addresses      Addresses
+	Settings       InstanceSettings
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -31,6 +36,7 @@ func Discover(b Backend) Abilities {
 	a.SecurityGroups, _ = b.(SecurityGroups)
 	a.KeyPairs, _ = b.(KeyPairs)
 	a.Addresses, _ = b.(Addresses)
+	a.Settings, _ = b.(InstanceSettings)
 	return a
 }
 
@@ -103,4 +109,24 @@ type AddressSpec struct {
 	AllocationID string // EC2 id econe-server assigned (eipalloc-…)
 	Owner        string // user name, for the cloud's labels
 	PublicIP     string // the address asked for; "" for any
+}
+
+// InstanceSettings is the optional ability to apply the settings of a
+// machine that the cloud enforces after launch: its security groups,
+// source/destination check, EBS optimization, detailed monitoring, CPU
+// credits, metadata service, kernel and RAM disk. econe-server records
+// them; without this ability it refuses to change them (and to launch
+// with other than EC2's defaults), since the record would then claim what
+// the machine does not do. The sim has it: its machines are records, and
+// nothing there enforces these. ApplySettings is given the whole set of
+// settings each time, so it MUST be idempotent; an unknown machine is
+// ErrNotFound.
+type InstanceSettings interface {
+	ApplySettings(ctx context.Context, machineID string, s MachineSettings) error
+}
+
+// MachineSettings are a machine's settings as the student set them.
+type MachineSettings struct {
+	Groups  []string // security group ids econe-server assigned (sg-…)
+	Options store.InstanceOptions
 }

@@ -158,6 +158,8 @@ const (
 	InvalidSnapshotNotFound       = "InvalidSnapshot.NotFound"
 	InvalidSnapshotIDMalformed    = "InvalidSnapshotID.Malformed"
 	InvalidSnapshotInUse          = "InvalidSnapshot.InUse"
+	InvalidAMIAttrItemValue       = "InvalidAMIAttributeItemValue"
+	CreditsNotSupported           = "InstanceCreditSpecification.NotSupported"
 	VolumeLimitExceeded           = "VolumeLimitExceeded"
 	InvalidZoneNotFound           = "InvalidZone.NotFound"
 	AddressLimitExceeded          = "AddressLimitExceeded"
@@ -256,6 +258,8 @@ var codes = map[string]int{
 	InvalidSnapshotNotFound:       http.StatusBadRequest,
 	InvalidSnapshotIDMalformed:    http.StatusBadRequest,
 	InvalidSnapshotInUse:          http.StatusBadRequest,
+	InvalidAMIAttrItemValue:       http.StatusBadRequest,
+	CreditsNotSupported:           http.StatusBadRequest,
 	VolumeLimitExceeded:           http.StatusBadRequest,
 	InvalidZoneNotFound:           http.StatusBadRequest,
 	AddressLimitExceeded:          http.StatusBadRequest,

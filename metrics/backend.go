@@ -31,6 +31,9 @@ func (m *Metrics) Abilities(a backend.Abilities) backend.Abilities {
 	if a.Addresses != nil {
 		out.Addresses = meteredAddresses{a.Addresses, m}
 	}
+	if a.Settings != nil {
+		out.Settings = meteredSettings{a.Settings, m}
+	}
 	return out
 }
 
@@ -209,4 +212,14 @@ func (a meteredAddresses) AssociateAddress(ctx context.Context, allocationID, ma
 
 func (a meteredAddresses) DisassociateAddress(ctx context.Context, allocationID string) error {
 	return call0(a.m, "disassociate_address", func() error { return a.b.DisassociateAddress(ctx, allocationID) })
+}
+
+// meteredSettings is backend.InstanceSettings.
+type meteredSettings struct {
+	b backend.InstanceSettings
+	m *Metrics
+}
+
+func (s meteredSettings) ApplySettings(ctx context.Context, machineID string, set backend.MachineSettings) error {
+	return call0(s.m, "ApplySettings", func() error { return s.b.ApplySettings(ctx, machineID, set) })
 }

@@ -27,16 +27,21 @@ type withCloudNames struct {
 	backend.Addresses
 }
 
+type withSettings struct {
+	plain
+	backend.InstanceSettings
+}
+
 func present(a backend.Abilities) string {
-	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v",
-		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil)
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v settings=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil)
 }
 
 // The metered abilities are exactly those of the backend it wraps: none
 // hidden, none invented.
 func TestMeteredAbilitiesKeepAbilities(t *testing.T) {
 	m := New(nil)
-	for _, b := range []backend.Backend{plain{}, withTx{}, withFinderVolumes{}, withCloudNames{}} {
+	for _, b := range []backend.Backend{plain{}, withTx{}, withFinderVolumes{}, withCloudNames{}, withSettings{}} {
 		a := backend.Discover(b)
 		want := present(a)
 		t.Run(want, func(t *testing.T) {

@@ -58,6 +58,8 @@ type Instance struct {
 	// of it, and readers derive this view from the volumes (see
 	// actions.withDevices). Records written before kept a copy; it is ignored.
 	BlockDevices []BlockDevice `json:"-"`
+
+	Options InstanceOptions `json:"options"`
 }
 
 // GroupRef names a security group an instance is in.

@@ -18,6 +18,8 @@ package store
 //	volume_attachments OWNER/i-…/vol-… -> "" (the volumes whose record
 //	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
+//	shares          ACCOUNT/RESOURCE_ID -> OWNER (what an owner shares with
+//	                that account: a snapshot's createVolumePermission)
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
 //	launch_templates OWNER/lt-… -> LaunchTemplate
 //	launch_template_versions OWNER/lt-…/VERSION -> LaunchTemplateVersion
@@ -71,6 +73,7 @@ const (
 	BucketQuotas              Bucket = "quotas"
 	BucketGuardrails          Bucket = "guardrails"
 	BucketReplicas            Bucket = "replicas"
+	BucketShares              Bucket = "shares"
 )
 
 // The launch templates' buckets (store/launch_templates.go).
@@ -93,6 +96,7 @@ var Buckets = []Bucket{
 	BucketGuardrails,
 	BucketReplicas,
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
+	BucketShares,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.

@@ -107,6 +107,9 @@ type Snapshot struct {
 	Started     time.Time `json:"started"`
 	State       string    `json:"state"`
 	Until       time.Time `json:"until"` // when pending ends
+	// VolumePermissions are the accounts (ids) the owner lets create
+	// volumes from it (createVolumePermission), indexed in shares.
+	VolumePermissions []string `json:"create_volume_permissions,omitempty"`
 }
 
 // At returns the snapshot at now and its progress in percent.
@@ -244,14 +247,35 @@ func GetSnapshot(tx Tx, owner, id string) (*Snapshot, error) {
 	return GetOwned[Snapshot](tx, BucketSnapshots, owner, id)
 }
 
-// PutSnapshot stores a snapshot.
+// PutSnapshot stores a snapshot and the index of the accounts it is shared with.
 func PutSnapshot(tx Tx, s *Snapshot) error {
+	if err := indexSnapshotShares(tx, s.Owner, s.ID, s); err != nil {
+		return err
+	}
 	return counted(tx, BucketSnapshots, s.Owner, s.ID, s, countSnapshot)
 }
 
-// DeleteSnapshot removes a snapshot and its tags.
+// DeleteSnapshot removes a snapshot and its entries in the index of shares.
 func DeleteSnapshot(tx Tx, owner, id string) error {
+	if err := indexSnapshotShares(tx, owner, id, nil); err != nil {
+		return err
+	}
 	return counted[Snapshot](tx, BucketSnapshots, owner, id, nil, countSnapshot)
+}
+
+func indexSnapshotShares(tx Tx, owner, id string, s *Snapshot) error {
+	old, err := GetSnapshot(tx, owner, id)
+	if err != nil {
+		return err
+	}
+	var was, now []string
+	if old != nil {
+		was = old.VolumePermissions
+	}
+	if s != nil {
+		now = s.VolumePermissions
+	}
+	return indexShares(tx, owner, id, was, now)
 }
 
 // ListSnapshots returns the user's snapshots in id order.

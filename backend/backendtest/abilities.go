@@ -1,7 +1,10 @@
 package backendtest
 
 import (
+	"errors"
+
 	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/store"
 )
 
 // The optional abilities' parts of the suite; Run includes them, and each
@@ -72,5 +75,35 @@ func testSecurityGroups(e *env) {
 		if err := s.call(); err != nil {
 			e.t.Fatalf("%s: %v", s.name, err)
 		}
+	}
+}
+
+// testInstanceSettings: the whole set of settings is applied again and
+// again (idempotent), to a running or a stopped machine; an unknown
+// machine is ErrNotFound.
+func testInstanceSettings(e *env) {
+	sb := backend.Discover(e.b).Settings
+	if sb == nil {
+		e.t.Skip("backend has no InstanceSettings ability")
+	}
+	m := e.run("i-0000000000000c0de")
+	e.settle()
+	set := backend.MachineSettings{Options: store.InstanceOptions{EbsOptimized: true, Monitoring: true,
+		Metadata: store.MetadataOptions{HTTPTokens: "required", HopLimit: 2}}}
+	for _, step := range []string{"running", "running again"} {
+		if err := sb.ApplySettings(e.ctx, m.ID, set); err != nil {
+			e.t.Fatalf("%s: %v", step, err)
+		}
+	}
+	if _, err := e.b.Stop(e.ctx, m.ID, false); err != nil {
+		e.t.Fatal(err)
+	}
+	e.settle()
+	set.Options.Monitoring = false
+	if err := sb.ApplySettings(e.ctx, m.ID, set); err != nil {
+		e.t.Fatalf("stopped: %v", err)
+	}
+	if err := sb.ApplySettings(e.ctx, "no-such-machine", set); !errors.Is(err, backend.ErrNotFound) {
+		e.t.Errorf("unknown machine: got %v, want ErrNotFound", err)
 	}
 }
