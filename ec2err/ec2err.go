@@ -130,6 +130,10 @@ const (
 	InvalidInstanceIDMalformed    = "InvalidInstanceID.Malformed"
 	InvalidAMIIDNotFound          = "InvalidAMIID.NotFound"
 	InvalidAMIIDMalformed         = "InvalidAMIID.Malformed"
+	InvalidAMIIDUnavailable       = "InvalidAMIID.Unavailable" // a pending image, which cannot be launched yet
+	InvalidAMINameMalformed       = "InvalidAMIName.Malformed"
+	InvalidAMINameDuplicate       = "InvalidAMIName.Duplicate"
+	InvalidAMIAttributeItemValue  = "InvalidAMIAttributeItemValue"
 	InvalidReservationIDNotFound  = "InvalidReservationID.NotFound"
 	InvalidIDMalformed            = "InvalidID"
 	InvalidInstanceType           = "InvalidInstanceType"
@@ -221,6 +225,10 @@ var codes = map[string]int{
 	InvalidInstanceIDMalformed:    http.StatusBadRequest,
 	InvalidAMIIDNotFound:          http.StatusBadRequest,
 	InvalidAMIIDMalformed:         http.StatusBadRequest,
+	InvalidAMIIDUnavailable:       http.StatusBadRequest,
+	InvalidAMINameMalformed:       http.StatusBadRequest,
+	InvalidAMINameDuplicate:       http.StatusBadRequest,
+	InvalidAMIAttributeItemValue:  http.StatusBadRequest,
 	InvalidReservationIDNotFound:  http.StatusBadRequest,
 	InvalidIDMalformed:            http.StatusBadRequest,
 	InvalidInstanceType:           http.StatusBadRequest,

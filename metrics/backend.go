@@ -31,6 +31,9 @@ func (m *Metrics) Abilities(a backend.Abilities) backend.Abilities {
 	if a.Addresses != nil {
 		out.Addresses = meteredAddresses{a.Addresses, m}
 	}
+	if a.Images != nil {
+		out.Images = meteredImages{a.Images, m}
+	}
 	return out
 }
 
@@ -209,4 +212,18 @@ func (a meteredAddresses) AssociateAddress(ctx context.Context, allocationID, ma
 
 func (a meteredAddresses) DisassociateAddress(ctx context.Context, allocationID string) error {
 	return call0(a.m, "disassociate_address", func() error { return a.b.DisassociateAddress(ctx, allocationID) })
+}
+
+// meteredImages is backend.Images.
+type meteredImages struct {
+	b backend.Images
+	m *Metrics
+}
+
+func (i meteredImages) CreateImage(ctx context.Context, imageID, machineID string, noReboot bool) (time.Time, error) {
+	return call(i.m, "create_image", func() (time.Time, error) { return i.b.CreateImage(ctx, imageID, machineID, noReboot) })
+}
+
+func (i meteredImages) DeregisterImage(ctx context.Context, imageID string) error {
+	return call0(i.m, "deregister_image", func() error { return i.b.DeregisterImage(ctx, imageID) })
 }

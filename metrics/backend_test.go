@@ -18,6 +18,7 @@ type withFinderVolumes struct {
 	plain
 	backend.LaunchFinder
 	backend.Volumes
+	backend.Images
 }
 
 type withCloudNames struct {
@@ -28,8 +29,8 @@ type withCloudNames struct {
 }
 
 func present(a backend.Abilities) string {
-	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v",
-		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil)
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v images=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Images != nil)
 }
 
 // The metered abilities are exactly those of the backend it wraps: none

@@ -24,6 +24,7 @@ var ResourceTypes = []ResourceType{
 	{"sg-", "security-group", BucketSecurityGroups},
 	{"key-", "key-pair", BucketKeyPairs},
 	{"eipalloc-", "elastic-ip", BucketAddresses},
+	{"ami-", "image", BucketImages},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.

@@ -19,6 +19,9 @@ package store
 //	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
+//	images          OWNER/ami-… -> Image (a student's own, from CreateImage)
+//	image_grants    ACCOUNT/ami-… -> OWNER (launchPermission: the account
+//	                the owner shared the image with; what its describe reads)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -57,6 +60,8 @@ const (
 	BucketVolumeAttachments   Bucket = "volume_attachments"
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
+	BucketImages              Bucket = "images"
+	BucketImageGrants         Bucket = "image_grants"
 	BucketAddresses           Bucket = "addresses"
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
@@ -83,6 +88,7 @@ var Buckets = []Bucket{
 	BucketQuotas,
 	BucketGuardrails,
 	BucketReplicas,
+	BucketImages, BucketImageGrants,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -90,6 +96,7 @@ var OwnerBuckets = []Bucket{
 	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
 	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 	BucketLaunchIntents,
+	BucketImages,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
