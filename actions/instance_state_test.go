@@ -88,6 +88,8 @@ var stateCases = []stateCase{
 	}},
 	// A root volume detaches only from a stopped instance.
 	{action: "DetachVolume", stopped: true, args: func(e *stateEnv) []string { return []string{"VolumeId", e.root, "InstanceId", e.inst} }},
+	{action: "CreateImage", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst, "Name", "running-image"} }},
+	{action: "CreateImage", stopped: true, args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst, "Name", "stopped-image"} }},
 }
 
 // noInstanceID lists the actions that name no instance; together with
@@ -103,6 +105,7 @@ var noInstanceID = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	"CreateVolume", "DescribeVolumes", "DeleteVolume", "ModifyVolume", "DescribeVolumesModifications",
 	"GetCallerIdentity", "GetUser",
+	"DeregisterImage", "DescribeImageAttribute", "ModifyImageAttribute", "ResetImageAttribute",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

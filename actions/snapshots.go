@@ -46,8 +46,9 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 		if v == nil || v.At(now).State == store.VolumeDeleted {
 			return volumeNotFound(volumeID)
 		}
-		if cur := v.At(now); cur.State != store.VolumeAvailable {
-			return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, cur.State)
+		cur := v.At(now)
+		if err := snapshottable(&cur); err != nil {
+			return err
 		}
 		if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: 1}); err != nil {
 			return err
@@ -55,11 +56,7 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 		if err := r.DryRun(); err != nil {
 			return err
 		}
-		sn = store.Snapshot{
-			ID: store.NewID("snap"), Owner: owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
-			Description: r.Params.String("Description"), Encrypted: v.Encrypted,
-			Started: now, State: store.SnapshotPending, Until: unknownEnd,
-		}
+		sn = newSnapshot(&cur, r.Params.String("Description"), now)
 		if err := putTags(tx, owner, sn.ID, tags); err != nil {
 			return err
 		}
@@ -88,6 +85,25 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 	}
 	store.SortTags(storedTags)
 	return &createSnapshotResponse{snapshotItem: snapshotXML(&sn, r.User.AccountID, storedTags, s.now())}, nil
+}
+
+// snapshottable refuses a snapshot of v (as it is now) unless it is
+// available or in-use.
+func snapshottable(v *store.Volume) error {
+	if v.State != store.VolumeAvailable {
+		return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, v.State)
+	}
+	return nil
+}
+
+// newSnapshot is the record of a new snapshot of v, pending with its end
+// unknown until the backend answers.
+func newSnapshot(v *store.Volume, description string, now time.Time) store.Snapshot {
+	return store.Snapshot{
+		ID: store.NewID("snap"), Owner: v.Owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
+		Description: description, Encrypted: v.Encrypted,
+		Started: now, State: store.SnapshotPending, Until: unknownEnd,
+	}
 }
 
 type describeSnapshotsResponse struct {
@@ -193,6 +209,9 @@ func (s *Service) deleteSnapshot(r *Request) (any, error) {
 		}
 		if im, used := s.catalog().ImageFromSnapshot(id); used {
 			return ec2err.New(ec2err.InvalidSnapshotInUse, "The snapshot %s is currently in use by %s; the administrator must deregister that image first.", id, im.ID)
+		}
+		if err := snapshotInImage(tx, r.User.Name, id); err != nil {
+			return err
 		}
 		return r.DryRun()
 	})
