@@ -158,10 +158,13 @@ func (s *Service) visibleImages(r *Request) ([]listedImage, error) {
 	}
 	u, now := r.User, s.now()
 	var out []listedImage
-	// The admin's images are public: every ExecutableBy matches them.
+	// ExecutableBy scopes by explicit launch permission: all for the
+	// admin's images, which are public; the accounts a student's own image
+	// is shared with; self (or the caller's account) for those shared
+	// with the caller.
 	for _, im := range s.catalog().Images() {
 		if lim.AllowsImage(im.ID) {
-			out = append(out, listedImage{x: imageItem(im), executableBy: func(string) bool { return true }})
+			out = append(out, listedImage{x: imageItem(im), executableBy: func(e string) bool { return e == "all" }})
 		}
 	}
 	err = s.Store.View(func(tx store.Tx) error {
@@ -175,9 +178,7 @@ func (s *Service) visibleImages(r *Request) ([]listedImage, error) {
 				return err
 			}
 			base, _ := s.catalog().Image(im.BaseImageID)
-			out = append(out, listedImage{x: ownedImageItem(im, base, tags, now), tags: tags, executableBy: func(e string) bool {
-				return e == "self" || e == u.AccountID || im.SharedWith(e)
-			}})
+			out = append(out, listedImage{x: ownedImageItem(im, base, tags, now), tags: tags, executableBy: im.SharedWith})
 		}
 		// A classmate's tags are theirs: a shared image shows none.
 		shared, err := store.ImagesSharedWith(tx, u.AccountID)

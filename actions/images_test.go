@@ -265,12 +265,20 @@ func TestImageSharing(t *testing.T) {
 		{"bob, ExecutableBy self", visible("bob", "ExecutableBy.1", "self"), true},
 		{"alice, ExecutableBy bob's account", visible("alice", "ExecutableBy.1", "222222222222"), true},
 		{"alice, ExecutableBy carol's account", visible("alice", "ExecutableBy.1", "333333333333"), false},
+		{"alice, ExecutableBy self (her own, not shared with her)", visible("alice", "ExecutableBy.1", "self"), false},
 		{"carol, default", visible("carol"), false},
 	}
 	for _, v := range after {
 		if v.got != v.want {
 			t.Errorf("after sharing, %s: got visible %t, want %t", v.name, v.got, v.want)
 		}
+	}
+	// Public images are executable by all, not shared with self.
+	if got := imageIDs(e.mustCall(t, "bob", "DescribeImages", "ExecutableBy.1", "self").(*describeImagesResponse).Images); fmt.Sprint(got) != "["+id+"]" {
+		t.Errorf("bob, ExecutableBy self: got %v, want only %s", got, id)
+	}
+	if got := imageIDs(e.mustCall(t, "bob", "DescribeImages", "ExecutableBy.1", "all").(*describeImagesResponse).Images); slices.Contains(got, id) || !slices.Contains(got, debianAMI) {
+		t.Errorf("bob, ExecutableBy all: got %v, want the course's images only", got)
 	}
 	if tags := e.image(t, "bob", id).Tags; len(tags) != 0 {
 		t.Errorf("bob sees alice's tags: got %v, want none", tags)
