@@ -142,6 +142,7 @@ func Run(t *testing.T, newB NewBackend) {
 		{"launch in a transaction", testRunInTx},
 		{"key pairs", testKeyPairs},
 		{"security groups", testSecurityGroups},
+		{"images", testImages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(setup(t, newB)) })
