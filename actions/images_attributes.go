@@ -90,11 +90,11 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.DryRun(); err != nil {
-		return nil, err
-	}
 	im, err := s.readOwnImage(r, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
 	resp := &describeImageAttributeResponse{ImageID: im.ID}
@@ -139,6 +139,7 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 // permissionChange is a decoded launchPermission modification.
 type permissionChange struct {
 	add, remove []string // account ids
+	private     bool     // Remove Group all: the image is private already
 }
 
 // launchPermissionChange decodes both of EC2's forms of a launchPermission
@@ -146,13 +147,19 @@ type permissionChange struct {
 // launchPermission with OperationType and UserId.N/UserGroup.N.
 func launchPermissionChange(p *query.Params, self string) (*permissionChange, error) {
 	c := &permissionChange{}
-	read := func(into *[]string, users, groups []string) error {
+	// read checks one operation's accounts and groups into c: all is the
+	// only group, and an image is never public here, so removing it is
+	// nothing to do and adding it is refused.
+	read := func(into *[]string, adding bool, users, groups []string) error {
 		for _, g := range groups {
 			if g != "all" {
 				return ec2err.New(ec2err.InvalidAMIAttributeItemValue, "Invalid attribute item value \"%s\" for UserGroup item type.", g)
 			}
+		}
+		if adding && len(groups) > 0 {
 			return ec2err.New(ec2err.OperationNotPermitted, "Images cannot be made public here (Group all); share the image with a classmate's account id (UserId) instead.")
 		}
+		c.private = c.private || len(groups) > 0
 		for _, u := range users {
 			switch {
 			case !accountIDRE.MatchString(u):
@@ -164,9 +171,12 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 		}
 		return nil
 	}
-	for op, into := range map[string]*[]string{"Add": &c.add, "Remove": &c.remove} {
+	for _, op := range []struct {
+		name string
+		into *[]string
+	}{{"Add", &c.add}, {"Remove", &c.remove}} {
 		var users, groups []string
-		for _, lp := range p.Structs("LaunchPermission." + op) {
+		for _, lp := range p.Structs("LaunchPermission." + op.name) {
 			if u := lp.String("UserId"); u != "" {
 				users = append(users, u)
 			}
@@ -177,7 +187,7 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 				return nil, ec2err.New(ec2err.UnsupportedOperation, "There are no organizations here; share the image with a classmate's account id (UserId).")
 			}
 		}
-		if err := read(into, users, groups); err != nil {
+		if err := read(op.into, op.name == "Add", users, groups); err != nil {
 			return nil, err
 		}
 	}
@@ -185,9 +195,9 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 	if len(users)+len(groups) > 0 {
 		switch op := p.String("OperationType"); op {
 		case "add":
-			return c, read(&c.add, users, groups)
+			return c, read(&c.add, true, users, groups)
 		case "remove":
-			return c, read(&c.remove, users, groups)
+			return c, read(&c.remove, false, users, groups)
 		case "":
 			return nil, ec2err.Missing("OperationType")
 		default:
@@ -244,7 +254,7 @@ func decodeImageModification(p *query.Params, self string) (*imageModification, 
 	if err != nil {
 		return nil, err
 	}
-	changesPermissions := len(c.add)+len(c.remove) > 0
+	changesPermissions := len(c.add)+len(c.remove) > 0 || c.private
 	switch {
 	case m.description != nil && changesPermissions:
 		return nil, ec2err.New(ec2err.InvalidParameterCombination, "Change the description and the launch permissions in separate requests.")

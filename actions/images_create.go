@@ -289,7 +289,9 @@ func (s *Service) makeImage(r *Request, ib backend.Images, vb backend.Volumes, m
 		}
 	}
 	if berr != nil {
-		for _, sn := range snaps[:made] {
+		// The refused snapshot too: the backend may have begun it, and
+		// deleting one it does not have succeeds.
+		for _, sn := range snaps[:min(made+1, len(snaps))] {
 			if err := vb.DeleteSnapshot(r.Context, sn.ID); err != nil {
 				r.Log.Error().Err(err).Str("snapshot", sn.ID).Msg("removing a snapshot of a refused image")
 			}

@@ -296,12 +296,21 @@ func TestImageSharing(t *testing.T) {
 	if visible("bob") {
 		t.Errorf("after removal: bob still sees the image")
 	}
+	// Making it private is nothing to do: it is.
+	e.mustCall(t, "alice", "ModifyImageAttribute", "ImageId", id, "LaunchPermission.Remove.1.Group", "all")
 	e.mustCall(t, "alice", "ModifyImageAttribute", "ImageId", id, "Attribute", "launchPermission", "OperationType", "add", "UserId.1", "222222222222", "UserId.2", "333333333333")
+	// Tags stay the owner's: a classmate cannot tag a shared image.
+	e.mustCall(t, "alice", "CreateTags", "ResourceId.1", id, "Tag.1.Key", "v", "Tag.1.Value", "2")
+	_, err := e.call(t, "bob", "CreateTags", "ResourceId.1", id, "Tag.1.Key", "mine", "Tag.1.Value", "yes")
+	wantCode(t, err, ec2err.InvalidAMIIDNotFound)
+	if got := e.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-type", "Filter.1.Value.1", "image").(*describeTagsResponse).Tags; len(got) != 2 {
+		t.Errorf("alice's image tags: got %v, want secret and v", got)
+	}
 	e.mustCall(t, "alice", "ResetImageAttribute", "ImageId", id, "Attribute", "launchPermission")
 	if visible("bob") || visible("carol") {
 		t.Errorf("after reset: a classmate still sees the image")
 	}
-	_, err := e.call(t, "bob", "RunInstances", "ImageId", id, "MinCount", "1", "MaxCount", "1")
+	_, err = e.call(t, "bob", "RunInstances", "ImageId", id, "MinCount", "1", "MaxCount", "1")
 	wantCode(t, err, ec2err.InvalidAMIIDNotFound)
 }
 

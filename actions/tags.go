@@ -27,6 +27,7 @@ var notFoundCodes = map[string]string{
 	"security-group": ec2err.InvalidGroupNotFound,
 	"key-pair":       ec2err.InvalidKeyPairNotFound,
 	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
+	"image":          ec2err.InvalidAMIIDNotFound,
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.
