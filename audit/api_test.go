@@ -19,6 +19,7 @@ var readOnly = []string{
 	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
 	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
 	"GetCallerIdentity", "GetUser",
+	"DescribeImageAttribute",
 }
 
 var mutating = []string{
@@ -28,6 +29,7 @@ var mutating = []string{
 	"DetachVolume", "DisassociateAddress", "ImportKeyPair", "ModifyInstanceAttribute", "ModifyVolume",
 	"RebootInstances", "ReleaseAddress", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",
 	"RunInstances", "StartInstances", "StopInstances", "TerminateInstances",
+	"CreateImage", "DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {
