@@ -261,3 +261,19 @@ func TestImagesSDK(t *testing.T) {
 		t.Errorf("describing a deregistered image: got %s, want InvalidAMIID.NotFound", got)
 	}
 }
+
+// TestEC2CreateImageRefused: the ec2 backend cannot make a student's
+// image, and says so.
+func TestEC2CreateImageRefused(t *testing.T) {
+	e, _ := ec2Server(t)
+	alice := e.User(t, "alice")
+	out, err := e.Boto3(t, alice, boto3WithCode+`
+print(code(ec2.create_image, InstanceId="i-0123456789abcdef0", Name="web-v1"))
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(out), "UnsupportedOperation 400"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
