@@ -277,11 +277,13 @@ func (s *Service) modifyImageAttribute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeImageModification(r.Params, r.User.AccountID)
-	if err != nil {
-		return nil, err
-	}
+	// The image is looked up first: an unknown one is InvalidAMIID.NotFound
+	// whatever the change, as on EC2.
 	return s.changeOwnImage(r, id, func(im *store.Image) error {
+		m, err := decodeImageModification(r.Params, r.User.AccountID)
+		if err != nil {
+			return err
+		}
 		if m.description != nil {
 			im.Description = *m.description
 			return nil

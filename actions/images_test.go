@@ -203,6 +203,8 @@ func TestImageErrors(t *testing.T) {
 		{"product codes", "alice", "ModifyImageAttribute", []string{"ImageId", own, "ProductCode.1", "abc"}, ec2err.UnsupportedOperation},
 		{"modify a shared image", "bob", "ModifyImageAttribute", []string{"ImageId", shared, "Description.Value", "mine now"}, ec2err.AuthFailure},
 		{"modify a course image", "alice", "ModifyImageAttribute", []string{"ImageId", debianAMI, "Description.Value", "x"}, ec2err.AuthFailure},
+		{"make an unknown image public", "alice", "ModifyImageAttribute", []string{"ImageId", "ami-abcd1234", "Attribute", "launchPermission", "OperationType", "add", "UserGroup.1", "all"}, ec2err.InvalidAMIIDNotFound},
+		{"one bad account among good ones", "alice", "ModifyImageAttribute", []string{"ImageId", own, "Attribute", "launchPermission", "OperationType", "add", "UserId.1", "123456789011", "UserId.2", "foo"}, ec2err.InvalidAMIAttributeItemValue},
 		{"unknown attribute", "alice", "DescribeImageAttribute", []string{"ImageId", own, "Attribute", "colour"}, ec2err.InvalidParameterValue},
 		{"attribute of a shared image", "bob", "DescribeImageAttribute", []string{"ImageId", shared, "Attribute", "launchPermission"}, ec2err.AuthFailure},
 		{"attribute of an unshared image", "bob", "DescribeImageAttribute", []string{"ImageId", own, "Attribute", "description"}, ec2err.InvalidAMIIDNotFound},
@@ -217,6 +219,9 @@ func TestImageErrors(t *testing.T) {
 	}
 	if got := len(e.mustCall(t, "alice", "DescribeImages", "Owner.1", "self").(*describeImagesResponse).Images); got != 3 {
 		t.Errorf("alice's images after the refusals: got %d, want 3", got)
+	}
+	if got := e.mustCall(t, "alice", "DescribeImageAttribute", "ImageId", own, "Attribute", "launchPermission").(*describeImageAttributeResponse).LaunchPermissions; got == nil || len(got.Items) != 0 {
+		t.Errorf("launch permissions after the refused changes: got %v, want none", got)
 	}
 	if got := e.mustCall(t, "alice", "DescribeImageAttribute", "ImageId", shared, "Attribute", "description").(*describeImageAttributeResponse).Description; got == nil || got.Value != "" {
 		t.Errorf("description of the shared image after bob's refused change: got %v, want empty", got)
