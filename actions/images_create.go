@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"time"
@@ -154,7 +155,7 @@ func (s *Service) planImage(tx store.Tx, u *store.User, inst *store.Instance, im
 	im := store.Image{
 		ID: imageID, Owner: u.Name, OwnerAccount: u.AccountID, Name: req.name, Description: req.description,
 		SourceInstanceID: inst.ID, BaseImageID: baseImageOf(inst), RootDeviceName: inst.RootDeviceName,
-		Created: now, State: store.ImagePending, Until: unknownEnd,
+		Created: now, State: store.ImagePending, Until: unknownEnd, Replica: s.Replica,
 	}
 	if base, _ := s.catalog().Image(im.BaseImageID); base.RootDeviceType == "instance-store" {
 		return im, nil, ec2err.New(ec2err.UnsupportedOperation, "The instance '%s' is not EBS-backed (its image %s has an instance-store root); only EBS-backed instances can be imaged.", inst.ID, inst.ImageID)
@@ -190,6 +191,7 @@ func (s *Service) planImage(tx store.Tx, u *store.User, inst *store.Instance, im
 		sn := newSnapshot(&cur, fmt.Sprintf("Created by CreateImage(%s) for %s from %s", inst.ID, imageID, cur.ID), now)
 		d.SnapshotID = sn.ID
 		snaps = append(snaps, sn)
+		im.Made = append(im.Made, sn.ID)
 		im.Devices = append(im.Devices, d)
 	}
 	for i, m := range req.mappings {
@@ -270,16 +272,14 @@ func (s *Service) addedImageDevice(tx store.Tx, owner string, m blockDeviceReque
 
 // makeImage asks the backend for the recorded image's snapshots and the
 // image itself, outside any transaction, then records when each is done;
-// when the backend refuses, the records go (and the snapshots it made).
+// when the backend refuses, the image goes with the snapshots it made.
 func (s *Service) makeImage(r *Request, ib backend.Images, vb backend.Volumes, machineID string, noReboot bool, im *store.Image, snaps []store.Snapshot) error {
 	var berr error
-	made := 0
 	end := s.now()
 	for i := range snaps {
 		if snaps[i].Until, berr = vb.CreateSnapshot(r.Context, snaps[i].ID, snaps[i].VolumeID); berr != nil {
 			break
 		}
-		made++
 		end = latest(end, snaps[i].Until)
 	}
 	if berr == nil {
@@ -289,35 +289,70 @@ func (s *Service) makeImage(r *Request, ib backend.Images, vb backend.Volumes, m
 		}
 	}
 	if berr != nil {
-		// The refused snapshot too: the backend may have begun it, and
-		// deleting one it does not have succeeds.
-		for _, sn := range snaps[:min(made+1, len(snaps))] {
-			if err := vb.DeleteSnapshot(r.Context, sn.ID); err != nil {
-				r.Log.Error().Err(err).Str("snapshot", sn.ID).Msg("removing a snapshot of a refused image")
-			}
+		if err := s.discardImage(r.Context, im); err != nil {
+			r.Log.Error().Err(err).Str("image", im.ID).Msg("removing an image the backend refused")
 		}
+		return backendError(berr, volumeRefusals)
 	}
-	err := s.Store.Update(func(tx store.Tx) error {
+	im.Replica = ""
+	return s.Store.Update(func(tx store.Tx) error {
 		for i := range snaps {
-			var err error
-			if berr != nil {
-				err = store.DeleteSnapshot(tx, im.Owner, snaps[i].ID)
-			} else {
-				err = store.PutSnapshot(tx, &snaps[i])
-			}
-			if err != nil {
+			if err := store.PutSnapshot(tx, &snaps[i]); err != nil {
 				return err
 			}
 		}
-		if berr != nil {
-			return store.DeleteImage(tx, im.Owner, im.ID)
-		}
 		return store.PutImage(tx, im)
 	})
-	if berr != nil {
-		return backendError(berr, volumeRefusals)
+}
+
+// discardImage removes an image that never became one (refused, or
+// interrupted by a crash: its id never reached the student) with the
+// snapshots made for it, from the backend first (deleting a snapshot it
+// does not have succeeds).
+func (s *Service) discardImage(ctx context.Context, im *store.Image) error {
+	if vb := s.Backend.Volumes; vb != nil {
+		for _, id := range im.Made {
+			if err := vb.DeleteSnapshot(context.WithoutCancel(ctx), id); err != nil {
+				return backendError(err, volumeRefusals)
+			}
+		}
 	}
-	return err
+	return s.Store.Update(func(tx store.Tx) error {
+		for _, id := range im.Made {
+			if err := store.DeleteSnapshot(tx, im.Owner, id); err != nil {
+				return err
+			}
+		}
+		return store.DeleteImage(tx, im.Owner, im.ID)
+	})
+}
+
+// RecoverImages removes the images a crash left pending with no end
+// known, recorded by replicas that are gone (orphaned): the student never
+// got their ids, and asks again. The leader calls it (on bbolt before
+// serving); one the backend still refuses is logged and left for the
+// next recovery.
+func (s *Service) RecoverImages(ctx context.Context, orphaned Orphaned) error {
+	var stranded []*store.Image
+	err := s.Store.View(func(tx store.Tx) error {
+		stranded = nil
+		return store.ScanJSON(tx, store.BucketImages, "", func(_ string, im *store.Image) error {
+			if im.State == store.ImagePending && im.Until.Equal(unknownEnd) && orphaned(im.Replica) {
+				stranded = append(stranded, im)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stranded) == 0 {
+		return err
+	}
+	for _, im := range stranded {
+		if err := s.discardImage(ctx, im); err != nil {
+			s.Log.Error().Err(err).Str("image", im.ID).Msg("an image a restart interrupted could not be removed; retrying at the next recovery")
+		}
+	}
+	s.Log.Warn().Int("images", len(stranded)).Msg("removed images interrupted by a crash")
+	return nil
 }
 
 func latest(a, b time.Time) time.Time {

@@ -1,12 +1,16 @@
 package actions
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/quota"
@@ -408,5 +412,86 @@ func TestCreateImageWithoutTheAbility(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("images recorded: got %d, want 0", n)
+	}
+}
+
+// TestRecoverImages: an image a crash left pending with no end known is
+// removed with the snapshots made for it, once its replica is gone; a
+// live replica's, and finished images, stay.
+func TestRecoverImages(t *testing.T) {
+	e := newImageEnv(t, nil)
+	done := e.createImage(t, "alice")
+	stranded := func(replica string) (image, snap string) {
+		image, snap = store.NewID("ami"), store.NewID("snap")
+		err := e.svc.Store.Update(func(tx store.Tx) error {
+			sn := store.Snapshot{ID: snap, Owner: "alice", VolumeID: e.data, VolumeSize: 3, State: store.SnapshotPending, Until: unknownEnd}
+			if err := store.PutSnapshot(tx, &sn); err != nil {
+				return err
+			}
+			return store.PutImage(tx, &store.Image{ID: image, Owner: "alice", Name: "crashed-" + replica, State: store.ImagePending,
+				Until: unknownEnd, Replica: replica, Made: []string{snap},
+				Devices: []store.ImageDevice{{DeviceName: "/dev/sdf", SnapshotID: snap, SizeGiB: 3, Type: "gp2"}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return image, snap
+	}
+	goneImage, goneSnap := stranded("gone")
+	liveImage, liveSnap := stranded("live")
+	if err := e.svc.RecoverImages(t.Context(), func(r string) bool { return r == "gone" }); err != nil {
+		t.Fatal(err)
+	}
+	var images, snaps []string
+	err := e.svc.Store.View(func(tx store.Tx) error {
+		ims, err := store.ListImages(tx, "alice")
+		for _, im := range ims {
+			images = append(images, im.ID)
+		}
+		sns, err2 := store.ListSnapshots(tx, "alice")
+		for _, sn := range sns {
+			snaps = append(snaps, sn.ID)
+		}
+		return errors.Join(err, err2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		got, want bool
+	}{
+		{"the gone replica's image", slices.Contains(images, goneImage), false},
+		{"its snapshot", slices.Contains(snaps, goneSnap), false},
+		{"the live replica's image", slices.Contains(images, liveImage), true},
+		{"its snapshot", slices.Contains(snaps, liveSnap), true},
+		{"a finished image", slices.Contains(images, done), true},
+		{"a finished image's snapshots", len(snaps) == 3, true},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: got kept %t, want %t", c.name, c.got, c.want)
+		}
+	}
+}
+
+// refusingImages is a backend that refuses every image.
+type refusingImages struct{ backend.Images }
+
+func (refusingImages) CreateImage(context.Context, string, string, bool) (time.Time, error) {
+	return time.Time{}, backend.ErrIncorrectState
+}
+
+// TestCreateImageRefusedByBackend: the student gets the backend's refusal
+// and nothing of the image stays: no record, no snapshot.
+func TestCreateImageRefusedByBackend(t *testing.T) {
+	e := newImageEnv(t, nil)
+	e.svc.Backend.Images = refusingImages{e.svc.Backend.Images}
+	_, err := e.call(t, "alice", "CreateImage", "InstanceId", e.inst, "Name", "web-v1")
+	wantCode(t, err, ec2err.IncorrectState)
+	images := e.mustCall(t, "alice", "DescribeImages", "Owner.1", "self").(*describeImagesResponse).Images
+	snaps := e.mustCall(t, "alice", "DescribeSnapshots", "Owner.1", "self").(*describeSnapshotsResponse).Snapshots
+	if len(images)+len(snaps) != 0 {
+		t.Errorf("after the refusal: got %d images and %d snapshots, want none", len(images), len(snaps))
 	}
 }

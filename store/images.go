@@ -33,6 +33,13 @@ type Image struct {
 	// LaunchAccounts are the account ids the owner shared it with
 	// (launchPermission), sorted; each has an entry in image_grants.
 	LaunchAccounts []string `json:"launch_accounts,omitempty"`
+	// Made are the snapshots CreateImage made for it (a device may also
+	// come from one of the owner's earlier snapshots): what an image the
+	// backend refused, or a crash interrupted, takes along when it goes.
+	Made []string `json:"made,omitempty"`
+	// Replica is the replica that recorded it pending with its end
+	// unknown and waits for the backend's answer ("" on bbolt).
+	Replica string `json:"replica,omitempty"`
 }
 
 // ImageDevice is one block device of an image: a snapshot of the owner's
