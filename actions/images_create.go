@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/econe/econe-server/backend"
@@ -193,6 +194,9 @@ func (s *Service) planImage(tx store.Tx, u *store.User, inst *store.Instance, im
 		snaps = append(snaps, sn)
 		im.Made = append(im.Made, sn.ID)
 		im.Devices = append(im.Devices, d)
+	}
+	if !slices.ContainsFunc(im.Devices, func(d store.ImageDevice) bool { return d.DeviceName == im.RootDeviceName }) {
+		return im, nil, ec2err.New(ec2err.IncorrectState, "The instance '%s' has no root volume attached at %s; attach it before making an image.", inst.ID, im.RootDeviceName)
 	}
 	for i, m := range req.mappings {
 		if used[i] || m.NoDevice {

@@ -169,6 +169,12 @@ func TestImageErrors(t *testing.T) {
 	bobs := launch(t, e.testEnv, "bob")[0]
 	hadoop := launch(t, e.testEnv, "alice", "ImageId", hadoopAMI)[0]
 	snap := e.image(t, "alice", own).BlockDevices[0].Ebs.SnapshotID
+	rootless := launch(t, e.testEnv, "alice")[0]
+	e.clock.Advance(settle)
+	e.mustCall(t, "alice", "StopInstances", "InstanceId.1", rootless)
+	e.clock.Advance(settle)
+	root := describe(t, e.testEnv, "alice", "InstanceId.1", rootless)[0].BlockDevices[0].Ebs.VolumeID
+	e.mustCall(t, "alice", "DetachVolume", "VolumeId", root)
 	e.clock.Advance(settle)
 	fresh := e.createImage(t, "alice", "Name", "still-pending")
 	cases := []struct {
@@ -183,6 +189,7 @@ func TestImageErrors(t *testing.T) {
 		{"no name", "alice", "CreateImage", []string{"InstanceId", e.inst}, ec2err.MissingParameter},
 		{"malformed instance", "alice", "CreateImage", []string{"InstanceId", "i-x", "Name", "abc"}, ec2err.InvalidInstanceIDMalformed},
 		{"another student's instance", "alice", "CreateImage", []string{"InstanceId", bobs, "Name", "abc"}, ec2err.InvalidInstanceIDNotFound},
+		{"root volume detached", "alice", "CreateImage", []string{"InstanceId", rootless, "Name", "abc"}, ec2err.IncorrectState},
 		{"instance-store instance", "alice", "CreateImage", []string{"InstanceId", hadoop, "Name", "abc"}, ec2err.UnsupportedOperation},
 		{"root left out", "alice", "CreateImage", []string{"InstanceId", e.inst, "Name", "abc", "BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.NoDevice", ""}, ec2err.InvalidParameterValue},
 		{"smaller volume", "alice", "CreateImage", []string{"InstanceId", e.inst, "Name", "abc", "BlockDeviceMapping.1.DeviceName", "/dev/sdf", "BlockDeviceMapping.1.Ebs.VolumeSize", "2"}, ec2err.InvalidParameterValue},
