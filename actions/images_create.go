@@ -93,7 +93,6 @@ func (s *Service) createImage(r *Request) (any, error) {
 		snaps []store.Snapshot
 	)
 	err = s.Store.Update(func(tx store.Tx) error {
-		snaps = nil
 		cur, err := s.reread(tx, inst)
 		if err != nil {
 			return err
