@@ -1,25 +1,35 @@
 package actions
 
 import (
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
 )
 
 var imageActions = map[string]Handler{
-	"DescribeImages":        (*Service).describeImages,
-	"DescribeInstanceTypes": (*Service).describeInstanceTypes,
+	"DescribeImages":         (*Service).describeImages,
+	"DescribeInstanceTypes":  (*Service).describeInstanceTypes,
+	"CreateImage":            (*Service).createImage,
+	"DeregisterImage":        (*Service).deregisterImage,
+	"DescribeImageAttribute": (*Service).describeImageAttribute,
+	"ModifyImageAttribute":   (*Service).modifyImageAttribute,
+	"ResetImageAttribute":    (*Service).resetImageAttribute,
 }
 
 // ---- DescribeImages ----
 
 type ebsBlockDeviceXML struct {
 	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+	Iops                int    `xml:"iops,omitempty"`
 	SnapshotID          string `xml:"snapshotId,omitempty"`
 	VolumeSize          int    `xml:"volumeSize"`
 	VolumeType          string `xml:"volumeType"`
+	Throughput          int    `xml:"throughput,omitempty"`
 	Encrypted           bool   `xml:"encrypted"`
 }
 
@@ -35,11 +45,13 @@ type imageXML struct {
 	Description        string                `xml:"description"`
 	EnaSupport         bool                  `xml:"enaSupport"`
 	Hypervisor         string                `xml:"hypervisor"`
-	ImageOwnerAlias    string                `xml:"imageOwnerAlias"`
+	ImageOwnerAlias    string                `xml:"imageOwnerAlias,omitempty"`
 	Name               string                `xml:"name"`
 	RootDeviceName     string                `xml:"rootDeviceName"`
 	RootDeviceType     string                `xml:"rootDeviceType"`
+	Tags               []tagXML              `xml:"tagSet>item,omitempty"`
 	VirtualizationType string                `xml:"virtualizationType"`
+	SourceInstanceID   string                `xml:"sourceInstanceId,omitempty"`
 	ImageID            string                `xml:"imageId"`
 	ImageLocation      string                `xml:"imageLocation"`
 	State              string                `xml:"imageState"`
@@ -77,17 +89,21 @@ func imageItem(im templates.Image) imageXML {
 	return x
 }
 
-func imageAttrs(x imageXML) Attrs {
+// imageAttrs answers DescribeImages' filters for an image with its tags.
+func imageAttrs(x imageXML, tags []store.Tag) Attrs {
 	return func(name string) ([]string, bool) {
+		if vals, ok := deviceAttrs(x, name); ok {
+			return vals, true
+		}
 		v, ok := map[string]string{
 			"image-id": x.ImageID, "name": x.Name, "description": x.Description, "architecture": x.Architecture,
 			"platform": x.Platform, "root-device-type": x.RootDeviceType, "root-device-name": x.RootDeviceName,
-			"owner-alias": x.ImageOwnerAlias, "owner-id": x.OwnerID, "state": x.State, "is-public": "true",
+			"owner-alias": x.ImageOwnerAlias, "owner-id": x.OwnerID, "state": x.State, "is-public": strconv.FormatBool(x.Public),
 			"image-type": x.ImageType, "virtualization-type": x.VirtualizationType, "hypervisor": x.Hypervisor,
-			"manifest-location": x.ImageLocation, "creation-date": x.CreationDate,
+			"manifest-location": x.ImageLocation, "creation-date": x.CreationDate, "source-instance-id": x.SourceInstanceID,
 		}[name]
 		if !ok {
-			return tagAttrs(nil, name)
+			return tagAttrs(tags, name)
 		}
 		if v == "" {
 			return nil, true
@@ -96,18 +112,86 @@ func imageAttrs(x imageXML) Attrs {
 	}
 }
 
-// ownedBy applies Owner.N: "self" is the caller's own images (students
-// register none), "amazon" or an alias or account id matches the admin's.
-func ownedBy(im templates.Image, owners []string, self string) bool {
+// listedImage is one image a student may see, with what the Owner.N and
+// ExecutableBy.N scopes need.
+type listedImage struct {
+	x    imageXML
+	tags []store.Tag
+	// executableBy reports whether the image is launchable by the
+	// ExecutableBy value e (all, self, or an account id).
+	executableBy func(e string) bool
+}
+
+// ownedBy applies Owner.N: self or the caller's account is their own
+// images, an account id that account's images (a classmate's, where
+// shared), amazon or an alias the admin's.
+func ownedBy(x imageXML, owners []string, self string) bool {
 	if len(owners) == 0 {
 		return true
 	}
 	for _, o := range owners {
-		if o == im.OwnerAlias || o == im.OwnerID || (o == "self" && im.OwnerID == self) || (o == "amazon" && im.OwnerAlias == "econe") {
+		if o == x.OwnerID || (x.ImageOwnerAlias != "" && o == x.ImageOwnerAlias) || (o == "self" && x.OwnerID == self) || (o == "amazon" && x.ImageOwnerAlias == "econe") {
 			return true
 		}
 	}
 	return false
+}
+
+func executable(im listedImage, by []string) bool {
+	if len(by) == 0 {
+		return true
+	}
+	for _, e := range by {
+		if im.executableBy(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// visibleImages lists, in id order, the catalog's images the course
+// allows, the caller's own images and those shared with them.
+func (s *Service) visibleImages(r *Request) ([]listedImage, error) {
+	lim, err := s.readLimits(r)
+	if err != nil {
+		return nil, err
+	}
+	u, now := r.User, s.now()
+	var out []listedImage
+	// ExecutableBy scopes by explicit launch permission: all for the
+	// admin's images, which are public; the accounts a student's own image
+	// is shared with; self (or the caller's account) for those shared
+	// with the caller.
+	for _, im := range s.catalog().Images() {
+		if lim.AllowsImage(im.ID) {
+			out = append(out, listedImage{x: imageItem(im), executableBy: func(e string) bool { return e == "all" }})
+		}
+	}
+	err = s.Store.View(func(tx store.Tx) error {
+		own, err := store.ListImages(tx, u.Name)
+		if err != nil {
+			return err
+		}
+		for _, im := range own {
+			tags, err := store.Tags(tx, u.Name, im.ID)
+			if err != nil {
+				return err
+			}
+			base, _ := s.catalog().Image(im.BaseImageID)
+			out = append(out, listedImage{x: ownedImageItem(im, base, tags, now), tags: tags, executableBy: im.SharedWith})
+		}
+		// A classmate's tags are theirs: a shared image shows none.
+		shared, err := store.ImagesSharedWith(tx, u.AccountID)
+		for _, im := range shared {
+			base, _ := s.catalog().Image(im.BaseImageID)
+			out = append(out, listedImage{x: ownedImageItem(im, base, nil, now), executableBy: func(e string) bool {
+				return e == "self" || e == u.AccountID
+			}})
+		}
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].x.ImageID < out[j].x.ImageID })
+	return out, err
 }
 
 func (s *Service) describeImages(r *Request) (any, error) {
@@ -115,21 +199,12 @@ func (s *Service) describeImages(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFilterNames(filters, imageAttrs(imageXML{})); err != nil {
+	if err := checkFilterNames(filters, imageAttrs(imageXML{}, nil)); err != nil {
 		return nil, err
 	}
 	ids := r.Params.List("ImageId")
 	if err := checkIDs(ids, "ami", ec2err.InvalidAMIIDMalformed); err != nil {
 		return nil, err
-	}
-	var missing []string
-	for _, id := range ids {
-		if _, ok := s.catalog().Image(id); !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", strings.Join(missing, ", "))
 	}
 	if len(ids) > 0 && r.Params.Has("MaxResults") {
 		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter ImageId cannot be used with the parameter MaxResults")
@@ -137,20 +212,28 @@ func (s *Service) describeImages(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
-	lim, err := s.readLimits(r)
+	all, err := s.visibleImages(r)
 	if err != nil {
 		return nil, err
 	}
-	owners := r.Params.List("Owner")
-	// ExecutableBy (all, self, an account id) matches every image: all of
-	// the admin's images are public to every student.
+	var missing []string
+	for _, id := range ids {
+		_, admin := s.catalog().Image(id) // one the course does not allow is left out, not missing
+		if !admin && !slices.ContainsFunc(all, func(im listedImage) bool { return im.x.ImageID == id }) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", strings.Join(missing, ", "))
+	}
+	owners, by := r.Params.List("Owner"), r.Params.List("ExecutableBy")
 	var out []imageXML
-	for _, im := range s.catalog().Images() {
-		if len(ids) > 0 && !contains(ids, im.ID) || !ownedBy(im, owners, r.User.AccountID) || !lim.AllowsImage(im.ID) {
+	for _, im := range all {
+		if len(ids) > 0 && !contains(ids, im.x.ImageID) || !ownedBy(im.x, owners, r.User.AccountID) || !executable(im, by) {
 			continue
 		}
-		if x := imageItem(im); matchFilters(filters, imageAttrs(x)) {
-			out = append(out, x)
+		if matchFilters(filters, imageAttrs(im.x, im.tags)) {
+			out = append(out, im.x)
 		}
 	}
 	page, err := paginate(len(out), func(i int) string { return out[i].ImageID }, r.Params, 5, 1000)

@@ -104,6 +104,8 @@ var stateCases = []stateCase{
 	{action: "ModifyInstanceAttribute", stopped: true, args: func(e *stateEnv) []string {
 		return []string{"InstanceId", e.inst, "EbsOptimized.Value", "true"}
 	}},
+	{action: "CreateImage", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst, "Name", "running-image"} }},
+	{action: "CreateImage", stopped: true, args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst, "Name", "stopped-image"} }},
 }
 
 // noInstanceID lists the actions that name no instance; together with
@@ -125,6 +127,7 @@ var noInstanceID = []string{
 	// These name instances inside structures (InstanceSpecification,
 	// InstanceCreditSpecification.N), which botocore's check below does not see.
 	"CreateSnapshots", "ModifyInstanceCreditSpecification",
+	"DeregisterImage", "DescribeImageAttribute", "ModifyImageAttribute", "ResetImageAttribute",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

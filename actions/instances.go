@@ -174,7 +174,7 @@ func publicName(inst *store.Instance) string {
 
 // render is one instance in the shape the request's API version expects.
 func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) instanceXML {
-	img, _ := s.catalog().Image(inst.ImageID)
+	img, _ := s.catalog().Image(baseImageOf(inst))
 	x := instanceXML{
 		Architecture: img.Architecture, ClientToken: inst.ClientToken, Hypervisor: "xen",
 		RootDeviceName: inst.RootDeviceName, RootDeviceType: img.RootDeviceType,

@@ -101,7 +101,7 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		case "state-reason-code":
 			return one(inst.StateReason)
 		case "architecture", "root-device-type", "platform":
-			img, _ := s.catalog().Image(inst.ImageID)
+			img, _ := s.catalog().Image(baseImageOf(inst))
 			return one(map[string]string{"architecture": img.Architecture, "root-device-type": img.RootDeviceType, "platform": img.Platform}[name])
 		case "tenancy":
 			return one("default")

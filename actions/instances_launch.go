@@ -40,21 +40,22 @@ type launchRequest struct {
 	tags, volumeTags   []store.Tag
 	mappings           []blockDeviceRequest
 	options            store.InstanceOptions
+	from               *store.Image // the student's image launched, nil for the catalog's
 }
 
 // runTagTypes are the resource types RunInstances tags.
 var runTagTypes = []string{"instance", "volume"}
 
-func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
+func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, error) {
 	lr := &launchRequest{keyName: p.String("KeyName"), groupNames: p.List("SecurityGroup"), groupIDs: p.List("SecurityGroupId"), token: p.String("ClientToken")}
 	imageID, err := requiredID(p, "ImageId", "ami", ec2err.InvalidAMIIDMalformed)
 	if err != nil {
 		return nil, err
 	}
-	var ok bool
-	if lr.image, ok = s.catalog().Image(imageID); !ok {
-		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", imageID)
+	if lr.image, lr.from, err = s.launchImage(u, imageID); err != nil {
+		return nil, err
 	}
+	var ok bool
 	lr.itype = s.catalog().DefaultInstanceType()
 	if name := p.String("InstanceType"); name != "" {
 		if lr.itype, ok = s.catalog().InstanceType(name); !ok {
@@ -90,6 +91,7 @@ func (s *Service) parseLaunch(p *query.Params) (*launchRequest, error) {
 	if lr.options, err = s.launchOptions(p, lr.itype); err != nil {
 		return nil, err
 	}
+	lr.mappings = withImageDevices(lr.from, lr.mappings)
 	return lr, nil
 }
 
@@ -301,6 +303,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				LaunchTime: now, Groups: groups,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
+				BaseImageID: lr.baseImageID(),
 			}
 			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings)
 			if err != nil {
@@ -366,7 +369,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 func launchDelta(lr *launchRequest) (quota.Delta, error) {
 	image := lr.image.Backend()
 	reqs, err := launchMappings(firstNonEmpty(image.RootDeviceName, lr.image.RootDeviceName, "/dev/sda1"), image, lr.mappings)
-	d := quota.Delta{Instances: 1, VCPUs: lr.itype.VCPUs, InstanceType: lr.itype.Name, ImageID: lr.image.ID, Volumes: len(reqs)}
+	d := quota.Delta{Instances: 1, VCPUs: lr.itype.VCPUs, InstanceType: lr.itype.Name, ImageID: lr.baseImageID(), Volumes: len(reqs)}
 	for _, m := range reqs {
 		d.VolumeGiB += m.VolumeSize
 	}
@@ -619,6 +622,7 @@ type blockDeviceRequest struct {
 	VolumeSize          int // GiB; 0 = the image's (root) or required (others)
 	VolumeType          string
 	SnapshotID          string
+	SnapshotOwner       string // "" = the launching student; else the owner of the image it comes from
 	Iops                int
 	DeleteOnTermination *bool // nil = the default (true for root)
 	NoDevice            bool

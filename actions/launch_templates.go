@@ -864,7 +864,7 @@ func (s *Service) getLaunchTemplateData(r *Request) (any, error) {
 func (s *Service) parseTemplateLaunch(r *Request) (*launchRequest, error) {
 	spec := r.Params.Struct("LaunchTemplate")
 	if len(spec.Values()) == 0 {
-		return s.parseLaunch(r.Params)
+		return s.parseLaunch(r.Params, r.User)
 	}
 	ref, err := templateRefOf(spec, "launch from")
 	if err != nil {
@@ -892,7 +892,7 @@ func (s *Service) parseTemplateLaunch(r *Request) (*launchRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	lr, err := s.parseLaunch(p)
+	lr, err := s.parseLaunch(p, r.User)
 	if err != nil {
 		return nil, err
 	}

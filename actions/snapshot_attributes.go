@@ -134,7 +134,7 @@ func permissionChanges(p *query.Params) (add, remove []string, err error) {
 		for _, g := range c.groups {
 			switch {
 			case g != "all":
-				return nil, nil, ec2err.New(ec2err.InvalidAMIAttrItemValue, "Invalid attribute item value \"%s\" for group item type: the only group is 'all'.", g)
+				return nil, nil, ec2err.New(ec2err.InvalidAMIAttributeItemValue, "Invalid attribute item value \"%s\" for group item type: the only group is 'all'.", g)
 			case c.to == &add:
 				return nil, nil, ec2err.New(ec2err.UnauthorizedOperation, "Snapshots cannot be made public here (Group=all). Share the snapshot with a classmate's account id (UserId) instead.")
 			}

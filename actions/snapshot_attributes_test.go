@@ -148,7 +148,7 @@ func TestSnapshotAttributeErrors(t *testing.T) {
 	}{
 		{"public", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "OperationType", "add", "UserGroup.1", "all"}, ec2err.UnauthorizedOperation},
 		{"public, structured", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "CreateVolumePermission.Add.1.Group", "all"}, ec2err.UnauthorizedOperation},
-		{"another group", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "OperationType", "add", "UserGroup.1", "everyone"}, ec2err.InvalidAMIAttrItemValue},
+		{"another group", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "OperationType", "add", "UserGroup.1", "everyone"}, ec2err.InvalidAMIAttributeItemValue},
 		{"malformed account", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "OperationType", "add", "UserId.1", "1234567891"}, ec2err.InvalidUserIDMalformed},
 		{"no operation", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "UserId.1", bob}, ec2err.MissingParameter},
 		{"bad operation", "ModifySnapshotAttribute", []string{"SnapshotId", snap, "OperationType", "share", "UserId.1", bob}, ec2err.InvalidParameterValue},

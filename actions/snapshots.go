@@ -75,13 +75,12 @@ func (s *Service) takeSnapshots(r *Request, plan func(tx store.Tx) ([]snapshotOf
 			if v == nil || v.At(now).State == store.VolumeDeleted {
 				return volumeNotFound(w.volumeID)
 			}
-			if cur := v.At(now); cur.State != store.VolumeAvailable {
-				return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, cur.State)
+			cur := v.At(now)
+			if err := snapshottable(&cur); err != nil {
+				return err
 			}
-			snaps = append(snaps, &store.Snapshot{
-				ID: store.NewID("snap"), Owner: owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
-				Description: w.description, Encrypted: v.Encrypted, Started: now, State: store.SnapshotPending, Until: unknownEnd,
-			})
+			sn := newSnapshot(&cur, w.description, now)
+			snaps = append(snaps, &sn)
 			tags = append(tags, w.tags)
 		}
 		if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: len(snaps)}); err != nil {
@@ -129,6 +128,25 @@ func (s *Service) takeSnapshots(r *Request, plan func(tx store.Tx) ([]snapshotOf
 		return nil, refused
 	}
 	return out, nil
+}
+
+// snapshottable refuses a snapshot of v (as it is now) unless it is
+// available or in-use.
+func snapshottable(v *store.Volume) error {
+	if v.State != store.VolumeAvailable {
+		return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; it can be snapshotted once it is 'available' or 'in-use'.", v.ID, v.State)
+	}
+	return nil
+}
+
+// newSnapshot is the record of a new snapshot of v, pending with its end
+// unknown until the backend answers.
+func newSnapshot(v *store.Volume, description string, now time.Time) store.Snapshot {
+	return store.Snapshot{
+		ID: store.NewID("snap"), Owner: v.Owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
+		Description: description, Encrypted: v.Encrypted,
+		Started: now, State: store.SnapshotPending, Until: unknownEnd,
+	}
 }
 
 type describeSnapshotsResponse struct {
@@ -305,6 +323,9 @@ func (s *Service) deleteSnapshot(r *Request) (any, error) {
 		}
 		if im, used := s.catalog().ImageFromSnapshot(id); used {
 			return ec2err.New(ec2err.InvalidSnapshotInUse, "The snapshot %s is currently in use by %s; the administrator must deregister that image first.", id, im.ID)
+		}
+		if err := snapshotInImage(tx, r.User.Name, id); err != nil {
+			return err
 		}
 		return r.DryRun()
 	})

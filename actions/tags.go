@@ -29,6 +29,7 @@ var notFoundCodes = map[string]string{
 	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
 
 	"launch-template": ec2err.LaunchTemplateIDNotFound, // launch_templates.go
+	"image":           ec2err.InvalidAMIIDNotFound,
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.

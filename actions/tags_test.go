@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/store"
 )
 
 func tagList(t *testing.T, e *testEnv, user string, kv ...string) string {
@@ -157,5 +158,15 @@ func TestImagesAndTypesErrors(t *testing.T) {
 	m1 := e.mustCall(t, "alice", "DescribeInstanceTypes", "InstanceType.1", "m1.small").(*describeInstanceTypesResponse).InstanceTypes[0]
 	if m1.CurrentGeneration || m1.VCpuInfo.DefaultVCpus != 1 || m1.MemoryInfo.SizeInMiB != 1740 {
 		t.Errorf("m1.small: got %+v, want previous generation, 1 vCPU, 1740 MiB", m1)
+	}
+}
+
+// TestEveryResourceTypeHasNotFoundCode: a taggable type without its code
+// would answer a classmate's id with an empty error code.
+func TestEveryResourceTypeHasNotFoundCode(t *testing.T) {
+	for _, rt := range store.ResourceTypes {
+		if notFoundCodes[rt.Name] == "" {
+			t.Errorf("%s: got no NotFound code, want EC2's", rt.Name)
+		}
 	}
 }

@@ -1142,7 +1142,7 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 		if err := checkIDs([]string{m.SnapshotID}, "snap", ec2err.InvalidSnapshotIDMalformed); err != nil {
 			return nil, err
 		}
-		sn, err := sourceSnapshot(tx, inst.Owner, m.SnapshotID, now)
+		sn, err := sourceSnapshot(tx, firstNonEmpty(m.SnapshotOwner, inst.Owner), m.SnapshotID, now)
 		if err != nil {
 			return nil, err
 		}

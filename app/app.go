@@ -228,6 +228,10 @@ func (a *App) recoverIntents(ctx context.Context, orphaned actions.Orphaned, pro
 	if err := svc.RecoverVolumes(ctx, orphaned); err != nil {
 		return nil, fmt.Errorf("volumes: %w", err)
 	}
+	progress("removing images a crash interrupted")
+	if err := svc.RecoverImages(ctx, orphaned); err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	}
 	if rec, err = svc.ReconcileAddresses(ctx, orphaned); err != nil {
 		return nil, fmt.Errorf("elastic IPs: %w", err)
 	}

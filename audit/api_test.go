@@ -21,6 +21,7 @@ var readOnly = []string{
 	"GetCallerIdentity", "GetUser",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "GetLaunchTemplateData",
 	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
+	"DescribeImageAttribute",
 }
 
 var mutating = []string{
@@ -34,6 +35,7 @@ var mutating = []string{
 	"DeleteLaunchTemplateVersions",
 	"CreateSnapshots", "ModifyInstanceCreditSpecification", "ModifyInstanceMetadataOptions", "ModifySnapshotAttribute",
 	"MonitorInstances", "ResetSnapshotAttribute", "UnmonitorInstances",
+	"CreateImage", "DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

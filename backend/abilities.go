@@ -21,6 +21,7 @@ type Abilities struct {
 	KeyPairs       KeyPairs
 	Addresses      Addresses
 	Settings       InstanceSettings
+	Images         Images
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -37,6 +38,7 @@ func Discover(b Backend) Abilities {
 	a.KeyPairs, _ = b.(KeyPairs)
 	a.Addresses, _ = b.(Addresses)
 	a.Settings, _ = b.(InstanceSettings)
+	a.Images, _ = b.(Images)
 	return a
 }
 

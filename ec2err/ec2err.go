@@ -130,6 +130,10 @@ const (
 	InvalidInstanceIDMalformed    = "InvalidInstanceID.Malformed"
 	InvalidAMIIDNotFound          = "InvalidAMIID.NotFound"
 	InvalidAMIIDMalformed         = "InvalidAMIID.Malformed"
+	InvalidAMIIDUnavailable       = "InvalidAMIID.Unavailable" // a pending image, which cannot be launched yet
+	InvalidAMINameMalformed       = "InvalidAMIName.Malformed"
+	InvalidAMINameDuplicate       = "InvalidAMIName.Duplicate"
+	InvalidAMIAttributeItemValue  = "InvalidAMIAttributeItemValue"
 	InvalidReservationIDNotFound  = "InvalidReservationID.NotFound"
 	InvalidIDMalformed            = "InvalidID"
 	InvalidInstanceType           = "InvalidInstanceType"
@@ -158,7 +162,6 @@ const (
 	InvalidSnapshotNotFound       = "InvalidSnapshot.NotFound"
 	InvalidSnapshotIDMalformed    = "InvalidSnapshotID.Malformed"
 	InvalidSnapshotInUse          = "InvalidSnapshot.InUse"
-	InvalidAMIAttrItemValue       = "InvalidAMIAttributeItemValue"
 	CreditsNotSupported           = "InstanceCreditSpecification.NotSupported"
 	VolumeLimitExceeded           = "VolumeLimitExceeded"
 	InvalidZoneNotFound           = "InvalidZone.NotFound"
@@ -230,6 +233,10 @@ var codes = map[string]int{
 	InvalidInstanceIDMalformed:    http.StatusBadRequest,
 	InvalidAMIIDNotFound:          http.StatusBadRequest,
 	InvalidAMIIDMalformed:         http.StatusBadRequest,
+	InvalidAMIIDUnavailable:       http.StatusBadRequest,
+	InvalidAMINameMalformed:       http.StatusBadRequest,
+	InvalidAMINameDuplicate:       http.StatusBadRequest,
+	InvalidAMIAttributeItemValue:  http.StatusBadRequest,
 	InvalidReservationIDNotFound:  http.StatusBadRequest,
 	InvalidIDMalformed:            http.StatusBadRequest,
 	InvalidInstanceType:           http.StatusBadRequest,
@@ -258,7 +265,6 @@ var codes = map[string]int{
 	InvalidSnapshotNotFound:       http.StatusBadRequest,
 	InvalidSnapshotIDMalformed:    http.StatusBadRequest,
 	InvalidSnapshotInUse:          http.StatusBadRequest,
-	InvalidAMIAttrItemValue:       http.StatusBadRequest,
 	CreditsNotSupported:           http.StatusBadRequest,
 	VolumeLimitExceeded:           http.StatusBadRequest,
 	InvalidZoneNotFound:           http.StatusBadRequest,

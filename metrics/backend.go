@@ -34,6 +34,9 @@ func (m *Metrics) Abilities(a backend.Abilities) backend.Abilities {
 	if a.Settings != nil {
 		out.Settings = meteredSettings{a.Settings, m}
 	}
+	if a.Images != nil {
+		out.Images = meteredImages{a.Images, m}
+	}
 	return out
 }
 
@@ -221,5 +224,19 @@ type meteredSettings struct {
 }
 
 func (s meteredSettings) ApplySettings(ctx context.Context, machineID string, set backend.MachineSettings) error {
-	return call0(s.m, "ApplySettings", func() error { return s.b.ApplySettings(ctx, machineID, set) })
+	return call0(s.m, "apply_settings", func() error { return s.b.ApplySettings(ctx, machineID, set) })
+}
+
+// meteredImages is backend.Images.
+type meteredImages struct {
+	b backend.Images
+	m *Metrics
+}
+
+func (i meteredImages) CreateImage(ctx context.Context, imageID, machineID string, noReboot bool) (time.Time, error) {
+	return call(i.m, "create_image", func() (time.Time, error) { return i.b.CreateImage(ctx, imageID, machineID, noReboot) })
+}
+
+func (i meteredImages) DeregisterImage(ctx context.Context, imageID string) error {
+	return call0(i.m, "deregister_image", func() error { return i.b.DeregisterImage(ctx, imageID) })
 }

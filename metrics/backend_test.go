@@ -18,6 +18,7 @@ type withFinderVolumes struct {
 	plain
 	backend.LaunchFinder
 	backend.Volumes
+	backend.Images
 }
 
 type withCloudNames struct {
@@ -33,8 +34,8 @@ type withSettings struct {
 }
 
 func present(a backend.Abilities) string {
-	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v settings=%v",
-		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil)
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v settings=%v images=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil, a.Images != nil)
 }
 
 // The metered abilities are exactly those of the backend it wraps: none

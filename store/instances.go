@@ -54,6 +54,9 @@ type Instance struct {
 	DisableAPITermination bool   `json:"disable_api_termination,omitempty"`
 
 	RootDeviceName string `json:"root_device_name,omitempty"`
+	// BaseImageID is the admin's image ImageID descends from (itself, or
+	// the one a student's image was made from); "" in older records.
+	BaseImageID string `json:"base_image_id,omitempty"`
 	// BlockDevices is never stored: a volume's attachment is the one record
 	// of it, and readers derive this view from the volumes (see
 	// actions.withDevices). Records written before kept a copy; it is ignored.

@@ -25,6 +25,7 @@ var ResourceTypes = []ResourceType{
 	{"key-", "key-pair", BucketKeyPairs},
 	{"eipalloc-", "elastic-ip", BucketAddresses},
 	{"lt-", "launch-template", BucketLaunchTemplates},
+	{"ami-", "image", BucketImages},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.

@@ -24,6 +24,9 @@ package store
 //	launch_templates OWNER/lt-… -> LaunchTemplate
 //	launch_template_versions OWNER/lt-…/VERSION -> LaunchTemplateVersion
 //	                (VERSION: 20 digits, so the versions scan in order)
+//	images          OWNER/ami-… -> Image (a student's own, from CreateImage)
+//	image_grants    ACCOUNT/ami-… -> OWNER (launchPermission: the account
+//	                the owner shared the image with; what its describe reads)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -62,6 +65,8 @@ const (
 	BucketVolumeAttachments   Bucket = "volume_attachments"
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
+	BucketImages              Bucket = "images"
+	BucketImageGrants         Bucket = "image_grants"
 	BucketAddresses           Bucket = "addresses"
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
@@ -97,6 +102,7 @@ var Buckets = []Bucket{
 	BucketReplicas,
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketShares,
+	BucketImages, BucketImageGrants,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -105,6 +111,7 @@ var OwnerBuckets = []Bucket{
 	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 	BucketLaunchIntents,
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
+	BucketImages,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written

@@ -104,6 +104,9 @@ func DeleteUser(tx Tx, name string) error {
 // PurgeOwner deletes every record the user owns (see OwnerBuckets) and
 // their counters. Their usage ledger stays, for reports.
 func PurgeOwner(tx Tx, owner string) error {
+	if err := purgeImageGrants(tx, owner); err != nil {
+		return err
+	}
 	for _, b := range OwnerBuckets {
 		if err := deletePrefix(tx, b, OwnerPrefix(owner)); err != nil {
 			return err

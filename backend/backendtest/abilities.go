@@ -107,3 +107,47 @@ func testInstanceSettings(e *env) {
 		e.t.Errorf("unknown machine: got %v, want ErrNotFound", err)
 	}
 }
+
+// testImages: an image of a running or stopped machine leaves it in its
+// state once settled (a reboot keeps it running); deregistering is
+// idempotent; a machine it does not know is ErrNotFound.
+func testImages(e *env) {
+	ib := backend.Discover(e.b).Images
+	if ib == nil {
+		e.t.Skip("backend has no Images ability")
+	}
+	m := e.run("i-0000000000000d001")
+	e.settle()
+	for _, noReboot := range []bool{false, true} {
+		before := e.clock.Now()
+		done, err := ib.CreateImage(e.ctx, "ami-0123456789abcdef0", m.ID, noReboot)
+		if err != nil {
+			e.t.Fatalf("CreateImage (noReboot %t): %v", noReboot, err)
+		}
+		if done.Before(before) {
+			e.t.Errorf("CreateImage (noReboot %t): done at %v, before it was asked (%v)", noReboot, done, before)
+		}
+		e.settle()
+		e.wantState(m.ID, backend.Running)
+	}
+	if _, err := e.b.Stop(e.ctx, m.ID, false); err != nil {
+		e.t.Fatal(err)
+	}
+	e.settle()
+	if _, err := ib.CreateImage(e.ctx, "ami-0123456789abcdef1", m.ID, false); err != nil {
+		e.t.Errorf("CreateImage of a stopped machine: %v", err)
+	}
+	e.wantState(m.ID, backend.Stopped)
+	if _, err := ib.CreateImage(e.ctx, "ami-0123456789abcdef2", "unknown-machine", true); !errors.Is(err, backend.ErrNotFound) {
+		e.t.Errorf("CreateImage of an unknown machine: got %v, want ErrNotFound", err)
+	}
+	for _, name := range []string{"deregister", "deregister again", "deregister an unknown image"} {
+		id := "ami-0123456789abcdef0"
+		if name == "deregister an unknown image" {
+			id = "ami-000000000000000ff"
+		}
+		if err := ib.DeregisterImage(e.ctx, id); err != nil {
+			e.t.Errorf("%s: %v", name, err)
+		}
+	}
+}

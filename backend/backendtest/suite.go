@@ -143,6 +143,7 @@ func Run(t *testing.T, newB NewBackend) {
 		{"key pairs", testKeyPairs},
 		{"security groups", testSecurityGroups},
 		{"instance settings", testInstanceSettings},
+		{"images", testImages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(setup(t, newB)) })
