@@ -27,6 +27,11 @@ var notFoundCodes = map[string]string{
 	"security-group": ec2err.InvalidGroupNotFound,
 	"key-pair":       ec2err.InvalidKeyPairNotFound,
 	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
+
+	"vpc":              ec2err.InvalidVpcIDNotFound,
+	"subnet":           ec2err.InvalidSubnetIDNotFound,
+	"internet-gateway": ec2err.InvalidInternetGatewayIDNotFound,
+	"route-table":      ec2err.InvalidRouteTableIDNotFound,
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.

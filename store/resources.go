@@ -24,6 +24,10 @@ var ResourceTypes = []ResourceType{
 	{"sg-", "security-group", BucketSecurityGroups},
 	{"key-", "key-pair", BucketKeyPairs},
 	{"eipalloc-", "elastic-ip", BucketAddresses},
+	{"vpc-", "vpc", BucketVPCs},
+	{"subnet-", "subnet", BucketSubnets},
+	{"igw-", "internet-gateway", BucketInternetGateways},
+	{"rtb-", "route-table", BucketRouteTables},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.

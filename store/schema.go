@@ -19,6 +19,10 @@ package store
 //	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
+//	vpcs            OWNER/vpc-… -> VPC
+//	subnets         OWNER/subnet-… -> Subnet
+//	internet_gateways OWNER/igw-… -> InternetGateway
+//	route_tables    OWNER/rtb-… -> RouteTable
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -58,6 +62,10 @@ const (
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
 	BucketAddresses           Bucket = "addresses"
+	BucketVPCs                Bucket = "vpcs"
+	BucketSubnets             Bucket = "subnets"
+	BucketInternetGateways    Bucket = "internet_gateways"
+	BucketRouteTables         Bucket = "route_tables"
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
 	BucketBackends            Bucket = "backends"
@@ -83,6 +91,7 @@ var Buckets = []Bucket{
 	BucketQuotas,
 	BucketGuardrails,
 	BucketReplicas,
+	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -90,6 +99,7 @@ var OwnerBuckets = []Bucket{
 	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
 	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 	BucketLaunchIntents,
+	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
