@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/store"
 )
 
 // stateEnv is an instance just launched (pending in the store) with what
@@ -88,6 +89,9 @@ var stateCases = []stateCase{
 	}},
 	// A root volume detaches only from a stopped instance.
 	{action: "DetachVolume", stopped: true, args: func(e *stateEnv) []string { return []string{"VolumeId", e.root, "InstanceId", e.inst} }},
+	{action: "CreateRoute", args: func(e *stateEnv) []string {
+		return []string{"RouteTableId", store.MainRouteTableID("alice", store.DefaultVPCID("alice")), "DestinationCidrBlock", "10.9.0.0/16", "InstanceId", e.inst}
+	}},
 }
 
 // noInstanceID lists the actions that name no instance; together with
@@ -103,6 +107,10 @@ var noInstanceID = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	"CreateVolume", "DescribeVolumes", "DeleteVolume", "ModifyVolume", "DescribeVolumesModifications",
 	"GetCallerIdentity", "GetUser",
+	"CreateVpc", "DescribeVpcs", "DeleteVpc", "DescribeVpcAttribute", "ModifyVpcAttribute",
+	"CreateSubnet", "DescribeSubnets", "DeleteSubnet", "ModifySubnetAttribute",
+	"CreateInternetGateway", "DescribeInternetGateways", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
+	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

@@ -13,6 +13,9 @@ var families = []map[string]Handler{
 	volumeActions,
 	snapshotActions,
 	addressActions,
+	vpcActions,
+	subnetActions,
+	networkGatewayActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

@@ -13,7 +13,7 @@ func TestZoneBlock(t *testing.T) {
 		name string
 		vpc  string
 		i, n int
-		want string
+		want string // "" when the zone has no block
 	}{
 		{"aws default, first zone", "172.31.0.0/16", 0, 2, "172.31.0.0/20"},
 		{"aws default, second zone", "172.31.0.0/16", 1, 2, "172.31.16.0/20"},
@@ -21,11 +21,13 @@ func TestZoneBlock(t *testing.T) {
 		{"small range split evenly", "10.0.0.0/24", 1, 2, "10.0.0.128/25"},
 		{"three zones in a /24", "10.0.0.0/24", 2, 3, "10.0.0.128/26"},
 		{"one zone in a /24", "10.0.0.0/24", 0, 1, "10.0.0.0/24"},
-		{"tiny range shared", "10.0.0.0/30", 5, 8, "10.0.0.1/32"},
+		{"tiny range, last block", "10.0.0.0/30", 3, 8, "10.0.0.3/32"},
+		{"tiny range, no block left", "10.0.0.0/30", 5, 8, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := zoneBlock(netip.MustParsePrefix(c.vpc), c.i, c.n).String(); got != c.want {
+			block, ok := zoneBlock(netip.MustParsePrefix(c.vpc), c.i, c.n)
+			if got := block.String(); !ok && c.want != "" || ok && got != c.want {
 				t.Errorf("zoneBlock(%s, %d, %d): got %s, want %s", c.vpc, c.i, c.n, got, c.want)
 			}
 		})
