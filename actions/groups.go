@@ -268,7 +268,8 @@ func (s *Service) describeSecurityGroups(r *Request) (any, error) {
 		var picked []*store.SecurityGroup
 		var pickedTags [][]store.Tag
 		for _, g := range all {
-			if len(names) > 0 && !contains(names, g.Name) || len(ids) > 0 && !contains(ids, g.ID) {
+			// GroupName.N names groups of the default VPC, as in EC2.
+			if len(names) > 0 && !(contains(names, g.Name) && g.InDefaultVPC()) || len(ids) > 0 && !contains(ids, g.ID) {
 				continue
 			}
 			tags, err := store.Tags(tx, owner, g.ID)

@@ -344,7 +344,7 @@ func (s *Service) modifySubnetAttribute(r *Request) (any, error) {
 		return nil, err
 	}
 	for _, a := range unsupportedSubnetAttributes {
-		if r.Params.Has(a) {
+		if r.Params.Has(a) || r.Params.Has(a+".Value") { // a plain value or an AttributeBooleanValue
 			return nil, ec2err.New(ec2err.UnsupportedOperation, "The subnet attribute %s is not offered here; only MapPublicIpOnLaunch is.", a)
 		}
 	}
