@@ -53,7 +53,9 @@ func TestVpcLabWithAWSCLI(t *testing.T) {
 		"--tag-specifications", "ResourceType=vpc,Tags=[{Key=Name,Value=lab}]")
 	var subnet struct{ Subnet struct{ SubnetId string } }
 	cliJSON(t, e, alice, &subnet, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.0.1.0/24", "--availability-zone", testZones[1])
-	var igw struct{ InternetGateway struct{ InternetGatewayId string } }
+	var igw struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
 	cliJSON(t, e, alice, &igw, "ec2", "create-internet-gateway")
 	ids := []string{vpc.Vpc.VpcId, subnet.Subnet.SubnetId, igw.InternetGateway.InternetGatewayId}
 	steps := []struct {
