@@ -16,8 +16,7 @@ import (
 // student deleted, gets its subnet on first use, unless another subnet of
 // the VPC has its block.
 func (s *Service) defaultSubnet(tx store.Tx, owner, zone string) (*store.Subnet, error) {
-	i := slices.Index(s.Config.AvailabilityZones, zone)
-	if i < 0 {
+	if !s.validZone(zone) {
 		return nil, ec2err.New(ec2err.InvalidParameterValue, "Invalid availability zone: [%s]. Zones here: %v", zone, s.Config.AvailabilityZones)
 	}
 	id := store.DefaultSubnetID(owner, zone)
@@ -32,9 +31,9 @@ func (s *Service) defaultSubnet(tx store.Tx, owner, zone string) (*store.Subnet,
 	if sn, err = store.GetSubnet(tx, owner, id); err != nil || sn != nil { // made with the VPC just now
 		return sn, err
 	}
-	block, ok := zoneBlock(netip.MustParsePrefix(v.CIDR), i, len(s.Config.AvailabilityZones))
-	if !ok {
-		return nil, ec2err.New(ec2err.InvalidSubnetIDNotFound, "Your default VPC %s (%s) is too small to have a default subnet in %s; choose another zone or give a SubnetId.", v.ID, v.CIDR, zone)
+	block, err := netip.ParsePrefix(s.defaultNetwork().Subnets[zone])
+	if err != nil || !inside(block, netip.MustParsePrefix(v.CIDR)) {
+		return nil, ec2err.New(ec2err.InvalidSubnetIDNotFound, "Your default VPC %s (%s) has no default subnet in %s; choose another zone or give a SubnetId.", v.ID, v.CIDR, zone)
 	}
 	if err := checkNoConflict(tx, owner, v.ID, block); err != nil { // the student's own took its place
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
@@ -13,8 +14,9 @@ import (
 // The network model: every student has a default VPC (isDefault) with one
 // default subnet per availability zone, an internet gateway and a main
 // route table, made on first use, like their default security group (which
-// belongs to it). Its range is the sim's cidr, where instance addresses
-// come from, and 172.31.0.0/16, EC2's, on other backends. Its records have
+// belongs to it). Its range is the course network on a backend that has
+// one (backend.Network: real EC2), else the sim's cidr, where instance
+// addresses come from, or EC2's 172.31.0.0/16. Its records have
 // derived ids, so two replicas making it at once agree. Students make more
 // VPCs of their own (max_vpcs counts the default one too).
 
@@ -24,14 +26,28 @@ var awsDefaultVPCCIDR = netip.MustParsePrefix("172.31.0.0/16")
 // defaultSubnetBits is the size of AWS's default subnets (a /20 each).
 const defaultSubnetBits = 20
 
-// defaultVPCCIDR is the range of every student's default VPC.
-func (s *Service) defaultVPCCIDR() netip.Prefix {
-	if s.Config.Backend.Name == "sim" {
-		if p, err := netip.ParsePrefix(s.Config.Backend.Sim.CIDR); err == nil {
-			return p.Masked()
+// defaultNetwork is the ranges of every student's default VPC and its
+// subnets: the backend's network, else the sim's cidr or EC2's range cut
+// into a block per zone.
+func (s *Service) defaultNetwork() backend.DefaultNetwork {
+	if s.Backend.Network != nil {
+		if n := s.Backend.Network.DefaultNetwork(); n.CIDR != "" {
+			return n
 		}
 	}
-	return awsDefaultVPCCIDR
+	vpc := awsDefaultVPCCIDR
+	if s.Config.Backend.Name == "sim" {
+		if p, err := netip.ParsePrefix(s.Config.Backend.Sim.CIDR); err == nil {
+			vpc = p.Masked()
+		}
+	}
+	n := backend.DefaultNetwork{CIDR: vpc.String(), Subnets: map[string]string{}}
+	for i, zone := range s.Config.AvailabilityZones {
+		if block, ok := zoneBlock(vpc, i, len(s.Config.AvailabilityZones)); ok {
+			n.Subnets[zone] = block.String()
+		}
+	}
+	return n
 }
 
 // defaultVPC returns the owner's default VPC, making it and its default
@@ -43,16 +59,17 @@ func (s *Service) defaultVPC(tx store.Tx, owner string) (*store.VPC, error) {
 	if err != nil || v != nil {
 		return v, err
 	}
-	v = newVPC(owner, id, s.defaultVPCCIDR(), true)
+	network := s.defaultNetwork()
+	v = newVPC(owner, id, network.CIDR, true)
 	if err := putNewVPC(tx, v); err != nil {
 		return nil, err
 	}
 	if err := adoptLegacyGroups(tx, owner, id); err != nil {
 		return nil, err
 	}
-	for i, zone := range s.Config.AvailabilityZones {
-		if _, ok := zoneBlock(netip.MustParsePrefix(v.CIDR), i, len(s.Config.AvailabilityZones)); !ok {
-			break // a range too small for every zone
+	for _, zone := range s.Config.AvailabilityZones {
+		if _, ok := network.Subnets[zone]; !ok {
+			continue // a range too small for every zone, or a course network without this zone
 		}
 		if _, err := s.defaultSubnet(tx, owner, zone); err != nil {
 			return nil, err
@@ -90,9 +107,9 @@ func (s *Service) ensureDefaultNetwork(owner string) error {
 
 // newVPC is a VPC as EC2 makes it: DNS resolution on, and DNS host names
 // only in a default VPC.
-func newVPC(owner, id string, cidr netip.Prefix, isDefault bool) *store.VPC {
+func newVPC(owner, id, cidr string, isDefault bool) *store.VPC {
 	return &store.VPC{
-		ID: id, Owner: owner, CIDR: cidr.String(), IsDefault: isDefault,
+		ID: id, Owner: owner, CIDR: cidr, IsDefault: isDefault,
 		DNSSupport: true, DNSHostnames: isDefault,
 		CIDRAssociationID: store.DerivedID("vpc-cidr-assoc", owner, id),
 	}
@@ -272,7 +289,7 @@ func (s *Service) createVpc(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
-	v := newVPC(owner, store.NewID("vpc"), cidr, false)
+	v := newVPC(owner, store.NewID("vpc"), cidr.String(), false)
 	err = s.Store.Update(func(tx store.Tx) error {
 		if _, err := s.defaultVPC(tx, owner); err != nil { // it counts toward max_vpcs
 			return err

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/store"
 )
@@ -61,18 +62,25 @@ func TestDefaultNetworkOnFirstUse(t *testing.T) {
 		name    string
 		backend string
 		cidr    string
+		network backend.DefaultNetwork // the backend's (backend.Network)
 		vpc     string
 		want    []string // the subnets' ranges in zone order
 	}{
-		{"sim range", "sim", "10.77.0.0/16", "10.77.0.0/16", []string{"10.77.0.0/20", "10.77.16.0/20"}},
-		{"small sim range", "sim", "192.168.5.0/24", "192.168.5.0/24", []string{"192.168.5.0/25", "192.168.5.128/25"}},
-		{"other backends: EC2's range", "other", "10.77.0.0/16", "172.31.0.0/16", []string{"172.31.0.0/20", "172.31.16.0/20"}},
+		{"sim range", "sim", "10.77.0.0/16", backend.DefaultNetwork{}, "10.77.0.0/16", []string{"10.77.0.0/20", "10.77.16.0/20"}},
+		{"small sim range", "sim", "192.168.5.0/24", backend.DefaultNetwork{}, "192.168.5.0/24", []string{"192.168.5.0/25", "192.168.5.128/25"}},
+		{"other backends: EC2's range", "other", "10.77.0.0/16", backend.DefaultNetwork{}, "172.31.0.0/16", []string{"172.31.0.0/20", "172.31.16.0/20"}},
+		{"the course network", "ec2", "10.77.0.0/16",
+			backend.DefaultNetwork{CIDR: "10.20.0.0/16", Subnets: map[string]string{"us-east-1a": "10.20.64.0/24", "us-east-1b": "10.20.3.0/24"}},
+			"10.20.0.0/16", []string{"10.20.64.0/24", "10.20.3.0/24"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := conf.Default()
 			cfg.Backend.Name, cfg.Backend.Sim.CIDR = c.backend, c.cidr
 			e := newTestEnv(t, cfg)
+			if c.network.CIDR != "" {
+				e.svc.Backend.Network = fixedNetwork(c.network)
+			}
 			for range 2 { // the second call finds it made
 				e.mustCall(t, "alice", "DescribeSecurityGroups")
 			}
@@ -115,6 +123,10 @@ func TestDefaultNetworkOnFirstUse(t *testing.T) {
 		})
 	}
 }
+
+type fixedNetwork backend.DefaultNetwork
+
+func (n fixedNetwork) DefaultNetwork() backend.DefaultNetwork { return backend.DefaultNetwork(n) }
 
 // Groups made before each student had a default VPC move into it, keeping
 // their ids and names.

@@ -16,6 +16,7 @@ type Abilities struct {
 	SecurityGroups SecurityGroups
 	KeyPairs       KeyPairs
 	Addresses      Addresses
+	Network        Network
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -31,6 +32,7 @@ func Discover(b Backend) Abilities {
 	a.SecurityGroups, _ = b.(SecurityGroups)
 	a.KeyPairs, _ = b.(KeyPairs)
 	a.Addresses, _ = b.(Addresses)
+	a.Network, _ = b.(Network)
 	return a
 }
 

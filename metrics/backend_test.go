@@ -25,11 +25,12 @@ type withCloudNames struct {
 	backend.SecurityGroups
 	backend.KeyPairs
 	backend.Addresses
+	backend.Network
 }
 
 func present(a backend.Abilities) string {
-	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v",
-		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil)
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v network=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Network != nil)
 }
 
 // The metered abilities are exactly those of the backend it wraps: none
