@@ -128,6 +128,22 @@ type fixedNetwork backend.DefaultNetwork
 
 func (n fixedNetwork) DefaultNetwork() backend.DefaultNetwork { return backend.DefaultNetwork(n) }
 
+// DescribeAccountAttributes names the caller's default VPC, made for it.
+func TestAccountDefaultVpc(t *testing.T) {
+	e := newTestEnv(t, nil)
+	for _, user := range []string{"alice", "bob"} {
+		attrs := e.mustCall(t, user, "DescribeAccountAttributes", "AttributeName.1", "default-vpc").(*describeAccountAttributesResponse).Attributes
+		want := store.DefaultVPCID(user)
+		if len(attrs) != 1 || len(attrs[0].Values) != 1 || attrs[0].Values[0].Value != want {
+			t.Errorf("%s: got %+v, want default-vpc %s", user, attrs, want)
+		}
+		vpcs, _, _, _ := viewNetwork(t, e, user)
+		if len(vpcs) != 1 || vpcs[0].ID != want {
+			t.Errorf("%s: got VPCs %+v, want the default one made", user, vpcs)
+		}
+	}
+}
+
 // Groups made before each student had a default VPC move into it, keeping
 // their ids and names.
 func TestLegacyGroupsMoveToDefaultVPC(t *testing.T) {
