@@ -134,6 +134,9 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		if err == nil && vpcID != "" {
 			v, err = s.vpcByID(tx, owner, vpcID)
 		}
+		if err == nil && !v.IsDefault && s.Backend.SecurityGroups != nil {
+			err = ec2err.New(ec2err.UnsupportedOperation, "On this course's cloud security groups live in your default VPC %s: leave out VpcId.", store.DefaultVPCID(owner))
+		}
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
@@ -407,4 +408,17 @@ func TestNetworksOnTheEC2Backend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A backend that holds groups in the cloud holds them in the course
+// network: a group of a student's own VPC would be made there anyway.
+func TestGroupsOfOwnVpcsNeedNoCloudGroups(t *testing.T) {
+	cfg := conf.Default()
+	cfg.Backend.Name, cfg.Backend.EC2.AllowVPCs = "ec2", true
+	e := newTestEnv(t, cfg)
+	e.svc.Backend = backend.Abilities{SecurityGroups: &recordingGroups{}}
+	vpc := e.mustCall(t, "alice", "CreateVpc", "CidrBlock", "10.0.0.0/16").(*createVpcResponse).Vpc.VpcID
+	_, err := e.call(t, "alice", "CreateSecurityGroup", "GroupName", "web", "GroupDescription", "web", "VpcId", vpc)
+	wantCode(t, err, ec2err.UnsupportedOperation)
+	e.mustCall(t, "alice", "CreateSecurityGroup", "GroupName", "web", "GroupDescription", "web", "VpcId", store.DefaultVPCID("alice"))
 }

@@ -354,9 +354,11 @@ func (s *Service) deleteVpc(r *Request) (any, error) {
 		if err := store.DeleteRouteTable(tx, owner, store.MainRouteTableID(owner, id)); err != nil {
 			return err
 		}
-		if g, err := store.SecurityGroupInVPC(tx, owner, id, defaultGroupName); err != nil || g == nil {
-			return err
-		} else if err := store.DeleteSecurityGroup(tx, owner, g.ID); err != nil {
+		g, err := store.SecurityGroupInVPC(tx, owner, id, defaultGroupName)
+		if err == nil && g != nil {
+			err = store.DeleteSecurityGroup(tx, owner, g.ID)
+		}
+		if err != nil {
 			return err
 		}
 		return store.DeleteVPC(tx, owner, id)
