@@ -92,6 +92,9 @@ var stateCases = []stateCase{
 	{action: "CreateRoute", args: func(e *stateEnv) []string {
 		return []string{"RouteTableId", store.MainRouteTableID("alice", store.DefaultVPCID("alice")), "DestinationCidrBlock", "10.9.0.0/16", "InstanceId", e.inst}
 	}},
+	{action: "ReplaceRoute", args: func(e *stateEnv) []string {
+		return []string{"RouteTableId", store.MainRouteTableID("alice", store.DefaultVPCID("alice")), "DestinationCidrBlock", "0.0.0.0/0", "InstanceId", e.inst}
+	}},
 }
 
 // noInstanceID lists the actions that name no instance; together with
@@ -111,6 +114,7 @@ var noInstanceID = []string{
 	"CreateSubnet", "DescribeSubnets", "DeleteSubnet", "ModifySubnetAttribute",
 	"CreateInternetGateway", "DescribeInternetGateways", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
+	"ReplaceRouteTableAssociation",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

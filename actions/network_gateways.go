@@ -12,18 +12,20 @@ import (
 // its VPC and subnets. Routes are records; nothing is routed.
 
 var networkGatewayActions = map[string]Handler{
-	"CreateInternetGateway":    (*Service).createInternetGateway,
-	"DescribeInternetGateways": (*Service).describeInternetGateways,
-	"DeleteInternetGateway":    (*Service).deleteInternetGateway,
-	"AttachInternetGateway":    func(s *Service, r *Request) (any, error) { return s.attachInternetGateway(r, true) },
-	"DetachInternetGateway":    func(s *Service, r *Request) (any, error) { return s.attachInternetGateway(r, false) },
-	"CreateRouteTable":         (*Service).createRouteTable,
-	"DescribeRouteTables":      (*Service).describeRouteTables,
-	"DeleteRouteTable":         (*Service).deleteRouteTable,
-	"CreateRoute":              (*Service).createRoute,
-	"DeleteRoute":              (*Service).deleteRoute,
-	"AssociateRouteTable":      (*Service).associateRouteTable,
-	"DisassociateRouteTable":   (*Service).disassociateRouteTable,
+	"CreateInternetGateway":        (*Service).createInternetGateway,
+	"DescribeInternetGateways":     (*Service).describeInternetGateways,
+	"DeleteInternetGateway":        (*Service).deleteInternetGateway,
+	"AttachInternetGateway":        func(s *Service, r *Request) (any, error) { return s.attachInternetGateway(r, true) },
+	"DetachInternetGateway":        func(s *Service, r *Request) (any, error) { return s.attachInternetGateway(r, false) },
+	"CreateRouteTable":             (*Service).createRouteTable,
+	"DescribeRouteTables":          (*Service).describeRouteTables,
+	"DeleteRouteTable":             (*Service).deleteRouteTable,
+	"CreateRoute":                  func(s *Service, r *Request) (any, error) { return s.setRoute(r, false) },
+	"ReplaceRoute":                 func(s *Service, r *Request) (any, error) { return s.setRoute(r, true) },
+	"DeleteRoute":                  (*Service).deleteRoute,
+	"AssociateRouteTable":          (*Service).associateRouteTable,
+	"DisassociateRouteTable":       (*Service).disassociateRouteTable,
+	"ReplaceRouteTableAssociation": (*Service).replaceRouteTableAssociation,
 }
 
 var igwKind = netKind[store.InternetGateway]{
@@ -451,7 +453,7 @@ func (s *Service) deleteRouteTable(r *Request) (any, error) {
 	return ok()
 }
 
-// CreateRoute and DeleteRoute
+// CreateRoute, ReplaceRoute and DeleteRoute
 
 // unsupportedRouteTargets are CreateRoute's targets these networks lack.
 var unsupportedRouteTargets = []string{
@@ -460,7 +462,9 @@ var unsupportedRouteTargets = []string{
 	"DestinationIpv6CidrBlock", "DestinationPrefixListId",
 }
 
-func (s *Service) createRoute(r *Request) (any, error) {
+// setRoute is CreateRoute (replace false: the destination must be new)
+// and ReplaceRoute (it must exist, and not be the local route).
+func (s *Service) setRoute(r *Request, replace bool) (any, error) {
 	id, err := requiredID(r.Params, "RouteTableId", "rtb", ec2err.InvalidRouteTableIDMalformed)
 	if err != nil {
 		return nil, err
@@ -498,13 +502,23 @@ func (s *Service) createRoute(r *Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		if slices.ContainsFunc(t.Routes, func(o store.Route) bool { return o.Destination == dest }) {
+		i := slices.IndexFunc(t.Routes, func(o store.Route) bool { return o.Destination == dest })
+		switch {
+		case !replace && i >= 0:
 			return ec2err.New(ec2err.RouteAlreadyExists, "The route identified by %s already exists in %s.", dest, id)
+		case replace && i < 0:
+			return ec2err.New(ec2err.InvalidParameterValue, "There is no route defined for '%s' in the route table %s. Use CreateRoute instead.", dest, id)
+		case replace && t.Routes[i].GatewayID == localGateway:
+			return ec2err.New(ec2err.InvalidParameterValue, "cannot replace local route %s in route table %s", dest, id)
 		}
 		if err := r.DryRun(); err != nil {
 			return err
 		}
-		t.Routes = append(t.Routes, rt)
+		if replace {
+			t.Routes[i] = rt
+		} else {
+			t.Routes = append(t.Routes, rt)
+		}
 		return store.PutRouteTable(tx, t)
 	})
 	if err != nil {
@@ -648,16 +662,12 @@ func (s *Service) associateRouteTable(r *Request) (any, error) {
 // subnetAssociation is the table a subnet is explicitly associated with,
 // and the association's index in it (nil: none, the main table applies).
 func subnetAssociation(tx store.Tx, owner, subnetID string) (*store.RouteTable, int, error) {
-	return findAssociation(tx, owner, func(a store.RouteTableAssociation) bool { return a.SubnetID == subnetID })
-}
-
-func findAssociation(tx store.Tx, owner string, match func(store.RouteTableAssociation) bool) (*store.RouteTable, int, error) {
 	all, err := store.ListRouteTables(tx, owner)
 	if err != nil {
 		return nil, 0, err
 	}
 	for _, t := range all {
-		if i := slices.IndexFunc(t.Associations, match); i >= 0 {
+		if i := slices.IndexFunc(t.Associations, func(a store.RouteTableAssociation) bool { return a.SubnetID == subnetID }); i >= 0 {
 			return t, i, nil
 		}
 	}
@@ -671,12 +681,16 @@ func (s *Service) disassociateRouteTable(r *Request) (any, error) {
 	}
 	owner := r.User.Name
 	err = s.Store.Update(func(tx store.Tx) error {
-		t, i, err := findAssociation(tx, owner, func(a store.RouteTableAssociation) bool { return a.ID == id })
+		all, err := store.ListRouteTables(tx, owner)
 		if err != nil {
 			return err
 		}
-		if t == nil {
-			return noAssociation(tx, owner, id)
+		t, i := associated(all, id)
+		switch {
+		case t == nil:
+			return ec2err.New(ec2err.InvalidAssociationIDNotFound, "The association ID '%s' does not exist", id)
+		case i < 0:
+			return ec2err.New(ec2err.InvalidParameterValue, "cannot disassociate the main route table association %s", id)
 		}
 		if err := r.DryRun(); err != nil {
 			return err
@@ -690,19 +704,6 @@ func (s *Service) disassociateRouteTable(r *Request) (any, error) {
 	return ok()
 }
 
-// noAssociation is the error for an association id that names no subnet's
-// association: a VPC's main association stays, anything else is not found.
-func noAssociation(tx store.Tx, owner, id string) error {
-	all, err := store.ListRouteTables(tx, owner)
-	if err != nil {
-		return err
-	}
-	if slices.ContainsFunc(all, func(t *store.RouteTable) bool { return t.Main && t.MainAssocID == id }) {
-		return ec2err.New(ec2err.InvalidParameterValue, "cannot disassociate the main route table association %s", id)
-	}
-	return ec2err.New(ec2err.InvalidAssociationIDNotFound, "The association ID '%s' does not exist", id)
-}
-
 // dropSubnetAssociations removes a deleted subnet's association, as EC2
 // does with the subnet.
 func dropSubnetAssociations(tx store.Tx, owner, subnetID string) error {
@@ -712,4 +713,80 @@ func dropSubnetAssociations(tx store.Tx, owner, subnetID string) error {
 	}
 	t.Associations = slices.Delete(t.Associations, i, i+1)
 	return store.PutRouteTable(tx, t)
+}
+
+// ReplaceRouteTableAssociation
+
+type replaceRouteTableAssociationResponse struct {
+	Meta
+	NewAssociationID string           `xml:"newAssociationId"`
+	State            associationState `xml:"associationState"`
+}
+
+// replaceRouteTableAssociation moves a subnet's association, or a VPC's
+// main one, to another table of the VPC, under a new association id.
+func (s *Service) replaceRouteTableAssociation(r *Request) (any, error) {
+	id, err := requiredID(r.Params, "AssociationId", "rtbassoc", ec2err.InvalidAssociationIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	tableID, err := requiredID(r.Params, "RouteTableId", "rtb", ec2err.InvalidRouteTableIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	newID := store.NewID("rtbassoc")
+	err = s.Store.Update(func(tx store.Tx) error {
+		to, err := routeTableKind.byID(tx, owner, tableID)
+		if err != nil {
+			return err
+		}
+		all, err := store.ListRouteTables(tx, owner)
+		if err != nil {
+			return err
+		}
+		from, i := associated(all, id)
+		switch {
+		case from == nil:
+			return ec2err.New(ec2err.InvalidAssociationIDNotFound, "The association ID '%s' does not exist", id)
+		case from.VpcID != to.VpcID:
+			return ec2err.New(ec2err.InvalidParameterValue, "route table %s and association %s belong to different networks", tableID, id)
+		}
+		if err := r.DryRun(); err != nil {
+			return err
+		}
+		if i < 0 { // the main association
+			from.Main, from.MainAssocID = false, ""
+			to.Main, to.MainAssocID = true, newID
+		} else {
+			subnet := from.Associations[i].SubnetID
+			from.Associations = slices.Delete(from.Associations, i, i+1)
+			if from.ID == to.ID {
+				to = from
+			}
+			to.Associations = append(to.Associations, store.RouteTableAssociation{ID: newID, SubnetID: subnet})
+		}
+		if err := store.PutRouteTable(tx, from); err != nil {
+			return err
+		}
+		return store.PutRouteTable(tx, to)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &replaceRouteTableAssociationResponse{NewAssociationID: newID, State: associationState{stateAssociated}}, nil
+}
+
+// associated finds association id among the tables: its table and its
+// index in Associations (-1: the table's main association).
+func associated(all []*store.RouteTable, id string) (*store.RouteTable, int) {
+	for _, t := range all {
+		if t.Main && t.MainAssocID == id {
+			return t, -1
+		}
+		if i := slices.IndexFunc(t.Associations, func(a store.RouteTableAssociation) bool { return a.ID == id }); i >= 0 {
+			return t, i
+		}
+	}
+	return nil, 0
 }

@@ -422,3 +422,60 @@ func TestGroupsOfOwnVpcsNeedNoCloudGroups(t *testing.T) {
 	wantCode(t, err, ec2err.UnsupportedOperation)
 	e.mustCall(t, "alice", "CreateSecurityGroup", "GroupName", "web", "GroupDescription", "web", "VpcId", store.DefaultVPCID("alice"))
 }
+
+func TestReplaceRouteAndAssociations(t *testing.T) {
+	e := newTestEnv(t, nil)
+	n := e.createLabNet(t, "alice", "10.0.0.0/16", "10.0.1.0/24")
+	table := func(id string) routeTableXML {
+		t.Helper()
+		return e.mustCall(t, "alice", "DescribeRouteTables", "RouteTableId.1", id).(*describeRouteTablesResponse).RouteTables[0]
+	}
+	// A new gateway takes the old one's place and the route follows it.
+	igw2 := e.mustCall(t, "alice", "CreateInternetGateway").(*createInternetGatewayResponse).InternetGateway.ID
+	e.mustCall(t, "alice", "DetachInternetGateway", "InternetGatewayId", n.igw, "VpcId", n.vpc)
+	e.mustCall(t, "alice", "AttachInternetGateway", "InternetGatewayId", igw2, "VpcId", n.vpc)
+	e.mustCall(t, "alice", "ReplaceRoute", "RouteTableId", n.rtb, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId", igw2)
+	if got := table(n.rtb).Routes[1]; got.GatewayID != igw2 || got.State != "active" {
+		t.Errorf("got route %+v after ReplaceRoute, want an active one to %s", got, igw2)
+	}
+	// The subnet moves to the main table, then the main association moves
+	// to the lab's table.
+	main := store.MainRouteTableID("alice", n.vpc)
+	moved := e.mustCall(t, "alice", "ReplaceRouteTableAssociation", "AssociationId", n.assoc, "RouteTableId", main).(*replaceRouteTableAssociationResponse).NewAssociationID
+	if a := table(main).Associations; len(a) != 2 || a[1].ID != moved || a[1].SubnetID != n.subnet || len(table(n.rtb).Associations) != 0 {
+		t.Errorf("got main table associations %+v, want the main one and the subnet's %s", a, moved)
+	}
+	mainAssoc := table(main).Associations[0].ID
+	newMain := e.mustCall(t, "alice", "ReplaceRouteTableAssociation", "AssociationId", mainAssoc, "RouteTableId", n.rtb).(*replaceRouteTableAssociationResponse).NewAssociationID
+	mains := e.mustCall(t, "alice", "DescribeRouteTables", "Filter.1.Name", "association.main", "Filter.1.Value.1", "true", "Filter.2.Name", "vpc-id", "Filter.2.Value.1", n.vpc).(*describeRouteTablesResponse).RouteTables
+	if len(mains) != 1 || mains[0].ID != n.rtb || mains[0].Associations[0].ID != newMain || !mains[0].Associations[0].Main {
+		t.Errorf("got main tables %+v, want %s with the main association %s", mains, n.rtb, newMain)
+	}
+	// The old main table is an ordinary one now: it goes once its subnet does.
+	e.mustCall(t, "alice", "DisassociateRouteTable", "AssociationId", moved)
+	e.mustCall(t, "alice", "DeleteRouteTable", "RouteTableId", main)
+	_, err := e.call(t, "alice", "DeleteRouteTable", "RouteTableId", n.rtb)
+	wantCode(t, err, ec2err.DependencyViolation)
+
+	bob := e.createLabNet(t, "bob", "10.0.0.0/16", "10.0.1.0/24")
+	other := e.createLabNet(t, "alice", "10.1.0.0/16", "10.1.1.0/24")
+	cases := []struct {
+		name   string
+		action string
+		kv     []string
+		want   string
+	}{
+		{"replace a missing route", "ReplaceRoute", []string{"RouteTableId", n.rtb, "DestinationCidrBlock", "10.9.0.0/16", "GatewayId", igw2}, ec2err.InvalidParameterValue},
+		{"replace the local route", "ReplaceRoute", []string{"RouteTableId", n.rtb, "DestinationCidrBlock", "10.0.0.0/16", "GatewayId", igw2}, ec2err.InvalidParameterValue},
+		{"replace a route in bob's table", "ReplaceRoute", []string{"RouteTableId", bob.rtb, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId", igw2}, ec2err.InvalidRouteTableIDNotFound},
+		{"move bob's association", "ReplaceRouteTableAssociation", []string{"AssociationId", bob.assoc, "RouteTableId", n.rtb}, ec2err.InvalidAssociationIDNotFound},
+		{"move to another VPC's table", "ReplaceRouteTableAssociation", []string{"AssociationId", other.assoc, "RouteTableId", n.rtb}, ec2err.InvalidParameterValue},
+		{"move to bob's table", "ReplaceRouteTableAssociation", []string{"AssociationId", other.assoc, "RouteTableId", bob.rtb}, ec2err.InvalidRouteTableIDNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.call(t, "alice", c.action, c.kv...)
+			wantCode(t, err, c.want)
+		})
+	}
+}

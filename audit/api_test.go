@@ -32,6 +32,7 @@ var mutating = []string{
 	"CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "CreateSubnet", "DeleteSubnet", "ModifySubnetAttribute",
 	"CreateInternetGateway", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
+	"ReplaceRoute", "ReplaceRouteTableAssociation",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {
