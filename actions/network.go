@@ -121,23 +121,27 @@ func netAttrs(tags []store.Tag, fields map[string][]string) Attrs {
 
 func boolText(b bool) []string { return []string{strconv.FormatBool(b)} }
 
-// requiredCIDR reads an IPv4 CIDR parameter with a prefix length in
+// requiredCIDR reads CidrBlock, an IPv4 block with a prefix length in
 // [minBits, maxBits]: malformed is InvalidParameterValue, a size out of
-// range the given code (InvalidVpc.Range, InvalidSubnet.Range). Host bits
-// are dropped, as EC2 does.
-func requiredCIDR(r *Request, name string, minBits, maxBits int, rangeCode string) (netip.Prefix, error) {
-	v, err := r.Params.Required(name)
+// range the given code (InvalidVpc.Range, InvalidSubnet.Range), each in
+// EC2's words, which tools compare. Host bits are dropped, as EC2 does.
+func requiredCIDR(r *Request, minBits, maxBits int, rangeCode string) (netip.Prefix, error) {
+	v, err := r.Params.Required("CidrBlock")
 	if err != nil {
 		return netip.Prefix{}, err
 	}
 	p, err := netip.ParsePrefix(v)
 	if err != nil || !p.Addr().Is4() {
-		return netip.Prefix{}, ec2err.BadValue(name, v, "It must be an IPv4 CIDR block such as 10.0.0.0/16.")
+		return netip.Prefix{}, ec2err.BadValue("cidrBlock", v, "This is not a valid CIDR block.")
 	}
 	if p.Bits() < minBits || p.Bits() > maxBits {
-		return netip.Prefix{}, ec2err.New(rangeCode, "The CIDR '%s' is invalid: the block size must be between /%d and /%d.", v, minBits, maxBits)
+		return netip.Prefix{}, cidrInvalid(rangeCode, v)
 	}
 	return p.Masked(), nil
+}
+
+func cidrInvalid(code, cidr string) error {
+	return ec2err.New(code, "The CIDR '%s' is invalid.", cidr)
 }
 
 // overlaps reports whether two CIDR blocks share an address.

@@ -174,12 +174,9 @@ func (s *Service) attachInternetGateway(r *Request, attach bool) (any, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := s.vpcByID(tx, owner, vpcID); err != nil {
-			return err
-		}
 		if attach {
 			err = checkAttachable(tx, g, vpcID)
-		} else if g.VpcID != vpcID {
+		} else if g.VpcID != vpcID { // a VPC that does not exist included, as EC2 answers
 			err = ec2err.New(ec2err.GatewayNotAttached, "resource %s is not attached to network %s", id, vpcID)
 		}
 		if err != nil {
@@ -203,6 +200,9 @@ func (s *Service) attachInternetGateway(r *Request, attach bool) (any, error) {
 // checkAttachable refuses a gateway attached anywhere, and a VPC that has
 // a gateway: each has at most one.
 func checkAttachable(tx store.Tx, g *store.InternetGateway, vpcID string) error {
+	if _, err := vpcKind.byID(tx, g.Owner, vpcID); err != nil {
+		return err
+	}
 	if g.VpcID != "" {
 		return ec2err.New(ec2err.ResourceAlreadyAssociated, "resource %s is already attached to network %s", g.ID, g.VpcID)
 	}

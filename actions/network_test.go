@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -125,6 +126,7 @@ func TestNetworkErrors(t *testing.T) {
 		{"attach bob's gateway", "AttachInternetGateway", []string{"InternetGatewayId", bob.igw, "VpcId", other}, ec2err.InvalidInternetGatewayIDNotFound},
 		{"attach to bob's vpc", "AttachInternetGateway", []string{"InternetGatewayId", otherIGW, "VpcId", bob.vpc}, ec2err.InvalidVpcIDNotFound},
 		{"detach from the wrong vpc", "DetachInternetGateway", []string{"InternetGatewayId", n.igw, "VpcId", other}, ec2err.GatewayNotAttached},
+		{"detach from a vpc that does not exist", "DetachInternetGateway", []string{"InternetGatewayId", n.igw, "VpcId", "vpc-deadbeef"}, ec2err.GatewayNotAttached},
 		{"route table in bob's vpc", "CreateRouteTable", []string{"VpcId", bob.vpc}, ec2err.InvalidVpcIDNotFound},
 		{"bob's route table", "DescribeRouteTables", []string{"RouteTableId.1", bob.rtb}, ec2err.InvalidRouteTableIDNotFound},
 		{"delete a main table", "DeleteRouteTable", []string{"RouteTableId", mainRtb}, ec2err.DependencyViolation},
@@ -476,6 +478,34 @@ func TestReplaceRouteAndAssociations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.call(t, "alice", c.action, c.kv...)
 			wantCode(t, err, c.want)
+		})
+	}
+}
+
+// Tools compare these messages with EC2's word for word.
+func TestCidrMessagesAreEC2s(t *testing.T) {
+	e := newTestEnv(t, nil)
+	vpc := e.mustCall(t, "alice", "CreateVpc", "CidrBlock", "10.0.0.0/16").(*createVpcResponse).Vpc.VpcID
+	e.mustCall(t, "alice", "CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.0.0/24")
+	cases := []struct {
+		name, action string
+		kv           []string
+		want         string
+	}{
+		{"vpc range", "CreateVpc", []string{"CidrBlock", "10.1.0.0/29"}, "The CIDR '10.1.0.0/29' is invalid."},
+		{"vpc block", "CreateVpc", []string{"CidrBlock", "1000.1.0.0/20"}, "Value (1000.1.0.0/20) for parameter cidrBlock is invalid. This is not a valid CIDR block."},
+		{"subnet range", "CreateSubnet", []string{"VpcId", vpc, "CidrBlock", "10.1.0.0/20"}, "The CIDR '10.1.0.0/20' is invalid."},
+		{"subnet conflict", "CreateSubnet", []string{"VpcId", vpc, "CidrBlock", "10.0.0.0/25"}, "The CIDR '10.0.0.0/25' conflicts with another subnet"},
+		{"subnet zone", "CreateSubnet", []string{"VpcId", vpc, "CidrBlock", "10.0.5.0/24", "AvailabilityZone", "us-east-1z"},
+			"Value (us-east-1z) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: us-east-1a, us-east-1b."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.call(t, "alice", c.action, c.kv...)
+			var ee *ec2err.Error
+			if !errors.As(err, &ee) || ee.Message != c.want {
+				t.Errorf("got %v, want the message %q", err, c.want)
+			}
 		})
 	}
 }

@@ -3,8 +3,8 @@ package actions
 import (
 	"math/bits"
 	"net/netip"
-	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
@@ -195,7 +195,7 @@ func (s *Service) createSubnet(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cidr, err := requiredCIDR(r, "CidrBlock", minSubnetBits, maxSubnetBits, ec2err.InvalidSubnetRange)
+	cidr, err := requiredCIDR(r, minSubnetBits, maxSubnetBits, ec2err.InvalidSubnetRange)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (s *Service) createSubnet(r *Request) (any, error) {
 			return err
 		}
 		if !inside(cidr, netip.MustParsePrefix(v.CIDR)) {
-			return ec2err.New(ec2err.InvalidSubnetRange, "The CIDR '%s' is invalid: it is not within the VPC's range %s.", cidr, v.CIDR)
+			return cidrInvalid(ec2err.InvalidSubnetRange, r.Params.String("CidrBlock"))
 		}
 		if err := checkNoConflict(tx, owner, vpcID, cidr); err != nil {
 			return err
@@ -246,18 +246,20 @@ func (s *Service) subnetZone(r *Request) (string, error) {
 		return "", ec2err.New(ec2err.InvalidParameterCombination, "Give AvailabilityZone or AvailabilityZoneId, not both.")
 	}
 	all := s.zones()
-	if err := checkZonesExist(all, slices.DeleteFunc([]string{name}, isEmpty), slices.DeleteFunc([]string{id}, isEmpty)); err != nil {
-		return "", err
-	}
 	for _, z := range all {
 		if z.ZoneName == name || z.ZoneID == id {
 			return z.ZoneName, nil
 		}
 	}
+	param, value := "availabilityZone", name
+	if id != "" {
+		param, value = "availabilityZoneId", id
+	}
+	if value != "" {
+		return "", ec2err.BadValue(param, value, "Subnets can currently only be created in the following availability zones: "+strings.Join(s.Config.AvailabilityZones, ", ")+".")
+	}
 	return all[0].ZoneName, nil
 }
-
-func isEmpty(s string) bool { return s == "" }
 
 // checkNoConflict refuses a block that overlaps another subnet of the VPC.
 func checkNoConflict(tx store.Tx, owner, vpcID string, cidr netip.Prefix) error {
@@ -267,7 +269,7 @@ func checkNoConflict(tx store.Tx, owner, vpcID string, cidr netip.Prefix) error 
 	}
 	for _, o := range all {
 		if o.VpcID == vpcID && overlaps(o.CIDR, cidr.String()) {
-			return ec2err.New(ec2err.InvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet: %s has %s.", cidr, o.ID, o.CIDR)
+			return ec2err.New(ec2err.InvalidSubnetConflict, "The CIDR '%s' conflicts with another subnet", cidr)
 		}
 	}
 	return nil

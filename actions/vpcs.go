@@ -268,7 +268,7 @@ func (s *Service) createVpc(r *Request) (any, error) {
 	if err := s.networksAllowed(); err != nil {
 		return nil, err
 	}
-	cidr, err := requiredCIDR(r, "CidrBlock", minVPCBits, maxVPCBits, ec2err.InvalidVpcRange)
+	cidr, err := requiredCIDR(r, minVPCBits, maxVPCBits, ec2err.InvalidVpcRange)
 	if err != nil {
 		return nil, err
 	}
