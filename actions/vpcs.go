@@ -61,7 +61,11 @@ func (s *Service) defaultVPC(tx store.Tx, owner string) (*store.VPC, error) {
 	}
 	network := s.defaultNetwork()
 	v = newVPC(owner, id, network.CIDR, true)
-	if err := putNewVPC(tx, v); err != nil {
+	igw := &store.InternetGateway{ID: store.DefaultInternetGatewayID(owner), Owner: owner, VpcID: id}
+	if err := store.PutInternetGateway(tx, igw); err != nil {
+		return nil, err
+	}
+	if err := putNewVPC(tx, v, store.Route{Destination: "0.0.0.0/0", GatewayID: igw.ID}); err != nil {
 		return nil, err
 	}
 	if err := adoptLegacyGroups(tx, owner, id); err != nil {
@@ -75,16 +79,7 @@ func (s *Service) defaultVPC(tx store.Tx, owner string) (*store.VPC, error) {
 			return nil, err
 		}
 	}
-	igw := &store.InternetGateway{ID: store.DefaultInternetGatewayID(owner), Owner: owner, VpcID: id}
-	if err := store.PutInternetGateway(tx, igw); err != nil {
-		return nil, err
-	}
-	rtb, err := store.GetRouteTable(tx, owner, store.MainRouteTableID(owner, id))
-	if err != nil {
-		return nil, err
-	}
-	rtb.Routes = append(rtb.Routes, store.Route{Destination: "0.0.0.0/0", GatewayID: igw.ID})
-	return v, store.PutRouteTable(tx, rtb)
+	return v, nil
 }
 
 // ensureDefaultNetwork is defaultVPC for read-only actions: it writes only
@@ -116,16 +111,16 @@ func newVPC(owner, id, cidr string, isDefault bool) *store.VPC {
 }
 
 // putNewVPC stores a new VPC with what EC2 makes with it: its main route
-// table (the local route) and its security group "default" (the default
-// VPC's may exist already, made before there were VPCs).
-func putNewVPC(tx store.Tx, v *store.VPC) error {
+// table (the local route, then routes) and its security group "default"
+// (the default VPC's may exist already, made before there were VPCs).
+func putNewVPC(tx store.Tx, v *store.VPC, routes ...store.Route) error {
 	if err := store.PutVPC(tx, v); err != nil {
 		return err
 	}
 	rtb := &store.RouteTable{
 		ID: store.MainRouteTableID(v.Owner, v.ID), Owner: v.Owner, VpcID: v.ID, Main: true,
 		MainAssocID: store.DerivedID("rtbassoc", v.Owner, v.ID, "main"),
-		Routes:      []store.Route{{Destination: v.CIDR, GatewayID: localGateway}},
+		Routes:      append([]store.Route{{Destination: v.CIDR, GatewayID: localGateway}}, routes...),
 	}
 	if err := store.PutRouteTable(tx, rtb); err != nil {
 		return err
