@@ -26,11 +26,6 @@ var securityGroupActions = map[string]Handler{
 	"DescribeSecurityGroupRules":    (*Service).describeSecurityGroupRules,
 }
 
-// VpcID is the one VPC of a deployment: every student's groups live in
-// it, as groups of an account's default VPC do. It has the form of a real
-// VPC id so that tools validating ids accept it.
-const VpcID = "vpc-0ec0e000000000000"
-
 const (
 	defaultGroupName        = "default"
 	defaultGroupDescription = "default VPC security group"
@@ -43,13 +38,14 @@ const (
 	apiVPC = "2011-01-01"
 )
 
-// Every student has a default group, made on first use: in the
+// Every VPC has a group "default", made with it; the student's default
+// group is the default VPC's, made with that VPC on first use: in the
 // transaction that first needs it, or (for read-only calls) just before.
 
-func newDefaultGroup(owner string) *store.SecurityGroup {
-	id := store.NewID("sg")
+func newDefaultGroup(owner, vpcID string) *store.SecurityGroup {
+	id := store.DefaultGroupID(owner, vpcID)
 	return &store.SecurityGroup{
-		ID: id, Owner: owner, Name: defaultGroupName, Description: defaultGroupDescription, VpcID: VpcID,
+		ID: id, Owner: owner, Name: defaultGroupName, Description: defaultGroupDescription, VpcID: vpcID,
 		Ingress: []store.Rule{{ID: store.NewID("sgr"), Protocol: "-1", GroupID: id}},
 		Egress:  []store.Rule{allowAllEgress()},
 	}
@@ -60,33 +56,18 @@ func allowAllEgress() store.Rule {
 	return store.Rule{ID: store.NewID("sgr"), Protocol: "-1", CIDRv4: "0.0.0.0/0"}
 }
 
-// ensureDefaultGroup creates the owner's default group if it is missing;
-// tx must be writable.
-func ensureDefaultGroup(tx store.Tx, owner string) (*store.SecurityGroup, error) {
+// ensureDefaultGroup returns the owner's default group, making the default
+// VPC with it if missing (tx must then be writable).
+func (s *Service) ensureDefaultGroup(tx store.Tx, owner string) (*store.SecurityGroup, error) {
+	if _, err := s.defaultVPC(tx, owner); err != nil {
+		return nil, err
+	}
 	g, err := store.SecurityGroupByName(tx, owner, defaultGroupName)
-	if err != nil || g != nil {
-		return g, err
+	if err == nil && g == nil {
+		g = newDefaultGroup(owner, store.DefaultVPCID(owner))
+		err = store.PutSecurityGroup(tx, g)
 	}
-	g = newDefaultGroup(owner)
-	return g, store.PutSecurityGroup(tx, g)
-}
-
-// ensureDefaultGroupExists is ensureDefaultGroup for read-only actions:
-// it writes only the first time.
-func (s *Service) ensureDefaultGroupExists(owner string) error {
-	var found bool
-	err := s.Store.View(func(tx store.Tx) error {
-		g, err := store.SecurityGroupByName(tx, owner, defaultGroupName)
-		found = g != nil
-		return err
-	})
-	if err != nil || found {
-		return err
-	}
-	return s.Store.Update(func(tx store.Tx) error {
-		_, err := ensureDefaultGroup(tx, owner)
-		return err
-	})
+	return g, err
 }
 
 // findGroup resolves GroupId (preferred) or GroupName to one of the
@@ -107,7 +88,7 @@ func findGroup(tx store.Tx, owner, id, name string) (*store.SecurityGroup, error
 	}
 	g, err := store.SecurityGroupByName(tx, owner, name)
 	if err == nil && g == nil {
-		err = ec2err.New(ec2err.InvalidGroupNotFound, "The security group '%s' does not exist in default VPC '%s'", name, VpcID)
+		err = ec2err.New(ec2err.InvalidGroupNotFound, "The security group '%s' does not exist in default VPC '%s'", name, store.DefaultVPCID(owner))
 	}
 	return g, err
 }
@@ -134,9 +115,7 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 	if err := checkGroupName(name, description); err != nil {
 		return nil, err
 	}
-	if vpc := r.Params.String("VpcId"); vpc != "" && vpc != VpcID {
-		return nil, ec2err.New(ec2err.InvalidVpcIDNotFound, "The vpc ID '%s' does not exist: this endpoint has one VPC, %s.", vpc, VpcID)
-	}
+	vpcID := r.Params.String("VpcId")
 	tags, err := tagSpecTags(r.Params, "security-group")
 	if err != nil {
 		return nil, err
@@ -146,20 +125,27 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 	}
 	owner := r.User.Name
 	g := &store.SecurityGroup{
-		ID: store.NewID("sg"), Owner: owner, Name: name, Description: description, VpcID: VpcID,
+		ID: store.NewID("sg"), Owner: owner, Name: name, Description: description,
 		Egress: []store.Rule{allowAllEgress()},
 	}
 	created := s.intend(g, store.GroupCreating, true, g.Egress)
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := ensureDefaultGroup(tx, owner); err != nil {
-			return err
+		v, err := s.defaultVPC(tx, owner)
+		if err == nil && vpcID != "" {
+			v, err = s.vpcByID(tx, owner, vpcID)
 		}
-		all, err := store.ListSecurityGroups(tx, owner)
+		if err == nil && !v.IsDefault && s.Backend.SecurityGroups != nil {
+			err = ec2err.New(ec2err.UnsupportedOperation, "On this course's cloud security groups live in your default VPC %s: leave out VpcId.", store.DefaultVPCID(owner))
+		}
 		if err != nil {
 			return err
 		}
-		if slices.ContainsFunc(all, func(o *store.SecurityGroup) bool { return o.Name == name }) {
-			return ec2err.New(ec2err.InvalidGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, VpcID)
+		g.VpcID = v.ID
+		if dup, err := store.SecurityGroupInVPC(tx, owner, v.ID, name); err != nil || dup != nil {
+			if err == nil {
+				err = ec2err.New(ec2err.InvalidGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, v.ID)
+			}
+			return err
 		}
 		if err := s.checkQuota(tx, r.User, quota.Delta{SecurityGroups: 1}); err != nil {
 			return err
@@ -269,7 +255,7 @@ func (s *Service) describeSecurityGroups(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
-	if err := s.ensureDefaultGroupExists(owner); err != nil {
+	if err := s.ensureDefaultNetwork(owner); err != nil {
 		return nil, err
 	}
 	names, ids := r.Params.List("GroupName"), r.Params.List("GroupId")
@@ -285,7 +271,8 @@ func (s *Service) describeSecurityGroups(r *Request) (any, error) {
 		var picked []*store.SecurityGroup
 		var pickedTags [][]store.Tag
 		for _, g := range all {
-			if len(names) > 0 && !contains(names, g.Name) || len(ids) > 0 && !contains(ids, g.ID) {
+			// GroupName.N names groups of the default VPC, as in EC2.
+			if len(names) > 0 && !(contains(names, g.Name) && g.InDefaultVPC()) || len(ids) > 0 && !contains(ids, g.ID) {
 				continue
 			}
 			tags, err := store.Tags(tx, owner, g.ID)
@@ -834,8 +821,8 @@ type authorizeResponse struct {
 // ruleChange opens an authorize or revoke: the student's default group
 // exists, the target group and its rule list for the direction, and the
 // requested rules with their peers resolved among the student's groups.
-func ruleChange(tx store.Tx, r *Request, egress bool, reqs []ruleRequest) (*store.SecurityGroup, *[]store.Rule, []store.Rule, error) {
-	if _, err := ensureDefaultGroup(tx, r.User.Name); err != nil {
+func (s *Service) ruleChange(tx store.Tx, r *Request, egress bool, reqs []ruleRequest) (*store.SecurityGroup, *[]store.Rule, []store.Rule, error) {
+	if _, err := s.ensureDefaultGroup(tx, r.User.Name); err != nil {
 		return nil, nil, nil, err
 	}
 	g, err := targetGroup(tx, r, egress)
@@ -875,7 +862,7 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 	var group *store.SecurityGroup
 	var change *store.GroupChange
 	err = s.Store.Update(func(tx store.Tx) error {
-		g, existing, rules, err := ruleChange(tx, r, egress, reqs)
+		g, existing, rules, err := s.ruleChange(tx, r, egress, reqs)
 		if err != nil {
 			return err
 		}
@@ -973,7 +960,7 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 	var change *store.GroupChange
 	err := s.Store.Update(func(tx store.Tx) error {
 		revoked, unknown = nil, nil
-		g, existing, wanted, err := ruleChange(tx, r, egress, reqs)
+		g, existing, wanted, err := s.ruleChange(tx, r, egress, reqs)
 		if err != nil {
 			return err
 		}
@@ -1066,7 +1053,7 @@ func (s *Service) describeSecurityGroupRules(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
-	if err := s.ensureDefaultGroupExists(owner); err != nil {
+	if err := s.ensureDefaultNetwork(owner); err != nil {
 		return nil, err
 	}
 	ids := r.Params.List("SecurityGroupRuleId")

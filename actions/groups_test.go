@@ -73,8 +73,8 @@ func TestDefaultGroupOnFirstUse(t *testing.T) {
 		if want := "-1 [group:" + g.GroupID + "/111111111111]"; permText(g.Ingress) != want {
 			t.Errorf("got default ingress %q, want %q", permText(g.Ingress), want)
 		}
-		if got := permText(g.Egress.Items); got != "-1 [0.0.0.0/0]" || g.VpcID != VpcID || g.OwnerID != "111111111111" {
-			t.Errorf("got egress %q vpc %q owner %q, want all-out, %s, alice's account", got, g.VpcID, g.OwnerID, VpcID)
+		if got := permText(g.Egress.Items); got != "-1 [0.0.0.0/0]" || g.VpcID != store.DefaultVPCID("alice") || g.OwnerID != "111111111111" {
+			t.Errorf("got egress %q vpc %q owner %q, want all-out, %s, alice's account", got, g.VpcID, g.OwnerID, store.DefaultVPCID("alice"))
 		}
 	}
 	_, err := e.call(t, "alice", "CreateSecurityGroup", "GroupName", "default", "GroupDescription", "x")
@@ -277,7 +277,7 @@ func TestDescribeSecurityGroupsFiltersPagingAndVersions(t *testing.T) {
 		{"ingress port", []string{"Filter.1.Name", "ip-permission.from-port", "Filter.1.Value.1", "8020"}, 1},
 		{"egress cidr", []string{"Filter.1.Name", "egress.ip-permission.cidr", "Filter.1.Value.1", "0.0.0.0/0"}, 8},
 		{"tag", []string{"Filter.1.Name", "tag:role", "Filter.1.Value.1", "nn"}, 1},
-		{"vpc", []string{"Filter.1.Name", "vpc-id", "Filter.1.Value.1", VpcID}, 8},
+		{"vpc", []string{"Filter.1.Name", "vpc-id", "Filter.1.Value.1", store.DefaultVPCID("alice")}, 8},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

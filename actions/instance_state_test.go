@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/store"
 )
 
 // stateEnv is an instance just launched (pending in the store) with what
@@ -106,6 +107,12 @@ var stateCases = []stateCase{
 	}},
 	{action: "CreateImage", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst, "Name", "running-image"} }},
 	{action: "CreateImage", stopped: true, args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst, "Name", "stopped-image"} }},
+	{action: "CreateRoute", args: func(e *stateEnv) []string {
+		return []string{"RouteTableId", store.MainRouteTableID("alice", store.DefaultVPCID("alice")), "DestinationCidrBlock", "10.9.0.0/16", "InstanceId", e.inst}
+	}},
+	{action: "ReplaceRoute", args: func(e *stateEnv) []string {
+		return []string{"RouteTableId", store.MainRouteTableID("alice", store.DefaultVPCID("alice")), "DestinationCidrBlock", "0.0.0.0/0", "InstanceId", e.inst}
+	}},
 }
 
 // noInstanceID lists the actions that name no instance; together with
@@ -128,6 +135,11 @@ var noInstanceID = []string{
 	// InstanceCreditSpecification.N), which botocore's check below does not see.
 	"CreateSnapshots", "ModifyInstanceCreditSpecification",
 	"DeregisterImage", "DescribeImageAttribute", "ModifyImageAttribute", "ResetImageAttribute",
+	"CreateVpc", "DescribeVpcs", "DeleteVpc", "DescribeVpcAttribute", "ModifyVpcAttribute",
+	"CreateSubnet", "DescribeSubnets", "DeleteSubnet", "ModifySubnetAttribute",
+	"CreateInternetGateway", "DescribeInternetGateways", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
+	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
+	"ReplaceRouteTableAssociation",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

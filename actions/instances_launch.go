@@ -649,7 +649,7 @@ func (s *Service) launchKey(tx store.Tx, owner, keyName string) (publicKey strin
 // creating it on first use), or InvalidGroup.NotFound. A group named twice
 // is listed once.
 func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) ([]store.GroupRef, []backend.SecurityGroup, error) {
-	def, err := ensureDefaultGroup(tx, owner)
+	def, err := s.ensureDefaultGroup(tx, owner)
 	if err != nil {
 		return nil, nil, err
 	}

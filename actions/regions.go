@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/store"
 )
 
 var regionActions = map[string]Handler{
@@ -213,7 +214,7 @@ type describeAccountAttributesResponse struct {
 // own limits of instances and addresses (filled per request).
 var accountAttributes = []accountAttribute{
 	{Name: "supported-platforms", Values: []attributeValue{{"VPC"}}},
-	{Name: "default-vpc", Values: []attributeValue{{"none"}}},
+	{Name: "default-vpc"}, // the caller's
 	{Name: "max-instances"},
 	{Name: "vpc-max-security-groups-per-interface", Values: []attributeValue{{"5"}}},
 	{Name: "max-elastic-ips"},
@@ -260,6 +261,11 @@ func (s *Service) describeAccountAttributes(r *Request) (any, error) {
 			a.Values = limitValue(lim.MaxInstances)
 		case "max-elastic-ips", "vpc-max-elastic-ips":
 			a.Values = limitValue(lim.MaxAddresses)
+		case "default-vpc":
+			if err := s.ensureDefaultNetwork(r.User.Name); err != nil {
+				return nil, err
+			}
+			a.Values = []attributeValue{{store.DefaultVPCID(r.User.Name)}}
 		}
 		resp.Attributes = append(resp.Attributes, a)
 	}

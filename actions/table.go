@@ -17,6 +17,9 @@ var families = []map[string]Handler{
 	instanceOptionActions,
 	snapshotAttributeActions,
 	instanceTypeOfferingActions,
+	vpcActions,
+	subnetActions,
+	networkGatewayActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

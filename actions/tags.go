@@ -28,8 +28,12 @@ var notFoundCodes = map[string]string{
 	"key-pair":       ec2err.InvalidKeyPairNotFound,
 	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
 
-	"launch-template": ec2err.LaunchTemplateIDNotFound, // launch_templates.go
-	"image":           ec2err.InvalidAMIIDNotFound,
+	"launch-template":  ec2err.LaunchTemplateIDNotFound, // launch_templates.go
+	"image":            ec2err.InvalidAMIIDNotFound,
+	"vpc":              ec2err.InvalidVpcIDNotFound,
+	"subnet":           ec2err.InvalidSubnetIDNotFound,
+	"internet-gateway": ec2err.InvalidInternetGatewayIDNotFound,
+	"route-table":      ec2err.InvalidRouteTableIDNotFound,
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.

@@ -22,6 +22,7 @@ var readOnly = []string{
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "GetLaunchTemplateData",
 	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
 	"DescribeImageAttribute",
+	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
 }
 
 var mutating = []string{
@@ -36,6 +37,10 @@ var mutating = []string{
 	"CreateSnapshots", "ModifyInstanceCreditSpecification", "ModifyInstanceMetadataOptions", "ModifySnapshotAttribute",
 	"MonitorInstances", "ResetSnapshotAttribute", "UnmonitorInstances",
 	"CreateImage", "DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute",
+	"CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "CreateSubnet", "DeleteSubnet", "ModifySubnetAttribute",
+	"CreateInternetGateway", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
+	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
+	"ReplaceRoute", "ReplaceRouteTableAssociation",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

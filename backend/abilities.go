@@ -22,6 +22,7 @@ type Abilities struct {
 	Addresses      Addresses
 	Settings       InstanceSettings
 	Images         Images
+	Network        Network
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -39,6 +40,7 @@ func Discover(b Backend) Abilities {
 	a.Addresses, _ = b.(Addresses)
 	a.Settings, _ = b.(InstanceSettings)
 	a.Images, _ = b.(Images)
+	a.Network, _ = b.(Network)
 	return a
 }
 

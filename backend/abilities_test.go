@@ -23,6 +23,7 @@ type full struct {
 	backend.Addresses
 	backend.InstanceSettings
 	backend.Images
+	backend.Network
 }
 
 // counting is a wrapper such as the metrics one: it wraps the backend and
@@ -52,7 +53,7 @@ func wrap(a backend.Abilities, calls *int) backend.Abilities {
 }
 
 func present(a backend.Abilities) string {
-	return fmt.Sprint(a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil, a.Images != nil)
+	return fmt.Sprint(a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil, a.Images != nil, a.Network != nil)
 }
 
 // Abilities are found once; a wrapper built on them keeps every one, also
@@ -63,8 +64,8 @@ func TestWrapperKeepsAbilities(t *testing.T) {
 		b    backend.Backend
 		want string
 	}{
-		{"no abilities", plain{}, "false false false false false false false false"},
-		{"every ability", full{}, "true true true true true true true true"},
+		{"no abilities", plain{}, "false false false false false false false false false"},
+		{"every ability", full{}, "true true true true true true true true true"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -193,6 +193,9 @@ type EC2Backend struct {
 	// NamePrefix starts the names of key pairs and security groups in
 	// the account: PREFIX-USER-NAME, as those names are global there.
 	NamePrefix string `yaml:"name_prefix"`
+	// AllowVPCs lets students create VPCs, subnets, internet gateways and
+	// route tables: econe's records only, never made in the account.
+	AllowVPCs bool `yaml:"allow_vpcs"`
 	// Course is the econe:course tag on everything made in the account.
 	Course string `yaml:"course"`
 	// RateLimit caps the calls sent to AWS per second, in total; RateBurst

@@ -163,6 +163,48 @@ func TestTwoReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("first network calls at both replicas make one default VPC", func(t *testing.T) {
+		const students = 6
+		var wg sync.WaitGroup
+		for s := range students {
+			a, b := p.clients(p.user(t, fmt.Sprintf("net%02d", s), "limit2"))
+			for _, c := range []*ec2.Client{a, b, a, b} {
+				wg.Go(func() {
+					if _, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}); err != nil {
+						t.Errorf("DescribeVpcs: %v", err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		p.view(t, func(tx store.Tx) error {
+			for s := range students {
+				owner := fmt.Sprintf("net%02d", s)
+				vpcs, err := store.ListVPCs(tx, owner)
+				if err != nil {
+					return err
+				}
+				subnets, err := store.ListSubnets(tx, owner)
+				if err != nil {
+					return err
+				}
+				groups, err := store.ListSecurityGroups(tx, owner)
+				if err != nil {
+					return err
+				}
+				c, err := store.GetCounters(tx, owner)
+				if err != nil {
+					return err
+				}
+				if len(vpcs) != 1 || vpcs[0].ID != store.DefaultVPCID(owner) || len(subnets) != len(conf.Default().AvailabilityZones) || len(groups) != 1 || c.VPCs != 1 {
+					t.Errorf("%s: got %d VPCs, %d subnets, %d groups, VPC counter %d, want 1 default VPC, a subnet per zone, 1 group, counter 1",
+						owner, len(vpcs), len(subnets), len(groups), c.VPCs)
+				}
+			}
+			return nil
+		})
+	})
+
 	t.Run("the quota race over both replicas never overshoots", func(t *testing.T) {
 		const students, perStudent = 20, 3
 		limit := func(s int) int { return 2 + s%4 }

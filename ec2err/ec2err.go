@@ -191,6 +191,23 @@ const (
 	InvalidClientTokenId = "InvalidClientTokenId"
 	NoSuchEntity         = "NoSuchEntity"
 	ValidationError      = "ValidationError"
+
+	// The network resources (VPCs, subnets, gateways, route tables).
+	VpcLimitExceeded                  = "VpcLimitExceeded"
+	InvalidVpcIDMalformed             = "InvalidVpcID.Malformed"
+	InvalidVpcRange                   = "InvalidVpc.Range"
+	InvalidSubnetIDNotFound           = "InvalidSubnetID.NotFound"
+	InvalidSubnetIDMalformed          = "InvalidSubnetID.Malformed"
+	InvalidSubnetConflict             = "InvalidSubnet.Conflict"
+	InvalidSubnetRange                = "InvalidSubnet.Range"
+	InvalidInternetGatewayIDNotFound  = "InvalidInternetGatewayID.NotFound"
+	InvalidInternetGatewayIDMalformed = "InvalidInternetGatewayId.Malformed"
+	InvalidRouteTableIDNotFound       = "InvalidRouteTableID.NotFound"
+	InvalidRouteTableIDMalformed      = "InvalidRouteTableId.Malformed"
+	InvalidRouteNotFound              = "InvalidRoute.NotFound"
+	RouteAlreadyExists                = "RouteAlreadyExists"
+	InvalidGatewayIDNotFound          = "InvalidGatewayID.NotFound"
+	GatewayNotAttached                = "Gateway.NotAttached"
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -292,6 +309,22 @@ var codes = map[string]int{
 	InvalidClientTokenId:          http.StatusForbidden,
 	NoSuchEntity:                  http.StatusNotFound,
 	ValidationError:               http.StatusBadRequest,
+
+	VpcLimitExceeded:                  http.StatusBadRequest,
+	InvalidVpcIDMalformed:             http.StatusBadRequest,
+	InvalidVpcRange:                   http.StatusBadRequest,
+	InvalidSubnetIDNotFound:           http.StatusBadRequest,
+	InvalidSubnetIDMalformed:          http.StatusBadRequest,
+	InvalidSubnetConflict:             http.StatusBadRequest,
+	InvalidSubnetRange:                http.StatusBadRequest,
+	InvalidInternetGatewayIDNotFound:  http.StatusBadRequest,
+	InvalidInternetGatewayIDMalformed: http.StatusBadRequest,
+	InvalidRouteTableIDNotFound:       http.StatusBadRequest,
+	InvalidRouteTableIDMalformed:      http.StatusBadRequest,
+	InvalidRouteNotFound:              http.StatusBadRequest,
+	RouteAlreadyExists:                http.StatusBadRequest,
+	InvalidGatewayIDNotFound:          http.StatusBadRequest,
+	GatewayNotAttached:                http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.

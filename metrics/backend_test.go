@@ -26,6 +26,7 @@ type withCloudNames struct {
 	backend.SecurityGroups
 	backend.KeyPairs
 	backend.Addresses
+	backend.Network
 }
 
 type withSettings struct {
@@ -34,8 +35,8 @@ type withSettings struct {
 }
 
 func present(a backend.Abilities) string {
-	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v settings=%v images=%v",
-		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil, a.Images != nil)
+	return fmt.Sprintf("tx=%v finder=%v volumes=%v groups=%v keys=%v addresses=%v settings=%v images=%v network=%v",
+		a.TxLauncher != nil, a.Finder != nil, a.Volumes != nil, a.SecurityGroups != nil, a.KeyPairs != nil, a.Addresses != nil, a.Settings != nil, a.Images != nil, a.Network != nil)
 }
 
 // The metered abilities are exactly those of the backend it wraps: none

@@ -23,6 +23,7 @@ type Usage struct {
 	Snapshots      int `json:"snapshots"`
 	KeyPairs       int `json:"key_pairs"`
 	SecurityGroups int `json:"security_groups"`
+	VPCs           int `json:"vpcs"`
 	// Spent is the cost so far, from the usage ledger.
 	Spent Money `json:"spent"`
 	// CountStopped is the config's quota.count_stopped_instances: stopped
@@ -36,7 +37,7 @@ func (u Usage) Used(key string) string {
 	n, ok := map[string]int{
 		"max_instances": u.CountedInstances(), "max_vcpus": u.VCPUs, "max_addresses": u.Addresses,
 		"max_key_pairs": u.KeyPairs, "max_security_groups": u.SecurityGroups, "max_volumes": u.Volumes,
-		"max_volume_gib": u.VolumeGiB, "max_snapshots": u.Snapshots,
+		"max_volume_gib": u.VolumeGiB, "max_snapshots": u.Snapshots, "max_vpcs": u.VPCs,
 	}[key]
 	switch {
 	case ok:
@@ -76,6 +77,7 @@ type Delta struct {
 	InstanceType                                                       string // checked against instance_types when not ""
 	ImageID                                                            string // checked against images when not ""
 	Addresses, Volumes, VolumeGiB, Snapshots, KeyPairs, SecurityGroups int
+	VPCs                                                               int
 }
 
 // Check returns the EC2 error a student gets when d does not fit in l
@@ -117,6 +119,7 @@ func Check(l Limits, u Usage, d Delta) error {
 		{d.Snapshots, u.Snapshots, l.MaxSnapshots, ec2err.ResourceLimitExceeded, "max_snapshots", "snapshots"},
 		{d.KeyPairs, u.KeyPairs, l.MaxKeyPairs, ec2err.ResourceLimitExceeded, "max_key_pairs", "key pairs"},
 		{d.SecurityGroups, u.SecurityGroups, l.MaxSecurityGroups, ec2err.SecurityGroupLimitExceeded, "max_security_groups", "security groups"},
+		{d.VPCs, u.VPCs, l.MaxVPCs, ec2err.VpcLimitExceeded, "max_vpcs", "VPCs"},
 	} {
 		if r.want > 0 && r.limit != nil && r.held+r.want > *r.limit {
 			return ec2err.New(r.code,
@@ -177,6 +180,7 @@ func times(d Delta, n int) Delta {
 	d.Snapshots *= n
 	d.KeyPairs *= n
 	d.SecurityGroups *= n
+	d.VPCs *= n
 	return d
 }
 

@@ -16,6 +16,7 @@ package quota
 //   - 5,000 EBS volumes, 102,400 GiB (100 TiB) of General Purpose SSD
 //     storage and 10,000 snapshots (awslimitchecker's EBS defaults: active
 //     volumes, gp2 storage, active snapshots).
+//   - 5 VPCs per Region, the default VPC included.
 //
 // Every type and image is allowed, and there is no budget and no
 // running-hours limit until a group or the admin sets one.
@@ -29,6 +30,7 @@ func Builtin() Limits {
 		MaxVolumes:        Int(5000),
 		MaxVolumeGiB:      Int(102400),
 		MaxSnapshots:      Int(10000),
+		MaxVPCs:           Int(5),
 		InstanceTypes:     []string{},
 		Images:            []string{},
 	}

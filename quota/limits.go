@@ -28,6 +28,8 @@ type Limits struct {
 	MaxVolumes        *int `yaml:"max_volumes" json:"max_volumes,omitzero"`
 	MaxVolumeGiB      *int `yaml:"max_volume_gib" json:"max_volume_gib,omitzero"`
 	MaxSnapshots      *int `yaml:"max_snapshots" json:"max_snapshots,omitzero"`
+	// MaxVPCs counts the student's VPCs, their default one included.
+	MaxVPCs *int `yaml:"max_vpcs" json:"max_vpcs,omitzero"`
 	// InstanceTypes and Images are the allowed ones; an empty (set) list
 	// allows all, which lets an override lift a group's restriction.
 	InstanceTypes []string `yaml:"instance_types" json:"instance_types,omitzero"`

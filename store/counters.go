@@ -16,6 +16,7 @@ type Counters struct {
 	Snapshots      int            `json:"snapshots,omitempty"`
 	KeyPairs       int            `json:"key_pairs,omitempty"`
 	SecurityGroups int            `json:"security_groups,omitempty"`
+	VPCs           int            `json:"vpcs,omitempty"`
 }
 
 // Equal reports whether c and o count the same (a state at zero is the
@@ -23,7 +24,7 @@ type Counters struct {
 func (c Counters) Equal(o Counters) bool {
 	if c.VCPUs != o.VCPUs || c.StoppedVCPUs != o.StoppedVCPUs || c.Addresses != o.Addresses ||
 		c.Volumes != o.Volumes || c.VolumeGiB != o.VolumeGiB || c.Snapshots != o.Snapshots ||
-		c.KeyPairs != o.KeyPairs || c.SecurityGroups != o.SecurityGroups {
+		c.KeyPairs != o.KeyPairs || c.SecurityGroups != o.SecurityGroups || c.VPCs != o.VPCs {
 		return false
 	}
 	for _, m := range []map[string]int{c.Instances, o.Instances} {
@@ -55,6 +56,7 @@ func (c *Counters) add(d Counters, sign int) {
 	c.Snapshots += sign * d.Snapshots
 	c.KeyPairs += sign * d.KeyPairs
 	c.SecurityGroups += sign * d.SecurityGroups
+	c.VPCs += sign * d.VPCs
 }
 
 // GetCounters returns the owner's counters (zero when they hold nothing).
@@ -164,6 +166,9 @@ func RecountCounters(tx Tx, owner string) (Counters, error) {
 	}
 	if err == nil {
 		err = scanCount(tx, BucketSecurityGroups, owner, countGroup, add)
+	}
+	if err == nil {
+		err = scanCount(tx, BucketVPCs, owner, countVPC, add)
 	}
 	return c, err
 }

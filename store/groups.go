@@ -1,9 +1,11 @@
 package store
 
 // SecurityGroup is a student's security group with its rules. Records are
-// keyed OWNER/sg-…; names are unique per owner, and the index
-// security_group_names (OWNER/NAME -> sg-…) finds a group by name without
-// decoding the others: RunInstances resolves names on every launch.
+// keyed OWNER/sg-…; names are unique per VPC, and the index
+// security_group_names finds a group by name without decoding the others:
+// OWNER/NAME for the groups of the default VPC (the ones EC2 lets a
+// GroupName parameter name; RunInstances resolves names on every launch),
+// OWNER/vpc-…/NAME for those of the student's other VPCs.
 type SecurityGroup struct {
 	ID          string `json:"id"`
 	Owner       string `json:"owner"`
@@ -60,23 +62,48 @@ func (r Rule) SamePermission(o Rule) bool {
 		r.CIDRv4 == o.CIDRv4 && r.CIDRv6 == o.CIDRv6 && r.PrefixListID == o.PrefixListID && r.GroupID == o.GroupID
 }
 
+// LegacyVpcID is the VPC id every group had before each student had a
+// default VPC of their own: such a group is in the student's default VPC
+// (the default VPC's creation moves it there).
+const LegacyVpcID = "vpc-0ec0e000000000000"
+
+// InDefaultVPC reports whether the group is in its owner's default VPC.
+func (g *SecurityGroup) InDefaultVPC() bool {
+	return g.VpcID == "" || g.VpcID == LegacyVpcID || g.VpcID == DefaultVPCID(g.Owner)
+}
+
+func groupNameKey(g *SecurityGroup) string {
+	if g.InDefaultVPC() {
+		return OwnedKey(g.Owner, g.Name)
+	}
+	return OwnedKey(g.Owner, g.VpcID+"/"+g.Name)
+}
+
 // GetSecurityGroup loads one of the user's groups by id; nil when absent.
 func GetSecurityGroup(tx Tx, owner, id string) (*SecurityGroup, error) {
 	return GetOwned[SecurityGroup](tx, BucketSecurityGroups, owner, id)
 }
 
-// SecurityGroupByName finds the user's group called name; nil when absent.
+// SecurityGroupByName finds the user's group called name in their default
+// VPC; nil when absent.
 func SecurityGroupByName(tx Tx, owner, name string) (*SecurityGroup, error) {
-	id := tx.Get(BucketSecurityGroupNames, OwnedKey(owner, name))
+	return SecurityGroupInVPC(tx, owner, DefaultVPCID(owner), name)
+}
+
+// SecurityGroupInVPC finds the user's group called name in VPC vpcID; nil
+// when absent.
+func SecurityGroupInVPC(tx Tx, owner, vpcID, name string) (*SecurityGroup, error) {
+	id := tx.Get(BucketSecurityGroupNames, groupNameKey(&SecurityGroup{Owner: owner, VpcID: vpcID, Name: name}))
 	if id == nil {
 		return nil, nil
 	}
 	return GetSecurityGroup(tx, owner, string(id))
 }
 
-// PutSecurityGroup stores a group (groups are never renamed).
+// PutSecurityGroup stores a group (groups are never renamed, and move
+// only from LegacyVpcID to the default VPC's id, under the same name key).
 func PutSecurityGroup(tx Tx, g *SecurityGroup) error {
-	if err := tx.Put(BucketSecurityGroupNames, OwnedKey(g.Owner, g.Name), []byte(g.ID)); err != nil {
+	if err := tx.Put(BucketSecurityGroupNames, groupNameKey(g), []byte(g.ID)); err != nil {
 		return err
 	}
 	return counted(tx, BucketSecurityGroups, g.Owner, g.ID, g, countGroup)
@@ -88,7 +115,7 @@ func DeleteSecurityGroup(tx Tx, owner, id string) error {
 	if err != nil || g == nil {
 		return err
 	}
-	if err := tx.Delete(BucketSecurityGroupNames, OwnedKey(owner, g.Name)); err != nil {
+	if err := tx.Delete(BucketSecurityGroupNames, groupNameKey(g)); err != nil {
 		return err
 	}
 	return counted[SecurityGroup](tx, BucketSecurityGroups, owner, id, nil, countGroup)

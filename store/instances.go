@@ -46,6 +46,10 @@ type Instance struct {
 	PublicDNSName string `json:"public_dns,omitempty"`
 
 	Groups []GroupRef `json:"groups,omitempty"`
+	// VpcID and SubnetID place the instance (a subnet with instances
+	// cannot be deleted, SubnetInUse).
+	VpcID    string `json:"vpc_id,omitempty"`
+	SubnetID string `json:"subnet_id,omitempty"`
 	// UserData is the raw (decoded) user data; shown only to its owner via
 	// DescribeInstanceAttribute and never logged.
 	UserData []byte `json:"user_data,omitempty"`

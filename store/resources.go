@@ -26,6 +26,10 @@ var ResourceTypes = []ResourceType{
 	{"eipalloc-", "elastic-ip", BucketAddresses},
 	{"lt-", "launch-template", BucketLaunchTemplates},
 	{"ami-", "image", BucketImages},
+	{"vpc-", "vpc", BucketVPCs},
+	{"subnet-", "subnet", BucketSubnets},
+	{"igw-", "internet-gateway", BucketInternetGateways},
+	{"rtb-", "route-table", BucketRouteTables},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.

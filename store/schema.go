@@ -27,6 +27,10 @@ package store
 //	images          OWNER/ami-… -> Image (a student's own, from CreateImage)
 //	image_grants    ACCOUNT/ami-… -> OWNER (launchPermission: the account
 //	                the owner shared the image with; what its describe reads)
+//	vpcs            OWNER/vpc-… -> VPC
+//	subnets         OWNER/subnet-… -> Subnet
+//	internet_gateways OWNER/igw-… -> InternetGateway
+//	route_tables    OWNER/rtb-… -> RouteTable
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -68,6 +72,10 @@ const (
 	BucketImages              Bucket = "images"
 	BucketImageGrants         Bucket = "image_grants"
 	BucketAddresses           Bucket = "addresses"
+	BucketVPCs                Bucket = "vpcs"
+	BucketSubnets             Bucket = "subnets"
+	BucketInternetGateways    Bucket = "internet_gateways"
+	BucketRouteTables         Bucket = "route_tables"
 	BucketAddressPool         Bucket = "address_pool"
 	BucketAddressIntents      Bucket = "address_intents"
 	BucketBackends            Bucket = "backends"
@@ -103,6 +111,7 @@ var Buckets = []Bucket{
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketShares,
 	BucketImages, BucketImageGrants,
+	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -112,6 +121,7 @@ var OwnerBuckets = []Bucket{
 	BucketLaunchIntents,
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketImages,
+	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written

@@ -71,6 +71,9 @@ type EC2 struct {
 	// calls and for error messages (which must quote econe's ids only).
 	ids   map[string]string
 	awsID map[string]string
+
+	// network is every student's default VPC: the course's (findNetwork).
+	network backend.DefaultNetwork
 }
 
 type cached struct {
@@ -183,7 +186,7 @@ func (b *EC2) check(ctx context.Context) error {
 		}
 		b.vpcID = aws.ToString(out.Subnets[0].VpcId)
 	}
-	return nil
+	return b.findNetwork(ctx)
 }
 
 func (b *EC2) now() time.Time { return b.clock().UTC() }
