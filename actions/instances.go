@@ -98,9 +98,11 @@ type instanceXML struct {
 	ClientToken        string                   `xml:"clientToken"`
 	EbsOptimized       bool                     `xml:"ebsOptimized"`
 	Hypervisor         string                   `xml:"hypervisor"`
+	NetworkInterfaces  *instanceENISetXML       `xml:"networkInterfaceSet"`
 	RootDeviceName     string                   `xml:"rootDeviceName"`
 	RootDeviceType     string                   `xml:"rootDeviceType"`
 	Groups             *groupSetXML             `xml:"groupSet"`
+	SourceDestCheck    *bool                    `xml:"sourceDestCheck"`
 	StateReason        *stateReasonXML          `xml:"stateReason"`
 	Tags               []tagXML                 `xml:"tagSet>item"`
 	VirtualizationType string                   `xml:"virtualizationType"`
@@ -119,6 +121,8 @@ type instanceXML struct {
 	Placement          placementXML             `xml:"placement"`
 	Platform           string                   `xml:"platform,omitempty"`
 	Monitoring         monitoringXML            `xml:"monitoring"`
+	SubnetID           string                   `xml:"subnetId,omitempty"`
+	VpcID              string                   `xml:"vpcId,omitempty"`
 	PrivateIPAddress   string                   `xml:"privateIpAddress,omitempty"`
 	IPAddress          string                   `xml:"ipAddress,omitempty"`
 }
@@ -200,6 +204,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 	}
 	if !oldShape(r) {
 		x.Groups = &groupSetXML{Items: groupItems(inst.Groups, false)}
+		renderNetwork(&x, inst, r.User.AccountID)
 	}
 	return x
 }

@@ -120,6 +120,9 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		case "block-device-mapping.volume-id":
 			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.VolumeID }), true
 		}
+		if v, known := networkAttrs(inst, name); known {
+			return v, true
+		}
 		return tagAttrs(tags, name)
 	}
 }
