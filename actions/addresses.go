@@ -206,10 +206,7 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Params.String("NetworkInterfaceId") != "" {
-		return nil, ec2err.New(ec2err.UnsupportedOperation, "This endpoint has no network interfaces: associate the address with an InstanceId.")
-	}
-	instanceID, err := requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+	instanceID, err := s.addressTarget(r)
 	if err != nil {
 		return nil, err
 	}

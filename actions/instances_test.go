@@ -827,7 +827,7 @@ func BenchmarkRunInstancesParallel(b *testing.B) {
 // many as it can (at least MinCount, as EC2 does) and records nothing else.
 func TestRunInstancesCapacity(t *testing.T) {
 	cfg := conf.Default()
-	cfg.Backend.Sim.CIDR = "10.9.0.0/29" // three usable addresses
+	cfg.Backend.Sim.CIDR = "10.9.0.0/29"              // three usable addresses
 	cfg.AvailabilityZones = cfg.AvailabilityZones[:1] // so the one default subnet is the whole range
 	e, _, _ := newInstanceEnv(t, cfg)
 	if got := launch(t, e, "alice", "MinCount", "1", "MaxCount", "5"); len(got) != 3 {
