@@ -2,6 +2,7 @@ package actions
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 
@@ -172,19 +173,18 @@ func instanceSubnet(inst *store.Instance) (subnetID, vpcID string) {
 	return store.DefaultSubnetID(inst.Owner, inst.Zone), store.DefaultVPCID(inst.Owner)
 }
 
-// The primary interface's ids, derived from the instance's.
+// primaryInterface is the ids and MAC of inst's primary interface, all
+// from one hash of the instance's id (a describe renders thousands). The
+// MAC is locally administered (0x0e), as EC2's are.
+type primaryInterface struct{ id, attachmentID, mac string }
 
-func interfaceID(inst *store.Instance) string { return store.DerivedID("eni", inst.Owner, inst.ID) }
-
-func interfaceAttachmentID(inst *store.Instance) string {
-	return store.DerivedID("eni-attach", inst.Owner, inst.ID)
-}
-
-// macAddress is the interface's MAC: locally administered (0x0e, as EC2's
-// are), the rest from its id.
-func macAddress(eni string) string {
-	h := sha256.Sum256([]byte(eni))
-	return fmt.Sprintf("0e:%02x:%02x:%02x:%02x:%02x", h[0], h[1], h[2], h[3], h[4])
+func interfaceOf(inst *store.Instance) primaryInterface {
+	h := sha256.Sum256([]byte(inst.Owner + "\x00" + inst.ID + "\x00eni"))
+	x := hex.EncodeToString(h[:])
+	return primaryInterface{
+		id: "eni-" + x[:17], attachmentID: "eni-attach-" + x[17:34],
+		mac: "0e:" + x[34:36] + ":" + x[36:38] + ":" + x[38:40] + ":" + x[40:42] + ":" + x[42:44],
+	}
 }
 
 // hasInterface reports whether inst's interface exists: it goes when the
@@ -265,14 +265,14 @@ func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
 	yes := true
 	x.SourceDestCheck = &yes
 	x.SubnetID, x.VpcID = instanceSubnet(inst)
-	eni := interfaceID(inst)
+	eni := interfaceOf(inst)
 	assoc := association(inst, accountID, nil)
 	ni := instanceENIXML{
 		Association: assoc,
 		Attachment: instanceInterfaceAttachmentXML{
-			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: interfaceAttachmentID(inst), DeleteOnTermination: true, Status: "attached",
+			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: true, Status: "attached",
 		},
-		Groups: groupItems(inst.Groups, false), MacAddress: macAddress(eni), NetworkInterfaceID: eni, OwnerID: accountID,
+		Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
 		PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP, SourceDestCheck: true, Status: "in-use",
 		SubnetID: x.SubnetID, VpcID: x.VpcID, InterfaceType: "interface",
 	}
@@ -293,11 +293,11 @@ func networkAttrs(inst *store.Instance, name string) (values []string, known boo
 	case "subnet-id", "network-interface.subnet-id":
 		v = subnet
 	case "network-interface.network-interface-id":
-		v = interfaceID(inst)
+		v = interfaceOf(inst).id
 	case "network-interface.attachment.attachment-id":
-		v = interfaceAttachmentID(inst)
+		v = interfaceOf(inst).attachmentID
 	case "network-interface.mac-address":
-		v = macAddress(interfaceID(inst))
+		v = interfaceOf(inst).mac
 	case "network-interface.addresses.private-ip-address", "network-interface.private-ip-address":
 		v = inst.PrivateIP
 	case "network-interface.private-dns-name":

@@ -157,8 +157,8 @@ func groupRefs(items []groupItemXML) []store.GroupRef {
 	return out
 }
 
-// interfaceIDs returns NetworkInterfaceId.N, each checked for form.
-func interfaceIDs(r *Request) ([]string, error) {
+// requestedInterfaces returns NetworkInterfaceId.N, each checked for form.
+func requestedInterfaces(r *Request) ([]string, error) {
 	ids := r.Params.List("NetworkInterfaceId")
 	return ids, checkIDs(ids, "eni", ec2err.InvalidNetworkInterfaceIDMalformed)
 }
@@ -168,7 +168,7 @@ func interfaceNotFound(ids []string) error {
 }
 
 func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
-	ids, err := interfaceIDs(r)
+	ids, err := requestedInterfaces(r)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func (s *Service) instanceOfInterface(r *Request, eni string) (string, error) {
 		id = ""
 		insts, err := store.ListInstances(tx, r.User.Name)
 		for _, inst := range insts {
-			if hasInterface(inst) && interfaceID(inst) == eni {
+			if hasInterface(inst) && interfaceOf(inst).id == eni {
 				id = inst.ID
 			}
 		}
