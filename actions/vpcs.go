@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/econe/econe-server/ec2err"
@@ -57,6 +58,9 @@ func (s *Service) defaultVPC(tx store.Tx, owner string) (*store.VPC, error) {
 		return nil, err
 	}
 	rtb, err := store.GetRouteTable(tx, owner, store.MainRouteTableID(owner, id))
+	if err == nil && rtb == nil { // a failed read (a conflict on PostgreSQL): the update is run again
+		err = fmt.Errorf("default VPC %s: its main route table %s is not there", id, store.MainRouteTableID(owner, id))
+	}
 	if err != nil {
 		return nil, err
 	}
