@@ -295,7 +295,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
 				KeyName: lr.keyName, LaunchIndex: i, Zone: subnet.Zone, ClientToken: lr.token, LaunchHash: tokenHash,
-				LaunchTime: now, Groups: groups, VpcID: subnet.VpcID, SubnetID: subnet.ID,
+				LaunchTime: now, Groups: groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName,
 			}

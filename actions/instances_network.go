@@ -24,12 +24,16 @@ import (
 // netRequest is the networking part of a RunInstances: the instance-level
 // SubnetId and PrivateIpAddress, or the same in NetworkInterface.1.
 type netRequest struct {
-	subnetID  string
-	privateIP string
+	subnetID    string
+	privateIP   string
+	description string // the interface's
 	// zoneGiven says Placement.AvailabilityZone was sent: it must then
 	// be the subnet's zone.
 	zoneGiven bool
 }
+
+// maxInterfaceDescription is EC2's limit on a network interface's description.
+const maxInterfaceDescription = 255
 
 // The interface fields econe does not offer: one primary interface with
 // one private IPv4 address.
@@ -78,7 +82,10 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 		if _, err := ni.Bool("AssociatePublicIpAddress", false); err != nil {
 			return nr, err
 		}
-		nr.subnetID, nr.privateIP = ni.String("SubnetId"), ni.String("PrivateIpAddress")
+		nr.subnetID, nr.privateIP, nr.description = ni.String("SubnetId"), ni.String("PrivateIpAddress"), ni.String("Description")
+		if len(nr.description) > maxInterfaceDescription {
+			return nr, ec2err.BadValue("NetworkInterface.1.Description", nr.description, "It must be at most 255 characters.")
+		}
 		lr.groupIDs = ni.List("SecurityGroupId")
 	}
 	if nr.privateIP != "" {
@@ -272,7 +279,7 @@ func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
 		Attachment: instanceInterfaceAttachmentXML{
 			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: true, Status: "attached",
 		},
-		Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
+		Description: inst.InterfaceDescription, Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
 		PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP, SourceDestCheck: true, Status: "in-use",
 		SubnetID: x.SubnetID, VpcID: x.VpcID, InterfaceType: "interface",
 	}

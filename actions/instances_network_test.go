@@ -3,6 +3,7 @@ package actions
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/econe/econe-server/conf"
@@ -125,7 +126,7 @@ func TestLaunchPlacesInstancesInSubnets(t *testing.T) {
 		{"private address", []string{"SubnetId", n.sub[alice], "PrivateIpAddress", "10.1.2.77"}, n.sub[alice], n.zone, "10.1.2.77", nil, false},
 		{"NetworkInterface.1 with groups", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", n.sub[alice],
 			"NetworkInterface.1.SecurityGroupId.1", n.web[alice], "NetworkInterface.1.PrivateIpAddress", "10.1.2.78",
-			"NetworkInterface.1.AssociatePublicIpAddress", "true", "NetworkInterface.1.DeleteOnTermination", "true"},
+			"NetworkInterface.1.AssociatePublicIpAddress", "true", "NetworkInterface.1.DeleteOnTermination", "true", "NetworkInterface.1.Description", "front"},
 			n.sub[alice], n.zone, "10.1.2.78", []string{n.web[alice]}, false},
 		{"NetworkInterface.1 in the default VPC", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SecurityGroupId.1", n.defaultApp},
 			store.DefaultSubnetID(alice, zones[0]), zones[0], "", []string{n.defaultApp}, true},
@@ -159,6 +160,9 @@ func TestLaunchPlacesInstancesInSubnets(t *testing.T) {
 				t.Errorf("got groups %v, want %v", groupIDsOf(x.Groups.Items), c.groups)
 			}
 			ni := primary(t, x)
+			if want := map[bool]string{true: "front"}[slices.Contains(c.kv, "front")]; ni.Description != want {
+				t.Errorf("interface description: got %q, want %q", ni.Description, want)
+			}
 			listed := n.interfaces(t, alice, "NetworkInterfaceId.1", ni.NetworkInterfaceID)
 			if len(listed) != 1 || listed[0].Attachment.InstanceID != x.InstanceID || listed[0].PrivateIPAddress != x.PrivateIPAddress ||
 				listed[0].SubnetID != c.subnet || listed[0].AvailabilityZone != c.zone || listed[0].MacAddress != ni.MacAddress {
@@ -194,6 +198,7 @@ func TestLaunchNetworkErrors(t *testing.T) {
 		{"second device", []string{"NetworkInterface.1.DeviceIndex", "1"}, ec2err.InvalidParameterValue},
 		{"two interfaces", ni("NetworkInterface.2.DeviceIndex", "1"), ec2err.UnsupportedOperation},
 		{"existing interface", ni("NetworkInterface.1.NetworkInterfaceId", "eni-0123456789abcdef0"), ec2err.UnsupportedOperation},
+		{"interface description too long", ni("NetworkInterface.1.Description", strings.Repeat("d", 256)), ec2err.InvalidParameterValue},
 		{"interface kept on termination", ni("NetworkInterface.1.DeleteOnTermination", "false"), ec2err.UnsupportedOperation},
 		{"address outside the subnet", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.3.5"}, ec2err.InvalidParameterValue},
 		{"address reserved at the start", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.2.3"}, ec2err.InvalidParameterValue},

@@ -71,7 +71,7 @@ func networkInterface(inst *store.Instance, accountID string, addr *store.Addres
 			AttachTime: ni.Attachment.AttachTime, AttachmentID: ni.Attachment.AttachmentID, DeleteOnTermination: true,
 			InstanceID: inst.ID, InstanceOwnerID: accountID, Status: ni.Attachment.Status,
 		},
-		AvailabilityZone: inst.Zone, Groups: ni.Groups, InterfaceType: ni.InterfaceType, MacAddress: ni.MacAddress,
+		AvailabilityZone: inst.Zone, Description: ni.Description, Groups: ni.Groups, InterfaceType: ni.InterfaceType, MacAddress: ni.MacAddress,
 		NetworkInterfaceID: ni.NetworkInterfaceID, OwnerID: accountID, PrivateDNSName: ni.PrivateDNSName,
 		PrivateIPAddress: ni.PrivateIPAddress, PrivateIPAddresses: ni.PrivateIPAddresses, SourceDestCheck: true,
 		Status: ni.Status, SubnetID: ni.SubnetID, VpcID: ni.VpcID,
