@@ -31,17 +31,18 @@ func (s *Service) defaultSubnet(tx store.Tx, owner, zone string) (*store.Subnet,
 	}
 	sn = &store.Subnet{
 		ID: id, Owner: owner, VpcID: v.ID, Zone: zone, DefaultForAz: true, MapPublicIP: true,
-		CIDR: zoneBlock(netip.MustParsePrefix(v.CIDR), i, len(s.Config.AvailabilityZones)).String(),
+		CIDR: zoneBlock(netip.MustParsePrefix(v.CIDR), i, len(s.Config.AvailabilityZones), s.zoneBlockBits()).String(),
 	}
 	return sn, store.PutSubnet(tx, sn)
 }
 
 // zoneBlock is zone i's block of a default VPC's range shared among n
-// zones: a /20, as AWS's default subnets are, or an even share of a range
-// too small for n of those. A range too small for a block per zone (a /30
-// among 8 zones) gives later zones the blocks of earlier ones again.
-func zoneBlock(vpc netip.Prefix, i, n int) netip.Prefix {
-	size := max(defaultSubnetBits, vpc.Bits()+bits.Len(uint(n-1)))
+// zones: a /most (a /20, as AWS's default subnets are), or an even share
+// of a range too small for n of those. A range too small for a block per
+// zone (a /30 among 8 zones) gives later zones the blocks of earlier ones
+// again.
+func zoneBlock(vpc netip.Prefix, i, n, most int) netip.Prefix {
+	size := max(most, vpc.Bits()+bits.Len(uint(n-1)))
 	if size > 32 {
 		size = 32
 	}

@@ -32,6 +32,17 @@ func (s *Service) defaultVPCCIDR() netip.Prefix {
 	return awsDefaultVPCCIDR
 }
 
+// zoneBlockBits is the longest prefix of a default subnet: AWS's /20, or
+// on the sim none, so the zones share the admin's cidr evenly and every
+// address of it stays usable (the range is sized for the course, all of
+// whose launches may go to one zone).
+func (s *Service) zoneBlockBits() int {
+	if s.Config.Backend.Name == "sim" {
+		return 0
+	}
+	return defaultSubnetBits
+}
+
 // defaultVPC returns the owner's default VPC, making it and its default
 // subnets, gateway, route table and security group when missing (tx must
 // then be writable: read-only actions call ensureDefaultNetwork first).
