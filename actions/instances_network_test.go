@@ -375,6 +375,10 @@ func TestElasticIPOnTheInterface(t *testing.T) {
 		len(ni.PrivateIPAddresses) != 1 || ni.PrivateIPAddresses[0].Association == nil {
 		t.Errorf("instance interface after AssociateAddress: got %+v, want association 198.51.100.10", ni)
 	}
+	addrs := n.mustCall(t, "alice", "DescribeAddresses", "Filter.1.Name", "network-interface-id", "Filter.1.Value.1", eni).(*describeAddressesResponse).Addresses
+	if len(addrs) != 1 || addrs[0].NetworkInterfaceID != eni || addrs[0].InterfaceOwnerID != n.users["alice"].AccountID || addrs[0].AssociationID != assoc {
+		t.Errorf("DescribeAddresses network-interface-id=%s: got %+v, want the address on that interface", eni, addrs)
+	}
 	listed := n.interfaces(t, "alice", "Filter.1.Name", "association.public-ip", "Filter.1.Value.1", "198.51.100.10")
 	if len(listed) != 1 || listed[0].Association == nil || listed[0].Association.AllocationID != alloc || listed[0].Association.AssociationID != assoc {
 		t.Errorf("DescribeNetworkInterfaces by public IP: got %+v, want %s with %s/%s", listed, eni, alloc, assoc)

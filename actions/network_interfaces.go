@@ -273,3 +273,12 @@ func (s *Service) addressTarget(r *Request) (string, error) {
 	}
 	return s.instanceOfInterface(r, eni)
 }
+
+// addressInterface is the interface an elastic IP is associated with: its
+// instance's primary one ("" when not associated).
+func addressInterface(a *store.Address) string {
+	if a.Association == nil {
+		return ""
+	}
+	return interfaceOf(&store.Instance{Owner: a.Owner, ID: a.Association.InstanceID}).id
+}
