@@ -290,3 +290,25 @@ func TestSubnetAddresses(t *testing.T) {
 		t.Errorf("the freed address: got %s, %v; want 10.77.16.9", m.PrivateIP, err)
 	}
 }
+
+// Two replicas' sims on one store agree on who holds an address: the
+// records are in the store, only the search hint is per process.
+func TestSubnetAddressesAcrossReplicas(t *testing.T) {
+	st := openStore(t)
+	clock := &backendtest.Clock{}
+	ctx := context.Background()
+	a, b := newSim(t, st, clock.Now), newSim(t, st, clock.Now)
+	sn := backend.Subnet{ID: "subnet-c", VpcID: "vpc-own1", CIDR: "10.1.2.0/24"}
+	run := func(be backend.Backend, id int, want string) (backend.Machine, error) {
+		return be.Run(ctx, &backend.LaunchContext{InstanceID: fmt.Sprintf("i-%017x", id), InstanceType: backend.InstanceType{Name: "t3.micro"}, Subnet: sn, PrivateIP: want})
+	}
+	m1, err1 := run(a, 1, "")
+	m2, err2 := run(b, 2, "")
+	if err1 != nil || err2 != nil || m1.PrivateIP == m2.PrivateIP {
+		t.Fatalf("got %s (%v) and %s (%v), want two different addresses", m1.PrivateIP, err1, m2.PrivateIP, err2)
+	}
+	var be *backend.Error
+	if _, err := run(b, 3, m1.PrivateIP); !errors.As(err, &be) || be.Code != "InvalidIPAddress.InUse" {
+		t.Errorf("the other replica's address: got %v, want InvalidIPAddress.InUse", err)
+	}
+}
