@@ -206,10 +206,7 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Params.String("NetworkInterfaceId") != "" {
-		return nil, ec2err.New(ec2err.UnsupportedOperation, "This endpoint has no network interfaces: associate the address with an InstanceId.")
-	}
-	instanceID, err := requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+	instanceID, err := s.addressTarget(r)
 	if err != nil {
 		return nil, err
 	}
@@ -809,6 +806,8 @@ type addressItem struct {
 	AllocationID       string       `xml:"allocationId"`
 	AssociationID      string       `xml:"associationId,omitempty"`
 	Domain             string       `xml:"domain"`
+	NetworkInterfaceID string       `xml:"networkInterfaceId,omitempty"`
+	InterfaceOwnerID   string       `xml:"networkInterfaceOwnerId,omitempty"`
 	PrivateIP          string       `xml:"privateIpAddress,omitempty"`
 	Tags               []addressTag `xml:"tagSet>item,omitempty"`
 	PublicIPv4Pool     string       `xml:"publicIpv4Pool"`
@@ -828,7 +827,7 @@ type describeAddressesResponse struct {
 }
 
 // addressAttrs answers DescribeAddresses' filters for one address.
-func (s *Service) addressAttrs(a *store.Address, tags []store.Tag) Attrs {
+func (s *Service) addressAttrs(a *store.Address, tags []store.Tag, accountID string) Attrs {
 	assoc := store.AddressAssociation{}
 	if a.Association != nil {
 		assoc = *a.Association
@@ -852,8 +851,13 @@ func (s *Service) addressAttrs(a *store.Address, tags []store.Tag) Attrs {
 			return addressValue(assoc.PrivateIP), true
 		case "network-border-group":
 			return []string{s.Config.Region}, true
-		case "network-interface-id", "network-interface-owner-id":
-			return nil, true // no network interfaces here
+		case "network-interface-id":
+			return addressValue(addressInterface(a)), true
+		case "network-interface-owner-id":
+			if addressInterface(a) == "" {
+				return nil, true
+			}
+			return []string{accountID}, true
 		}
 		return nil, false
 	}
@@ -871,7 +875,7 @@ func (s *Service) describeAddresses(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFilterNames(filters, s.addressAttrs(&store.Address{}, nil)); err != nil {
+	if err := checkFilterNames(filters, s.addressAttrs(&store.Address{}, nil, "")); err != nil {
 		return nil, err
 	}
 	ips, allocs := r.Params.List("PublicIp"), r.Params.List("AllocationId")
@@ -904,7 +908,7 @@ func (s *Service) describeAddresses(r *Request) (any, error) {
 			if err != nil {
 				return err
 			}
-			if matchFilters(filters, s.addressAttrs(a, tags)) {
+			if matchFilters(filters, s.addressAttrs(a, tags, r.User.AccountID)) {
 				resp.Addresses = append(resp.Addresses, s.addressItem(r, a, tags))
 			}
 		}
@@ -946,6 +950,9 @@ func (s *Service) addressItem(r *Request, a *store.Address, tags []store.Tag) ad
 	// boto 2's parser ends an address at a nested </item> (compat item 2):
 	// old API versions get no tagSet.
 	if !r.Before(DefaultVersion) {
+		if item.NetworkInterfaceID = addressInterface(a); item.NetworkInterfaceID != "" {
+			item.InterfaceOwnerID = r.User.AccountID
+		}
 		for _, t := range tags {
 			item.Tags = append(item.Tags, addressTag{Key: t.Key, Value: t.Value})
 		}

@@ -375,7 +375,8 @@ func TestAssociateErrors(t *testing.T) {
 		{"another student's instance", []string{"InstanceId", "i-0000000000000000c", "AllocationId", a.AllocationID}, ec2err.InvalidInstanceIDNotFound},
 		{"pending instance", []string{"InstanceId", eipInst2, "AllocationId", a.AllocationID}, ec2err.IncorrectInstanceState},
 		{"wrong private address", []string{"InstanceId", eipInst1, "AllocationId", a.AllocationID, "PrivateIpAddress", "10.77.9.9"}, ec2err.InvalidParameterValue},
-		{"network interface", []string{"NetworkInterfaceId", "eni-1", "AllocationId", a.AllocationID}, ec2err.UnsupportedOperation},
+		{"malformed network interface", []string{"NetworkInterfaceId", "eni-1", "AllocationId", a.AllocationID}, ec2err.InvalidNetworkInterfaceIDMalformed},
+		{"unknown network interface", []string{"NetworkInterfaceId", "eni-0123456789abcdef0", "AllocationId", a.AllocationID}, ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"dry run", []string{"InstanceId", eipInst1, "AllocationId", a.AllocationID, "DryRun", "true"}, ec2err.DryRunOperation},
 	}
 	for _, c := range cases {

@@ -352,7 +352,11 @@ func TestLaunchGroups(t *testing.T) {
 			var refs []store.GroupRef
 			var err error
 			updErr := e.svc.Store.Update(func(tx store.Tx) error {
-				refs, _, err = e.svc.launchGroups(tx, c.owner, c.names, c.ids)
+				sn, snErr := e.svc.defaultSubnet(tx, c.owner, e.svc.Config.AvailabilityZones[0])
+				if snErr != nil {
+					return snErr
+				}
+				refs, _, err = e.svc.launchGroups(tx, c.owner, sn, c.names, c.ids)
 				return nil
 			})
 			if updErr != nil {
@@ -372,7 +376,11 @@ func TestLaunchGroups(t *testing.T) {
 		})
 	}
 	err := e.svc.Store.Update(func(tx store.Tx) error {
-		_, groups, err := e.svc.launchGroups(tx, "alice", []string{"web"}, nil)
+		sn, err := e.svc.defaultSubnet(tx, "alice", e.svc.Config.AvailabilityZones[0])
+		if err != nil {
+			return err
+		}
+		_, groups, err := e.svc.launchGroups(tx, "alice", sn, []string{"web"}, nil)
 		if err != nil {
 			return err
 		}

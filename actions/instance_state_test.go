@@ -140,6 +140,7 @@ var noInstanceID = []string{
 	"CreateInternetGateway", "DescribeInternetGateways", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRouteTableAssociation",
+	"DescribeNetworkInterfaces",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

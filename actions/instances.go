@@ -98,6 +98,7 @@ type instanceXML struct {
 	ClientToken        string                   `xml:"clientToken"`
 	EbsOptimized       bool                     `xml:"ebsOptimized"`
 	Hypervisor         string                   `xml:"hypervisor"`
+	NetworkInterfaces  *instanceENISetXML       `xml:"networkInterfaceSet"`
 	RootDeviceName     string                   `xml:"rootDeviceName"`
 	RootDeviceType     string                   `xml:"rootDeviceType"`
 	Groups             *groupSetXML             `xml:"groupSet"`
@@ -125,6 +126,8 @@ type instanceXML struct {
 	RamdiskID          string                   `xml:"ramdiskId,omitempty"`
 	Platform           string                   `xml:"platform,omitempty"`
 	Monitoring         monitoringXML            `xml:"monitoring"`
+	SubnetID           string                   `xml:"subnetId,omitempty"`
+	VpcID              string                   `xml:"vpcId,omitempty"`
 	PrivateIPAddress   string                   `xml:"privateIpAddress,omitempty"`
 	IPAddress          string                   `xml:"ipAddress,omitempty"`
 }
@@ -206,6 +209,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 	}
 	if !oldShape(r) {
 		x.Groups = &groupSetXML{Items: groupItems(inst.Groups, false)}
+		renderNetwork(&x, inst, r.User.AccountID)
 	}
 	renderOptions(&x, inst, oldShape(r))
 	return x

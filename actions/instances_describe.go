@@ -121,6 +121,9 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		if v, ok := optionFilter(inst, name); ok {
 			return one(v)
 		}
+		if v, known := networkAttrs(inst, name); known {
+			return v, true
+		}
 		return tagAttrs(tags, name)
 	}
 }

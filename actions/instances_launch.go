@@ -41,6 +41,7 @@ type launchRequest struct {
 	mappings           []blockDeviceRequest
 	options            store.InstanceOptions
 	from               *store.Image // the student's image launched, nil for the catalog's
+	net                netRequest
 }
 
 // runTagTypes are the resource types RunInstances tags.
@@ -86,6 +87,9 @@ func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, e
 	}
 	lr.tags, lr.volumeTags = tags["instance"], tags["volume"]
 	if lr.mappings, err = blockDeviceMappings(p); err != nil {
+		return nil, err
+	}
+	if lr.net, err = parseLaunchNetwork(p, lr); err != nil {
 		return nil, err
 	}
 	if lr.options, err = s.launchOptions(p, lr.itype); err != nil {
@@ -292,15 +296,15 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		groups, sgs, err := s.launchGroups(tx, owner, lr.groupNames, lr.groupIDs)
+		subnet, groups, sgs, err := s.launchNetwork(tx, owner, lr)
 		if err != nil {
 			return err
 		}
 		for i, id := range ids[:fit] {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
-				KeyName: lr.keyName, LaunchIndex: i, Zone: lr.zone, ClientToken: lr.token, LaunchHash: tokenHash,
-				LaunchTime: now, Groups: groups,
+				KeyName: lr.keyName, LaunchIndex: i, Zone: subnet.Zone, ClientToken: lr.token, LaunchHash: tokenHash,
+				LaunchTime: now, Groups: groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
 				BaseImageID: lr.baseImageID(),
@@ -314,8 +318,9 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			}
 			lc := &backend.LaunchContext{
 				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
-				Zone: lr.zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
+				Zone: subnet.Zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
 				Groups: sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
+				Subnet: backendSubnet(subnet), PrivateIP: lr.net.privateIP,
 			}
 			// The intent is a pending instance; a TxLauncher's machine is
 			// the backend's own word.
@@ -646,9 +651,9 @@ func (s *Service) launchKey(tx store.Tx, owner, keyName string) (publicKey strin
 
 // launchGroups resolves SecurityGroup.N names and SecurityGroupId.N ids to
 // the user's groups (the user's "default" group when both are empty,
-// creating it on first use), or InvalidGroup.NotFound. A group named twice
-// is listed once.
-func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) ([]store.GroupRef, []backend.SecurityGroup, error) {
+// creating it on first use), or InvalidGroup.NotFound; each must be in
+// subnet sn's VPC. A group named twice is listed once.
+func (s *Service) launchGroups(tx store.Tx, owner string, sn *store.Subnet, names, ids []string) ([]store.GroupRef, []backend.SecurityGroup, error) {
 	def, err := s.ensureDefaultGroup(tx, owner)
 	if err != nil {
 		return nil, nil, err
@@ -668,6 +673,9 @@ func (s *Service) launchGroups(tx store.Tx, owner string, names, ids []string) (
 		}
 		if slices.ContainsFunc(refs, func(ref store.GroupRef) bool { return ref.ID == g.ID }) {
 			return nil
+		}
+		if err := groupInVPC(g, sn); err != nil {
+			return err
 		}
 		refs = append(refs, store.GroupRef{ID: g.ID, Name: g.Name})
 		groups = append(groups, toBackendGroup(g))

@@ -43,11 +43,12 @@ func (s *Service) defaultSubnet(tx store.Tx, owner, zone string) (*store.Subnet,
 }
 
 // zoneBlock is zone i's block of a default VPC's range shared among n
-// zones: a /20, as AWS's default subnets are, or an even share of a range
-// too small for n of those. ok is false when the range has no block left
-// for zone i (a /30 among 8 zones): that zone has no default subnet.
-func zoneBlock(vpc netip.Prefix, i, n int) (block netip.Prefix, ok bool) {
-	size := max(defaultSubnetBits, vpc.Bits()+bits.Len(uint(n-1)))
+// zones: a /most (a /20, as AWS's default subnets are), or an even share
+// of a range too small for n of those. ok is false when the range has no
+// block left for zone i (a /30 among 8 zones): that zone has no default
+// subnet.
+func zoneBlock(vpc netip.Prefix, i, n, most int) (block netip.Prefix, ok bool) {
+	size := max(most, vpc.Bits()+bits.Len(uint(n-1)))
 	if size > 32 {
 		size = 32
 	}

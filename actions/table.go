@@ -20,6 +20,7 @@ var families = []map[string]Handler{
 	vpcActions,
 	subnetActions,
 	networkGatewayActions,
+	networkInterfaceActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

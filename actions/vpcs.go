@@ -35,15 +35,19 @@ func (s *Service) defaultNetwork() backend.DefaultNetwork {
 			return n
 		}
 	}
-	vpc := awsDefaultVPCCIDR
+	vpc, most := awsDefaultVPCCIDR, defaultSubnetBits
 	if s.Config.Backend.Name == "sim" {
+		// The zones share the admin's range evenly, so every address of it
+		// stays usable: it is sized for the course, whose launches may all
+		// go to one zone.
+		most = 0
 		if p, err := netip.ParsePrefix(s.Config.Backend.Sim.CIDR); err == nil {
 			vpc = p.Masked()
 		}
 	}
 	n := backend.DefaultNetwork{CIDR: vpc.String(), Subnets: map[string]string{}}
 	for i, zone := range s.Config.AvailabilityZones {
-		if block, ok := zoneBlock(vpc, i, len(s.Config.AvailabilityZones)); ok {
+		if block, ok := zoneBlock(vpc, i, len(s.Config.AvailabilityZones), most); ok {
 			n.Subnets[zone] = block.String()
 		}
 	}

@@ -27,11 +27,15 @@ func TestZoneBlock(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			block, ok := zoneBlock(netip.MustParsePrefix(c.vpc), c.i, c.n)
+			block, ok := zoneBlock(netip.MustParsePrefix(c.vpc), c.i, c.n, defaultSubnetBits)
 			if got := block.String(); !ok && c.want != "" || ok && got != c.want {
 				t.Errorf("zoneBlock(%s, %d, %d): got %s, want %s", c.vpc, c.i, c.n, got, c.want)
 			}
 		})
+	}
+	// The sim's zones share the admin's range evenly, however large.
+	if got, _ := zoneBlock(netip.MustParsePrefix("10.64.0.0/10"), 2, 3, 0); got.String() != "10.96.0.0/12" {
+		t.Errorf("even split of 10.64.0.0/10, third of three zones: got %s, want 10.96.0.0/12", got)
 	}
 }
 
@@ -66,7 +70,7 @@ func TestDefaultNetworkOnFirstUse(t *testing.T) {
 		vpc     string
 		want    []string // the subnets' ranges in zone order
 	}{
-		{"sim range", "sim", "10.77.0.0/16", backend.DefaultNetwork{}, "10.77.0.0/16", []string{"10.77.0.0/20", "10.77.16.0/20"}},
+		{"sim range, shared evenly", "sim", "10.77.0.0/16", backend.DefaultNetwork{}, "10.77.0.0/16", []string{"10.77.0.0/17", "10.77.128.0/17"}},
 		{"small sim range", "sim", "192.168.5.0/24", backend.DefaultNetwork{}, "192.168.5.0/24", []string{"192.168.5.0/25", "192.168.5.128/25"}},
 		{"other backends: EC2's range", "other", "10.77.0.0/16", backend.DefaultNetwork{}, "172.31.0.0/16", []string{"172.31.0.0/20", "172.31.16.0/20"}},
 		{"the course network", "ec2", "10.77.0.0/16",

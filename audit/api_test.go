@@ -23,6 +23,7 @@ var readOnly = []string{
 	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
 	"DescribeImageAttribute",
 	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
+	"DescribeNetworkInterfaces",
 }
 
 var mutating = []string{

@@ -82,6 +82,25 @@ type LaunchContext struct {
 	Volumes      []Volume          // root and extra block devices
 	// ShutdownBehavior is what a guest-initiated shutdown does: stop | terminate.
 	ShutdownBehavior string
+	// Subnet places the machine's primary interface; a zero Subnet (a
+	// caller that knows none) is the backend's own network.
+	Subnet Subnet
+	// PrivateIP is the address the student asked for in Subnet ("" for
+	// any free one); a backend MUST refuse one in use with
+	// InvalidIPAddress.InUse.
+	PrivateIP string
+}
+
+// Subnet is the subnet a machine is launched in.
+type Subnet struct {
+	ID    string
+	VpcID string
+	CIDR  string // IPv4; the first four addresses and the last are reserved, as on EC2
+	// Shared says the subnet is in a default VPC, the course's network:
+	// its addresses are unique among every student's machines. A
+	// student's own VPC is a network of its own, whose addresses may
+	// repeat another VPC's.
+	Shared bool
 }
 
 // InstanceType is an admin template (see templates).

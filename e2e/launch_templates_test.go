@@ -13,15 +13,6 @@ import (
 
 const debianImage = "ami-0a1b2c3d4e5f60001"
 
-// cliInstance is what the launch template tests read of an instance.
-type cliInstance struct {
-	InstanceID   string `json:"InstanceId"`
-	ImageID      string `json:"ImageId"`
-	InstanceType string `json:"InstanceType"`
-	KeyName      string `json:"KeyName"`
-	Tags         []struct{ Key, Value string }
-}
-
 func (i cliInstance) tag(key string) string {
 	for _, t := range i.Tags {
 		if t.Key == key {
@@ -61,7 +52,7 @@ func TestLaunchTemplatesWithAWSCLI(t *testing.T) {
 		var d struct {
 			Reservations []struct{ Instances []cliInstance }
 		}
-		cliJSON(t, e, alice, &d, "ec2", "describe-instances", "--instance-ids", out.Instances[0].InstanceID)
+		cliJSON(t, e, alice, &d, "ec2", "describe-instances", "--instance-ids", out.Instances[0].InstanceId)
 		return d.Reservations[0].Instances[0]
 	}
 	cases := []struct {
@@ -75,7 +66,7 @@ func TestLaunchTemplatesWithAWSCLI(t *testing.T) {
 	}
 	for _, c := range cases {
 		inst := run(append([]string{"--launch-template", c.spec}, c.more...)...)
-		if inst.ImageID != debianImage || inst.KeyName != "lab" || inst.InstanceType != c.wantType || inst.tag("Name") != "web" {
+		if inst.ImageId != debianImage || inst.KeyName != "lab" || inst.InstanceType != c.wantType || inst.tag("Name") != "web" {
 			t.Errorf("%s: got %+v, want %s from the template, key lab, tag Name=web", c.name, inst, c.wantType)
 		}
 		if inst.tag("aws:ec2launchtemplate:id") != id || inst.tag("aws:ec2launchtemplate:version") != c.wantVersion {

@@ -208,6 +208,10 @@ const (
 	RouteAlreadyExists                = "RouteAlreadyExists"
 	InvalidGatewayIDNotFound          = "InvalidGatewayID.NotFound"
 	GatewayNotAttached                = "Gateway.NotAttached"
+
+	// Network interfaces.
+	InvalidNetworkInterfaceIDNotFound  = "InvalidNetworkInterfaceID.NotFound"
+	InvalidNetworkInterfaceIDMalformed = "InvalidNetworkInterfaceID.Malformed"
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -325,6 +329,9 @@ var codes = map[string]int{
 	RouteAlreadyExists:                http.StatusBadRequest,
 	InvalidGatewayIDNotFound:          http.StatusBadRequest,
 	GatewayNotAttached:                http.StatusBadRequest,
+
+	InvalidNetworkInterfaceIDNotFound:  http.StatusBadRequest,
+	InvalidNetworkInterfaceIDMalformed: http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.

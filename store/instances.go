@@ -50,6 +50,9 @@ type Instance struct {
 	// cannot be deleted, SubnetInUse).
 	VpcID    string `json:"vpc_id,omitempty"`
 	SubnetID string `json:"subnet_id,omitempty"`
+	// InterfaceDescription is the description of the instance's primary
+	// network interface (NetworkInterface.1.Description).
+	InterfaceDescription string `json:"eni_description,omitempty"`
 	// UserData is the raw (decoded) user data; shown only to its owner via
 	// DescribeInstanceAttribute and never logged.
 	UserData []byte `json:"user_data,omitempty"`

@@ -153,11 +153,16 @@ func ListRouteTables(tx Tx, owner string) ([]*RouteTable, error) {
 }
 
 // SubnetInUse reports whether any of the owner's instances that is not
-// terminated is in the subnet: such a subnet cannot be deleted.
+// terminated is in the subnet: such a subnet cannot be deleted. An
+// instance recorded before there were subnets is in its zone's default.
 func SubnetInUse(tx Tx, owner, subnetID string) (bool, error) {
 	inUse := false
 	err := ScanJSON(tx, BucketInstances, OwnerPrefix(owner), func(_ string, inst *Instance) error {
-		if inst.State != "terminated" && inst.SubnetID == subnetID {
+		in := inst.SubnetID
+		if in == "" {
+			in = DefaultSubnetID(owner, inst.Zone)
+		}
+		if inst.State != "terminated" && in == subnetID {
 			inUse = true
 			return ErrStop
 		}

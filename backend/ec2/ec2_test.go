@@ -1,6 +1,7 @@
 package ec2_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/econe/econe-server/backend/backendtest"
 	"github.com/econe/econe-server/backend/ec2"
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/econetest"
 	"github.com/econe/econe-server/store"
 	"github.com/rs/zerolog"
@@ -237,5 +239,35 @@ func TestReadinessProbe(t *testing.T) {
 	}
 	if _, err := b.Describe(t.Context(), nil); err == nil {
 		t.Errorf("probe after moto stopped: got nil, want an error")
+	}
+}
+
+// The course's network is the only one with machines: a subnet of a
+// student's own VPC is refused, and an address asked for in a default
+// subnet goes to AWS.
+func TestLaunchSubnet(t *testing.T) {
+	endpoint := econetest.Moto(t)
+	st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b, err := ec2.Open(backend.Deps{Config: config(endpoint), Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := func(id string, sn backend.Subnet, ip string) *backend.LaunchContext {
+		return &backend.LaunchContext{InstanceID: id, Owner: "alice", InstanceType: backend.InstanceType{Name: "t3.micro"},
+			Image: backend.Image{ID: "ami-12c6146b"}, Zone: "us-east-1a", Subnet: sn, PrivateIP: ip}
+	}
+	_, err = b.Run(t.Context(), lc("i-0000000000000000d", backend.Subnet{ID: "subnet-0000000000000000a", VpcID: "vpc-0000000000000000a", CIDR: "10.1.2.0/24"}, ""))
+	var be *backend.Error
+	if !errors.As(err, &be) || be.Code != ec2err.UnsupportedOperation || !strings.Contains(be.Message, "subnet-0000000000000000a") {
+		t.Errorf("launch in a student's own VPC: got %v, want UnsupportedOperation naming the subnet", err)
+	}
+	shared := backend.Subnet{ID: "subnet-0000000000000000b", VpcID: "vpc-0000000000000000b", CIDR: "172.31.0.0/20", Shared: true}
+	m, err := b.Run(t.Context(), lc("i-0000000000000000e", shared, "172.31.0.77"))
+	if err != nil || m.PrivateIP != "172.31.0.77" {
+		t.Errorf("launch at 172.31.0.77: got %q, %v; want that address", m.PrivateIP, err)
 	}
 }

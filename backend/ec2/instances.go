@@ -3,12 +3,14 @@ package ec2
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
 )
 
@@ -35,6 +37,11 @@ func or(m map[string]string, key, def string) string {
 // from the student and econe's instance id, so asking again (a retried
 // request, a recovery) returns the same instance.
 func (b *EC2) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machine, error) {
+	if lc.Subnet.ID != "" && !lc.Subnet.Shared {
+		// A student's own VPC is a record here, not a network in AWS.
+		return backend.Machine{}, &backend.Error{Code: ec2err.UnsupportedOperation, Message: fmt.Sprintf(
+			"Instances on this endpoint run only in your default VPC (the course's network); subnet %s is in VPC %s, which has no machines behind it.", lc.Subnet.ID, lc.Subnet.VpcID)}
+	}
 	groups, err := b.launchGroups(ctx, lc.Owner, lc.Groups)
 	if err != nil {
 		return backend.Machine{}, err
@@ -69,6 +76,9 @@ func (b *EC2) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machi
 	}
 	if lc.ShutdownBehavior != "" {
 		in.InstanceInitiatedShutdownBehavior = types.ShutdownBehavior(lc.ShutdownBehavior)
+	}
+	if lc.PrivateIP != "" {
+		in.PrivateIpAddress = aws.String(lc.PrivateIP) // AWS checks it against its subnet
 	}
 	if b.cfg.SubnetID != "" {
 		in.SubnetId = aws.String(b.cfg.SubnetID)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
 	"github.com/go-json-experiment/json"
 	"github.com/rs/zerolog"
@@ -37,14 +38,19 @@ const reservedHosts = 4
 // find it with one read.
 const (
 	machinePrefix = "machine/" // machine/ID: a machine
-	ipPrefix      = "ip/"      // ip/ADDR (8 hex digits): the machine id holding the address
+	// ip/ADDR (8 hex digits): the machine id holding the address in the
+	// shared network (default VPCs); ip/vpc-…/ADDR in a student's own VPC.
+	ipPrefix = "ip/"
 )
 
 func machineKey(id string) string { return machinePrefix + id }
 
-func ipKey(a netip.Addr) string {
+func ipKey(network string, a netip.Addr) string {
 	b := a.As4()
-	return fmt.Sprintf("%s%02x%02x%02x%02x", ipPrefix, b[0], b[1], b[2], b[3])
+	if network != "" {
+		network += "/"
+	}
+	return fmt.Sprintf("%s%s%02x%02x%02x%02x", ipPrefix, network, b[0], b[1], b[2], b[3])
 }
 
 // machineID is the machine an instance's launch creates.
@@ -60,8 +66,11 @@ type machine struct {
 	Changed      time.Time     `json:"changed"`
 	Reason       string        `json:"reason,omitempty"`
 	PrivateIP    string        `json:"private_ip"`
-	Launched     time.Time     `json:"launched"`
-	Boots        int           `json:"boots"`
+	// Network is the address space of PrivateIP: "" for the shared one,
+	// else the student's VPC (see ipKey).
+	Network  string    `json:"network,omitempty"`
+	Launched time.Time `json:"launched"`
+	Boots    int       `json:"boots"`
 }
 
 // The abilities the sim has (and, by their absence here, lacks: security
@@ -82,7 +91,7 @@ type Sim struct {
 	prefix netip.Prefix
 
 	mu     sync.Mutex
-	nextIP netip.Addr // where the next address search starts
+	nextIP map[string]netip.Addr // per network and range: where the next address search starts
 }
 
 // New builds the sim backend from deps.
@@ -104,7 +113,7 @@ func Open(deps backend.Deps) (*Sim, error) {
 		clock = time.Now
 	}
 	s := &Sim{st: deps.Store, clock: clock, cfg: deps.Config.Backend.Sim, log: deps.Log, prefix: prefix.Masked()}
-	s.nextIP = s.firstHost()
+	s.nextIP = map[string]netip.Addr{}
 	if err := s.tidy(); err != nil {
 		return nil, err
 	}
@@ -159,13 +168,13 @@ func (s *Sim) tidyOne(tx store.SpaceTx, key string, now time.Time) error {
 	}
 	ip, ipErr := netip.ParseAddr(m.PrivateIP)
 	if s.stale(m, now) {
-		if ipErr == nil && string(tx.Get(ipKey(ip))) == m.ID {
-			return tx.Delete(ipKey(ip))
+		if ipErr == nil && string(tx.Get(ipKey(m.Network, ip))) == m.ID {
+			return tx.Delete(ipKey(m.Network, ip))
 		}
 		return nil
 	}
-	if ipErr == nil && tx.Get(ipKey(ip)) == nil {
-		if err := tx.Put(ipKey(ip), []byte(m.ID)); err != nil {
+	if ipErr == nil && tx.Get(ipKey(m.Network, ip)) == nil {
+		if err := tx.Put(ipKey(m.Network, ip), []byte(m.ID)); err != nil {
 			return err
 		}
 	}
@@ -248,55 +257,96 @@ func (s *Sim) dnsName(ip string) string {
 	return "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + s.cfg.DNSSuffix
 }
 
-func (s *Sim) firstHost() netip.Addr {
-	a := s.prefix.Addr()
+// addressRange is where a launch takes its address: the subnet's range in
+// its network, or the sim's own cidr for a launch with no subnet.
+type addressRange struct {
+	network string
+	prefix  netip.Prefix
+}
+
+// rangeOf is lc's addressRange.
+func (s *Sim) rangeOf(lc *backend.LaunchContext) (addressRange, error) {
+	if lc.Subnet.CIDR == "" {
+		return addressRange{prefix: s.prefix}, nil
+	}
+	p, err := netip.ParsePrefix(lc.Subnet.CIDR)
+	if err != nil || !p.Addr().Is4() {
+		return addressRange{}, fmt.Errorf("sim: subnet %s has no IPv4 range (%q)", lc.Subnet.ID, lc.Subnet.CIDR)
+	}
+	r := addressRange{prefix: p.Masked()}
+	if !lc.Subnet.Shared {
+		r.network = lc.Subnet.VpcID
+	}
+	return r, nil
+}
+
+func (r addressRange) key() string { return r.network + "|" + r.prefix.String() }
+
+func firstHost(p netip.Prefix) netip.Addr {
+	a := p.Addr()
 	for range reservedHosts {
 		a = a.Next()
 	}
 	return a
 }
 
-// allocateIP reserves a free private address for id in tx. An address is
-// free when nobody holds it or its holder is terminated (or forgotten).
-// nextIP is this process's hint only: a retried or rolled-back
-// transaction leaves it ahead, which costs a wrap-around. A full range is
-// searched whole by every launch: nothing remembers it is full, since
-// another replica's terminate (or a rollback) frees an address unseen.
-func (s *Sim) allocateIP(tx store.SpaceTx, id string, now time.Time) (netip.Addr, error) {
-	for range s.hosts() {
-		a := s.candidate()
-		free, err := s.addressFree(tx, a, now)
+// allocateIP reserves a private address for id in tx: want when given
+// (InvalidIPAddress.InUse when another machine holds it), else a free
+// one. An address is free when nobody holds it or its holder is
+// terminated (or forgotten). The search hint is this process's only: a
+// retried or rolled-back transaction leaves it ahead, which costs a
+// wrap-around. A full range is searched whole by every launch: nothing
+// remembers it is full, since another replica's terminate (or a
+// rollback) frees an address unseen.
+func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want string, now time.Time) (netip.Addr, error) {
+	if want != "" {
+		a, err := netip.ParseAddr(want)
+		if err != nil || !r.prefix.Contains(a) || a.Less(firstHost(r.prefix)) || a == lastAddr(r.prefix) {
+			return netip.Addr{}, &backend.Error{Code: ec2err.InvalidParameterValue, Message: fmt.Sprintf("Address %s is not a free host address of %s.", want, r.prefix)}
+		}
+		free, err := s.addressFree(tx, r.network, a, now)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if !free {
+			return netip.Addr{}, &backend.Error{Code: ec2err.InvalidIPAddressInUse, Message: fmt.Sprintf("Address %s is in use.", want)}
+		}
+		return a, tx.Put(ipKey(r.network, a), []byte(id))
+	}
+	for range hosts(r.prefix) {
+		a := s.candidate(r)
+		free, err := s.addressFree(tx, r.network, a, now)
 		if err != nil {
 			return netip.Addr{}, err
 		}
 		if free {
-			return a, tx.Put(ipKey(a), []byte(id))
+			return a, tx.Put(ipKey(r.network, a), []byte(id))
 		}
 	}
 	return netip.Addr{}, backend.ErrCapacity
 }
 
-// candidate is the next address to try; concurrent launches get distinct
-// ones, and search the store without holding mu.
-func (s *Sim) candidate() netip.Addr {
+// candidate is the next address of r to try; concurrent launches get
+// distinct ones, and search the store without holding mu.
+func (s *Sim) candidate(r addressRange) netip.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.nextIP
-	if !s.prefix.Contains(a) || a == lastAddr(s.prefix) {
-		a = s.firstHost()
+	a := s.nextIP[r.key()]
+	if !r.prefix.Contains(a) || a == lastAddr(r.prefix) || a.Less(firstHost(r.prefix)) {
+		a = firstHost(r.prefix)
 	}
-	s.nextIP = a.Next()
+	s.nextIP[r.key()] = a.Next()
 	return a
 }
 
-// hosts is how many addresses the range hands out.
-func (s *Sim) hosts() int {
-	return 1<<(32-s.prefix.Bits()) - reservedHosts - 1
+// hosts is how many addresses a range hands out.
+func hosts(p netip.Prefix) int {
+	return 1<<(32-p.Bits()) - reservedHosts - 1
 }
 
-// addressFree reports whether a is free at now.
-func (s *Sim) addressFree(tx store.SpaceTx, a netip.Addr, now time.Time) (bool, error) {
-	holder := tx.Get(ipKey(a))
+// addressFree reports whether a is free in network at now.
+func (s *Sim) addressFree(tx store.SpaceTx, network string, a netip.Addr, now time.Time) (bool, error) {
+	holder := tx.Get(ipKey(network, a))
 	if holder == nil {
 		return true, nil
 	}
@@ -348,13 +398,17 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 	if err != nil || m != nil {
 		return s.view(m, now), err
 	}
-	ip, err := s.allocateIP(tx, id, now)
+	r, err := s.rangeOf(lc)
+	if err != nil {
+		return backend.Machine{}, err
+	}
+	ip, err := s.allocateIP(tx, id, r, lc.PrivateIP, now)
 	if err != nil {
 		return backend.Machine{}, err
 	}
 	m = &machine{
 		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
-		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Launched: now, Boots: 1,
+		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Network: r.network, Launched: now, Boots: 1,
 	}
 	return s.view(m, now), s.put(tx, m)
 }

@@ -231,3 +231,84 @@ func TestOlderLayoutIsMoved(t *testing.T) {
 		t.Errorf("new machine got the older machine's address %s", m.PrivateIP)
 	}
 }
+
+// A launch in a subnet takes its address there: the one asked for, or the
+// next free one. Default VPCs share one network, so an address is held
+// once among them; a student's own VPC is a network of its own.
+func TestSubnetAddresses(t *testing.T) {
+	st := openStore(t)
+	clock := &backendtest.Clock{}
+	ctx := context.Background()
+	b := newSim(t, st, clock.Now)
+	shared := backend.Subnet{ID: "subnet-a", VpcID: "vpc-alice", CIDR: "10.77.16.0/20", Shared: true}
+	sharedBob := backend.Subnet{ID: "subnet-b", VpcID: "vpc-bob", CIDR: "10.77.16.0/20", Shared: true}
+	own := backend.Subnet{ID: "subnet-c", VpcID: "vpc-own1", CIDR: "10.1.2.0/24"}
+	ownOther := backend.Subnet{ID: "subnet-d", VpcID: "vpc-own2", CIDR: "10.1.2.0/24"}
+	n := 0
+	launch := func(sn backend.Subnet, want string) (backend.Machine, error) {
+		n++
+		return b.Run(ctx, &backend.LaunchContext{InstanceID: fmt.Sprintf("i-%017x", n), InstanceType: backend.InstanceType{Name: "t3.micro"}, Subnet: sn, PrivateIP: want})
+	}
+	cases := []struct {
+		name   string
+		subnet backend.Subnet
+		want   string
+		got    string // the address, or the error code
+	}{
+		{"first free in the subnet", shared, "", "10.77.16.4"},
+		{"next one, another default VPC", sharedBob, "", "10.77.16.5"},
+		{"asked for", shared, "10.77.16.9", "10.77.16.9"},
+		{"held in the shared network", sharedBob, "10.77.16.9", "InvalidIPAddress.InUse"},
+		{"own VPC", own, "", "10.1.2.4"},
+		{"another own VPC, same range", ownOther, "", "10.1.2.4"},
+		{"asked for in an own VPC", own, "10.1.2.9", "10.1.2.9"},
+		{"held in that VPC", own, "10.1.2.9", "InvalidIPAddress.InUse"},
+		{"free in the other VPC", ownOther, "10.1.2.9", "10.1.2.9"},
+		{"reserved", own, "10.1.2.1", "InvalidParameterValue"},
+	}
+	machines := map[string]backend.Machine{}
+	for _, c := range cases {
+		m, err := launch(c.subnet, c.want)
+		got := m.PrivateIP
+		var be *backend.Error
+		if errors.As(err, &be) {
+			got = be.Code
+		} else if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got != c.got {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.got)
+		}
+		machines[c.name] = m
+	}
+	// Once its holder is terminated, an address can be asked for again.
+	if _, err := b.Terminate(ctx, machines["asked for"].ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second)
+	if m, err := launch(sharedBob, "10.77.16.9"); err != nil || m.PrivateIP != "10.77.16.9" {
+		t.Errorf("the freed address: got %s, %v; want 10.77.16.9", m.PrivateIP, err)
+	}
+}
+
+// Two replicas' sims on one store agree on who holds an address: the
+// records are in the store, only the search hint is per process.
+func TestSubnetAddressesAcrossReplicas(t *testing.T) {
+	st := openStore(t)
+	clock := &backendtest.Clock{}
+	ctx := context.Background()
+	a, b := newSim(t, st, clock.Now), newSim(t, st, clock.Now)
+	sn := backend.Subnet{ID: "subnet-c", VpcID: "vpc-own1", CIDR: "10.1.2.0/24"}
+	run := func(be backend.Backend, id int, want string) (backend.Machine, error) {
+		return be.Run(ctx, &backend.LaunchContext{InstanceID: fmt.Sprintf("i-%017x", id), InstanceType: backend.InstanceType{Name: "t3.micro"}, Subnet: sn, PrivateIP: want})
+	}
+	m1, err1 := run(a, 1, "")
+	m2, err2 := run(b, 2, "")
+	if err1 != nil || err2 != nil || m1.PrivateIP == m2.PrivateIP {
+		t.Fatalf("got %s (%v) and %s (%v), want two different addresses", m1.PrivateIP, err1, m2.PrivateIP, err2)
+	}
+	var be *backend.Error
+	if _, err := run(b, 3, m1.PrivateIP); !errors.As(err, &be) || be.Code != "InvalidIPAddress.InUse" {
+		t.Errorf("the other replica's address: got %v, want InvalidIPAddress.InUse", err)
+	}
+}

@@ -1,0 +1,327 @@
+package actions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+)
+
+// Instance networking: every instance is in a subnet of one of its
+// owner's VPCs (the default subnet of its zone unless it asked for
+// another) and has one network interface, its primary (device 0), with a
+// private address from that subnet. The interface is not a record of its
+// own: it is derived from the instance (its id from the instance's), so it
+// lives and goes with the instance, through the instance's one transition
+// path, and an instance recorded before there were subnets is in its
+// zone's default subnet when read.
+
+// netRequest is the networking part of a RunInstances: the instance-level
+// SubnetId and PrivateIpAddress, or the same in NetworkInterface.1.
+type netRequest struct {
+	subnetID    string
+	privateIP   string
+	description string // the interface's
+	// zoneGiven says Placement.AvailabilityZone was sent: it must then
+	// be the subnet's zone.
+	zoneGiven bool
+}
+
+// maxInterfaceDescription is EC2's limit on a network interface's description.
+const maxInterfaceDescription = 255
+
+// The interface fields econe does not offer: one primary interface with
+// one private IPv4 address.
+var unsupportedInterfaceFields = []string{
+	"NetworkInterfaceId", "PrivateIpAddresses", "SecondaryPrivateIpAddressCount",
+	"Ipv6AddressCount", "Ipv6Addresses", "Ipv4Prefix", "Ipv4PrefixCount", "Ipv6Prefix", "Ipv6PrefixCount",
+	"NetworkCardIndex", "InterfaceType", "AssociateCarrierIpAddress",
+}
+
+// parseLaunchNetwork decodes where the launch's primary interface goes.
+// NetworkInterface.1's groups become the launch's group ids; the
+// instance-level forms may not be given with it, as on EC2.
+func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) {
+	nr := netRequest{subnetID: p.String("SubnetId"), privateIP: p.String("PrivateIpAddress"), zoneGiven: p.String("Placement.AvailabilityZone") != ""}
+	nis := p.Structs("NetworkInterface")
+	if len(nis) > 0 {
+		switch {
+		case nr.subnetID != "":
+			return nr, ec2err.New(ec2err.InvalidParameterCombination, "Network interfaces and an instance-level subnet ID may not be specified on the same request")
+		case len(lr.groupNames) > 0 || len(lr.groupIDs) > 0:
+			return nr, ec2err.New(ec2err.InvalidParameterCombination, "Network interfaces and an instance-level security groups may not be specified on the same request")
+		case nr.privateIP != "":
+			return nr, ec2err.New(ec2err.InvalidParameterCombination, "Network interfaces and an instance-level private IP address should not be specified on the same request")
+		case len(nis) > 1:
+			return nr, ec2err.New(ec2err.UnsupportedOperation, "An instance here has one network interface: give NetworkInterface.1 only (DeviceIndex 0).")
+		}
+		ni := nis[0]
+		idx, err := ni.Required("DeviceIndex")
+		if err != nil {
+			return nr, err
+		}
+		if idx != "0" {
+			return nr, ec2err.BadValue("NetworkInterface.1.DeviceIndex", idx, "An instance here has one network interface, its primary: DeviceIndex 0.")
+		}
+		for _, f := range unsupportedInterfaceFields {
+			if ni.Has(f) {
+				return nr, ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.%s is not supported here: the primary interface gets one private IPv4 address from its subnet.", f)
+			}
+		}
+		if keep, err := ni.Bool("DeleteOnTermination", true); err != nil || !keep {
+			if err == nil {
+				err = ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.DeleteOnTermination false is not supported here: the primary interface is deleted with its instance.")
+			}
+			return nr, err
+		}
+		if _, err := ni.Bool("AssociatePublicIpAddress", false); err != nil {
+			return nr, err
+		}
+		nr.subnetID, nr.privateIP, nr.description = ni.String("SubnetId"), ni.String("PrivateIpAddress"), ni.String("Description")
+		if len(nr.description) > maxInterfaceDescription {
+			return nr, ec2err.BadValue("NetworkInterface.1.Description", nr.description, "It must be at most 255 characters.")
+		}
+		lr.groupIDs = ni.List("SecurityGroupId")
+	}
+	if nr.privateIP != "" {
+		if a, err := netip.ParseAddr(nr.privateIP); err != nil || !a.Is4() {
+			return nr, ec2err.BadValue("PrivateIpAddress", nr.privateIP, "It must be an IPv4 address.")
+		}
+		if lr.max > 1 {
+			return nr, ec2err.New(ec2err.InvalidParameterCombination, "A private IP address can be given only when launching one instance (MaxCount 1); this request asks for up to %d.", lr.max)
+		}
+	}
+	return nr, nil
+}
+
+// launchNetwork resolves the launch's subnet (the zone's default subnet
+// when none is named; the zone follows a named one) and its groups, which
+// must be in the subnet's VPC. Group names are for the default VPC only,
+// and a launch into another VPC with no group gets that VPC's default.
+func (s *Service) launchNetwork(tx store.Tx, owner string, lr *launchRequest) (*store.Subnet, []store.GroupRef, []backend.SecurityGroup, error) {
+	var sn *store.Subnet
+	var err error
+	if lr.net.subnetID == "" {
+		sn, err = s.defaultSubnet(tx, owner, lr.zone)
+	} else if sn, err = s.subnetByID(tx, owner, lr.net.subnetID); err == nil && lr.net.zoneGiven && sn.Zone != lr.zone {
+		err = ec2err.New(ec2err.InvalidParameterValue, "Value (%s) for parameter availabilityZone is invalid. Subnet '%s' is in the availability zone %s", lr.zone, sn.ID, sn.Zone)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkSubnetAddress(sn, lr.net.privateIP); err != nil {
+		return nil, nil, nil, err
+	}
+	names, ids := lr.groupNames, lr.groupIDs
+	if sn.VpcID != store.DefaultVPCID(owner) {
+		if len(names) > 0 {
+			return nil, nil, nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter groupName cannot be used with the parameter subnet")
+		}
+		if len(ids) == 0 {
+			ids = []string{store.DefaultGroupID(owner, sn.VpcID)}
+		}
+	}
+	refs, groups, err := s.launchGroups(tx, owner, sn, names, ids)
+	return sn, refs, groups, err
+}
+
+// checkSubnetAddress checks a requested private address against the
+// subnet: inside its range and not one of the five EC2 reserves.
+func checkSubnetAddress(sn *store.Subnet, want string) error {
+	if want == "" {
+		return nil
+	}
+	p, err := netip.ParsePrefix(sn.CIDR)
+	if err != nil {
+		return fmt.Errorf("subnet %s has a bad range %q: %w", sn.ID, sn.CIDR, err)
+	}
+	a := netip.MustParseAddr(want) // parseLaunchNetwork checked it
+	if !p.Contains(a) {
+		return ec2err.New(ec2err.InvalidParameterValue, "Address %s does not fall within the subnet's address range (%s, subnet %s)", want, sn.CIDR, sn.ID)
+	}
+	first := p.Addr()
+	for range 4 {
+		first = first.Next()
+	}
+	if a.Less(first) || !p.Contains(a.Next()) {
+		return ec2err.New(ec2err.InvalidParameterValue, "Address %s is in subnet's reserved address range (the first four and the last address of %s)", want, sn.CIDR)
+	}
+	return nil
+}
+
+// groupInVPC checks that g may be a group of an instance in subnet sn.
+func groupInVPC(g *store.SecurityGroup, sn *store.Subnet) error {
+	vpc := g.VpcID
+	if g.InDefaultVPC() {
+		vpc = store.DefaultVPCID(g.Owner)
+	}
+	if vpc != sn.VpcID {
+		return ec2err.New(ec2err.InvalidParameter, "Security group %s and subnet %s belong to different networks.", g.ID, sn.ID)
+	}
+	return nil
+}
+
+// backendSubnet is sn as a backend sees it.
+func backendSubnet(sn *store.Subnet) backend.Subnet {
+	return backend.Subnet{ID: sn.ID, VpcID: sn.VpcID, CIDR: sn.CIDR, Shared: sn.VpcID == store.DefaultVPCID(sn.Owner)}
+}
+
+// instanceSubnet is where inst is: its subnet and VPC, the zone's default
+// ones for an instance recorded before there were subnets.
+func instanceSubnet(inst *store.Instance) (subnetID, vpcID string) {
+	if inst.SubnetID != "" {
+		return inst.SubnetID, inst.VpcID
+	}
+	return store.DefaultSubnetID(inst.Owner, inst.Zone), store.DefaultVPCID(inst.Owner)
+}
+
+// primaryInterface is the ids and MAC of inst's primary interface, all
+// from one hash of the instance's id (a describe renders thousands). The
+// MAC is locally administered (0x0e), as EC2's are.
+type primaryInterface struct{ id, attachmentID, mac string }
+
+func interfaceOf(inst *store.Instance) primaryInterface {
+	h := sha256.Sum256([]byte(inst.Owner + "\x00" + inst.ID + "\x00eni"))
+	x := hex.EncodeToString(h[:])
+	return primaryInterface{
+		id: "eni-" + x[:17], attachmentID: "eni-attach-" + x[17:34],
+		mac: "0e:" + x[34:36] + ":" + x[36:38] + ":" + x[38:40] + ":" + x[40:42] + ":" + x[42:44],
+	}
+}
+
+// hasInterface reports whether inst's interface exists: it goes when the
+// instance is terminated.
+func hasInterface(inst *store.Instance) bool { return inst.State != string(backend.Terminated) }
+
+// ---- the interface in DescribeInstances (InstanceNetworkInterface) ----
+
+// instanceENISetXML is a pointer in the instance item, so that old API
+// versions, which have no interfaces, get no element at all.
+type instanceENISetXML struct {
+	Items []instanceENIXML `xml:"item"`
+}
+
+type instanceENIXML struct {
+	Association        *interfaceAssociationXML       `xml:"association"`
+	Attachment         instanceInterfaceAttachmentXML `xml:"attachment"`
+	Description        string                         `xml:"description"`
+	Groups             []groupItemXML                 `xml:"groupSet>item"`
+	Ipv6Addresses      string                         `xml:"ipv6AddressesSet"`
+	MacAddress         string                         `xml:"macAddress"`
+	NetworkInterfaceID string                         `xml:"networkInterfaceId"`
+	OwnerID            string                         `xml:"ownerId"`
+	PrivateDNSName     string                         `xml:"privateDnsName"`
+	PrivateIPAddress   string                         `xml:"privateIpAddress"`
+	PrivateIPAddresses []interfacePrivateIPXML        `xml:"privateIpAddressesSet>item"`
+	SourceDestCheck    bool                           `xml:"sourceDestCheck"`
+	Status             string                         `xml:"status"`
+	SubnetID           string                         `xml:"subnetId"`
+	VpcID              string                         `xml:"vpcId"`
+	InterfaceType      string                         `xml:"interfaceType"`
+}
+
+type instanceInterfaceAttachmentXML struct {
+	AttachTime          string `xml:"attachTime"`
+	AttachmentID        string `xml:"attachmentId"`
+	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+	DeviceIndex         int    `xml:"deviceIndex"`
+	Status              string `xml:"status"`
+	NetworkCardIndex    int    `xml:"networkCardIndex"`
+}
+
+// interfaceAssociationXML is the public address of an interface; the
+// allocation and association ids are DescribeNetworkInterfaces' only.
+type interfaceAssociationXML struct {
+	AllocationID  string `xml:"allocationId,omitempty"`
+	AssociationID string `xml:"associationId,omitempty"`
+	IPOwnerID     string `xml:"ipOwnerId"`
+	PublicDNSName string `xml:"publicDnsName"`
+	PublicIP      string `xml:"publicIp"`
+}
+
+type interfacePrivateIPXML struct {
+	Association      *interfaceAssociationXML `xml:"association"`
+	Primary          bool                     `xml:"primary"`
+	PrivateDNSName   string                   `xml:"privateDnsName"`
+	PrivateIPAddress string                   `xml:"privateIpAddress"`
+}
+
+// association is the interface's public address while an elastic IP is
+// associated; addr, when known, names its allocation.
+func association(inst *store.Instance, accountID string, addr *store.Address) *interfaceAssociationXML {
+	if inst.PublicIP == "" {
+		return nil
+	}
+	a := &interfaceAssociationXML{IPOwnerID: accountID, PublicDNSName: inst.PublicDNSName, PublicIP: inst.PublicIP}
+	if addr != nil && addr.Association != nil {
+		a.AllocationID, a.AssociationID = addr.AllocationID, addr.Association.AssociationID
+	}
+	return a
+}
+
+// renderNetwork fills the instance item's subnet, VPC and interface.
+func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
+	if !hasInterface(inst) {
+		return
+	}
+	yes := true
+	x.SourceDestCheck = &yes
+	x.SubnetID, x.VpcID = instanceSubnet(inst)
+	eni := interfaceOf(inst)
+	assoc := association(inst, accountID, nil)
+	ni := instanceENIXML{
+		Association: assoc,
+		Attachment: instanceInterfaceAttachmentXML{
+			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: true, Status: "attached",
+		},
+		Description: inst.InterfaceDescription, Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
+		PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP, SourceDestCheck: true, Status: "in-use",
+		SubnetID: x.SubnetID, VpcID: x.VpcID, InterfaceType: "interface",
+	}
+	if inst.PrivateIP != "" {
+		ni.PrivateIPAddresses = []interfacePrivateIPXML{{Association: assoc, Primary: true, PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP}}
+	}
+	x.NetworkInterfaces = &instanceENISetXML{Items: []instanceENIXML{ni}}
+}
+
+// networkAttrs answers the DescribeInstances filters on an instance's
+// network; known is false for other names.
+func networkAttrs(inst *store.Instance, name string) (values []string, known bool) {
+	subnet, vpc := instanceSubnet(inst)
+	var v string
+	switch name {
+	case "vpc-id", "network-interface.vpc-id":
+		v = vpc
+	case "subnet-id", "network-interface.subnet-id":
+		v = subnet
+	case "network-interface.network-interface-id":
+		v = interfaceOf(inst).id
+	case "network-interface.attachment.attachment-id":
+		v = interfaceOf(inst).attachmentID
+	case "network-interface.mac-address":
+		v = interfaceOf(inst).mac
+	case "network-interface.addresses.private-ip-address", "network-interface.private-ip-address":
+		v = inst.PrivateIP
+	case "network-interface.private-dns-name":
+		v = inst.PrivateDNSName
+	case "network-interface.status":
+		v = "in-use"
+	case "network-interface.group-id":
+		return groupValues(inst.Groups, func(g store.GroupRef) string { return g.ID }), true
+	case "network-interface.group-name":
+		return groupValues(inst.Groups, func(g store.GroupRef) string { return g.Name }), true
+	case "network-interface.attachment.device-index":
+		v = "0"
+	default:
+		return nil, false
+	}
+	if v == "" || !hasInterface(inst) {
+		return nil, true
+	}
+	return []string{v}, true
+}
