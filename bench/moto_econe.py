@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 
+import boto3
 import pytest
 
 TEST_TIMEOUT = 120  # seconds; a waiter polling for a state that never comes
@@ -55,6 +56,10 @@ def pytest_runtest_setup(item):
     key, secret = _creds[item.nodeid]
     os.environ["AWS_ACCESS_KEY_ID"] = key
     os.environ["AWS_SECRET_ACCESS_KEY"] = secret
+    # boto3's default session keeps the credentials it first resolved; a
+    # new session would load botocore's models again for every test.
+    if boto3.DEFAULT_SESSION is not None:
+        boto3.DEFAULT_SESSION._session.set_credentials(key, secret)
     signal.signal(signal.SIGALRM, _timeout)
     signal.alarm(TEST_TIMEOUT)
 
