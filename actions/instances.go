@@ -102,7 +102,7 @@ type instanceXML struct {
 	RootDeviceType     string                   `xml:"rootDeviceType"`
 	Groups             *groupSetXML             `xml:"groupSet"`
 	StateReason        *stateReasonXML          `xml:"stateReason"`
-	Tags               []tagXML                 `xml:"tagSet>item"`
+	Tags               *tagSetXML               `xml:"tagSet"`
 	VirtualizationType string                   `xml:"virtualizationType"`
 	PlatformDetails    string                   `xml:"platformDetails"`
 	InstanceID         string                   `xml:"instanceId"`
@@ -172,7 +172,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 	x := instanceXML{
 		Architecture: img.Architecture, ClientToken: inst.ClientToken, Hypervisor: "xen",
 		RootDeviceName: inst.RootDeviceName, RootDeviceType: img.RootDeviceType,
-		Tags: tagsXML(tags), VirtualizationType: "hvm", PlatformDetails: "Linux/UNIX",
+		Tags: tagSetOf(tags), VirtualizationType: "hvm", PlatformDetails: "Linux/UNIX",
 		InstanceID: inst.ID, ImageID: inst.ImageID, State: stateXML(inst.State),
 		PrivateDNSName: inst.PrivateDNSName, DNSName: publicName(inst), Reason: inst.TransitionReason,
 		KeyName: inst.KeyName, AmiLaunchIndex: inst.LaunchIndex, InstanceType: inst.InstanceType,

@@ -154,7 +154,7 @@ func TestRunInstancesCountsAndDefaults(t *testing.T) {
 			{"state", inst.State.Name, "pending"},
 			{"type", inst.InstanceType, "m1.small"},
 			{"zone", inst.Placement.AvailabilityZone, "us-east-1a"},
-			{"tag", fmt.Sprint(inst.Tags), "[{Name web}]"},
+			{"tag", fmt.Sprint(inst.Tags), "&{[{Name web}]}"},
 			{"owner", res.OwnerID, "111111111111"},
 		}
 		for _, c := range checks {

@@ -217,19 +217,6 @@ func (s *Service) confirm(r *Request, id string, end time.Time, berr error, done
 
 // ---- XML shapes (botocore's Volume, VolumeAttachment, Snapshot, VolumeModification) ----
 
-type ebsTag struct {
-	Key   string `xml:"key"`
-	Value string `xml:"value"`
-}
-
-func ebsTags(tags []store.Tag) []ebsTag {
-	out := make([]ebsTag, len(tags))
-	for i, t := range tags {
-		out[i] = ebsTag{t.Key, t.Value}
-	}
-	return out
-}
-
 type volumeAttachmentItem struct {
 	VolumeID            string `xml:"volumeId"`
 	InstanceID          string `xml:"instanceId"`
@@ -253,7 +240,7 @@ type volumeItem struct {
 	Status             string        `xml:"status"`
 	CreateTime         string        `xml:"createTime"`
 	Attachments        attachmentSet `xml:"attachmentSet"`
-	Tags               []ebsTag      `xml:"tagSet>item,omitempty"`
+	Tags               *tagSetXML    `xml:"tagSet"`
 	VolumeType         string        `xml:"volumeType"`
 	Iops               int           `xml:"iops,omitempty"`
 	Encrypted          bool          `xml:"encrypted"`
@@ -268,7 +255,7 @@ func attachmentItem(volumeID string, a *store.VolumeAttachment) volumeAttachment
 func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 	item := volumeItem{
 		VolumeID: v.ID, Size: v.SizeGiB, SnapshotID: v.SnapshotID, Zone: v.Zone, Status: v.Status(),
-		CreateTime: ec2Time(v.Created), Tags: ebsTags(tags), VolumeType: v.Type, Iops: reportedIops(v),
+		CreateTime: ec2Time(v.Created), Tags: tagSetOf(tags), VolumeType: v.Type, Iops: reportedIops(v),
 		Encrypted: v.Encrypted, Throughput: v.Throughput,
 	}
 	if v.Attachment != nil {
@@ -278,17 +265,17 @@ func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 }
 
 type snapshotItem struct {
-	SnapshotID  string   `xml:"snapshotId"`
-	VolumeID    string   `xml:"volumeId"`
-	Status      string   `xml:"status"`
-	StartTime   string   `xml:"startTime"`
-	Progress    string   `xml:"progress"`
-	OwnerID     string   `xml:"ownerId"`
-	VolumeSize  int      `xml:"volumeSize"`
-	Description string   `xml:"description"`
-	Encrypted   bool     `xml:"encrypted"`
-	StorageTier string   `xml:"storageTier"`
-	Tags        []ebsTag `xml:"tagSet>item,omitempty"`
+	SnapshotID  string     `xml:"snapshotId"`
+	VolumeID    string     `xml:"volumeId"`
+	Status      string     `xml:"status"`
+	StartTime   string     `xml:"startTime"`
+	Progress    string     `xml:"progress"`
+	OwnerID     string     `xml:"ownerId"`
+	VolumeSize  int        `xml:"volumeSize"`
+	Description string     `xml:"description"`
+	Encrypted   bool       `xml:"encrypted"`
+	StorageTier string     `xml:"storageTier"`
+	Tags        *tagSetXML `xml:"tagSet"`
 }
 
 func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.Time) snapshotItem {
@@ -296,7 +283,7 @@ func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.
 	return snapshotItem{
 		SnapshotID: cur.ID, VolumeID: cur.VolumeID, Status: cur.State, StartTime: ec2Time(cur.Started),
 		Progress: strconv.Itoa(progress) + "%", OwnerID: ownerID, VolumeSize: cur.VolumeSize,
-		Description: cur.Description, Encrypted: cur.Encrypted, StorageTier: "standard", Tags: ebsTags(tags),
+		Description: cur.Description, Encrypted: cur.Encrypted, StorageTier: "standard", Tags: tagSetOf(tags),
 	}
 }
 

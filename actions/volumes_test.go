@@ -447,7 +447,7 @@ func TestSnapshots(t *testing.T) {
 	f.clock.Advance(settle)
 	sn := f.must("alice", "CreateSnapshot", "VolumeId", vol, "Description", "nightly",
 		"TagSpecification.1.ResourceType", "snapshot", "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v").(*createSnapshotResponse)
-	if sn.Status != "pending" || sn.Progress != "0%" || sn.VolumeSize != 20 || sn.OwnerID != "111111111111" || len(sn.Tags) != 1 {
+	if sn.Status != "pending" || sn.Progress != "0%" || sn.VolumeSize != 20 || sn.OwnerID != "111111111111" || sn.Tags == nil || len(sn.Tags.Items) != 1 {
 		t.Errorf("CreateSnapshot: got %+v, want pending 0%% of 20 GiB owned by 111111111111 with one tag", sn.snapshotItem)
 	}
 	f.clock.Advance(time.Second) // half of the 2s snapshot delay
@@ -834,6 +834,46 @@ func TestRecoverVolumes(t *testing.T) {
 			}
 			if c.wantAfter == "available" {
 				f.must("alice", "DeleteVolume", "VolumeId", id)
+			}
+		})
+	}
+}
+
+// TestTagSetOnlyWhenTagged: EC2 leaves tagSet out of an untagged
+// instance, volume or snapshot (boto3's Tags key is absent).
+func TestTagSetOnlyWhenTagged(t *testing.T) {
+	f := newVolFixture(t)
+	tagged := func(kind string) []string {
+		return []string{"TagSpecification.1.ResourceType", kind, "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v"}
+	}
+	plainVol, taggedVol := f.createVolume("alice"), f.createVolume("alice", tagged("volume")...)
+	f.clock.Advance(settle)
+	snapshot := func(kv ...string) string {
+		return f.must("alice", "CreateSnapshot", append([]string{"VolumeId", plainVol}, kv...)...).(*createSnapshotResponse).SnapshotID
+	}
+	run := func(kv ...string) string {
+		args := append([]string{"ImageId", "ami-0a1b2c3d4e5f60001", "MinCount", "1", "MaxCount", "1"}, kv...)
+		return f.must("alice", "RunInstances", args...).(*runInstancesResponse).Instances[0].InstanceID
+	}
+	cases := []struct {
+		name, action, idParam, id string
+		want                      bool
+	}{
+		{"untagged instance", "DescribeInstances", "InstanceId.1", run(), false},
+		{"tagged instance", "DescribeInstances", "InstanceId.1", run(tagged("instance")...), true},
+		{"untagged volume", "DescribeVolumes", "VolumeId.1", plainVol, false},
+		{"tagged volume", "DescribeVolumes", "VolumeId.1", taggedVol, true},
+		{"untagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(), false},
+		{"tagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(tagged("snapshot")...), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := xml.Marshal(f.must("alice", c.action, c.idParam, c.id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(out), "<tagSet>"); got != c.want {
+				t.Errorf("got tagSet %v, want %v in %s", got, c.want, out)
 			}
 		})
 	}
