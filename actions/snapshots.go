@@ -57,7 +57,7 @@ func (s *Service) createSnapshot(r *Request) (any, error) {
 		}
 		sn = store.Snapshot{
 			ID: store.NewID("snap"), Owner: owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
-			Description: r.Params.String("Description"), Encrypted: v.Encrypted,
+			Description: r.Params.String("Description"), Encrypted: v.Encrypted, KmsKeyID: v.KmsKeyID,
 			Started: now, State: store.SnapshotPending, Until: unknownEnd,
 		}
 		if err := putTags(tx, owner, sn.ID, tags); err != nil {

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -244,6 +245,7 @@ type volumeItem struct {
 	VolumeType         string        `xml:"volumeType"`
 	Iops               int           `xml:"iops,omitempty"`
 	Encrypted          bool          `xml:"encrypted"`
+	KmsKeyID           string        `xml:"kmsKeyId,omitempty"`
 	Throughput         int           `xml:"throughput,omitempty"`
 	MultiAttachEnabled bool          `xml:"multiAttachEnabled"`
 }
@@ -256,7 +258,7 @@ func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 	item := volumeItem{
 		VolumeID: v.ID, Size: v.SizeGiB, SnapshotID: v.SnapshotID, Zone: v.Zone, Status: v.Status(),
 		CreateTime: ec2Time(v.Created), Tags: tagSetOf(tags), VolumeType: v.Type, Iops: reportedIops(v),
-		Encrypted: v.Encrypted, Throughput: v.Throughput,
+		Encrypted: v.Encrypted, KmsKeyID: v.KmsKeyID, Throughput: v.Throughput,
 	}
 	if v.Attachment != nil {
 		item.Attachments.Items = []volumeAttachmentItem{attachmentItem(v.ID, v.Attachment)}
@@ -274,6 +276,7 @@ type snapshotItem struct {
 	VolumeSize  int        `xml:"volumeSize"`
 	Description string     `xml:"description"`
 	Encrypted   bool       `xml:"encrypted"`
+	KmsKeyID    string     `xml:"kmsKeyId,omitempty"`
 	StorageTier string     `xml:"storageTier"`
 	Tags        *tagSetXML `xml:"tagSet"`
 }
@@ -283,7 +286,7 @@ func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.
 	return snapshotItem{
 		SnapshotID: cur.ID, VolumeID: cur.VolumeID, Status: cur.State, StartTime: ec2Time(cur.Started),
 		Progress: strconv.Itoa(progress) + "%", OwnerID: ownerID, VolumeSize: cur.VolumeSize,
-		Description: cur.Description, Encrypted: cur.Encrypted, StorageTier: "standard", Tags: tagSetOf(tags),
+		Description: cur.Description, Encrypted: cur.Encrypted, KmsKeyID: cur.KmsKeyID, StorageTier: "standard", Tags: tagSetOf(tags),
 	}
 }
 
@@ -330,6 +333,7 @@ type createVolumeRequest struct {
 	zone        string
 	snapshotID  string
 	encrypted   bool
+	kmsKeyID    string
 	clientToken string
 	tags        []store.Tag
 }
@@ -367,6 +371,11 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 	}
 	if req.encrypted, err = p.Bool("Encrypted", false); err != nil {
 		return nil, err
+	}
+	// EC2 checks the key itself later (the volume fails then); the
+	// dependency it checks at once.
+	if req.kmsKeyID = p.String("KmsKeyId"); req.kmsKeyID != "" && !req.encrypted {
+		return nil, ec2err.New(ec2err.InvalidParameterDependency, "The parameter KmsKeyId requires the parameter Encrypted to be set.")
 	}
 	if req.tags, err = tagSpecTags(p, "volume"); err != nil {
 		return nil, err
@@ -407,7 +416,11 @@ func idempotencyKey(owner, action, token string) string { return owner + "/" + a
 // fingerprint is the request as sent, to tell a retry from a reuse of
 // its ClientToken.
 func (req *createVolumeRequest) fingerprint() string {
-	return fmt.Sprintf("%s|%d|%s|%s|%d|%d|%t", req.zone, req.shape.Size, req.shape.Type, req.snapshotID, req.shape.Iops, req.shape.Throughput, req.encrypted)
+	fp := fmt.Sprintf("%s|%d|%s|%s|%d|%d|%t", req.zone, req.shape.Size, req.shape.Type, req.snapshotID, req.shape.Iops, req.shape.Throughput, req.encrypted)
+	if req.kmsKeyID != "" { // appended, so tokens recorded before keys were kept still match
+		fp += "|" + req.kmsKeyID
+	}
+	return fp
 }
 
 // earlierVolume returns the volume a ClientToken already created ("" if
@@ -430,7 +443,7 @@ func earlierVolume(tx store.Tx, owner string, req *createVolumeRequest) (string,
 // newVolume checks a CreateVolume against the store and returns the
 // volume to record (creating, its end not known yet).
 func newVolume(tx store.Tx, owner string, req *createVolumeRequest, now time.Time) (store.Volume, error) {
-	shape := req.shape
+	shape, encrypted, kmsKeyID := req.shape, req.encrypted, req.kmsKeyID
 	if req.snapshotID != "" {
 		sn, err := sourceSnapshot(tx, owner, req.snapshotID, now)
 		if err != nil {
@@ -439,13 +452,18 @@ func newVolume(tx store.Tx, owner string, req *createVolumeRequest, now time.Tim
 		if err := sizeFromSnapshot(&shape, sn); err != nil {
 			return store.Volume{}, err
 		}
+		// A volume of an encrypted snapshot is encrypted, with the
+		// snapshot's key unless the request names another.
+		if sn.Encrypted {
+			encrypted, kmsKeyID = true, cmp.Or(kmsKeyID, sn.KmsKeyID)
+		}
 	}
 	if err := checkVolumeShape(&shape); err != nil {
 		return store.Volume{}, err
 	}
 	return store.Volume{
 		ID: store.NewID("vol"), Owner: owner, Zone: req.zone, SizeGiB: shape.Size, SnapshotID: req.snapshotID,
-		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: req.encrypted,
+		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: encrypted, KmsKeyID: kmsKeyID,
 		Created: now, State: store.VolumeCreating, Until: unknownEnd,
 	}, nil
 }

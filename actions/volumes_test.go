@@ -878,3 +878,42 @@ func TestTagSetOnlyWhenTagged(t *testing.T) {
 		})
 	}
 }
+
+// TestVolumeEncryption: KmsKeyId needs Encrypted and is shown back; a
+// volume of an encrypted snapshot is encrypted with its key.
+func TestVolumeEncryption(t *testing.T) {
+	f := newVolFixture(t)
+	_, err := f.call("alice", "CreateVolume", "AvailabilityZone", "us-east-1a", "Size", "8", "KmsKeyId", "alias/lab")
+	wantVolCode(t, "KmsKeyId without Encrypted", err, ec2err.InvalidParameterDependency)
+	plain := f.createVolume("alice")
+	keyed := f.createVolume("alice", "Encrypted", "true", "KmsKeyId", "alias/lab")
+	f.clock.Advance(settle)
+	snapshot := func(vol string) string {
+		return f.must("alice", "CreateSnapshot", "VolumeId", vol).(*createSnapshotResponse).SnapshotID
+	}
+	plainSnap, keyedSnap := snapshot(plain), snapshot(keyed)
+	f.clock.Advance(settle)
+	cases := []struct {
+		name          string
+		kv            []string
+		wantEncrypted bool
+		wantKey       string
+	}{
+		{"encrypted with a key", []string{"Encrypted", "true", "KmsKeyId", "alias/lab"}, true, "alias/lab"},
+		{"unencrypted", nil, false, ""},
+		{"from an unencrypted snapshot", []string{"SnapshotId", plainSnap}, false, ""},
+		{"from an encrypted snapshot", []string{"SnapshotId", keyedSnap}, true, "alias/lab"},
+		{"from an encrypted snapshot, another key", []string{"SnapshotId", keyedSnap, "Encrypted", "true", "KmsKeyId", "alias/other"}, true, "alias/other"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := f.volume("alice", f.createVolume("alice", c.kv...))
+			if v.Encrypted != c.wantEncrypted || v.KmsKeyID != c.wantKey {
+				t.Errorf("got encrypted %t key %q, want %t %q", v.Encrypted, v.KmsKeyID, c.wantEncrypted, c.wantKey)
+			}
+		})
+	}
+	if sn := f.must("alice", "DescribeSnapshots", "SnapshotId.1", keyedSnap).(*describeSnapshotsResponse).Snapshots[0]; !sn.Encrypted || sn.KmsKeyID != "alias/lab" {
+		t.Errorf("got snapshot encrypted %t key %q, want true alias/lab", sn.Encrypted, sn.KmsKeyID)
+	}
+}

@@ -38,6 +38,7 @@ type Volume struct {
 	Iops       int       `json:"iops,omitempty"`
 	Throughput int       `json:"throughput,omitempty"`
 	Encrypted  bool      `json:"encrypted,omitempty"`
+	KmsKeyID   string    `json:"kms_key_id,omitempty"` // as the student named it; EC2 checks it later, here never
 	Created    time.Time `json:"created"`
 	// State is creating, available or deleting; in-use is derived from
 	// Attachment. Until is when a transitional state ends.
@@ -104,6 +105,7 @@ type Snapshot struct {
 	VolumeSize  int       `json:"volume_size_gib"`
 	Description string    `json:"description,omitempty"`
 	Encrypted   bool      `json:"encrypted,omitempty"`
+	KmsKeyID    string    `json:"kms_key_id,omitempty"`
 	Started     time.Time `json:"started"`
 	State       string    `json:"state"`
 	Until       time.Time `json:"until"` // when pending ends
