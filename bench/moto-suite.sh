@@ -10,12 +10,14 @@
 # moto's /moto-api/reset stands for; that call is switched off with moto's
 # MOTO_CALL_RESET_API=false, so nothing outside the EC2 API reaches econe.
 # Prints the pass/fail counts; RESULTS_FILE (default moto-results.txt) gets
-# one line per test: OUTCOME nodeid :: first line of the failure.
+# one line per test: OUTCOME nodeid :: first line of the failure, and
+# RESULTS_FILE.log pytest's output (add --tb=short to PYTEST_ARGS to see
+# where each test failed).
 # PYTHON (default the pyenv python3) needs boto3, moto, pytest and
 # freezegun; the last two may come from PYTHONPATH (e.g. the files of
 # Debian's python3-pytest and python3-freezegun).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,17p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,19p' "$0"; exit 2; }
 tests=$(cd "$1" && pwd)
 shift
 results=$PWD/moto-results.txt
@@ -65,6 +67,7 @@ args=()
 for f in "${files[@]}"; do args+=("tests/test_ec2/$f.py"); done
 [ $# -gt 0 ] && args=("$@")
 cd "$(dirname "$tests")"
-"$python" -m pytest -p moto_econe -p no:cacheprovider -q --tb=no -o addopts= "${args[@]}" | tail -n 3 || true
+"$python" -m pytest -p moto_econe -p no:cacheprovider -q --tb=no -o addopts= "${args[@]}" > "$results.log" 2>&1 || true
+tail -n 1 "$results.log"
 echo "pass/fail counts (per test): $(awk '{print $1}' "$results" | sort | uniq -c | tr -s ' \n' ' ')"
-echo "results: $results"
+echo "results: $results (pytest's output: $results.log)"
