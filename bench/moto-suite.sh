@@ -35,8 +35,16 @@ trap '"$bin" -c "$conf" stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/templates"
-# moto's sample images (moto/ec2/resources/amis.json), which its tests name.
+# moto's sample images (moto/ec2/resources/amis.json) and the instance
+# types its tests launch that the built-in catalog lacks.
 cat > "$work/templates/moto.yaml" <<'YAML'
+instance_types:
+  - {name: t1.micro, vcpus: 1, memory_mib: 627, price_per_hour: 0.02}
+  - {name: t2.nano, vcpus: 1, memory_mib: 512, price_per_hour: 0.0058}
+  - {name: t3.nano, vcpus: 2, memory_mib: 512, price_per_hour: 0.0052}
+  - {name: t3a.nano, vcpus: 2, memory_mib: 512, price_per_hour: 0.0047}
+  - {name: t3a.micro, vcpus: 2, memory_mib: 1024, price_per_hour: 0.0094}
+  - {name: t4g.nano, vcpus: 2, memory_mib: 512, architecture: arm64, price_per_hour: 0.0042}
 images:
   - {id: ami-12c6146b, name: Windows_Server-2008-R2_SP1-English-64Bit-Base-2017.10.13, platform: windows, root_device_name: /dev/sda1, owner_id: "801119661308", owner_alias: amazon}
   - {id: ami-03cf127a, name: Windows_Server-2016-English-Nano-Base-2017.10.13, platform: windows, root_device_name: /dev/sda1, owner_id: "801119661308", owner_alias: amazon}
