@@ -330,8 +330,8 @@ func putTags(tx store.Tx, owner, resourceID string, tags []store.Tag) error {
 	return nil
 }
 
-// tagSetXML is the tagSet of an instance, volume or snapshot. EC2 leaves
-// the element out where the resource has no tags (boto3's Tags key is then
+// tagSetXML is the tagSet of an instance or volume. EC2 leaves the
+// element out where the resource has no tags (boto3's Tags key is then
 // absent, a resource's .tags None); a "tagSet>item" path would still write
 // an empty <tagSet></tagSet>, a nil *tagSetXML writes nothing.
 type tagSetXML struct {

@@ -267,18 +267,18 @@ func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 }
 
 type snapshotItem struct {
-	SnapshotID  string     `xml:"snapshotId"`
-	VolumeID    string     `xml:"volumeId"`
-	Status      string     `xml:"status"`
-	StartTime   string     `xml:"startTime"`
-	Progress    string     `xml:"progress"`
-	OwnerID     string     `xml:"ownerId"`
-	VolumeSize  int        `xml:"volumeSize"`
-	Description string     `xml:"description"`
-	Encrypted   bool       `xml:"encrypted"`
-	KmsKeyID    string     `xml:"kmsKeyId,omitempty"`
-	StorageTier string     `xml:"storageTier"`
-	Tags        *tagSetXML `xml:"tagSet"`
+	SnapshotID  string   `xml:"snapshotId"`
+	VolumeID    string   `xml:"volumeId"`
+	Status      string   `xml:"status"`
+	StartTime   string   `xml:"startTime"`
+	Progress    string   `xml:"progress"`
+	OwnerID     string   `xml:"ownerId"`
+	VolumeSize  int      `xml:"volumeSize"`
+	Description string   `xml:"description"`
+	Encrypted   bool     `xml:"encrypted"`
+	KmsKeyID    string   `xml:"kmsKeyId,omitempty"`
+	StorageTier string   `xml:"storageTier"`
+	Tags        []tagXML `xml:"tagSet>item"` // written even when empty (moto reads an empty list)
 }
 
 func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.Time) snapshotItem {
@@ -286,7 +286,7 @@ func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.
 	return snapshotItem{
 		SnapshotID: cur.ID, VolumeID: cur.VolumeID, Status: cur.State, StartTime: ec2Time(cur.Started),
 		Progress: strconv.Itoa(progress) + "%", OwnerID: ownerID, VolumeSize: cur.VolumeSize,
-		Description: cur.Description, Encrypted: cur.Encrypted, KmsKeyID: cur.KmsKeyID, StorageTier: "standard", Tags: tagSetOf(tags),
+		Description: cur.Description, Encrypted: cur.Encrypted, KmsKeyID: cur.KmsKeyID, StorageTier: "standard", Tags: tagsXML(tags),
 	}
 }
 

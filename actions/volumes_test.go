@@ -447,7 +447,7 @@ func TestSnapshots(t *testing.T) {
 	f.clock.Advance(settle)
 	sn := f.must("alice", "CreateSnapshot", "VolumeId", vol, "Description", "nightly",
 		"TagSpecification.1.ResourceType", "snapshot", "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v").(*createSnapshotResponse)
-	if sn.Status != "pending" || sn.Progress != "0%" || sn.VolumeSize != 20 || sn.OwnerID != "111111111111" || sn.Tags == nil || len(sn.Tags.Items) != 1 {
+	if sn.Status != "pending" || sn.Progress != "0%" || sn.VolumeSize != 20 || sn.OwnerID != "111111111111" || len(sn.Tags) != 1 {
 		t.Errorf("CreateSnapshot: got %+v, want pending 0%% of 20 GiB owned by 111111111111 with one tag", sn.snapshotItem)
 	}
 	f.clock.Advance(time.Second) // half of the 2s snapshot delay
@@ -840,7 +840,8 @@ func TestRecoverVolumes(t *testing.T) {
 }
 
 // TestTagSetOnlyWhenTagged: EC2 leaves tagSet out of an untagged
-// instance, volume or snapshot (boto3's Tags key is absent).
+// instance or volume (boto3's Tags key is absent); a snapshot's is
+// always written.
 func TestTagSetOnlyWhenTagged(t *testing.T) {
 	f := newVolFixture(t)
 	tagged := func(kind string) []string {
@@ -863,7 +864,7 @@ func TestTagSetOnlyWhenTagged(t *testing.T) {
 		{"tagged instance", "DescribeInstances", "InstanceId.1", run(tagged("instance")...), true},
 		{"untagged volume", "DescribeVolumes", "VolumeId.1", plainVol, false},
 		{"tagged volume", "DescribeVolumes", "VolumeId.1", taggedVol, true},
-		{"untagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(), false},
+		{"untagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(), true},
 		{"tagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(tagged("snapshot")...), true},
 	}
 	for _, c := range cases {
