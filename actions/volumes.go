@@ -258,7 +258,7 @@ func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 	item := volumeItem{
 		VolumeID: v.ID, Size: v.SizeGiB, SnapshotID: v.SnapshotID, Zone: v.Zone, Status: v.Status(),
 		CreateTime: ec2Time(v.Created), Tags: tagSetOf(tags), VolumeType: v.Type, Iops: reportedIops(v),
-		Encrypted: v.Encrypted, KmsKeyID: v.KmsKeyID, Throughput: v.Throughput,
+		Encrypted: v.Encrypted, KmsKeyID: v.KmsKeyID, Throughput: v.Throughput, MultiAttachEnabled: v.MultiAttach,
 	}
 	if v.Attachment != nil {
 		item.Attachments.Items = []volumeAttachmentItem{attachmentItem(v.ID, v.Attachment)}
@@ -334,6 +334,7 @@ type createVolumeRequest struct {
 	snapshotID  string
 	encrypted   bool
 	kmsKeyID    string
+	multiAttach bool
 	clientToken string
 	tags        []store.Tag
 }
@@ -377,6 +378,9 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 	if req.kmsKeyID = p.String("KmsKeyId"); req.kmsKeyID != "" && !req.encrypted {
 		return nil, ec2err.New(ec2err.InvalidParameterDependency, "The parameter KmsKeyId requires the parameter Encrypted to be set.")
 	}
+	if req.multiAttach, err = p.Bool("MultiAttachEnabled", false); err != nil {
+		return nil, err
+	}
 	if req.tags, err = tagSpecTags(p, "volume"); err != nil {
 		return nil, err
 	}
@@ -417,8 +421,12 @@ func idempotencyKey(owner, action, token string) string { return owner + "/" + a
 // its ClientToken.
 func (req *createVolumeRequest) fingerprint() string {
 	fp := fmt.Sprintf("%s|%d|%s|%s|%d|%d|%t", req.zone, req.shape.Size, req.shape.Type, req.snapshotID, req.shape.Iops, req.shape.Throughput, req.encrypted)
-	if req.kmsKeyID != "" { // appended, so tokens recorded before keys were kept still match
+	// Appended, so tokens recorded before these were kept still match.
+	if req.kmsKeyID != "" {
 		fp += "|" + req.kmsKeyID
+	}
+	if req.multiAttach {
+		fp += "|multi-attach"
 	}
 	return fp
 }
@@ -461,9 +469,12 @@ func newVolume(tx store.Tx, owner string, req *createVolumeRequest, now time.Tim
 	if err := checkVolumeShape(&shape); err != nil {
 		return store.Volume{}, err
 	}
+	if req.multiAttach && shape.Type != "io1" && shape.Type != "io2" {
+		return store.Volume{}, ec2err.New(ec2err.InvalidParameterCombination, "MultiAttachEnabled is supported on io1 and io2 volumes only, not %s.", shape.Type)
+	}
 	return store.Volume{
 		ID: store.NewID("vol"), Owner: owner, Zone: req.zone, SizeGiB: shape.Size, SnapshotID: req.snapshotID,
-		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: encrypted, KmsKeyID: kmsKeyID,
+		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: encrypted, KmsKeyID: kmsKeyID, MultiAttach: req.multiAttach,
 		Created: now, State: store.VolumeCreating, Until: unknownEnd,
 	}, nil
 }
@@ -769,6 +780,8 @@ func attachParams(p *query.Params) (volumeID, instanceID, device string, err err
 // checkAttach applies EC2's rules for attaching v to inst at device.
 func checkAttach(v *store.Volume, inst *store.Instance, device string) error {
 	switch {
+	case v.Attachment != nil && v.MultiAttach:
+		return ec2err.New(ec2err.UnsupportedOperation, "Volume %s is attached to %s: this endpoint attaches a Multi-Attach volume to one instance at a time.", v.ID, v.Attachment.InstanceID)
 	case v.Attachment != nil:
 		return ec2err.New(ec2err.VolumeInUse, "Volume %s is already attached to %s.", v.ID, v.Attachment.InstanceID)
 	case v.State != store.VolumeAvailable:

@@ -918,3 +918,42 @@ func TestVolumeEncryption(t *testing.T) {
 		t.Errorf("got snapshot encrypted %t key %q, want true alias/lab", sn.Encrypted, sn.KmsKeyID)
 	}
 }
+
+// TestMultiAttach: MultiAttachEnabled is recorded for io1 and io2 and
+// refused for other types; a second attachment is refused with a clear
+// UnsupportedOperation (one attachment at a time here).
+func TestMultiAttach(t *testing.T) {
+	f := newVolFixture(t)
+	first, second := f.instance("alice", "us-east-1a"), f.instance("alice", "us-east-1a")
+	cases := []struct {
+		name     string
+		kv       []string
+		wantCode string
+	}{
+		{"io1", []string{"VolumeType", "io1", "Iops", "300", "MultiAttachEnabled", "true"}, ""},
+		{"io2", []string{"VolumeType", "io2", "Iops", "300", "MultiAttachEnabled", "true"}, ""},
+		{"gp2 by default", []string{"MultiAttachEnabled", "true"}, ec2err.InvalidParameterCombination},
+		{"gp3", []string{"VolumeType", "gp3", "MultiAttachEnabled", "true"}, ec2err.InvalidParameterCombination},
+	}
+	var shared string
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := f.call("alice", "CreateVolume", withDefaults(c.kv, "AvailabilityZone", "us-east-1a", "Size", "10")...)
+			if c.wantCode != "" {
+				wantVolCode(t, c.name, err, c.wantCode)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			shared = resp.(*createVolumeResponse).VolumeID
+			if v := f.volume("alice", shared); !v.MultiAttachEnabled {
+				t.Errorf("got multiAttachEnabled false, want true")
+			}
+		})
+	}
+	f.clock.Advance(settle)
+	f.must("alice", "AttachVolume", "VolumeId", shared, "InstanceId", first.ID, "Device", "/dev/sdf")
+	_, err := f.call("alice", "AttachVolume", "VolumeId", shared, "InstanceId", second.ID, "Device", "/dev/sdf")
+	wantVolCode(t, "second attachment", err, ec2err.UnsupportedOperation)
+}

@@ -49,6 +49,10 @@ type Volume struct {
 	// (Until unknown) and waits for the backend's answer ("" on bbolt's
 	// one process).
 	Replica string `json:"replica,omitempty"`
+
+	// MultiAttach is EC2's MultiAttachEnabled (io1 and io2); the volume
+	// still has one Attachment at a time here.
+	MultiAttach bool `json:"multi_attach,omitempty"`
 }
 
 // VolumeAttachment is a volume's link to an instance: the one record of
