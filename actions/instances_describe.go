@@ -120,8 +120,50 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		case "block-device-mapping.volume-id":
 			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.VolumeID }), true
 		}
+		if vals, ok := moreInstanceAttrs(inst, name); ok {
+			return vals, true
+		}
 		return tagAttrs(tags, name)
 	}
+}
+
+// moreInstanceAttrs answers the rest of DescribeInstances' documented
+// filters that have a meaning here.
+func moreInstanceAttrs(inst *store.Instance, name string) ([]string, bool) {
+	nonEmpty := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
+	switch name {
+	case "launch-index":
+		return []string{strconv.Itoa(inst.LaunchIndex)}, true
+	case "reason":
+		return nonEmpty(inst.TransitionReason), true
+	case "state-reason-message":
+		return nonEmpty(stateReasonMessages[inst.StateReason]), true
+	case "platform-details":
+		return []string{"Linux/UNIX"}, true
+	case "block-device-mapping.attach-time":
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return ec2Time(b.AttachTime) }), true
+	case "block-device-mapping.delete-on-termination":
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return strconv.FormatBool(b.DeleteOnTermination) }), true
+	case "block-device-mapping.status":
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.Status }), true
+	}
+	return unsetAttrs(unsetInstanceAttrs, name)
+}
+
+// unsetInstanceAttrs: on-demand instances on shared hosts, with no
+// kernel, product codes, placement group, capacity reservation, IAM
+// instance profile or IPv6 address, none managed by a service.
+var unsetInstanceAttrs = map[string][]string{
+	"instance-lifecycle": nil, "spot-instance-request-id": nil, "host-id": nil, "affinity": nil,
+	"kernel-id": nil, "ramdisk-id": nil, "product-code": nil, "product-code.type": nil,
+	"placement-group-name": nil, "placement-partition-number": nil, "capacity-reservation-id": nil,
+	"outpost-arn": nil, "requester-id": nil, "iam-instance-profile.arn": nil, "iam-instance-profile.id": nil,
+	"ipv6-address": nil, "operator.managed": {"false"}, "operator.principal": nil,
 }
 
 func groupValues(gs []store.GroupRef, f func(store.GroupRef) string) []string {
@@ -201,8 +243,16 @@ func statusAttrs(st instanceStatusXML) Attrs {
 		case "system-status.reachability":
 			return detail(st.SystemStatus), true
 		}
-		return nil, false
+		return unsetAttrs(unsetStatusAttrs, name)
 	}
+}
+
+// unsetStatusAttrs: no scheduled events, no EBS status checks, no
+// managed instances.
+var unsetStatusAttrs = map[string][]string{
+	"event.code": nil, "event.description": nil, "event.instance-event-id": nil, "event.not-after": nil,
+	"event.not-before": nil, "event.not-before-deadline": nil, "attached-ebs-status.status": nil,
+	"operator.managed": {"false"}, "operator.principal": nil,
 }
 
 func (s *Service) describeInstanceStatus(r *Request) (any, error) {

@@ -115,8 +115,8 @@ func (z zoneItem) attrs(name string) ([]string, bool) {
 		return []string{z.NetworkBorderGroup}, true
 	case "opt-in-status":
 		return []string{z.OptInStatus}, true
-	case "message", "parent-zone-name", "parent-zone-id":
-		return nil, true // zones here have no messages and no parent zone
+	case "message", "parent-zone-name", "parent-zone-id", "group-long-name":
+		return nil, true // zones here have no messages, no parent zone and no long group name
 	}
 	return nil, false
 }

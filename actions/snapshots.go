@@ -112,8 +112,12 @@ func snapshotAttrs(ownerID string, now time.Time) func(*store.Snapshot, []store.
 				"start-time": ec2Time(cur.Started), "progress": strconv.Itoa(progress) + "%",
 				"encrypted": strconv.FormatBool(cur.Encrypted), "storage-tier": "standard",
 			}
-			v, ok := values[name]
-			return []string{v}, ok
+			if v, ok := values[name]; ok {
+				return []string{v}, true
+			}
+			// A student's own snapshots have no owner alias, and none is
+			// an archive transfer.
+			return unsetAttrs(map[string][]string{"owner-alias": nil, "transfer-type": nil}, name)
 		}
 	}
 }

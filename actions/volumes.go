@@ -597,7 +597,7 @@ func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 		case "encrypted":
 			return one(strconv.FormatBool(v.Encrypted))
 		case "multi-attach-enabled":
-			return one("false")
+			return one(strconv.FormatBool(v.MultiAttach))
 		case "attachment.instance-id":
 			return attached(func(a *store.VolumeAttachment) string { return a.InstanceID })
 		case "attachment.device":
@@ -609,9 +609,12 @@ func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 		case "attachment.delete-on-termination":
 			return attached(func(a *store.VolumeAttachment) string { return strconv.FormatBool(a.DeleteOnTermination) })
 		}
-		return nil, false
+		return unsetAttrs(unsetVolumeAttrs, name)
 	}
 }
+
+// unsetVolumeAttrs: no fast snapshot restore, no managed volumes.
+var unsetVolumeAttrs = map[string][]string{"fast-restored": {"false"}, "operator.managed": {"false"}, "operator.principal": nil}
 
 // listed is one resource of a describe, with its tags.
 type listed[T any] struct {

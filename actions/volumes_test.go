@@ -957,3 +957,59 @@ func TestMultiAttach(t *testing.T) {
 	_, err := f.call("alice", "AttachVolume", "VolumeId", shared, "InstanceId", second.ID, "Device", "/dev/sdf")
 	wantVolCode(t, "second attachment", err, ec2err.UnsupportedOperation)
 }
+
+// TestDocumentedFilters: filters EC2 documents are accepted (not
+// InvalidParameterValue) and match as EC2 would, including those on
+// features the endpoint lacks, which match resources without them.
+func TestDocumentedFilters(t *testing.T) {
+	f := newVolFixture(t)
+	f.must("alice", "RunInstances", "ImageId", "ami-0a1b2c3d4e5f60001", "MinCount", "1", "MaxCount", "1")
+	f.clock.Advance(settle)
+	vol := f.createVolume("alice", "VolumeType", "io1", "Iops", "300", "MultiAttachEnabled", "true")
+	f.clock.Advance(settle)
+	f.must("alice", "CreateSnapshot", "VolumeId", vol)
+	count := func(resp any) int {
+		switch r := resp.(type) {
+		case *describeInstancesResponse:
+			return len(r.Reservations)
+		case *describeInstanceStatusResponse:
+			return len(r.Statuses)
+		case *describeVolumesResponse:
+			return len(r.Volumes)
+		case *describeSnapshotsResponse:
+			return len(r.Snapshots)
+		case *describeZonesResponse:
+			return len(r.Zones)
+		}
+		t.Fatalf("unexpected response %T", resp)
+		return 0
+	}
+	cases := []struct {
+		action, filter, value string
+		want                  int
+	}{
+		{"DescribeInstances", "launch-index", "0", 1},
+		{"DescribeInstances", "platform-details", "Linux/UNIX", 1},
+		{"DescribeInstances", "block-device-mapping.delete-on-termination", "true", 1},
+		{"DescribeInstances", "block-device-mapping.status", "attached", 1},
+		{"DescribeInstances", "instance-lifecycle", "spot", 0},
+		{"DescribeInstances", "operator.managed", "false", 1},
+		{"DescribeInstanceStatus", "event.code", "system-reboot", 0},
+		{"DescribeVolumes", "multi-attach-enabled", "true", 1},
+		{"DescribeVolumes", "fast-restored", "false", 2},
+		{"DescribeSnapshots", "owner-alias", "amazon", 0},
+		{"DescribeSnapshots", "transfer-type", "standard", 0},
+		{"DescribeAvailabilityZones", "group-long-name", "*", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.action+" "+c.filter, func(t *testing.T) {
+			resp, err := f.call("alice", c.action, "Filter.1.Name", c.filter, "Filter.1.Value.1", c.value)
+			if err != nil {
+				t.Fatalf("got %v, want the filter accepted", err)
+			}
+			if got := count(resp); got != c.want {
+				t.Errorf("got %d, want %d", got, c.want)
+			}
+		})
+	}
+}
