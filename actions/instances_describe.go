@@ -120,7 +120,7 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		case "block-device-mapping.volume-id":
 			return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.VolumeID }), true
 		}
-		if vals, ok := moreInstanceAttrs(inst, name); ok {
+		if vals, ok := s.moreInstanceAttrs(inst, name); ok {
 			return vals, true
 		}
 		return tagAttrs(tags, name)
@@ -129,7 +129,7 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 
 // moreInstanceAttrs answers the rest of DescribeInstances' documented
 // filters that have a meaning here.
-func moreInstanceAttrs(inst *store.Instance, name string) ([]string, bool) {
+func (s *Service) moreInstanceAttrs(inst *store.Instance, name string) ([]string, bool) {
 	nonEmpty := func(v string) []string {
 		if v == "" {
 			return nil
@@ -139,6 +139,8 @@ func moreInstanceAttrs(inst *store.Instance, name string) ([]string, bool) {
 	switch name {
 	case "launch-index":
 		return []string{strconv.Itoa(inst.LaunchIndex)}, true
+	case "availability-zone-id":
+		return nonEmpty(s.zoneID(inst.Zone)), true
 	case "reason":
 		return nonEmpty(inst.TransitionReason), true
 	case "state-reason-message":
@@ -219,7 +221,7 @@ func instanceStatus(inst *store.Instance) instanceStatusXML {
 		InstanceStatus: summary, SystemStatus: summary}
 }
 
-func statusAttrs(st instanceStatusXML) Attrs {
+func (s *Service) statusAttrs(st instanceStatusXML) Attrs {
 	detail := func(s statusSummaryXML) []string {
 		if len(s.Details) == 0 {
 			return nil
@@ -230,6 +232,8 @@ func statusAttrs(st instanceStatusXML) Attrs {
 		switch name {
 		case "availability-zone":
 			return []string{st.AvailabilityZone}, true
+		case "availability-zone-id":
+			return []string{s.zoneID(st.AvailabilityZone)}, true
 		case "instance-state-name":
 			return []string{st.InstanceState.Name}, true
 		case "instance-state-code":
@@ -264,7 +268,7 @@ func (s *Service) describeInstanceStatus(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFilterNames(filters, statusAttrs(instanceStatusXML{})); err != nil {
+	if err := checkFilterNames(filters, s.statusAttrs(instanceStatusXML{})); err != nil {
 		return nil, err
 	}
 	all, err := r.Params.Bool("IncludeAllInstances", false)
@@ -284,7 +288,7 @@ func (s *Service) describeInstanceStatus(r *Request) (any, error) {
 	var out []instanceStatusXML
 	for _, inst := range insts {
 		st := instanceStatus(inst)
-		if (all || inst.State == string(backend.Running)) && matchFilters(filters, statusAttrs(st)) {
+		if (all || inst.State == string(backend.Running)) && matchFilters(filters, s.statusAttrs(st)) {
 			out = append(out, st)
 		}
 	}

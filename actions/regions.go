@@ -159,6 +159,16 @@ func zoneIDPrefix(region string) string {
 	return geo + dir + parts[n-1]
 }
 
+// zoneID is the id of the configured zone name ("" for another name).
+func (s *Service) zoneID(name string) string {
+	for _, z := range s.zones() {
+		if z.ZoneName == name {
+			return z.ZoneID
+		}
+	}
+	return ""
+}
+
 // validZone reports whether name is a configured availability zone.
 func (s *Service) validZone(name string) bool {
 	return contains(s.Config.AvailabilityZones, name)

@@ -563,7 +563,7 @@ type describeVolumesResponse struct {
 	NextToken string       `xml:"nextToken,omitempty"`
 }
 
-func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
+func (s *Service) volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 	if v == nil {
 		v = &store.Volume{}
 	}
@@ -588,6 +588,8 @@ func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 			return one(strconv.Itoa(v.SizeGiB))
 		case "availability-zone":
 			return one(v.Zone)
+		case "availability-zone-id":
+			return one(s.zoneID(v.Zone))
 		case "snapshot-id":
 			return one(v.SnapshotID)
 		case "volume-type":
@@ -702,7 +704,7 @@ func (s *Service) describeVolumes(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := describeOwned(r, all, ids, func(v *store.Volume) string { return v.ID }, volumeAttrs, volumeNotFound, 500)
+	page, next, err := describeOwned(r, all, ids, func(v *store.Volume) string { return v.ID }, s.volumeAttrs, volumeNotFound, 500)
 	if err != nil {
 		return nil, err
 	}

@@ -989,6 +989,9 @@ func TestDocumentedFilters(t *testing.T) {
 		want                  int
 	}{
 		{"DescribeInstances", "launch-index", "0", 1},
+		{"DescribeInstances", "availability-zone-id", "use1-az*", 1},
+		{"DescribeInstanceStatus", "availability-zone-id", "use1-az*", 1},
+		{"DescribeVolumes", "availability-zone-id", "use1-az1", 2},
 		{"DescribeInstances", "platform-details", "Linux/UNIX", 1},
 		{"DescribeInstances", "block-device-mapping.delete-on-termination", "true", 1},
 		{"DescribeInstances", "block-device-mapping.status", "attached", 1},
