@@ -313,8 +313,17 @@ func (s *Service) disassociateAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.changeAssociations(r, s.disassociation(r, ref)); err != nil {
+		return nil, err
+	}
+	return ok()
+}
+
+// disassociation plans undoing the association of the address ref names,
+// if it has one.
+func (s *Service) disassociation(r *Request, ref addressRef) planFunc {
 	owner := r.User.Name
-	plan := func(tx store.Tx, settled []store.AddressBinding) (*store.AddressIntent, error) {
+	return func(tx store.Tx, settled []store.AddressBinding) (*store.AddressIntent, error) {
 		addr, err := ref.find(tx, owner)
 		if err != nil {
 			// A retry whose association the re-run of a failed intent has just undone.
@@ -328,17 +337,13 @@ func (s *Service) disassociateAddress(r *Request) (any, error) {
 			return nil, err
 		}
 		if !associated {
-			return nil, r.DryRun() // by public IP: already disassociated, nothing to do
+			return nil, r.DryRun() // already disassociated, nothing to do
 		}
 		if err := r.DryRun(); err != nil {
 			return nil, err
 		}
 		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
 	}
-	if err := s.changeAssociations(r, plan); err != nil {
-		return nil, err
-	}
-	return ok()
 }
 
 func boundAs(bindings []store.AddressBinding, associationID string) bool {
@@ -355,6 +360,11 @@ func (s *Service) releaseAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every instance here is in the default VPC, where EC2 disassociates
+	// an address as it releases it. This step also answers a DryRun.
+	if err := s.changeAssociations(r, s.disassociation(r, ref)); err != nil {
+		return nil, err
+	}
 	owner := r.User.Name
 	var released *store.Address
 	plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
@@ -365,11 +375,8 @@ func (s *Service) releaseAddress(r *Request) (any, error) {
 		if err := checkAddressLocks(tx, addr.AllocationID, "", nil); err != nil {
 			return nil, err
 		}
-		if b, associated := addr.Binding(); associated {
+		if b, associated := addr.Binding(); associated { // associated again meanwhile
 			return nil, ec2err.New(ec2err.InvalidIPAddressInUse, "The address %s is associated with %s (%s); disassociate it (DisassociateAddress) before releasing it.", addr.PublicIP, b.InstanceID, b.AssociationID)
-		}
-		if err := r.DryRun(); err != nil {
-			return nil, err
 		}
 		released = addr
 		if s.Backend.Addresses != nil {

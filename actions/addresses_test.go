@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -503,25 +504,45 @@ func TestAssociationsAreSerialized(t *testing.T) {
 	}
 }
 
+// TestReleaseAddress: in the default VPC, EC2's ReleaseAddress
+// disassociates an associated address (running the script) and releases it.
 func TestReleaseAddress(t *testing.T) {
-	s, _ := newAddressService(t, "203.0.113.10")
-	a := eipAllocate(t, s, "alice")
-	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
-	eipAssociate(t, s, a.AllocationID, eipInst1)
-	_, err := eipCall(s, "alice", "ReleaseAddress", "AllocationId", a.AllocationID)
-	eipWantCode(t, err, ec2err.InvalidIPAddressInUse)
-	_, err = eipCall(s, "bob", "ReleaseAddress", "PublicIp", a.PublicIP)
-	eipWantCode(t, err, ec2err.InvalidAddressNotFound)
-	if _, err := eipCall(s, "alice", "DisassociateAddress", "PublicIp", a.PublicIP); err != nil {
-		t.Fatal(err)
+	// Either way the address was associated once and disassociated once.
+	wantCalls := []string{"associate 203.0.113.10 " + eipInst1, "disassociate 203.0.113.10 " + eipInst1}
+	cases := []struct {
+		name       string
+		associated bool
+	}{
+		{"not associated", false},
+		{"associated", true},
 	}
-	if _, err := eipCall(s, "alice", "ReleaseAddress", "PublicIp", a.PublicIP); err != nil {
-		t.Fatal(err)
-	}
-	_, err = eipCall(s, "alice", "DescribeAddresses", "AllocationId.1", a.AllocationID)
-	eipWantCode(t, err, ec2err.InvalidAllocationIDNotFound)
-	if b := eipAllocate(t, s, "bob"); b.PublicIP != a.PublicIP {
-		t.Errorf("got %s for bob, want the released %s back from the pool", b.PublicIP, a.PublicIP)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, fp := newAddressService(t, "203.0.113.10")
+			a := eipAllocate(t, s, "alice")
+			eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
+			eipAssociate(t, s, a.AllocationID, eipInst1)
+			if !c.associated {
+				if _, err := eipCall(s, "alice", "DisassociateAddress", "PublicIp", a.PublicIP); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := eipCall(s, "bob", "ReleaseAddress", "PublicIp", a.PublicIP)
+			eipWantCode(t, err, ec2err.InvalidAddressNotFound)
+			_, err = eipCall(s, "alice", "ReleaseAddress", "AllocationId", a.AllocationID, "DryRun", "true")
+			eipWantCode(t, err, ec2err.DryRunOperation)
+			if _, err := eipCall(s, "alice", "ReleaseAddress", "AllocationId", a.AllocationID); err != nil {
+				t.Fatalf("got %v, want the address released", err)
+			}
+			if !slices.Equal(fp.calls, wantCalls) {
+				t.Errorf("got script calls %q, want %q", fp.calls, wantCalls)
+			}
+			_, err = eipCall(s, "alice", "DescribeAddresses", "AllocationId.1", a.AllocationID)
+			eipWantCode(t, err, ec2err.InvalidAllocationIDNotFound)
+			if b := eipAllocate(t, s, "bob"); b.PublicIP != a.PublicIP {
+				t.Errorf("got %s for bob, want the released %s back from the pool", b.PublicIP, a.PublicIP)
+			}
+		})
 	}
 }
 

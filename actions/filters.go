@@ -67,6 +67,15 @@ func tagAttrs(tags []store.Tag, name string) ([]string, bool) {
 	return nil, false
 }
 
+// unsetAttrs answers documented filters on a feature the endpoint does not
+// have, so that every resource has the same value (or none): EC2 accepts
+// such a filter and matches accordingly, where an unknown name would be
+// InvalidParameterValue.
+func unsetAttrs(values map[string][]string, name string) ([]string, bool) {
+	v, ok := values[name]
+	return v, ok
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

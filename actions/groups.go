@@ -251,7 +251,7 @@ func (s *Service) describeSecurityGroups(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFilterNames(filters, groupAttrs(&store.SecurityGroup{}, nil, "")); err != nil {
+	if err := checkFilterNames(filters, groupAttrs(&store.SecurityGroup{}, nil, "", nil)); err != nil {
 		return nil, err
 	}
 	owner := r.User.Name
@@ -268,6 +268,10 @@ func (s *Service) describeSecurityGroups(r *Request) (any, error) {
 		if err := checkGroupsExist(tx, owner, names, ids); err != nil {
 			return err
 		}
+		nameOf := make(map[string]string, len(all)) // for the ip-permission.group-name filters
+		for _, g := range all {
+			nameOf[g.ID] = g.Name
+		}
 		var picked []*store.SecurityGroup
 		var pickedTags [][]store.Tag
 		for _, g := range all {
@@ -279,7 +283,7 @@ func (s *Service) describeSecurityGroups(r *Request) (any, error) {
 			if err != nil {
 				return err
 			}
-			if matchFilters(filters, groupAttrs(g, tags, r.User.AccountID)) {
+			if matchFilters(filters, groupAttrs(g, tags, r.User.AccountID, nameOf)) {
 				picked, pickedTags = append(picked, g), append(pickedTags, tags)
 			}
 		}
@@ -395,7 +399,8 @@ func hasPorts(protocol string) bool {
 }
 
 // groupAttrs answers DescribeSecurityGroups' filters.
-func groupAttrs(g *store.SecurityGroup, tags []store.Tag, accountID string) Attrs {
+// nameOf gives the names of the groups rules refer to.
+func groupAttrs(g *store.SecurityGroup, tags []store.Tag, accountID string, nameOf map[string]string) Attrs {
 	return func(name string) ([]string, bool) {
 		switch name {
 		case "group-id":
@@ -410,22 +415,23 @@ func groupAttrs(g *store.SecurityGroup, tags []store.Tag, accountID string) Attr
 			return []string{accountID}, true
 		}
 		if field, ok := strings.CutPrefix(name, "egress.ip-permission."); ok {
-			return ruleAttr(g.Egress, field, accountID)
+			return ruleAttr(g.Egress, field, accountID, nameOf)
 		}
 		if field, ok := strings.CutPrefix(name, "ip-permission."); ok {
-			return ruleAttr(g.Ingress, field, accountID)
+			return ruleAttr(g.Ingress, field, accountID, nameOf)
 		}
 		return tagAttrs(tags, name)
 	}
 }
 
 // ruleAttr is one ip-permission.* filter over a group's rules.
-func ruleAttr(rules []store.Rule, field, accountID string) ([]string, bool) {
+func ruleAttr(rules []store.Rule, field, accountID string, nameOf map[string]string) ([]string, bool) {
 	pick := map[string]func(store.Rule) string{
 		"cidr":           func(r store.Rule) string { return r.CIDRv4 },
 		"ipv6-cidr":      func(r store.Rule) string { return r.CIDRv6 },
 		"prefix-list-id": func(r store.Rule) string { return r.PrefixListID },
 		"group-id":       func(r store.Rule) string { return r.GroupID },
+		"group-name":     func(r store.Rule) string { return nameOf[r.GroupID] },
 		"protocol":       func(r store.Rule) string { return r.Protocol },
 		"from-port":      func(r store.Rule) string { return portText(r, r.FromPort) },
 		"to-port":        func(r store.Rule) string { return portText(r, r.ToPort) },

@@ -263,6 +263,7 @@ func TestDescribeSecurityGroupsFiltersPagingAndVersions(t *testing.T) {
 		e.createGroup(t, "alice", fmt.Sprintf("grp%d", i))
 	}
 	e.mustCall(t, "alice", "AuthorizeSecurityGroupIngress", "GroupName", "grp1", "IpProtocol", "tcp", "FromPort", "8020", "ToPort", "8020", "CidrIp", "127.0.0.1/32")
+	e.mustCall(t, "alice", "AuthorizeSecurityGroupIngress", "GroupName", "grp2", "SourceSecurityGroupName", "grp3")
 	e.mustCall(t, "alice", "CreateSecurityGroup", "GroupName", "tagged", "GroupDescription", "d",
 		"TagSpecification.1.ResourceType", "security-group", "TagSpecification.1.Tag.1.Key", "role", "TagSpecification.1.Tag.1.Value", "nn")
 	e.createGroup(t, "bob", "bobs")
@@ -276,6 +277,8 @@ func TestDescribeSecurityGroupsFiltersPagingAndVersions(t *testing.T) {
 		{"group-name wildcard", []string{"Filter.1.Name", "group-name", "Filter.1.Value.1", "grp*"}, 6},
 		{"ingress port", []string{"Filter.1.Name", "ip-permission.from-port", "Filter.1.Value.1", "8020"}, 1},
 		{"egress cidr", []string{"Filter.1.Name", "egress.ip-permission.cidr", "Filter.1.Value.1", "0.0.0.0/0"}, 8},
+		{"ingress peer by name", []string{"Filter.1.Name", "ip-permission.group-name", "Filter.1.Value.1", "grp3"}, 1},
+		{"egress peer by name", []string{"Filter.1.Name", "egress.ip-permission.group-name", "Filter.1.Value.1", "grp3"}, 0},
 		{"tag", []string{"Filter.1.Name", "tag:role", "Filter.1.Value.1", "nn"}, 1},
 		{"vpc", []string{"Filter.1.Name", "vpc-id", "Filter.1.Value.1", store.DefaultVPCID("alice")}, 8},
 	}

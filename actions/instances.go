@@ -104,7 +104,7 @@ type instanceXML struct {
 	Groups             *groupSetXML             `xml:"groupSet"`
 	SourceDestCheck    *bool                    `xml:"sourceDestCheck"`
 	StateReason        *stateReasonXML          `xml:"stateReason"`
-	Tags               []tagXML                 `xml:"tagSet>item"`
+	Tags               *tagSetXML               `xml:"tagSet"`
 	VirtualizationType string                   `xml:"virtualizationType"`
 	Hibernation        *hibernationXML          `xml:"hibernationOptions"`
 	Metadata           *metadataOptionsXML      `xml:"metadataOptions"`
@@ -181,7 +181,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 	x := instanceXML{
 		Architecture: img.Architecture, ClientToken: inst.ClientToken, Hypervisor: "xen",
 		RootDeviceName: inst.RootDeviceName, RootDeviceType: img.RootDeviceType,
-		Tags: tagsXML(tags), VirtualizationType: "hvm", PlatformDetails: "Linux/UNIX",
+		Tags: tagSetOf(tags), VirtualizationType: "hvm", PlatformDetails: "Linux/UNIX",
 		InstanceID: inst.ID, ImageID: inst.ImageID, State: stateXML(inst.State),
 		PrivateDNSName: inst.PrivateDNSName, DNSName: publicName(inst), Reason: inst.TransitionReason,
 		KeyName: inst.KeyName, AmiLaunchIndex: inst.LaunchIndex, InstanceType: inst.InstanceType,

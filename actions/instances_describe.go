@@ -124,8 +124,52 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		if v, known := networkAttrs(inst, name); known {
 			return v, true
 		}
+		if vals, ok := s.moreInstanceAttrs(inst, name); ok {
+			return vals, true
+		}
 		return tagAttrs(tags, name)
 	}
+}
+
+// moreInstanceAttrs answers the rest of DescribeInstances' documented
+// filters that have a meaning here.
+func (s *Service) moreInstanceAttrs(inst *store.Instance, name string) ([]string, bool) {
+	nonEmpty := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
+	switch name {
+	case "launch-index":
+		return []string{strconv.Itoa(inst.LaunchIndex)}, true
+	case "availability-zone-id":
+		return nonEmpty(s.zoneID(inst.Zone)), true
+	case "reason":
+		return nonEmpty(inst.TransitionReason), true
+	case "state-reason-message":
+		return nonEmpty(stateReasonMessages[inst.StateReason]), true
+	case "platform-details":
+		return []string{"Linux/UNIX"}, true
+	case "block-device-mapping.attach-time":
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return ec2Time(b.AttachTime) }), true
+	case "block-device-mapping.delete-on-termination":
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return strconv.FormatBool(b.DeleteOnTermination) }), true
+	case "block-device-mapping.status":
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return b.Status }), true
+	}
+	return unsetAttrs(unsetInstanceAttrs, name)
+}
+
+// unsetInstanceAttrs: on-demand instances on shared hosts, with no
+// kernel, product codes, placement group, capacity reservation, IAM
+// instance profile or IPv6 address, none managed by a service.
+var unsetInstanceAttrs = map[string][]string{
+	"instance-lifecycle": nil, "spot-instance-request-id": nil, "host-id": nil, "affinity": nil,
+	"kernel-id": nil, "ramdisk-id": nil, "product-code": nil, "product-code.type": nil,
+	"placement-group-name": nil, "placement-partition-number": nil, "capacity-reservation-id": nil,
+	"outpost-arn": nil, "requester-id": nil, "iam-instance-profile.arn": nil, "iam-instance-profile.id": nil,
+	"ipv6-address": nil, "operator.managed": {"false"}, "operator.principal": nil,
 }
 
 func groupValues(gs []store.GroupRef, f func(store.GroupRef) string) []string {
@@ -181,7 +225,7 @@ func instanceStatus(inst *store.Instance) instanceStatusXML {
 		InstanceStatus: summary, SystemStatus: summary}
 }
 
-func statusAttrs(st instanceStatusXML) Attrs {
+func (s *Service) statusAttrs(st instanceStatusXML) Attrs {
 	detail := func(s statusSummaryXML) []string {
 		if len(s.Details) == 0 {
 			return nil
@@ -192,6 +236,8 @@ func statusAttrs(st instanceStatusXML) Attrs {
 		switch name {
 		case "availability-zone":
 			return []string{st.AvailabilityZone}, true
+		case "availability-zone-id":
+			return []string{s.zoneID(st.AvailabilityZone)}, true
 		case "instance-state-name":
 			return []string{st.InstanceState.Name}, true
 		case "instance-state-code":
@@ -205,8 +251,16 @@ func statusAttrs(st instanceStatusXML) Attrs {
 		case "system-status.reachability":
 			return detail(st.SystemStatus), true
 		}
-		return nil, false
+		return unsetAttrs(unsetStatusAttrs, name)
 	}
+}
+
+// unsetStatusAttrs: no scheduled events, no EBS status checks, no
+// managed instances.
+var unsetStatusAttrs = map[string][]string{
+	"event.code": nil, "event.description": nil, "event.instance-event-id": nil, "event.not-after": nil,
+	"event.not-before": nil, "event.not-before-deadline": nil, "attached-ebs-status.status": nil,
+	"operator.managed": {"false"}, "operator.principal": nil,
 }
 
 func (s *Service) describeInstanceStatus(r *Request) (any, error) {
@@ -218,7 +272,7 @@ func (s *Service) describeInstanceStatus(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFilterNames(filters, statusAttrs(instanceStatusXML{})); err != nil {
+	if err := checkFilterNames(filters, s.statusAttrs(instanceStatusXML{})); err != nil {
 		return nil, err
 	}
 	all, err := r.Params.Bool("IncludeAllInstances", false)
@@ -238,7 +292,7 @@ func (s *Service) describeInstanceStatus(r *Request) (any, error) {
 	var out []instanceStatusXML
 	for _, inst := range insts {
 		st := instanceStatus(inst)
-		if (all || inst.State == string(backend.Running)) && matchFilters(filters, statusAttrs(st)) {
+		if (all || inst.State == string(backend.Running)) && matchFilters(filters, s.statusAttrs(st)) {
 			out = append(out, st)
 		}
 	}

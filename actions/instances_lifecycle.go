@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/econe/econe-server/backend"
@@ -31,6 +32,8 @@ type transition struct {
 	act func(ctx context.Context, inst *store.Instance) (m backend.Machine, ok bool, err error)
 	// reason is the state reason code recorded with the change ("" keeps none).
 	reason string
+	// noInstances answers a request naming no instance (nil: MissingParameter).
+	noInstances error
 }
 
 func incorrectState(inst *store.Instance, verb string) error {
@@ -46,7 +49,7 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 		return nil, nil, err
 	}
 	if len(ids) == 0 {
-		return nil, nil, ec2err.Missing("InstanceId")
+		return nil, nil, cmp.Or[error](t.noInstances, ec2err.Missing("InstanceId"))
 	}
 	insts, _, err := s.loadInstances(r, ids)
 	if err != nil {
@@ -116,7 +119,8 @@ func (s *Service) recordStates(changed []*store.Instance, machines []backend.Mac
 
 func (s *Service) terminateInstances(r *Request) (any, error) {
 	changes, changed, err := s.applyTransition(r, transition{
-		reason: "Client.UserInitiatedShutdown",
+		reason:      "Client.UserInitiatedShutdown",
+		noInstances: ec2err.New(ec2err.InvalidParameterCombination, "No instances specified"), // EC2's words
 		check: func(inst *store.Instance) error {
 			if inst.DisableAPITermination {
 				return ec2err.New(ec2err.OperationNotPermitted, "The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", inst.ID)

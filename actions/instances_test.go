@@ -154,7 +154,7 @@ func TestRunInstancesCountsAndDefaults(t *testing.T) {
 			{"state", inst.State.Name, "pending"},
 			{"type", inst.InstanceType, "m1.small"},
 			{"zone", inst.Placement.AvailabilityZone, "us-east-1a"},
-			{"tag", fmt.Sprint(inst.Tags), "[{Name web}]"},
+			{"tag", fmt.Sprint(inst.Tags), "&{[{Name web}]}"},
 			{"owner", res.OwnerID, "111111111111"},
 		}
 		for _, c := range checks {
@@ -278,7 +278,8 @@ func TestStateChangeErrors(t *testing.T) {
 		{"stop pending", "StopInstances", []string{"InstanceId.1", id}, ec2err.IncorrectInstanceState},
 		{"reboot pending", "RebootInstances", []string{"InstanceId.1", id}, ec2err.IncorrectInstanceState},
 		{"terminate protected", "TerminateInstances", []string{"InstanceId.1", id}, ec2err.OperationNotPermitted},
-		{"no ids", "TerminateInstances", nil, ec2err.MissingParameter},
+		{"no ids to terminate", "TerminateInstances", nil, ec2err.InvalidParameterCombination},
+		{"no ids to stop", "StopInstances", nil, ec2err.MissingParameter},
 		{"malformed id", "StopInstances", []string{"InstanceId.1", "i-nothex"}, ec2err.InvalidInstanceIDMalformed},
 		{"unknown id", "StartInstances", []string{"InstanceId.1", "i-0123456789abcdef0"}, ec2err.InvalidInstanceIDNotFound},
 		{"one unknown among known", "StopInstances", []string{"InstanceId.1", id, "InstanceId.2", "i-0123456789abcdef0"}, ec2err.InvalidInstanceIDNotFound},

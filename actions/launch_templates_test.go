@@ -349,18 +349,19 @@ func TestRunInstancesFromLaunchTemplate(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("describe %s: got %d instances", inst.InstanceID, len(got))
 		}
-		if n := len(inst.Tags); n < 2 || inst.Tags[n-2].Key != templateIDTag || inst.Tags[n-1].Key != templateVersionTag {
+		ranTags := inst.Tags.list()
+		if n := len(ranTags); n < 2 || ranTags[n-2].Key != templateIDTag || ranTags[n-1].Key != templateVersionTag {
 			t.Errorf("RunInstances tags: got %v, want the template's id and version last", inst.Tags)
 		}
-		ran := slices.Clone(inst.Tags)
+		ran := slices.Clone(ranTags)
 		slices.SortFunc(ran, func(a, b tagXML) int { return strings.Compare(a.Key, b.Key) })
-		if !slices.Equal(got[0].Tags, ran) {
+		if !slices.Equal(got[0].Tags.list(), ran) {
 			t.Errorf("tags: RunInstances says %v, DescribeInstances %v", inst.Tags, got[0].Tags)
 		}
 		return got[0]
 	}
 	tag := func(inst instanceXML, key string) string {
-		for _, t := range inst.Tags {
+		for _, t := range inst.Tags.list() {
 			if t.Key == key {
 				return t.Value
 			}
@@ -559,7 +560,7 @@ func TestTemplateTagsAreEC2s(t *testing.T) {
 	id := newTemplate(t, e, "alice", "web")
 	inst := launch(t, e, "alice", "LaunchTemplate.LaunchTemplateId", id, "ImageId", debianAMI)[0]
 	wantAWS := []tagXML{{templateIDTag, id}, {templateVersionTag, "1"}}
-	tagsOf := func() []tagXML { return describe(t, e, "alice", "InstanceId.1", inst)[0].Tags }
+	tagsOf := func() []tagXML { return describe(t, e, "alice", "InstanceId.1", inst)[0].Tags.list() }
 
 	e.mustCall(t, "alice", "DeleteTags", "ResourceId.1", inst)
 	if got := tagsOf(); !slices.Equal(got, wantAWS) {

@@ -116,8 +116,8 @@ func (z zoneItem) attrs(name string) ([]string, bool) {
 		return []string{z.NetworkBorderGroup}, true
 	case "opt-in-status":
 		return []string{z.OptInStatus}, true
-	case "message", "parent-zone-name", "parent-zone-id":
-		return nil, true // zones here have no messages and no parent zone
+	case "message", "parent-zone-name", "parent-zone-id", "group-long-name":
+		return nil, true // zones here have no messages, no parent zone and no long group name
 	}
 	return nil, false
 }
@@ -129,11 +129,45 @@ func (s *Service) zones() []zoneItem {
 	for i, z := range s.Config.AvailabilityZones {
 		out = append(out, zoneItem{
 			OptInStatus: optInNotRequired, RegionName: region, ZoneName: z,
-			ZoneID: fmt.Sprintf("%s-az%d", region, i+1), GroupName: region,
+			ZoneID: fmt.Sprintf("%s-az%d", zoneIDPrefix(region), i+1), GroupName: region,
 			NetworkBorderGroup: region, ZoneType: "availability-zone", State: "available",
 		})
 	}
 	return out
+}
+
+// directionCodes shorten the direction in a region's name for its zone ids.
+var directionCodes = map[string]string{
+	"north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
+	"northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+}
+
+// zoneIDPrefix is the region's short form in EC2's zone ids: use1 for
+// us-east-1, apse3 for ap-southeast-3, usgw1 for us-gov-west-1. A region
+// not named like AWS's keeps its whole name (REGION-az1).
+func zoneIDPrefix(region string) string {
+	parts := strings.Split(region, "-")
+	n := len(parts)
+	if n < 3 {
+		return region
+	}
+	dir, ok := directionCodes[parts[n-2]]
+	if _, err := strconv.Atoi(parts[n-1]); !ok || err != nil {
+		return region
+	}
+	geo := strings.Join(parts[:n-2], "")
+	geo = strings.Replace(geo, "gov", "g", 1)
+	return geo + dir + parts[n-1]
+}
+
+// zoneID is the id of the configured zone name ("" for another name).
+func (s *Service) zoneID(name string) string {
+	for _, z := range s.zones() {
+		if z.ZoneName == name {
+			return z.ZoneID
+		}
+	}
+	return ""
 }
 
 // validZone reports whether name is a configured availability zone.

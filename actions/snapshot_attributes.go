@@ -244,7 +244,7 @@ type createSnapshotsResponse struct {
 // snapshotInfoXML is botocore's SnapshotInfo.
 type snapshotInfoXML struct {
 	Description string   `xml:"description"`
-	Tags        []ebsTag `xml:"tagSet>item,omitempty"`
+	Tags        []tagXML `xml:"tagSet>item,omitempty"`
 	Encrypted   bool     `xml:"encrypted"`
 	VolumeID    string   `xml:"volumeId"`
 	State       string   `xml:"state"`

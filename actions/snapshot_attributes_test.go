@@ -202,7 +202,7 @@ func TestCreateSnapshots(t *testing.T) {
 	if len(all) != 2 || all["/dev/xvda"].Description != "nightly" || all["/dev/sdf"].State != "pending" || all["/dev/sdf"].OwnerID != e.users["alice"].AccountID {
 		t.Errorf("every volume: got %+v, want /dev/xvda and /dev/sdf, pending, described nightly", all)
 	}
-	if got := all["/dev/sdf"].Tags; len(got) != 2 || got[0] != (ebsTag{"role", "data"}) || got[1] != (ebsTag{"when", "tonight"}) {
+	if got := all["/dev/sdf"].Tags; len(got) != 2 || got[0] != (tagXML{"role", "data"}) || got[1] != (tagXML{"when", "tonight"}) {
 		t.Errorf("tags copied and given: got %v, want role=data when=tonight", got)
 	}
 	if got := taken("InstanceSpecification.ExcludeBootVolume", "true"); len(got) != 1 || got["/dev/sdf"].SnapshotID == "" {

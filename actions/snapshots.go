@@ -144,7 +144,7 @@ func snapshottable(v *store.Volume) error {
 func newSnapshot(v *store.Volume, description string, now time.Time) store.Snapshot {
 	return store.Snapshot{
 		ID: store.NewID("snap"), Owner: v.Owner, VolumeID: v.ID, VolumeSize: v.SizeGiB,
-		Description: description, Encrypted: v.Encrypted,
+		Description: description, Encrypted: v.Encrypted, KmsKeyID: v.KmsKeyID,
 		Started: now, State: store.SnapshotPending, Until: unknownEnd,
 	}
 }
@@ -171,8 +171,12 @@ func snapshotAttrs(accounts map[string]string, now time.Time) func(*store.Snapsh
 				"start-time": ec2Time(cur.Started), "progress": strconv.Itoa(progress) + "%",
 				"encrypted": strconv.FormatBool(cur.Encrypted), "storage-tier": "standard",
 			}
-			v, ok := values[name]
-			return []string{v}, ok
+			if v, ok := values[name]; ok {
+				return []string{v}, true
+			}
+			// A student's own snapshots have no owner alias, and none is
+			// an archive transfer.
+			return unsetAttrs(map[string][]string{"owner-alias": nil, "transfer-type": nil}, name)
 		}
 	}
 }

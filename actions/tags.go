@@ -357,6 +357,29 @@ func putTags(tx store.Tx, owner, resourceID string, tags []store.Tag) error {
 	return nil
 }
 
+// tagSetXML is the tagSet of an instance or volume. EC2 leaves the
+// element out where the resource has no tags (boto3's Tags key is then
+// absent, a resource's .tags None); a "tagSet>item" path would still write
+// an empty <tagSet></tagSet>, a nil *tagSetXML writes nothing.
+type tagSetXML struct {
+	Items []tagXML `xml:"item"`
+}
+
+// list is the set's tags, none for an absent set.
+func (t *tagSetXML) list() []tagXML {
+	if t == nil {
+		return nil
+	}
+	return t.Items
+}
+
+func tagSetOf(tags []store.Tag) *tagSetXML {
+	if len(tags) == 0 {
+		return nil
+	}
+	return &tagSetXML{tagsXML(tags)}
+}
+
 func tagsXML(tags []store.Tag) []tagXML {
 	out := make([]tagXML, len(tags))
 	for i, t := range tags {

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -217,19 +218,6 @@ func (s *Service) confirm(r *Request, id string, end time.Time, berr error, done
 
 // ---- XML shapes (botocore's Volume, VolumeAttachment, Snapshot, VolumeModification) ----
 
-type ebsTag struct {
-	Key   string `xml:"key"`
-	Value string `xml:"value"`
-}
-
-func ebsTags(tags []store.Tag) []ebsTag {
-	out := make([]ebsTag, len(tags))
-	for i, t := range tags {
-		out[i] = ebsTag{t.Key, t.Value}
-	}
-	return out
-}
-
 type volumeAttachmentItem struct {
 	VolumeID            string `xml:"volumeId"`
 	InstanceID          string `xml:"instanceId"`
@@ -253,10 +241,11 @@ type volumeItem struct {
 	Status             string        `xml:"status"`
 	CreateTime         string        `xml:"createTime"`
 	Attachments        attachmentSet `xml:"attachmentSet"`
-	Tags               []ebsTag      `xml:"tagSet>item,omitempty"`
+	Tags               *tagSetXML    `xml:"tagSet"`
 	VolumeType         string        `xml:"volumeType"`
 	Iops               int           `xml:"iops,omitempty"`
 	Encrypted          bool          `xml:"encrypted"`
+	KmsKeyID           string        `xml:"kmsKeyId,omitempty"`
 	Throughput         int           `xml:"throughput,omitempty"`
 	MultiAttachEnabled bool          `xml:"multiAttachEnabled"`
 }
@@ -268,8 +257,8 @@ func attachmentItem(volumeID string, a *store.VolumeAttachment) volumeAttachment
 func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 	item := volumeItem{
 		VolumeID: v.ID, Size: v.SizeGiB, SnapshotID: v.SnapshotID, Zone: v.Zone, Status: v.Status(),
-		CreateTime: ec2Time(v.Created), Tags: ebsTags(tags), VolumeType: v.Type, Iops: reportedIops(v),
-		Encrypted: v.Encrypted, Throughput: v.Throughput,
+		CreateTime: ec2Time(v.Created), Tags: tagSetOf(tags), VolumeType: v.Type, Iops: reportedIops(v),
+		Encrypted: v.Encrypted, KmsKeyID: v.KmsKeyID, Throughput: v.Throughput, MultiAttachEnabled: v.MultiAttach,
 	}
 	if v.Attachment != nil {
 		item.Attachments.Items = []volumeAttachmentItem{attachmentItem(v.ID, v.Attachment)}
@@ -287,8 +276,9 @@ type snapshotItem struct {
 	VolumeSize  int      `xml:"volumeSize"`
 	Description string   `xml:"description"`
 	Encrypted   bool     `xml:"encrypted"`
+	KmsKeyID    string   `xml:"kmsKeyId,omitempty"`
 	StorageTier string   `xml:"storageTier"`
-	Tags        []ebsTag `xml:"tagSet>item,omitempty"`
+	Tags        []tagXML `xml:"tagSet>item"` // written even when empty (moto reads an empty list)
 }
 
 func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.Time) snapshotItem {
@@ -296,7 +286,7 @@ func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.
 	return snapshotItem{
 		SnapshotID: cur.ID, VolumeID: cur.VolumeID, Status: cur.State, StartTime: ec2Time(cur.Started),
 		Progress: strconv.Itoa(progress) + "%", OwnerID: ownerID, VolumeSize: cur.VolumeSize,
-		Description: cur.Description, Encrypted: cur.Encrypted, StorageTier: "standard", Tags: ebsTags(tags),
+		Description: cur.Description, Encrypted: cur.Encrypted, KmsKeyID: cur.KmsKeyID, StorageTier: "standard", Tags: tagsXML(tags),
 	}
 }
 
@@ -343,6 +333,8 @@ type createVolumeRequest struct {
 	zone        string
 	snapshotID  string
 	encrypted   bool
+	kmsKeyID    string
+	multiAttach bool
 	clientToken string
 	tags        []store.Tag
 }
@@ -379,6 +371,14 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 		return nil, err
 	}
 	if req.encrypted, err = p.Bool("Encrypted", false); err != nil {
+		return nil, err
+	}
+	// EC2 checks the key itself later (the volume fails then); the
+	// dependency it checks at once.
+	if req.kmsKeyID = p.String("KmsKeyId"); req.kmsKeyID != "" && !req.encrypted {
+		return nil, ec2err.New(ec2err.InvalidParameterDependency, "The parameter KmsKeyId requires the parameter Encrypted to be set.")
+	}
+	if req.multiAttach, err = p.Bool("MultiAttachEnabled", false); err != nil {
 		return nil, err
 	}
 	if req.tags, err = tagSpecTags(p, "volume"); err != nil {
@@ -421,7 +421,15 @@ func idempotencyKey(owner, action, token string) string { return owner + "/" + a
 // fingerprint is the request as sent, to tell a retry from a reuse of
 // its ClientToken.
 func (req *createVolumeRequest) fingerprint() string {
-	return fmt.Sprintf("%s|%d|%s|%s|%d|%d|%t", req.zone, req.shape.Size, req.shape.Type, req.snapshotID, req.shape.Iops, req.shape.Throughput, req.encrypted)
+	fp := fmt.Sprintf("%s|%d|%s|%s|%d|%d|%t", req.zone, req.shape.Size, req.shape.Type, req.snapshotID, req.shape.Iops, req.shape.Throughput, req.encrypted)
+	// Appended, so tokens recorded before these were kept still match.
+	if req.kmsKeyID != "" {
+		fp += "|" + req.kmsKeyID
+	}
+	if req.multiAttach {
+		fp += "|multi-attach"
+	}
+	return fp
 }
 
 // earlierVolume returns the volume a ClientToken already created ("" if
@@ -444,7 +452,7 @@ func earlierVolume(tx store.Tx, owner string, req *createVolumeRequest) (string,
 // newVolume checks a CreateVolume against the store and returns the
 // volume to record (creating, its end not known yet).
 func newVolume(tx store.Tx, owner string, req *createVolumeRequest, now time.Time) (store.Volume, error) {
-	shape := req.shape
+	shape, encrypted, kmsKeyID := req.shape, req.encrypted, req.kmsKeyID
 	if req.snapshotID != "" {
 		sn, err := sourceSnapshot(tx, owner, req.snapshotID, now)
 		if err != nil {
@@ -453,13 +461,21 @@ func newVolume(tx store.Tx, owner string, req *createVolumeRequest, now time.Tim
 		if err := sizeFromSnapshot(&shape, sn); err != nil {
 			return store.Volume{}, err
 		}
+		// A volume of an encrypted snapshot is encrypted, with the
+		// snapshot's key unless the request names another.
+		if sn.Encrypted {
+			encrypted, kmsKeyID = true, cmp.Or(kmsKeyID, sn.KmsKeyID)
+		}
 	}
 	if err := checkVolumeShape(&shape); err != nil {
 		return store.Volume{}, err
 	}
+	if req.multiAttach && shape.Type != "io1" && shape.Type != "io2" {
+		return store.Volume{}, ec2err.New(ec2err.InvalidParameterCombination, "MultiAttachEnabled is supported on io1 and io2 volumes only, not %s.", shape.Type)
+	}
 	return store.Volume{
 		ID: store.NewID("vol"), Owner: owner, Zone: req.zone, SizeGiB: shape.Size, SnapshotID: req.snapshotID,
-		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: req.encrypted,
+		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: encrypted, KmsKeyID: kmsKeyID, MultiAttach: req.multiAttach,
 		Created: now, State: store.VolumeCreating, Until: unknownEnd,
 	}, nil
 }
@@ -548,7 +564,7 @@ type describeVolumesResponse struct {
 	NextToken string       `xml:"nextToken,omitempty"`
 }
 
-func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
+func (s *Service) volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 	if v == nil {
 		v = &store.Volume{}
 	}
@@ -573,6 +589,8 @@ func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 			return one(strconv.Itoa(v.SizeGiB))
 		case "availability-zone":
 			return one(v.Zone)
+		case "availability-zone-id":
+			return one(s.zoneID(v.Zone))
 		case "snapshot-id":
 			return one(v.SnapshotID)
 		case "volume-type":
@@ -582,7 +600,7 @@ func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 		case "encrypted":
 			return one(strconv.FormatBool(v.Encrypted))
 		case "multi-attach-enabled":
-			return one("false")
+			return one(strconv.FormatBool(v.MultiAttach))
 		case "attachment.instance-id":
 			return attached(func(a *store.VolumeAttachment) string { return a.InstanceID })
 		case "attachment.device":
@@ -594,9 +612,12 @@ func volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 		case "attachment.delete-on-termination":
 			return attached(func(a *store.VolumeAttachment) string { return strconv.FormatBool(a.DeleteOnTermination) })
 		}
-		return nil, false
+		return unsetAttrs(unsetVolumeAttrs, name)
 	}
 }
+
+// unsetVolumeAttrs: no fast snapshot restore, no managed volumes.
+var unsetVolumeAttrs = map[string][]string{"fast-restored": {"false"}, "operator.managed": {"false"}, "operator.principal": nil}
 
 // listed is one resource of a describe, with its tags.
 type listed[T any] struct {
@@ -684,7 +705,7 @@ func (s *Service) describeVolumes(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := describeOwned(r, all, ids, func(v *store.Volume) string { return v.ID }, volumeAttrs, volumeNotFound, 500)
+	page, next, err := describeOwned(r, all, ids, func(v *store.Volume) string { return v.ID }, s.volumeAttrs, volumeNotFound, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -765,6 +786,8 @@ func attachParams(p *query.Params) (volumeID, instanceID, device string, err err
 // checkAttach applies EC2's rules for attaching v to inst at device.
 func checkAttach(v *store.Volume, inst *store.Instance, device string) error {
 	switch {
+	case v.Attachment != nil && v.MultiAttach:
+		return ec2err.New(ec2err.UnsupportedOperation, "Volume %s is attached to %s: this endpoint attaches a Multi-Attach volume to one instance at a time.", v.ID, v.Attachment.InstanceID)
 	case v.Attachment != nil:
 		return ec2err.New(ec2err.VolumeInUse, "Volume %s is already attached to %s.", v.ID, v.Attachment.InstanceID)
 	case v.State != store.VolumeAvailable:

@@ -838,3 +838,181 @@ func TestRecoverVolumes(t *testing.T) {
 		})
 	}
 }
+
+// TestTagSetOnlyWhenTagged: EC2 leaves tagSet out of an untagged
+// instance or volume (boto3's Tags key is absent); a snapshot's is
+// always written.
+func TestTagSetOnlyWhenTagged(t *testing.T) {
+	f := newVolFixture(t)
+	tagged := func(kind string) []string {
+		return []string{"TagSpecification.1.ResourceType", kind, "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v"}
+	}
+	plainVol, taggedVol := f.createVolume("alice"), f.createVolume("alice", tagged("volume")...)
+	f.clock.Advance(settle)
+	snapshot := func(kv ...string) string {
+		return f.must("alice", "CreateSnapshot", append([]string{"VolumeId", plainVol}, kv...)...).(*createSnapshotResponse).SnapshotID
+	}
+	run := func(kv ...string) string {
+		args := append([]string{"ImageId", "ami-0a1b2c3d4e5f60001", "MinCount", "1", "MaxCount", "1"}, kv...)
+		return f.must("alice", "RunInstances", args...).(*runInstancesResponse).Instances[0].InstanceID
+	}
+	cases := []struct {
+		name, action, idParam, id string
+		want                      bool
+	}{
+		{"untagged instance", "DescribeInstances", "InstanceId.1", run(), false},
+		{"tagged instance", "DescribeInstances", "InstanceId.1", run(tagged("instance")...), true},
+		{"untagged volume", "DescribeVolumes", "VolumeId.1", plainVol, false},
+		{"tagged volume", "DescribeVolumes", "VolumeId.1", taggedVol, true},
+		{"untagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(), true},
+		{"tagged snapshot", "DescribeSnapshots", "SnapshotId.1", snapshot(tagged("snapshot")...), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := xml.Marshal(f.must("alice", c.action, c.idParam, c.id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(out), "<tagSet>"); got != c.want {
+				t.Errorf("got tagSet %v, want %v in %s", got, c.want, out)
+			}
+		})
+	}
+}
+
+// TestVolumeEncryption: KmsKeyId needs Encrypted and is shown back; a
+// volume of an encrypted snapshot is encrypted with its key.
+func TestVolumeEncryption(t *testing.T) {
+	f := newVolFixture(t)
+	_, err := f.call("alice", "CreateVolume", "AvailabilityZone", "us-east-1a", "Size", "8", "KmsKeyId", "alias/lab")
+	wantVolCode(t, "KmsKeyId without Encrypted", err, ec2err.InvalidParameterDependency)
+	plain := f.createVolume("alice")
+	keyed := f.createVolume("alice", "Encrypted", "true", "KmsKeyId", "alias/lab")
+	f.clock.Advance(settle)
+	snapshot := func(vol string) string {
+		return f.must("alice", "CreateSnapshot", "VolumeId", vol).(*createSnapshotResponse).SnapshotID
+	}
+	plainSnap, keyedSnap := snapshot(plain), snapshot(keyed)
+	f.clock.Advance(settle)
+	cases := []struct {
+		name          string
+		kv            []string
+		wantEncrypted bool
+		wantKey       string
+	}{
+		{"encrypted with a key", []string{"Encrypted", "true", "KmsKeyId", "alias/lab"}, true, "alias/lab"},
+		{"unencrypted", nil, false, ""},
+		{"from an unencrypted snapshot", []string{"SnapshotId", plainSnap}, false, ""},
+		{"from an encrypted snapshot", []string{"SnapshotId", keyedSnap}, true, "alias/lab"},
+		{"from an encrypted snapshot, another key", []string{"SnapshotId", keyedSnap, "Encrypted", "true", "KmsKeyId", "alias/other"}, true, "alias/other"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := f.volume("alice", f.createVolume("alice", c.kv...))
+			if v.Encrypted != c.wantEncrypted || v.KmsKeyID != c.wantKey {
+				t.Errorf("got encrypted %t key %q, want %t %q", v.Encrypted, v.KmsKeyID, c.wantEncrypted, c.wantKey)
+			}
+		})
+	}
+	if sn := f.must("alice", "DescribeSnapshots", "SnapshotId.1", keyedSnap).(*describeSnapshotsResponse).Snapshots[0]; !sn.Encrypted || sn.KmsKeyID != "alias/lab" {
+		t.Errorf("got snapshot encrypted %t key %q, want true alias/lab", sn.Encrypted, sn.KmsKeyID)
+	}
+}
+
+// TestMultiAttach: MultiAttachEnabled is recorded for io1 and io2 and
+// refused for other types; a second attachment is refused with a clear
+// UnsupportedOperation (one attachment at a time here).
+func TestMultiAttach(t *testing.T) {
+	f := newVolFixture(t)
+	first, second := f.instance("alice", "us-east-1a"), f.instance("alice", "us-east-1a")
+	cases := []struct {
+		name     string
+		kv       []string
+		wantCode string
+	}{
+		{"io1", []string{"VolumeType", "io1", "Iops", "300", "MultiAttachEnabled", "true"}, ""},
+		{"io2", []string{"VolumeType", "io2", "Iops", "300", "MultiAttachEnabled", "true"}, ""},
+		{"gp2 by default", []string{"MultiAttachEnabled", "true"}, ec2err.InvalidParameterCombination},
+		{"gp3", []string{"VolumeType", "gp3", "MultiAttachEnabled", "true"}, ec2err.InvalidParameterCombination},
+	}
+	var shared string
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := f.call("alice", "CreateVolume", withDefaults(c.kv, "AvailabilityZone", "us-east-1a", "Size", "10")...)
+			if c.wantCode != "" {
+				wantVolCode(t, c.name, err, c.wantCode)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			shared = resp.(*createVolumeResponse).VolumeID
+			if v := f.volume("alice", shared); !v.MultiAttachEnabled {
+				t.Errorf("got multiAttachEnabled false, want true")
+			}
+		})
+	}
+	f.clock.Advance(settle)
+	f.must("alice", "AttachVolume", "VolumeId", shared, "InstanceId", first.ID, "Device", "/dev/sdf")
+	_, err := f.call("alice", "AttachVolume", "VolumeId", shared, "InstanceId", second.ID, "Device", "/dev/sdf")
+	wantVolCode(t, "second attachment", err, ec2err.UnsupportedOperation)
+}
+
+// TestDocumentedFilters: filters EC2 documents are accepted (not
+// InvalidParameterValue) and match as EC2 would, including those on
+// features the endpoint lacks, which match resources without them.
+func TestDocumentedFilters(t *testing.T) {
+	f := newVolFixture(t)
+	f.must("alice", "RunInstances", "ImageId", "ami-0a1b2c3d4e5f60001", "MinCount", "1", "MaxCount", "1")
+	f.clock.Advance(settle)
+	vol := f.createVolume("alice", "VolumeType", "io1", "Iops", "300", "MultiAttachEnabled", "true")
+	f.clock.Advance(settle)
+	f.must("alice", "CreateSnapshot", "VolumeId", vol)
+	count := func(resp any) int {
+		switch r := resp.(type) {
+		case *describeInstancesResponse:
+			return len(r.Reservations)
+		case *describeInstanceStatusResponse:
+			return len(r.Statuses)
+		case *describeVolumesResponse:
+			return len(r.Volumes)
+		case *describeSnapshotsResponse:
+			return len(r.Snapshots)
+		case *describeZonesResponse:
+			return len(r.Zones)
+		}
+		t.Fatalf("unexpected response %T", resp)
+		return 0
+	}
+	cases := []struct {
+		action, filter, value string
+		want                  int
+	}{
+		{"DescribeInstances", "launch-index", "0", 1},
+		{"DescribeInstances", "availability-zone-id", "use1-az*", 1},
+		{"DescribeInstanceStatus", "availability-zone-id", "use1-az*", 1},
+		{"DescribeVolumes", "availability-zone-id", "use1-az1", 2},
+		{"DescribeInstances", "platform-details", "Linux/UNIX", 1},
+		{"DescribeInstances", "block-device-mapping.delete-on-termination", "true", 1},
+		{"DescribeInstances", "block-device-mapping.status", "attached", 1},
+		{"DescribeInstances", "instance-lifecycle", "spot", 0},
+		{"DescribeInstances", "operator.managed", "false", 1},
+		{"DescribeInstanceStatus", "event.code", "system-reboot", 0},
+		{"DescribeVolumes", "multi-attach-enabled", "true", 1},
+		{"DescribeVolumes", "fast-restored", "false", 2},
+		{"DescribeSnapshots", "owner-alias", "amazon", 0},
+		{"DescribeSnapshots", "transfer-type", "standard", 0},
+		{"DescribeAvailabilityZones", "group-long-name", "*", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.action+" "+c.filter, func(t *testing.T) {
+			resp, err := f.call("alice", c.action, "Filter.1.Name", c.filter, "Filter.1.Value.1", c.value)
+			if err != nil {
+				t.Fatalf("got %v, want the filter accepted", err)
+			}
+			if got := count(resp); got != c.want {
+				t.Errorf("got %d, want %d", got, c.want)
+			}
+		})
+	}
+}

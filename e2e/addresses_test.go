@@ -220,7 +220,7 @@ a = ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elas
 r = ec2.associate_address(AllocationId=a["AllocationId"], InstanceId=inst)
 out = {
   "again": code(ec2.associate_address, AllocationId=a["AllocationId"], InstanceId=inst),
-  "in_use": code(ec2.release_address, AllocationId=a["AllocationId"]),
+  "release_dry_run": code(ec2.release_address, AllocationId=a["AllocationId"], DryRun=True),
   "tag": str(ec2.describe_addresses(Filters=[{"Name": "tag:Name", "Values": ["web"]}])["Addresses"][0]["Tags"]),
   "assoc": r["AssociationId"],
   "alloc": a["AllocationId"],
@@ -261,7 +261,7 @@ func TestAddressesBoto3IsolationAndTerminate(t *testing.T) {
 	decodeOutput(t, out, err, &got)
 	checks := []struct{ name, key, want string }{
 		{"same association again", "again", "ok"},
-		{"release while associated", "in_use", "InvalidIPAddress.InUse 400"},
+		{"release while associated, dry run", "release_dry_run", "DryRunOperation 412"},
 		{"tag filter", "tag", "[{'Key': 'Name', 'Value': 'web'}]"},
 		{"association after terminate", "after_terminate", "None"},
 	}

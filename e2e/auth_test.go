@@ -542,14 +542,14 @@ func TestDescribeAvailabilityZonesSDK(t *testing.T) {
 		{"ZoneName.1 and .2", ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"eu-south-9c", "eu-south-9a"}}, []string{"eu-south-9a", "eu-south-9c"}, ""},
 		{"unknown ZoneName", ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"eu-south-9z"}}, nil, "InvalidParameterValue"},
 		{"zone of another region", ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"us-east-1a"}}, nil, "InvalidParameterValue"},
-		{"ZoneId.1", ec2.DescribeAvailabilityZonesInput{ZoneIds: []string{"eu-south-9-az2"}}, []string{"eu-south-9b"}, ""},
+		{"ZoneId.1", ec2.DescribeAvailabilityZonesInput{ZoneIds: []string{"eus9-az2"}}, []string{"eu-south-9b"}, ""},
 		{"unknown ZoneId", ec2.DescribeAvailabilityZonesInput{ZoneIds: []string{"use1-az9"}}, nil, "InvalidParameterValue"},
 		{"filter values are ORed", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", "eu-south-9a", "eu-south-9c")}}, []string{"eu-south-9a", "eu-south-9c"}, ""},
 		{"filters are ANDed, with wildcards", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("state", "available"), filter("zone-name", "*c")}}, []string{"eu-south-9c"}, ""},
 		{"? matches one character", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", "eu-south-9?")}}, testZones, ""},
 		{"filter matching nothing", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("state", "impaired")}}, []string{}, ""},
 		{"filter region-name", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("region-name", testRegion)}}, testZones, ""},
-		{"ZoneName and a filter", ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"eu-south-9a", "eu-south-9b"}, Filters: []types.Filter{filter("zone-id", "eu-south-9-az2")}}, []string{"eu-south-9b"}, ""},
+		{"ZoneName and a filter", ec2.DescribeAvailabilityZonesInput{ZoneNames: []string{"eu-south-9a", "eu-south-9b"}, Filters: []types.Filter{filter("zone-id", "eus9-az2")}}, []string{"eu-south-9b"}, ""},
 		{"unknown filter", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("colour", "red")}}, nil, "InvalidParameterValue"},
 		{"200 filter values", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", slices.Repeat([]string{"eu-south-9a"}, 200)...)}}, []string{"eu-south-9a"}, ""},
 		{"201 filter values", ec2.DescribeAvailabilityZonesInput{Filters: []types.Filter{filter("zone-name", slices.Repeat([]string{"eu-south-9a"}, 201)...)}}, nil, "FilterLimitExceeded"},
@@ -581,7 +581,7 @@ func TestDescribeAvailabilityZonesSDK(t *testing.T) {
 	z := out.AvailabilityZones[0]
 	got := []string{string(z.State), string(z.OptInStatus), aws.ToString(z.RegionName), aws.ToString(z.ZoneId),
 		aws.ToString(z.GroupName), aws.ToString(z.NetworkBorderGroup), aws.ToString(z.ZoneType)}
-	want := []string{"available", "opt-in-not-required", testRegion, "eu-south-9-az2", testRegion, testRegion, "availability-zone"}
+	want := []string{"available", "opt-in-not-required", testRegion, "eus9-az2", testRegion, testRegion, "availability-zone"}
 	if !slices.Equal(got, want) || z.Messages == nil || len(z.Messages) != 0 {
 		t.Errorf("got zone fields %q, messages %v, want %q and an empty message list", got, z.Messages, want)
 	}

@@ -105,6 +105,7 @@ const (
 	InvalidParameter              = "InvalidParameter"
 	InvalidParameterValue         = "InvalidParameterValue"
 	InvalidParameterCombination   = "InvalidParameterCombination"
+	InvalidParameterDependency    = "InvalidParameterDependency" // a parameter given without the one it needs
 	InvalidFilter                 = "InvalidFilter"
 	FilterLimitExceeded           = "FilterLimitExceeded"
 	InvalidRequest                = "InvalidRequest"
@@ -229,6 +230,7 @@ var codes = map[string]int{
 	InvalidParameter:              http.StatusBadRequest,
 	InvalidParameterValue:         http.StatusBadRequest,
 	InvalidParameterCombination:   http.StatusBadRequest,
+	InvalidParameterDependency:    http.StatusBadRequest,
 	InvalidFilter:                 http.StatusBadRequest,
 	FilterLimitExceeded:           http.StatusBadRequest,
 	InvalidRequest:                http.StatusBadRequest,

@@ -38,6 +38,7 @@ type Volume struct {
 	Iops       int       `json:"iops,omitempty"`
 	Throughput int       `json:"throughput,omitempty"`
 	Encrypted  bool      `json:"encrypted,omitempty"`
+	KmsKeyID   string    `json:"kms_key_id,omitempty"` // as the student named it; EC2 checks it later, here never
 	Created    time.Time `json:"created"`
 	// State is creating, available or deleting; in-use is derived from
 	// Attachment. Until is when a transitional state ends.
@@ -48,6 +49,10 @@ type Volume struct {
 	// (Until unknown) and waits for the backend's answer ("" on bbolt's
 	// one process).
 	Replica string `json:"replica,omitempty"`
+
+	// MultiAttach is EC2's MultiAttachEnabled (io1 and io2); the volume
+	// still has one Attachment at a time here.
+	MultiAttach bool `json:"multi_attach,omitempty"`
 }
 
 // VolumeAttachment is a volume's link to an instance: the one record of
@@ -104,6 +109,7 @@ type Snapshot struct {
 	VolumeSize  int       `json:"volume_size_gib"`
 	Description string    `json:"description,omitempty"`
 	Encrypted   bool      `json:"encrypted,omitempty"`
+	KmsKeyID    string    `json:"kms_key_id,omitempty"`
 	Started     time.Time `json:"started"`
 	State       string    `json:"state"`
 	Until       time.Time `json:"until"` // when pending ends
