@@ -103,6 +103,7 @@ var noInstanceID = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	"CreateVolume", "DescribeVolumes", "DeleteVolume", "ModifyVolume", "DescribeVolumesModifications",
 	"GetCallerIdentity", "GetUser",
+	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

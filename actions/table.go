@@ -13,6 +13,7 @@ var families = []map[string]Handler{
 	volumeActions,
 	snapshotActions,
 	addressActions,
+	classicLinkActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

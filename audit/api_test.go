@@ -19,6 +19,7 @@ var readOnly = []string{
 	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
 	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
 	"GetCallerIdentity", "GetUser",
+	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 }
 
 var mutating = []string{
