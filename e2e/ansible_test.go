@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,11 +85,14 @@ func runPlaybook(t *testing.T, playbook string, vars map[string]string) (string,
 	if err := os.WriteFile(varsFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ansiblePlaybook, "-i", "localhost,", "-e", "@"+varsFile, abs)
 	cmd.Dir = dir // no ansible.cfg of the working directory
 	cmd.Env = ansibleEnv(t, dir)
+	// A run past the timeout goes with the modules it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
