@@ -5,18 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,16 +32,16 @@ const (
 // with its instance, a snapshot, an elastic IP, a classmate who sees none
 // of it, and the teardown. Every task asserts what it got; the run must end
 // with failed=0. A failure shows the playbook's output and every request
-// econe-server refused.
+// econe-server refused, with its parameters.
 func TestAnsiblePlaybook(t *testing.T) {
 	for _, p := range []string{ansiblePlaybook, debianBoto3, debianCollection} {
 		econetest.Require(t, p, ansibleInstall)
 	}
 	e := econetest.Start(t)
 	student, classmate := e.User(t, "alice"), e.User(t, "bob")
-	refused := recordRefusals(t, e.URL)
+	proxy := econetest.NewProxy(t, e.URL)
 	out, run, err := runPlaybook(t, filepath.Join("testdata", "ansible", "lab.yml"), map[string]string{
-		"econe_endpoint":       refused.URL,
+		"econe_endpoint":       proxy.URL,
 		"image_id":             "ami-0a1b2c3d4e5f60001",
 		"student_access_key":   student.AccessKeyID,
 		"student_secret_key":   student.SecretAccessKey,
@@ -57,7 +50,7 @@ func TestAnsiblePlaybook(t *testing.T) {
 	})
 	t.Logf("ansible-playbook took %s (CPU %s)", run.wall.Round(time.Millisecond), run.cpu.Round(time.Millisecond))
 	if err != nil {
-		t.Fatalf("%v\n%s\nrequests econe-server refused:\n%s", err, out, refused)
+		t.Fatalf("%v\n%s\nrequests econe-server refused:\n%s", err, out, strings.Join(proxy.Refused(), "\n"))
 	}
 }
 
@@ -146,79 +139,4 @@ func ansibleEnv(t *testing.T, dir string) []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_MAX_ATTEMPTS=1",
 	}
-}
-
-// refusals stands on loopback in front of the server and keeps every
-// request it refused, with its parameters (the keys travel in the
-// Authorization header, which it does not keep).
-type refusals struct {
-	URL string
-
-	mu   sync.Mutex
-	seen []string
-}
-
-func recordRefusals(t *testing.T, target string) *refusals {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &refusals{}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ModifyResponse = func(resp *http.Response) error {
-		if resp.StatusCode < 400 {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		form, _ := resp.Request.Context().Value(formKey{}).(url.Values)
-		r.mu.Lock()
-		r.seen = append(r.seen, fmt.Sprintf("%d %s\n  answer: %s", resp.StatusCode, formatForm(form), body))
-		r.mu.Unlock()
-		return nil
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		form, _ := url.ParseQuery(string(body))
-		rp.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), formKey{}, form)))
-	}))
-	t.Cleanup(srv.Close)
-	r.URL = srv.URL
-	return r
-}
-
-type formKey struct{}
-
-func (r *refusals) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.seen) == 0 {
-		return "(none)"
-	}
-	return strings.Join(r.seen, "\n")
-}
-
-// formatForm writes a request's parameters Action first, then by name.
-func formatForm(form url.Values) string {
-	names := make([]string, 0, len(form))
-	for n := range form {
-		if n != "Action" {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	parts := []string{form.Get("Action")}
-	for _, n := range names {
-		parts = append(parts, n+"="+strings.Join(form[n], ","))
-	}
-	return strings.Join(parts, " ")
 }
