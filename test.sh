@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the real clients the end-to-end tests
-# drive (AWS CLI v2, boto 2, OpenSSH, OpenSSL, PuTTY, shellcheck), PostgreSQL and
+# drive (AWS CLI v2, boto 2, Ansible with boto3 on Debian's python3, OpenSSH,
+# OpenSSL, PuTTY, shellcheck), PostgreSQL and
 # wrk (for the benchmark smoke test, bench/compare.sh --quick, run by
 # bench/benchkit's TestCompareQuick) when they are missing, checks formatting
 # and vet, then runs every test with -race, and a named part of the
@@ -12,6 +13,10 @@ cd "$(dirname "$0")"
 need=()
 [ -x /usr/bin/aws ] || need+=(awscli)
 /usr/bin/python3 -c 'import boto' 2>/dev/null || need+=(python3-boto)
+# e2e/ansible_test.go runs a course playbook: Debian's ansible (amazon.aws
+# 5.5.1) on Debian's python3, whose boto3 is python3-boto3.
+[ -x /usr/bin/ansible-playbook ] || need+=(ansible)
+/usr/bin/python3 -c 'import boto3' 2>/dev/null || need+=(python3-boto3)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)

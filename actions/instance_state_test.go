@@ -141,6 +141,7 @@ var noInstanceID = []string{
 	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRouteTableAssociation",
 	"DescribeNetworkInterfaces",
+	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

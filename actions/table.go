@@ -21,6 +21,7 @@ var families = []map[string]Handler{
 	subnetActions,
 	networkGatewayActions,
 	networkInterfaceActions,
+	classicLinkActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

@@ -24,6 +24,7 @@ var readOnly = []string{
 	"DescribeImageAttribute",
 	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
 	"DescribeNetworkInterfaces",
+	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 }
 
 var mutating = []string{

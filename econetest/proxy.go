@@ -4,26 +4,33 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
 
-// Proxy stands on loopback between econe-server and an EC2 endpoint
-// (moto): it counts the calls it forwards by Action, and can hold the
-// answer to one call after the endpoint has acted on it, so that a test
-// can stop the server between a change in the cloud and its record.
+// Proxy stands on loopback in front of an endpoint: between econe-server
+// and an EC2 endpoint (moto), or between a client and econe-server. It
+// counts the calls it forwards by Action, keeps each call the endpoint
+// refused (Refused), and can hold the answer to one call after the
+// endpoint has acted on it, so that a test can stop the server between a
+// change in the cloud and its record.
 type Proxy struct {
 	URL string
 
-	mu    sync.Mutex
-	calls map[string]int
-	hold  string        // the Action whose next answer is held
-	held  chan struct{} // closed once that answer is held
-	free  chan struct{} // closed to let it go
+	mu      sync.Mutex
+	calls   map[string]int
+	refused []string
+	hold    string        // the Action whose next answer is held
+	held    chan struct{} // closed once that answer is held
+	free    chan struct{} // closed to let it go
 }
 
 // NewProxy forwards to target until the test ends.
@@ -35,7 +42,12 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	}
 	p := &Proxy{calls: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ModifyResponse = p.maybeHold
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if err := p.noteRefusal(resp); err != nil {
+			return err
+		}
+		return p.maybeHold(resp)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -44,14 +56,13 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
-		action := form.Get("Action")
-		if action == "" {
-			action = r.URL.Query().Get("Action")
+		if form.Get("Action") == "" {
+			form = r.URL.Query()
 		}
 		p.mu.Lock()
-		p.calls[action]++
+		p.calls[form.Get("Action")]++
 		p.mu.Unlock()
-		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actionKey{}, action)))
+		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), formKey{}, form)))
 	}))
 	t.Cleanup(srv.Close)
 	// Before srv.Close (cleanups run last first): a held answer must go.
@@ -60,8 +71,8 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
-// actionKey carries a call's Action from the handler to maybeHold.
-type actionKey struct{}
+// formKey carries a call's parameters from the handler to the answer.
+type formKey struct{}
 
 // Calls is how many calls of action the proxy forwarded.
 func (p *Proxy) Calls(action string) int {
@@ -103,9 +114,42 @@ func (p *Proxy) release() {
 	}
 }
 
+// Refused lists the calls the endpoint answered with an error, in order:
+// the status, the Action and every parameter by name (the keys travel in
+// the Authorization header, which is not kept), and the answer.
+func (p *Proxy) Refused() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.refused)
+}
+
+func (p *Proxy) noteRefusal(resp *http.Response) error {
+	if resp.StatusCode < http.StatusBadRequest {
+		return nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := resp.Request.Context().Value(formKey{}).(url.Values)
+	names := slices.Sorted(maps.Keys(form))
+	call := []string{strconv.Itoa(resp.StatusCode), form.Get("Action")}
+	for _, n := range names {
+		if n != "Action" {
+			call = append(call, n+"="+strings.Join(form[n], ","))
+		}
+	}
+	p.mu.Lock()
+	p.refused = append(p.refused, strings.Join(call, " ")+"\n  answer: "+string(body))
+	p.mu.Unlock()
+	return nil
+}
+
 func (p *Proxy) maybeHold(resp *http.Response) error {
 	ctx := resp.Request.Context()
-	action, _ := ctx.Value(actionKey{}).(string)
+	form, _ := ctx.Value(formKey{}).(url.Values)
+	action := form.Get("Action")
 	p.mu.Lock()
 	if p.hold == "" || action != p.hold {
 		p.mu.Unlock()
