@@ -1,8 +1,8 @@
 package store
 
 import (
+	"maps"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -31,7 +31,7 @@ type Image struct {
 	State            string        `json:"state"` // pending until Until, then available
 	Until            time.Time     `json:"until"`
 	// LaunchAccounts are the account ids the owner shared it with
-	// (launchPermission), sorted; each has an entry in image_grants.
+	// (launchPermission), sorted; each has an entry in shares.
 	LaunchAccounts []string `json:"launch_accounts,omitempty"`
 	// Made are the snapshots CreateImage made for it (a device may also
 	// come from one of the owner's earlier snapshots): what an image the
@@ -74,10 +74,10 @@ func GetImage(tx Tx, owner, id string) (*Image, error) {
 	return GetOwned[Image](tx, BucketImages, owner, id)
 }
 
-// PutImage stores an image and keeps the index of launch permissions in
-// step with its LaunchAccounts.
+// PutImage stores an image and keeps the index of what is shared (the
+// shares bucket) in step with its LaunchAccounts.
 func PutImage(tx Tx, im *Image) error {
-	if err := indexGrants(tx, im.Owner, im.ID, im.LaunchAccounts); err != nil {
+	if err := indexImageShares(tx, im.Owner, im.ID, im.LaunchAccounts); err != nil {
 		return err
 	}
 	return PutOwned(tx, BucketImages, im.Owner, im.ID, im)
@@ -85,7 +85,7 @@ func PutImage(tx Tx, im *Image) error {
 
 // DeleteImage removes an image, its tags and its launch permissions.
 func DeleteImage(tx Tx, owner, id string) error {
-	if err := indexGrants(tx, owner, id, nil); err != nil {
+	if err := indexImageShares(tx, owner, id, nil); err != nil {
 		return err
 	}
 	return DeleteOwned(tx, BucketImages, owner, id)
@@ -96,40 +96,27 @@ func ListImages(tx Tx, owner string) ([]*Image, error) {
 	return ListOwned[Image](tx, BucketImages, owner)
 }
 
-// grantKey is the index entry that lets account launch image id.
-func grantKey(account, id string) string { return account + "/" + id }
-
-// indexGrants makes the index entries of image id those of accounts.
-func indexGrants(tx Tx, owner, id string, accounts []string) error {
+// indexImageShares makes the share entries of image id those of accounts.
+func indexImageShares(tx Tx, owner, id string, accounts []string) error {
 	old, err := GetImage(tx, owner, id)
 	if err != nil {
 		return err
 	}
+	var was []string
 	if old != nil {
-		for _, a := range old.LaunchAccounts {
-			if !slices.Contains(accounts, a) {
-				if err := tx.Delete(BucketImageGrants, grantKey(a, id)); err != nil {
-					return err
-				}
-			}
-		}
+		was = old.LaunchAccounts
 	}
-	for _, a := range accounts {
-		if err := tx.Put(BucketImageGrants, grantKey(a, id), []byte(owner)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return indexShares(tx, owner, id, was, accounts)
 }
 
 // SharedImage loads image id if its owner shared it with account; nil
 // when there is no such image or it is not shared with them.
 func SharedImage(tx Tx, account, id string) (*Image, error) {
-	owner := tx.Get(BucketImageGrants, grantKey(account, id))
-	if owner == nil {
+	owner := SharedOwner(tx, account, id)
+	if owner == "" {
 		return nil, nil
 	}
-	im, err := GetImage(tx, string(owner), id)
+	im, err := GetImage(tx, owner, id)
 	if err != nil || im == nil || !im.SharedWith(account) {
 		return nil, err
 	}
@@ -138,14 +125,11 @@ func SharedImage(tx Tx, account, id string) (*Image, error) {
 
 // ImagesSharedWith returns the images other users shared with account, in id order.
 func ImagesSharedWith(tx Tx, account string) ([]*Image, error) {
-	prefix := account + "/"
-	var ids []string
-	if err := tx.Scan(BucketImageGrants, prefix, func(key string, _ []byte) error {
-		ids = append(ids, strings.TrimPrefix(key, prefix))
-		return nil
-	}); err != nil {
+	owners, err := SharedWith(tx, account, "ami-")
+	if err != nil {
 		return nil, err
 	}
+	ids := slices.Sorted(maps.Keys(owners))
 	var out []*Image
 	for _, id := range ids {
 		im, err := SharedImage(tx, account, id)
@@ -165,7 +149,7 @@ func purgeImageGrants(tx Tx, owner string) error {
 	images, err := ListImages(tx, owner)
 	for _, im := range images {
 		if err == nil {
-			err = indexGrants(tx, owner, im.ID, nil)
+			err = indexImageShares(tx, owner, im.ID, nil)
 		}
 	}
 	return err

@@ -43,7 +43,7 @@ func TestImageGrantsFollowImages(t *testing.T) {
 				got[i] = fmt.Sprint(ids)
 			}
 			var left int
-			if err := tx.Scan(BucketImageGrants, "", func(string, []byte) error { left++; return nil }); err != nil {
+			if err := tx.Scan(BucketShares, "", func(string, []byte) error { left++; return nil }); err != nil {
 				return err
 			}
 			if c.bob == "[]" && c.carl == "[]" && left != 0 {

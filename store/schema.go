@@ -19,14 +19,13 @@ package store
 //	                names the instance: what a describe by id reads)
 //	snapshots       OWNER/snap-… -> Snapshot
 //	shares          ACCOUNT/RESOURCE_ID -> OWNER (what an owner shares with
-//	                that account: a snapshot's createVolumePermission)
+//	                that account: a snapshot's createVolumePermission, an
+//	                image's launchPermission; what the classmate's describe reads)
 //	volume_mods     OWNER/vol-… -> VolumeModification (the latest)
 //	launch_templates OWNER/lt-… -> LaunchTemplate
 //	launch_template_versions OWNER/lt-…/VERSION -> LaunchTemplateVersion
 //	                (VERSION: 20 digits, so the versions scan in order)
 //	images          OWNER/ami-… -> Image (a student's own, from CreateImage)
-//	image_grants    ACCOUNT/ami-… -> OWNER (launchPermission: the account
-//	                the owner shared the image with; what its describe reads)
 //	vpcs            OWNER/vpc-… -> VPC
 //	subnets         OWNER/subnet-… -> Subnet
 //	internet_gateways OWNER/igw-… -> InternetGateway
@@ -70,7 +69,6 @@ const (
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
 	BucketImages              Bucket = "images"
-	BucketImageGrants         Bucket = "image_grants"
 	BucketAddresses           Bucket = "addresses"
 	BucketVPCs                Bucket = "vpcs"
 	BucketSubnets             Bucket = "subnets"
@@ -110,7 +108,7 @@ var Buckets = []Bucket{
 	BucketReplicas,
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketShares,
-	BucketImages, BucketImageGrants,
+	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 }
 

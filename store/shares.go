@@ -6,7 +6,7 @@ import (
 )
 
 // Shares index what an owner shares with another account (a snapshot's
-// createVolumePermission): shares ACCOUNT/RESOURCE_ID -> OWNER, so that the
+// createVolumePermission, an image's launchPermission): shares ACCOUNT/RESOURCE_ID -> OWNER, so that the
 // classmate's describe reads one prefix and a use of the id one key. The
 // resource's record is the one truth (its list of accounts); an entry is
 // a hint that readers check against it, so one left by a purged owner is
