@@ -68,16 +68,18 @@ func BenchmarkRunInstancesTwoReplicas(b *testing.B) {
 				tg.pg.resetStatements(b)
 				logFrom = tg.pg.logSize(b)
 			}
-			acked := launchLoad(b, students)
-			if tg.pg == nil {
-				return
-			}
-			tg.pg.checkDurable(b, acked)
+			acked, err := launchLoad(b, students)
 			// b.N is 1 first, only to size the run, and go test keeps
 			// ten lines of a benchmark's log: that run's say nothing.
-			if b.N > 1 {
+			if tg.pg != nil && b.N > 1 {
 				tg.pg.logStatements(b)
 				tg.pg.logConflicts(b, logFrom)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if tg.pg != nil {
+				tg.pg.checkDurable(b, acked)
 			}
 		})
 	}
@@ -109,8 +111,8 @@ func newLaunchStudents(b *testing.B, prefix string, at []*serverProcess) []launc
 
 // launchLoad sends b.N RunInstances from launchConcurrency goroutines,
 // reports the latencies and rate, and returns the instances acknowledged
-// (owner/id); any error fails b.
-func launchLoad(b *testing.B, students []launchStudent) []string {
+// (owner/id); any error fails b (the error returned gives the figures).
+func launchLoad(b *testing.B, students []launchStudent) ([]string, error) {
 	var (
 		next     atomic.Int64
 		failures atomic.Int64
@@ -147,14 +149,14 @@ func launchLoad(b *testing.B, students []launchStudent) []string {
 	}
 	rate := float64(b.N) / elapsed.Seconds()
 	if n := failures.Load(); n > 0 {
-		b.Fatalf("%d of %d RunInstances failed, want none (p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.1f launches/s)",
+		return nil, fmt.Errorf("%d of %d RunInstances failed, want none (p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.1f launches/s)",
 			n, b.N, ms(0.50), ms(0.99), ms(1), rate)
 	}
 	b.ReportMetric(ms(0.50), "p50-ms")
 	b.ReportMetric(ms(0.99), "p99-ms")
 	b.ReportMetric(ms(1), "max-ms")
 	b.ReportMetric(rate, "launches/s")
-	return slices.Concat(acked...)
+	return slices.Concat(acked...), nil
 }
 
 // resetStatements empties pg_stat_statements, so that it holds the run.
