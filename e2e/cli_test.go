@@ -21,7 +21,7 @@ import (
 
 // buildServerBinary builds the econe-server binary into the test's temp dir.
 // Each top-level test builds once and shares it among its subtests.
-func buildServerBinary(t *testing.T) string {
+func buildServerBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "econe-server")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/econe-server")
@@ -33,7 +33,7 @@ func buildServerBinary(t *testing.T) string {
 }
 
 // freeLoopbackPort is a loopback port nobody listens on right now.
-func freeLoopbackPort(t *testing.T) int {
+func freeLoopbackPort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +50,7 @@ type serverProcess struct {
 	port             int
 }
 
-func newServerProcess(t *testing.T, bin string, extraYAML string) *serverProcess {
+func newServerProcess(t testing.TB, bin string, extraYAML string) *serverProcess {
 	t.Helper()
 	d := &serverProcess{bin: bin, dir: t.TempDir(), port: freeLoopbackPort(t)}
 	d.config = filepath.Join(d.dir, "econe.yaml")
@@ -66,7 +66,7 @@ func (d *serverProcess) url() string  { return "http://127.0.0.1:" + strconv.Ito
 func (d *serverProcess) addr() string { return "127.0.0.1:" + strconv.Itoa(d.port) }
 
 // run runs `econe-server -c CONFIG ARGS...` in the daemon's dir.
-func (d *serverProcess) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func (d *serverProcess) run(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -86,7 +86,7 @@ func (d *serverProcess) run(t *testing.T, args ...string) (stdout, stderr string
 }
 
 // must runs a command that has to succeed and returns its stdout.
-func (d *serverProcess) must(t *testing.T, args ...string) string {
+func (d *serverProcess) must(t testing.TB, args ...string) string {
 	t.Helper()
 	out, errOut, code := d.run(t, args...)
 	if code != 0 {

@@ -32,10 +32,12 @@ type replicaPair struct {
 	pg   *pgtest.Server
 }
 
-func startReplicas(t *testing.T, extraYAML string) *replicaPair {
+// startReplicas starts A and B with extraYAML added to their configuration,
+// on a private PostgreSQL started with pgSettings (pgtest.Start).
+func startReplicas(t testing.TB, extraYAML string, pgSettings ...string) *replicaPair {
 	t.Helper()
 	bin := buildServerBinary(t)
-	srv := pgtest.Start(t)
+	srv := pgtest.Start(t, pgSettings...)
 	dsn := srv.NewSchema(t)
 	yaml := fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\n  leader_takeover: 5s\n%s", dsn, extraYAML)
 	p := &replicaPair{a: newServerProcess(t, bin, yaml), b: newServerProcess(t, bin, yaml), dsn: dsn, pg: srv}
@@ -84,10 +86,17 @@ func startReplicas(t *testing.T, extraYAML string) *replicaPair {
 
 // user adds a student through A (its admin socket) and returns the
 // credentials.
-func (p *replicaPair) user(t *testing.T, name, group string) *admin.Credentials {
+func (p *replicaPair) user(t testing.TB, name, group string) *admin.Credentials {
+	t.Helper()
+	return p.a.user(t, name, "--group", group)
+}
+
+// user adds a student through d's admin socket, with the further options
+// of `user add`, and returns the credentials.
+func (d *serverProcess) user(t testing.TB, name string, options ...string) *admin.Credentials {
 	t.Helper()
 	var c admin.Credentials
-	if err := json.Unmarshal([]byte(p.a.must(t, "user", "add", name, "--group", group, "--json")), &c); err != nil {
+	if err := json.Unmarshal([]byte(d.must(t, append([]string{"user", "add", name, "--json"}, options...)...)), &c); err != nil {
 		t.Fatal(err)
 	}
 	return &c
@@ -100,7 +109,7 @@ func (p *replicaPair) clients(c *admin.Credentials) (a, b *ec2.Client) {
 }
 
 // view reads the shared database directly.
-func (p *replicaPair) view(t *testing.T, fn func(tx store.Tx) error) {
+func (p *replicaPair) view(t testing.TB, fn func(tx store.Tx) error) {
 	t.Helper()
 	st, err := postgres.Open(context.Background(), p.dsn, postgres.Options{MaxConns: 2})
 	if err != nil {

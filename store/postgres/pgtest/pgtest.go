@@ -39,6 +39,8 @@ type Server struct {
 	cmd  *exec.Cmd
 	bin  string
 	cred *syscall.Credential
+	// settings are the caller's extra server settings, given at every launch.
+	settings []string
 	// exited is closed when the server process has ended.
 	exited  chan struct{}
 	schemas atomic.Int64
@@ -60,8 +62,10 @@ func binDir() string {
 	return BinDir
 }
 
-// Start starts a cluster that the test's cleanup stops.
-func Start(t testing.TB) *Server {
+// Start starts a cluster that the test's cleanup stops. Each of settings
+// is a server setting NAME=VALUE (postgres -c), e.g.
+// "shared_preload_libraries=pg_stat_statements".
+func Start(t testing.TB, settings ...string) *Server {
 	t.Helper()
 	bin := binDir()
 	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
@@ -70,7 +74,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skipf("PostgreSQL is missing (%s/initdb; install: apt-get install postgresql)", bin)
 	}
-	s, err := start(bin)
+	s, err := start(bin, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +82,7 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-func start(bin string) (*Server, error) {
+func start(bin string, settings []string) (*Server, error) {
 	cred, err := credential()
 	if err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func start(bin string) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{Dir: dir, bin: bin, cred: cred}
+	s := &Server{Dir: dir, bin: bin, cred: cred, settings: settings}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", s.data(), "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -127,8 +131,12 @@ func (s *Server) launch() error {
 	}
 	defer logFile.Close()
 	s.exited = make(chan struct{})
-	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(), "-p", strconv.Itoa(s.Port), "-k", s.Dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
+	args := []string{"-D", s.data(), "-p", strconv.Itoa(s.Port), "-k", s.Dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"}
+	for _, kv := range s.settings {
+		args = append(args, "-c", kv)
+	}
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	// The server dies with the test binary, even one killed by a timeout.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
