@@ -102,6 +102,17 @@ func (t *boltTx) bucket(b Bucket) *bolt.Bucket {
 
 func (t *boltTx) Get(b Bucket, key string) []byte { return t.bucket(b).Get([]byte(key)) }
 
+// GetMany reads the keys one by one: from the memory map that costs no
+// more than one read of them all.
+func (t *boltTx) GetMany(b Bucket, keys []string) [][]byte {
+	bk := t.bucket(b)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = bk.Get([]byte(k))
+	}
+	return out
+}
+
 // Put copies value: bbolt keeps the caller's slice until the commit, and
 // reads a nil value back as absent within the transaction.
 func (t *boltTx) Put(b Bucket, key string, value []byte) error {

@@ -39,6 +39,15 @@ type SpaceTx struct {
 
 func (t SpaceTx) Get(key string) []byte { return t.tx.Get(BucketBackends, t.prefix+key) }
 
+// GetMany is Tx.GetMany over the space's keys.
+func (t SpaceTx) GetMany(keys []string) [][]byte {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = t.prefix + k
+	}
+	return t.tx.GetMany(BucketBackends, full)
+}
+
 func (t SpaceTx) Put(key string, value []byte) error {
 	return t.tx.Put(BucketBackends, t.prefix+key, value)
 }

@@ -71,6 +71,12 @@
 //     it is given: the caller may reuse it as soon as Put returns.
 //   - Put and Delete in a View's transaction MUST return an error and
 //     change nothing. Delete of an absent key succeeds.
+//   - GetMany returns, for each of its keys in order, exactly what Get
+//     would (nil when absent, a non-nil empty slice for an empty value,
+//     this transaction's own writes included), for any number of keys,
+//     repeated ones included. It is for a caller that knows every key it
+//     needs: a PostgreSQL implementation reads them in one statement
+//     instead of a round trip per key.
 //
 // Scan
 //   - Scan visits every key with the prefix, once, in bytewise order; the
@@ -113,6 +119,8 @@ type Tx interface {
 	// non-nil empty slice). The slice is read-only and valid only until the
 	// transaction ends.
 	Get(b Bucket, key string) []byte
+	// GetMany returns what Get returns for each key, in the keys' order.
+	GetMany(b Bucket, keys []string) [][]byte
 	// Put stores a copy of value at the non-empty key.
 	Put(b Bucket, key string, value []byte) error
 	// Delete removes the key; an absent key is no error.
@@ -200,6 +208,27 @@ func GetOwned[T any](tx Tx, b Bucket, owner, id string) (*T, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// GetManyOwned loads the user's resources ids from bucket b in one read
+// (Tx.GetMany), in the ids' order; an absent one is nil.
+func GetManyOwned[T any](tx Tx, b Bucket, owner string, ids []string) ([]*T, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = OwnedKey(owner, id)
+	}
+	out := make([]*T, len(ids))
+	for i, raw := range tx.GetMany(b, keys) {
+		if raw == nil {
+			continue
+		}
+		v := new(T)
+		if err := json.Unmarshal(raw, v); err != nil {
+			return nil, fmt.Errorf("store: decode %s/%s: %w", b, keys[i], err)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // PutOwned stores the user's resource id in bucket b.

@@ -375,17 +375,21 @@ func (s *Sim) FindLaunch(ctx context.Context, instanceID string) (out backend.Ma
 func (s *Sim) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
 	now := s.now()
 	out := make([]backend.Machine, len(ids))
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = machineKey(id)
+	}
 	err := s.st.View(func(tx store.SpaceTx) error {
-		for i, id := range ids {
-			m, err := s.get(tx, id)
-			switch {
-			case err != nil:
-				return err
-			case m == nil:
-				out[i] = backend.Machine{ID: id, State: backend.Terminated}
-			default:
-				out[i] = s.view(m, now)
+		for i, raw := range tx.GetMany(keys) { // one read of them all
+			if raw == nil {
+				out[i] = backend.Machine{ID: ids[i], State: backend.Terminated}
+				continue
 			}
+			m, err := decodeMachine(keys[i], raw)
+			if err != nil {
+				return err
+			}
+			out[i] = s.view(m, now)
 		}
 		return nil
 	})

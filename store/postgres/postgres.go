@@ -376,6 +376,39 @@ func (t *tx) Get(b store.Bucket, key string) []byte {
 	return v
 }
 
+// GetMany reads every key in one statement: one round trip, not one per key.
+func (t *tx) GetMany(b store.Bucket, keys []string) [][]byte {
+	check(b)
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out
+	}
+	args := make([][]byte, len(keys))
+	for i, k := range keys {
+		args[i] = []byte(k)
+	}
+	found := make(map[string][]byte, len(keys))
+	var k, v []byte
+	err := t.run(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+			if v == nil {
+				v = []byte{} // an empty bytea: present, empty
+			}
+			found[string(k)] = v
+			return nil
+		})
+		return err
+	}, `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key = ANY($2)`, string(b), args)
+	if err != nil {
+		t.fail(err)
+		return out
+	}
+	for i, key := range keys {
+		out[i] = found[key]
+	}
+	return out
+}
+
 // Put sends value at once, so the caller may reuse it when Put returns.
 func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	if err := t.writableIn(b); err != nil {

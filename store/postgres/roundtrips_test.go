@@ -85,6 +85,16 @@ func TestRoundTrips(t *testing.T) {
 				return get(tx)
 			})
 		}, 3},
+		{"View of a GetMany of 100 keys", func() error {
+			return st.View(func(tx store.Tx) error {
+				keys := make([]string, 100)
+				for i := range keys {
+					keys[i] = "k" + strconv.Itoa(i)
+				}
+				tx.GetMany(store.BucketTags, keys)
+				return nil
+			})
+		}, 2},
 		{"Update of one Put", func() error { return st.Update(put) }, 2},
 		{"Update failing after a Put", func() error {
 			return st.Update(func(tx store.Tx) error {

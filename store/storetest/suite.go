@@ -40,6 +40,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"KeyOrderAndPrefixScans", testKeyOrder},
 		{"NilVersusEmpty", testNilVersusEmpty},
+		{"GetMany", testGetMany},
 		{"KeyAndValueLimits", testLimits},
 		{"PutCopiesItsValue", testPutCopies},
 		{"ViewIsReadOnly", testViewReadOnly},
@@ -202,6 +203,66 @@ func testNilVersusEmpty(t *testing.T, h Harness) {
 		return check(tx, "in the writing transaction")
 	})
 	view(t, st, func(tx store.Tx) error { return check(tx, "after commit") })
+}
+
+// testGetMany checks GetMany against Get: order, absent, empty and
+// repeated keys, the transaction's own writes, inside a Scan callback,
+// and more keys than one statement of a few.
+func testGetMany(t *testing.T, h Harness) {
+	st := open(t, h)
+	many := make([]string, 600)
+	for i := range many {
+		many[i] = fmt.Sprintf("m/%04d", i)
+	}
+	update(t, st, func(tx store.Tx) error {
+		return errors.Join(putAll(tx, bucketA, "a", "b", "\x00z", "\xff"), putAll(tx, bucketA, many...), tx.Put(bucketA, "empty", nil))
+	})
+	cases := []struct {
+		name string
+		keys []string
+	}{
+		{"none", nil},
+		{"one", []string{"a"}},
+		{"out of order, absent and empty", []string{"\xff", "absent", "a", "empty", "\x00z"}},
+		{"repeated", []string{"b", "b", "absent", "b"}},
+		{"many", append(slices.Clone(many), "absent")},
+	}
+	check := func(tx store.Tx, when string) {
+		for _, c := range cases {
+			got := tx.GetMany(bucketA, c.keys)
+			if len(got) != len(c.keys) {
+				t.Errorf("%s, %s: got %d values, want %d", when, c.name, len(got), len(c.keys))
+				continue
+			}
+			for i, k := range c.keys {
+				want := tx.Get(bucketA, k)
+				if !bytes.Equal(got[i], want) || (got[i] == nil) != (want == nil) {
+					t.Errorf("%s, %s: GetMany's value of %q: got %#v, want %#v (as Get)", when, c.name, k, got[i], want)
+				}
+			}
+		}
+	}
+	rollBack := errors.New("roll back")
+	if err := st.Update(func(tx store.Tx) error {
+		if err := errors.Join(tx.Put(bucketA, "absent", []byte("now")), tx.Delete(bucketA, "b")); err != nil {
+			return err
+		}
+		check(tx, "after writes in the same transaction")
+		return rollBack
+	}); err != rollBack {
+		t.Fatalf("Update: got %v, want %v", err, rollBack)
+	}
+	view(t, st, func(tx store.Tx) error {
+		check(tx, "in a View")
+		return nil
+	})
+	update(t, st, func(tx store.Tx) error { return tx.Put(bucketB, "k", nil) })
+	view(t, st, func(tx store.Tx) error {
+		return tx.Scan(bucketB, "", func(string, []byte) error {
+			check(tx, "in a Scan callback")
+			return nil
+		})
+	})
 }
 
 func testLimits(t *testing.T, h Harness) {
