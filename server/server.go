@@ -42,6 +42,7 @@ type Server struct {
 	table  map[string]actions.Handler
 	protos map[string]*protocol // by action: the service it belongs to
 	creds  *credentials
+	keys   sigv4.KeyCache // derived signing keys, by secret and scope
 	audit  *audit.Log // nil: nothing is audited (unit tests of the HTTP surface)
 	log    zerolog.Logger
 	clock  func() time.Time
@@ -238,6 +239,7 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 			Region:        s.cfg.Region,
 			EnforceRegion: s.cfg.Auth.EnforceRegion,
 			Service:       service,
+			Keys:          &s.keys,
 		})
 		if !errors.Is(err, sigv4.ErrMismatch) {
 			break
