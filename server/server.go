@@ -42,12 +42,14 @@ type Server struct {
 	table  map[string]actions.Handler
 	protos map[string]*protocol // by action: the service it belongs to
 	creds  *credentials
-	keys   sigv4.KeyCache // derived signing keys, by secret and scope
 	audit  *audit.Log // nil: nothing is audited (unit tests of the HTTP surface)
 	log    zerolog.Logger
 	clock  func() time.Time
 	router *mux.Router
 	obs    Observer
+
+	// keys remembers derived signing keys, by secret and scope.
+	keys sigv4.KeyCache
 }
 
 // New builds the server around an action service. Mutating requests are
