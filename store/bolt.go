@@ -74,6 +74,19 @@ func (s *Bolt) View(fn func(Tx) error) error {
 	return err
 }
 
+// ReadMany is a View of one GetMany, its values copied out of the map.
+func (s *Bolt) ReadMany(b Bucket, keys []string) ([][]byte, error) {
+	var out [][]byte
+	err := s.View(func(tx Tx) error {
+		out = tx.GetMany(b, keys)
+		for i, v := range out {
+			out[i] = bytes.Clone(v) // nil stays nil, empty stays empty
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Update joins the next group commit (see groupcommit.go).
 func (s *Bolt) Update(fn func(Tx) error) error { return s.commits.Update(fn) }
 

@@ -28,6 +28,11 @@ func (s *Space) Update(fn func(SpaceTx) error) error {
 	return s.st.Update(func(tx Tx) error { return fn(s.In(tx)) })
 }
 
+// ReadMany is Store.ReadMany over the space's keys.
+func (s *Space) ReadMany(keys []string) ([][]byte, error) {
+	return s.st.ReadMany(BucketBackends, prefixed(s.prefix, keys))
+}
+
 // In is the space within a caller's transaction (backend.TxLauncher).
 func (s *Space) In(tx Tx) SpaceTx { return SpaceTx{tx: tx, prefix: s.prefix} }
 
@@ -41,11 +46,15 @@ func (t SpaceTx) Get(key string) []byte { return t.tx.Get(BucketBackends, t.pref
 
 // GetMany is Tx.GetMany over the space's keys.
 func (t SpaceTx) GetMany(keys []string) [][]byte {
+	return t.tx.GetMany(BucketBackends, prefixed(t.prefix, keys))
+}
+
+func prefixed(prefix string, keys []string) []string {
 	full := make([]string, len(keys))
 	for i, k := range keys {
-		full[i] = t.prefix + k
+		full[i] = prefix + k
 	}
-	return t.tx.GetMany(BucketBackends, full)
+	return full
 }
 
 func (t SpaceTx) Put(key string, value []byte) error {

@@ -50,7 +50,12 @@
 //     update's writes are invisible outside its transaction until it commits.
 //   - A function MUST NOT call View or Update itself (it may deadlock), and
 //     MUST NOT use its Tx after returning or from another goroutine.
-//   - After Close, View and Update MUST return an error wrapping ErrClosed.
+//   - ReadMany is a View of one GetMany in one call: the same snapshot
+//     rule, and values the caller may keep and modify. It is for the
+//     hottest reads that need nothing else, where a View's BEGIN and
+//     COMMIT would cost PostgreSQL two more round trips than the read.
+//   - After Close, View, Update and ReadMany MUST return an error wrapping
+//     ErrClosed.
 //     Close waits for updates already accepted; calling it again returns nil.
 //
 // Keys and values
@@ -108,8 +113,12 @@ type Store interface {
 	// share a commit, and a failing one is run again alone), so it must not
 	// have effects outside the transaction.
 	Update(fn func(Tx) error) error
+	// ReadMany returns what a View of one GetMany of the keys would, in
+	// values the caller owns (a PostgreSQL store sends it as one
+	// statement, without BEGIN and COMMIT).
+	ReadMany(b Bucket, keys []string) ([][]byte, error)
 	// Close waits for accepted updates, then releases the store; later
-	// calls of View and Update return ErrClosed.
+	// calls of View, Update and ReadMany return ErrClosed.
 	Close() error
 }
 

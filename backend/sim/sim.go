@@ -379,21 +379,22 @@ func (s *Sim) Describe(ctx context.Context, ids []string) ([]backend.Machine, er
 	for i, id := range ids {
 		keys[i] = machineKey(id)
 	}
-	err := s.st.View(func(tx store.SpaceTx) error {
-		for i, raw := range tx.GetMany(keys) { // one read of them all
-			if raw == nil {
-				out[i] = backend.Machine{ID: ids[i], State: backend.Terminated}
-				continue
-			}
-			m, err := decodeMachine(keys[i], raw)
-			if err != nil {
-				return err
-			}
-			out[i] = s.view(m, now)
+	raws, err := s.st.ReadMany(keys) // one read of them all
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range raws {
+		if raw == nil {
+			out[i] = backend.Machine{ID: ids[i], State: backend.Terminated}
+			continue
 		}
-		return nil
-	})
-	return out, err
+		m, err := decodeMachine(keys[i], raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s.view(m, now)
+	}
+	return out, nil
 }
 
 // change applies fn to machine id's current state and writes the result,

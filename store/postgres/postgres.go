@@ -167,6 +167,31 @@ func (s *Store) View(fn func(store.Tx) error) error {
 	return err
 }
 
+// ReadMany reads the keys in one statement outside any explicit
+// transaction: a statement sees one snapshot of its own, so this is a
+// View of one GetMany at a third of its round trips.
+func (s *Store) ReadMany(b store.Bucket, keys []string) ([][]byte, error) {
+	check(b)
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.active.Done()
+	if len(keys) == 0 {
+		return [][]byte{}, nil
+	}
+	conn, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	t := &tx{ctx: context.Background(), conn: conn, begun: true} // begun: no BEGIN is sent
+	out := t.GetMany(b, keys)
+	if t.err != nil {
+		return nil, unreachable(t.err)
+	}
+	return out, nil
+}
+
 // Update runs fn in a SERIALIZABLE transaction, again (after a jittered
 // backoff) while the transaction fails on a conflict, at most maxAttempts
 // times.

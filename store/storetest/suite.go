@@ -263,6 +263,37 @@ func testGetMany(t *testing.T, h Harness) {
 			return nil
 		})
 	})
+
+	// ReadMany: a View of one GetMany, whose values are the caller's.
+	for _, c := range cases {
+		got, err := st.ReadMany(bucketA, c.keys)
+		if err != nil {
+			t.Fatalf("ReadMany, %s: %v", c.name, err)
+		}
+		view(t, st, func(tx store.Tx) error {
+			want := tx.GetMany(bucketA, c.keys)
+			if len(got) != len(want) {
+				t.Fatalf("ReadMany, %s: got %d values, want %d", c.name, len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) || (got[i] == nil) != (want[i] == nil) {
+					t.Errorf("ReadMany, %s: value of %q: got %#v, want %#v (as GetMany)", c.name, c.keys[i], got[i], want[i])
+				}
+			}
+			return nil
+		})
+		for _, v := range got {
+			for i := range v {
+				v[i] = '!' // the caller's to change
+			}
+		}
+	}
+	view(t, st, func(tx store.Tx) error {
+		if got := tx.Get(bucketA, "a"); string(got) != "v:a" {
+			t.Errorf("after changing ReadMany's values: stored value of a is %q, want %q", got, "v:a")
+		}
+		return nil
+	})
 }
 
 func testLimits(t *testing.T, h Harness) {
@@ -930,6 +961,7 @@ func testClose(t *testing.T, h Harness) {
 	}{
 		{"View", st.View(func(store.Tx) error { return nil })},
 		{"Update", st.Update(func(store.Tx) error { return nil })},
+		{"ReadMany", func() error { _, err := st.ReadMany(bucketA, []string{"k00"}); return err }()},
 	} {
 		if !errors.Is(c.err, store.ErrClosed) {
 			t.Errorf("%s after Close: got %v, want ErrClosed", c.name, c.err)
