@@ -82,15 +82,17 @@ printf 'round\tserver\treq/s\tcpu_us/req\n'
 for r in $(seq 1 "$rounds"); do
   for v in old new lim; do
     port_var=p_$v pid_var=pid_$v
+    prof=""
     if [ -n "${PROFILE_DIR:-}" ] && [ "$r" = 1 ] && [ $v != lim ]; then
       admin_var=a_$v
       mkdir -p "$PROFILE_DIR"
       timeout 60 curl -s -o "$PROFILE_DIR/$v.pprof" "http://127.0.0.1:${!admin_var}/debug/pprof/profile?seconds=$((d - 2))" &
+      prof=$!
     fi
     t0=$(ticks "${!pid_var}")
     m=$(timeout 60 wrk -t2 -c32 -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
     t1=$(ticks "${!pid_var}")
-    wait # for the profile, if any
+    [ -z "$prof" ] || wait "$prof"
     n=$(get done "$m")
     [ "$(get err "$m")" = 0 ] || { echo "wrkab.sh: $v: errors: $m" >&2; exit 1; }
     printf '%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')"
