@@ -48,15 +48,16 @@
 //     runs. A View MUST NOT wait for an update in progress (an update may
 //     wait for Views: bbolt grows its file only when none is open), and an
 //     update's writes are invisible outside its transaction until it commits.
-//   - A function MUST NOT call View or Update itself (it may deadlock), and
-//     MUST NOT use its Tx after returning or from another goroutine.
+//   - A function MUST NOT call View, Update or ReadMany itself (it may
+//     deadlock), and MUST NOT use its Tx after returning or from another
+//     goroutine.
 //   - ReadMany is a View of one GetMany in one call: the same snapshot
 //     rule, and values the caller may keep and modify. It is for the
 //     hottest reads that need nothing else, where a View's BEGIN and
 //     COMMIT would cost PostgreSQL two more round trips than the read.
 //   - After Close, View, Update and ReadMany MUST return an error wrapping
-//     ErrClosed.
-//     Close waits for updates already accepted; calling it again returns nil.
+//     ErrClosed. Close waits for updates already accepted; calling it
+//     again returns nil.
 //
 // Keys and values
 //   - Every bucket in Buckets exists in every store; using another is a
@@ -151,10 +152,15 @@ func GetJSON(tx Tx, b Bucket, key string, v any) (found bool, err error) {
 	if raw == nil {
 		return false, nil
 	}
+	return true, decode(b, key, raw, v)
+}
+
+// decode decodes the record raw at key of bucket b into v.
+func decode(b Bucket, key string, raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
-		return true, fmt.Errorf("store: decode %s/%s: %w", b, key, err)
+		return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
 	}
-	return true, nil
+	return nil
 }
 
 // PutJSON encodes v at key.
@@ -174,8 +180,8 @@ func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 func ScanJSON[T any](tx Tx, b Bucket, prefix string, fn func(key string, v *T) error) error {
 	return tx.Scan(b, prefix, func(key string, raw []byte) error {
 		v := new(T)
-		if err := json.Unmarshal(raw, v); err != nil {
-			return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
+		if err := decode(b, key, raw, v); err != nil {
+			return err
 		}
 		return fn(key, v)
 	})
@@ -232,8 +238,8 @@ func GetManyOwned[T any](tx Tx, b Bucket, owner string, ids []string) ([]*T, err
 			continue
 		}
 		v := new(T)
-		if err := json.Unmarshal(raw, v); err != nil {
-			return nil, fmt.Errorf("store: decode %s/%s: %w", b, keys[i], err)
+		if err := decode(b, keys[i], raw, v); err != nil {
+			return nil, err
 		}
 		out[i] = v
 	}
