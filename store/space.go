@@ -30,7 +30,11 @@ func (s *Space) Update(fn func(SpaceTx) error) error {
 
 // ReadMany is Store.ReadMany over the space's keys.
 func (s *Space) ReadMany(keys []string) ([][]byte, error) {
-	return s.st.ReadMany(BucketBackends, prefixed(s.prefix, keys))
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.prefix + k
+	}
+	return s.st.ReadMany(BucketBackends, full)
 }
 
 // In is the space within a caller's transaction (backend.TxLauncher).
@@ -43,19 +47,6 @@ type SpaceTx struct {
 }
 
 func (t SpaceTx) Get(key string) []byte { return t.tx.Get(BucketBackends, t.prefix+key) }
-
-// GetMany is Tx.GetMany over the space's keys.
-func (t SpaceTx) GetMany(keys []string) [][]byte {
-	return t.tx.GetMany(BucketBackends, prefixed(t.prefix, keys))
-}
-
-func prefixed(prefix string, keys []string) []string {
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = prefix + k
-	}
-	return full
-}
 
 func (t SpaceTx) Put(key string, value []byte) error {
 	return t.tx.Put(BucketBackends, t.prefix+key, value)
