@@ -85,19 +85,20 @@ func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*
 			}
 			return withDevices(tx, owner, insts, s.now())
 		}
-		for _, id := range dedupe(ids) {
-			inst, err := store.GetInstance(tx, owner, id)
-			if err != nil {
-				return err
-			}
+		ids := dedupe(ids)
+		found, err := store.GetInstances(tx, owner, ids)
+		if err != nil {
+			return err
+		}
+		for i, inst := range found {
 			if inst == nil {
-				missing = append(missing, id)
+				missing = append(missing, ids[i])
 				continue
 			}
 			insts = append(insts, inst)
-			if tags[id], err = store.Tags(tx, owner, id); err != nil {
-				return err
-			}
+		}
+		if err := instanceTags(tx, owner, insts, tags); err != nil {
+			return err
 		}
 		return withDevices(tx, owner, insts, s.now())
 	})
@@ -121,6 +122,31 @@ func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
 	return kept, tags, nil
+}
+
+// instanceTags reads the tags of the owner's insts into tags: a few
+// instances' own prefixes, or one scan of all the owner's tags (one read
+// rather than one per instance).
+func instanceTags(tx store.Tx, owner string, insts []*store.Instance, tags map[string][]store.Tag) error {
+	if len(insts) > fewInstances {
+		wanted := make(map[string]bool, len(insts))
+		for _, inst := range insts {
+			wanted[inst.ID] = true
+		}
+		return store.ScanTags(tx, owner, func(id string, t store.Tag) error {
+			if wanted[id] {
+				tags[id] = append(tags[id], t)
+			}
+			return nil
+		})
+	}
+	for _, inst := range insts {
+		var err error
+		if tags[inst.ID], err = store.Tags(tx, owner, inst.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // refresh asks the backend for the states of the live instances and

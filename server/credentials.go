@@ -32,24 +32,32 @@ func newCredentials(keys *keyring.Keyring) *credentials {
 }
 
 // lookup returns the user an access key belongs to and its secret; a
-// disabled user comes back with ok false. It reads st in one transaction.
+// disabled user comes back with ok false. A key seen before costs one
+// ReadMany of its user's record (one statement on PostgreSQL); any other,
+// or a changed record, a transaction reading the key's index and record.
 func (c *credentials) lookup(st store.Store, accessKeyID string) (user *store.User, secret string, ok bool, err error) {
-	var cred *credential
-	err = st.View(func(tx store.Tx) error {
-		c.mu.RLock()
-		known := c.byID[accessKeyID]
-		c.mu.RUnlock()
-		if known != nil && bytes.Equal(tx.Get(store.BucketUsers, known.user.Name), known.raw) {
-			cred = known
-			return nil
-		}
-		raw, err := store.UserRecordByAccessKey(tx, accessKeyID)
+	c.mu.RLock()
+	cred := c.byID[accessKeyID]
+	c.mu.RUnlock()
+	if cred != nil {
+		raw, err := st.ReadMany(store.BucketUsers, []string{cred.user.Name})
 		if err != nil {
-			return err
+			return nil, "", false, err
 		}
-		cred, err = c.current(accessKeyID, raw)
-		return err
-	})
+		if !bytes.Equal(raw[0], cred.raw) {
+			cred = nil
+		}
+	}
+	if cred == nil {
+		err = st.View(func(tx store.Tx) error {
+			raw, err := store.UserRecordByAccessKey(tx, accessKeyID)
+			if err != nil {
+				return err
+			}
+			cred, err = c.current(accessKeyID, raw)
+			return err
+		})
+	}
 	if errors.Is(err, store.ErrNoUser) {
 		c.mu.Lock()
 		delete(c.byID, accessKeyID)

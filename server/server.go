@@ -47,6 +47,9 @@ type Server struct {
 	clock  func() time.Time
 	router *mux.Router
 	obs    Observer
+
+	// keys remembers derived signing keys, by secret and scope.
+	keys sigv4.KeyCache
 }
 
 // New builds the server around an action service. Mutating requests are
@@ -238,6 +241,7 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 			Region:        s.cfg.Region,
 			EnforceRegion: s.cfg.Auth.EnforceRegion,
 			Service:       service,
+			Keys:          &s.keys,
 		})
 		if !errors.Is(err, sigv4.ErrMismatch) {
 			break

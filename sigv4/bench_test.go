@@ -18,6 +18,19 @@ func BenchmarkVerifyV4(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyV4Cached is BenchmarkVerifyV4 with the signing key
+// remembered, as the server verifies.
+func BenchmarkVerifyV4Cached(b *testing.B) {
+	r := sdkEC2Post(b, sdkBase)
+	opt := Options{Now: sdkBase.Add(time.Second), Keys: &KeyCache{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Verify(r, testLookup, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkVerifyV4Presigned(b *testing.B) {
 	r := sdkPresignedGet(b, sdkBase, 300)
 	opt := Options{Now: sdkBase.Add(time.Second)}

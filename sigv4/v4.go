@@ -322,7 +322,7 @@ func verifyHeader(r *Request, authz string, q []qparam, lookup SecretLookup, opt
 	if err != nil {
 		return Result{}, err
 	}
-	return finishV4(r, &a, amzDate, q, "", payload, lookup, false)
+	return finishV4(r, &a, amzDate, q, "", payload, lookup, opt.Keys, false)
 }
 
 func verifyPresigned(r *Request, q []qparam, lookup SecretLookup, opt *Options) (Result, error) {
@@ -382,7 +382,7 @@ func verifyPresigned(r *Request, q []qparam, lookup SecretLookup, opt *Options) 
 	if err != nil {
 		return Result{}, err
 	}
-	return finishV4(r, &a, date, q, "X-Amz-Signature", payload, lookup, true)
+	return finishV4(r, &a, date, q, "X-Amz-Signature", payload, lookup, opt.Keys, true)
 }
 
 // finishV4 looks up the secret and compares signatures. Only if the
@@ -390,12 +390,12 @@ func verifyPresigned(r *Request, q []qparam, lookup SecretLookup, opt *Options) 
 // clients produce: the path URI-encoded a second time (the AWS SDKs do that
 // for every service but S3) and the Host without a default port (SDKs strip
 // :80/:443 before signing, some proxies add them back).
-func finishV4(r *Request, a *v4Auth, amzDate string, q []qparam, skip, payload string, lookup SecretLookup, presigned bool) (Result, error) {
+func finishV4(r *Request, a *v4Auth, amzDate string, q []qparam, skip, payload string, lookup SecretLookup, keys *KeyCache, presigned bool) (Result, error) {
 	secret, ok := lookup(a.akid)
 	if !ok || secret == "" { // an empty secret would let anyone sign
 		return Result{}, fail(KindUnknownKey, fmt.Sprintf("the access key ID %q does not exist or is disabled", truncate(a.akid, 128)))
 	}
-	key := signingKey(secret, a)
+	key := keys.signingKey(secret, a)
 	sortParams(q)
 
 	uris := [2]string{r.Path}

@@ -40,6 +40,8 @@ type Options struct {
 	// (boto 2 signs "127" for 127.0.0.1), and a signature is bound to the
 	// host anyway.
 	Service string
+	// Keys, if set, remembers derived signing keys across requests.
+	Keys *KeyCache
 }
 
 // Result describes a request whose signature verified.

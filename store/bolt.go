@@ -74,6 +74,19 @@ func (s *Bolt) View(fn func(Tx) error) error {
 	return err
 }
 
+// ReadMany is a View of one GetMany, its values copied out of the map.
+func (s *Bolt) ReadMany(b Bucket, keys []string) ([][]byte, error) {
+	var out [][]byte
+	err := s.View(func(tx Tx) error {
+		out = tx.GetMany(b, keys)
+		for i, v := range out {
+			out[i] = bytes.Clone(v) // nil stays nil, empty stays empty
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Update joins the next group commit (see groupcommit.go).
 func (s *Bolt) Update(fn func(Tx) error) error { return s.commits.Update(fn) }
 
@@ -101,6 +114,17 @@ func (t *boltTx) bucket(b Bucket) *bolt.Bucket {
 }
 
 func (t *boltTx) Get(b Bucket, key string) []byte { return t.bucket(b).Get([]byte(key)) }
+
+// GetMany reads the keys one by one: from the memory map that costs no
+// more than one read of them all.
+func (t *boltTx) GetMany(b Bucket, keys []string) [][]byte {
+	bk := t.bucket(b)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = bk.Get([]byte(k))
+	}
+	return out
+}
 
 // Put copies value: bbolt keeps the caller's slice until the commit, and
 // reads a nil value back as absent within the transaction.

@@ -92,6 +92,12 @@ func GetInstance(tx Tx, owner, id string) (*Instance, error) {
 	return GetOwned[Instance](tx, BucketInstances, owner, id)
 }
 
+// GetInstances loads the user's instances ids in one read, in the ids'
+// order; an absent one is nil.
+func GetInstances(tx Tx, owner string, ids []string) ([]*Instance, error) {
+	return GetManyOwned[Instance](tx, BucketInstances, owner, ids)
+}
+
 // PutInstance stores one instance, and indexes it while it is a launch
 // intent. Its state changes only through the instance transition
 // (actions/transition.go), which also keeps the owner's counters and the

@@ -28,6 +28,15 @@ func (s *Space) Update(fn func(SpaceTx) error) error {
 	return s.st.Update(func(tx Tx) error { return fn(s.In(tx)) })
 }
 
+// ReadMany is Store.ReadMany over the space's keys.
+func (s *Space) ReadMany(keys []string) ([][]byte, error) {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = s.prefix + k
+	}
+	return s.st.ReadMany(BucketBackends, full)
+}
+
 // In is the space within a caller's transaction (backend.TxLauncher).
 func (s *Space) In(tx Tx) SpaceTx { return SpaceTx{tx: tx, prefix: s.prefix} }
 

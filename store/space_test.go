@@ -93,3 +93,26 @@ func TestSpacesAreApart(t *testing.T) {
 		t.Errorf("sim's keys: got %v, want [k]", keys)
 	}
 }
+
+// A space's ReadMany reads its own keys only.
+func TestSpaceReadMany(t *testing.T) {
+	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sim, other := NewSpace(st, "sim"), NewSpace(st, "ec2")
+	if err := sim.Update(func(tx SpaceTx) error { return tx.Put("machine/a", []byte("A")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Update(func(tx SpaceTx) error { return tx.Put("machine/b", []byte("B")) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sim.ReadMany([]string{"machine/a", "machine/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || string(got[0]) != "A" || got[1] != nil {
+		t.Errorf("got %q, want [A <nil>]: the space's own key, not another space's", got)
+	}
+}

@@ -225,24 +225,24 @@ func ListVolumes(tx Tx, owner string) ([]*Volume, error) {
 // volume id; a volume naming an instance need not be attached to it now
 // (see Volume.At).
 func ListVolumesOn(tx Tx, owner string, instanceIDs []string) ([]*Volume, error) {
-	var out []*Volume
+	var ids []string
 	for _, inst := range instanceIDs {
 		prefix := OwnedKey(owner, inst) + "/"
-		var ids []string
 		if err := tx.Scan(BucketVolumeAttachments, prefix, func(key string, _ []byte) error {
 			ids = append(ids, strings.TrimPrefix(key, prefix))
 			return nil
 		}); err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
-			v, err := GetVolume(tx, owner, id)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				out = append(out, v)
-			}
+	}
+	vols, err := GetManyOwned[Volume](tx, BucketVolumes, owner, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := vols[:0]
+	for _, v := range vols {
+		if v != nil {
+			out = append(out, v)
 		}
 	}
 	return out, nil

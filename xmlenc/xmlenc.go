@@ -422,43 +422,47 @@ func isEmpty(v reflect.Value) bool {
 	return false
 }
 
-// escape appends s escaped as encoding/xml's EscapeString does.
+// escape appends s escaped as encoding/xml's EscapeString does. ASCII,
+// nearly all of any answer, is looked up in a table; only other bytes are
+// decoded as UTF-8.
 func escape(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); {
-		r, width := utf8.DecodeRuneInString(s[i:])
-		i += width
 		var esc string
-		switch r {
-		case '"':
-			esc = "&#34;"
-		case '\'':
-			esc = "&#39;"
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '\t':
-			esc = "&#x9;"
-		case '\n':
-			esc = "&#xA;"
-		case '\r':
-			esc = "&#xD;"
-		default:
-			if !inCharacterRange(r) || (r == utf8.RuneError && width == 1) {
-				esc = "\uFFFD"
-				break
+		width := 1
+		if c := s[i]; c < utf8.RuneSelf {
+			if esc = asciiEscapes[c]; esc == "" {
+				i++
+				continue
 			}
-			continue
+		} else {
+			var r rune
+			r, width = utf8.DecodeRuneInString(s[i:])
+			if inCharacterRange(r) && (r != utf8.RuneError || width > 1) {
+				i += width
+				continue
+			}
+			esc = "\uFFFD"
 		}
-		dst = append(dst, s[last:i-width]...)
+		dst = append(dst, s[last:i]...)
 		dst = append(dst, esc...)
+		i += width
 		last = i
 	}
 	return append(dst, s[last:]...)
 }
+
+// asciiEscapes is what escape writes for each ASCII byte, "" for itself.
+var asciiEscapes = func() (t [utf8.RuneSelf]string) {
+	for c := range t {
+		if !inCharacterRange(rune(c)) {
+			t[c] = "\uFFFD"
+		}
+	}
+	t['"'], t['\''], t['&'], t['<'], t['>'] = "&#34;", "&#39;", "&amp;", "&lt;", "&gt;"
+	t['\t'], t['\n'], t['\r'] = "&#x9;", "&#xA;", "&#xD;"
+	return t
+}()
 
 func inCharacterRange(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D ||

@@ -274,3 +274,22 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	})
 }
+
+// escape writes what xml.EscapeText does, for every byte alone and next
+// to ASCII, and for runes at the edges of XML's character range.
+func TestEscapeAsEncodingXML(t *testing.T) {
+	var inputs []string
+	for c := range 256 {
+		inputs = append(inputs, string([]byte{byte(c)}), "a"+string([]byte{byte(c)})+"b")
+	}
+	inputs = append(inputs, "\uD7FF", "\uE000", "\uFFFD", "\uFFFE", "\U00010000", "\U0010FFFF", "\xed\xa0\x80", "é<é>", "plain text, no escapes")
+	for _, in := range inputs {
+		var want bytes.Buffer
+		if err := xml.EscapeText(&want, []byte(in)); err != nil {
+			t.Fatal(err)
+		}
+		if got := escape(nil, in); string(got) != want.String() {
+			t.Errorf("escape(%q): got %q, want %q", in, got, want.String())
+		}
+	}
+}

@@ -429,21 +429,26 @@ func (s *Sim) FindLaunch(ctx context.Context, instanceID string) (out backend.Ma
 func (s *Sim) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
 	now := s.now()
 	out := make([]backend.Machine, len(ids))
-	err := s.st.View(func(tx store.SpaceTx) error {
-		for i, id := range ids {
-			m, err := s.get(tx, id)
-			switch {
-			case err != nil:
-				return err
-			case m == nil:
-				out[i] = backend.Machine{ID: id, State: backend.Terminated}
-			default:
-				out[i] = s.view(m, now)
-			}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = machineKey(id)
+	}
+	raws, err := s.st.ReadMany(keys) // one read of them all
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range raws {
+		if raw == nil {
+			out[i] = backend.Machine{ID: ids[i], State: backend.Terminated}
+			continue
 		}
-		return nil
-	})
-	return out, err
+		m, err := decodeMachine(keys[i], raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s.view(m, now)
+	}
+	return out, nil
 }
 
 // change applies fn to machine id's current state and writes the result,

@@ -73,6 +73,10 @@ func TestRoundTrips(t *testing.T) {
 	}
 	put := func(tx store.Tx) error { return tx.Put(store.BucketTags, "k", []byte("v")) }
 	errFn := errors.New("no")
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = "k" + strconv.Itoa(i)
+	}
 	cases := []struct {
 		name string
 		run  func() error
@@ -85,6 +89,16 @@ func TestRoundTrips(t *testing.T) {
 				return get(tx)
 			})
 		}, 3},
+		{"View of a GetMany of 100 keys", func() error {
+			return st.View(func(tx store.Tx) error {
+				tx.GetMany(store.BucketTags, keys)
+				return nil
+			})
+		}, 2},
+		{"ReadMany of 100 keys", func() error {
+			_, err := st.ReadMany(store.BucketTags, keys)
+			return err
+		}, 1},
 		{"Update of one Put", func() error { return st.Update(put) }, 2},
 		{"Update failing after a Put", func() error {
 			return st.Update(func(tx store.Tx) error {

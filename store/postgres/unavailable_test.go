@@ -11,7 +11,7 @@ import (
 	"github.com/econe/econe-server/store/postgres/pgtest"
 )
 
-// While the database is down, View and Update fail with ErrUnavailable
+// While the database is down, View, ReadMany and Update fail with ErrUnavailable
 // (the server's 503); once it is back, the same Store works again and
 // what was committed before is there.
 func TestUnavailableWhileTheDatabaseIsDown(t *testing.T) {
@@ -36,6 +36,10 @@ func TestUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 		{"update", func() error { return put("during") }},
 		{"view", func() error {
 			return s.View(func(tx store.Tx) error { tx.Get(store.BucketMeta, "before"); return nil })
+		}},
+		{"read many", func() error {
+			_, err := s.ReadMany(store.BucketMeta, []string{"before"})
+			return err
 		}},
 	}
 	for _, c := range cases {

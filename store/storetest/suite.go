@@ -40,6 +40,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"KeyOrderAndPrefixScans", testKeyOrder},
 		{"NilVersusEmpty", testNilVersusEmpty},
+		{"GetMany", testGetMany},
 		{"KeyAndValueLimits", testLimits},
 		{"PutCopiesItsValue", testPutCopies},
 		{"ViewIsReadOnly", testViewReadOnly},
@@ -202,6 +203,97 @@ func testNilVersusEmpty(t *testing.T, h Harness) {
 		return check(tx, "in the writing transaction")
 	})
 	view(t, st, func(tx store.Tx) error { return check(tx, "after commit") })
+}
+
+// testGetMany checks GetMany against Get: order, absent, empty and
+// repeated keys, the transaction's own writes, inside a Scan callback,
+// and more keys than one statement of a few.
+func testGetMany(t *testing.T, h Harness) {
+	st := open(t, h)
+	many := make([]string, 600)
+	for i := range many {
+		many[i] = fmt.Sprintf("m/%04d", i)
+	}
+	update(t, st, func(tx store.Tx) error {
+		return errors.Join(putAll(tx, bucketA, "a", "b", "\x00z", "\xff"), putAll(tx, bucketA, many...), tx.Put(bucketA, "empty", nil))
+	})
+	cases := []struct {
+		name string
+		keys []string
+	}{
+		{"none", nil},
+		{"one", []string{"a"}},
+		{"out of order, absent and empty", []string{"\xff", "absent", "a", "empty", "\x00z"}},
+		{"repeated", []string{"b", "b", "absent", "b"}},
+		{"many", append(slices.Clone(many), "absent")},
+	}
+	check := func(tx store.Tx, when string) {
+		for _, c := range cases {
+			got := tx.GetMany(bucketA, c.keys)
+			if len(got) != len(c.keys) {
+				t.Errorf("%s, %s: got %d values, want %d", when, c.name, len(got), len(c.keys))
+				continue
+			}
+			for i, k := range c.keys {
+				want := tx.Get(bucketA, k)
+				if !bytes.Equal(got[i], want) || (got[i] == nil) != (want == nil) {
+					t.Errorf("%s, %s: GetMany's value of %q: got %#v, want %#v (as Get)", when, c.name, k, got[i], want)
+				}
+			}
+		}
+	}
+	rollBack := errors.New("roll back")
+	if err := st.Update(func(tx store.Tx) error {
+		if err := errors.Join(tx.Put(bucketA, "absent", []byte("now")), tx.Delete(bucketA, "b")); err != nil {
+			return err
+		}
+		check(tx, "after writes in the same transaction")
+		return rollBack
+	}); err != rollBack {
+		t.Fatalf("Update: got %v, want %v", err, rollBack)
+	}
+	view(t, st, func(tx store.Tx) error {
+		check(tx, "in a View")
+		return nil
+	})
+	update(t, st, func(tx store.Tx) error { return tx.Put(bucketB, "k", nil) })
+	view(t, st, func(tx store.Tx) error {
+		return tx.Scan(bucketB, "", func(string, []byte) error {
+			check(tx, "in a Scan callback")
+			return nil
+		})
+	})
+
+	// ReadMany: a View of one GetMany, whose values are the caller's.
+	for _, c := range cases {
+		got, err := st.ReadMany(bucketA, c.keys)
+		if err != nil {
+			t.Fatalf("ReadMany, %s: %v", c.name, err)
+		}
+		view(t, st, func(tx store.Tx) error {
+			want := tx.GetMany(bucketA, c.keys)
+			if len(got) != len(want) {
+				t.Fatalf("ReadMany, %s: got %d values, want %d", c.name, len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) || (got[i] == nil) != (want[i] == nil) {
+					t.Errorf("ReadMany, %s: value of %q: got %#v, want %#v (as GetMany)", c.name, c.keys[i], got[i], want[i])
+				}
+			}
+			return nil
+		})
+		for _, v := range got {
+			for i := range v {
+				v[i] = '!' // the caller's to change
+			}
+		}
+	}
+	view(t, st, func(tx store.Tx) error {
+		if got := tx.Get(bucketA, "a"); string(got) != "v:a" {
+			t.Errorf("after changing ReadMany's values: stored value of a is %q, want %q", got, "v:a")
+		}
+		return nil
+	})
 }
 
 func testLimits(t *testing.T, h Harness) {
@@ -869,6 +961,7 @@ func testClose(t *testing.T, h Harness) {
 	}{
 		{"View", st.View(func(store.Tx) error { return nil })},
 		{"Update", st.Update(func(store.Tx) error { return nil })},
+		{"ReadMany", func() error { _, err := st.ReadMany(bucketA, []string{"k00"}); return err }()},
 	} {
 		if !errors.Is(c.err, store.ErrClosed) {
 			t.Errorf("%s after Close: got %v, want ErrClosed", c.name, c.err)

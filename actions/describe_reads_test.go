@@ -1,0 +1,98 @@
+package actions
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/quota"
+	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
+	"github.com/rs/zerolog"
+)
+
+// getCounter counts the single-key reads (Tx.Get) through it.
+type getCounter struct {
+	store.Store
+	gets atomic.Int64
+}
+
+func (g *getCounter) View(fn func(store.Tx) error) error {
+	return g.Store.View(func(tx store.Tx) error { return fn(getCounterTx{tx, g}) })
+}
+
+func (g *getCounter) Update(fn func(store.Tx) error) error {
+	return g.Store.Update(func(tx store.Tx) error { return fn(getCounterTx{tx, g}) })
+}
+
+type getCounterTx struct {
+	store.Tx
+	g *getCounter
+}
+
+func (t getCounterTx) Get(b store.Bucket, key string) []byte {
+	t.g.gets.Add(1)
+	return t.Tx.Get(b, key)
+}
+
+// A describe reads the keys it knows together (Tx.GetMany: one round trip
+// on PostgreSQL), not one Get per instance, machine or volume.
+func TestDescribeReadsKeysTogether(t *testing.T) {
+	const n = 12 // more than fewInstances
+	cfg := conf.Default()
+	cfg.Quota.MaxInstances, cfg.Quota.MaxVCPUs = quota.Int(n), quota.Int(4*n)
+	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	counted := &getCounter{Store: openTestStore(t)}
+	e := &testEnv{
+		svc: &Service{Config: cfg, Store: counted, Backend: backend.Discover(openTestSim(t, cfg, counted, clock)),
+			Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},
+		users: testUsers(),
+	}
+	ids := launch(t, e, "alice", "MinCount", strconv.Itoa(n), "MaxCount", strconv.Itoa(n))
+	e.mustCall(t, "alice", "CreateTags", "ResourceId.1", ids[3], "Tag.1.Key", "Name", "Tag.1.Value", "web")
+	clock.Advance(time.Minute)
+	e.mustCall(t, "alice", "DescribeInstances") // records the boots
+	byID := func(ids []string) []string {
+		var kv []string
+		for i, id := range ids {
+			kv = append(kv, "InstanceId."+strconv.Itoa(i+1), id)
+		}
+		return kv
+	}
+	cases := []struct {
+		name  string
+		kv    []string
+		insts int
+	}{
+		{"all", nil, n},
+		{"one by id", byID(ids[3:4]), 1},
+		{"all by id", byID(ids), n},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := counted.gets.Load()
+			resp := e.mustCall(t, "alice", "DescribeInstances", c.kv...).(*describeInstancesResponse)
+			if got := counted.gets.Load() - before; got != 0 {
+				t.Errorf("got %d single-key Gets, want 0 (GetMany)", got)
+			}
+			got, tagged := 0, 0
+			for _, r := range resp.Reservations {
+				for _, inst := range r.Instances {
+					got++
+					if inst.State.Name != "running" {
+						t.Errorf("%s: got state %s, want running", inst.InstanceID, inst.State.Name)
+					}
+					if len(inst.Tags.list()) > 0 {
+						tagged++
+					}
+				}
+			}
+			if got != c.insts || tagged != 1 {
+				t.Errorf("got %d instances, %d tagged; want %d, 1", got, tagged, c.insts)
+			}
+		})
+	}
+}

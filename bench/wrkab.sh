@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Describe-by-id under wrk (c=32), an earlier revision against the working
+# tree against limitsrv -mode sigv4, interleaved so that all three meet the
+# same machine: both econe-servers run side by side (sim backend, the
+# default log level), each seeded with the same number of instances for 500
+# students; then each round replays one signed DescribeInstances of one
+# instance against each server in turn and reports the rate and the
+# server's CPU time per request (from /proc), which moves less than the rate
+# on a shared machine. Loopback only, free ports; every step is bounded;
+# the servers are stopped by their pids on exit.
+# With PROFILE_DIR set, the first round also saves each econe-server's CPU
+# profile there (old.pprof, new.pprof; admin listener with pprof on).
+# Usage: bench/wrkab.sh OLD_REV [ROUNDS] [INSTANCES] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+old_rev=${1:?usage: bench/wrkab.sh OLD_REV [ROUNDS] [INSTANCES] [SECONDS]}
+rounds=${2:-4} instances=${3:-10000} d=${4:-8}
+students=500
+tools=${ECONE_SHARED:-../shared}/tools
+work=$(mktemp -d)
+servers=() pids=()
+cleanup() {
+  for c in "${servers[@]}"; do "${c%% *}" -c "${c#* }" stop >/dev/null 2>&1 || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  git worktree remove --force "$work/old-tree" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/bin" bin
+git worktree add --detach "$work/old-tree" "$old_rev" >/dev/null 2>&1
+(cd "$work/old-tree" && go build -o "$work/bin/econe-old" ./cmd/econe-server)
+go build -o "$work/bin/econe-new" ./cmd/econe-server
+go build -o bin/benchkit ./bench/benchkit
+(cd "$tools/ec2load" && go build -o "$OLDPWD/bin/ec2load" .)
+(cd "$tools/limitsrv" && go build -o "$OLDPWD/bin/limitsrv" .)
+read -r p_old p_new p_lim a_old a_new < <(bin/benchkit ports 5 | paste -sd " ")
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+get() { grep -oE "(^| )$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2; }
+
+# start VARIANT PORT ADMIN_PORT: a fresh, seeded server; sets pid_VARIANT.
+start() {
+  local dir=$work/$1 server=$work/bin/econe-$1 admin=""
+  mkdir -p "$dir"
+  [ -z "${PROFILE_DIR:-}" ] || admin="admin_listener: {address: 127.0.0.1:$3, pprof: true}"
+  cat > "$dir/econe.yaml" <<YAML
+port: $2
+data_dir: $dir/data
+log: {file: $dir/server.log}
+backend: {name: sim, sim: {boot_delay: 0s, cidr: 10.64.0.0/10}}
+quota: {max_instances: 1000000, max_vcpus: 1000000}
+$admin
+YAML
+  timeout 60 "$server" -c "$dir/econe.yaml" start >/dev/null
+  servers+=("$server $dir/econe.yaml")
+  { echo name; for i in $(seq -w 1 $students); do echo "s$i"; done; } > "$dir/roster.csv"
+  timeout 60 "$server" -c "$dir/econe.yaml" user import "$dir/roster.csv" | tail -n +2 | awk -F, '{print $3, $4}' > "$dir/keys.txt"
+  timeout 900 bin/ec2load -endpoint "http://127.0.0.1:$2" -keys "$dir/keys.txt" -seed "$instances" -seed-batch 20 -seed-c 8 -d 0 \
+    -ids-out "$dir/ids.txt" -q >/dev/null
+  printf -v "pid_$1" '%s' "$(cat "$dir/data/econe-server.pid")"
+}
+start old "$p_old" "$a_old"
+start new "$p_new" "$a_new"
+# limitsrv checks signatures against the new server's keys.
+timeout 3600 bin/limitsrv -addr "127.0.0.1:$p_lim" -mode sigv4 -keys "$work/new/keys.txt" -pidfile "$work/limitsrv.pid" >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/limitsrv.pid" ] && break; sleep 0.1; done
+pid_lim=$(cat "$work/limitsrv.pid")
+
+# One instance by id (the middle line of ids.txt: ACCESS_KEY INSTANCE_ID),
+# signed with its owner's key; limitsrv gets the new server's request.
+for v in old new lim; do
+  src=$v; [ $v = lim ] && src=new
+  read -r akid id < <(sed -n "$((instances / 2))p" "$work/$src/ids.txt")
+  secret=$(awk -v k="$akid" '$1 == k {print $2; exit}' "$work/$src/keys.txt")
+  port_var=p_$v
+  bin/benchkit wrk-lua -endpoint "http://127.0.0.1:${!port_var}" -key "$akid" -secret "$secret" -id "$id" -o "$work/$v.lua"
+done
+
+printf 'round\tserver\treq/s\tcpu_us/req\n'
+for r in $(seq 1 "$rounds"); do
+  for v in old new lim; do
+    port_var=p_$v pid_var=pid_$v
+    prof=""
+    if [ -n "${PROFILE_DIR:-}" ] && [ "$r" = 1 ] && [ $v != lim ]; then
+      admin_var=a_$v
+      mkdir -p "$PROFILE_DIR"
+      timeout 60 curl -s -o "$PROFILE_DIR/$v.pprof" "http://127.0.0.1:${!admin_var}/debug/pprof/profile?seconds=$((d - 2))" &
+      prof=$!
+    fi
+    t0=$(ticks "${!pid_var}")
+    m=$(timeout 60 wrk -t2 -c32 -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
+    t1=$(ticks "${!pid_var}")
+    [ -z "$prof" ] || wait "$prof"
+    n=$(get done "$m")
+    [ "$(get err "$m")" = 0 ] || { echo "wrkab.sh: $v: errors: $m" >&2; exit 1; }
+    printf '%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')"
+  done
+done
