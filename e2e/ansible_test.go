@@ -17,14 +17,57 @@ import (
 	"github.com/econe/econe-server/econetest"
 )
 
-// Debian's Ansible (ansible 7.7, ansible-core 2.14) with the amazon.aws
-// collection 5.5.1, on Debian's python3 with python3-boto3.
+// ansibleToolchain is the Ansible a playbook runs with: Debian's (ansible
+// 7.7, ansible-core 2.14, the amazon.aws collection 5.5.1, Debian's python3
+// with python3-boto3) unless ECONE_TEST_ANSIBLE_PLAYBOOK,
+// ECONE_TEST_ANSIBLE_PYTHON and ECONE_TEST_ANSIBLE_COLLECTIONS name another,
+// such as ansible-core and a newer amazon.aws from their sources (README).
+type ansibleToolchain struct {
+	playbook    string // ansible-playbook
+	python      string // the modules' interpreter
+	collections string // ANSIBLE_COLLECTIONS_PATH: holds ansible_collections/amazon/aws
+	// own is the caller's toolchain: its python runs ansible-playbook (a
+	// source checkout's script names a python on PATH) with the caller's
+	// PYTHONPATH (its lib).
+	own bool
+}
+
 const (
-	ansiblePlaybook  = "/usr/bin/ansible-playbook"
-	debianBoto3      = "/usr/lib/python3/dist-packages/boto3/__init__.py"
-	debianCollection = "/usr/lib/python3/dist-packages/ansible_collections/amazon/aws/MANIFEST.json"
-	ansibleInstall   = "apt-get install -y ansible python3-boto3"
+	debianBoto3    = "/usr/lib/python3/dist-packages/boto3/__init__.py"
+	ansibleInstall = "apt-get install -y ansible python3-boto3"
 )
+
+// ansibleFromEnv is the toolchain the environment names, or Debian's; the
+// test is skipped (outside CI) when a part of it is missing.
+func ansibleFromEnv(t *testing.T) ansibleToolchain {
+	tc := ansibleToolchain{
+		playbook:    os.Getenv("ECONE_TEST_ANSIBLE_PLAYBOOK"),
+		python:      os.Getenv("ECONE_TEST_ANSIBLE_PYTHON"),
+		collections: os.Getenv("ECONE_TEST_ANSIBLE_COLLECTIONS"),
+		own:         true,
+	}
+	install := "ansible-core and amazon.aws from their sources, README § Tests"
+	switch {
+	case tc.playbook == "" && tc.python == "" && tc.collections == "":
+		tc = ansibleToolchain{"/usr/bin/ansible-playbook", econetest.SysPython, "/usr/lib/python3/dist-packages", false}
+		install = ansibleInstall
+		econetest.Require(t, debianBoto3, install)
+	case tc.playbook == "" || tc.python == "" || tc.collections == "":
+		t.Fatal("set all of ECONE_TEST_ANSIBLE_PLAYBOOK, ECONE_TEST_ANSIBLE_PYTHON and ECONE_TEST_ANSIBLE_COLLECTIONS, or none")
+	}
+	for _, p := range []string{tc.playbook, tc.python, filepath.Join(tc.collections, "ansible_collections/amazon/aws/plugins/modules/ec2_instance.py")} {
+		econetest.Require(t, p, install)
+	}
+	return tc
+}
+
+// command runs ansible-playbook with args.
+func (tc ansibleToolchain) command(ctx context.Context, args ...string) *exec.Cmd {
+	if !tc.own {
+		return exec.CommandContext(ctx, tc.playbook, args...)
+	}
+	return exec.CommandContext(ctx, tc.python, append([]string{tc.playbook}, args...)...)
+}
 
 // TestAnsiblePlaybook runs a course's EC2 lab as a teacher writes it for
 // AWS (testdata/ansible/lab.yml): the default VPC and subnets, a security
@@ -34,13 +77,11 @@ const (
 // with failed=0. A failure shows the playbook's output and every request
 // econe-server refused, with its parameters.
 func TestAnsiblePlaybook(t *testing.T) {
-	for _, p := range []string{ansiblePlaybook, debianBoto3, debianCollection} {
-		econetest.Require(t, p, ansibleInstall)
-	}
+	tc := ansibleFromEnv(t)
 	e := econetest.Start(t)
 	student, classmate := e.User(t, "alice"), e.User(t, "bob")
 	proxy := econetest.NewProxy(t, e.URL)
-	out, run, err := runPlaybook(t, filepath.Join("testdata", "ansible", "lab.yml"), map[string]string{
+	out, run, err := runPlaybook(t, tc, filepath.Join("testdata", "ansible", "lab.yml"), map[string]string{
 		"econe_endpoint":       proxy.URL,
 		"image_id":             "ami-0a1b2c3d4e5f60001",
 		"student_access_key":   student.AccessKeyID,
@@ -48,7 +89,7 @@ func TestAnsiblePlaybook(t *testing.T) {
 		"classmate_access_key": classmate.AccessKeyID,
 		"classmate_secret_key": classmate.SecretAccessKey,
 	})
-	t.Logf("ansible-playbook took %s (CPU %s)", run.wall.Round(time.Millisecond), run.cpu.Round(time.Millisecond))
+	t.Logf("%s took %s (CPU %s): %s", tc.playbook, run.wall.Round(time.Millisecond), run.cpu.Round(time.Millisecond), strings.Join(strings.Fields(playRecapRE.FindString(out)), " "))
 	if err != nil {
 		t.Fatalf("%v\n%s\nrequests econe-server refused:\n%s", err, out, strings.Join(proxy.Refused(), "\n"))
 	}
@@ -63,7 +104,7 @@ type playbookRun struct{ wall, cpu time.Duration }
 // file, so that no key is on a command line) in a clean environment. It
 // returns the output, how long the run took, and an error unless the run
 // succeeded and its recap counts no failed or unreachable task.
-func runPlaybook(t *testing.T, playbook string, vars map[string]string) (string, playbookRun, error) {
+func runPlaybook(t *testing.T, tc ansibleToolchain, playbook string, vars map[string]string) (string, playbookRun, error) {
 	t.Helper()
 	dir := t.TempDir()
 	abs, err := filepath.Abs(playbook)
@@ -80,9 +121,9 @@ func runPlaybook(t *testing.T, playbook string, vars map[string]string) (string,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ansiblePlaybook, "-i", "localhost,", "-e", "@"+varsFile, abs)
+	cmd := tc.command(ctx, "-i", "localhost,", "-e", "@"+varsFile, abs)
 	cmd.Dir = dir // no ansible.cfg of the working directory
-	cmd.Env = ansibleEnv(t, dir)
+	cmd.Env = ansibleEnv(t, tc, dir)
 	// A run past the timeout goes with the modules it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -106,27 +147,27 @@ func runPlaybook(t *testing.T, playbook string, vars map[string]string) (string,
 	return out.String(), took, nil
 }
 
-// playRecapRE finds the failed and unreachable counts of localhost's line
-// in the play recap.
-var playRecapRE = regexp.MustCompile(`(?m)^localhost\s*:.*\bunreachable=(\d+)\s+failed=(\d+)`)
+// playRecapRE finds localhost's line in the play recap, and its
+// unreachable and failed counts.
+var playRecapRE = regexp.MustCompile(`(?m)^localhost\s*:.*\bunreachable=(\d+)\s+failed=(\d+).*$`)
 
 // ansibleEnv is a clean environment that keeps Ansible and boto3 to the
 // test: HOME, the config, temporary files and the AWS shared files in dir,
-// the local machine only, Debian's collections, no proxies, no instance
-// metadata lookups, no retry files or cows.
-func ansibleEnv(t *testing.T, dir string) []string {
+// the local machine only, the toolchain's python and collections, no
+// proxies, no instance metadata lookups, no retry files or cows.
+func ansibleEnv(t *testing.T, tc ansibleToolchain, dir string) []string {
 	cfg := filepath.Join(dir, "ansible.cfg")
 	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{
+	env := []string{
 		"HOME=" + dir,
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"LC_ALL=C.UTF-8",
 		"ANSIBLE_CONFIG=" + cfg,
 		"ANSIBLE_TRANSPORT=local",
-		"ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3",
-		"ANSIBLE_COLLECTIONS_PATH=/usr/lib/python3/dist-packages",
+		"ANSIBLE_PYTHON_INTERPRETER=" + tc.python,
+		"ANSIBLE_COLLECTIONS_PATH=" + tc.collections,
 		"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false",
 		"ANSIBLE_LOCAL_TEMP=" + filepath.Join(dir, "tmp"),
 		"ANSIBLE_REMOTE_TEMP=" + filepath.Join(dir, "tmp"),
@@ -139,4 +180,8 @@ func ansibleEnv(t *testing.T, dir string) []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_MAX_ATTEMPTS=1",
 	}
+	if p := os.Getenv("PYTHONPATH"); tc.own && p != "" {
+		env = append(env, "PYTHONPATH="+p)
+	}
+	return env
 }
