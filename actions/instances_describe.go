@@ -18,17 +18,8 @@ func (s *Service) describeInstances(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	filters, err := r.Params.Filters()
+	filters, err := describeChecks(r, s.instanceAttrs(r, &store.Instance{}, nil), ids, "The parameter instancesSet cannot be used with the parameter maxResults")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFilterNames(filters, s.instanceAttrs(r, &store.Instance{}, nil)); err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && r.Params.Has("MaxResults") {
-		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
 	insts, tags, err := s.loadInstances(r, ids)
@@ -56,12 +47,6 @@ func (s *Service) describeInstances(r *Request) (any, error) {
 
 // instanceAttrs answers DescribeInstances filters for one instance.
 func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.Tag) Attrs {
-	one := func(v string) ([]string, bool) {
-		if v == "" {
-			return nil, true
-		}
-		return []string{v}, true
-	}
 	return func(name string) ([]string, bool) {
 		switch name {
 		case "instance-id":
