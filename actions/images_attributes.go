@@ -24,10 +24,6 @@ const maxLaunchAccounts = 1000
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 
-type attributeValueXML struct {
-	Value string `xml:"value,omitempty"`
-}
-
 type launchPermissionXML struct {
 	UserID string `xml:"userId,omitempty"`
 	Group  string `xml:"group,omitempty"`
@@ -43,16 +39,16 @@ type productCodeXML struct {
 // attribute asked for is present.
 type describeImageAttributeResponse struct {
 	Meta
-	Description              *attributeValueXML             `xml:"description,omitempty"`
-	Kernel                   *attributeValueXML             `xml:"kernel,omitempty"`
-	Ramdisk                  *attributeValueXML             `xml:"ramdisk,omitempty"`
-	SriovNetSupport          *attributeValueXML             `xml:"sriovNetSupport,omitempty"`
-	BootMode                 *attributeValueXML             `xml:"bootMode,omitempty"`
-	TpmSupport               *attributeValueXML             `xml:"tpmSupport,omitempty"`
-	UefiData                 *attributeValueXML             `xml:"uefiData,omitempty"`
-	LastLaunchedTime         *attributeValueXML             `xml:"lastLaunchedTime,omitempty"`
-	ImdsSupport              *attributeValueXML             `xml:"imdsSupport,omitempty"`
-	DeregistrationProtection *attributeValueXML             `xml:"deregistrationProtection,omitempty"`
+	Description              *attrValueXML                  `xml:"description,omitempty"`
+	Kernel                   *attrValueXML                  `xml:"kernel,omitempty"`
+	Ramdisk                  *attrValueXML                  `xml:"ramdisk,omitempty"`
+	SriovNetSupport          *attrValueXML                  `xml:"sriovNetSupport,omitempty"`
+	BootMode                 *attrValueXML                  `xml:"bootMode,omitempty"`
+	TpmSupport               *attrValueXML                  `xml:"tpmSupport,omitempty"`
+	UefiData                 *attrValueXML                  `xml:"uefiData,omitempty"`
+	LastLaunchedTime         *attrValueXML                  `xml:"lastLaunchedTime,omitempty"`
+	ImdsSupport              *attrValueXML                  `xml:"imdsSupport,omitempty"`
+	DeregistrationProtection *attrValueXML                  `xml:"deregistrationProtection,omitempty"`
 	ImageID                  string                         `xml:"imageId"`
 	LaunchPermissions        *itemList[launchPermissionXML] `xml:"launchPermission,omitempty"`
 	ProductCodes             *itemList[productCodeXML]      `xml:"productCodes,omitempty"`
@@ -98,10 +94,10 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 		return nil, err
 	}
 	resp := &describeImageAttributeResponse{ImageID: im.ID}
-	empty := &attributeValueXML{}
+	empty := &attrValueXML{}
 	switch attr {
 	case "description":
-		resp.Description = &attributeValueXML{Value: im.Description}
+		resp.Description = &attrValueXML{Value: im.Description}
 	case "launchPermission":
 		perms := make([]launchPermissionXML, len(im.LaunchAccounts))
 		for i, a := range im.LaunchAccounts {
@@ -129,7 +125,7 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 	case "imdsSupport":
 		resp.ImdsSupport = empty
 	case "deregistrationProtection":
-		resp.DeregistrationProtection = &attributeValueXML{Value: "disabled"}
+		resp.DeregistrationProtection = &attrValueXML{Value: "disabled"}
 	}
 	return resp, nil
 }
