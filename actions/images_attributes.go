@@ -61,10 +61,14 @@ func imageAttributeParam(p *query.Params, names []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return attr, checkImageAttribute(attr, names)
+}
+
+func checkImageAttribute(attr string, names []string) error {
 	if !slices.Contains(names, attr) {
-		return "", ec2err.BadValue("Attribute", attr, "Valid attributes: "+strings.Join(names, ", ")+".")
+		return ec2err.BadValue("Attribute", attr, "Valid attributes: "+strings.Join(names, ", ")+".")
 	}
-	return attr, nil
+	return nil
 }
 
 // readOwnImage is the caller's image id (see ownImage), for a describe.
@@ -228,8 +232,10 @@ type imageModification struct {
 
 func decodeImageModification(p *query.Params, self string) (*imageModification, error) {
 	attr := p.String("Attribute")
-	if attr != "" && !slices.Contains(imageAttributeNames, attr) {
-		return nil, ec2err.BadValue("Attribute", attr, "Valid attributes: "+strings.Join(imageAttributeNames, ", ")+".")
+	if attr != "" {
+		if err := checkImageAttribute(attr, imageAttributeNames); err != nil {
+			return nil, err
+		}
 	}
 	if p.Has("ProductCode.1") || attr == "productCodes" {
 		return nil, ec2err.New(ec2err.UnsupportedOperation, "Product codes belong to AWS Marketplace images; there are none here.")
