@@ -316,56 +316,38 @@ type describeVpcsResponse struct {
 }
 
 func (s *Service) describeVpcs(r *Request) (any, error) {
-	picked, next, err := describeNet(s, r, vpcKind, vpcAttrs(r.User.AccountID), nil)
+	vpcs, next, err := describeNet(s, r, vpcKind, vpcAttrs(r.User.AccountID), nil, func(v *store.VPC, tags []store.Tag) vpcXML {
+		return vpcView(v, tags, r.User.AccountID, stateAvailable)
+	})
 	if err != nil {
 		return nil, err
 	}
-	resp := &describeVpcsResponse{NextToken: next}
-	for _, p := range picked {
-		resp.Vpcs = append(resp.Vpcs, vpcView(p.rec, p.tags, r.User.AccountID, stateAvailable))
-	}
-	return resp, nil
+	return &describeVpcsResponse{NextToken: next, Vpcs: vpcs}, nil
 }
 
 // DeleteVpc
 
 func (s *Service) deleteVpc(r *Request) (any, error) {
-	id, err := requiredID(r.Params, "VpcId", "vpc", ec2err.InvalidVpcIDMalformed)
-	if err != nil {
-		return nil, err
-	}
 	owner := r.User.Name
-	err = s.Store.Update(func(tx store.Tx) error {
-		v, err := s.vpcByID(tx, owner, id)
-		if err != nil {
-			return err
-		}
+	return deleteNet(s, r, vpcKind, func(tx store.Tx, v *store.VPC) error {
 		if v.IsDefault {
 			// Made again on first use, it would come back at once.
-			return ec2err.New(ec2err.OperationNotPermitted, "The default VPC '%s' cannot be deleted here: your instances and groups live in it. Delete the VPCs you created instead.", id)
+			return ec2err.New(ec2err.OperationNotPermitted, "The default VPC '%s' cannot be deleted here: your instances and groups live in it. Delete the VPCs you created instead.", v.ID)
 		}
-		if err := checkVPCEmpty(tx, v); err != nil {
+		return checkVPCEmpty(tx, v)
+	}, func(tx store.Tx, v *store.VPC) error {
+		if err := store.DeleteRouteTable(tx, owner, store.MainRouteTableID(owner, v.ID)); err != nil {
 			return err
 		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		if err := store.DeleteRouteTable(tx, owner, store.MainRouteTableID(owner, id)); err != nil {
-			return err
-		}
-		g, err := store.SecurityGroupInVPC(tx, owner, id, defaultGroupName)
+		g, err := store.SecurityGroupInVPC(tx, owner, v.ID, defaultGroupName)
 		if err == nil && g != nil {
 			err = store.DeleteSecurityGroup(tx, owner, g.ID)
 		}
 		if err != nil {
 			return err
 		}
-		return store.DeleteVPC(tx, owner, id)
+		return store.DeleteVPC(tx, owner, v.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ok()
 }
 
 // checkVPCEmpty refuses to delete a VPC that still has what EC2 says
