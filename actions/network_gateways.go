@@ -370,10 +370,7 @@ func (s *Service) createRouteTable(r *Request) (any, error) {
 	var t *store.RouteTable
 	view := &routeView{account: r.User.AccountID}
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.defaultVPC(tx, owner); err != nil {
-			return err
-		}
-		v, err := s.vpcByID(tx, owner, vpcID)
+		v, err := s.vpcForChange(tx, owner, vpcID)
 		if err != nil {
 			return err
 		}

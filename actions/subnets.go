@@ -214,10 +214,7 @@ func (s *Service) createSubnet(r *Request) (any, error) {
 	owner := r.User.Name
 	sn := &store.Subnet{ID: store.NewID("subnet"), Owner: owner, VpcID: vpcID, CIDR: cidr.String(), Zone: zone}
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.defaultVPC(tx, owner); err != nil {
-			return err
-		}
-		v, err := s.vpcByID(tx, owner, vpcID)
+		v, err := s.vpcForChange(tx, owner, vpcID)
 		if err != nil {
 			return err
 		}

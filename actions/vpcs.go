@@ -167,6 +167,15 @@ func (s *Service) vpcByID(tx store.Tx, owner, id string) (*store.VPC, error) {
 	return vpcKind.byID(tx, owner, id)
 }
 
+// vpcForChange is vpcByID in a writable tx, the default network made
+// first, so that its VPC can be named before anything else made it.
+func (s *Service) vpcForChange(tx store.Tx, owner, id string) (*store.VPC, error) {
+	if _, err := s.defaultVPC(tx, owner); err != nil {
+		return nil, err
+	}
+	return s.vpcByID(tx, owner, id)
+}
+
 var vpcActions = map[string]Handler{
 	"CreateVpc":            (*Service).createVpc,
 	"DescribeVpcs":         (*Service).describeVpcs,
@@ -495,10 +504,7 @@ func (s *Service) modifyVpcAttribute(r *Request) (any, error) {
 	}
 	owner := r.User.Name
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.defaultVPC(tx, owner); err != nil {
-			return err
-		}
-		v, err := s.vpcByID(tx, owner, id)
+		v, err := s.vpcForChange(tx, owner, id)
 		if err != nil {
 			return err
 		}
