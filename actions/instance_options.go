@@ -122,10 +122,6 @@ func (s *Service) describeInstanceCreditSpecifications(r *Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	filters, err := r.Params.Filters()
-	if err != nil {
-		return nil, err
-	}
 	attrs := func(x instanceCreditXML) Attrs {
 		return func(name string) ([]string, bool) {
 			if name == "instance-id" {
@@ -134,10 +130,8 @@ func (s *Service) describeInstanceCreditSpecifications(r *Request) (any, error) 
 			return nil, false
 		}
 	}
-	if err := checkFilterNames(filters, attrs(instanceCreditXML{})); err != nil {
-		return nil, err
-	}
-	if err := r.DryRun(); err != nil {
+	filters, err := describeChecks(r, attrs(instanceCreditXML{}), ids, "The parameter instancesSet cannot be used with the parameter maxResults")
+	if err != nil {
 		return nil, err
 	}
 	insts, _, err := s.loadInstances(r, dedupe(ids))
