@@ -1,7 +1,6 @@
 package actions
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
@@ -21,8 +20,6 @@ var imageAttributeNames = []string{"description", "kernel", "ramdisk", "launchPe
 
 // maxLaunchAccounts is how many accounts EC2 lets one image be shared with.
 const maxLaunchAccounts = 1000
-
-var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 type launchPermissionXML struct {
 	UserID string `xml:"userId,omitempty"`
@@ -162,7 +159,7 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 		c.private = c.private || len(groups) > 0
 		for _, u := range users {
 			switch {
-			case !accountIDRE.MatchString(u):
+			case !accountID(u):
 				return ec2err.New(ec2err.InvalidAMIAttributeItemValue, "Invalid attribute item value \"%s\" for userId item type: an account id is 12 digits.", u)
 			case u == self:
 				return ec2err.New(ec2err.InvalidAMIAttributeItemValue, "Invalid attribute item value \"%s\" for userId item type: it is your own account, which owns the image.", u)
