@@ -21,7 +21,9 @@ var imageAttributeNames = []string{"description", "kernel", "ramdisk", "launchPe
 // maxLaunchAccounts is how many accounts EC2 lets one image be shared with.
 const maxLaunchAccounts = 1000
 
-type launchPermissionXML struct {
+// permissionXML is botocore's LaunchPermission and its
+// CreateVolumePermission (the same members).
+type permissionXML struct {
 	UserID string `xml:"userId,omitempty"`
 	Group  string `xml:"group,omitempty"`
 }
@@ -47,7 +49,7 @@ type describeImageAttributeResponse struct {
 	ImdsSupport              *attrValueXML                  `xml:"imdsSupport,omitempty"`
 	DeregistrationProtection *attrValueXML                  `xml:"deregistrationProtection,omitempty"`
 	ImageID                  string                         `xml:"imageId"`
-	LaunchPermissions        *itemList[launchPermissionXML] `xml:"launchPermission,omitempty"`
+	LaunchPermissions        *itemList[permissionXML]       `xml:"launchPermission,omitempty"`
 	ProductCodes             *itemList[productCodeXML]      `xml:"productCodes,omitempty"`
 	BlockDevices             *itemList[imageBlockDeviceXML] `xml:"blockDeviceMapping,omitempty"`
 }
@@ -100,9 +102,9 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 	case "description":
 		resp.Description = &attrValueXML{Value: im.Description}
 	case "launchPermission":
-		perms := make([]launchPermissionXML, len(im.LaunchAccounts))
+		perms := make([]permissionXML, len(im.LaunchAccounts))
 		for i, a := range im.LaunchAccounts {
-			perms[i] = launchPermissionXML{UserID: a}
+			perms[i] = permissionXML{UserID: a}
 		}
 		resp.LaunchPermissions = itemsOf(perms)
 	case "productCodes":

@@ -25,20 +25,11 @@ const (
 	productCodes           = "productCodes"
 )
 
-type volumePermissionXML struct {
-	UserID string `xml:"userId,omitempty"`
-	Group  string `xml:"group,omitempty"`
-}
-
-type volumePermissionsXML struct {
-	Items []volumePermissionXML `xml:"item"`
-}
-
 type describeSnapshotAttributeResponse struct {
 	Meta
-	ProductCodes      *struct{}             `xml:"productCodes"`
-	SnapshotID        string                `xml:"snapshotId"`
-	VolumePermissions *volumePermissionsXML `xml:"createVolumePermission"`
+	ProductCodes      *struct{}                `xml:"productCodes"`
+	SnapshotID        string                   `xml:"snapshotId"`
+	VolumePermissions *itemList[permissionXML] `xml:"createVolumePermission"`
 }
 
 // snapshotAttributeName checks Attribute: one of the two EC2 knows.
@@ -83,10 +74,10 @@ func (s *Service) describeSnapshotAttribute(r *Request) (any, error) {
 	}
 	// A classmate a snapshot is shared with sees their own permission
 	// only: whom else the owner shares with is the owner's business.
-	resp.VolumePermissions = &volumePermissionsXML{}
+	resp.VolumePermissions = &itemList[permissionXML]{}
 	for _, a := range sn.VolumePermissions {
 		if sn.Owner == r.User.Name || a == r.User.AccountID {
-			resp.VolumePermissions.Items = append(resp.VolumePermissions.Items, volumePermissionXML{UserID: a})
+			resp.VolumePermissions.Items = append(resp.VolumePermissions.Items, permissionXML{UserID: a})
 		}
 	}
 	return resp, nil
