@@ -192,18 +192,31 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 	}
 	users, groups := p.List("UserId"), p.List("UserGroup")
 	if len(users)+len(groups) > 0 {
-		switch op := p.String("OperationType"); op {
-		case "add":
+		adding, err := operationType(p)
+		switch {
+		case err != nil:
+			return nil, err
+		case adding:
 			return c, read(&c.add, true, users, groups)
-		case "remove":
-			return c, read(&c.remove, false, users, groups)
-		case "":
-			return nil, ec2err.Missing("OperationType")
-		default:
-			return nil, ec2err.BadValue("OperationType", op, "It must be add or remove.")
 		}
+		return c, read(&c.remove, false, users, groups)
 	}
 	return c, nil
+}
+
+// operationType reads the OperationType of a permission change given as
+// UserId.N and UserGroup.N: true for add, false for remove.
+func operationType(p *query.Params) (adding bool, err error) {
+	switch op := p.String("OperationType"); op {
+	case "add":
+		return true, nil
+	case "remove":
+		return false, nil
+	case "":
+		return false, ec2err.Missing("OperationType")
+	default:
+		return false, ec2err.BadValue("OperationType", op, "It must be add or remove.")
+	}
 }
 
 // applyPermissions is im's accounts after c: removals, then additions.

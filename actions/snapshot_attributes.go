@@ -110,16 +110,15 @@ func permissionChanges(p *query.Params) (add, remove []string, err error) {
 	}
 	users, groups := p.List("UserId"), p.List("UserGroup")
 	if len(users) > 0 || len(groups) > 0 {
-		switch op := p.String("OperationType"); op {
-		case "add":
-			changes = append(changes, change{&add, users, groups})
-		case "remove":
-			changes = append(changes, change{&remove, users, groups})
-		case "":
-			return nil, nil, ec2err.Missing("OperationType")
-		default:
-			return nil, nil, ec2err.BadValue("OperationType", op, "It must be add or remove.")
+		adding, err := operationType(p)
+		if err != nil {
+			return nil, nil, err
 		}
+		to := &remove
+		if adding {
+			to = &add
+		}
+		changes = append(changes, change{to, users, groups})
 	}
 	for _, c := range changes {
 		for _, g := range c.groups {
