@@ -205,13 +205,9 @@ type vpcXML struct {
 }
 
 type cidrAssocXML struct {
-	AssociationID string       `xml:"associationId"`
-	CIDRBlock     string       `xml:"cidrBlock"`
-	State         cidrStateXML `xml:"cidrBlockState"`
-}
-
-type cidrStateXML struct {
-	State string `xml:"state"`
+	AssociationID string           `xml:"associationId"`
+	CIDRBlock     string           `xml:"cidrBlock"`
+	State         associationState `xml:"cidrBlockState"`
 }
 
 // blockPublicAccess is VPC Block Public Access, never turned on here.
@@ -220,11 +216,11 @@ type blockPublicAccess struct {
 }
 
 // The constant parts of every VPC: no DHCP option set of its own ("default"
-// is how EC2 says so), default tenancy, the primary block associated.
+// is how EC2 says so), default tenancy; its primary block is associated
+// (stateAssociated, as a route table's associations are).
 const (
 	vpcDHCPOptions = "default"
 	vpcTenancy     = "default"
-	cidrAssociated = "associated"
 	stateAvailable = "available"
 	statePending   = "pending"
 )
@@ -232,7 +228,7 @@ const (
 func vpcView(v *store.VPC, tags []store.Tag, accountID, state string) vpcXML {
 	return vpcXML{
 		OwnerID: accountID, InstanceTenancy: vpcTenancy, IsDefault: v.IsDefault, Tags: tagsXML(tags),
-		CIDRAssociations:  []cidrAssocXML{{AssociationID: v.CIDRAssociationID, CIDRBlock: v.CIDR, State: cidrStateXML{cidrAssociated}}},
+		CIDRAssociations:  []cidrAssocXML{{AssociationID: v.CIDRAssociationID, CIDRBlock: v.CIDR, State: associationState{stateAssociated}}},
 		BlockPublicAccess: blockPublicAccess{"off"}, VpcID: v.ID, State: state, CIDRBlock: v.CIDR, DHCPOptionsID: vpcDHCPOptions,
 	}
 }
@@ -246,7 +242,7 @@ func vpcAttrs(accountID string) func(*store.VPC, []store.Tag) Attrs {
 			"vpc-id": {v.ID}, "cidr": cidr, "cidr-block": cidr, "cidrBlock": cidr,
 			"cidr-block-association.cidr-block":     cidr,
 			"cidr-block-association.association-id": {v.CIDRAssociationID},
-			"cidr-block-association.state":          {cidrAssociated},
+			"cidr-block-association.state":          {stateAssociated},
 			"dhcp-options-id":                       {vpcDHCPOptions}, "is-default": def, "isDefault": def,
 			"owner-id": {accountID}, "state": {stateAvailable}, "instance-tenancy": {vpcTenancy},
 			"ipv6-cidr-block-association.ipv6-cidr-block": nil, "ipv6-cidr-block-association.ipv6-pool": nil,
