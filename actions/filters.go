@@ -15,6 +15,15 @@ import (
 // the name is a filter this resource type knows.
 type Attrs func(name string) (values []string, known bool)
 
+// one is a known filter's answer for a single-valued attribute: v, or
+// no values when it is unset.
+func one(v string) ([]string, bool) {
+	if v == "" {
+		return nil, true
+	}
+	return []string{v}, true
+}
+
 // checkFilterNames rejects unknown filter names up front, so a typo is an
 // InvalidParameterValue naming the filter rather than an empty answer.
 // probe is the Attrs of any resource of the type (it is asked names only).
@@ -25,6 +34,23 @@ func checkFilterNames(filters []query.Filter, probe Attrs) error {
 		}
 	}
 	return nil
+}
+
+// describeChecks is what a describe checks before it reads: Filter.N,
+// each name known to probe; no MaxResults with a list of ids (combined:
+// EC2's message, whose names differ by action); then DryRun.
+func describeChecks(r *Request, probe Attrs, ids []string, combined string) ([]query.Filter, error) {
+	filters, err := r.Params.Filters()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFilterNames(filters, probe); err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 && r.Params.Has("MaxResults") {
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "%s", combined)
+	}
+	return filters, r.DryRun()
 }
 
 // matchFilters is EC2's rule: every filter must match (AND), and a filter

@@ -1,7 +1,6 @@
 package actions
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
@@ -22,13 +21,9 @@ var imageAttributeNames = []string{"description", "kernel", "ramdisk", "launchPe
 // maxLaunchAccounts is how many accounts EC2 lets one image be shared with.
 const maxLaunchAccounts = 1000
 
-var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
-
-type attributeValueXML struct {
-	Value string `xml:"value,omitempty"`
-}
-
-type launchPermissionXML struct {
+// permissionXML is botocore's LaunchPermission and its
+// CreateVolumePermission (the same members).
+type permissionXML struct {
 	UserID string `xml:"userId,omitempty"`
 	Group  string `xml:"group,omitempty"`
 }
@@ -43,18 +38,18 @@ type productCodeXML struct {
 // attribute asked for is present.
 type describeImageAttributeResponse struct {
 	Meta
-	Description              *attributeValueXML             `xml:"description,omitempty"`
-	Kernel                   *attributeValueXML             `xml:"kernel,omitempty"`
-	Ramdisk                  *attributeValueXML             `xml:"ramdisk,omitempty"`
-	SriovNetSupport          *attributeValueXML             `xml:"sriovNetSupport,omitempty"`
-	BootMode                 *attributeValueXML             `xml:"bootMode,omitempty"`
-	TpmSupport               *attributeValueXML             `xml:"tpmSupport,omitempty"`
-	UefiData                 *attributeValueXML             `xml:"uefiData,omitempty"`
-	LastLaunchedTime         *attributeValueXML             `xml:"lastLaunchedTime,omitempty"`
-	ImdsSupport              *attributeValueXML             `xml:"imdsSupport,omitempty"`
-	DeregistrationProtection *attributeValueXML             `xml:"deregistrationProtection,omitempty"`
+	Description              *attrValueXML                  `xml:"description,omitempty"`
+	Kernel                   *attrValueXML                  `xml:"kernel,omitempty"`
+	Ramdisk                  *attrValueXML                  `xml:"ramdisk,omitempty"`
+	SriovNetSupport          *attrValueXML                  `xml:"sriovNetSupport,omitempty"`
+	BootMode                 *attrValueXML                  `xml:"bootMode,omitempty"`
+	TpmSupport               *attrValueXML                  `xml:"tpmSupport,omitempty"`
+	UefiData                 *attrValueXML                  `xml:"uefiData,omitempty"`
+	LastLaunchedTime         *attrValueXML                  `xml:"lastLaunchedTime,omitempty"`
+	ImdsSupport              *attrValueXML                  `xml:"imdsSupport,omitempty"`
+	DeregistrationProtection *attrValueXML                  `xml:"deregistrationProtection,omitempty"`
 	ImageID                  string                         `xml:"imageId"`
-	LaunchPermissions        *itemList[launchPermissionXML] `xml:"launchPermission,omitempty"`
+	LaunchPermissions        *itemList[permissionXML]       `xml:"launchPermission,omitempty"`
 	ProductCodes             *itemList[productCodeXML]      `xml:"productCodes,omitempty"`
 	BlockDevices             *itemList[imageBlockDeviceXML] `xml:"blockDeviceMapping,omitempty"`
 }
@@ -65,10 +60,14 @@ func imageAttributeParam(p *query.Params, names []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return attr, checkImageAttribute(attr, names)
+}
+
+func checkImageAttribute(attr string, names []string) error {
 	if !slices.Contains(names, attr) {
-		return "", ec2err.BadValue("Attribute", attr, "Valid attributes: "+strings.Join(names, ", ")+".")
+		return ec2err.BadValue("Attribute", attr, "Valid attributes: "+strings.Join(names, ", ")+".")
 	}
-	return attr, nil
+	return nil
 }
 
 // readOwnImage is the caller's image id (see ownImage), for a describe.
@@ -98,14 +97,14 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 		return nil, err
 	}
 	resp := &describeImageAttributeResponse{ImageID: im.ID}
-	empty := &attributeValueXML{}
+	empty := &attrValueXML{}
 	switch attr {
 	case "description":
-		resp.Description = &attributeValueXML{Value: im.Description}
+		resp.Description = &attrValueXML{Value: im.Description}
 	case "launchPermission":
-		perms := make([]launchPermissionXML, len(im.LaunchAccounts))
+		perms := make([]permissionXML, len(im.LaunchAccounts))
 		for i, a := range im.LaunchAccounts {
-			perms[i] = launchPermissionXML{UserID: a}
+			perms[i] = permissionXML{UserID: a}
 		}
 		resp.LaunchPermissions = itemsOf(perms)
 	case "productCodes":
@@ -129,7 +128,7 @@ func (s *Service) describeImageAttribute(r *Request) (any, error) {
 	case "imdsSupport":
 		resp.ImdsSupport = empty
 	case "deregistrationProtection":
-		resp.DeregistrationProtection = &attributeValueXML{Value: "disabled"}
+		resp.DeregistrationProtection = &attrValueXML{Value: "disabled"}
 	}
 	return resp, nil
 }
@@ -162,7 +161,7 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 		c.private = c.private || len(groups) > 0
 		for _, u := range users {
 			switch {
-			case !accountIDRE.MatchString(u):
+			case !accountID(u):
 				return ec2err.New(ec2err.InvalidAMIAttributeItemValue, "Invalid attribute item value \"%s\" for userId item type: an account id is 12 digits.", u)
 			case u == self:
 				return ec2err.New(ec2err.InvalidAMIAttributeItemValue, "Invalid attribute item value \"%s\" for userId item type: it is your own account, which owns the image.", u)
@@ -193,18 +192,31 @@ func launchPermissionChange(p *query.Params, self string) (*permissionChange, er
 	}
 	users, groups := p.List("UserId"), p.List("UserGroup")
 	if len(users)+len(groups) > 0 {
-		switch op := p.String("OperationType"); op {
-		case "add":
+		adding, err := operationType(p)
+		switch {
+		case err != nil:
+			return nil, err
+		case adding:
 			return c, read(&c.add, true, users, groups)
-		case "remove":
-			return c, read(&c.remove, false, users, groups)
-		case "":
-			return nil, ec2err.Missing("OperationType")
-		default:
-			return nil, ec2err.BadValue("OperationType", op, "It must be add or remove.")
 		}
+		return c, read(&c.remove, false, users, groups)
 	}
 	return c, nil
+}
+
+// operationType reads the OperationType of a permission change given as
+// UserId.N and UserGroup.N: true for add, false for remove.
+func operationType(p *query.Params) (adding bool, err error) {
+	switch op := p.String("OperationType"); op {
+	case "add":
+		return true, nil
+	case "remove":
+		return false, nil
+	case "":
+		return false, ec2err.Missing("OperationType")
+	default:
+		return false, ec2err.BadValue("OperationType", op, "It must be add or remove.")
+	}
 }
 
 // applyPermissions is im's accounts after c: removals, then additions.
@@ -232,8 +244,10 @@ type imageModification struct {
 
 func decodeImageModification(p *query.Params, self string) (*imageModification, error) {
 	attr := p.String("Attribute")
-	if attr != "" && !slices.Contains(imageAttributeNames, attr) {
-		return nil, ec2err.BadValue("Attribute", attr, "Valid attributes: "+strings.Join(imageAttributeNames, ", ")+".")
+	if attr != "" {
+		if err := checkImageAttribute(attr, imageAttributeNames); err != nil {
+			return nil, err
+		}
 	}
 	if p.Has("ProductCode.1") || attr == "productCodes" {
 		return nil, ec2err.New(ec2err.UnsupportedOperation, "Product codes belong to AWS Marketplace images; there are none here.")

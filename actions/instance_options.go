@@ -122,10 +122,6 @@ func (s *Service) describeInstanceCreditSpecifications(r *Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	filters, err := r.Params.Filters()
-	if err != nil {
-		return nil, err
-	}
 	attrs := func(x instanceCreditXML) Attrs {
 		return func(name string) ([]string, bool) {
 			if name == "instance-id" {
@@ -134,32 +130,23 @@ func (s *Service) describeInstanceCreditSpecifications(r *Request) (any, error) 
 			return nil, false
 		}
 	}
-	if err := checkFilterNames(filters, attrs(instanceCreditXML{})); err != nil {
-		return nil, err
-	}
-	if err := r.DryRun(); err != nil {
+	filters, err := describeChecks(r, attrs(instanceCreditXML{}), ids, "The parameter instancesSet cannot be used with the parameter maxResults")
+	if err != nil {
 		return nil, err
 	}
 	insts, _, err := s.loadInstances(r, dedupe(ids))
 	if err != nil {
 		return nil, err
 	}
-	var out []instanceCreditXML
-	for _, inst := range insts {
+	out, next, err := instancePage(r, insts, filters, func(inst *store.Instance) (instanceCreditXML, bool) {
 		x := instanceCreditXML{InstanceID: inst.ID, CPUCredits: credits(inst)}
 		ok, _ := burstable(inst.InstanceType)
-		if len(ids) == 0 && (!ok || x.CPUCredits != "unlimited" || inst.State == string(backend.Terminated)) {
-			continue
-		}
-		if matchFilters(filters, attrs(x)) {
-			out = append(out, x)
-		}
-	}
-	page, err := paginate(len(out), func(i int) string { return out[i].InstanceID }, r.Params, 5, 1000)
+		return x, len(ids) > 0 || (ok && x.CPUCredits == "unlimited" && inst.State != string(backend.Terminated))
+	}, attrs)
 	if err != nil {
 		return nil, err
 	}
-	return &describeCreditsResponse{Items: out[page.Start:page.End], NextToken: page.NextToken}, nil
+	return &describeCreditsResponse{Items: out, NextToken: next}, nil
 }
 
 type creditSuccessXML struct {

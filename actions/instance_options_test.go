@@ -300,6 +300,9 @@ func TestInstanceCreditSpecifications(t *testing.T) {
 	wantCode(t, err, ec2err.InvalidParameterValue)
 	_, err = e.call(t, "alice", "ModifyInstanceCreditSpecification")
 	wantCode(t, err, ec2err.MissingParameter)
+	// As botocore's model says: MaxResults and instance ids not together.
+	_, err = e.call(t, "alice", "DescribeInstanceCreditSpecifications", "InstanceId.1", t2, "MaxResults", "5")
+	wantCode(t, err, ec2err.InvalidParameterCombination)
 }
 
 func TestMonitorInstances(t *testing.T) {

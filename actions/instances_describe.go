@@ -7,6 +7,7 @@ import (
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
 	"github.com/econe/econe-server/store"
 )
 
@@ -18,17 +19,8 @@ func (s *Service) describeInstances(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	filters, err := r.Params.Filters()
+	filters, err := describeChecks(r, s.instanceAttrs(r, &store.Instance{}, nil), ids, "The parameter instancesSet cannot be used with the parameter maxResults")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFilterNames(filters, s.instanceAttrs(r, &store.Instance{}, nil)); err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && r.Params.Has("MaxResults") {
-		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
 	insts, tags, err := s.loadInstances(r, ids)
@@ -56,12 +48,6 @@ func (s *Service) describeInstances(r *Request) (any, error) {
 
 // instanceAttrs answers DescribeInstances filters for one instance.
 func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.Tag) Attrs {
-	one := func(v string) ([]string, bool) {
-		if v == "" {
-			return nil, true
-		}
-		return []string{v}, true
-	}
 	return func(name string) ([]string, bool) {
 		switch name {
 		case "instance-id":
@@ -289,18 +275,32 @@ func (s *Service) describeInstanceStatus(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []instanceStatusXML
-	for _, inst := range insts {
-		st := instanceStatus(inst)
-		if (all || inst.State == string(backend.Running)) && matchFilters(filters, s.statusAttrs(st)) {
-			out = append(out, st)
-		}
-	}
-	page, err := paginate(len(out), func(i int) string { return out[i].InstanceID }, r.Params, 5, 1000)
+	out, next, err := instancePage(r, insts, filters, func(inst *store.Instance) (instanceStatusXML, bool) {
+		return instanceStatus(inst), all || inst.State == string(backend.Running)
+	}, s.statusAttrs)
 	if err != nil {
 		return nil, err
 	}
-	return &describeInstanceStatusResponse{Statuses: out[page.Start:page.End], NextToken: page.NextToken}, nil
+	return &describeInstanceStatusResponse{Statuses: out, NextToken: next}, nil
+}
+
+// instancePage is a describe's page (MaxResults, NextToken) of one item
+// per instance, in instance id order: those item keeps and the filters
+// match over attrs.
+func instancePage[X any](r *Request, insts []*store.Instance, filters []query.Filter, item func(*store.Instance) (X, bool), attrs func(X) Attrs) ([]X, string, error) {
+	var out []X
+	var ids []string
+	for _, inst := range insts {
+		if x, keep := item(inst); keep && matchFilters(filters, attrs(x)) {
+			out = append(out, x)
+			ids = append(ids, inst.ID)
+		}
+	}
+	page, err := paginate(len(out), func(i int) string { return ids[i] }, r.Params, 5, 1000)
+	if err != nil {
+		return nil, "", err
+	}
+	return out[page.Start:page.End], page.NextToken, nil
 }
 
 // ---- GetConsoleOutput ----

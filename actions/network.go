@@ -46,9 +46,9 @@ type tagged[T any] struct {
 // describeNet is every network describe: the ids asked for (each must be
 // the student's), the filters over attrs (names checked first), DryRun,
 // the default network made on first use, and a page of MaxResults 5..1000
-// in id order. prepare, when not nil, reads in the describe's transaction
-// what attrs needs besides the record.
-func describeNet[T any](s *Service, r *Request, k netKind[T], attrs func(*T, []store.Tag) Attrs, prepare func(store.Tx) error) ([]tagged[T], string, error) {
+// in id order, each as render shows it. prepare, when not nil, reads in
+// the describe's transaction what attrs and render need besides the record.
+func describeNet[T, X any](s *Service, r *Request, k netKind[T], attrs func(*T, []store.Tag) Attrs, prepare func(store.Tx) error, render func(*T, []store.Tag) X) ([]X, string, error) {
 	filters, err := r.Params.Filters()
 	if err != nil {
 		return nil, "", err
@@ -67,7 +67,7 @@ func describeNet[T any](s *Service, r *Request, k netKind[T], attrs func(*T, []s
 	if err := s.ensureDefaultNetwork(owner); err != nil {
 		return nil, "", err
 	}
-	var out []tagged[T]
+	var shown []tagged[T]
 	var next string
 	err = s.Store.View(func(tx store.Tx) error {
 		for _, id := range ids {
@@ -101,10 +101,44 @@ func describeNet[T any](s *Service, r *Request, k netKind[T], attrs func(*T, []s
 		if err != nil {
 			return err
 		}
-		out, next = picked[page.Start:page.End], page.NextToken
+		shown, next = picked[page.Start:page.End], page.NextToken
 		return nil
 	})
-	return out, next, err
+	if err != nil {
+		return nil, "", err
+	}
+	var out []X
+	for _, p := range shown {
+		out = append(out, render(p.rec, p.tags))
+	}
+	return out, next, nil
+}
+
+// deleteNet is every network delete, in one transaction: the record named
+// by the kind's id parameter must be the student's, check refuses one
+// still in use, then DryRun, then remove.
+func deleteNet[T any](s *Service, r *Request, k netKind[T], check, remove func(tx store.Tx, v *T) error) (any, error) {
+	id, err := requiredID(r.Params, k.idParam, k.prefix, k.malformed)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.Update(func(tx store.Tx) error {
+		v, err := k.byID(tx, r.User.Name, id)
+		if err != nil {
+			return err
+		}
+		if err := check(tx, v); err != nil {
+			return err
+		}
+		if err := r.DryRun(); err != nil {
+			return err
+		}
+		return remove(tx, v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ok()
 }
 
 // netAttrs answers the filters every network kind has, one name per

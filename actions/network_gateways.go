@@ -116,42 +116,26 @@ type describeInternetGatewaysResponse struct {
 }
 
 func (s *Service) describeInternetGateways(r *Request) (any, error) {
-	picked, next, err := describeNet(s, r, igwKind, igwAttrs(r.User.AccountID), nil)
+	gws, next, err := describeNet(s, r, igwKind, igwAttrs(r.User.AccountID), nil, func(g *store.InternetGateway, tags []store.Tag) internetGatewayXML {
+		return igwView(g, tags, r.User.AccountID)
+	})
 	if err != nil {
 		return nil, err
 	}
-	resp := &describeInternetGatewaysResponse{NextToken: next}
-	for _, p := range picked {
-		resp.InternetGateways = append(resp.InternetGateways, igwView(p.rec, p.tags, r.User.AccountID))
-	}
-	return resp, nil
+	return &describeInternetGatewaysResponse{InternetGateways: gws, NextToken: next}, nil
 }
 
 // DeleteInternetGateway
 
 func (s *Service) deleteInternetGateway(r *Request) (any, error) {
-	id, err := requiredID(r.Params, "InternetGatewayId", "igw", ec2err.InvalidInternetGatewayIDMalformed)
-	if err != nil {
-		return nil, err
-	}
-	owner := r.User.Name
-	err = s.Store.Update(func(tx store.Tx) error {
-		g, err := igwKind.byID(tx, owner, id)
-		if err != nil {
-			return err
-		}
+	return deleteNet(s, r, igwKind, func(_ store.Tx, g *store.InternetGateway) error {
 		if g.VpcID != "" {
-			return ec2err.New(ec2err.DependencyViolation, "The internetGateway '%s' has dependencies and cannot be deleted: detach it from %s first.", id, g.VpcID)
+			return ec2err.New(ec2err.DependencyViolation, "The internetGateway '%s' has dependencies and cannot be deleted: detach it from %s first.", g.ID, g.VpcID)
 		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		return store.DeleteInternetGateway(tx, owner, id)
+		return nil
+	}, func(tx store.Tx, g *store.InternetGateway) error {
+		return store.DeleteInternetGateway(tx, r.User.Name, g.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ok()
 }
 
 // AttachInternetGateway and DetachInternetGateway
@@ -386,10 +370,7 @@ func (s *Service) createRouteTable(r *Request) (any, error) {
 	var t *store.RouteTable
 	view := &routeView{account: r.User.AccountID}
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.defaultVPC(tx, owner); err != nil {
-			return err
-		}
-		v, err := s.vpcByID(tx, owner, vpcID)
+		v, err := s.vpcForChange(tx, owner, vpcID)
 		if err != nil {
 			return err
 		}
@@ -415,42 +396,24 @@ type describeRouteTablesResponse struct {
 
 func (s *Service) describeRouteTables(r *Request) (any, error) {
 	view := &routeView{account: r.User.AccountID}
-	picked, next, err := describeNet(s, r, routeTableKind, view.attrs, func(tx store.Tx) error { return view.read(tx, r.User.Name) })
+	tables, next, err := describeNet(s, r, routeTableKind, view.attrs, func(tx store.Tx) error { return view.read(tx, r.User.Name) }, view.render)
 	if err != nil {
 		return nil, err
 	}
-	resp := &describeRouteTablesResponse{NextToken: next}
-	for _, p := range picked {
-		resp.RouteTables = append(resp.RouteTables, view.render(p.rec, p.tags))
-	}
-	return resp, nil
+	return &describeRouteTablesResponse{RouteTables: tables, NextToken: next}, nil
 }
 
 // DeleteRouteTable
 
 func (s *Service) deleteRouteTable(r *Request) (any, error) {
-	id, err := requiredID(r.Params, "RouteTableId", "rtb", ec2err.InvalidRouteTableIDMalformed)
-	if err != nil {
-		return nil, err
-	}
-	owner := r.User.Name
-	err = s.Store.Update(func(tx store.Tx) error {
-		t, err := routeTableKind.byID(tx, owner, id)
-		if err != nil {
-			return err
-		}
+	return deleteNet(s, r, routeTableKind, func(_ store.Tx, t *store.RouteTable) error {
 		if t.Main || len(t.Associations) > 0 {
-			return ec2err.New(ec2err.DependencyViolation, "The routeTable '%s' has dependencies and cannot be deleted: it is its VPC's main table or associated with a subnet.", id)
+			return ec2err.New(ec2err.DependencyViolation, "The routeTable '%s' has dependencies and cannot be deleted: it is its VPC's main table or associated with a subnet.", t.ID)
 		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		return store.DeleteRouteTable(tx, owner, id)
+		return nil
+	}, func(tx store.Tx, t *store.RouteTable) error {
+		return store.DeleteRouteTable(tx, r.User.Name, t.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ok()
 }
 
 // CreateRoute, ReplaceRoute and DeleteRoute

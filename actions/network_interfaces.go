@@ -82,12 +82,6 @@ func networkInterface(inst *store.Instance, accountID string, addr *store.Addres
 // interface. Interfaces have no tags of their own here: the tag filters
 // match nothing but are accepted.
 func interfaceAttrs(ni *networkInterfaceXML) Attrs {
-	one := func(v string) ([]string, bool) {
-		if v == "" {
-			return nil, true
-		}
-		return []string{v}, true
-	}
 	return func(name string) ([]string, bool) {
 		switch name {
 		case "network-interface-id":
@@ -172,17 +166,8 @@ func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	filters, err := r.Params.Filters()
+	filters, err := describeChecks(r, interfaceAttrs(&networkInterfaceXML{}), ids, "The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFilterNames(filters, interfaceAttrs(&networkInterfaceXML{})); err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && r.Params.Has("MaxResults") {
-		return nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults")
-	}
-	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
 	insts, _, err := s.loadInstances(r, nil)

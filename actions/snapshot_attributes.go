@@ -25,20 +25,11 @@ const (
 	productCodes           = "productCodes"
 )
 
-type volumePermissionXML struct {
-	UserID string `xml:"userId,omitempty"`
-	Group  string `xml:"group,omitempty"`
-}
-
-type volumePermissionsXML struct {
-	Items []volumePermissionXML `xml:"item"`
-}
-
 type describeSnapshotAttributeResponse struct {
 	Meta
-	ProductCodes      *struct{}             `xml:"productCodes"`
-	SnapshotID        string                `xml:"snapshotId"`
-	VolumePermissions *volumePermissionsXML `xml:"createVolumePermission"`
+	ProductCodes      *struct{}                `xml:"productCodes"`
+	SnapshotID        string                   `xml:"snapshotId"`
+	VolumePermissions *itemList[permissionXML] `xml:"createVolumePermission"`
 }
 
 // snapshotAttributeName checks Attribute: one of the two EC2 knows.
@@ -83,10 +74,10 @@ func (s *Service) describeSnapshotAttribute(r *Request) (any, error) {
 	}
 	// A classmate a snapshot is shared with sees their own permission
 	// only: whom else the owner shares with is the owner's business.
-	resp.VolumePermissions = &volumePermissionsXML{}
+	resp.VolumePermissions = &itemList[permissionXML]{}
 	for _, a := range sn.VolumePermissions {
 		if sn.Owner == r.User.Name || a == r.User.AccountID {
-			resp.VolumePermissions.Items = append(resp.VolumePermissions.Items, volumePermissionXML{UserID: a})
+			resp.VolumePermissions.Items = append(resp.VolumePermissions.Items, permissionXML{UserID: a})
 		}
 	}
 	return resp, nil
@@ -119,16 +110,15 @@ func permissionChanges(p *query.Params) (add, remove []string, err error) {
 	}
 	users, groups := p.List("UserId"), p.List("UserGroup")
 	if len(users) > 0 || len(groups) > 0 {
-		switch op := p.String("OperationType"); op {
-		case "add":
-			changes = append(changes, change{&add, users, groups})
-		case "remove":
-			changes = append(changes, change{&remove, users, groups})
-		case "":
-			return nil, nil, ec2err.Missing("OperationType")
-		default:
-			return nil, nil, ec2err.BadValue("OperationType", op, "It must be add or remove.")
+		adding, err := operationType(p)
+		if err != nil {
+			return nil, nil, err
 		}
+		to := &remove
+		if adding {
+			to = &add
+		}
+		changes = append(changes, change{to, users, groups})
 	}
 	for _, c := range changes {
 		for _, g := range c.groups {

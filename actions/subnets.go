@@ -214,10 +214,7 @@ func (s *Service) createSubnet(r *Request) (any, error) {
 	owner := r.User.Name
 	sn := &store.Subnet{ID: store.NewID("subnet"), Owner: owner, VpcID: vpcID, CIDR: cidr.String(), Zone: zone}
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.defaultVPC(tx, owner); err != nil {
-			return err
-		}
-		v, err := s.vpcByID(tx, owner, vpcID)
+		v, err := s.vpcForChange(tx, owner, vpcID)
 		if err != nil {
 			return err
 		}
@@ -286,48 +283,31 @@ type describeSubnetsResponse struct {
 
 func (s *Service) describeSubnets(r *Request) (any, error) {
 	view := &subnetView{s: s, account: r.User.AccountID}
-	picked, next, err := describeNet(s, r, subnetKind, view.attrs, func(tx store.Tx) error { return view.readUse(tx, r.User.Name) })
+	subnets, next, err := describeNet(s, r, subnetKind, view.attrs, func(tx store.Tx) error { return view.readUse(tx, r.User.Name) }, func(sn *store.Subnet, tags []store.Tag) subnetXML {
+		return view.render(sn, tags, stateAvailable)
+	})
 	if err != nil {
 		return nil, err
 	}
-	resp := &describeSubnetsResponse{NextToken: next}
-	for _, p := range picked {
-		resp.Subnets = append(resp.Subnets, view.render(p.rec, p.tags, stateAvailable))
-	}
-	return resp, nil
+	return &describeSubnetsResponse{NextToken: next, Subnets: subnets}, nil
 }
 
 // DeleteSubnet
 
 func (s *Service) deleteSubnet(r *Request) (any, error) {
-	id, err := requiredID(r.Params, "SubnetId", "subnet", ec2err.InvalidSubnetIDMalformed)
-	if err != nil {
-		return nil, err
-	}
 	owner := r.User.Name
-	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.subnetByID(tx, owner, id); err != nil {
+	return deleteNet(s, r, subnetKind, func(tx store.Tx, sn *store.Subnet) error {
+		inUse, err := store.SubnetInUse(tx, owner, sn.ID)
+		if err == nil && inUse {
+			err = ec2err.New(ec2err.DependencyViolation, "The subnet '%s' has dependencies and cannot be deleted: an instance that is not terminated is in it.", sn.ID)
+		}
+		return err
+	}, func(tx store.Tx, sn *store.Subnet) error {
+		if err := dropSubnetAssociations(tx, owner, sn.ID); err != nil {
 			return err
 		}
-		inUse, err := store.SubnetInUse(tx, owner, id)
-		if err != nil {
-			return err
-		}
-		if inUse {
-			return ec2err.New(ec2err.DependencyViolation, "The subnet '%s' has dependencies and cannot be deleted: an instance that is not terminated is in it.", id)
-		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		if err := dropSubnetAssociations(tx, owner, id); err != nil {
-			return err
-		}
-		return store.DeleteSubnet(tx, owner, id)
+		return store.DeleteSubnet(tx, owner, sn.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ok()
 }
 
 // ModifySubnetAttribute

@@ -167,6 +167,15 @@ func (s *Service) vpcByID(tx store.Tx, owner, id string) (*store.VPC, error) {
 	return vpcKind.byID(tx, owner, id)
 }
 
+// vpcForChange is vpcByID in a writable tx, the default network made
+// first, so that its VPC can be named before anything else made it.
+func (s *Service) vpcForChange(tx store.Tx, owner, id string) (*store.VPC, error) {
+	if _, err := s.defaultVPC(tx, owner); err != nil {
+		return nil, err
+	}
+	return s.vpcByID(tx, owner, id)
+}
+
 var vpcActions = map[string]Handler{
 	"CreateVpc":            (*Service).createVpc,
 	"DescribeVpcs":         (*Service).describeVpcs,
@@ -196,13 +205,9 @@ type vpcXML struct {
 }
 
 type cidrAssocXML struct {
-	AssociationID string       `xml:"associationId"`
-	CIDRBlock     string       `xml:"cidrBlock"`
-	State         cidrStateXML `xml:"cidrBlockState"`
-}
-
-type cidrStateXML struct {
-	State string `xml:"state"`
+	AssociationID string           `xml:"associationId"`
+	CIDRBlock     string           `xml:"cidrBlock"`
+	State         associationState `xml:"cidrBlockState"`
 }
 
 // blockPublicAccess is VPC Block Public Access, never turned on here.
@@ -211,11 +216,11 @@ type blockPublicAccess struct {
 }
 
 // The constant parts of every VPC: no DHCP option set of its own ("default"
-// is how EC2 says so), default tenancy, the primary block associated.
+// is how EC2 says so), default tenancy; its primary block is associated
+// (stateAssociated, as a route table's associations are).
 const (
 	vpcDHCPOptions = "default"
 	vpcTenancy     = "default"
-	cidrAssociated = "associated"
 	stateAvailable = "available"
 	statePending   = "pending"
 )
@@ -223,7 +228,7 @@ const (
 func vpcView(v *store.VPC, tags []store.Tag, accountID, state string) vpcXML {
 	return vpcXML{
 		OwnerID: accountID, InstanceTenancy: vpcTenancy, IsDefault: v.IsDefault, Tags: tagsXML(tags),
-		CIDRAssociations:  []cidrAssocXML{{AssociationID: v.CIDRAssociationID, CIDRBlock: v.CIDR, State: cidrStateXML{cidrAssociated}}},
+		CIDRAssociations:  []cidrAssocXML{{AssociationID: v.CIDRAssociationID, CIDRBlock: v.CIDR, State: associationState{stateAssociated}}},
 		BlockPublicAccess: blockPublicAccess{"off"}, VpcID: v.ID, State: state, CIDRBlock: v.CIDR, DHCPOptionsID: vpcDHCPOptions,
 	}
 }
@@ -237,7 +242,7 @@ func vpcAttrs(accountID string) func(*store.VPC, []store.Tag) Attrs {
 			"vpc-id": {v.ID}, "cidr": cidr, "cidr-block": cidr, "cidrBlock": cidr,
 			"cidr-block-association.cidr-block":     cidr,
 			"cidr-block-association.association-id": {v.CIDRAssociationID},
-			"cidr-block-association.state":          {cidrAssociated},
+			"cidr-block-association.state":          {stateAssociated},
 			"dhcp-options-id":                       {vpcDHCPOptions}, "is-default": def, "isDefault": def,
 			"owner-id": {accountID}, "state": {stateAvailable}, "instance-tenancy": {vpcTenancy},
 			"ipv6-cidr-block-association.ipv6-cidr-block": nil, "ipv6-cidr-block-association.ipv6-pool": nil,
@@ -316,56 +321,38 @@ type describeVpcsResponse struct {
 }
 
 func (s *Service) describeVpcs(r *Request) (any, error) {
-	picked, next, err := describeNet(s, r, vpcKind, vpcAttrs(r.User.AccountID), nil)
+	vpcs, next, err := describeNet(s, r, vpcKind, vpcAttrs(r.User.AccountID), nil, func(v *store.VPC, tags []store.Tag) vpcXML {
+		return vpcView(v, tags, r.User.AccountID, stateAvailable)
+	})
 	if err != nil {
 		return nil, err
 	}
-	resp := &describeVpcsResponse{NextToken: next}
-	for _, p := range picked {
-		resp.Vpcs = append(resp.Vpcs, vpcView(p.rec, p.tags, r.User.AccountID, stateAvailable))
-	}
-	return resp, nil
+	return &describeVpcsResponse{NextToken: next, Vpcs: vpcs}, nil
 }
 
 // DeleteVpc
 
 func (s *Service) deleteVpc(r *Request) (any, error) {
-	id, err := requiredID(r.Params, "VpcId", "vpc", ec2err.InvalidVpcIDMalformed)
-	if err != nil {
-		return nil, err
-	}
 	owner := r.User.Name
-	err = s.Store.Update(func(tx store.Tx) error {
-		v, err := s.vpcByID(tx, owner, id)
-		if err != nil {
-			return err
-		}
+	return deleteNet(s, r, vpcKind, func(tx store.Tx, v *store.VPC) error {
 		if v.IsDefault {
 			// Made again on first use, it would come back at once.
-			return ec2err.New(ec2err.OperationNotPermitted, "The default VPC '%s' cannot be deleted here: your instances and groups live in it. Delete the VPCs you created instead.", id)
+			return ec2err.New(ec2err.OperationNotPermitted, "The default VPC '%s' cannot be deleted here: your instances and groups live in it. Delete the VPCs you created instead.", v.ID)
 		}
-		if err := checkVPCEmpty(tx, v); err != nil {
+		return checkVPCEmpty(tx, v)
+	}, func(tx store.Tx, v *store.VPC) error {
+		if err := store.DeleteRouteTable(tx, owner, store.MainRouteTableID(owner, v.ID)); err != nil {
 			return err
 		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		if err := store.DeleteRouteTable(tx, owner, store.MainRouteTableID(owner, id)); err != nil {
-			return err
-		}
-		g, err := store.SecurityGroupInVPC(tx, owner, id, defaultGroupName)
+		g, err := store.SecurityGroupInVPC(tx, owner, v.ID, defaultGroupName)
 		if err == nil && g != nil {
 			err = store.DeleteSecurityGroup(tx, owner, g.ID)
 		}
 		if err != nil {
 			return err
 		}
-		return store.DeleteVPC(tx, owner, id)
+		return store.DeleteVPC(tx, owner, v.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ok()
 }
 
 // checkVPCEmpty refuses to delete a VPC that still has what EC2 says
@@ -513,10 +500,7 @@ func (s *Service) modifyVpcAttribute(r *Request) (any, error) {
 	}
 	owner := r.User.Name
 	err = s.Store.Update(func(tx store.Tx) error {
-		if _, err := s.defaultVPC(tx, owner); err != nil {
-			return err
-		}
-		v, err := s.vpcByID(tx, owner, id)
+		v, err := s.vpcForChange(tx, owner, id)
 		if err != nil {
 			return err
 		}

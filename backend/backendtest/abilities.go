@@ -95,10 +95,7 @@ func testInstanceSettings(e *env) {
 			e.t.Fatalf("%s: %v", step, err)
 		}
 	}
-	if _, err := e.b.Stop(e.ctx, m.ID, false); err != nil {
-		e.t.Fatal(err)
-	}
-	e.settle()
+	e.stop(m.ID)
 	set.Options.Monitoring = false
 	if err := sb.ApplySettings(e.ctx, m.ID, set); err != nil {
 		e.t.Fatalf("stopped: %v", err)
@@ -130,10 +127,7 @@ func testImages(e *env) {
 		e.settle()
 		e.wantState(m.ID, backend.Running)
 	}
-	if _, err := e.b.Stop(e.ctx, m.ID, false); err != nil {
-		e.t.Fatal(err)
-	}
-	e.settle()
+	e.stop(m.ID)
 	if _, err := ib.CreateImage(e.ctx, "ami-0123456789abcdef1", m.ID, false); err != nil {
 		e.t.Errorf("CreateImage of a stopped machine: %v", err)
 	}

@@ -116,6 +116,15 @@ func (e *env) wantState(id string, want backend.State) {
 // settle lets every transition finish.
 func (e *env) settle() { e.clock.Advance(Settle) }
 
+// stop stops a running machine and lets it settle.
+func (e *env) stop(id string) {
+	e.t.Helper()
+	if _, err := e.b.Stop(e.ctx, id, false); err != nil {
+		e.t.Fatal(err)
+	}
+	e.settle()
+}
+
 // reopen closes the backend and builds a new one on the same store.
 func (e *env) reopen() {
 	e.t.Helper()
@@ -199,10 +208,7 @@ func testWrongStates(e *env) {
 	if _, err := e.b.Start(e.ctx, m.ID); !errors.Is(err, backend.ErrIncorrectState) {
 		e.t.Errorf("start running: got %v, want ErrIncorrectState", err)
 	}
-	if _, err := e.b.Stop(e.ctx, m.ID, false); err != nil {
-		e.t.Fatal(err)
-	}
-	e.settle()
+	e.stop(m.ID)
 	stopped := []struct {
 		name string
 		op   func() error
@@ -269,10 +275,7 @@ func testRestart(e *env) {
 	pending := e.run("i-0000000000000a004")
 	stopped := e.run("i-0000000000000a005")
 	e.settle()
-	if _, err := e.b.Stop(e.ctx, stopped.ID, false); err != nil {
-		e.t.Fatal(err)
-	}
-	e.settle()
+	e.stop(stopped.ID)
 	booting := e.run("i-0000000000000a006")
 	e.reopen()
 	e.wantState(pending.ID, backend.Running)
