@@ -66,6 +66,7 @@ start new "$p_new" "$a_new"
 timeout 3600 bin/limitsrv -addr "127.0.0.1:$p_lim" -mode sigv4 -keys "$work/new/keys.txt" -pidfile "$work/limitsrv.pid" >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/limitsrv.pid" ] && break; sleep 0.1; done
+# shellcheck disable=SC2034 # read through pid_var below
 pid_lim=$(cat "$work/limitsrv.pid")
 
 # One instance by id (the middle line of ids.txt: ACCESS_KEY INSTANCE_ID),
@@ -93,7 +94,7 @@ for r in $(seq 1 "$rounds"); do
     m=$(timeout 60 wrk -t2 -c32 -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
     t1=$(ticks "${!pid_var}")
     [ -z "$prof" ] || wait "$prof"
-    n=$(get done "$m")
+    n=$(get "done" "$m")
     [ "$(get err "$m")" = 0 ] || { echo "wrkab.sh: $v: errors: $m" >&2; exit 1; }
     printf '%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')"
   done
