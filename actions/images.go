@@ -224,7 +224,10 @@ func (s *Service) describeImages(r *Request) (any, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", strings.Join(missing, ", "))
+		if len(missing) > 1 {
+			return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image ids '[%s]' do not exist", strings.Join(missing, ", "))
+		}
+		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", missing[0])
 	}
 	owners, by := r.Params.List("Owner"), r.Params.List("ExecutableBy")
 	var out []imageXML

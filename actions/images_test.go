@@ -502,3 +502,29 @@ func TestCreateImageRefusedByBackend(t *testing.T) {
 		t.Errorf("after the refusal: got %d images and %d snapshots, want none", len(images), len(snaps))
 	}
 }
+
+// TestImageMessagesAreEC2s: the words EC2 answers with (moto's
+// aws_verified test_ami_describe_non_existent, and AWS's own answers).
+func TestImageMessagesAreEC2s(t *testing.T) {
+	e := newImageEnv(t, nil)
+	id := e.createImage(t, "alice")
+	e.clock.Advance(settle)
+	snap := e.image(t, "alice", id).BlockDevices[0].Ebs.SnapshotID
+	tests := []struct {
+		name, action string
+		kv           []string
+		want         string
+	}{
+		{"one unknown image", "DescribeImages", []string{"ImageId.1", "ami-abcd1234"}, "The image id '[ami-abcd1234]' does not exist"},
+		{"two unknown images", "DescribeImages", []string{"ImageId.1", "ami-abcd1234", "ImageId.2", "ami-1234abcd"}, "The image ids '[ami-abcd1234, ami-1234abcd]' do not exist"},
+		{"snapshot of an image", "DeleteSnapshot", []string{"SnapshotId", snap}, "The snapshot " + snap + " is currently in use by " + id},
+		{"tag of another type", "CreateImage", []string{"InstanceId", e.inst, "Name", "web-v2", "TagSpecification.1.ResourceType", "invalid-resource-type", "TagSpecification.1.Tag.1.Key", "k"},
+			"'invalid-resource-type' is not a valid taggable resource type for this operation."},
+	}
+	for _, c := range tests {
+		_, err := e.call(t, "alice", c.action, c.kv...)
+		if got := ec2err.As(err).Message; err == nil || got != c.want {
+			t.Errorf("%s: got %v, want message %q", c.name, err, c.want)
+		}
+	}
+}

@@ -343,8 +343,8 @@ func (p *Params) Filters() ([]Filter, error) {
 	total := 0
 	for _, s := range p.Structs("Filter") {
 		name := s.String("Name")
-		if name == "" {
-			return nil, ec2err.Missing(s.full("Name"))
+		if name == "" { // EC2's words for a filter without a name
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "The filter 'null' is invalid")
 		}
 		f := Filter{Name: name, Values: s.List("Value")}
 		if total += len(f.Values); total > MaxFilterValues {

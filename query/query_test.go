@@ -57,12 +57,10 @@ func TestFilters(t *testing.T) {
 	if !got[1].Match([]string{"db", "webserver"}) || got[1].Match([]string{"db"}) {
 		t.Errorf("tag:Name web*: got no match for webserver or a match for db")
 	}
+	// EC2's answer to a filter without a name (seen by AWS SDK users).
 	_, err = params("Filter.1.Value.1", "x").Filters()
-	if !ec2err.Is(err, ec2err.MissingParameter) {
-		t.Errorf("filter without name: got %v, want MissingParameter", err)
-	}
-	if e := ec2err.As(err); e.Message != "The request must contain the parameter Filter.1.Name" {
-		t.Errorf("got message %q, want it to name Filter.1.Name", e.Message)
+	if e := ec2err.As(err); e.Code != ec2err.InvalidParameterValue || e.Message != "The filter 'null' is invalid" {
+		t.Errorf("filter without name: got %v, want InvalidParameterValue: The filter 'null' is invalid", err)
 	}
 }
 
