@@ -522,8 +522,7 @@ func TestImageMessagesAreEC2s(t *testing.T) {
 			"'invalid-resource-type' is not a valid taggable resource type for this operation."},
 	}
 	for _, c := range tests {
-		_, err := e.call(t, "alice", c.action, c.kv...)
-		if got := ec2err.As(err).Message; err == nil || got != c.want {
+		if _, err := e.call(t, "alice", c.action, c.kv...); err == nil || ec2err.As(err).Message != c.want {
 			t.Errorf("%s: got %v, want message %q", c.name, err, c.want)
 		}
 	}
