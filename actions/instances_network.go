@@ -69,7 +69,7 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 			return nr, ec2err.BadValue("NetworkInterface.1.DeviceIndex", idx, "An instance here has one network interface, its primary: DeviceIndex 0.")
 		}
 		for _, f := range unsupportedInterfaceFields {
-			if ni.Has(f) {
+			if ni.Has(f) || len(ni.Struct(f).Values()) > 0 { // a value, or a list of them
 				return nr, ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.%s is not supported here: the primary interface gets one private IPv4 address from its subnet.", f)
 			}
 		}

@@ -186,6 +186,8 @@ func TestLaunchNetworkErrors(t *testing.T) {
 		{"second device", []string{"NetworkInterface.1.DeviceIndex", "1"}, ec2err.InvalidParameterValue},
 		{"two interfaces", ni("NetworkInterface.2.DeviceIndex", "1"), ec2err.UnsupportedOperation},
 		{"existing interface", ni("NetworkInterface.1.NetworkInterfaceId", "eni-0123456789abcdef0"), ec2err.UnsupportedOperation},
+		{"secondary addresses", ni("NetworkInterface.1.PrivateIpAddresses.1.PrivateIpAddress", "10.77.0.20", "NetworkInterface.1.PrivateIpAddresses.1.Primary", "true"), ec2err.UnsupportedOperation},
+		{"ipv6 addresses", ni("NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", "2001:db8::1"), ec2err.UnsupportedOperation},
 		{"interface description too long", ni("NetworkInterface.1.Description", strings.Repeat("d", 256)), ec2err.InvalidParameterValue},
 		{"interface kept on termination", ni("NetworkInterface.1.DeleteOnTermination", "false"), ec2err.UnsupportedOperation},
 		{"address outside the subnet", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.3.5"}, ec2err.InvalidParameterValue},
