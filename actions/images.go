@@ -313,7 +313,7 @@ func instanceTypeItem(t templates.InstanceType) instanceTypeXML {
 		ProcessorInfo:                 processorInfoXML{itemsXML{[]string{t.Architecture}}},
 		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads},
 		MemoryInfo:                    memoryInfoXML{t.MemoryMiB},
-		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t"),
+		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t") && !strings.HasPrefix(t.Name, "t1."), // t1 predates CPU credits
 		SupportedBootModes:            itemsXML{[]string{"legacy-bios", "uefi"}},
 	}
 }
@@ -336,6 +336,10 @@ func instanceTypeAttrs(x instanceTypeXML) Attrs {
 			return []string{x.Hypervisor}, true
 		case "vcpu-info.default-vcpus":
 			return []string{strconv.Itoa(x.VCpuInfo.DefaultVCpus)}, true
+		case "vcpu-info.default-cores":
+			return []string{strconv.Itoa(x.VCpuInfo.DefaultCores)}, true
+		case "vcpu-info.default-threads-per-core":
+			return []string{strconv.Itoa(x.VCpuInfo.DefaultThreadsPerCore)}, true
 		case "memory-info.size-in-mib":
 			return []string{strconv.Itoa(x.MemoryInfo.SizeInMiB)}, true
 		case "processor-info.supported-architecture":

@@ -15,6 +15,7 @@ import (
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
 )
 
 // imageEnv is alice's running instance with an extra 3 GiB volume at
@@ -524,6 +525,31 @@ func TestImageMessagesAreEC2s(t *testing.T) {
 	for _, c := range tests {
 		if _, err := e.call(t, "alice", c.action, c.kv...); err == nil || ec2err.As(err).Message != c.want {
 			t.Errorf("%s: got %v, want message %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestInstanceTypeFacts: what DescribeInstanceTypes says of a type and the
+// documented filters on it (t1 is not a burstable type in EC2's answers;
+// vcpu-info.default-cores is one of its documented filters).
+func TestInstanceTypeFacts(t *testing.T) {
+	cases := []struct {
+		typ       templates.InstanceType
+		burstable bool
+		cores     string
+	}{
+		{templates.InstanceType{Name: "t1.micro", VCPUs: 1, Architecture: "x86_64"}, false, "1"},
+		{templates.InstanceType{Name: "t3.micro", VCPUs: 2, Architecture: "x86_64"}, true, "1"},
+		{templates.InstanceType{Name: "t4g.micro", VCPUs: 2, Architecture: "arm64"}, true, "2"},
+		{templates.InstanceType{Name: "m5.large", VCPUs: 2, Architecture: "x86_64"}, false, "1"},
+	}
+	for _, c := range cases {
+		x := instanceTypeItem(c.typ)
+		if x.BurstablePerformanceSupported != c.burstable {
+			t.Errorf("%s: got burstable %v, want %v", c.typ.Name, x.BurstablePerformanceSupported, c.burstable)
+		}
+		if got, ok := instanceTypeAttrs(x)("vcpu-info.default-cores"); !ok || !slices.Equal(got, []string{c.cores}) {
+			t.Errorf("%s: filter vcpu-info.default-cores got %v (known %v), want [%s]", c.typ.Name, got, ok, c.cores)
 		}
 	}
 }
