@@ -257,9 +257,10 @@ type processorInfoXML struct {
 }
 
 type vcpuInfoXML struct {
-	DefaultVCpus          int `xml:"defaultVCpus"`
-	DefaultCores          int `xml:"defaultCores"`
-	DefaultThreadsPerCore int `xml:"defaultThreadsPerCore"`
+	DefaultVCpus          int      `xml:"defaultVCpus"`
+	DefaultCores          int      `xml:"defaultCores"`
+	DefaultThreadsPerCore int      `xml:"defaultThreadsPerCore"`
+	ValidThreadsPerCore   []string `xml:"validThreadsPerCore>item"` // 1 up to the default: SMT may be turned off
 }
 
 type memoryInfoXML struct {
@@ -311,11 +312,20 @@ func instanceTypeItem(t templates.InstanceType) instanceTypeXML {
 		SupportedVirtualizationTypes:  itemsXML{[]string{"hvm"}},
 		Hypervisor:                    "xen",
 		ProcessorInfo:                 processorInfoXML{itemsXML{[]string{t.Architecture}}},
-		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads},
+		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads, ValidThreadsPerCore: validThreads(threads)},
 		MemoryInfo:                    memoryInfoXML{t.MemoryMiB},
 		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t") && !strings.HasPrefix(t.Name, "t1."), // t1 predates CPU credits
 		SupportedBootModes:            itemsXML{[]string{"legacy-bios", "uefi"}},
 	}
+}
+
+// validThreads is 1 … threads per core.
+func validThreads(threads int) []string {
+	var out []string
+	for n := 1; n <= threads; n++ {
+		out = append(out, strconv.Itoa(n))
+	}
+	return out
 }
 
 func instanceTypeAttrs(x instanceTypeXML) Attrs {
@@ -340,6 +350,8 @@ func instanceTypeAttrs(x instanceTypeXML) Attrs {
 			return []string{strconv.Itoa(x.VCpuInfo.DefaultCores)}, true
 		case "vcpu-info.default-threads-per-core":
 			return []string{strconv.Itoa(x.VCpuInfo.DefaultThreadsPerCore)}, true
+		case "vcpu-info.valid-threads-per-core":
+			return x.VCpuInfo.ValidThreadsPerCore, true
 		case "memory-info.size-in-mib":
 			return []string{strconv.Itoa(x.MemoryInfo.SizeInMiB)}, true
 		case "processor-info.supported-architecture":

@@ -537,11 +537,12 @@ func TestInstanceTypeFacts(t *testing.T) {
 		typ       templates.InstanceType
 		burstable bool
 		cores     string
+		threads   []string // vcpu-info.valid-threads-per-core
 	}{
-		{templates.InstanceType{Name: "t1.micro", VCPUs: 1, Architecture: "x86_64"}, false, "1"},
-		{templates.InstanceType{Name: "t3.micro", VCPUs: 2, Architecture: "x86_64"}, true, "1"},
-		{templates.InstanceType{Name: "t4g.micro", VCPUs: 2, Architecture: "arm64"}, true, "2"},
-		{templates.InstanceType{Name: "m5.large", VCPUs: 2, Architecture: "x86_64"}, false, "1"},
+		{templates.InstanceType{Name: "t1.micro", VCPUs: 1, Architecture: "x86_64"}, false, "1", []string{"1"}},
+		{templates.InstanceType{Name: "t3.micro", VCPUs: 2, Architecture: "x86_64"}, true, "1", []string{"1", "2"}},
+		{templates.InstanceType{Name: "t4g.micro", VCPUs: 2, Architecture: "arm64"}, true, "2", []string{"1"}},
+		{templates.InstanceType{Name: "m5.large", VCPUs: 2, Architecture: "x86_64"}, false, "1", []string{"1", "2"}},
 	}
 	for _, c := range cases {
 		x := instanceTypeItem(c.typ)
@@ -550,6 +551,9 @@ func TestInstanceTypeFacts(t *testing.T) {
 		}
 		if got, ok := instanceTypeAttrs(x)("vcpu-info.default-cores"); !ok || !slices.Equal(got, []string{c.cores}) {
 			t.Errorf("%s: filter vcpu-info.default-cores got %v (known %v), want [%s]", c.typ.Name, got, ok, c.cores)
+		}
+		if got, ok := instanceTypeAttrs(x)("vcpu-info.valid-threads-per-core"); !ok || !slices.Equal(got, c.threads) {
+			t.Errorf("%s: filter vcpu-info.valid-threads-per-core got %v (known %v), want %v", c.typ.Name, got, ok, c.threads)
 		}
 	}
 }
