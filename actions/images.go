@@ -257,10 +257,10 @@ type processorInfoXML struct {
 }
 
 type vcpuInfoXML struct {
-	DefaultVCpus          int      `xml:"defaultVCpus"`
-	DefaultCores          int      `xml:"defaultCores"`
-	DefaultThreadsPerCore int      `xml:"defaultThreadsPerCore"`
-	ValidThreadsPerCore   []string `xml:"validThreadsPerCore>item"` // 1 up to the default: SMT may be turned off
+	DefaultVCpus          int              `xml:"defaultVCpus"`
+	DefaultCores          int              `xml:"defaultCores"`
+	DefaultThreadsPerCore int              `xml:"defaultThreadsPerCore"`
+	ValidThreadsPerCore   *itemSet[string] `xml:"validThreadsPerCore"` // 1 up to the default: SMT may be turned off
 }
 
 type memoryInfoXML struct {
@@ -312,15 +312,19 @@ func instanceTypeItem(t templates.InstanceType) instanceTypeXML {
 		SupportedVirtualizationTypes:  itemsXML{[]string{"hvm"}},
 		Hypervisor:                    "xen",
 		ProcessorInfo:                 processorInfoXML{itemsXML{[]string{t.Architecture}}},
-		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads, ValidThreadsPerCore: validThreads(threads)},
+		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads, ValidThreadsPerCore: setOf(validThreads(t.Name, current, threads))},
 		MemoryInfo:                    memoryInfoXML{t.MemoryMiB},
 		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t") && !strings.HasPrefix(t.Name, "t1."), // t1 predates CPU credits
 		SupportedBootModes:            itemsXML{[]string{"legacy-bios", "uefi"}},
 	}
 }
 
-// validThreads is 1 … threads per core.
-func validThreads(threads int) []string {
+// validThreads is 1 … threads per core, for the types whose CPU options
+// may be set (EC2 lists none for T2 and the previous generation).
+func validThreads(name string, current bool, threads int) []string {
+	if !current || strings.HasPrefix(name, "t2.") {
+		return nil
+	}
 	var out []string
 	for n := 1; n <= threads; n++ {
 		out = append(out, strconv.Itoa(n))
@@ -351,7 +355,10 @@ func instanceTypeAttrs(x instanceTypeXML) Attrs {
 		case "vcpu-info.default-threads-per-core":
 			return []string{strconv.Itoa(x.VCpuInfo.DefaultThreadsPerCore)}, true
 		case "vcpu-info.valid-threads-per-core":
-			return x.VCpuInfo.ValidThreadsPerCore, true
+			if x.VCpuInfo.ValidThreadsPerCore == nil {
+				return nil, true
+			}
+			return x.VCpuInfo.ValidThreadsPerCore.Items, true
 		case "memory-info.size-in-mib":
 			return []string{strconv.Itoa(x.MemoryInfo.SizeInMiB)}, true
 		case "processor-info.supported-architecture":

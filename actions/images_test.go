@@ -539,7 +539,8 @@ func TestInstanceTypeFacts(t *testing.T) {
 		cores     string
 		threads   []string // vcpu-info.valid-threads-per-core
 	}{
-		{templates.InstanceType{Name: "t1.micro", VCPUs: 1, Architecture: "x86_64"}, false, "1", []string{"1"}},
+		{templates.InstanceType{Name: "t1.micro", VCPUs: 1, Architecture: "x86_64"}, false, "1", nil},
+		{templates.InstanceType{Name: "t2.micro", VCPUs: 1, Architecture: "x86_64"}, true, "1", nil},
 		{templates.InstanceType{Name: "t3.micro", VCPUs: 2, Architecture: "x86_64"}, true, "1", []string{"1", "2"}},
 		{templates.InstanceType{Name: "t4g.micro", VCPUs: 2, Architecture: "arm64"}, true, "2", []string{"1"}},
 		{templates.InstanceType{Name: "m5.large", VCPUs: 2, Architecture: "x86_64"}, false, "1", []string{"1", "2"}},
