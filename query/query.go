@@ -396,8 +396,8 @@ func (p *Params) TagSpecifications() ([]TagSpecification, error) {
 			return nil, err
 		}
 		rt := s.String("ResourceType")
-		if rt == "" {
-			return nil, ec2err.Missing(s.full("ResourceType"))
+		if rt == "" { // EC2's words
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag specification resource type must have a value")
 		}
 		out = append(out, TagSpecification{ResourceType: rt, Tags: tags})
 	}

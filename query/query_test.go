@@ -86,6 +86,11 @@ func TestTagSpecifications(t *testing.T) {
 	if e := ec2err.As(err); e.Code != ec2err.MissingParameter || e.Message != "The request must contain the parameter TagSpecification.1.Tag.1.Key" {
 		t.Errorf("got %v, want MissingParameter naming TagSpecification.1.Tag.1.Key", err)
 	}
+	// EC2's answer to a specification without a type (quoted by AWS SDK users).
+	_, err = params("TagSpecification.1.Tag.1.Key", "k").TagSpecifications()
+	if err == nil || ec2err.As(err).Code != ec2err.InvalidParameterValue || ec2err.As(err).Message != "Tag specification resource type must have a value" {
+		t.Errorf("no resource type: got %v, want InvalidParameterValue: Tag specification resource type must have a value", err)
+	}
 }
 
 func TestScalars(t *testing.T) {
