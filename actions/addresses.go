@@ -39,11 +39,12 @@ import (
 // intent the same way, undoing Target as well, so store and network agree.
 
 var addressActions = map[string]Handler{
-	"AllocateAddress":     (*Service).allocateAddress,
-	"AssociateAddress":    (*Service).associateAddress,
-	"DisassociateAddress": (*Service).disassociateAddress,
-	"ReleaseAddress":      (*Service).releaseAddress,
-	"DescribeAddresses":   (*Service).describeAddresses,
+	"AllocateAddress":            (*Service).allocateAddress,
+	"AssociateAddress":           (*Service).associateAddress,
+	"DisassociateAddress":        (*Service).disassociateAddress,
+	"ReleaseAddress":             (*Service).releaseAddress,
+	"DescribeAddresses":          (*Service).describeAddresses,
+	"DescribeAddressesAttribute": (*Service).describeAddressesAttribute, // addresses_attribute.go
 }
 
 const (

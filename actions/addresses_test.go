@@ -204,7 +204,7 @@ func TestAllocateAddress(t *testing.T) {
 	}{
 		{"no pool configured", nil, nil, ec2err.AddressLimitExceeded, "configured no elastic IP pool"},
 		{"bad domain", []string{"203.0.113.10"}, []string{"Domain", "classic"}, ec2err.InvalidParameterValue, "vpc or standard"},
-		{"tag for another resource type", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "k"}, ec2err.InvalidParameterValue, "elastic-ip"},
+		{"tag for another resource type", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "k"}, ec2err.InvalidParameterValue, "'instance' is not a valid taggable resource type"},
 		{"reserved tag key", []string{"203.0.113.10"}, []string{"TagSpecification.1.ResourceType", "elastic-ip", "TagSpecification.1.Tag.1.Key", "aws:x"}, ec2err.InvalidParameterValue, "reserved"},
 		{"address outside the pool", []string{"203.0.113.10"}, []string{"Address", "198.51.100.1"}, ec2err.InvalidAddressNotFound, "not available from this endpoint's elastic IP pool"},
 		{"dry run", []string{"203.0.113.10"}, []string{"DryRun", "true"}, ec2err.DryRunOperation, ""},

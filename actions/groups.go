@@ -1058,6 +1058,13 @@ func (s *Service) describeSecurityGroupRules(r *Request) (any, error) {
 	if err := checkFilterNames(filters, groupRuleAttrs(groupRule{group: &store.SecurityGroup{}})); err != nil {
 		return nil, err
 	}
+	for _, f := range filters {
+		for _, v := range f.Values {
+			if f.Name == "group-id" && !strings.ContainsAny(v, "*?") && !store.ValidID("sg", v) {
+				return nil, ec2err.New(ec2err.InvalidGroupIDMalformed, "The security group ID '%s' is malformed", v)
+			}
+		}
+	}
 	owner := r.User.Name
 	if err := s.ensureDefaultNetwork(owner); err != nil {
 		return nil, err

@@ -206,6 +206,14 @@ func TestRevoke(t *testing.T) {
 	}
 	_, err = e.call(t, "alice", "DescribeSecurityGroupRules", "SecurityGroupRuleId.1", rules[0].ID)
 	wantCode(t, err, ec2err.InvalidSecurityGroupRuleIDNF)
+
+	// A group id filter is checked as EC2 checks it (moto's aws_verified
+	// test_invalid_security_group_id_in_rules_search); a wildcard is a pattern.
+	_, err = e.call(t, "alice", "DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", "foobar")
+	if err == nil || ec2err.As(err).Code != ec2err.InvalidGroupIDMalformed || ec2err.As(err).Message != "The security group ID 'foobar' is malformed" {
+		t.Errorf("group-id filter foobar: got %v, want InvalidGroupId.Malformed: The security group ID 'foobar' is malformed", err)
+	}
+	e.mustCall(t, "alice", "DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", "sg-*")
 }
 
 func TestDeleteSecurityGroup(t *testing.T) {

@@ -224,7 +224,10 @@ func (s *Service) describeImages(r *Request) (any, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", strings.Join(missing, ", "))
+		if len(missing) > 1 {
+			return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image ids '[%s]' do not exist", strings.Join(missing, ", "))
+		}
+		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist", missing[0])
 	}
 	owners, by := r.Params.List("Owner"), r.Params.List("ExecutableBy")
 	var out []imageXML
@@ -254,9 +257,10 @@ type processorInfoXML struct {
 }
 
 type vcpuInfoXML struct {
-	DefaultVCpus          int `xml:"defaultVCpus"`
-	DefaultCores          int `xml:"defaultCores"`
-	DefaultThreadsPerCore int `xml:"defaultThreadsPerCore"`
+	DefaultVCpus          int              `xml:"defaultVCpus"`
+	DefaultCores          int              `xml:"defaultCores"`
+	DefaultThreadsPerCore int              `xml:"defaultThreadsPerCore"`
+	ValidThreadsPerCore   *itemSet[string] `xml:"validThreadsPerCore"` // 1 up to the default: SMT may be turned off
 }
 
 type memoryInfoXML struct {
@@ -308,11 +312,24 @@ func instanceTypeItem(t templates.InstanceType) instanceTypeXML {
 		SupportedVirtualizationTypes:  itemsXML{[]string{"hvm"}},
 		Hypervisor:                    "xen",
 		ProcessorInfo:                 processorInfoXML{itemsXML{[]string{t.Architecture}}},
-		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads},
+		VCpuInfo:                      vcpuInfoXML{DefaultVCpus: t.VCPUs, DefaultCores: t.VCPUs / threads, DefaultThreadsPerCore: threads, ValidThreadsPerCore: setOf(validThreads(t.Name, current, threads))},
 		MemoryInfo:                    memoryInfoXML{t.MemoryMiB},
-		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t"),
+		BurstablePerformanceSupported: strings.HasPrefix(t.Name, "t") && !strings.HasPrefix(t.Name, "t1."), // t1 predates CPU credits
 		SupportedBootModes:            itemsXML{[]string{"legacy-bios", "uefi"}},
 	}
+}
+
+// validThreads is 1 … threads per core, for the types whose CPU options
+// may be set (EC2 lists none for T2 and the previous generation).
+func validThreads(name string, current bool, threads int) []string {
+	if !current || strings.HasPrefix(name, "t2.") {
+		return nil
+	}
+	var out []string
+	for n := 1; n <= threads; n++ {
+		out = append(out, strconv.Itoa(n))
+	}
+	return out
 }
 
 func instanceTypeAttrs(x instanceTypeXML) Attrs {
@@ -333,6 +350,15 @@ func instanceTypeAttrs(x instanceTypeXML) Attrs {
 			return []string{x.Hypervisor}, true
 		case "vcpu-info.default-vcpus":
 			return []string{strconv.Itoa(x.VCpuInfo.DefaultVCpus)}, true
+		case "vcpu-info.default-cores":
+			return []string{strconv.Itoa(x.VCpuInfo.DefaultCores)}, true
+		case "vcpu-info.default-threads-per-core":
+			return []string{strconv.Itoa(x.VCpuInfo.DefaultThreadsPerCore)}, true
+		case "vcpu-info.valid-threads-per-core":
+			if x.VCpuInfo.ValidThreadsPerCore == nil {
+				return nil, true
+			}
+			return x.VCpuInfo.ValidThreadsPerCore.Items, true
 		case "memory-info.size-in-mib":
 			return []string{strconv.Itoa(x.MemoryInfo.SizeInMiB)}, true
 		case "processor-info.supported-architecture":

@@ -165,7 +165,7 @@ func snapshotInImage(tx store.Tx, owner, snapshotID string) error {
 	for _, im := range images {
 		for _, d := range im.Devices {
 			if d.SnapshotID == snapshotID {
-				return ec2err.New(ec2err.InvalidSnapshotInUse, "The snapshot %s is currently in use by %s; deregister that image first.", snapshotID, im.ID)
+				return ec2err.New(ec2err.InvalidSnapshotInUse, "The snapshot %s is currently in use by %s", snapshotID, im.ID)
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/templates"
 )
 
 // imageEnv is alice's running instance with an extra 3 GiB volume at
@@ -500,5 +501,60 @@ func TestCreateImageRefusedByBackend(t *testing.T) {
 	snaps := e.mustCall(t, "alice", "DescribeSnapshots", "Owner.1", "self").(*describeSnapshotsResponse).Snapshots
 	if len(images)+len(snaps) != 0 {
 		t.Errorf("after the refusal: got %d images and %d snapshots, want none", len(images), len(snaps))
+	}
+}
+
+// TestImageMessagesAreEC2s: the words EC2 answers with (moto's
+// aws_verified test_ami_describe_non_existent, and AWS's own answers).
+func TestImageMessagesAreEC2s(t *testing.T) {
+	e := newImageEnv(t, nil)
+	id := e.createImage(t, "alice")
+	e.clock.Advance(settle)
+	snap := e.image(t, "alice", id).BlockDevices[0].Ebs.SnapshotID
+	tests := []struct {
+		name, action string
+		kv           []string
+		want         string
+	}{
+		{"one unknown image", "DescribeImages", []string{"ImageId.1", "ami-abcd1234"}, "The image id '[ami-abcd1234]' does not exist"},
+		{"two unknown images", "DescribeImages", []string{"ImageId.1", "ami-abcd1234", "ImageId.2", "ami-1234abcd"}, "The image ids '[ami-abcd1234, ami-1234abcd]' do not exist"},
+		{"snapshot of an image", "DeleteSnapshot", []string{"SnapshotId", snap}, "The snapshot " + snap + " is currently in use by " + id},
+		{"tag of another type", "CreateImage", []string{"InstanceId", e.inst, "Name", "web-v2", "TagSpecification.1.ResourceType", "invalid-resource-type", "TagSpecification.1.Tag.1.Key", "k"},
+			"'invalid-resource-type' is not a valid taggable resource type for this operation."},
+	}
+	for _, c := range tests {
+		if _, err := e.call(t, "alice", c.action, c.kv...); err == nil || ec2err.As(err).Message != c.want {
+			t.Errorf("%s: got %v, want message %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestInstanceTypeFacts: what DescribeInstanceTypes says of a type and the
+// documented filters on it (t1 is not a burstable type in EC2's answers;
+// vcpu-info.default-cores is one of its documented filters).
+func TestInstanceTypeFacts(t *testing.T) {
+	cases := []struct {
+		typ       templates.InstanceType
+		burstable bool
+		cores     string
+		threads   []string // vcpu-info.valid-threads-per-core
+	}{
+		{templates.InstanceType{Name: "t1.micro", VCPUs: 1, Architecture: "x86_64"}, false, "1", nil},
+		{templates.InstanceType{Name: "t2.micro", VCPUs: 1, Architecture: "x86_64"}, true, "1", nil},
+		{templates.InstanceType{Name: "t3.micro", VCPUs: 2, Architecture: "x86_64"}, true, "1", []string{"1", "2"}},
+		{templates.InstanceType{Name: "t4g.micro", VCPUs: 2, Architecture: "arm64"}, true, "2", []string{"1"}},
+		{templates.InstanceType{Name: "m5.large", VCPUs: 2, Architecture: "x86_64"}, false, "1", []string{"1", "2"}},
+	}
+	for _, c := range cases {
+		x := instanceTypeItem(c.typ)
+		if x.BurstablePerformanceSupported != c.burstable {
+			t.Errorf("%s: got burstable %v, want %v", c.typ.Name, x.BurstablePerformanceSupported, c.burstable)
+		}
+		if got, ok := instanceTypeAttrs(x)("vcpu-info.default-cores"); !ok || !slices.Equal(got, []string{c.cores}) {
+			t.Errorf("%s: filter vcpu-info.default-cores got %v (known %v), want [%s]", c.typ.Name, got, ok, c.cores)
+		}
+		if got, ok := instanceTypeAttrs(x)("vcpu-info.valid-threads-per-core"); !ok || !slices.Equal(got, c.threads) {
+			t.Errorf("%s: filter vcpu-info.valid-threads-per-core got %v (known %v), want %v", c.typ.Name, got, ok, c.threads)
+		}
 	}
 }

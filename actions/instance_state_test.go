@@ -118,7 +118,7 @@ var stateCases = []stateCase{
 // noInstanceID lists the actions that name no instance; together with
 // stateCases it must classify every action of Table().
 var noInstanceID = []string{
-	"AllocateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
+	"AllocateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses", "DescribeAddressesAttribute",
 	"CreateSecurityGroup", "DescribeSecurityGroups", "DeleteSecurityGroup", "DescribeSecurityGroupRules",
 	"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
 	"DescribeImages", "DescribeInstanceTypes", "RunInstances",

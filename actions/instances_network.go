@@ -40,7 +40,7 @@ const maxInterfaceDescription = 255
 var unsupportedInterfaceFields = []string{
 	"NetworkInterfaceId", "PrivateIpAddresses", "SecondaryPrivateIpAddressCount",
 	"Ipv6AddressCount", "Ipv6Addresses", "Ipv4Prefix", "Ipv4PrefixCount", "Ipv6Prefix", "Ipv6PrefixCount",
-	"NetworkCardIndex", "InterfaceType", "AssociateCarrierIpAddress",
+	"NetworkCardIndex", "AssociateCarrierIpAddress",
 }
 
 // parseLaunchNetwork decodes where the launch's primary interface goes.
@@ -68,8 +68,11 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 		if idx != "0" {
 			return nr, ec2err.BadValue("NetworkInterface.1.DeviceIndex", idx, "An instance here has one network interface, its primary: DeviceIndex 0.")
 		}
+		if t := ni.String("InterfaceType"); t != "" && t != "interface" { // "interface" is EC2's ordinary kind
+			return nr, ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.InterfaceType %s is not supported here: the primary interface is an ordinary one (interface).", t)
+		}
 		for _, f := range unsupportedInterfaceFields {
-			if ni.Has(f) {
+			if ni.Has(f) || len(ni.Struct(f).Values()) > 0 { // a value, or a list of them
 				return nr, ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.%s is not supported here: the primary interface gets one private IPv4 address from its subnet.", f)
 			}
 		}

@@ -118,6 +118,8 @@ func TestLaunchPlacesInstancesInSubnets(t *testing.T) {
 			n.sub[alice], n.zone, "10.1.2.78", []string{n.web[alice]}, false},
 		{"NetworkInterface.1 in the default VPC", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SecurityGroupId.1", n.defaultApp},
 			store.DefaultSubnetID(alice, zones[0]), zones[0], "", []string{n.defaultApp}, true},
+		{"NetworkInterface.1 of EC2's ordinary type", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.InterfaceType", "interface"},
+			store.DefaultSubnetID(alice, zones[0]), zones[0], "", nil, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -186,6 +188,9 @@ func TestLaunchNetworkErrors(t *testing.T) {
 		{"second device", []string{"NetworkInterface.1.DeviceIndex", "1"}, ec2err.InvalidParameterValue},
 		{"two interfaces", ni("NetworkInterface.2.DeviceIndex", "1"), ec2err.UnsupportedOperation},
 		{"existing interface", ni("NetworkInterface.1.NetworkInterfaceId", "eni-0123456789abcdef0"), ec2err.UnsupportedOperation},
+		{"EFA interface", ni("NetworkInterface.1.InterfaceType", "efa"), ec2err.UnsupportedOperation},
+		{"secondary addresses", ni("NetworkInterface.1.PrivateIpAddresses.1.PrivateIpAddress", "10.77.0.20", "NetworkInterface.1.PrivateIpAddresses.1.Primary", "true"), ec2err.UnsupportedOperation},
+		{"ipv6 addresses", ni("NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", "2001:db8::1"), ec2err.UnsupportedOperation},
 		{"interface description too long", ni("NetworkInterface.1.Description", strings.Repeat("d", 256)), ec2err.InvalidParameterValue},
 		{"interface kept on termination", ni("NetworkInterface.1.DeleteOnTermination", "false"), ec2err.UnsupportedOperation},
 		{"address outside the subnet", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.3.5"}, ec2err.InvalidParameterValue},

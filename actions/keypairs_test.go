@@ -428,7 +428,7 @@ func TestKeyPairInputErrors(t *testing.T) {
 		{"name too long", "alice", "CreateKeyPair", []string{"KeyName", strings.Repeat("k", 256)}, ec2err.InvalidParameterValue, "255"},
 		{"group naming rule", "carol", "CreateKeyPair", []string{"KeyName", "default"}, ec2err.InvalidParameterValue, "start with 'carol-'"},
 		{"naming rule on import", "carol", "ImportKeyPair", []string{"KeyName", "mine", "PublicKeyMaterial", "eA=="}, ec2err.InvalidParameterValue, "carol-"},
-		{"wrong tag resource", "alice", "CreateKeyPair", []string{"KeyName", "k", "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "a"}, ec2err.InvalidParameterValue, "key-pair"},
+		{"wrong tag resource", "alice", "CreateKeyPair", []string{"KeyName", "k", "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "a"}, ec2err.InvalidParameterValue, "'instance' is not a valid taggable resource type"},
 		{"no material", "alice", "ImportKeyPair", []string{"KeyName", "k"}, ec2err.MissingParameter, "PublicKeyMaterial"},
 		{"bad material", "alice", "ImportKeyPair", []string{"KeyName", "k", "PublicKeyMaterial", "eA=="}, ec2err.InvalidKeyFormat, "OpenSSH"},
 		{"delete without name", "alice", "DeleteKeyPair", nil, ec2err.MissingParameter, "KeyName"},

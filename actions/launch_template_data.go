@@ -22,28 +22,37 @@ import (
 // launchTemplateDataXML is botocore's ResponseLaunchTemplateData, in its
 // member order, for the members econe shows.
 type launchTemplateDataXML struct {
-	KernelID              string                  `xml:"kernelId,omitempty"`
-	EbsOptimized          *bool                   `xml:"ebsOptimized"`
-	IamInstanceProfile    *ltIamProfileXML        `xml:"iamInstanceProfile"`
-	BlockDeviceMappings   []ltBlockDeviceXML      `xml:"blockDeviceMappingSet>item"`
-	NetworkInterfaces     []ltNetworkInterfaceXML `xml:"networkInterfaceSet>item"`
-	ImageID               string                  `xml:"imageId,omitempty"`
-	InstanceType          string                  `xml:"instanceType,omitempty"`
-	KeyName               string                  `xml:"keyName,omitempty"`
-	Monitoring            *ltMonitoringXML        `xml:"monitoring"`
-	Placement             *ltPlacementXML         `xml:"placement"`
-	RamDiskID             string                  `xml:"ramDiskId,omitempty"`
-	DisableAPITermination *bool                   `xml:"disableApiTermination"`
-	ShutdownBehavior      string                  `xml:"instanceInitiatedShutdownBehavior,omitempty"`
-	UserData              string                  `xml:"userData,omitempty"`
-	TagSpecifications     *ltTagSpecSetXML        `xml:"tagSpecificationSet"`
-	SecurityGroupIDs      []string                `xml:"securityGroupIdSet>item"`
-	SecurityGroups        []string                `xml:"securityGroupSet>item"`
-	CreditSpecification   *ltCreditXML            `xml:"creditSpecification"`
-	CPUOptions            *ltCPUOptionsXML        `xml:"cpuOptions"`
-	HibernationOptions    *ltHibernationXML       `xml:"hibernationOptions"`
-	MetadataOptions       *ltMetadataXML          `xml:"metadataOptions"`
-	DisableAPIStop        *bool                   `xml:"disableApiStop"`
+	KernelID              string                          `xml:"kernelId,omitempty"`
+	EbsOptimized          *bool                           `xml:"ebsOptimized"`
+	IamInstanceProfile    *ltIamProfileXML                `xml:"iamInstanceProfile"`
+	BlockDeviceMappings   *itemSet[ltBlockDeviceXML]      `xml:"blockDeviceMappingSet"`
+	NetworkInterfaces     *itemSet[ltNetworkInterfaceXML] `xml:"networkInterfaceSet"`
+	ImageID               string                          `xml:"imageId,omitempty"`
+	InstanceType          string                          `xml:"instanceType,omitempty"`
+	KeyName               string                          `xml:"keyName,omitempty"`
+	Monitoring            *ltMonitoringXML                `xml:"monitoring"`
+	Placement             *ltPlacementXML                 `xml:"placement"`
+	RamDiskID             string                          `xml:"ramDiskId,omitempty"`
+	DisableAPITermination *bool                           `xml:"disableApiTermination"`
+	ShutdownBehavior      string                          `xml:"instanceInitiatedShutdownBehavior,omitempty"`
+	UserData              string                          `xml:"userData,omitempty"`
+	TagSpecifications     *ltTagSpecSetXML                `xml:"tagSpecificationSet"`
+	SecurityGroupIDs      *itemSet[string]                `xml:"securityGroupIdSet"`
+	SecurityGroups        *itemSet[string]                `xml:"securityGroupSet"`
+	CreditSpecification   *ltCreditXML                    `xml:"creditSpecification"`
+	CPUOptions            *ltCPUOptionsXML                `xml:"cpuOptions"`
+	HibernationOptions    *ltHibernationXML               `xml:"hibernationOptions"`
+	MetadataOptions       *ltMetadataXML                  `xml:"metadataOptions"`
+	DisableAPIStop        *bool                           `xml:"disableApiStop"`
+}
+
+// setOf is a set EC2 leaves out when the data has none of it (botocore
+// reads an empty element as an empty list, not an absent one).
+func setOf[T any](items []T) *itemSet[T] {
+	if len(items) == 0 {
+		return nil
+	}
+	return &itemSet[T]{items}
 }
 
 type ltIamProfileXML struct {
@@ -199,7 +208,7 @@ func decodeTemplateData(p *query.Params) (*launchTemplateDataXML, error) {
 		RamDiskID: p.String("RamDiskId"), DisableAPITermination: d.bool("DisableApiTermination"),
 		ShutdownBehavior: d.enum("InstanceInitiatedShutdownBehavior", "stop", "terminate"),
 		UserData:         p.String("UserData"),
-		SecurityGroupIDs: p.List("SecurityGroupId"), SecurityGroups: p.List("SecurityGroup"),
+		SecurityGroupIDs: setOf(p.List("SecurityGroupId")), SecurityGroups: setOf(p.List("SecurityGroup")),
 		DisableAPIStop: d.bool("DisableApiStop"),
 	}
 	if _, err := p.Base64("UserData"); err != nil {
@@ -211,6 +220,7 @@ func decodeTemplateData(p *query.Params) (*launchTemplateDataXML, error) {
 	if s := p.Struct("IamInstanceProfile"); s.Has("Arn") || s.Has("Name") {
 		out.IamInstanceProfile = &ltIamProfileXML{Arn: s.String("Arn"), Name: s.String("Name")}
 	}
+	var disks []ltBlockDeviceXML
 	for _, m := range p.Structs("BlockDeviceMapping") {
 		bd := ltBlockDeviceXML{DeviceName: m.String("DeviceName"), VirtualName: m.String("VirtualName")}
 		if m.Has("NoDevice") {
@@ -226,11 +236,13 @@ func decodeTemplateData(p *query.Params) (*launchTemplateDataXML, error) {
 			}
 			d.keep(ed.err)
 		}
-		out.BlockDeviceMappings = append(out.BlockDeviceMappings, bd)
+		disks = append(disks, bd)
 	}
+	out.BlockDeviceMappings = setOf(disks)
+	var nics []ltNetworkInterfaceXML
 	for _, m := range p.Structs("NetworkInterface") {
 		nd := &fieldDecoder{p: m}
-		out.NetworkInterfaces = append(out.NetworkInterfaces, ltNetworkInterfaceXML{
+		nics = append(nics, ltNetworkInterfaceXML{
 			AssociatePublicIP: nd.bool("AssociatePublicIpAddress"), DeleteOnTermination: nd.bool("DeleteOnTermination"),
 			Description: m.String("Description"), DeviceIndex: nd.int("DeviceIndex"), Groups: m.List("SecurityGroupId"),
 			InterfaceType: m.String("InterfaceType"), Ipv6AddressCount: nd.int("Ipv6AddressCount"),
@@ -240,6 +252,7 @@ func decodeTemplateData(p *query.Params) (*launchTemplateDataXML, error) {
 		})
 		d.keep(nd.err)
 	}
+	out.NetworkInterfaces = setOf(nics)
 	if p.Has("Monitoring.Enabled") {
 		out.Monitoring = &ltMonitoringXML{Enabled: *d.bool("Monitoring.Enabled")}
 	}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"encoding/xml"
 	"net/url"
 	"slices"
 	"strconv"
@@ -79,8 +80,8 @@ func TestLaunchTemplateLifecycle(t *testing.T) {
 	}
 	d := v1[0].Data
 	if d.ImageID != debianAMI || d.InstanceType != "m1.small" || d.KeyName != "lab" ||
-		!slices.Equal(d.SecurityGroupIDs, []string{"sg-0123456789abcdef0"}) ||
-		len(d.BlockDeviceMappings) != 1 || *d.BlockDeviceMappings[0].Ebs.VolumeSize != 8 ||
+		!slices.Equal(d.SecurityGroupIDs.Items, []string{"sg-0123456789abcdef0"}) ||
+		len(d.BlockDeviceMappings.Items) != 1 || *d.BlockDeviceMappings.Items[0].Ebs.VolumeSize != 8 ||
 		d.MetadataOptions.HTTPTokens != "required" || d.CreditSpecification.CPUCredits != "unlimited" ||
 		len(d.TagSpecifications.Items) != 1 || d.TagSpecifications.Items[0].Tags[0] != (tagXML{"Name", "web"}) {
 		t.Errorf("version 1 data: got %+v, want what was sent", d)
@@ -575,5 +576,22 @@ func TestTemplateTagsAreEC2s(t *testing.T) {
 	e.mustCall(t, "alice", "CreateTags", kv...)
 	if got := tagsOf(); len(got) != maxTagsPerResource+2 {
 		t.Errorf("after 50 tags of the student's: got %d tags, want 52", len(got))
+	}
+}
+
+// EC2 shows only the data a version was given: no empty sets for the
+// members it left out (moto's aws_verified test_create_launch_template_version).
+func TestTemplateDataOmitsEmptySets(t *testing.T) {
+	e := newTestEnv(t, nil)
+	id := newTemplate(t, e, "alice", "web")
+	v := newVersion(t, e, "alice", id, "LaunchTemplateData.ImageId", debianAMI)
+	raw, err := xml.Marshal(v.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []string{"blockDeviceMappingSet", "networkInterfaceSet", "securityGroupIdSet", "securityGroupSet"} {
+		if strings.Contains(string(raw), "<"+set) {
+			t.Errorf("got %s, want no %s", raw, set)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package actions
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -303,7 +302,7 @@ func specTags(p *query.Params, types ...string) (map[string][]store.Tag, error) 
 	out := map[string][]store.Tag{}
 	for _, spec := range specs {
 		if !contains(types, spec.ResourceType) {
-			return nil, ec2err.BadValue("TagSpecification.ResourceType", spec.ResourceType, fmt.Sprintf("This operation tags only resources of type '%s'.", strings.Join(types, "', '")))
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "'%s' is not a valid taggable resource type for this operation.", spec.ResourceType)
 		}
 		for _, t := range spec.Tags {
 			if err := checkTag(t.Key, t.Value); err != nil {

@@ -912,7 +912,7 @@ func (s *Service) deleteVolume(r *Request) (any, error) {
 	_, err = s.updateVolume(r, volumeID, func(_ store.Tx, v *store.Volume) error {
 		switch {
 		case v.Attachment != nil:
-			return ec2err.New(ec2err.VolumeInUse, "Volume %s is currently attached to %s; detach it first.", v.ID, v.Attachment.InstanceID)
+			return ec2err.New(ec2err.VolumeInUse, "Volume %s is currently attached to %s", v.ID, v.Attachment.InstanceID)
 		case v.State != store.VolumeAvailable:
 			return ec2err.New(ec2err.IncorrectState, "Volume %s is '%s'; only an 'available' volume can be deleted.", v.ID, v.State)
 		}

@@ -382,6 +382,11 @@ func TestAttachDetachRules(t *testing.T) {
 		_, err := f.call("alice", tc.action, args...)
 		wantVolCode(t, tc.name, err, tc.code)
 	}
+	// EC2's own words (quoted by users of the API).
+	_, err := f.call("alice", "DeleteVolume", "VolumeId", a)
+	if want := "Volume " + a + " is currently attached to " + running.ID; err == nil || ec2err.As(err).Message != want {
+		t.Errorf("delete attached: got %v, want message %q", err, want)
+	}
 	if v := f.volume("alice", c); v.Status != "available" {
 		t.Errorf("after a dry-run attach: got status %s, want available", v.Status)
 	}

@@ -14,7 +14,7 @@ import (
 // action is audited; a new action fails this test until it is listed here
 // or in mutating, so its class is chosen on purpose.
 var readOnly = []string{
-	"DescribeAccountAttributes", "DescribeAddresses", "DescribeAvailabilityZones", "DescribeImages",
+	"DescribeAccountAttributes", "DescribeAddresses", "DescribeAddressesAttribute", "DescribeAvailabilityZones", "DescribeImages",
 	"DescribeInstanceAttribute", "DescribeInstanceStatus", "DescribeInstanceTypes", "DescribeInstances",
 	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
 	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",

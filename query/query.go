@@ -343,8 +343,8 @@ func (p *Params) Filters() ([]Filter, error) {
 	total := 0
 	for _, s := range p.Structs("Filter") {
 		name := s.String("Name")
-		if name == "" {
-			return nil, ec2err.Missing(s.full("Name"))
+		if name == "" { // EC2's words for a filter without a name
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "The filter 'null' is invalid")
 		}
 		f := Filter{Name: name, Values: s.List("Value")}
 		if total += len(f.Values); total > MaxFilterValues {
@@ -396,8 +396,8 @@ func (p *Params) TagSpecifications() ([]TagSpecification, error) {
 			return nil, err
 		}
 		rt := s.String("ResourceType")
-		if rt == "" {
-			return nil, ec2err.Missing(s.full("ResourceType"))
+		if rt == "" { // EC2's words
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag specification resource type must have a value")
 		}
 		out = append(out, TagSpecification{ResourceType: rt, Tags: tags})
 	}

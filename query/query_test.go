@@ -57,12 +57,10 @@ func TestFilters(t *testing.T) {
 	if !got[1].Match([]string{"db", "webserver"}) || got[1].Match([]string{"db"}) {
 		t.Errorf("tag:Name web*: got no match for webserver or a match for db")
 	}
+	// EC2's answer to a filter without a name (seen by AWS SDK users).
 	_, err = params("Filter.1.Value.1", "x").Filters()
-	if !ec2err.Is(err, ec2err.MissingParameter) {
-		t.Errorf("filter without name: got %v, want MissingParameter", err)
-	}
-	if e := ec2err.As(err); e.Message != "The request must contain the parameter Filter.1.Name" {
-		t.Errorf("got message %q, want it to name Filter.1.Name", e.Message)
+	if e := ec2err.As(err); e.Code != ec2err.InvalidParameterValue || e.Message != "The filter 'null' is invalid" {
+		t.Errorf("filter without name: got %v, want InvalidParameterValue: The filter 'null' is invalid", err)
 	}
 }
 
@@ -87,6 +85,11 @@ func TestTagSpecifications(t *testing.T) {
 	_, err = params("TagSpecification.1.Tag.1.Value", "x", "TagSpecification.1.ResourceType", "instance").TagSpecifications()
 	if e := ec2err.As(err); e.Code != ec2err.MissingParameter || e.Message != "The request must contain the parameter TagSpecification.1.Tag.1.Key" {
 		t.Errorf("got %v, want MissingParameter naming TagSpecification.1.Tag.1.Key", err)
+	}
+	// EC2's answer to a specification without a type (quoted by AWS SDK users).
+	_, err = params("TagSpecification.1.Tag.1.Key", "k").TagSpecifications()
+	if err == nil || ec2err.As(err).Code != ec2err.InvalidParameterValue || ec2err.As(err).Message != "Tag specification resource type must have a value" {
+		t.Errorf("no resource type: got %v, want InvalidParameterValue: Tag specification resource type must have a value", err)
 	}
 }
 

@@ -379,7 +379,7 @@ func TestErrorEnvelope(t *testing.T) {
 		{"unknown filter", signedParams(http.MethodGet, "Action", "DescribeRegions", "Filter.1.Name", "colour", "Filter.1.Value.1", "red"),
 			400, ec2err.InvalidParameterValue, "colour"},
 		{"filter without a name", signedParams(http.MethodPost, "Action", "DescribeAvailabilityZones", "Filter.1.Value.1", "x"),
-			400, ec2err.MissingParameter, "Filter.1.Name"},
+			400, ec2err.InvalidParameterValue, "The filter 'null' is invalid"},
 		{"DryRun", signedParams(http.MethodPost, "Action", "DescribeAvailabilityZones", "DryRun", "true"),
 			412, ec2err.DryRunOperation, "DryRun"},
 		{"unsigned request", func(t *testing.T) *http.Request {
