@@ -43,7 +43,8 @@ type Options struct {
 	// database is unreachable; 0 means defaultBeginTimeout.
 	BeginTimeout time.Duration
 	// MaxConcurrentUpdates bounds the update transactions the Store runs
-	// at once; 0 means 1. Concurrent SERIALIZABLE writers of econe_kv
+	// at once; 0 means 1, and at most MaxConns-1 are used, so that a View
+	// always finds a connection. Concurrent SERIALIZABLE writers of econe_kv
 	// nearly always conflict (its one index's page-level predicate locks),
 	// so more abort and run again rather than get done sooner.
 	MaxConcurrentUpdates int
@@ -125,7 +126,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, maxAttempts: o.MaxAttempts, beginTimeout: o.BeginTimeout,
-		updates: make(chan struct{}, max(o.MaxConcurrentUpdates, 1))}
+		updates: make(chan struct{}, min(max(o.MaxConcurrentUpdates, 1), int(cfg.MaxConns)-1))}
 	if s.maxAttempts <= 0 {
 		s.maxAttempts = defaultMaxAttempts
 	}
