@@ -102,7 +102,7 @@ func openDriver(dataDir string, c conf.Store) (store.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
-	return postgres.Open(ctx, c.DSN, postgres.Options{MaxConns: int32(c.MaxConns)})
+	return postgres.Open(ctx, c.DSN, postgres.Options{MaxConns: int32(c.MaxConns), MaxConcurrentUpdates: c.MaxConcurrentUpdates})
 }
 
 // OpenAudit opens the audit log of cfg.

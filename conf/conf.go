@@ -270,7 +270,7 @@ func defaults() *Config {
 		Port:            4567,
 		Region:          "us-east-1",
 		DataDir:         "./econe-data",
-		Store:           Store{Driver: StoreBolt, MaxConns: defaultMaxConns, LeaderTakeover: DefaultLeaderTakeover},
+		Store:           Store{Driver: StoreBolt, MaxConns: defaultMaxConns, MaxConcurrentUpdates: defaultMaxConcurrentUpdates, LeaderTakeover: DefaultLeaderTakeover},
 		MaxRequestBytes: 1 << 20,
 		Limits: Limits{
 			HeaderReadTimeout: Duration(30 * time.Second),

@@ -14,6 +14,11 @@ const (
 
 const defaultMaxConns = 10
 
+// defaultMaxConcurrentUpdates is two SERIALIZABLE writers per replica:
+// one leaves the database idle while it waits for the server's own work,
+// more conflict with each other and run again (BENCHMARKS.md).
+const defaultMaxConcurrentUpdates = 2
+
 // DefaultLeaderTakeover (store.leader_takeover) bounds how long background work waits for a new
 // leader after the leader replica dies.
 const DefaultLeaderTakeover = Duration(15 * time.Second)
@@ -27,6 +32,9 @@ type Store struct {
 	DSN string `yaml:"dsn"`
 	// MaxConns caps the PostgreSQL connections of one server.
 	MaxConns int `yaml:"max_conns"`
+	// MaxConcurrentUpdates bounds the update transactions one server
+	// runs at once; the others wait their turn.
+	MaxConcurrentUpdates int `yaml:"max_concurrent_updates"`
 	// LeaderTakeover bounds how long, with driver postgres, the replicas
 	// go without a leader (the one running background work) after it dies.
 	LeaderTakeover Duration `yaml:"leader_takeover"`
@@ -50,6 +58,9 @@ func (c *Config) checkStore(p *problems) {
 	// A View needs a connection of its own while updates hold the others.
 	if s.MaxConns < 2 || s.MaxConns > 10000 {
 		p.add("store.max_conns", "must be 2..10000, got %d", s.MaxConns)
+	}
+	if s.MaxConcurrentUpdates < 1 || s.MaxConcurrentUpdates > 10000 {
+		p.add("store.max_concurrent_updates", "must be 1..10000, got %d", s.MaxConcurrentUpdates)
 	}
 	if s.LeaderTakeover < Duration(5*time.Second) || s.LeaderTakeover > Duration(10*time.Minute) {
 		p.add("store.leader_takeover", "must be from 5s to 10m, got %s", s.LeaderTakeover)

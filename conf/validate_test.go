@@ -149,6 +149,7 @@ func TestInvalidValues(t *testing.T) {
 			"store.dsn", "must be a postgres:// URL or key=value pairs"},
 		{"dsn with bolt", func(c *Config) { c.Store.DSN = "postgres://db/econe" }, "store.dsn", "is only used with driver postgres"},
 		{"one connection", func(c *Config) { c.Store.MaxConns = 1 }, "store.max_conns", "must be 2..10000, got 1"},
+		{"concurrent updates", func(c *Config) { c.Store.MaxConcurrentUpdates = 0 }, "store.max_concurrent_updates", "must be 1..10000, got 0"},
 		{"leader takeover", func(c *Config) { c.Store.LeaderTakeover = Duration(time.Second) }, "store.leader_takeover", "must be from 5s to 10m, got 1s"},
 		{"quota budget negative", func(c *Config) { m := quota.Money(-1); c.Quota.Budget = &m }, "quota.budget", "must be >= 0"},
 	}

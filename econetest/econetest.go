@@ -124,7 +124,9 @@ func Start(t testing.TB, opts ...func(*conf.Config)) *Env {
 
 // PostgresStore is the store config of a fresh, empty schema of srv.
 func PostgresStore(t testing.TB, srv *pgtest.Server) conf.Store {
-	return conf.Store{Driver: conf.StorePostgres, DSN: srv.NewSchema(t), MaxConns: 8, LeaderTakeover: conf.DefaultLeaderTakeover}
+	s := conf.Default().Store
+	s.Driver, s.DSN, s.MaxConns = conf.StorePostgres, srv.NewSchema(t), 8
+	return s
 }
 
 // StartConfig runs a server with exactly cfg (DataDir must be set).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
+	"github.com/econe/econe-server/store/postgres"
 )
 
 func TestStoreUnavailable(t *testing.T) {
@@ -18,6 +19,7 @@ func TestStoreUnavailable(t *testing.T) {
 		status int
 	}{
 		{"database unreachable", fmt.Errorf("%w: begin: connection refused", store.ErrUnavailable), ec2err.ServiceUnavailable, http.StatusServiceUnavailable},
+		{"update conflicts", fmt.Errorf("%w (40 attempts; the last: SQLSTATE 40001)", postgres.ErrConflicts), ec2err.ServiceUnavailable, http.StatusServiceUnavailable},
 		{"an EC2 error", ec2err.New(ec2err.InvalidInstanceIDNotFound, "no"), ec2err.InvalidInstanceIDNotFound, http.StatusBadRequest},
 		{"another error", errors.New("disk full"), ec2err.InternalError, http.StatusInternalServerError},
 	}

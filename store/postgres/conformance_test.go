@@ -11,10 +11,12 @@ import (
 	"github.com/econe/econe-server/store/storetest"
 )
 
-// open opens a store at dsn that the test's cleanup closes.
+// open opens a store at dsn that the test's cleanup closes. Its four
+// concurrent updates, as two replicas' default two, can conflict and be
+// run again, which the suite checks.
 func open(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
-	st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 8})
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 8, MaxConcurrentUpdates: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

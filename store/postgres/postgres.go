@@ -26,8 +26,8 @@ import (
 var ErrCommitUnknown = errors.New("store: the database connection was lost during COMMIT, the update may or may not have been committed")
 
 // ErrConflicts means an update kept failing on serialization conflicts
-// with concurrent updates until the retry bound.
-var ErrConflicts = errors.New("store: update conflicted with concurrent updates too often")
+// with concurrent updates until the retry bound: the store is busy.
+var ErrConflicts = fmt.Errorf("%w: the update conflicted with concurrent updates too often", store.ErrBusy)
 
 // Options tune a Store; the zero value is usable.
 type Options struct {
@@ -42,6 +42,12 @@ type Options struct {
 	// so that a request fails fast (store.ErrUnavailable) while the
 	// database is unreachable; 0 means defaultBeginTimeout.
 	BeginTimeout time.Duration
+	// MaxConcurrentUpdates bounds the update transactions the Store runs
+	// at once; 0 means 1, and at most MaxConns-1 are used, so that a View
+	// always finds a connection. Concurrent SERIALIZABLE writers of econe_kv
+	// nearly always conflict (its one index's page-level predicate locks),
+	// so more abort and run again rather than get done sooner.
+	MaxConcurrentUpdates int
 }
 
 const (
@@ -69,6 +75,9 @@ type Store struct {
 	pool         *pgxpool.Pool
 	maxAttempts  int
 	beginTimeout time.Duration
+	// updates holds a token per update in progress (its capacity is
+	// MaxConcurrentUpdates).
+	updates chan struct{}
 
 	mu     sync.Mutex
 	closed bool // under mu
@@ -116,7 +125,8 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, maxAttempts: o.MaxAttempts, beginTimeout: o.BeginTimeout}
+	s := &Store{pool: pool, maxAttempts: o.MaxAttempts, beginTimeout: o.BeginTimeout,
+		updates: make(chan struct{}, min(max(o.MaxConcurrentUpdates, 1), int(cfg.MaxConns)-1))}
 	if s.maxAttempts <= 0 {
 		s.maxAttempts = defaultMaxAttempts
 	}
@@ -194,12 +204,18 @@ func (s *Store) ReadMany(b store.Bucket, keys []string) ([][]byte, error) {
 
 // Update runs fn in a SERIALIZABLE transaction, again (after a jittered
 // backoff) while the transaction fails on a conflict, at most maxAttempts
-// times.
+// times. It waits its turn among MaxConcurrentUpdates.
 func (s *Store) Update(fn func(store.Tx) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.active.Done()
+	// The turn is kept through the backoffs: an update run again goes on
+	// at once instead of queueing behind every update that came since.
+	if err := s.turn(); err != nil {
+		return err
+	}
+	defer func() { <-s.updates }()
 	for attempt := 1; ; attempt++ {
 		err, conflict := s.attempt(beginUpdate, fn)
 		if !conflict {
@@ -209,6 +225,24 @@ func (s *Store) Update(fn func(store.Tx) error) error {
 			return fmt.Errorf("%w (%d attempts; the last: %v)", ErrConflicts, attempt, err)
 		}
 		time.Sleep(backoff(attempt))
+	}
+}
+
+// turn waits for one of the MaxConcurrentUpdates, at most beginTimeout,
+// as a transaction waits for a connection.
+func (s *Store) turn() error {
+	select {
+	case s.updates <- struct{}{}:
+		return nil
+	default:
+	}
+	wait := time.NewTimer(s.beginTimeout)
+	defer wait.Stop()
+	select {
+	case s.updates <- struct{}{}:
+		return nil
+	case <-wait.C:
+		return fmt.Errorf("%w: no turn among the %d concurrent updates within %v", store.ErrBusy, cap(s.updates), s.beginTimeout)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/store/postgres"
@@ -162,7 +163,8 @@ func TestMigrations(t *testing.T) {
 }
 
 // Two updates read a counter and then both write it: the second conflicts
-// and runs again; with one attempt allowed, it fails with ErrConflicts.
+// and runs again; with one attempt allowed, it fails with ErrConflicts,
+// which is store.ErrBusy (the server's 503).
 func TestConflictRetries(t *testing.T) {
 	srv := pgtest.Start(t)
 	cases := []struct {
@@ -176,7 +178,7 @@ func TestConflictRetries(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st, err := postgres.Open(context.Background(), srv.NewSchema(t), postgres.Options{MaxAttempts: c.maxAttempts})
+			st, err := postgres.Open(context.Background(), srv.NewSchema(t), postgres.Options{MaxAttempts: c.maxAttempts, MaxConcurrentUpdates: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,16 +210,81 @@ func TestConflictRetries(t *testing.T) {
 			failed := 0
 			for _, err := range errs {
 				switch {
-				case errors.Is(err, postgres.ErrConflicts):
+				case errors.Is(err, postgres.ErrConflicts) && errors.Is(err, store.ErrBusy):
 					failed++
 				case err != nil:
-					t.Errorf("got %v, want nil or ErrConflicts", err)
+					t.Errorf("got %v, want nil or ErrConflicts (ErrBusy)", err)
 				}
 			}
 			var got string
 			st.View(func(tx store.Tx) error { got = string(tx.Get(store.BucketTags, "n")); return nil })
 			if got != fmt.Sprint(c.wantCount) || failed != c.wantFailed {
 				t.Errorf("got counter %s and %d failed, want %d and %d", got, failed, c.wantCount, c.wantFailed)
+			}
+		})
+	}
+}
+
+// Many updates at once all succeed, and no more than MaxConcurrentUpdates
+// run at a time; a View does not wait for a turn.
+func TestConcurrentUpdatesBound(t *testing.T) {
+	srv := pgtest.Start(t)
+	const goroutines = 32
+	for _, n := range []int{1, 2, 4} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			st, err := postgres.Open(context.Background(), srv.NewSchema(t), postgres.Options{MaxConns: int32(n + 2), MaxConcurrentUpdates: n,
+				BeginTimeout: time.Minute}) // the 32 take their turns one by one
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var (
+				mu                    sync.Mutex
+				entries, inside, most int
+				full                  = make(chan struct{}) // closed once n updates are inside
+				viewed                = make(chan struct{}) // closed once a View ran meanwhile
+				wg                    sync.WaitGroup
+				errs                  = make([]error, goroutines)
+			)
+			for i := range goroutines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = st.Update(func(tx store.Tx) error {
+						mu.Lock()
+						entries++
+						first := entries <= n
+						inside++
+						most = max(most, inside)
+						if entries == n {
+							close(full)
+						}
+						mu.Unlock()
+						defer func() { mu.Lock(); inside--; mu.Unlock() }()
+						if first { // hold the turns until the View has run
+							<-viewed
+						}
+						return tx.Put(store.BucketTags, fmt.Sprintf("k/%02d", i), tx.Get(store.BucketTags, "k/00"))
+					})
+				}()
+			}
+			<-full
+			if err := st.View(func(tx store.Tx) error { tx.Get(store.BucketTags, "k/00"); return nil }); err != nil {
+				t.Errorf("view while %d updates run: %v", n, err)
+			}
+			close(viewed)
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("update %d: got %v, want nil", i, err)
+				}
+			}
+			var keys int
+			st.View(func(tx store.Tx) error {
+				return tx.Scan(store.BucketTags, "k/", func(string, []byte) error { keys++; return nil })
+			})
+			if most != n || keys != goroutines {
+				t.Errorf("got at most %d updates at once and %d keys, want %d and %d", most, keys, n, goroutines)
 			}
 		})
 	}
