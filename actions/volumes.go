@@ -34,7 +34,7 @@ var volumeActions = map[string]Handler{
 
 // unknownEnd is the end of a transition the backend has not been asked
 // about yet: the intent is recorded, the outcome is not.
-var unknownEnd = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+var unknownEnd = store.UnknownEnd
 
 // volumeKind holds the limits AWS documents for one volume type.
 type volumeKind struct {
@@ -1292,11 +1292,12 @@ func (s *Service) RecoverVolumes(ctx context.Context, orphaned Orphaned) error {
 	var stranded []*store.Volume
 	err := s.Store.View(func(tx store.Tx) error {
 		stranded = nil
-		return store.ScanJSON(tx, store.BucketVolumes, "", func(_ string, v *store.Volume) error {
-			if (v.State == store.VolumeCreating || v.State == store.VolumeDeleting) && v.Until.Equal(unknownEnd) && orphaned(v.Replica) {
+		return store.ScanVolumeIntents(tx, func(owner, id string) error {
+			v, err := store.GetVolume(tx, owner, id)
+			if err == nil && store.IsVolumeIntent(v) && orphaned(v.Replica) {
 				stranded = append(stranded, v)
 			}
-			return nil
+			return err
 		})
 	})
 	if err != nil || len(stranded) == 0 {

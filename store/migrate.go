@@ -14,7 +14,7 @@ import (
 // runs ledger, which writes the owners' closed usage totals from the ledger
 // (usage.RecountClosed: the cost rule is the usage package's); from
 // version 4 it indexes the launch intents; from version 5 the volumes'
-// attachments. A current store is left alone.
+// attachments, from version 6 their intents. A current store is left alone.
 // app.Open runs it before the backend reads its space.
 func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) error) error {
 	return st.Update(func(tx Tx) error {
@@ -44,7 +44,7 @@ func Migrate(st Store, vcpus func(instanceType string) int, ledger func(Tx) erro
 				return err
 			}
 		}
-		if err := migrateVolumeAttachments(tx); err != nil {
+		if err := migrateVolumeIndexes(tx); err != nil {
 			return err
 		}
 		return tx.Put(BucketMeta, schemaKey, []byte(SchemaVersion))
@@ -134,10 +134,16 @@ func migrateLaunchIntents(tx Tx) error {
 	return nil
 }
 
-// migrateVolumeAttachments is version 5 → 6: every volume whose record
-// names an instance enters the index of attachments.
-func migrateVolumeAttachments(tx Tx) error {
+// migrateVolumeIndexes is version 5 → 6 and 6 → 7: every volume whose
+// record names an instance enters the index of attachments (again, from
+// 6: the same entry), every volume intent the index of intents.
+func migrateVolumeIndexes(tx Tx) error {
 	return ScanJSON(tx, BucketVolumes, "", func(_ string, v *Volume) error {
+		if IsVolumeIntent(v) {
+			if err := tx.Put(BucketVolumeIntents, OwnedKey(v.Owner, v.ID), nil); err != nil {
+				return err
+			}
+		}
 		if on := attachedTo(v); on != "" {
 			return tx.Put(BucketVolumeAttachments, attachmentKey(v.Owner, on, v.ID), nil)
 		}

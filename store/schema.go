@@ -2,7 +2,7 @@ package store
 
 // Every bucket is declared here, once. The tree:
 //
-//	meta            "schema_version" -> "6", "ready_probe" -> time of the last readiness probe
+//	meta            "schema_version" -> "7", "ready_probe" -> time of the last readiness probe
 //	users           NAME -> User
 //	access_keys     ACCESS_KEY_ID -> NAME
 //	instances       OWNER/i-… -> Instance
@@ -17,6 +17,8 @@ package store
 //	volumes         OWNER/vol-… -> Volume
 //	volume_attachments OWNER/i-…/vol-… -> "" (the volumes whose record
 //	                names the instance: what a describe by id reads)
+//	volume_intents  OWNER/vol-… -> "" (a volume created or deleted before
+//	                its backend's answer: what start-up recovery reads)
 //	snapshots       OWNER/snap-… -> Snapshot
 //	shares          ACCOUNT/RESOURCE_ID -> OWNER (what an owner shares with
 //	                that account: a snapshot's createVolumePermission, an
@@ -66,6 +68,7 @@ const (
 	BucketSecurityGroupNames  Bucket = "security_group_names"
 	BucketVolumes             Bucket = "volumes"
 	BucketVolumeAttachments   Bucket = "volume_attachments"
+	BucketVolumeIntents       Bucket = "volume_intents"
 	BucketSnapshots           Bucket = "snapshots"
 	BucketVolumeModifications Bucket = "volume_mods"
 	BucketImages              Bucket = "images"
@@ -100,7 +103,7 @@ const bucketRetiredBackendSim Bucket = "backend_sim"
 // Buckets lists every bucket; Open creates the missing ones.
 var Buckets = []Bucket{
 	BucketMeta, BucketUsers, BucketAccessKeys, BucketInstances, BucketLaunchIntents, BucketIdempotency,
-	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications,
+	BucketTags, BucketKeyPairs, BucketSecurityGroups, BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketVolumeIntents, BucketSnapshots, BucketVolumeModifications,
 	BucketAddresses, BucketAddressPool, BucketAddressIntents, BucketBackends, bucketRetiredBackendSim,
 	BucketCounters, BucketUsageIntervals, BucketUsageOpen, BucketUsageClosed,
 	BucketQuotas,
@@ -115,7 +118,7 @@ var Buckets = []Bucket{
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
 var OwnerBuckets = []Bucket{
 	BucketInstances, BucketIdempotency, BucketTags, BucketKeyPairs, BucketSecurityGroups,
-	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
+	BucketSecurityGroupNames, BucketVolumes, BucketVolumeAttachments, BucketVolumeIntents, BucketSnapshots, BucketVolumeModifications, BucketAddresses,
 	BucketLaunchIntents,
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketImages,
@@ -132,9 +135,10 @@ var OwnerBuckets = []Bucket{
 //	4: each owner's cost of closed usage intervals (bucket usage_closed)
 //	5: the index of launch intents (bucket launch_intents)
 //	6: the index of volume attachments (bucket volume_attachments)
-const SchemaVersion = "6"
+//	7: the index of volume intents (bucket volume_intents)
+const SchemaVersion = "7"
 
 // olderVersions are the versions Migrate upgrades.
-var olderVersions = []string{"1", "2", "3", "4", "5"}
+var olderVersions = []string{"1", "2", "3", "4", "5", "6"}
 
 const schemaKey = "schema_version"

@@ -163,34 +163,66 @@ func GetVolume(tx Tx, owner, id string) (*Volume, error) {
 	return GetOwned[Volume](tx, BucketVolumes, owner, id)
 }
 
-// PutVolume stores a volume and keeps the index of attachments.
+// UnknownEnd is the end of a transition the backend has not been asked
+// about yet (an intent): later than any real one.
+var UnknownEnd = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// IsVolumeIntent reports whether v is a creation or deletion recorded
+// before its backend's answer: one in flight, or one a crash interrupted.
+func IsVolumeIntent(v *Volume) bool {
+	return v != nil && (v.State == VolumeCreating || v.State == VolumeDeleting) && v.Until.Equal(UnknownEnd)
+}
+
+// PutVolume stores a volume and keeps the indexes of attachments and
+// intents.
 func PutVolume(tx Tx, v *Volume) error {
-	if err := indexAttachment(tx, v.Owner, v.ID, v); err != nil {
+	if err := indexVolume(tx, v.Owner, v.ID, v); err != nil {
 		return err
 	}
 	return counted(tx, BucketVolumes, v.Owner, v.ID, v, volumeCount)
 }
 
 // DeleteVolume removes a volume, its tags, its modification record and
-// its entry in the index of attachments.
+// its entries in the indexes.
 func DeleteVolume(tx Tx, owner, id string) error {
 	if err := tx.Delete(BucketVolumeModifications, OwnedKey(owner, id)); err != nil {
 		return err
 	}
-	if err := indexAttachment(tx, owner, id, nil); err != nil {
+	if err := indexVolume(tx, owner, id, nil); err != nil {
 		return err
 	}
 	return counted[Volume](tx, BucketVolumes, owner, id, nil, volumeCount)
 }
 
-// indexAttachment moves the volume's entry in bucket volume_attachments
-// from the instance its stored record names to the one v names (none when
-// v is nil or unattached). An attachment that has ended since (Volume.At)
-// keeps its entry until the volume is next written; readers apply At.
-func indexAttachment(tx Tx, owner, id string, v *Volume) error {
+// ScanVolumeIntents calls fn with the owner and id of each indexed
+// volume intent.
+func ScanVolumeIntents(tx Tx, fn func(owner, id string) error) error {
+	return tx.Scan(BucketVolumeIntents, "", func(key string, _ []byte) error {
+		owner, id, _ := strings.Cut(key, "/")
+		return fn(owner, id)
+	})
+}
+
+// indexVolume moves the volume's index entries from what its stored record
+// says to what v says (nothing when v is nil): in bucket volume_intents
+// while it is an intent, in volume_attachments under the instance it
+// names. An attachment that has ended since (Volume.At) keeps its entry
+// until the volume is next written; readers apply At.
+func indexVolume(tx Tx, owner, id string, v *Volume) error {
 	old, err := GetVolume(tx, owner, id)
 	if err != nil {
 		return err
+	}
+	if was, now := IsVolumeIntent(old), IsVolumeIntent(v); was != now {
+		key := OwnedKey(owner, id)
+		if !now {
+			err = tx.Delete(BucketVolumeIntents, key)
+		} else {
+			err = tx.Put(BucketVolumeIntents, key, nil)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	was, now := attachedTo(old), attachedTo(v)
 	if was != "" && was != now {

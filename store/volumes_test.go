@@ -101,3 +101,73 @@ func TestMigrateVolumeAttachmentsFromSchema5(t *testing.T) {
 		t.Errorf("ledger step: got run from version 5, want only from versions before 4")
 	}
 }
+
+// The index of volume intents follows each write of a volume: an intent
+// (creating or deleting, no end known) is in it, the answer's write takes
+// it out, and so does a delete.
+func TestVolumeIntentIndexFollowsWrites(t *testing.T) {
+	s, _ := openTemp(t)
+	const v1, v2 = "vol-00000000000000001", "vol-00000000000000002"
+	at := UnknownEnd.AddDate(-8000, 0, 0)
+	put := func(v *Volume) func(Tx) error { return func(tx Tx) error { return PutVolume(tx, v) } }
+	cases := []struct {
+		name   string
+		change func(Tx) error
+		want   []string
+	}{
+		{"creation recorded", put(&Volume{ID: v1, Owner: "alice", State: VolumeCreating, Until: UnknownEnd}), []string{"alice/" + v1}},
+		{"a volume with its end known", put(&Volume{ID: v2, Owner: "bob", State: VolumeCreating, Until: at}), []string{"alice/" + v1}},
+		{"creation answered", put(&Volume{ID: v1, Owner: "alice", State: VolumeCreating, Until: at}), nil},
+		{"deletion recorded", put(&Volume{ID: v2, Owner: "bob", State: VolumeDeleting, Until: UnknownEnd}), []string{"bob/" + v2}},
+		{"written again while waiting", put(&Volume{ID: v2, Owner: "bob", State: VolumeDeleting, Until: UnknownEnd, SizeGiB: 2}), []string{"bob/" + v2}},
+		{"deletion rolled back", put(&Volume{ID: v2, Owner: "bob", State: VolumeAvailable}), nil},
+		{"deletion recorded again", put(&Volume{ID: v2, Owner: "bob", State: VolumeDeleting, Until: UnknownEnd}), []string{"bob/" + v2}},
+		{"record deleted", func(tx Tx) error { return DeleteVolume(tx, "bob", v2) }, nil},
+	}
+	for _, c := range cases {
+		if err := s.Update(c.change); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := volumeIntents(t, s); !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A data directory of schema 6 has no index of volume intents: Migrate
+// builds it from the volumes' records.
+func TestMigrateVolumeIntentsFromSchema6(t *testing.T) {
+	st, _ := migrateFrom(t, "6", func(tx Tx) error {
+		for _, v := range []*Volume{
+			{ID: "vol-1", Owner: "ann", State: VolumeCreating, Until: UnknownEnd},
+			{ID: "vol-2", Owner: "ann", State: VolumeAvailable},
+			{ID: "vol-3", Owner: "ben", State: VolumeDeleting, Until: UnknownEnd},
+			{ID: "vol-4", Owner: "ben", State: VolumeDeleting, Until: UnknownEnd.AddDate(-8000, 0, 0)},
+		} {
+			// What version 6 wrote: the record alone.
+			if err := PutOwned(tx, BucketVolumes, v.Owner, v.ID, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if got, want := volumeIntents(t, st), []string{"ann/vol-1", "ben/vol-3"}; !slices.Equal(got, want) {
+		t.Errorf("index: got %v, want %v", got, want)
+	}
+}
+
+// volumeIntents lists the index of volume intents (OWNER/ID).
+func volumeIntents(t *testing.T, st Store) []string {
+	t.Helper()
+	var out []string
+	err := st.View(func(tx Tx) error {
+		return ScanVolumeIntents(tx, func(owner, id string) error {
+			out = append(out, owner+"/"+id)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
