@@ -15,7 +15,8 @@ need=()
 /usr/bin/python3 -c 'import boto' 2>/dev/null || need+=(python3-boto)
 # e2e/ansible_test.go runs a course playbook: Debian's ansible (amazon.aws
 # 5.5.1) on Debian's python3, whose boto3 is python3-boto3.
-[ -x /usr/bin/ansible-playbook ] || need+=(ansible)
+# ansible-core alone has the command but not the collection.
+[ -d /usr/lib/python3/dist-packages/ansible_collections/amazon/aws ] || need+=(ansible)
 /usr/bin/python3 -c 'import boto3' 2>/dev/null || need+=(python3-boto3)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v openssl >/dev/null || need+=(openssl)
