@@ -19,6 +19,8 @@ var imageActions = map[string]Handler{
 	"DescribeImageAttribute": (*Service).describeImageAttribute,
 	"ModifyImageAttribute":   (*Service).modifyImageAttribute,
 	"ResetImageAttribute":    (*Service).resetImageAttribute,
+	"CopyImage":              (*Service).copyImage,
+	"RegisterImage":          (*Service).registerImage,
 }
 
 // ---- DescribeImages ----
@@ -52,6 +54,8 @@ type imageXML struct {
 	Tags               []tagXML              `xml:"tagSet>item,omitempty"`
 	VirtualizationType string                `xml:"virtualizationType"`
 	SourceInstanceID   string                `xml:"sourceInstanceId,omitempty"`
+	SourceImageID      string                `xml:"sourceImageId,omitempty"`
+	SourceImageRegion  string                `xml:"sourceImageRegion,omitempty"`
 	ImageID            string                `xml:"imageId"`
 	ImageLocation      string                `xml:"imageLocation"`
 	State              string                `xml:"imageState"`

@@ -35,16 +35,9 @@ func decodeCreateImage(p *query.Params) (*createImageRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := p.Required("Name")
-	if err != nil {
+	req := &createImageRequest{instanceID: id}
+	if req.name, req.description, err = decodeImageName(p); err != nil {
 		return nil, err
-	}
-	if !amiNameRE.MatchString(name) {
-		return nil, ec2err.New(ec2err.InvalidAMINameMalformed, "AMI name '%s' is invalid: it must be 3 to 128 characters of letters, digits, spaces and ( ) [ ] . / ' @ - _.", name)
-	}
-	req := &createImageRequest{instanceID: id, name: name, description: p.String("Description")}
-	if len(req.description) > 255 {
-		return nil, ec2err.BadValue("Description", req.description[:32]+"…", "An image description is at most 255 characters.")
 	}
 	if req.noReboot, err = p.Bool("NoReboot", false); err != nil {
 		return nil, err
@@ -66,10 +59,10 @@ type createImageResponse struct {
 }
 
 // imageBackend is the backend's Images and Volumes abilities, which
-// CreateImage needs both of.
+// CreateImage, CopyImage and RegisterImage need both of.
 func (s *Service) imageBackend() (backend.Images, backend.Volumes, error) {
 	if s.Backend.Images == nil || s.Backend.Volumes == nil {
-		return nil, nil, ec2err.New(ec2err.UnsupportedOperation, "This cloud's backend (%s) cannot make images of instances; use the course's images (DescribeImages --owners amazon).", s.Config.Backend.Name)
+		return nil, nil, ec2err.New(ec2err.UnsupportedOperation, "This cloud's backend (%s) cannot make, copy or register images; use the course's images (DescribeImages --owners amazon).", s.Config.Backend.Name)
 	}
 	return s.Backend.Images, s.Backend.Volumes, nil
 }
@@ -107,32 +100,41 @@ func (s *Service) createImage(r *Request) (any, error) {
 		if im, snaps, err = s.planImage(tx, r.User, cur, imageID, req, now); err != nil {
 			return err
 		}
-		if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: len(snaps)}); err != nil {
-			return err
-		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		for i := range snaps {
-			if err := store.PutSnapshot(tx, &snaps[i]); err != nil {
-				return err
-			}
-			if err := putTags(tx, owner, snaps[i].ID, req.snapshotTags); err != nil {
-				return err
-			}
-		}
-		if err := putTags(tx, owner, im.ID, req.imageTags); err != nil {
-			return err
-		}
-		return store.PutImage(tx, &im)
+		return s.recordImage(tx, r, &im, snaps, req.imageTags, req.snapshotTags)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.makeImage(r, ib, vb, inst.BackendID, req.noReboot, &im, snaps); err != nil {
+	take := func(sn *store.Snapshot) (time.Time, error) { return vb.CreateSnapshot(r.Context, sn.ID, sn.VolumeID) }
+	finish := func() (time.Time, error) { return ib.CreateImage(r.Context, im.ID, inst.BackendID, req.noReboot) }
+	if err := s.makeImage(r, &im, snaps, take, finish); err != nil {
 		return nil, err
 	}
 	return &createImageResponse{ImageID: im.ID}, nil
+}
+
+// recordImage records a new pending image with the snapshots to make for
+// it, tagged, once their count is within the student's quota: the end of
+// the transaction of CreateImage, CopyImage and RegisterImage.
+func (s *Service) recordImage(tx store.Tx, r *Request, im *store.Image, snaps []store.Snapshot, imageTags, snapshotTags []store.Tag) error {
+	if err := s.checkQuota(tx, r.User, quota.Delta{Snapshots: len(snaps)}); err != nil {
+		return err
+	}
+	if err := r.DryRun(); err != nil {
+		return err
+	}
+	for i := range snaps {
+		if err := store.PutSnapshot(tx, &snaps[i]); err != nil {
+			return err
+		}
+		if err := putTags(tx, im.Owner, snaps[i].ID, snapshotTags); err != nil {
+			return err
+		}
+	}
+	if err := putTags(tx, im.Owner, im.ID, imageTags); err != nil {
+		return err
+	}
+	return store.PutImage(tx, im)
 }
 
 func uniqueImageName(tx store.Tx, owner, name string) error {
@@ -243,13 +245,14 @@ func applyImageMapping(d *store.ImageDevice, m blockDeviceRequest, root bool) (k
 }
 
 // addedImageDevice is a CreateImage mapping for a device the instance does
-// not have: an empty volume of VolumeSize, or one from the student's own
-// completed snapshot.
+// not have, or a RegisterImage mapping: an empty volume of VolumeSize, or
+// one from a completed snapshot of the student's or shared with them.
 func (s *Service) addedImageDevice(tx store.Tx, owner string, m blockDeviceRequest, now time.Time) (store.ImageDevice, error) {
 	if err := checkDevice("BlockDeviceMapping.DeviceName", m.DeviceName); err != nil {
 		return store.ImageDevice{}, err
 	}
 	shape := volumeShape{Size: m.VolumeSize, Type: m.VolumeType, Iops: m.Iops}
+	encrypted := false
 	if m.SnapshotID != "" {
 		if err := checkIDs([]string{m.SnapshotID}, "snap", ec2err.InvalidSnapshotIDMalformed); err != nil {
 			return store.ImageDevice{}, err
@@ -261,6 +264,7 @@ func (s *Service) addedImageDevice(tx store.Tx, owner string, m blockDeviceReque
 		if err := sizeFromSnapshot(&shape, sn); err != nil {
 			return store.ImageDevice{}, err
 		}
+		encrypted = sn.Encrypted
 	}
 	if shape.Size == 0 {
 		return store.ImageDevice{}, ec2err.New(ec2err.InvalidParameterValue, "The block device mapping for %s needs a VolumeSize or a SnapshotId.", m.DeviceName)
@@ -270,25 +274,26 @@ func (s *Service) addedImageDevice(tx store.Tx, owner string, m blockDeviceReque
 	}
 	dot := m.DeleteOnTermination == nil || *m.DeleteOnTermination
 	return store.ImageDevice{DeviceName: m.DeviceName, SnapshotID: m.SnapshotID, SizeGiB: shape.Size, Type: shape.Type,
-		Iops: shape.Iops, Throughput: shape.Throughput, DeleteOnTermination: dot}, nil
+		Iops: shape.Iops, Throughput: shape.Throughput, Encrypted: encrypted, DeleteOnTermination: dot}, nil
 }
 
-// makeImage asks the backend for the recorded image's snapshots and the
-// image itself, outside any transaction, then records when each is done;
+// makeImage asks the backend for the recorded image's snapshots (take,
+// one by one) and then the image itself (finish, when there is one to
+// ask for), outside any transaction, then records when each is done;
 // when the backend refuses, the image goes with the snapshots it made.
-func (s *Service) makeImage(r *Request, ib backend.Images, vb backend.Volumes, machineID string, noReboot bool, im *store.Image, snaps []store.Snapshot) error {
+func (s *Service) makeImage(r *Request, im *store.Image, snaps []store.Snapshot, take func(*store.Snapshot) (time.Time, error), finish func() (time.Time, error)) error {
 	var berr error
 	end := s.now()
 	for i := range snaps {
-		if snaps[i].Until, berr = vb.CreateSnapshot(r.Context, snaps[i].ID, snaps[i].VolumeID); berr != nil {
+		if snaps[i].Until, berr = take(&snaps[i]); berr != nil {
 			break
 		}
 		end = latest(end, snaps[i].Until)
 	}
-	if berr == nil {
+	if berr == nil && finish != nil {
 		var done time.Time
-		if done, berr = ib.CreateImage(r.Context, im.ID, machineID, noReboot); berr == nil {
-			im.Until = latest(end, done)
+		if done, berr = finish(); berr == nil {
+			end = latest(end, done)
 		}
 	}
 	if berr != nil {
@@ -297,7 +302,7 @@ func (s *Service) makeImage(r *Request, ib backend.Images, vb backend.Volumes, m
 		}
 		return backendError(berr, volumeRefusals)
 	}
-	im.Replica = ""
+	im.Until, im.Replica = end, ""
 	return s.Store.Update(func(tx store.Tx) error {
 		for i := range snaps {
 			if err := store.PutSnapshot(tx, &snaps[i]); err != nil {

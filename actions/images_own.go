@@ -44,6 +44,16 @@ func (s *Service) ownImage(tx store.Tx, u *store.User, id string) (*store.Image,
 	return nil, imageNotFound(id)
 }
 
+// usableImage is the user's image id or one a classmate shared with
+// them; nil when neither.
+func usableImage(tx store.Tx, u *store.User, id string) (*store.Image, error) {
+	im, err := store.GetImage(tx, u.Name, id)
+	if err == nil && im == nil {
+		im, err = store.SharedImage(tx, u.AccountID, id)
+	}
+	return im, err
+}
+
 // launchImage resolves the image a launch names: the catalog's first, then
 // the caller's own or one shared with them (from, whose snapshots the
 // launch restores). It stands in for a catalog image with what the
@@ -55,9 +65,7 @@ func (s *Service) launchImage(u *store.User, id string) (templates.Image, *store
 	}
 	var from *store.Image
 	err := s.Store.View(func(tx store.Tx) (err error) {
-		if from, err = store.GetImage(tx, u.Name, id); err == nil && from == nil {
-			from, err = store.SharedImage(tx, u.AccountID, id)
-		}
+		from, err = usableImage(tx, u, id)
 		return err
 	})
 	if err != nil {
@@ -71,7 +79,7 @@ func (s *Service) launchImage(u *store.User, id string) (templates.Image, *store
 	}
 	base, _ := s.catalog().Image(from.BaseImageID)
 	im := base
-	im.ID, im.Name, im.Description = from.ID, from.Name, from.Description
+	im.ID, im.Name, im.Description, im.Architecture = from.ID, from.Name, from.Description, firstNonEmpty(from.Architecture, base.Architecture)
 	im.RootDeviceName, im.RootDeviceType, im.SnapshotID = from.RootDeviceName, "ebs", ""
 	im.OwnerAlias, im.OwnerID, im.CreationDate = "", from.OwnerAccount, ec2Time(from.Created)
 	for _, d := range from.Devices {
@@ -182,7 +190,8 @@ func ownedImageItem(im *store.Image, base templates.Image, tags []store.Tag, now
 		SourceInstanceID: cur.SourceInstanceID,
 		ImageID:          cur.ID, ImageLocation: cur.OwnerAccount + "/" + cur.Name, State: cur.State,
 		OwnerID: cur.OwnerAccount, CreationDate: ec2Time(cur.Created), Public: false,
-		Architecture: base.Architecture, ImageType: "machine", Platform: base.Platform,
+		Architecture: firstNonEmpty(cur.Architecture, base.Architecture), ImageType: "machine", Platform: base.Platform,
+		SourceImageID: cur.SourceImageID, SourceImageRegion: cur.SourceRegion,
 	}
 	if base.Platform == "windows" {
 		x.PlatformDetails, x.UsageOperation = "Windows", "RunInstances:0002"

@@ -63,6 +63,10 @@ type Request struct {
 	Version string // the client's API version, e.g. 2010-08-31
 	Params  *query.Params
 	Log     zerolog.Logger
+
+	// Region is the region the client signed for (SigV4's scope; "" for
+	// SigV2): the configured one where auth.enforce_region holds.
+	Region string
 }
 
 // Before reports whether the client's API version predates v

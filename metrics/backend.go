@@ -238,6 +238,10 @@ func (i meteredImages) CreateImage(ctx context.Context, imageID, machineID strin
 	return call(i.m, "create_image", func() (time.Time, error) { return i.b.CreateImage(ctx, imageID, machineID, noReboot) })
 }
 
+func (i meteredImages) CopySnapshot(ctx context.Context, snapshotID, sourceID string) (time.Time, error) {
+	return call(i.m, "copy_snapshot", func() (time.Time, error) { return i.b.CopySnapshot(ctx, snapshotID, sourceID) })
+}
+
 func (i meteredImages) DeregisterImage(ctx context.Context, imageID string) error {
 	return call0(i.m, "deregister_image", func() error { return i.b.DeregisterImage(ctx, imageID) })
 }

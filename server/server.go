@@ -115,7 +115,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		}
 		service = proto.service
 	}
-	var scope string
+	var scope sigv4.Result
 	user, scope, err = s.authenticate(req, form, bodyHash, proto, service)
 	if err != nil {
 		return
@@ -125,7 +125,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !known {
-		proto = scopeProtocol(scope)
+		proto = scopeProtocol(scope.Service)
 		err = ec2err.New(ec2err.InvalidAction, "The action %s is not valid for this web service.", action)
 		return
 	}
@@ -143,6 +143,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		User:    user,
 		Action:  action,
 		Version: version,
+		Region:  scope.Region,
 		Params:  p,
 		Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
 	})
@@ -210,10 +211,10 @@ func fieldCount(s string) int {
 }
 
 // authenticate verifies the signature against the user's secret, for a
-// scope naming service ("" = any), and returns the service the scope names.
+// scope naming service ("" = any), and returns the scope it verified.
 // A disabled user's key is treated exactly as an unknown one; a failure is
 // answered as proto's service answers it.
-func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string, proto *protocol, service string) (*store.User, string, error) {
+func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string, proto *protocol, service string) (*store.User, sigv4.Result, error) {
 	var user *store.User
 	var lookupErr error
 	lookup := func(accessKeyID string) (string, bool) {
@@ -248,18 +249,18 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 		}
 	}
 	if lookupErr != nil {
-		return nil, "", fmt.Errorf("credential lookup: %w", lookupErr)
+		return nil, sigv4.Result{}, fmt.Errorf("credential lookup: %w", lookupErr)
 	}
 	if err != nil {
 		if se := (*sigv4.Error)(nil); errors.As(err, &se) {
 			s.obs.AuthFailed(se.Kind.String())
 		}
-		return nil, "", proto.authError(err)
+		return nil, sigv4.Result{}, proto.authError(err)
 	}
 	if err := s.termEnded(user); err != nil {
-		return user, res.Service, err // verified: the access log names the student
+		return user, res, err // verified: the access log names the student
 	}
-	return user, res.Service, nil
+	return user, res, nil
 }
 
 // signedHosts are the hosts a client may have signed, most likely first.

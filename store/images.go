@@ -12,8 +12,9 @@ const (
 	ImageAvailable = "available"
 )
 
-// Image is an AMI a student made from one of their instances (CreateImage).
-// The admin's images live in templates, not here.
+// Image is an AMI a student made from one of their instances (CreateImage),
+// copied from another image (CopyImage) or registered from snapshots
+// (RegisterImage). The admin's images live in templates, not here.
 type Image struct {
 	ID           string `json:"id"`
 	Owner        string `json:"owner"`
@@ -23,20 +24,30 @@ type Image struct {
 	// SourceInstanceID is the instance it was made from; BaseImageID the
 	// admin's image at the root of its lineage (architecture, platform, the
 	// backend's mapping, the course's allowed images).
-	SourceInstanceID string        `json:"source_instance_id"`
-	BaseImageID      string        `json:"base_image_id"`
-	RootDeviceName   string        `json:"root_device_name"`
-	Devices          []ImageDevice `json:"devices"`
-	Created          time.Time     `json:"created"`
-	State            string        `json:"state"` // pending until Until, then available
-	Until            time.Time     `json:"until"`
+	SourceInstanceID string `json:"source_instance_id"`
+	// SourceImageID and SourceRegion name the image CopyImage copied.
+	SourceImageID string `json:"source_image_id,omitempty"`
+	SourceRegion  string `json:"source_region,omitempty"`
+	// BaseImageID is "" for a registered image (no admin's image below it);
+	// Architecture then says what RegisterImage was told.
+	BaseImageID    string        `json:"base_image_id"`
+	Architecture   string        `json:"architecture,omitempty"`
+	RootDeviceName string        `json:"root_device_name"`
+	Devices        []ImageDevice `json:"devices"`
+	Created        time.Time     `json:"created"`
+	State          string        `json:"state"` // pending until Until, then available
+	Until          time.Time     `json:"until"`
 	// LaunchAccounts are the account ids the owner shared it with
 	// (launchPermission), sorted; each has an entry in shares.
 	LaunchAccounts []string `json:"launch_accounts,omitempty"`
-	// Made are the snapshots CreateImage made for it (a device may also
-	// come from one of the owner's earlier snapshots): what an image the
-	// backend refused, or a crash interrupted, takes along when it goes.
+	// Made are the snapshots made for it by CreateImage, or copied by
+	// CopyImage and RegisterImage (a device may also come from one of the
+	// owner's earlier snapshots): what an image the backend refused, or a
+	// crash interrupted, takes along when it goes.
 	Made []string `json:"made,omitempty"`
+	// ClientToken is CopyImage's idempotency token: a retry with it gets
+	// this image.
+	ClientToken string `json:"client_token,omitempty"`
 	// Replica is the replica that recorded it pending with its end
 	// unknown and waits for the backend's answer ("" on bbolt).
 	Replica string `json:"replica,omitempty"`

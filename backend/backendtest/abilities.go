@@ -106,8 +106,9 @@ func testInstanceSettings(e *env) {
 }
 
 // testImages: an image of a running or stopped machine leaves it in its
-// state once settled (a reboot keeps it running); deregistering is
-// idempotent; a machine it does not know is ErrNotFound.
+// state once settled (a reboot keeps it running); a snapshot copy is
+// done no sooner than asked; deregistering is idempotent; a machine it
+// does not know is ErrNotFound.
 func testImages(e *env) {
 	ib := backend.Discover(e.b).Images
 	if ib == nil {
@@ -134,6 +135,10 @@ func testImages(e *env) {
 	e.wantState(m.ID, backend.Stopped)
 	if _, err := ib.CreateImage(e.ctx, "ami-0123456789abcdef2", "unknown-machine", true); !errors.Is(err, backend.ErrNotFound) {
 		e.t.Errorf("CreateImage of an unknown machine: got %v, want ErrNotFound", err)
+	}
+	before := e.clock.Now()
+	if done, err := ib.CopySnapshot(e.ctx, "snap-0123456789abcdef1", "snap-0123456789abcdef0"); err != nil || done.Before(before) {
+		e.t.Errorf("CopySnapshot: got done at %v and %v, want no error and a time from %v on", done, err, before)
 	}
 	for _, name := range []string{"deregister", "deregister again", "deregister an unknown image"} {
 		id := "ami-0123456789abcdef0"

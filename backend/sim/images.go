@@ -28,5 +28,10 @@ func (s *Sim) CreateImage(ctx context.Context, imageID, machineID string, noRebo
 	return s.snapshotDone(), nil
 }
 
+// CopySnapshot implements backend.Images: a copy takes as long as a snapshot.
+func (s *Sim) CopySnapshot(ctx context.Context, snapshotID, sourceID string) (time.Time, error) {
+	return s.snapshotDone(), nil
+}
+
 // DeregisterImage implements backend.Images; the sim keeps nothing of an image.
 func (s *Sim) DeregisterImage(ctx context.Context, imageID string) error { return nil }
