@@ -134,7 +134,7 @@ var noInstanceID = []string{
 	// These name instances inside structures (InstanceSpecification,
 	// InstanceCreditSpecification.N), which botocore's check below does not see.
 	"CreateSnapshots", "ModifyInstanceCreditSpecification",
-	"DeregisterImage", "DescribeImageAttribute", "ModifyImageAttribute", "ResetImageAttribute",
+	"DeregisterImage", "DescribeImageAttribute", "ModifyImageAttribute", "ResetImageAttribute", "CopyImage", "RegisterImage",
 	"CreateVpc", "DescribeVpcs", "DeleteVpc", "DescribeVpcAttribute", "ModifyVpcAttribute",
 	"CreateSubnet", "DescribeSubnets", "DeleteSubnet", "ModifySubnetAttribute",
 	"CreateInternetGateway", "DescribeInternetGateways", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",

@@ -15,6 +15,19 @@ import (
 func snapshotEnv(t *testing.T) (*testEnv, string) {
 	t.Helper()
 	e, clock, _ := newInstanceEnv(t, nil)
+	storeUsers(t, e)
+	vol := e.mustCall(t, "alice", "CreateVolume", "AvailabilityZone", "us-east-1a", "Size", "2").(*createVolumeResponse).VolumeID
+	clock.Advance(settle)
+	snap := e.mustCall(t, "alice", "CreateSnapshot", "VolumeId", vol, "TagSpecification.1.ResourceType", "snapshot",
+		"TagSpecification.1.Tag.1.Key", "course", "TagSpecification.1.Tag.1.Value", "cs101").(*createSnapshotResponse).SnapshotID
+	clock.Advance(settle)
+	return e, snap
+}
+
+// storeUsers records the fixture's students, whose account ids sharing
+// looks up.
+func storeUsers(t *testing.T, e *testEnv) {
+	t.Helper()
 	err := e.svc.Store.Update(func(tx store.Tx) error {
 		for _, u := range e.users {
 			cp := *u
@@ -28,12 +41,6 @@ func snapshotEnv(t *testing.T) (*testEnv, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vol := e.mustCall(t, "alice", "CreateVolume", "AvailabilityZone", "us-east-1a", "Size", "2").(*createVolumeResponse).VolumeID
-	clock.Advance(settle)
-	snap := e.mustCall(t, "alice", "CreateSnapshot", "VolumeId", vol, "TagSpecification.1.ResourceType", "snapshot",
-		"TagSpecification.1.Tag.1.Key", "course", "TagSpecification.1.Tag.1.Value", "cs101").(*createSnapshotResponse).SnapshotID
-	clock.Advance(settle)
-	return e, snap
 }
 
 func snapshotIDs(t *testing.T, e *testEnv, user string, kv ...string) string {
