@@ -38,7 +38,7 @@ var mutating = []string{
 	"DeleteLaunchTemplateVersions",
 	"CreateSnapshots", "ModifyInstanceCreditSpecification", "ModifyInstanceMetadataOptions", "ModifySnapshotAttribute",
 	"MonitorInstances", "ResetSnapshotAttribute", "UnmonitorInstances",
-	"CreateImage", "DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute",
+	"CreateImage", "CopyImage", "RegisterImage", "DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute",
 	"CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "CreateSubnet", "DeleteSubnet", "ModifySubnetAttribute",
 	"CreateInternetGateway", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",

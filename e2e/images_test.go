@@ -254,18 +254,109 @@ func TestImagesSDK(t *testing.T) {
 	}
 }
 
-// TestEC2CreateImageRefused: the ec2 backend cannot make a student's
-// image, and says so.
+// TestEC2CreateImageRefused: the ec2 backend cannot make, copy or
+// register a student's image, and says so.
 func TestEC2CreateImageRefused(t *testing.T) {
 	e, _ := ec2Server(t)
 	alice := e.User(t, "alice")
 	out, err := e.Boto3(t, alice, boto3WithCode+`
 print(code(ec2.create_image, InstanceId="i-0123456789abcdef0", Name="web-v1"))
+print(code(ec2.copy_image, SourceImageId="ami-0123456789abcdef0", SourceRegion=ec2.meta.region_name, Name="web-v2"))
+print(code(ec2.register_image, Name="web-v3", RootDeviceName="/dev/xvda",
+    BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}]))
 `)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.TrimSpace(out), "UnsupportedOperation 400"; got != want {
+	if got, want := strings.Fields(out), "[UnsupportedOperation 400 UnsupportedOperation 400 UnsupportedOperation 400]"; fmt.Sprint(got) != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+const boto3CopyRegisterAlice = `
+inst, bob = sys.argv[1], sys.argv[2]
+region = ec2.meta.region_name
+image = ec2.create_image(InstanceId=inst, Name="web-v1", NoReboot=True)["ImageId"]
+ec2.get_waiter("image_available").wait(ImageIds=[image])
+copy = ec2.copy_image(SourceImageId=image, SourceRegion=region, Name="web-v1-copy", Description="a copy",
+    TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "lab", "Value": "4"}]}])["ImageId"]
+ec2.get_waiter("image_available").wait(ImageIds=[copy])
+src, cp = (ec2.describe_images(ImageIds=[i])["Images"][0] for i in (image, copy))
+root = [m["Ebs"]["SnapshotId"] for m in src["BlockDeviceMappings"] if m["DeviceName"] == src["RootDeviceName"]][0]
+reg = ec2.register_image(Name="from-root", Architecture="x86_64", RootDeviceName="/dev/xvda",
+    BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}])["ImageId"]
+ec2.get_waiter("image_available").wait(ImageIds=[reg])
+run = ec2.run_instances(ImageId=reg, MinCount=1, MaxCount=1)["Instances"][0]
+print(json.dumps({
+  "image": image, "copy": copy, "registered": reg, "root": root,
+  "copied": [cp["Name"], cp["Description"], cp["SourceImageId"], cp["SourceImageRegion"], cp["Tags"][0]["Value"]],
+  "fresh": cp["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] != src["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"],
+  "launched": run["ImageId"],
+  "dryrun": code(ec2.copy_image, SourceImageId=image, SourceRegion=region, Name="dry", DryRun=True),
+  "unknown": code(ec2.copy_image, SourceImageId="ami-abcd1234", SourceRegion=region, Name="nothing"),
+  "region": code(ec2.copy_image, SourceImageId=image, SourceRegion="eu-north-1", Name="elsewhere"),
+  "nameonly": code(ec2.register_image, Name="name-only"),
+  "s3": code(ec2.register_image, Name="from-s3", ImageLocation="bucket/image.manifest.xml"),
+  "dupname": code(ec2.register_image, Name="from-root", RootDeviceName="/dev/xvda",
+      BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": root}}]),
+}))
+`
+
+// TestImagesCopyRegisterBoto3: CopyImage and RegisterImage through
+// boto3: alice copies her image and registers one from its root
+// snapshot, then launches it; bob can copy neither her image nor register
+// her snapshot until she shares them.
+func TestImagesCopyRegisterBoto3(t *testing.T) {
+	e := econetest.Start(t)
+	alice, bob := e.User(t, "alice"), e.User(t, "bob")
+	inst := aws.ToString(runningInstances(t, e, e.EC2(alice), 1)[0].InstanceId)
+	out, err := e.Boto3(t, alice, boto3WithCode+fmt.Sprintf("sys.argv = ['x', %q, %q]\n", inst, accountOf(t, e, bob))+boto3CopyRegisterAlice)
+	var a struct {
+		Image, Copy, Registered, Root, Launched, DryRun, Unknown, Region, NameOnly, S3, DupName string
+		Copied                                                                                  []string
+		Fresh                                                                                   bool
+	}
+	decodeOutput(t, out, err, &a)
+	checks := []struct{ name, got, want string }{
+		{"the copy", fmt.Sprint(a.Copied), fmt.Sprintf("[web-v1-copy a copy %s %s 4]", a.Image, e.Config.Region)},
+		{"its own snapshots", fmt.Sprint(a.Fresh), "true"},
+		{"launched from the registered image", a.Launched, a.Registered},
+		{"copy, dry run", a.DryRun, "DryRunOperation 412"},
+		{"copy an unknown image", a.Unknown, "InvalidAMIID.NotFound 400"},
+		{"copy from another region", a.Region, "InvalidAMIID.NotFound 400"},
+		{"register a name alone", a.NameOnly, "MissingParameter 400"},
+		{"register from S3", a.S3, "UnsupportedOperation 400"},
+		{"register a name in use", a.DupName, "InvalidAMIName.Duplicate 400"},
+	}
+	bobTries := fmt.Sprintf(`
+print(json.dumps({
+  "copy": code(ec2.copy_image, SourceImageId=%q, SourceRegion=ec2.meta.region_name, Name="my-copy"),
+  "register": code(ec2.register_image, Name="my-registered", RootDeviceName="/dev/xvda",
+      BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": %q}}]),
+}))
+`, a.Image, a.Root)
+	var before, after struct{ Copy, Register string }
+	out, err = e.Boto3(t, bob, boto3WithCode+bobTries)
+	decodeOutput(t, out, err, &before)
+	bobAccount := accountOf(t, e, bob)
+	if _, err := e.CLI(t, alice, "ec2", "modify-image-attribute", "--image-id", a.Image, "--launch-permission", "Add=[{UserId="+bobAccount+"}]"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CLI(t, alice, "ec2", "modify-snapshot-attribute", "--snapshot-id", a.Root, "--attribute", "createVolumePermission",
+		"--operation-type", "add", "--user-ids", bobAccount); err != nil {
+		t.Fatal(err)
+	}
+	out, err = e.Boto3(t, bob, boto3WithCode+bobTries)
+	decodeOutput(t, out, err, &after)
+	checks = append(checks, []struct{ name, got, want string }{
+		{"bob copies alice's unshared image", before.Copy, "InvalidAMIID.NotFound 400"},
+		{"bob registers alice's unshared snapshot", before.Register, "InvalidSnapshot.NotFound 400"},
+		{"bob copies it once shared", after.Copy, "ok"},
+		{"bob registers it once shared", after.Register, "ok"},
+	}...)
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, c.got, c.want)
+		}
 	}
 }
