@@ -2,6 +2,7 @@ package actions
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/econe/econe-server/ec2err"
@@ -75,6 +76,20 @@ type copyImageRequest struct {
 	imageTags, snapshotTags                              []store.Tag
 }
 
+// awsRegionRE is the shape of an AWS region's name.
+var awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// clientRegion is the region this endpoint is to the client: the one it
+// signed for (the configured one where auth.enforce_region holds), unless
+// that names no region (SigV2 names none, boto 2 at an IP address "0"),
+// then the configured one. The client's resources are in it.
+func (s *Service) clientRegion(r *Request) string {
+	if awsRegionRE.MatchString(r.Region) {
+		return r.Region
+	}
+	return s.Config.Region
+}
+
 func decodeCopyImage(r *Request, endpointRegion string) (*copyImageRequest, error) {
 	p := r.Params
 	id, err := requiredID(p, "SourceImageId", "ami", ec2err.InvalidAMIIDMalformed)
@@ -85,10 +100,9 @@ func decodeCopyImage(r *Request, endpointRegion string) (*copyImageRequest, erro
 	if err != nil {
 		return nil, err
 	}
-	// One endpoint is one region: the configured one, or the one the
-	// client signed for where the region is not enforced. EC2 finds no
-	// image of another region there.
-	if region != endpointRegion && region != r.Region {
+	// One endpoint is one region (clientRegion): EC2 finds no image of
+	// another region there.
+	if region != endpointRegion {
 		return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image id '[%s]' does not exist in region %s: this endpoint serves %s only, and copies images within it.", id, region, endpointRegion)
 	}
 	req := &copyImageRequest{sourceID: id, region: region, kmsKeyID: p.String("KmsKeyId"), token: p.String("ClientToken")}
@@ -121,7 +135,7 @@ type copyImageResponse struct {
 }
 
 func (s *Service) copyImage(r *Request) (any, error) {
-	req, err := decodeCopyImage(r, s.Config.Region)
+	req, err := decodeCopyImage(r, s.clientRegion(r))
 	if err != nil {
 		return nil, err
 	}

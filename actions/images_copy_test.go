@@ -158,8 +158,11 @@ func TestCopyImageBetweenStudents(t *testing.T) {
 	wantCode(t, err, ec2err.InvalidAMIIDNotFound)
 }
 
-// TestCopyImageSigningRegion: where the region is not enforced, the
-// region the client signed for is this endpoint's too.
+// TestCopyImageSigningRegion: this endpoint's region is the one the
+// client signed for (where the region is not enforced, the client's
+// own), or the configured one where the client named none; an image in
+// another is one EC2 does not find (moto's
+// test_ami_copy_nonexisting_source_region).
 func TestCopyImageSigningRegion(t *testing.T) {
 	e := newImageEnv(t, nil)
 	src := e.createImage(t, "alice")
@@ -167,10 +170,12 @@ func TestCopyImageSigningRegion(t *testing.T) {
 	cases := []struct {
 		name, signed, source, want string
 	}{
-		{"the configured region", "us-west-1", "us-east-1", ""},
 		{"the signed region", "us-west-1", "us-west-1", ""},
-		{"another region", "us-west-1", "eu-west-1", ec2err.InvalidAMIIDNotFound},
-		{"no signed region (SigV2)", "", "us-west-1", ec2err.InvalidAMIIDNotFound},
+		{"the configured region, signed for another", "us-west-1", "us-east-1", ec2err.InvalidAMIIDNotFound},
+		{"another region", "us-east-1", "eu-west-1", ec2err.InvalidAMIIDNotFound},
+		{"SigV2: the configured region", "", "us-east-1", ""},
+		{"SigV2: another region", "", "us-west-1", ec2err.InvalidAMIIDNotFound},
+		{"boto 2 at an address: the configured region", "0", "us-east-1", ""},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
