@@ -169,6 +169,7 @@ func (s *Service) copyImage(r *Request) (any, error) {
 		}
 		now := s.now()
 		im.Created, im.BaseImageID, im.Architecture, im.RootDeviceName = now, src.BaseImageID, src.Architecture, src.RootDeviceName
+		im.Devices, im.Made = nil, nil
 		for _, d := range src.Devices {
 			if d.SnapshotID != "" {
 				sn, err := store.GetSnapshot(tx, src.Owner, d.SnapshotID)
@@ -351,6 +352,9 @@ func (s *Service) registerImage(r *Request) (any, error) {
 		if err := registeredRoot(&im); err != nil {
 			return err
 		}
+		if im.BaseImageID, err = s.registeredBase(tx, u, req.architecture); err != nil {
+			return err
+		}
 		return s.recordImage(tx, r, &im, copies.snaps, req.tags, nil)
 	})
 	if err != nil {
@@ -378,6 +382,23 @@ func (s *Service) ownSnapshot(tx store.Tx, u *store.User, copies *snapshotCopies
 	}
 	why := fmt.Sprintf("Copied for RegisterImage %s from the shared snapshot %s", imageID, id)
 	return copies.add(u.Name, shared, why, false, "", now), nil
+}
+
+// registeredBase is the admin's image a registered image stands on, for
+// what a snapshot does not say (the backend's mapping, an instance's
+// description, the course's allowed images): the first the course allows
+// that boots Linux from EBS on arch; "" when there is none.
+func (s *Service) registeredBase(tx store.Tx, u *store.User, arch string) (string, error) {
+	lim, err := s.effectiveLimits(tx, u)
+	if err != nil {
+		return "", err
+	}
+	for _, im := range s.catalog().Images() {
+		if im.Architecture == arch && im.RootDeviceType == "ebs" && im.Platform == "" && lim.AllowsImage(im.ID) {
+			return im.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // registeredRoot checks that a registered image's root device comes from

@@ -209,6 +209,8 @@ func TestRegisterImage(t *testing.T) {
 		{"devices", fmt.Sprint(deviceSnapshots(im)), "map[/dev/xvda:" + snap + "]"},
 		{"launched", e.restoredSizes(t, "alice", id), "/dev/xvda:3:true"},
 	}
+	run := describe(t, e.testEnv, "alice", "InstanceId.1", launch(t, e.testEnv, "alice", "ImageId", id)[0])[0]
+	checks = append(checks, check{"its instance", run.ImageID + " " + run.Architecture + " " + run.RootDeviceType, id + " x86_64 ebs"})
 	_, err := e.call(t, "alice", "DeleteSnapshot", "SnapshotId", snap)
 	checks = append(checks, check{"deleting its snapshot", ec2err.As(err).Code, ec2err.InvalidSnapshotInUse})
 

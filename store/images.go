@@ -28,8 +28,9 @@ type Image struct {
 	// SourceImageID and SourceRegion name the image CopyImage copied.
 	SourceImageID string `json:"source_image_id,omitempty"`
 	SourceRegion  string `json:"source_region,omitempty"`
-	// BaseImageID is "" for a registered image (no admin's image below it);
-	// Architecture then says what RegisterImage was told.
+	// A registered image's BaseImageID is the course's image of its
+	// architecture, or "" when there is none; its Architecture is what
+	// RegisterImage was told ("" for the others: their base's).
 	BaseImageID    string        `json:"base_image_id"`
 	Architecture   string        `json:"architecture,omitempty"`
 	RootDeviceName string        `json:"root_device_name"`
