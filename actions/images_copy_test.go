@@ -342,3 +342,18 @@ func TestCopyImageRefused(t *testing.T) {
 		t.Errorf("after the refusals: got %d images and %d snapshots, want 1 and 3", len(images), len(snaps))
 	}
 }
+
+// TestRegisterImageEncrypted: an image of an encrypted snapshot has an
+// encrypted device, as EC2 says (the mapping cannot change it).
+func TestRegisterImageEncrypted(t *testing.T) {
+	e := newImageEnv(t, nil)
+	vol := e.mustCall(t, "alice", "CreateVolume", "AvailabilityZone", "us-east-1a", "Size", "4", "Encrypted", "true").(*createVolumeResponse).VolumeID
+	e.clock.Advance(settle)
+	snap := e.mustCall(t, "alice", "CreateSnapshot", "VolumeId", vol).(*createSnapshotResponse).SnapshotID
+	e.clock.Advance(settle)
+	id := e.mustCall(t, "alice", "RegisterImage", "Name", "secret-disk", "RootDeviceName", "/dev/xvda",
+		"BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*registerImageResponse).ImageID
+	if got := e.image(t, "alice", id).BlockDevices[0].Ebs.Encrypted; !got {
+		t.Errorf("device of an encrypted snapshot: got encrypted %t, want true", got)
+	}
+}
