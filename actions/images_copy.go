@@ -150,15 +150,17 @@ func (s *Service) copyImage(r *Request) (any, error) {
 		replay string
 	)
 	err = s.Store.Update(func(tx store.Tx) error {
-		copies = snapshotCopies{}
-		if prev, err := imageByToken(tx, u.Name, req.token); err != nil || prev != nil {
-			if err == nil && (prev.SourceImageID != req.sourceID || prev.Name != req.name) {
-				err = ec2err.New(ec2err.IdempotentParameterMismatch, "The client token %s was used for a different CopyImage (%s).", req.token, prev.ID)
-			}
-			if err == nil {
-				replay, err = prev.ID, r.DryRun()
-			}
+		copies, replay = snapshotCopies{}, ""
+		prev, err := imageByToken(tx, u.Name, req.token)
+		if err != nil {
 			return err
+		}
+		if prev != nil {
+			if prev.SourceImageID != req.sourceID || prev.Name != req.name {
+				return ec2err.New(ec2err.IdempotentParameterMismatch, "The client token %s was used for a different CopyImage (%s).", req.token, prev.ID)
+			}
+			replay = prev.ID
+			return r.DryRun()
 		}
 		src, err := s.copySource(tx, u, req.sourceID)
 		if err != nil {
