@@ -142,6 +142,7 @@ var noInstanceID = []string{
 	"ReplaceRouteTableAssociation",
 	"DescribeNetworkInterfaces",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
+	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

@@ -43,6 +43,7 @@ var mutating = []string{
 	"CreateInternetGateway", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRoute", "ReplaceRouteTableAssociation",
+	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

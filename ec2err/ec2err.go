@@ -193,6 +193,9 @@ const (
 	NoSuchEntity         = "NoSuchEntity"
 	ValidationError      = "ValidationError"
 
+	// Security group rules by id, and managed prefix lists.
+	InvalidSecurityGroupRuleIDMalformed = "InvalidSecurityGroupRuleId.Malformed"
+
 	// The network resources (VPCs, subnets, gateways, route tables).
 	VpcLimitExceeded                  = "VpcLimitExceeded"
 	InvalidVpcIDMalformed             = "InvalidVpcID.Malformed"
@@ -315,6 +318,8 @@ var codes = map[string]int{
 	InvalidClientTokenId:          http.StatusForbidden,
 	NoSuchEntity:                  http.StatusNotFound,
 	ValidationError:               http.StatusBadRequest,
+
+	InvalidSecurityGroupRuleIDMalformed: http.StatusBadRequest,
 
 	VpcLimitExceeded:                  http.StatusBadRequest,
 	InvalidVpcIDMalformed:             http.StatusBadRequest,
