@@ -878,6 +878,9 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 				return ec2err.New(ec2err.InvalidPermissionDuplicate, "the specified rule \"%s\" already exists", describeRule(rule, egress))
 			}
 		}
+		if err := s.checkPrefixLists(tx, r.User.Name, rules); err != nil {
+			return err
+		}
 		if len(*existing)+len(rules) > maxRulesPerDirection {
 			return ec2err.New(ec2err.RulesPerSecurityGroupLimit, "The maximum number of rules per security group (%d per direction) has been reached.", maxRulesPerDirection)
 		}

@@ -45,6 +45,9 @@ func (s *Service) modifySecurityGroupRules(r *Request) (any, error) {
 			reqs[i] = u.rule
 		}
 		rules, err := resolvePeers(tx, r.User, reqs)
+		if err == nil {
+			err = s.checkPrefixLists(tx, owner, rules)
+		}
 		if err != nil {
 			return err
 		}

@@ -143,6 +143,7 @@ var noInstanceID = []string{
 	"DescribeNetworkInterfaces",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
+	"CreateManagedPrefixList", "DescribeManagedPrefixLists", "GetManagedPrefixListEntries", "ModifyManagedPrefixList", "DeleteManagedPrefixList",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

@@ -35,6 +35,7 @@ var notFoundCodes = map[string]string{
 	"route-table":      ec2err.InvalidRouteTableIDNotFound,
 
 	"security-group-rule": ec2err.InvalidSecurityGroupRuleIDNF, // a rule is found in its group's record
+	"prefix-list":         ec2err.InvalidPrefixListIDNotFound,  // prefix_lists.go
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.

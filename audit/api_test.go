@@ -25,6 +25,7 @@ var readOnly = []string{
 	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
 	"DescribeNetworkInterfaces",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
+	"DescribeManagedPrefixLists", "GetManagedPrefixListEntries",
 }
 
 var mutating = []string{
@@ -44,6 +45,7 @@ var mutating = []string{
 	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRoute", "ReplaceRouteTableAssociation",
 	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
+	"CreateManagedPrefixList", "ModifyManagedPrefixList", "DeleteManagedPrefixList",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

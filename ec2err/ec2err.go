@@ -195,6 +195,9 @@ const (
 
 	// Security group rules by id, and managed prefix lists.
 	InvalidSecurityGroupRuleIDMalformed = "InvalidSecurityGroupRuleId.Malformed"
+	InvalidPrefixListIDNotFound         = "InvalidPrefixListID.NotFound"
+	InvalidPrefixListIDMalformed        = "InvalidPrefixListId.Malformed"
+	PrefixListVersionMismatch           = "PrefixListVersionMismatch"
 
 	// The network resources (VPCs, subnets, gateways, route tables).
 	VpcLimitExceeded                  = "VpcLimitExceeded"
@@ -320,6 +323,9 @@ var codes = map[string]int{
 	ValidationError:               http.StatusBadRequest,
 
 	InvalidSecurityGroupRuleIDMalformed: http.StatusBadRequest,
+	InvalidPrefixListIDNotFound:         http.StatusBadRequest,
+	InvalidPrefixListIDMalformed:        http.StatusBadRequest,
+	PrefixListVersionMismatch:           http.StatusBadRequest,
 
 	VpcLimitExceeded:                  http.StatusBadRequest,
 	InvalidVpcIDMalformed:             http.StatusBadRequest,

@@ -32,6 +32,7 @@ var ResourceTypes = []ResourceType{
 	{"subnet-", "subnet", BucketSubnets},
 	{"igw-", "internet-gateway", BucketInternetGateways},
 	{"rtb-", "route-table", BucketRouteTables},
+	{"pl-", "prefix-list", BucketPrefixLists},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.
