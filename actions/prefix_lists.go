@@ -32,6 +32,7 @@ type managedPrefixListXML struct {
 	ID            string   `xml:"prefixListId"`
 	AddressFamily string   `xml:"addressFamily"`
 	State         string   `xml:"state"`
+	StateMessage  string   `xml:"stateMessage,omitempty"`
 	ARN           string   `xml:"prefixListArn"`
 	Name          string   `xml:"prefixListName"`
 	MaxEntries    int      `xml:"maxEntries"`
@@ -45,9 +46,9 @@ type prefixListResponse struct {
 	PrefixList managedPrefixListXML `xml:"prefixList"`
 }
 
-func (s *Service) prefixListXML(u *store.User, pl *store.PrefixList, state string, tags []store.Tag) managedPrefixListXML {
+func (s *Service) prefixListXML(u *store.User, pl *store.PrefixList, tags []store.Tag) managedPrefixListXML {
 	return managedPrefixListXML{
-		ID: pl.ID, AddressFamily: pl.AddressFamily, State: state,
+		ID: pl.ID, AddressFamily: pl.AddressFamily, State: pl.State, StateMessage: pl.StateMessage,
 		ARN:  "arn:aws:ec2:" + s.Config.Region + ":" + u.AccountID + ":prefix-list/" + pl.ID,
 		Name: pl.Name, MaxEntries: pl.MaxEntries, Version: pl.Version, Tags: tagsXML(tags), OwnerID: u.AccountID,
 	}
@@ -102,7 +103,9 @@ func (s *Service) createManagedPrefixList(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl := &store.PrefixList{ID: store.NewID("pl"), Owner: r.User.Name, Name: name, AddressFamily: family, MaxEntries: maxEntries, Version: 1}
+	pl := &store.PrefixList{
+		ID: store.NewID("pl"), Owner: r.User.Name, Name: name, AddressFamily: family, MaxEntries: maxEntries, Version: 1, State: "create-complete",
+	}
 	if pl.Entries, err = applyEntries(pl, nil, r.Params.Structs("Entry")); err != nil {
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func (s *Service) createManagedPrefixList(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prefixListResponse{PrefixList: s.prefixListXML(r.User, pl, "create-complete", tags)}, nil
+	return &prefixListResponse{PrefixList: s.prefixListXML(r.User, pl, tags)}, nil
 }
 
 // prefixListName reads PrefixListName; names starting with com.amazonaws
@@ -265,7 +268,7 @@ func (s *Service) describeManagedPrefixLists(r *Request) (any, error) {
 				return err
 			}
 			if matchFilters(filters, prefixListAttrs(pl, tags, r.User.AccountID)) {
-				picked = append(picked, s.prefixListXML(r.User, pl, "create-complete", tags))
+				picked = append(picked, s.prefixListXML(r.User, pl, tags))
 			}
 		}
 		page, err := paginate(len(picked), func(i int) string { return picked[i].ID }, r.Params, 1, 100)
@@ -372,6 +375,7 @@ func (s *Service) modifyManagedPrefixList(r *Request) (any, error) {
 		if name != "" {
 			pl.Name = name
 		}
+		pl.State, pl.StateMessage = "modify-complete", ""
 		if err := r.DryRun(); err != nil {
 			return err
 		}
@@ -383,11 +387,14 @@ func (s *Service) modifyManagedPrefixList(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prefixListResponse{PrefixList: s.prefixListXML(r.User, pl, "modify-complete", tags)}, nil
+	return &prefixListResponse{PrefixList: s.prefixListXML(r.User, pl, tags)}, nil
 }
 
 // DeleteManagedPrefixList
 
+// deleteManagedPrefixList answers as EC2's asynchronous deletion does,
+// delete-in-progress; a list that rules still name is not deleted but left
+// delete-failed, saying which group's rules name it.
 func (s *Service) deleteManagedPrefixList(r *Request) (any, error) {
 	id, err := prefixListID(r.Params)
 	if err != nil {
@@ -401,21 +408,19 @@ func (s *Service) deleteManagedPrefixList(r *Request) (any, error) {
 		if pl, err = prefixList(tx, owner, id); err != nil {
 			return err
 		}
-		groups, err := store.ListSecurityGroups(tx, owner)
+		user, err := prefixListUser(tx, owner, id)
 		if err != nil {
 			return err
-		}
-		names := func(rule store.Rule) bool { return rule.PrefixListID == id }
-		for _, g := range groups {
-			if slices.ContainsFunc(g.Ingress, names) || slices.ContainsFunc(g.Egress, names) {
-				return ec2err.New(ec2err.DependencyViolation, "resource %s has a dependent object: rules of security group %s (%s) refer to it", id, g.ID, g.Name)
-			}
 		}
 		if err := r.DryRun(); err != nil {
 			return err
 		}
 		if tags, err = store.Tags(tx, owner, id); err != nil {
 			return err
+		}
+		if user != nil {
+			pl.State, pl.StateMessage = "delete-failed", fmt.Sprintf("The prefix list is referenced by security group %s (%s): remove those rules, then delete it again.", user.ID, user.Name)
+			return store.PutPrefixList(tx, pl)
 		}
 		if err := store.DeleteAllTags(tx, owner, id); err != nil {
 			return err
@@ -425,5 +430,23 @@ func (s *Service) deleteManagedPrefixList(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prefixListResponse{PrefixList: s.prefixListXML(r.User, pl, "delete-complete", tags)}, nil
+	x := s.prefixListXML(r.User, pl, tags)
+	x.State, x.StateMessage = "delete-in-progress", ""
+	return &prefixListResponse{PrefixList: x}, nil
+}
+
+// prefixListUser is the first of the owner's groups whose rules name the
+// list; nil when none does.
+func prefixListUser(tx store.Tx, owner, id string) (*store.SecurityGroup, error) {
+	groups, err := store.ListSecurityGroups(tx, owner)
+	if err != nil {
+		return nil, err
+	}
+	names := func(rule store.Rule) bool { return rule.PrefixListID == id }
+	for _, g := range groups {
+		if slices.ContainsFunc(g.Ingress, names) || slices.ContainsFunc(g.Egress, names) {
+			return g, nil
+		}
+	}
+	return nil, nil
 }

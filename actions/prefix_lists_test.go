@@ -88,21 +88,35 @@ func TestManagedPrefixListLifecycle(t *testing.T) {
 		t.Errorf("bob's describe: got %d lists, want none of alice's", got)
 	}
 
-	// A rule naming the list keeps it; once revoked, the list goes.
+	// Deleting a list that a rule names leaves it delete-failed, as EC2's
+	// asynchronous deletion does; once the rule is revoked, it goes.
 	web := e.createGroup(t, "alice", "web")
 	rule := e.authorizeOne(t, "alice", "AuthorizeSecurityGroupIngress", web, "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "22",
 		"IpPermissions.1.ToPort", "22", "IpPermissions.1.PrefixListIds.1.PrefixListId", id)
 	if got := e.rulesText(t, "alice", web)[rule]; got != "in tcp 22-22 "+id {
 		t.Errorf("rule: got %q, want tcp 22 from %s", got, id)
 	}
-	_, err := e.call(t, "alice", "DeleteManagedPrefixList", "PrefixListId", id)
-	wantCode(t, err, ec2err.DependencyViolation)
-	e.mustCall(t, "alice", "RevokeSecurityGroupIngress", "GroupId", web, "SecurityGroupRuleId.1", rule)
-	deleted := e.mustCall(t, "alice", "DeleteManagedPrefixList", "PrefixListId", id).(*prefixListResponse).PrefixList
-	if deleted.ID != id || deleted.State != "delete-complete" {
-		t.Errorf("delete: got %+v, want %s delete-complete", deleted, id)
+	for i, want := range []string{"delete-failed", ""} {
+		deleted := e.mustCall(t, "alice", "DeleteManagedPrefixList", "PrefixListId", id).(*prefixListResponse).PrefixList
+		if deleted.ID != id || deleted.State != "delete-in-progress" {
+			t.Errorf("delete %d: got %+v, want %s delete-in-progress", i+1, deleted, id)
+		}
+		resp, err := e.call(t, "alice", "DescribeManagedPrefixLists", "PrefixListId.1", id)
+		switch {
+		case want == "":
+			wantCode(t, err, ec2err.InvalidPrefixListIDNotFound)
+		case err != nil:
+			t.Fatal(err)
+		default:
+			if got := resp.(*describeManagedPrefixListsResponse).PrefixLists[0]; got.State != want || !strings.Contains(got.StateMessage, web) {
+				t.Errorf("after delete %d: got state %s (%s), want %s naming %s", i+1, got.State, got.StateMessage, want, web)
+			}
+		}
+		if i == 0 {
+			e.mustCall(t, "alice", "RevokeSecurityGroupIngress", "GroupId", web, "SecurityGroupRuleId.1", rule)
+		}
 	}
-	_, err = e.call(t, "alice", "GetManagedPrefixListEntries", "PrefixListId", id)
+	_, err := e.call(t, "alice", "GetManagedPrefixListEntries", "PrefixListId", id)
 	wantCode(t, err, ec2err.InvalidPrefixListIDNotFound)
 	if got := tagList(t, e, "alice", "Filter.1.Name", "resource-id", "Filter.1.Value.1", id); got != "" {
 		t.Errorf("tags after delete: got %q, want none", got)

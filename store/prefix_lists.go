@@ -3,7 +3,8 @@ package store
 // PrefixList is a student's customer-managed prefix list (pl-…): a named
 // set of CIDR blocks of one address family that security group rules may
 // name as their peer. Each change of its entries makes a new version;
-// only the current version's entries are kept.
+// only the current version's entries are kept. State is EC2's
+// (create-complete, modify-complete, delete-failed), StateMessage why.
 type PrefixList struct {
 	ID            string            `json:"id"`
 	Owner         string            `json:"owner"`
@@ -12,6 +13,8 @@ type PrefixList struct {
 	MaxEntries    int               `json:"max_entries"`
 	Version       int64             `json:"version"`
 	Entries       []PrefixListEntry `json:"entries,omitempty"`
+	State         string            `json:"state"`
+	StateMessage  string            `json:"state_message,omitempty"`
 }
 
 // PrefixListEntry is one CIDR block of a prefix list.
