@@ -127,8 +127,9 @@ func ListSecurityGroups(tx Tx, owner string) ([]*SecurityGroup, error) {
 }
 
 // GroupOfRule finds the owner's group that has the rule ruleID (sgr-…) in
-// either direction; nil when none has. Rules have no index of their own: they
-// live in their group's record, and a student has few groups.
+// either direction; nil when none has. Rules have no index of their own:
+// they live in their group's record, so this is one scan of the owner's
+// groups.
 func GroupOfRule(tx Tx, owner, ruleID string) (*SecurityGroup, error) {
 	var found *SecurityGroup
 	err := ScanJSON(tx, BucketSecurityGroups, OwnerPrefix(owner), func(_ string, g *SecurityGroup) error {
