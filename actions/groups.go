@@ -24,6 +24,10 @@ var securityGroupActions = map[string]Handler{
 	"RevokeSecurityGroupIngress":    func(s *Service, r *Request) (any, error) { return s.revoke(r, false) },
 	"RevokeSecurityGroupEgress":     func(s *Service, r *Request) (any, error) { return s.revoke(r, true) },
 	"DescribeSecurityGroupRules":    (*Service).describeSecurityGroupRules,
+	// groups_rules.go
+	"ModifySecurityGroupRules":                   (*Service).modifySecurityGroupRules,
+	"UpdateSecurityGroupRuleDescriptionsIngress": func(s *Service, r *Request) (any, error) { return s.updateRuleDescriptions(r, false) },
+	"UpdateSecurityGroupRuleDescriptionsEgress":  func(s *Service, r *Request) (any, error) { return s.updateRuleDescriptions(r, true) },
 }
 
 const (
@@ -592,9 +596,9 @@ func parsePermission(perm *query.Params) ([]ruleRequest, error) {
 	add := func(param string, set func(*ruleRequest, *query.Params) error) error {
 		for _, peer := range perm.Structs(param) {
 			rr := ruleRequest{Rule: base}
-			rr.Description = peer.String("Description")
-			if len(rr.Description) > maxGroupNameLen {
-				return ec2err.BadValue(param+".Description", rr.Description, fmt.Sprintf("Rule descriptions are at most %d characters.", maxGroupNameLen))
+			var err error
+			if rr.Description, err = ruleDescription(peer, param+".Description"); err != nil {
+				return err
 			}
 			if err := set(&rr, peer); err != nil {
 				return err
@@ -616,10 +620,7 @@ func parsePermission(perm *query.Params) ([]ruleRequest, error) {
 			return err
 		}},
 		{"PrefixListIds", func(rr *ruleRequest, q *query.Params) (err error) {
-			rr.PrefixListID, err = q.Required("PrefixListId")
-			if err == nil && !store.ValidID("pl", rr.PrefixListID) {
-				err = ec2err.BadValue("PrefixListId", rr.PrefixListID, "Prefix list ids look like pl-0123456789abcdef0.")
-			}
+			rr.PrefixListID, err = parsePrefixListID(q)
 			return err
 		}},
 		{"Groups", func(rr *ruleRequest, q *query.Params) error {
@@ -876,6 +877,9 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 			if slices.ContainsFunc(*existing, rule.SamePermission) || slices.ContainsFunc(rules[:i], rule.SamePermission) {
 				return ec2err.New(ec2err.InvalidPermissionDuplicate, "the specified rule \"%s\" already exists", describeRule(rule, egress))
 			}
+		}
+		if err := s.checkPrefixLists(tx, r.User.Name, rules); err != nil {
+			return err
 		}
 		if len(*existing)+len(rules) > maxRulesPerDirection {
 			return ec2err.New(ec2err.RulesPerSecurityGroupLimit, "The maximum number of rules per security group (%d per direction) has been reached.", maxRulesPerDirection)

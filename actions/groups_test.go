@@ -86,6 +86,7 @@ func TestDefaultGroupOnFirstUse(t *testing.T) {
 func TestAuthorizeForms(t *testing.T) {
 	e := newTestEnv(t, nil)
 	peer := e.createGroup(t, "alice", "peer")
+	pl := e.createPrefixList(t, "alice", "IPv4")
 	cases := []struct {
 		name string
 		kv   []string
@@ -101,9 +102,9 @@ func TestAuthorizeForms(t *testing.T) {
 			"tcp 80-81 [group:" + peer + "/111111111111]"},
 		{"several peers and descriptions", []string{"IpPermissions.1.IpProtocol", "6", "IpPermissions.1.FromPort", "443", "IpPermissions.1.ToPort", "443",
 			"IpPermissions.1.IpRanges.1.CidrIp", "192.0.2.0/24", "IpPermissions.1.IpRanges.1.Description", "lab",
-			"IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "2001:db8::/32", "IpPermissions.1.PrefixListIds.1.PrefixListId", "pl-0123456789abcdef0",
+			"IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "2001:db8::/32", "IpPermissions.1.PrefixListIds.1.PrefixListId", pl,
 			"IpPermissions.1.Groups.1.GroupId", peer},
-			"tcp 443-443 [192.0.2.0/24(lab) 2001:db8::/32 pl-0123456789abcdef0 group:" + peer + "/111111111111]"},
+			"tcp 443-443 [192.0.2.0/24(lab) 2001:db8::/32 " + pl + " group:" + peer + "/111111111111]"},
 		{"icmp defaults to any type and code", []string{"IpPermissions.1.IpProtocol", "icmp", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"},
 			"icmp -1--1 [0.0.0.0/0]"},
 		{"all traffic has no ports", []string{"IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.FromPort", "5", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"},

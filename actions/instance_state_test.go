@@ -142,6 +142,8 @@ var noInstanceID = []string{
 	"ReplaceRouteTableAssociation",
 	"DescribeNetworkInterfaces",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
+	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
+	"CreateManagedPrefixList", "DescribeManagedPrefixLists", "GetManagedPrefixListEntries", "ModifyManagedPrefixList", "DeleteManagedPrefixList",
 }
 
 // newStateEnv launches one instance for alice and makes a volume and an

@@ -22,6 +22,7 @@ var families = []map[string]Handler{
 	networkGatewayActions,
 	networkInterfaceActions,
 	classicLinkActions,
+	prefixListActions,
 }
 
 // otherServices are the families of the services other than EC2 served at

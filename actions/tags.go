@@ -33,6 +33,9 @@ var notFoundCodes = map[string]string{
 	"subnet":           ec2err.InvalidSubnetIDNotFound,
 	"internet-gateway": ec2err.InvalidInternetGatewayIDNotFound,
 	"route-table":      ec2err.InvalidRouteTableIDNotFound,
+
+	"security-group-rule": ec2err.InvalidSecurityGroupRuleIDNF, // a rule is found in its group's record
+	"prefix-list":         ec2err.InvalidPrefixListIDNotFound,  // prefix_lists.go
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.
@@ -52,8 +55,8 @@ func resourceIDs(p *query.Params) ([]string, error) {
 
 // checkOwned fails with the type's NotFound code unless the caller owns id.
 func checkOwned(tx store.Tx, owner, id string) error {
-	if store.Owns(tx, owner, id) {
-		return nil
+	if owned, err := store.Owns(tx, owner, id); owned || err != nil {
+		return err
 	}
 	rt, _ := store.ResourceTypeOf(id)
 	return ec2err.New(notFoundCodes[rt.Name], "The %s ID '%s' does not exist", rt.Name, id)

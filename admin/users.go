@@ -185,7 +185,7 @@ var ErrInUse = errors.New("user has resources")
 // blocksDelete: resources with backend state or a cost keep their owner.
 func blocksDelete(rt store.ResourceType) bool {
 	switch rt.Bucket {
-	case store.BucketKeyPairs, store.BucketSecurityGroups, store.BucketLaunchTemplates:
+	case store.BucketKeyPairs, store.BucketSecurityGroups, store.BucketLaunchTemplates, store.BucketPrefixLists:
 		return false
 	}
 	return true

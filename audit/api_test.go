@@ -25,6 +25,7 @@ var readOnly = []string{
 	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
 	"DescribeNetworkInterfaces",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
+	"DescribeManagedPrefixLists", "GetManagedPrefixListEntries",
 }
 
 var mutating = []string{
@@ -43,6 +44,8 @@ var mutating = []string{
 	"CreateInternetGateway", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRoute", "ReplaceRouteTableAssociation",
+	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
+	"CreateManagedPrefixList", "ModifyManagedPrefixList", "DeleteManagedPrefixList",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

@@ -222,3 +222,61 @@ func TestSecurityGroupsWithBoto2(t *testing.T) {
 		}
 	}
 }
+
+// A rule changes in place with the AWS CLI (its id and tags stay) and is
+// tagged by its sgr- id; a classmate meets NotFound for both.
+func TestModifySecurityGroupRulesAndRuleTagsWithAWSCLI(t *testing.T) {
+	t.Parallel()
+	e, alice := start(t)
+	bob := e.User(t, "bob")
+	out, err := e.CLI(t, alice, "ec2", "create-security-group", "--group-name", "web", "--description", "web servers", "--query", "GroupId", "--output", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := strings.TrimSpace(out)
+	out, err = e.CLI(t, alice, "ec2", "authorize-security-group-ingress", "--group-id", group, "--protocol", "tcp", "--port", "22", "--cidr", "10.0.0.0/8",
+		"--query", "SecurityGroupRules[0].SecurityGroupRuleId", "--output", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := strings.TrimSpace(out)
+	if _, err := e.CLI(t, alice, "ec2", "create-tags", "--resources", rule, "--tags", "Key=Name,Value=ssh"); err != nil {
+		t.Fatalf("create-tags on a rule: %v", err)
+	}
+	change := `[{"SecurityGroupRuleId":"` + rule + `","SecurityGroupRule":{"IpProtocol":"tcp","FromPort":2222,"ToPort":2222,"CidrIpv4":"192.0.2.0/24","Description":"ssh on 2222"}}]`
+	out, err = e.CLI(t, alice, "ec2", "modify-security-group-rules", "--group-id", group, "--security-group-rules", change)
+	if err != nil || !strings.Contains(out, `"Return": true`) {
+		t.Fatalf("modify-security-group-rules: got %s, %v; want Return true", out, err)
+	}
+	out, err = e.CLI(t, alice, "ec2", "describe-security-group-rules", "--security-group-rule-ids", rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var described struct {
+		SecurityGroupRules []struct {
+			SecurityGroupRuleId, IpProtocol, CidrIpv4, Description string
+			FromPort, ToPort                                       int
+			Tags                                                   []struct{ Key, Value string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &described); err != nil || len(described.SecurityGroupRules) != 1 {
+		t.Fatalf("describe-security-group-rules: got %s (%v), want the rule", out, err)
+	}
+	got := described.SecurityGroupRules[0]
+	if got.IpProtocol != "tcp" || got.FromPort != 2222 || got.ToPort != 2222 || got.CidrIpv4 != "192.0.2.0/24" || got.Description != "ssh on 2222" ||
+		len(got.Tags) != 1 || got.Tags[0].Key != "Name" || got.Tags[0].Value != "ssh" {
+		t.Errorf("got rule %+v, want tcp 2222 from 192.0.2.0/24, its description and its Name tag", got)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bob modifies alice's group", []string{"ec2", "modify-security-group-rules", "--group-id", group, "--security-group-rules", change}, "InvalidGroup.NotFound"},
+		{"bob tags alice's rule", []string{"ec2", "create-tags", "--resources", rule, "--tags", "Key=k,Value=v"}, "InvalidSecurityGroupRuleId.NotFound"},
+	} {
+		if _, err := e.CLI(t, bob, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %s", c.name, err, c.want)
+		}
+	}
+}

@@ -193,6 +193,12 @@ const (
 	NoSuchEntity         = "NoSuchEntity"
 	ValidationError      = "ValidationError"
 
+	// Security group rules by id, and managed prefix lists.
+	InvalidSecurityGroupRuleIDMalformed = "InvalidSecurityGroupRuleId.Malformed"
+	InvalidPrefixListIDNotFound         = "InvalidPrefixListID.NotFound"
+	InvalidPrefixListIDMalformed        = "InvalidPrefixListId.Malformed"
+	PrefixListVersionMismatch           = "PrefixListVersionMismatch"
+
 	// The network resources (VPCs, subnets, gateways, route tables).
 	VpcLimitExceeded                  = "VpcLimitExceeded"
 	InvalidVpcIDMalformed             = "InvalidVpcID.Malformed"
@@ -315,6 +321,11 @@ var codes = map[string]int{
 	InvalidClientTokenId:          http.StatusForbidden,
 	NoSuchEntity:                  http.StatusNotFound,
 	ValidationError:               http.StatusBadRequest,
+
+	InvalidSecurityGroupRuleIDMalformed: http.StatusBadRequest,
+	InvalidPrefixListIDNotFound:         http.StatusBadRequest,
+	InvalidPrefixListIDMalformed:        http.StatusBadRequest,
+	PrefixListVersionMismatch:           http.StatusBadRequest,
 
 	VpcLimitExceeded:                  http.StatusBadRequest,
 	InvalidVpcIDMalformed:             http.StatusBadRequest,

@@ -24,6 +24,7 @@ type Usage struct {
 	KeyPairs       int `json:"key_pairs"`
 	SecurityGroups int `json:"security_groups"`
 	VPCs           int `json:"vpcs"`
+	PrefixLists    int `json:"prefix_lists"`
 	// Spent is the cost so far, from the usage ledger.
 	Spent Money `json:"spent"`
 	// CountStopped is the config's quota.count_stopped_instances: stopped
@@ -38,6 +39,7 @@ func (u Usage) Used(key string) string {
 		"max_instances": u.CountedInstances(), "max_vcpus": u.VCPUs, "max_addresses": u.Addresses,
 		"max_key_pairs": u.KeyPairs, "max_security_groups": u.SecurityGroups, "max_volumes": u.Volumes,
 		"max_volume_gib": u.VolumeGiB, "max_snapshots": u.Snapshots, "max_vpcs": u.VPCs,
+		"max_prefix_lists": u.PrefixLists,
 	}[key]
 	switch {
 	case ok:
@@ -78,6 +80,7 @@ type Delta struct {
 	ImageID                                                            string // checked against images when not ""
 	Addresses, Volumes, VolumeGiB, Snapshots, KeyPairs, SecurityGroups int
 	VPCs                                                               int
+	PrefixLists                                                        int
 }
 
 // Check returns the EC2 error a student gets when d does not fit in l
@@ -120,6 +123,7 @@ func Check(l Limits, u Usage, d Delta) error {
 		{d.KeyPairs, u.KeyPairs, l.MaxKeyPairs, ec2err.ResourceLimitExceeded, "max_key_pairs", "key pairs"},
 		{d.SecurityGroups, u.SecurityGroups, l.MaxSecurityGroups, ec2err.SecurityGroupLimitExceeded, "max_security_groups", "security groups"},
 		{d.VPCs, u.VPCs, l.MaxVPCs, ec2err.VpcLimitExceeded, "max_vpcs", "VPCs"},
+		{d.PrefixLists, u.PrefixLists, l.MaxPrefixLists, ec2err.ResourceLimitExceeded, "max_prefix_lists", "managed prefix lists"},
 	} {
 		if r.want > 0 && r.limit != nil && r.held+r.want > *r.limit {
 			return ec2err.New(r.code,
@@ -181,6 +185,7 @@ func times(d Delta, n int) Delta {
 	d.KeyPairs *= n
 	d.SecurityGroups *= n
 	d.VPCs *= n
+	d.PrefixLists *= n
 	return d
 }
 

@@ -17,6 +17,7 @@ package quota
 //     storage and 10,000 snapshots (awslimitchecker's EBS defaults: active
 //     volumes, gp2 storage, active snapshots).
 //   - 5 VPCs per Region, the default VPC included.
+//   - 100 customer-managed prefix lists per Region.
 //
 // Every type and image is allowed, and there is no budget and no
 // running-hours limit until a group or the admin sets one.
@@ -31,6 +32,7 @@ func Builtin() Limits {
 		MaxVolumeGiB:      Int(102400),
 		MaxSnapshots:      Int(10000),
 		MaxVPCs:           Int(5),
+		MaxPrefixLists:    Int(100),
 		InstanceTypes:     []string{},
 		Images:            []string{},
 	}

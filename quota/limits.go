@@ -30,6 +30,8 @@ type Limits struct {
 	MaxSnapshots      *int `yaml:"max_snapshots" json:"max_snapshots,omitzero"`
 	// MaxVPCs counts the student's VPCs, their default one included.
 	MaxVPCs *int `yaml:"max_vpcs" json:"max_vpcs,omitzero"`
+	// MaxPrefixLists counts the student's customer-managed prefix lists.
+	MaxPrefixLists *int `yaml:"max_prefix_lists" json:"max_prefix_lists,omitzero"`
 	// InstanceTypes and Images are the allowed ones; an empty (set) list
 	// allows all, which lets an override lift a group's restriction.
 	InstanceTypes []string `yaml:"instance_types" json:"instance_types,omitzero"`

@@ -65,8 +65,10 @@ func TestOwnedResourcesAreScopedByOwner(t *testing.T) {
 		if inst, _ := GetInstance(tx, "bob", "i-1"); inst != nil {
 			t.Errorf("bob got alice's instance %+v, want nil", inst)
 		}
-		if Owns(tx, "bob", "i-1") || !Owns(tx, "alice", "i-1") {
-			t.Error("Owns: got wrong ownership of i-1")
+		bobs, err1 := Owns(tx, "bob", "i-1")
+		alices, err2 := Owns(tx, "alice", "i-1")
+		if bobs || !alices || err1 != nil || err2 != nil {
+			t.Errorf("Owns i-1: got bob %v (%v), alice %v (%v); want false, true", bobs, err1, alices, err2)
 		}
 		return nil
 	})

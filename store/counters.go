@@ -17,6 +17,7 @@ type Counters struct {
 	KeyPairs       int            `json:"key_pairs,omitempty"`
 	SecurityGroups int            `json:"security_groups,omitempty"`
 	VPCs           int            `json:"vpcs,omitempty"`
+	PrefixLists    int            `json:"prefix_lists,omitempty"`
 }
 
 // Equal reports whether c and o count the same (a state at zero is the
@@ -24,7 +25,8 @@ type Counters struct {
 func (c Counters) Equal(o Counters) bool {
 	if c.VCPUs != o.VCPUs || c.StoppedVCPUs != o.StoppedVCPUs || c.Addresses != o.Addresses ||
 		c.Volumes != o.Volumes || c.VolumeGiB != o.VolumeGiB || c.Snapshots != o.Snapshots ||
-		c.KeyPairs != o.KeyPairs || c.SecurityGroups != o.SecurityGroups || c.VPCs != o.VPCs {
+		c.KeyPairs != o.KeyPairs || c.SecurityGroups != o.SecurityGroups || c.VPCs != o.VPCs ||
+		c.PrefixLists != o.PrefixLists {
 		return false
 	}
 	for _, m := range []map[string]int{c.Instances, o.Instances} {
@@ -57,6 +59,7 @@ func (c *Counters) add(d Counters, sign int) {
 	c.KeyPairs += sign * d.KeyPairs
 	c.SecurityGroups += sign * d.SecurityGroups
 	c.VPCs += sign * d.VPCs
+	c.PrefixLists += sign * d.PrefixLists
 }
 
 // GetCounters returns the owner's counters (zero when they hold nothing).
@@ -169,6 +172,9 @@ func RecountCounters(tx Tx, owner string) (Counters, error) {
 	}
 	if err == nil {
 		err = scanCount(tx, BucketVPCs, owner, countVPC, add)
+	}
+	if err == nil {
+		err = scanCount(tx, BucketPrefixLists, owner, countPrefixList, add)
 	}
 	return c, err
 }

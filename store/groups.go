@@ -126,6 +126,39 @@ func ListSecurityGroups(tx Tx, owner string) ([]*SecurityGroup, error) {
 	return ListOwned[SecurityGroup](tx, BucketSecurityGroups, owner)
 }
 
+// GroupOfRule finds the owner's group that has the rule ruleID (sgr-…) in
+// either direction; nil when none has. Rules have no index of their own:
+// they live in their group's record, so this is one scan of the owner's
+// groups.
+func GroupOfRule(tx Tx, owner, ruleID string) (*SecurityGroup, error) {
+	var found *SecurityGroup
+	err := ScanJSON(tx, BucketSecurityGroups, OwnerPrefix(owner), func(_ string, g *SecurityGroup) error {
+		if _, _, ok := g.Rule(ruleID); ok {
+			found = g
+			return ErrStop
+		}
+		return nil
+	})
+	return found, err
+}
+
+// Rule finds one of the group's rules by id: its index in its direction's
+// list and whether that is egress.
+func (g *SecurityGroup) Rule(ruleID string) (i int, egress, ok bool) {
+	for _, egress := range []bool{false, true} {
+		rules := g.Ingress
+		if egress {
+			rules = g.Egress
+		}
+		for i, r := range rules {
+			if r.ID == ruleID {
+				return i, egress, true
+			}
+		}
+	}
+	return 0, false, false
+}
+
 // GroupInUse reports whether any of the user's instances that is not
 // terminated is in the group: such a group cannot be deleted.
 func GroupInUse(tx Tx, owner, groupID string) (bool, error) {

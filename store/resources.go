@@ -22,6 +22,8 @@ var ResourceTypes = []ResourceType{
 	{"vol-", "volume", BucketVolumes},
 	{"snap-", "snapshot", BucketSnapshots},
 	{"sg-", "security-group", BucketSecurityGroups},
+	// A rule lives in its group's record, not under its own key.
+	{"sgr-", "security-group-rule", BucketSecurityGroups},
 	{"key-", "key-pair", BucketKeyPairs},
 	{"eipalloc-", "elastic-ip", BucketAddresses},
 	{"lt-", "launch-template", BucketLaunchTemplates},
@@ -30,6 +32,7 @@ var ResourceTypes = []ResourceType{
 	{"subnet-", "subnet", BucketSubnets},
 	{"igw-", "internet-gateway", BucketInternetGateways},
 	{"rtb-", "route-table", BucketRouteTables},
+	{"pl-", "prefix-list", BucketPrefixLists},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.
@@ -43,9 +46,16 @@ func ResourceTypeOf(id string) (ResourceType, bool) {
 }
 
 // Owns reports whether the user owns the resource id.
-func Owns(tx Tx, owner, id string) bool {
+func Owns(tx Tx, owner, id string) (bool, error) {
 	rt, ok := ResourceTypeOf(id)
-	return ok && tx.Get(rt.Bucket, OwnedKey(owner, id)) != nil
+	switch {
+	case !ok:
+		return false, nil
+	case rt.Name == "security-group-rule":
+		g, err := GroupOfRule(tx, owner, id)
+		return g != nil, err
+	}
+	return tx.Get(rt.Bucket, OwnedKey(owner, id)) != nil, nil
 }
 
 // NewID returns a fresh EC2-style id: prefix-<17 hex digits>, as current EC2

@@ -28,6 +28,7 @@ package store
 //	launch_template_versions OWNER/lt-…/VERSION -> LaunchTemplateVersion
 //	                (VERSION: 20 digits, so the versions scan in order)
 //	images          OWNER/ami-… -> Image (a student's own, from CreateImage)
+//	prefix_lists    OWNER/pl-… -> PrefixList (customer-managed prefix lists)
 //	vpcs            OWNER/vpc-… -> VPC
 //	subnets         OWNER/subnet-… -> Subnet
 //	internet_gateways OWNER/igw-… -> InternetGateway
@@ -96,6 +97,9 @@ const (
 	BucketLaunchTemplateVersions Bucket = "launch_template_versions"
 )
 
+// BucketPrefixLists holds the managed prefix lists (store/prefix_lists.go).
+const BucketPrefixLists Bucket = "prefix_lists"
+
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
 // so that Migrate can read it.
 const bucketRetiredBackendSim Bucket = "backend_sim"
@@ -113,6 +117,7 @@ var Buckets = []Bucket{
 	BucketShares,
 	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
+	BucketPrefixLists,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -123,6 +128,7 @@ var OwnerBuckets = []Bucket{
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
+	BucketPrefixLists,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
