@@ -171,6 +171,12 @@ func blockDeviceMappings(p *query.Params) ([]blockDeviceRequest, error) {
 			return nil, err
 		}
 		bd := blockDeviceRequest{DeviceName: dev, VolumeType: m.String("Ebs.VolumeType"), SnapshotID: m.String("Ebs.SnapshotId"), NoDevice: m.Has("NoDevice")}
+		// A mapping says what goes on its device: a volume (Ebs), nothing
+		// (NoDevice) or an instance store (VirtualName); EC2 asks for the
+		// volume when it says none.
+		if !bd.NoDevice && !m.Has("VirtualName") && len(m.Struct("Ebs").Values()) == 0 {
+			return nil, ec2err.Missing("ebs")
+		}
 		if bd.VolumeSize, err = m.Int("Ebs.VolumeSize", 0); err != nil {
 			return nil, err
 		}

@@ -358,7 +358,7 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 		return nil, err
 	}
 	if !sizeSent && req.snapshotID == "" {
-		return nil, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter Size or SnapshotId.")
+		return nil, ec2err.Missing("size/snapshot") // EC2's words
 	}
 	if sizeSent && size < 1 {
 		return nil, ec2err.BadValue("Size", p.String("Size"), "It must be at least 1 (GiB).")
@@ -1174,7 +1174,7 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 		}
 	}
 	if shape.Size == 0 {
-		return nil, ec2err.New(ec2err.InvalidParameterValue, "The block device mapping for %s needs a VolumeSize or a SnapshotId.", m.DeviceName)
+		return nil, ec2err.Missing("size or snapshotId") // EC2's words
 	}
 	if err := checkVolumeShape(&shape); err != nil {
 		return nil, err
