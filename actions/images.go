@@ -228,6 +228,11 @@ func (s *Service) describeImages(r *Request) (any, error) {
 		}
 	}
 	if len(missing) > 0 {
+		if missing, err = s.unreferenced(r, missing); err != nil { // images_deregistered.go
+			return nil, err
+		}
+	}
+	if len(missing) > 0 {
 		if len(missing) > 1 {
 			return nil, ec2err.New(ec2err.InvalidAMIIDNotFound, "The image ids '[%s]' do not exist", strings.Join(missing, ", "))
 		}

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"slices"
 	"time"
@@ -190,7 +189,7 @@ func (s *Service) planImage(tx store.Tx, u *store.User, inst *store.Instance, im
 		if err := snapshottable(&cur); err != nil {
 			return im, nil, err
 		}
-		sn := newSnapshot(&cur, fmt.Sprintf("Created by CreateImage(%s) for %s from %s", inst.ID, imageID, cur.ID), now)
+		sn := newSnapshot(&cur, imageSnapshotDescription(inst.ID, imageID, cur.ID), now)
 		d.SnapshotID = sn.ID
 		snaps = append(snaps, sn)
 		im.Made = append(im.Made, sn.ID)

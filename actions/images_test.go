@@ -376,9 +376,7 @@ func TestDeregisterImageKeepsSnapshots(t *testing.T) {
 	e.mustCall(t, "alice", "ModifyImageAttribute", "ImageId", id, "LaunchPermission.Add.1.UserId", "222222222222")
 	e.clock.Advance(settle)
 	e.mustCall(t, "alice", "DeregisterImage", "ImageId", id)
-	_, err := e.call(t, "alice", "DescribeImages", "ImageId.1", id)
-	wantCode(t, err, ec2err.InvalidAMIIDNotFound)
-	_, err = e.call(t, "bob", "DescribeImages", "ImageId.1", id)
+	_, err := e.call(t, "bob", "DescribeImages", "ImageId.1", id)
 	wantCode(t, err, ec2err.InvalidAMIIDNotFound)
 	snaps := e.mustCall(t, "alice", "DescribeSnapshots", "Owner.1", "self").(*describeSnapshotsResponse).Snapshots
 	if len(snaps) != 2 {
@@ -555,6 +553,64 @@ func TestInstanceTypeFacts(t *testing.T) {
 		}
 		if got, ok := instanceTypeAttrs(x)("vcpu-info.valid-threads-per-core"); !ok || !slices.Equal(got, c.threads) {
 			t.Errorf("%s: filter vcpu-info.valid-threads-per-core got %v (known %v), want %v", c.typ.Name, got, ok, c.threads)
+		}
+	}
+}
+
+// TestDescribeDeregisteredImage: a deregistered image's id answers an
+// empty list while something of the caller's refers to it (its snapshots,
+// an instance launched from it that describes still show), then
+// InvalidAMIID.NotFound, as EC2's reference for DescribeImages says.
+func TestDescribeDeregisteredImage(t *testing.T) {
+	e := newImageEnv(t, nil)
+	id := e.createImage(t, "alice")
+	e.clock.Advance(settle)
+	run := launch(t, e.testEnv, "alice", "ImageId", id)[0]
+	e.mustCall(t, "alice", "ModifyImageAttribute", "ImageId", id, "LaunchPermission.Add.1.UserId", "222222222222")
+	e.mustCall(t, "alice", "DeregisterImage", "ImageId", id)
+	const unknown = "ami-0123456789abcdef0"
+	steps := []struct {
+		name   string
+		change func()
+		user   string
+		ids    []string
+		code   string // "" = an empty list
+	}{
+		{"its snapshots and an instance refer to it", nil, "alice", []string{id}, ""},
+		{"a classmate it was shared with has nothing referring to it", nil, "bob", []string{id}, ec2err.InvalidAMIIDNotFound},
+		{"with an id never seen", nil, "alice", []string{id, unknown}, ec2err.InvalidAMIIDNotFound},
+		{"snapshots deleted, the instance still refers to it", func() {
+			for _, sn := range e.mustCall(t, "alice", "DescribeSnapshots", "Owner.1", "self").(*describeSnapshotsResponse).Snapshots {
+				e.mustCall(t, "alice", "DeleteSnapshot", "SnapshotId", sn.SnapshotID)
+			}
+		}, "alice", []string{id}, ""},
+		{"the instance terminated but still described", func() {
+			e.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", run)
+			e.clock.Advance(settle)
+		}, "alice", []string{id}, ""},
+		{"the instance expired", func() { e.clock.Advance(time.Hour + time.Second) }, "alice", []string{id}, ec2err.InvalidAMIIDNotFound},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change()
+		}
+		var kv []string
+		for i, x := range st.ids {
+			kv = append(kv, fmt.Sprintf("ImageId.%d", i+1), x)
+		}
+		resp, err := e.call(t, st.user, "DescribeImages", kv...)
+		switch {
+		case st.code != "":
+			wantCode(t, err, st.code)
+			if err != nil && !strings.Contains(err.Error(), st.ids[len(st.ids)-1]) {
+				t.Errorf("%s: got %v, want it to name %s", st.name, err, st.ids[len(st.ids)-1])
+			}
+		case err != nil:
+			t.Errorf("%s: got %v, want an empty list", st.name, err)
+		default:
+			if got := resp.(*describeImagesResponse).Images; len(got) != 0 {
+				t.Errorf("%s: got %v, want an empty list", st.name, imageIDs(got))
+			}
 		}
 	}
 }

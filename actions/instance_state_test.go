@@ -73,6 +73,7 @@ var stateCases = []stateCase{
 	{action: "StartInstances", stopped: true, args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }, check: previousState("stopped")},
 	{action: "RebootInstances", args: func(e *stateEnv) []string { return []string{"InstanceId.1", e.inst} }},
 	{action: "GetConsoleOutput", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst} }},
+	{action: "GetInstanceUefiData", args: func(e *stateEnv) []string { return []string{"InstanceId", e.inst} }},
 	{action: "DescribeInstanceAttribute", args: func(e *stateEnv) []string {
 		return []string{"InstanceId", e.inst, "Attribute", "instanceType"}
 	}},

@@ -22,6 +22,7 @@ var instanceActions = map[string]Handler{
 	"GetConsoleOutput":          (*Service).getConsoleOutput,
 	"DescribeInstanceAttribute": (*Service).describeInstanceAttribute,
 	"ModifyInstanceAttribute":   (*Service).modifyInstanceAttribute,
+	"GetInstanceUefiData":       (*Service).getInstanceUefiData, // instance_uefi.go
 }
 
 const (

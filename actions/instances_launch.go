@@ -86,6 +86,9 @@ func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, e
 		return nil, err
 	}
 	lr.tags, lr.volumeTags = tags["instance"], tags["volume"]
+	if err := mappingsSayWhat(p); err != nil {
+		return nil, err
+	}
 	if lr.mappings, err = blockDeviceMappings(p); err != nil {
 		return nil, err
 	}
@@ -190,6 +193,18 @@ func blockDeviceMappings(p *query.Params) ([]blockDeviceRequest, error) {
 		out = append(out, bd)
 	}
 	return out, nil
+}
+
+// mappingsSayWhat checks that each of a launch's BlockDeviceMapping.N says
+// what goes on its device: a volume (Ebs), nothing (NoDevice) or an
+// instance store (VirtualName); EC2 asks for the volume when it says none.
+func mappingsSayWhat(p *query.Params) error {
+	for _, m := range p.Structs("BlockDeviceMapping") {
+		if !m.Has("NoDevice") && !m.Has("VirtualName") && len(m.Struct("Ebs").Values()) == 0 {
+			return ec2err.Missing("ebs")
+		}
+	}
+	return nil
 }
 
 // launchHash fingerprints the parameters that define a launch, for

@@ -42,7 +42,7 @@ var notFoundCodes = map[string]string{
 func resourceIDs(p *query.Params) ([]string, error) {
 	ids := p.List("ResourceId")
 	if len(ids) == 0 {
-		return nil, ec2err.Missing("ResourceId")
+		return nil, ec2err.Missing("resourceIdSet") // EC2 names the set, not ResourceId.N
 	}
 	for _, id := range ids {
 		rt, ok := store.ResourceTypeOf(id)

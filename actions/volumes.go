@@ -358,7 +358,7 @@ func decodeCreateVolume(p *query.Params, validZone func(string) bool) (*createVo
 		return nil, err
 	}
 	if !sizeSent && req.snapshotID == "" {
-		return nil, ec2err.New(ec2err.MissingParameter, "The request must contain the parameter Size or SnapshotId.")
+		return nil, ec2err.Missing("size/snapshot") // EC2's words
 	}
 	if sizeSent && size < 1 {
 		return nil, ec2err.BadValue("Size", p.String("Size"), "It must be at least 1 (GiB).")
@@ -1152,10 +1152,18 @@ func launchMappings(root string, image backend.Image, mappings []blockDeviceRequ
 			rest = append(rest, m)
 		}
 	}
-	if image.RootDeviceType == "instance-store" {
-		return rest, nil
+	out := rest
+	if image.RootDeviceType != "instance-store" {
+		out = append([]blockDeviceRequest{rootReq}, rest...)
 	}
-	return append([]blockDeviceRequest{rootReq}, rest...), nil
+	// A request's own flaw, found before anything is looked up in the
+	// launch's transaction (the key pair, the network).
+	for _, m := range out {
+		if m.VolumeSize == 0 && m.SnapshotID == "" {
+			return nil, ec2err.Missing("size or snapshotId") // EC2's words
+		}
+	}
+	return out, nil
 }
 
 // launchVolume creates one volume of a launch, attached to inst.
@@ -1172,9 +1180,6 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 		if err := sizeFromSnapshot(&shape, sn); err != nil {
 			return nil, err
 		}
-	}
-	if shape.Size == 0 {
-		return nil, ec2err.New(ec2err.InvalidParameterValue, "The block device mapping for %s needs a VolumeSize or a SnapshotId.", m.DeviceName)
 	}
 	if err := checkVolumeShape(&shape); err != nil {
 		return nil, err

@@ -721,7 +721,7 @@ func TestLaunchMappings(t *testing.T) {
 		{"root suppressed", ebs, []blockDeviceRequest{{DeviceName: "/dev/sda1", NoDevice: true}}, 0, ec2err.InvalidParameterValue},
 		{"device twice", ebs, []blockDeviceRequest{{DeviceName: "/dev/sdb", VolumeSize: 1}, {DeviceName: "sdb", VolumeSize: 1}}, 0, ec2err.InvalidParameterValue},
 		{"bad device", ebs, []blockDeviceRequest{{DeviceName: "c:", VolumeSize: 1}}, 0, ec2err.InvalidParameterValue},
-		{"no size", ebs, []blockDeviceRequest{{DeviceName: "/dev/sdb"}}, 0, ec2err.InvalidParameterValue},
+		{"no size", ebs, []blockDeviceRequest{{DeviceName: "/dev/sdb"}}, 0, ec2err.MissingParameter},
 		{"unknown snapshot", ebs, []blockDeviceRequest{{DeviceName: "/dev/sdb", SnapshotID: "snap-0123456789abcdef0"}}, 0, ec2err.InvalidSnapshotNotFound},
 		{"io1 without iops", ebs, []blockDeviceRequest{{DeviceName: "/dev/sdb", VolumeSize: 10, VolumeType: "io1"}}, 0, ec2err.MissingParameter},
 	}

@@ -17,7 +17,7 @@ var readOnly = []string{
 	"DescribeAccountAttributes", "DescribeAddresses", "DescribeAddressesAttribute", "DescribeAvailabilityZones", "DescribeImages",
 	"DescribeInstanceAttribute", "DescribeInstanceStatus", "DescribeInstanceTypes", "DescribeInstances",
 	"DescribeKeyPairs", "DescribeRegions", "DescribeSecurityGroupRules", "DescribeSecurityGroups",
-	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput",
+	"DescribeSnapshots", "DescribeTags", "DescribeVolumes", "DescribeVolumesModifications", "GetConsoleOutput", "GetInstanceUefiData",
 	"GetCallerIdentity", "GetUser",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "GetLaunchTemplateData",
 	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
