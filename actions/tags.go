@@ -27,12 +27,13 @@ var notFoundCodes = map[string]string{
 	"key-pair":       ec2err.InvalidKeyPairNotFound,
 	"elastic-ip":     ec2err.InvalidAllocationIDNotFound,
 
-	"launch-template":  ec2err.LaunchTemplateIDNotFound, // launch_templates.go
-	"image":            ec2err.InvalidAMIIDNotFound,
-	"vpc":              ec2err.InvalidVpcIDNotFound,
-	"subnet":           ec2err.InvalidSubnetIDNotFound,
-	"internet-gateway": ec2err.InvalidInternetGatewayIDNotFound,
-	"route-table":      ec2err.InvalidRouteTableIDNotFound,
+	"launch-template":   ec2err.LaunchTemplateIDNotFound, // launch_templates.go
+	"image":             ec2err.InvalidAMIIDNotFound,
+	"vpc":               ec2err.InvalidVpcIDNotFound,
+	"subnet":            ec2err.InvalidSubnetIDNotFound,
+	"internet-gateway":  ec2err.InvalidInternetGatewayIDNotFound,
+	"route-table":       ec2err.InvalidRouteTableIDNotFound,
+	"network-interface": ec2err.InvalidNetworkInterfaceIDNotFound,
 }
 
 // resourceIDs returns ResourceId.N, each checked for form.

@@ -213,6 +213,8 @@ const (
 	// Network interfaces.
 	InvalidNetworkInterfaceIDNotFound  = "InvalidNetworkInterfaceID.NotFound"
 	InvalidNetworkInterfaceIDMalformed = "InvalidNetworkInterfaceID.Malformed"
+	InvalidNetworkInterfaceInUse       = "InvalidNetworkInterface.InUse"
+	InvalidAttachmentIDNotFound        = "InvalidAttachmentID.NotFound"
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -334,6 +336,8 @@ var codes = map[string]int{
 
 	InvalidNetworkInterfaceIDNotFound:  http.StatusBadRequest,
 	InvalidNetworkInterfaceIDMalformed: http.StatusBadRequest,
+	InvalidNetworkInterfaceInUse:       http.StatusBadRequest,
+	InvalidAttachmentIDNotFound:        http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.

@@ -30,6 +30,7 @@ var ResourceTypes = []ResourceType{
 	{"subnet-", "subnet", BucketSubnets},
 	{"igw-", "internet-gateway", BucketInternetGateways},
 	{"rtb-", "route-table", BucketRouteTables},
+	{"eni-", "network-interface", BucketNetworkInterfaces},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.

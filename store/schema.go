@@ -32,6 +32,10 @@ package store
 //	subnets         OWNER/subnet-… -> Subnet
 //	internet_gateways OWNER/igw-… -> InternetGateway
 //	route_tables    OWNER/rtb-… -> RouteTable
+//	network_interfaces OWNER/eni-… -> NetworkInterface (a student's own;
+//	                an instance's primary interface is derived, not stored)
+//	interface_attachments OWNER/i-…/eni-… -> "" (the interfaces attached
+//	                to an instance)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -96,6 +100,12 @@ const (
 	BucketLaunchTemplateVersions Bucket = "launch_template_versions"
 )
 
+// The network interfaces' buckets (store/network_interfaces.go).
+const (
+	BucketNetworkInterfaces    Bucket = "network_interfaces"
+	BucketInterfaceAttachments Bucket = "interface_attachments"
+)
+
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
 // so that Migrate can read it.
 const bucketRetiredBackendSim Bucket = "backend_sim"
@@ -113,6 +123,7 @@ var Buckets = []Bucket{
 	BucketShares,
 	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
+	BucketNetworkInterfaces, BucketInterfaceAttachments,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -123,6 +134,7 @@ var OwnerBuckets = []Bucket{
 	BucketLaunchTemplates, BucketLaunchTemplateVersions,
 	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
+	BucketNetworkInterfaces, BucketInterfaceAttachments,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written
