@@ -222,6 +222,11 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 		if seen, err = s.currentInstance(r, instanceID); err != nil {
 			return nil, err
 		}
+		// An instance launched on an interface of the student's has its
+		// address there, as the interface keeps it when the instance goes.
+		if p := storedPrimary(seen); p != nil {
+			ifaceID = p.ID
+		}
 	}
 	var associationID string
 	plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {

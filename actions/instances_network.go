@@ -363,8 +363,10 @@ func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
 	x.SourceDestCheck = &yes
 	x.SubnetID, x.VpcID = instanceSubnet(inst)
 	var items []instanceENIXML
-	if storedPrimary(inst) == nil {
+	if p := storedPrimary(inst); p == nil {
 		items = append(items, derivedInterface(inst, accountID))
+	} else if p.PublicIP != "" {
+		x.IPAddress, x.DNSName = p.PublicIP, p.PublicIP // its elastic IP is the instance's
 	}
 	for _, ni := range inst.Interfaces {
 		items = append(items, instanceItem(ownInterface(ni, accountID, nil, nil)))

@@ -221,7 +221,11 @@ func TestTerminateDetachesInterfaces(t *testing.T) {
 }
 
 func TestLaunchOnInterface(t *testing.T) {
-	n := newNetEnv(t, nil)
+	cfg := conf.Default()
+	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
+	n := newNetEnv(t, cfg)
+	n.svc.Addresses = &fakeAddressProvider{}
+	reconcile(t, n.svc)
 	eni := n.createENI(t, "alice", "SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.2.60", "SecurityGroupId.1", n.web["alice"]).NetworkInterfaceID
 	on := []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.NetworkInterfaceId", eni}
 	refused := []struct {
@@ -260,9 +264,20 @@ func TestLaunchOnInterface(t *testing.T) {
 	n.clock.Advance(settle)
 	_, err = n.call(t, "alice", "DetachNetworkInterface", "AttachmentId", x.NetworkInterfaces.Items[0].Attachment.AttachmentID)
 	wantCode(t, err, ec2err.OperationNotPermitted)
+	// An elastic IP given to the instance goes on its interface, and stays
+	// there when the instance terminates.
+	alloc := n.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID
+	n.mustCall(t, "alice", "AssociateAddress", "AllocationId", alloc, "InstanceId", x.InstanceID)
+	if inst := n.instance(t, "alice", x.InstanceID); inst.IPAddress != "198.51.100.10" || inst.NetworkInterfaces.Items[0].Association == nil {
+		t.Errorf("instance with an elastic IP: got public IP %q, interface %+v; want 198.51.100.10 on %s", inst.IPAddress, inst.NetworkInterfaces.Items[0], eni)
+	}
 	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
 	n.clock.Advance(settle)
 	describe(t, n.testEnv, "alice")
+	addrs := n.mustCall(t, "alice", "DescribeAddresses", "AllocationId.1", alloc).(*describeAddressesResponse).Addresses
+	if len(addrs) != 1 || addrs[0].NetworkInterfaceID != eni || addrs[0].InstanceID != "" {
+		t.Errorf("address after the instance terminated: got %+v, want it on %s, no instance", addrs, eni)
+	}
 	// The interface kept its address: a new instance launches on it again.
 	if y := n.run(t, "alice", on...); y.PrivateIPAddress != "10.1.2.60" {
 		t.Errorf("second launch on %s: got address %s, want 10.1.2.60", eni, y.PrivateIPAddress)
