@@ -147,7 +147,7 @@ var noInstanceID = []string{
 	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRouteTableAssociation",
 	"DescribeNetworkInterfaces", "CreateNetworkInterface", "DeleteNetworkInterface", "DetachNetworkInterface",
-	"ModifyNetworkInterfaceAttribute",
+	"ModifyNetworkInterfaceAttribute", "DescribeNetworkInterfaceAttribute",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 }
 

@@ -15,12 +15,13 @@ import (
 // the instances as DescribeInstances does, so a primary interface's
 // address and status are the instance's current ones.
 var networkInterfaceActions = map[string]Handler{
-	"DescribeNetworkInterfaces":       (*Service).describeNetworkInterfaces,
-	"CreateNetworkInterface":          (*Service).createNetworkInterface,
-	"DeleteNetworkInterface":          (*Service).deleteNetworkInterface,
-	"AttachNetworkInterface":          (*Service).attachNetworkInterface,
-	"DetachNetworkInterface":          (*Service).detachNetworkInterface,
-	"ModifyNetworkInterfaceAttribute": (*Service).modifyNetworkInterfaceAttribute,
+	"DescribeNetworkInterfaces":         (*Service).describeNetworkInterfaces,
+	"CreateNetworkInterface":            (*Service).createNetworkInterface,
+	"DeleteNetworkInterface":            (*Service).deleteNetworkInterface,
+	"AttachNetworkInterface":            (*Service).attachNetworkInterface,
+	"DetachNetworkInterface":            (*Service).detachNetworkInterface,
+	"ModifyNetworkInterfaceAttribute":   (*Service).modifyNetworkInterfaceAttribute,
+	"DescribeNetworkInterfaceAttribute": (*Service).describeNetworkInterfaceAttribute,
 }
 
 type networkInterfaceXML struct {
@@ -243,6 +244,45 @@ func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	all, err := s.allInterfaces(r)
+	if err != nil {
+		return nil, err
+	}
+	wanted := map[string]bool{}
+	for _, id := range ids {
+		wanted[id] = true
+	}
+	var out []networkInterfaceXML
+	found := map[string]bool{}
+	for _, ni := range all {
+		if len(ids) > 0 && !wanted[ni.NetworkInterfaceID] {
+			continue
+		}
+		found[ni.NetworkInterfaceID] = true
+		if matchFilters(filters, interfaceAttrs(&ni)) {
+			out = append(out, ni)
+		}
+	}
+	var missing []string
+	for _, id := range dedupe(ids) {
+		if !found[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, interfaceNotFound(missing)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NetworkInterfaceID < out[j].NetworkInterfaceID })
+	page, err := paginate(len(out), func(i int) string { return out[i].NetworkInterfaceID }, r.Params, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &describeNetworkInterfacesResponse{NetworkInterfaces: out[page.Start:page.End], NextToken: page.NextToken}, nil
+}
+
+// allInterfaces is every interface of the caller's, of both kinds: the
+// primaries of their instances, then the interfaces they created.
+func (s *Service) allInterfaces(r *Request) ([]networkInterfaceXML, error) {
 	insts, _, err := s.loadInstances(r, nil)
 	if err != nil {
 		return nil, err
@@ -285,36 +325,7 @@ func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
 	for _, ni := range own {
 		all = append(all, ownInterface(ni, r.User.AccountID, byInterface[ni.ID], ownTags[ni.ID]))
 	}
-	wanted := map[string]bool{}
-	for _, id := range ids {
-		wanted[id] = true
-	}
-	var out []networkInterfaceXML
-	found := map[string]bool{}
-	for _, ni := range all {
-		if len(ids) > 0 && !wanted[ni.NetworkInterfaceID] {
-			continue
-		}
-		found[ni.NetworkInterfaceID] = true
-		if matchFilters(filters, interfaceAttrs(&ni)) {
-			out = append(out, ni)
-		}
-	}
-	var missing []string
-	for _, id := range dedupe(ids) {
-		if !found[id] {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, interfaceNotFound(missing)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].NetworkInterfaceID < out[j].NetworkInterfaceID })
-	page, err := paginate(len(out), func(i int) string { return out[i].NetworkInterfaceID }, r.Params, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	return &describeNetworkInterfacesResponse{NetworkInterfaces: out[page.Start:page.End], NextToken: page.NextToken}, nil
+	return all, nil
 }
 
 // instanceOfInterface is the id of the caller's instance whose primary

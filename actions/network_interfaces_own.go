@@ -330,7 +330,7 @@ func (s *Service) detachNetworkInterface(r *Request) (any, error) {
 		for _, ni := range nis {
 			if a := ni.Attachment; a != nil && a.ID == attachmentID {
 				if a.DeviceIndex == 0 {
-					return primaryNotDetachable(attachmentID)
+					return primaryNotDetachable()
 				}
 				ni.Attachment = nil
 				return store.PutNetworkInterface(tx, ni)
@@ -342,7 +342,7 @@ func (s *Service) detachNetworkInterface(r *Request) (any, error) {
 		}
 		for _, inst := range insts {
 			if hasInterface(inst) && interfaceOf(inst).attachmentID == attachmentID {
-				return primaryNotDetachable(attachmentID)
+				return primaryNotDetachable()
 			}
 		}
 		return ec2err.New(ec2err.InvalidAttachmentIDNotFound, "The attachment ID '%s' does not exist", attachmentID)
@@ -361,8 +361,8 @@ func attachPrimary(tx store.Tx, ni *store.NetworkInterface, id string, now time.
 	return store.PutNetworkInterface(tx, ni)
 }
 
-func primaryNotDetachable(attachmentID string) error {
-	return ec2err.New(ec2err.OperationNotPermitted, "The network interface at device index 0 cannot be detached (attachment %s): it is the instance's primary interface.", attachmentID)
+func primaryNotDetachable() error {
+	return ec2err.New(ec2err.OperationNotPermitted, "The network interface at device index 0 and networkCard index 0 cannot be detached.")
 }
 
 // detachInterfaces detaches the student's interfaces from inst, which has
@@ -379,6 +379,67 @@ func detachInterfaces(tx store.Tx, inst *store.Instance) error {
 		}
 	}
 	return nil
+}
+
+type networkInterfaceAttributeResponse struct {
+	Meta
+	Attachment         *networkInterfaceAttachmentXML `xml:"attachment"`
+	Description        *attrValueXML                  `xml:"description"`
+	Groups             *groupSetXML                   `xml:"groupSet"`
+	NetworkInterfaceID string                         `xml:"networkInterfaceId"`
+	SourceDestCheck    *attrBoolXML                   `xml:"sourceDestCheck"`
+	AssociatePublicIP  *bool                          `xml:"associatePublicIpAddress"`
+}
+
+// networkInterfaceAttributes answer DescribeNetworkInterfaceAttribute,
+// each from the interface as DescribeNetworkInterfaces shows it.
+var networkInterfaceAttributes = map[string]func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML){
+	"description": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.Description = &attrValueXML{Value: ni.Description}
+	},
+	"groupSet": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.Groups = &groupSetXML{Items: ni.Groups}
+	},
+	"sourceDestCheck": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.SourceDestCheck = &attrBoolXML{Value: ni.SourceDestCheck}
+	},
+	"attachment": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.Attachment = ni.Attachment
+	},
+	"associatePublicIpAddress": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		public := ni.Association != nil
+		out.AssociatePublicIP = &public
+	},
+}
+
+func (s *Service) describeNetworkInterfaceAttribute(r *Request) (any, error) {
+	id, err := requiredInterface(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	name, err := r.Params.Required("Attribute")
+	if err != nil {
+		return nil, err
+	}
+	fill, known := networkInterfaceAttributes[name]
+	if !known {
+		return nil, ec2err.New(ec2err.InvalidParameterValue, "Value (%s) for parameter attribute is invalid. Unknown attribute.", name)
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	all, err := s.allInterfaces(r)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].NetworkInterfaceID == id {
+			out := &networkInterfaceAttributeResponse{NetworkInterfaceID: id}
+			fill(out, &all[i])
+			return out, nil
+		}
+	}
+	return nil, interfaceNotFound([]string{id})
 }
 
 func (s *Service) modifyNetworkInterfaceAttribute(r *Request) (any, error) {

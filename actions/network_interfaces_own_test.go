@@ -71,6 +71,10 @@ func TestNetworkInterfaceLifecycle(t *testing.T) {
 	if got.Status != "in-use" || got.Attachment == nil || got.Attachment.InstanceID != x.InstanceID || got.Attachment.DeviceIndex != 1 {
 		t.Errorf("DescribeNetworkInterfaces after attach: got %+v, want in-use on %s", got, x.InstanceID)
 	}
+	attr := n.mustCall(t, "alice", "DescribeNetworkInterfaceAttribute", "NetworkInterfaceId", eni.NetworkInterfaceID, "Attribute", "attachment").(*networkInterfaceAttributeResponse)
+	if attr.Attachment == nil || attr.Attachment.InstanceID != x.InstanceID || attr.Attachment.DeleteOnTermination || attr.Description != nil {
+		t.Errorf("DescribeNetworkInterfaceAttribute attachment: got %+v, want the attachment to %s only", attr, x.InstanceID)
+	}
 	filtered := []struct{ name, value string }{
 		{"attachment.instance-id", x.InstanceID},
 		{"attachment.attachment-id", att.AttachmentID},
@@ -161,6 +165,8 @@ func TestNetworkInterfaceErrors(t *testing.T) {
 		{"modify: group of another VPC", "alice", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "SecurityGroupId.1", n.defaultApp}, ec2err.InvalidParameter},
 		{"modify: another student's", "bob", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Description.Value", "x"}, ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"modify: delete on termination", "alice", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", held, "Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true"}, ec2err.UnsupportedOperation},
+		{"attribute: unknown", "alice", "DescribeNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Attribute", "attach"}, ec2err.InvalidParameterValue},
+		{"attribute: another student's", "bob", "DescribeNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Attribute", "description"}, ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"tag: another student's", "bob", "CreateTags", []string{"ResourceId.1", eni, "Tag.1.Key", "k", "Tag.1.Value", "v"}, ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"delete subnet with an interface", "alice", "DeleteSubnet", []string{"SubnetId", sub}, ec2err.DependencyViolation},
 	}
@@ -189,6 +195,9 @@ func TestModifyNetworkInterfaceAttribute(t *testing.T) {
 	n.mustCall(t, "alice", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Description.Value", "front")
 	n.mustCall(t, "alice", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "SourceDestCheck.Value", "false")
 	n.mustCall(t, "alice", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "SecurityGroupId.1", n.web["alice"])
+	if attr := n.mustCall(t, "alice", "DescribeNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Attribute", "sourceDestCheck").(*networkInterfaceAttributeResponse); attr.SourceDestCheck == nil || attr.SourceDestCheck.Value {
+		t.Errorf("DescribeNetworkInterfaceAttribute sourceDestCheck: got %+v, want false", attr.SourceDestCheck)
+	}
 	got := n.oneInterface(t, "alice", eni)
 	if got.Description != "front" || got.SourceDestCheck || !slices.Equal(groupIDsOf(got.Groups), []string{n.web["alice"]}) {
 		t.Errorf("after ModifyNetworkInterfaceAttribute: got description %q, sourceDestCheck %v, groups %v; want front, false, [%s]",
