@@ -23,7 +23,7 @@ var readOnly = []string{
 	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
 	"DescribeImageAttribute",
 	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
-	"DescribeNetworkInterfaces",
+	"DescribeNetworkInterfaces", "DescribeNetworkInterfaceAttribute",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 }
 
@@ -43,6 +43,8 @@ var mutating = []string{
 	"CreateInternetGateway", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DeleteRouteTable", "CreateRoute", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRoute", "ReplaceRouteTableAssociation",
+	"CreateNetworkInterface", "DeleteNetworkInterface", "AttachNetworkInterface", "DetachNetworkInterface",
+	"ModifyNetworkInterfaceAttribute",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {
