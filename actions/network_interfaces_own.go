@@ -365,6 +365,31 @@ func primaryNotDetachable() error {
 	return ec2err.New(ec2err.OperationNotPermitted, "The network interface at device index 0 and networkCard index 0 cannot be detached.")
 }
 
+// setPrimaryGroups gives the interface inst was launched on (device 0)
+// the instance's new groups. With interfaces of the student's attached
+// beside its primary, EC2 wants the change made on an interface instead.
+func setPrimaryGroups(tx store.Tx, inst *store.Instance, refs []store.GroupRef) error {
+	on, err := store.ListInterfacesOn(tx, inst.Owner, []string{inst.ID})
+	if err != nil {
+		return err
+	}
+	for _, ni := range on {
+		if ni.Attachment.DeviceIndex != 0 {
+			return ec2err.New(ec2err.InvalidInstanceID, "There are multiple interfaces attached to instance '%s'. Please specify an interface ID for the operation instead (ModifyNetworkInterfaceAttribute).", inst.ID)
+		}
+	}
+	if !tx.Writable() { // updateInstance's check of the change, before the backend's
+		return nil
+	}
+	for _, ni := range on {
+		ni.Groups = refs
+		if err := store.PutNetworkInterface(tx, ni); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // detachInterfaces detaches the student's interfaces from inst, which has
 // just terminated (transition calls it in the same transaction).
 func detachInterfaces(tx store.Tx, inst *store.Instance) error {

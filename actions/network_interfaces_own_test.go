@@ -94,6 +94,8 @@ func TestNetworkInterfaceLifecycle(t *testing.T) {
 
 	_, err := n.call(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni.NetworkInterfaceID)
 	wantCode(t, err, ec2err.InvalidNetworkInterfaceInUse)
+	_, err = n.call(t, "alice", "ModifyInstanceAttribute", "InstanceId", x.InstanceID, "GroupId.1", n.web["alice"])
+	wantCode(t, err, ec2err.InvalidInstanceID)
 	n.mustCall(t, "alice", "DetachNetworkInterface", "AttachmentId", att.AttachmentID)
 	if ids := interfaceIDs(n.instance(t, "alice", x.InstanceID)); len(ids) != 1 {
 		t.Errorf("instance after detach: got interfaces %v, want its primary only", ids)
@@ -273,6 +275,12 @@ func TestLaunchOnInterface(t *testing.T) {
 	n.clock.Advance(settle)
 	_, err = n.call(t, "alice", "DetachNetworkInterface", "AttachmentId", x.NetworkInterfaces.Items[0].Attachment.AttachmentID)
 	wantCode(t, err, ec2err.OperationNotPermitted)
+	// Its groups are the interface's.
+	def := store.DefaultGroupID("alice", n.vpc["alice"])
+	n.mustCall(t, "alice", "ModifyInstanceAttribute", "InstanceId", x.InstanceID, "GroupId.1", def)
+	if got := groupIDsOf(n.oneInterface(t, "alice", eni).Groups); !slices.Equal(got, []string{def}) {
+		t.Errorf("interface groups after ModifyInstanceAttribute: got %v, want [%s]", got, def)
+	}
 	// An elastic IP given to the instance goes on its interface, and stays
 	// there when the instance terminates.
 	alloc := n.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID

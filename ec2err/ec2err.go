@@ -215,6 +215,7 @@ const (
 	InvalidNetworkInterfaceIDMalformed = "InvalidNetworkInterfaceID.Malformed"
 	InvalidNetworkInterfaceInUse       = "InvalidNetworkInterface.InUse"
 	InvalidAttachmentIDNotFound        = "InvalidAttachmentID.NotFound"
+	InvalidInstanceID                  = "InvalidInstanceID" // an instance-level change of an instance with several interfaces
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -338,6 +339,7 @@ var codes = map[string]int{
 	InvalidNetworkInterfaceIDMalformed: http.StatusBadRequest,
 	InvalidNetworkInterfaceInUse:       http.StatusBadRequest,
 	InvalidAttachmentIDNotFound:        http.StatusBadRequest,
+	InvalidInstanceID:                  http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.
