@@ -20,7 +20,11 @@ import (
 // own: it is derived from the instance (its id from the instance's), so it
 // lives and goes with the instance, through the instance's one transition
 // path, and an instance recorded before there were subnets is in its
-// zone's default subnet when read.
+// zone's default subnet when read. The interfaces a student creates
+// (network_interfaces_own.go) are records of their own: attached ones
+// follow the primary in the instance's item, and an instance launched on
+// one (NetworkInterface.1.NetworkInterfaceId) has it as its primary
+// instead of the derived one.
 
 // netRequest is the networking part of a RunInstances: the instance-level
 // SubnetId and PrivateIpAddress, or the same in NetworkInterface.1.
