@@ -8,8 +8,8 @@ import (
 
 // A lab's standalone network interface through boto3: create one in a
 // subnet of the student's own VPC, attach it to an instance, give it an
-// elastic IP, then detach and delete it; a classmate cannot see or delete
-// it.
+// elastic IP, detach it, launch an instance on it, and delete it; a
+// classmate cannot see or delete it.
 
 const boto3InterfaceSetup = boto3WithCode + `
 zone = sys.argv[1]
@@ -50,10 +50,17 @@ eni, att, primary_att, alloc = sys.argv[1:5]
 primary = code(ec2.detach_network_interface, AttachmentId=primary_att)
 ec2.detach_network_interface(AttachmentId=att)
 status = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Status"]
+# An instance launched on the interface takes its subnet and address, and
+# leaves it available when it terminates.
+on = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1,
+    NetworkInterfaces=[{"DeviceIndex": 0, "NetworkInterfaceId": eni}])["Instances"][0]
+launched = [on["NetworkInterfaces"][0]["NetworkInterfaceId"], on["PrivateIpAddress"]]
+ec2.terminate_instances(InstanceIds=[on["InstanceId"]])
+ec2.get_waiter("instance_terminated").wait(InstanceIds=[on["InstanceId"]], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
 ec2.delete_network_interface(NetworkInterfaceId=eni)
 addr = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
 json.dump({
-    "primary": primary, "status": status,
+    "primary": primary, "status": status, "launched": launched,
     "gone": code(ec2.describe_network_interfaces, NetworkInterfaceIds=[eni]),
     "addr_eni": addr.get("NetworkInterfaceId", ""),
 }, sys.stdout)
@@ -105,9 +112,13 @@ func TestNetworkInterfacesWithBoto3(t *testing.T) {
 	out, err = e.Boto3(t, alice, "import sys; sys.argv = ['x', '"+made.ENI+"', '"+made.Att+"', '"+made.PrimaryAtt+"', '"+made.Alloc+"']\n"+boto3InterfaceTeardown)
 	var down struct {
 		Primary, Status, Gone string
+		Launched              []string
 		AddrENI               string `json:"addr_eni"`
 	}
 	decodeOutput(t, out, err, &down)
+	if len(down.Launched) != 2 || down.Launched[0] != made.ENI || down.Launched[1] != "10.5.1.50" {
+		t.Errorf("run-instances on the interface: got interface and address %v, want %s 10.5.1.50", down.Launched, made.ENI)
+	}
 	if down.Primary != "OperationNotPermitted 400" || down.Status != "available" || down.Gone != want || down.AddrENI != "" {
 		t.Errorf("teardown: got primary detach %s, status after detach %s, describe after delete %s, address still on %q; want OperationNotPermitted 400, available, %s, none",
 			down.Primary, down.Status, down.Gone, down.AddrENI, want)
