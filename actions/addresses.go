@@ -207,7 +207,7 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	instanceID, err := s.addressTarget(r)
+	instanceID, ifaceID, err := s.addressTarget(r)
 	if err != nil {
 		return nil, err
 	}
@@ -217,9 +217,16 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	}
 	privateIP := r.Params.String("PrivateIpAddress")
 	owner := r.User.Name
-	seen, err := s.currentInstance(r, instanceID)
-	if err != nil {
-		return nil, err
+	var seen *store.Instance
+	if ifaceID == "" {
+		if seen, err = s.currentInstance(r, instanceID); err != nil {
+			return nil, err
+		}
+		// An instance launched on an interface of the student's has its
+		// address there, as the interface keeps it when the instance goes.
+		if p := storedPrimary(seen); p != nil {
+			ifaceID = p.ID
+		}
 	}
 	var associationID string
 	plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
@@ -228,42 +235,38 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		inst, err := s.reread(tx, seen)
+		var target store.AddressAssociation
+		if ifaceID != "" {
+			target, err = interfaceTarget(tx, owner, ifaceID, privateIP)
+		} else {
+			target, err = s.instanceTarget(tx, seen, privateIP)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if !contains(associableStates, inst.State) {
-			return nil, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is %s; an elastic IP can be associated only with a running or stopped instance.", instanceID, inst.State)
-		}
-		if inst.PrivateIP == "" {
-			return nil, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' has no private address yet; try again in a few seconds.", instanceID)
-		}
-		if privateIP != "" && privateIP != inst.PrivateIP {
-			return nil, ec2err.New(ec2err.InvalidParameterValue, "The instance '%s' has no private address %s; its address is %s.", instanceID, privateIP, inst.PrivateIP)
-		}
-		if cur := addr.Association; cur != nil && cur.InstanceID == instanceID {
+		if cur := addr.Association; cur != nil && cur.InstanceID == target.InstanceID && cur.NetworkInterfaceID == target.NetworkInterfaceID {
 			// Already done, unless a change in flight is undoing it.
-			if err := checkAddressLocks(tx, addr.AllocationID, instanceID, nil); err != nil {
+			if err := checkAddressLocks(tx, addr.AllocationID, target.Target(), nil); err != nil {
 				return nil, err
 			}
 			associationID = cur.AssociationID // EC2 answers with the association as it is
 			return nil, r.DryRun()
 		}
-		undo, err := s.associationsReplaced(tx, addr, inst, reassociate)
+		undo, err := s.associationsReplaced(tx, addr, owner, target, reassociate)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkAddressLocks(tx, addr.AllocationID, instanceID, undo); err != nil {
+		if err := checkAddressLocks(tx, addr.AllocationID, target.Target(), undo); err != nil {
 			return nil, err
 		}
 		if err := r.DryRun(); err != nil {
 			return nil, err
 		}
-		target := store.AddressBinding{AllocationID: addr.AllocationID, PublicIP: addr.PublicIP, AddressAssociation: store.AddressAssociation{
-			AssociationID: store.NewID("eipassoc"), InstanceID: instanceID, PrivateIP: inst.PrivateIP, Network: s.instanceNetwork(inst.PrivateIP),
-		}}
+		target.AssociationID, target.Network = store.NewID("eipassoc"), s.instanceNetwork(target.PrivateIP)
 		associationID = target.AssociationID
-		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: undo, Target: &target, Started: s.now()}, nil
+		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: undo, Target: &store.AddressBinding{
+			AllocationID: addr.AllocationID, PublicIP: addr.PublicIP, AddressAssociation: target,
+		}, Started: s.now()}, nil
 	}
 	if err := s.changeAssociations(r, plan); err != nil {
 		return nil, err
@@ -271,26 +274,46 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 	return &associateAddressResponse{Return: true, AssociationID: associationID}, nil
 }
 
+// instanceTarget is the association with the instance seen, checked
+// again in tx: it must be able to take an address, and have privateIP
+// when one is asked for.
+func (s *Service) instanceTarget(tx store.Tx, seen *store.Instance, privateIP string) (store.AddressAssociation, error) {
+	inst, err := s.reread(tx, seen)
+	if err != nil {
+		return store.AddressAssociation{}, err
+	}
+	if !contains(associableStates, inst.State) {
+		return store.AddressAssociation{}, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is %s; an elastic IP can be associated only with a running or stopped instance.", inst.ID, inst.State)
+	}
+	if inst.PrivateIP == "" {
+		return store.AddressAssociation{}, ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' has no private address yet; try again in a few seconds.", inst.ID)
+	}
+	if privateIP != "" && privateIP != inst.PrivateIP {
+		return store.AddressAssociation{}, ec2err.New(ec2err.InvalidParameterValue, "The instance '%s' has no private address %s; its address is %s.", inst.ID, privateIP, inst.PrivateIP)
+	}
+	return store.AddressAssociation{InstanceID: inst.ID, PrivateIP: inst.PrivateIP}, nil
+}
+
 // associationsReplaced returns the bindings an association of addr with
-// inst replaces: addr's own (if elsewhere) and inst's other address (an
-// instance has one public address). Replacing either needs
-// AllowReassociation, so nothing is undone by surprise.
-func (s *Service) associationsReplaced(tx store.Tx, addr *store.Address, inst *store.Instance, reassociate bool) ([]store.AddressBinding, error) {
+// target replaces: addr's own (if elsewhere) and the target's other
+// address (an instance or interface has one public address). Replacing
+// either needs AllowReassociation, so nothing is undone by surprise.
+func (s *Service) associationsReplaced(tx store.Tx, addr *store.Address, owner string, target store.AddressAssociation, reassociate bool) ([]store.AddressBinding, error) {
 	var undo []store.AddressBinding
 	if b, ok := addr.Binding(); ok {
 		if !reassociate {
-			return nil, ec2err.New(ec2err.ResourceAlreadyAssociated, "The address %s (%s) is already associated with %s (%s); set AllowReassociation to move it.", addr.PublicIP, addr.AllocationID, b.InstanceID, b.AssociationID)
+			return nil, ec2err.New(ec2err.ResourceAlreadyAssociated, "The address %s (%s) is already associated with %s (%s); set AllowReassociation to move it.", addr.PublicIP, addr.AllocationID, b.Target(), b.AssociationID)
 		}
 		undo = append(undo, b)
 	}
-	other, err := store.FindAddress(tx, inst.Owner, func(a *store.Address) bool {
-		return a.Association != nil && a.Association.InstanceID == inst.ID
+	other, err := store.FindAddress(tx, owner, func(a *store.Address) bool {
+		return a.Association != nil && a.Association.InstanceID == target.InstanceID && a.Association.NetworkInterfaceID == target.NetworkInterfaceID
 	})
 	if err != nil || other == nil {
 		return undo, err
 	}
 	if !reassociate {
-		return nil, ec2err.New(ec2err.ResourceAlreadyAssociated, "The instance %s already has the elastic IP %s (%s); set AllowReassociation to replace it.", inst.ID, other.PublicIP, other.Association.AssociationID)
+		return nil, ec2err.New(ec2err.ResourceAlreadyAssociated, "%s already has the elastic IP %s (%s); set AllowReassociation to replace it.", target.Target(), other.PublicIP, other.Association.AssociationID)
 	}
 	b, _ := other.Binding()
 	return append(undo, b), nil
@@ -334,7 +357,7 @@ func (s *Service) disassociation(r *Request, ref addressRef) planFunc {
 			return nil, err
 		}
 		b, associated := addr.Binding()
-		if err := checkAddressLocks(tx, addr.AllocationID, b.InstanceID, nil); err != nil {
+		if err := checkAddressLocks(tx, addr.AllocationID, b.Target(), nil); err != nil {
 			return nil, err
 		}
 		if !associated {
@@ -467,17 +490,17 @@ func (e *staleIntentError) Error() string {
 }
 
 // checkAddressLocks refuses a change while another is in flight for the
-// allocation, the instance or any binding to undo; a failed intent in the
-// way is returned as a staleIntentError.
-func checkAddressLocks(tx store.Tx, allocationID, instanceID string, undo []store.AddressBinding) error {
+// allocation, the target (instance or interface) or any binding to undo;
+// a failed intent in the way is returned as a staleIntentError.
+func checkAddressLocks(tx store.Tx, allocationID, target string, undo []store.AddressBinding) error {
 	intents, err := store.ListAddressIntents(tx)
 	if err != nil {
 		return err
 	}
 	for _, in := range intents {
-		touched := in.Touches(allocationID, instanceID)
+		touched := in.Touches(allocationID, target)
 		for _, b := range undo {
-			touched = touched || in.Touches(b.AllocationID, b.InstanceID)
+			touched = touched || in.Touches(b.AllocationID, b.Target())
 		}
 		switch {
 		case !touched:
@@ -533,7 +556,7 @@ func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
 	}
 	err := s.provider().Associate(ctx, s.association(in.Owner, *in.Target), started)
 	if err == nil {
-		if err = s.finishIntent(in, in.Undo, in.Target, nil); !ec2err.Is(err, ec2err.IncorrectInstanceState) {
+		if err = s.finishIntent(in, in.Undo, in.Target, nil); !targetGone(err) {
 			return err
 		}
 	}
@@ -546,7 +569,7 @@ func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
 	if ferr := s.finishIntent(in, in.Undo, nil, owed); ferr != nil {
 		return ferr
 	}
-	if ec2err.Is(err, ec2err.IncorrectInstanceState) {
+	if targetGone(err) {
 		return err
 	}
 	return scriptFailure("Associating", *in.Target, err, "the address is not associated")
@@ -584,7 +607,7 @@ func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBi
 			}
 		}
 		if made != nil {
-			if err := requireLiveInstance(tx, in.Owner, made.InstanceID); err != nil {
+			if err := requireLiveTarget(tx, in.Owner, made.AddressAssociation); err != nil {
 				return err
 			}
 			if err := setBinding(tx, in.Owner, *made); err != nil {
@@ -599,15 +622,23 @@ func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBi
 		left.Undo, left.Target, left.Failed, left.Script = owed, nil, true, nil
 		return store.PutAddressIntent(tx, &left)
 	})
-	if err != nil && !ec2err.Is(err, ec2err.IncorrectInstanceState) {
+	if err != nil && !targetGone(err) {
 		s.Log.Error().Err(err).Str("allocation_id", in.AllocationID).Msg("recording the outcome of an elastic IP change failed; start-up reconciliation will redo it")
 	}
 	return err
 }
 
-// requireLiveInstance fails when the instance is gone or going, as its
-// record in tx says.
-func requireLiveInstance(tx store.Tx, owner, instanceID string) error {
+// requireLiveTarget fails when the target of b is gone (or going, an
+// instance), as its record in tx says.
+func requireLiveTarget(tx store.Tx, owner string, b store.AddressAssociation) error {
+	if b.NetworkInterfaceID != "" {
+		ni, err := store.GetNetworkInterface(tx, owner, b.NetworkInterfaceID)
+		if err == nil && ni == nil {
+			err = ec2err.New(ec2err.InvalidNetworkInterfaceIDNotFound, "The network interface '%s' was deleted while the elastic IP was being associated with it; the address is not associated.", b.NetworkInterfaceID)
+		}
+		return err
+	}
+	instanceID := b.InstanceID
 	inst, err := store.GetInstance(tx, owner, instanceID)
 	if err != nil {
 		return err
@@ -618,8 +649,14 @@ func requireLiveInstance(tx store.Tx, owner, instanceID string) error {
 	return nil
 }
 
-// clearBinding records a binding as undone: on its address and instance,
-// only where the records still say so.
+// targetGone reports whether a change failed because its instance or
+// interface went meanwhile (requireLiveTarget).
+func targetGone(err error) bool {
+	return ec2err.Is(err, ec2err.IncorrectInstanceState) || ec2err.Is(err, ec2err.InvalidNetworkInterfaceIDNotFound)
+}
+
+// clearBinding records a binding as undone: on its address and its
+// instance or interface, only where the records still say so.
 func clearBinding(tx store.Tx, owner string, b store.AddressBinding) error {
 	addr, err := store.GetAddress(tx, owner, b.AllocationID)
 	if err != nil {
@@ -631,12 +668,26 @@ func clearBinding(tx store.Tx, owner string, b store.AddressBinding) error {
 			return err
 		}
 	}
+	if b.NetworkInterfaceID != "" {
+		return setInterfacePublicIP(tx, owner, b.NetworkInterfaceID, b.PublicIP, "")
+	}
 	inst, err := store.GetInstance(tx, owner, b.InstanceID)
 	if err != nil || inst == nil || inst.PublicIP != b.PublicIP {
 		return err
 	}
 	inst.PublicIP, inst.PublicDNSName = "", ""
 	return store.PutInstance(tx, inst)
+}
+
+// setInterfacePublicIP moves the interface's public address from was to
+// ip, if it is there and was still says so ("" matches any).
+func setInterfacePublicIP(tx store.Tx, owner, id, was, ip string) error {
+	ni, err := store.GetNetworkInterface(tx, owner, id)
+	if err != nil || ni == nil || (was != "" && ni.PublicIP != was) {
+		return err
+	}
+	ni.PublicIP = ip
+	return store.PutNetworkInterface(tx, ni)
 }
 
 // setBinding records a binding as made. The public DNS name is the address
@@ -652,6 +703,9 @@ func setBinding(tx store.Tx, owner string, b store.AddressBinding) error {
 		if err := store.PutAddress(tx, addr); err != nil {
 			return err
 		}
+	}
+	if b.NetworkInterfaceID != "" {
+		return setInterfacePublicIP(tx, owner, b.NetworkInterfaceID, "", b.PublicIP)
 	}
 	inst, err := store.GetInstance(tx, owner, b.InstanceID)
 	if err != nil || inst == nil {
@@ -911,6 +965,9 @@ func (s *Service) describeAddresses(r *Request) (any, error) {
 			}
 			if (len(ips) > 0 || len(allocs) > 0) && !contains(ips, a.PublicIP) && !contains(allocs, a.AllocationID) {
 				continue
+			}
+			if a, err = shownAddress(tx, a); err != nil {
+				return err
 			}
 			tags, err := store.Tags(tx, owner, a.AllocationID)
 			if err != nil {

@@ -285,7 +285,7 @@ func groupsChange(_ *Service, v *query.Params) (func(store.Tx, *store.Instance) 
 			refs = append(refs, store.GroupRef{ID: g.ID, Name: g.Name})
 		}
 		inst.Groups = refs
-		return nil
+		return setPrimaryGroups(tx, inst, refs)
 	}, nil
 }
 

@@ -261,7 +261,8 @@ func attachedVolumes(tx store.Tx, owner string, ids []string, now time.Time) (ma
 }
 
 // withDevices sets the BlockDevices of the owner's insts from the volumes
-// attached to them at now: the root device first, then in attach order.
+// attached to them at now: the root device first, then in attach order;
+// and their Interfaces, from the interfaces attached to them.
 // A few instances read the index of attachments for their ids; many
 // decode all of the owner's volumes.
 func withDevices(tx store.Tx, owner string, insts []*store.Instance, now time.Time) error {
@@ -275,6 +276,10 @@ func withDevices(tx store.Tx, owner string, insts []*store.Instance, now time.Ti
 		}
 	}
 	on, err := attachedVolumes(tx, owner, ids, now)
+	if err != nil {
+		return err
+	}
+	nics, err := attachedInterfaces(tx, owner, ids)
 	if err != nil {
 		return err
 	}
@@ -296,6 +301,33 @@ func withDevices(tx store.Tx, owner string, insts []*store.Instance, now time.Ti
 			return a.DeviceName < b.DeviceName
 		})
 		inst.BlockDevices = bds
+		inst.Interfaces = nics[inst.ID]
 	}
 	return nil
+}
+
+// attachedInterfaces is the owner's network interfaces by the instance
+// each is attached to, in device order: of the instances ids (through the
+// index), or of all when ids is empty (one scan of the owner's interfaces).
+func attachedInterfaces(tx store.Tx, owner string, ids []string) (map[string][]*store.NetworkInterface, error) {
+	var nis []*store.NetworkInterface
+	var err error
+	if len(ids) == 0 {
+		nis, err = store.ListNetworkInterfaces(tx, owner)
+	} else {
+		nis, err = store.ListInterfacesOn(tx, owner, ids)
+	}
+	if err != nil {
+		return nil, err
+	}
+	on := map[string][]*store.NetworkInterface{}
+	for _, ni := range nis {
+		if a := ni.Attachment; a != nil {
+			on[a.InstanceID] = append(on[a.InstanceID], ni)
+		}
+	}
+	for _, l := range on {
+		sort.Slice(l, func(i, j int) bool { return l[i].Attachment.DeviceIndex < l[j].Attachment.DeviceIndex })
+	}
+	return on, nil
 }

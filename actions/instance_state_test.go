@@ -19,7 +19,7 @@ import (
 // elastic IP, all made before the clock moves.
 type stateEnv struct {
 	*testEnv
-	inst, root, vol, alloc string
+	inst, root, vol, alloc, eni string
 }
 
 // stateCase is one action that names an instance, called once the
@@ -82,6 +82,12 @@ var stateCases = []stateCase{
 	}},
 	{action: "AssociateAddress", args: func(e *stateEnv) []string { return []string{"AllocationId", e.alloc, "InstanceId", e.inst} }},
 	{action: "AssociateAddress", stopped: true, args: func(e *stateEnv) []string { return []string{"AllocationId", e.alloc, "InstanceId", e.inst} }},
+	{action: "AttachNetworkInterface", args: func(e *stateEnv) []string {
+		return []string{"NetworkInterfaceId", e.eni, "InstanceId", e.inst, "DeviceIndex", "1"}
+	}},
+	{action: "AttachNetworkInterface", stopped: true, args: func(e *stateEnv) []string {
+		return []string{"NetworkInterfaceId", e.eni, "InstanceId", e.inst, "DeviceIndex", "1"}
+	}},
 	{action: "AttachVolume", args: func(e *stateEnv) []string {
 		return []string{"VolumeId", e.vol, "InstanceId", e.inst, "Device", "/dev/sdf"}
 	}},
@@ -141,7 +147,8 @@ var noInstanceID = []string{
 	"CreateInternetGateway", "DescribeInternetGateways", "DeleteInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
 	"CreateRouteTable", "DescribeRouteTables", "DeleteRouteTable", "DeleteRoute", "AssociateRouteTable", "DisassociateRouteTable",
 	"ReplaceRouteTableAssociation",
-	"DescribeNetworkInterfaces",
+	"DescribeNetworkInterfaces", "CreateNetworkInterface", "DeleteNetworkInterface", "DetachNetworkInterface",
+	"ModifyNetworkInterfaceAttribute", "DescribeNetworkInterfaceAttribute",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
 	"CreateManagedPrefixList", "DescribeManagedPrefixLists", "GetManagedPrefixListEntries", "ModifyManagedPrefixList", "DeleteManagedPrefixList",
@@ -161,6 +168,7 @@ func newStateEnv(t *testing.T, stopped bool) *stateEnv {
 	env := &stateEnv{testEnv: e, inst: run.InstanceID, root: run.BlockDevices[0].Ebs.VolumeID}
 	env.vol = e.mustCall(t, "alice", "CreateVolume", "AvailabilityZone", run.Placement.AvailabilityZone, "Size", "1").(*createVolumeResponse).VolumeID
 	env.alloc = e.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID
+	env.eni = e.mustCall(t, "alice", "CreateNetworkInterface", "SubnetId", run.SubnetID).(*createNetworkInterfaceResponse).NetworkInterface.NetworkInterfaceID
 	clock.Advance(settle)
 	if stopped {
 		e.mustCall(t, "alice", "StopInstances", "InstanceId.1", env.inst)

@@ -311,15 +311,16 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		subnet, groups, sgs, err := s.launchNetwork(tx, owner, lr)
+		place, err := s.launchNetwork(tx, owner, lr)
 		if err != nil {
 			return err
 		}
+		subnet := place.subnet
 		for i, id := range ids[:fit] {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
 				KeyName: lr.keyName, LaunchIndex: i, Zone: subnet.Zone, ClientToken: lr.token, LaunchHash: tokenHash,
-				LaunchTime: now, Groups: groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
+				LaunchTime: now, Groups: place.groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
 				BaseImageID: lr.baseImageID(),
@@ -334,8 +335,15 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			lc := &backend.LaunchContext{
 				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
 				Zone: subnet.Zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
-				Groups: sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
-				Subnet: backendSubnet(subnet), PrivateIP: lr.net.privateIP,
+				Groups: place.sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
+				Subnet: backendSubnet(subnet), PrivateIP: place.privateIP(lr),
+			}
+			if place.iface != nil {
+				lc.Interface = place.iface.ID
+				if err := attachPrimary(tx, place.iface, id, now); err != nil {
+					return err
+				}
+				inst.Interfaces = []*store.NetworkInterface{place.iface} // for the response
 			}
 			// The intent is a pending instance; a TxLauncher's machine is
 			// the backend's own word.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
@@ -19,7 +20,11 @@ import (
 // own: it is derived from the instance (its id from the instance's), so it
 // lives and goes with the instance, through the instance's one transition
 // path, and an instance recorded before there were subnets is in its
-// zone's default subnet when read.
+// zone's default subnet when read. The interfaces a student creates
+// (network_interfaces_own.go) are records of their own: attached ones
+// follow the primary in the instance's item, and an instance launched on
+// one (NetworkInterface.1.NetworkInterfaceId) has it as its primary
+// instead of the derived one.
 
 // netRequest is the networking part of a RunInstances: the instance-level
 // SubnetId and PrivateIpAddress, or the same in NetworkInterface.1.
@@ -27,6 +32,10 @@ type netRequest struct {
 	subnetID    string
 	privateIP   string
 	description string // the interface's
+	// interfaceID is NetworkInterface.1.NetworkInterfaceId: the student's
+	// interface the instance is launched on (its subnet, groups and
+	// address).
+	interfaceID string
 	// zoneGiven says Placement.AvailabilityZone was sent: it must then
 	// be the subnet's zone.
 	zoneGiven bool
@@ -38,7 +47,7 @@ const maxInterfaceDescription = 255
 // The interface fields econe does not offer: one primary interface with
 // one private IPv4 address.
 var unsupportedInterfaceFields = []string{
-	"NetworkInterfaceId", "PrivateIpAddresses", "SecondaryPrivateIpAddressCount",
+	"PrivateIpAddresses", "SecondaryPrivateIpAddressCount",
 	"Ipv6AddressCount", "Ipv6Addresses", "Ipv4Prefix", "Ipv4PrefixCount", "Ipv6Prefix", "Ipv6PrefixCount",
 	"NetworkCardIndex", "AssociateCarrierIpAddress",
 }
@@ -76,13 +85,16 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 				return nr, ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.%s is not supported here: the primary interface gets one private IPv4 address from its subnet.", f)
 			}
 		}
+		if _, err := ni.Bool("AssociatePublicIpAddress", false); err != nil {
+			return nr, err
+		}
+		if nr.interfaceID = ni.String("NetworkInterfaceId"); nr.interfaceID != "" {
+			return nr, parseLaunchInterface(ni, nr.interfaceID, lr)
+		}
 		if keep, err := ni.Bool("DeleteOnTermination", true); err != nil || !keep {
 			if err == nil {
 				err = ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.DeleteOnTermination false is not supported here: the primary interface is deleted with its instance.")
 			}
-			return nr, err
-		}
-		if _, err := ni.Bool("AssociatePublicIpAddress", false); err != nil {
 			return nr, err
 		}
 		nr.subnetID, nr.privateIP, nr.description = ni.String("SubnetId"), ni.String("PrivateIpAddress"), ni.String("Description")
@@ -102,11 +114,81 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 	return nr, nil
 }
 
+// parseLaunchInterface checks a launch on the student's interface id
+// (NetworkInterface.1 is ni): the interface brings its subnet, groups and
+// address, so they may not be given, and it is not deleted with the
+// instance (EC2 allows DeleteOnTermination only for a new interface).
+func parseLaunchInterface(ni *query.Params, id string, lr *launchRequest) error {
+	if err := checkIDs([]string{id}, "eni", ec2err.InvalidNetworkInterfaceIDMalformed); err != nil {
+		return err
+	}
+	for _, f := range []string{"SubnetId", "PrivateIpAddress", "Description", "SecurityGroupId"} {
+		if ni.Has(f) || len(ni.Struct(f).Values()) > 0 {
+			return ec2err.New(ec2err.InvalidParameterCombination, "NetworkInterface.1.NetworkInterfaceId and NetworkInterface.1.%s may not be specified on the same request: the interface brings its own.", f)
+		}
+	}
+	if keep, err := ni.Bool("DeleteOnTermination", false); err != nil || keep {
+		if err == nil {
+			err = ec2err.New(ec2err.InvalidParameterCombination, "NetworkInterface.1.DeleteOnTermination can be true only for a network interface the launch creates, not for %s.", id)
+		}
+		return err
+	}
+	if lr.max > 1 {
+		return ec2err.New(ec2err.InvalidParameterCombination, "A network interface can be given only when launching one instance (MaxCount 1); this request asks for up to %d.", lr.max)
+	}
+	return nil
+}
+
+// launchPlace is where a launch puts its instance: its subnet and groups,
+// and the student's interface it is launched on, if any.
+type launchPlace struct {
+	subnet *store.Subnet
+	groups []store.GroupRef
+	sgs    []backend.SecurityGroup
+	iface  *store.NetworkInterface
+}
+
+// privateIP is the address the launch asks the backend for.
+func (lp *launchPlace) privateIP(lr *launchRequest) string {
+	if lp.iface != nil {
+		return lp.iface.PrivateIP
+	}
+	return lr.net.privateIP
+}
+
+// launchOnInterface resolves a launch on the owner's interface id: it
+// must be available, and in the zone asked for.
+func (s *Service) launchOnInterface(tx store.Tx, owner string, lr *launchRequest) (*launchPlace, error) {
+	ni, err := ownInterfaceByID(tx, owner, lr.net.interfaceID)
+	if err != nil {
+		return nil, err
+	}
+	if ni.Attachment != nil {
+		return nil, interfaceInUse(ni)
+	}
+	if lr.net.zoneGiven && ni.Zone != lr.zone {
+		return nil, ec2err.New(ec2err.InvalidParameterValue, "Value (%s) for parameter availabilityZone is invalid. Network interface '%s' is in the availability zone %s", lr.zone, ni.ID, ni.Zone)
+	}
+	sn, err := s.subnetByID(tx, owner, ni.SubnetID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ni.Groups))
+	for i, g := range ni.Groups {
+		ids[i] = g.ID
+	}
+	refs, sgs, err := s.launchGroups(tx, owner, sn, nil, ids)
+	return &launchPlace{subnet: sn, groups: refs, sgs: sgs, iface: ni}, err
+}
+
 // launchNetwork resolves the launch's subnet (the zone's default subnet
 // when none is named; the zone follows a named one) and its groups, which
 // must be in the subnet's VPC. Group names are for the default VPC only,
 // and a launch into another VPC with no group gets that VPC's default.
-func (s *Service) launchNetwork(tx store.Tx, owner string, lr *launchRequest) (*store.Subnet, []store.GroupRef, []backend.SecurityGroup, error) {
+func (s *Service) launchNetwork(tx store.Tx, owner string, lr *launchRequest) (*launchPlace, error) {
+	if lr.net.interfaceID != "" {
+		return s.launchOnInterface(tx, owner, lr)
+	}
 	var sn *store.Subnet
 	var err error
 	if lr.net.subnetID == "" {
@@ -115,22 +197,28 @@ func (s *Service) launchNetwork(tx store.Tx, owner string, lr *launchRequest) (*
 		err = ec2err.New(ec2err.InvalidParameterValue, "Value (%s) for parameter availabilityZone is invalid. Subnet '%s' is in the availability zone %s", lr.zone, sn.ID, sn.Zone)
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if err := checkSubnetAddress(sn, lr.net.privateIP); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	names, ids := lr.groupNames, lr.groupIDs
+	refs, groups, err := s.subnetGroups(tx, owner, sn, lr.groupNames, lr.groupIDs)
+	return &launchPlace{subnet: sn, groups: refs, sgs: groups}, err
+}
+
+// subnetGroups resolves the groups of an interface in subnet sn (see
+// launchGroups). Group names are for the default VPC only, and an
+// interface in another VPC with no group gets that VPC's default.
+func (s *Service) subnetGroups(tx store.Tx, owner string, sn *store.Subnet, names, ids []string) ([]store.GroupRef, []backend.SecurityGroup, error) {
 	if sn.VpcID != store.DefaultVPCID(owner) {
 		if len(names) > 0 {
-			return nil, nil, nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter groupName cannot be used with the parameter subnet")
+			return nil, nil, ec2err.New(ec2err.InvalidParameterCombination, "The parameter groupName cannot be used with the parameter subnet")
 		}
 		if len(ids) == 0 {
 			ids = []string{store.DefaultGroupID(owner, sn.VpcID)}
 		}
 	}
-	refs, groups, err := s.launchGroups(tx, owner, sn, names, ids)
-	return sn, refs, groups, err
+	return s.launchGroups(tx, owner, sn, names, ids)
 }
 
 // checkSubnetAddress checks a requested private address against the
@@ -267,7 +355,10 @@ func association(inst *store.Instance, accountID string, addr *store.Address) *i
 	return a
 }
 
-// renderNetwork fills the instance item's subnet, VPC and interface.
+// renderNetwork fills the instance item's subnet, VPC and interfaces: its
+// primary (derived, unless it was launched on an interface of the
+// student's, device 0), then the student's interfaces attached to it
+// (inst.Interfaces, in device order).
 func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
 	if !hasInterface(inst) {
 		return
@@ -275,6 +366,32 @@ func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
 	yes := true
 	x.SourceDestCheck = &yes
 	x.SubnetID, x.VpcID = instanceSubnet(inst)
+	var items []instanceENIXML
+	if p := storedPrimary(inst); p == nil {
+		items = append(items, derivedInterface(inst, accountID))
+	} else if p.PublicIP != "" {
+		x.IPAddress, x.DNSName = p.PublicIP, p.PublicIP // its elastic IP is the instance's
+	}
+	for _, ni := range inst.Interfaces {
+		items = append(items, instanceItem(ownInterface(ni, accountID, nil, nil)))
+	}
+	x.NetworkInterfaces = &instanceENISetXML{Items: items}
+}
+
+// storedPrimary is the student's interface inst was launched on (device
+// 0), or nil when its primary is its own derived one.
+func storedPrimary(inst *store.Instance) *store.NetworkInterface {
+	for _, ni := range inst.Interfaces {
+		if ni.Attachment.DeviceIndex == 0 {
+			return ni
+		}
+	}
+	return nil
+}
+
+// derivedInterface is inst's own primary interface as its item shows it.
+func derivedInterface(inst *store.Instance, accountID string) instanceENIXML {
+	subnet, vpc := instanceSubnet(inst)
 	eni := interfaceOf(inst)
 	assoc := association(inst, accountID, nil)
 	ni := instanceENIXML{
@@ -284,47 +401,60 @@ func renderNetwork(x *instanceXML, inst *store.Instance, accountID string) {
 		},
 		Description: inst.InterfaceDescription, Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
 		PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP, SourceDestCheck: true, Status: "in-use",
-		SubnetID: x.SubnetID, VpcID: x.VpcID, InterfaceType: "interface",
+		SubnetID: subnet, VpcID: vpc, InterfaceType: "interface",
 	}
 	if inst.PrivateIP != "" {
 		ni.PrivateIPAddresses = []interfacePrivateIPXML{{Association: assoc, Primary: true, PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP}}
 	}
-	x.NetworkInterfaces = &instanceENISetXML{Items: []instanceENIXML{ni}}
+	return ni
+}
+
+// instanceInterfaceFilters are DescribeInstances' filters on an
+// instance's interfaces: each matches any of them.
+var instanceInterfaceFilters = map[string]func(it *instanceENIXML) []string{
+	"network-interface.vpc-id":                       func(it *instanceENIXML) []string { return []string{it.VpcID} },
+	"network-interface.subnet-id":                    func(it *instanceENIXML) []string { return []string{it.SubnetID} },
+	"network-interface.network-interface-id":         func(it *instanceENIXML) []string { return []string{it.NetworkInterfaceID} },
+	"network-interface.attachment.attachment-id":     func(it *instanceENIXML) []string { return []string{it.Attachment.AttachmentID} },
+	"network-interface.mac-address":                  func(it *instanceENIXML) []string { return []string{it.MacAddress} },
+	"network-interface.addresses.private-ip-address": func(it *instanceENIXML) []string { return []string{it.PrivateIPAddress} },
+	"network-interface.private-ip-address":           func(it *instanceENIXML) []string { return []string{it.PrivateIPAddress} },
+	"network-interface.private-dns-name":             func(it *instanceENIXML) []string { return []string{it.PrivateDNSName} },
+	"network-interface.status":                       func(it *instanceENIXML) []string { return []string{it.Status} },
+	"network-interface.attachment.device-index":      func(it *instanceENIXML) []string { return []string{strconv.Itoa(it.Attachment.DeviceIndex)} },
+	"network-interface.group-id": func(it *instanceENIXML) []string {
+		return groupValues(groupRefs(it.Groups), func(g store.GroupRef) string { return g.ID })
+	},
+	"network-interface.group-name": func(it *instanceENIXML) []string {
+		return groupValues(groupRefs(it.Groups), func(g store.GroupRef) string { return g.Name })
+	},
 }
 
 // networkAttrs answers the DescribeInstances filters on an instance's
 // network; known is false for other names.
 func networkAttrs(inst *store.Instance, name string) (values []string, known bool) {
-	subnet, vpc := instanceSubnet(inst)
-	var v string
-	switch name {
-	case "vpc-id", "network-interface.vpc-id":
-		v = vpc
-	case "subnet-id", "network-interface.subnet-id":
-		v = subnet
-	case "network-interface.network-interface-id":
-		v = interfaceOf(inst).id
-	case "network-interface.attachment.attachment-id":
-		v = interfaceOf(inst).attachmentID
-	case "network-interface.mac-address":
-		v = interfaceOf(inst).mac
-	case "network-interface.addresses.private-ip-address", "network-interface.private-ip-address":
-		v = inst.PrivateIP
-	case "network-interface.private-dns-name":
-		v = inst.PrivateDNSName
-	case "network-interface.status":
-		v = "in-use"
-	case "network-interface.group-id":
-		return groupValues(inst.Groups, func(g store.GroupRef) string { return g.ID }), true
-	case "network-interface.group-name":
-		return groupValues(inst.Groups, func(g store.GroupRef) string { return g.Name }), true
-	case "network-interface.attachment.device-index":
-		v = "0"
-	default:
+	if name == "vpc-id" || name == "subnet-id" {
+		if !hasInterface(inst) {
+			return nil, true
+		}
+		subnet, vpc := instanceSubnet(inst)
+		return one(map[string]string{"vpc-id": vpc, "subnet-id": subnet}[name])
+	}
+	field, known := instanceInterfaceFilters[name]
+	if !known {
 		return nil, false
 	}
-	if v == "" || !hasInterface(inst) {
+	var x instanceXML
+	renderNetwork(&x, inst, "")
+	if x.NetworkInterfaces == nil {
 		return nil, true
 	}
-	return []string{v}, true
+	for i := range x.NetworkInterfaces.Items {
+		for _, v := range field(&x.NetworkInterfaces.Items[i]) {
+			if v != "" {
+				values = append(values, v)
+			}
+		}
+	}
+	return values, true
 }

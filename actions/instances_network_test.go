@@ -187,7 +187,7 @@ func TestLaunchNetworkErrors(t *testing.T) {
 		{"interface without device index", []string{"NetworkInterface.1.SubnetId", n.sub["alice"]}, ec2err.MissingParameter},
 		{"second device", []string{"NetworkInterface.1.DeviceIndex", "1"}, ec2err.InvalidParameterValue},
 		{"two interfaces", ni("NetworkInterface.2.DeviceIndex", "1"), ec2err.UnsupportedOperation},
-		{"existing interface", ni("NetworkInterface.1.NetworkInterfaceId", "eni-0123456789abcdef0"), ec2err.UnsupportedOperation},
+		{"unknown interface", ni("NetworkInterface.1.NetworkInterfaceId", "eni-0123456789abcdef0"), ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"EFA interface", ni("NetworkInterface.1.InterfaceType", "efa"), ec2err.UnsupportedOperation},
 		{"secondary addresses", ni("NetworkInterface.1.PrivateIpAddresses.1.PrivateIpAddress", "10.77.0.20", "NetworkInterface.1.PrivateIpAddresses.1.Primary", "true"), ec2err.UnsupportedOperation},
 		{"ipv6 addresses", ni("NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", "2001:db8::1"), ec2err.UnsupportedOperation},

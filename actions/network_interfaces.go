@@ -2,6 +2,7 @@ package actions
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/econe/econe-server/ec2err"
@@ -9,33 +10,40 @@ import (
 )
 
 // DescribeNetworkInterfaces: the primary interface of each of the
-// caller's instances that is not terminated (instances_network.go). It
-// reads the instances as DescribeInstances does, so the interface's
+// caller's instances that is not terminated (instances_network.go), and
+// the interfaces the caller created (network_interfaces_own.go). It reads
+// the instances as DescribeInstances does, so a primary interface's
 // address and status are the instance's current ones.
 var networkInterfaceActions = map[string]Handler{
-	"DescribeNetworkInterfaces": (*Service).describeNetworkInterfaces,
+	"DescribeNetworkInterfaces":         (*Service).describeNetworkInterfaces,
+	"CreateNetworkInterface":            (*Service).createNetworkInterface,
+	"DeleteNetworkInterface":            (*Service).deleteNetworkInterface,
+	"AttachNetworkInterface":            (*Service).attachNetworkInterface,
+	"DetachNetworkInterface":            (*Service).detachNetworkInterface,
+	"ModifyNetworkInterfaceAttribute":   (*Service).modifyNetworkInterfaceAttribute,
+	"DescribeNetworkInterfaceAttribute": (*Service).describeNetworkInterfaceAttribute,
 }
 
 type networkInterfaceXML struct {
-	Association        *interfaceAssociationXML      `xml:"association"`
-	Attachment         networkInterfaceAttachmentXML `xml:"attachment"`
-	AvailabilityZone   string                        `xml:"availabilityZone"`
-	Description        string                        `xml:"description"`
-	Groups             []groupItemXML                `xml:"groupSet>item"`
-	InterfaceType      string                        `xml:"interfaceType"`
-	Ipv6Addresses      string                        `xml:"ipv6AddressesSet"`
-	MacAddress         string                        `xml:"macAddress"`
-	NetworkInterfaceID string                        `xml:"networkInterfaceId"`
-	OwnerID            string                        `xml:"ownerId"`
-	PrivateDNSName     string                        `xml:"privateDnsName"`
-	PrivateIPAddress   string                        `xml:"privateIpAddress"`
-	PrivateIPAddresses []interfacePrivateIPXML       `xml:"privateIpAddressesSet>item"`
-	RequesterManaged   bool                          `xml:"requesterManaged"`
-	SourceDestCheck    bool                          `xml:"sourceDestCheck"`
-	Status             string                        `xml:"status"`
-	SubnetID           string                        `xml:"subnetId"`
-	Tags               []tagXML                      `xml:"tagSet>item"`
-	VpcID              string                        `xml:"vpcId"`
+	Association        *interfaceAssociationXML       `xml:"association"`
+	Attachment         *networkInterfaceAttachmentXML `xml:"attachment"`
+	AvailabilityZone   string                         `xml:"availabilityZone"`
+	Description        string                         `xml:"description"`
+	Groups             []groupItemXML                 `xml:"groupSet>item"`
+	InterfaceType      string                         `xml:"interfaceType"`
+	Ipv6Addresses      string                         `xml:"ipv6AddressesSet"`
+	MacAddress         string                         `xml:"macAddress"`
+	NetworkInterfaceID string                         `xml:"networkInterfaceId"`
+	OwnerID            string                         `xml:"ownerId"`
+	PrivateDNSName     string                         `xml:"privateDnsName"`
+	PrivateIPAddress   string                         `xml:"privateIpAddress"`
+	PrivateIPAddresses []interfacePrivateIPXML        `xml:"privateIpAddressesSet>item"`
+	RequesterManaged   bool                           `xml:"requesterManaged"`
+	SourceDestCheck    bool                           `xml:"sourceDestCheck"`
+	Status             string                         `xml:"status"`
+	SubnetID           string                         `xml:"subnetId"`
+	Tags               []tagXML                       `xml:"tagSet>item"`
+	VpcID              string                         `xml:"vpcId"`
 }
 
 type networkInterfaceAttachmentXML struct {
@@ -55,19 +63,18 @@ type describeNetworkInterfacesResponse struct {
 	NextToken         string                `xml:"nextToken,omitempty"`
 }
 
-// networkInterface is inst's primary interface as DescribeNetworkInterfaces
-// shows it; addr is the elastic IP associated with it, if any.
+// networkInterface is inst's derived primary interface as
+// DescribeNetworkInterfaces shows it; addr is the elastic IP associated
+// with it, if any.
 func networkInterface(inst *store.Instance, accountID string, addr *store.Address) networkInterfaceXML {
-	var x instanceXML
-	renderNetwork(&x, inst, accountID)
-	ni := x.NetworkInterfaces.Items[0]
+	ni := derivedInterface(inst, accountID)
 	assoc := association(inst, accountID, addr)
 	for i := range ni.PrivateIPAddresses {
 		ni.PrivateIPAddresses[i].Association = assoc
 	}
 	return networkInterfaceXML{
 		Association: assoc,
-		Attachment: networkInterfaceAttachmentXML{
+		Attachment: &networkInterfaceAttachmentXML{
 			AttachTime: ni.Attachment.AttachTime, AttachmentID: ni.Attachment.AttachmentID, DeleteOnTermination: true,
 			InstanceID: inst.ID, InstanceOwnerID: accountID, Status: ni.Attachment.Status,
 		},
@@ -78,10 +85,57 @@ func networkInterface(inst *store.Instance, accountID string, addr *store.Addres
 	}
 }
 
+// ownInterface is a student's interface as DescribeNetworkInterfaces
+// shows it; addr is the elastic IP associated with it, if known.
+func ownInterface(ni *store.NetworkInterface, accountID string, addr *store.Address, tags []store.Tag) networkInterfaceXML {
+	var assoc *interfaceAssociationXML
+	if ni.PublicIP != "" {
+		assoc = &interfaceAssociationXML{IPOwnerID: accountID, PublicDNSName: ni.PublicIP, PublicIP: ni.PublicIP}
+		if addr != nil && addr.Association != nil {
+			assoc.AllocationID, assoc.AssociationID = addr.AllocationID, addr.Association.AssociationID
+		}
+	}
+	x := networkInterfaceXML{
+		Association: assoc, AvailabilityZone: ni.Zone, Description: ni.Description, Groups: groupItems(ni.Groups, false),
+		InterfaceType: "interface", MacAddress: ni.MAC, NetworkInterfaceID: ni.ID, OwnerID: accountID,
+		PrivateDNSName: ni.PrivateDNS, PrivateIPAddress: ni.PrivateIP,
+		PrivateIPAddresses: []interfacePrivateIPXML{{Association: assoc, Primary: true, PrivateDNSName: ni.PrivateDNS, PrivateIPAddress: ni.PrivateIP}},
+		SourceDestCheck:    !ni.NoSourceDestCheck, Status: "available", SubnetID: ni.SubnetID, Tags: tagsXML(tags), VpcID: ni.VpcID,
+	}
+	if a := ni.Attachment; a != nil {
+		x.Status = "in-use"
+		x.Attachment = &networkInterfaceAttachmentXML{
+			AttachTime: ec2Time(a.AttachTime), AttachmentID: a.ID, DeviceIndex: a.DeviceIndex,
+			InstanceID: a.InstanceID, InstanceOwnerID: accountID, Status: "attached",
+		}
+	}
+	return x
+}
+
+// instanceItem is an attached interface as its instance's item shows it.
+func instanceItem(n networkInterfaceXML) instanceENIXML {
+	it := instanceENIXML{
+		Association: n.Association, Description: n.Description, Groups: n.Groups, MacAddress: n.MacAddress,
+		NetworkInterfaceID: n.NetworkInterfaceID, OwnerID: n.OwnerID, PrivateDNSName: n.PrivateDNSName,
+		PrivateIPAddress: n.PrivateIPAddress, PrivateIPAddresses: n.PrivateIPAddresses, SourceDestCheck: n.SourceDestCheck,
+		Status: n.Status, SubnetID: n.SubnetID, VpcID: n.VpcID, InterfaceType: n.InterfaceType,
+	}
+	if a := n.Attachment; a != nil {
+		it.Attachment = instanceInterfaceAttachmentXML{
+			AttachTime: a.AttachTime, AttachmentID: a.AttachmentID, DeleteOnTermination: a.DeleteOnTermination,
+			DeviceIndex: a.DeviceIndex, Status: a.Status, NetworkCardIndex: a.NetworkCardIndex,
+		}
+	}
+	return it
+}
+
 // interfaceAttrs answers DescribeNetworkInterfaces filters for one
-// interface. Interfaces have no tags of their own here: the tag filters
-// match nothing but are accepted.
+// interface, of either kind (a derived primary has no tags).
 func interfaceAttrs(ni *networkInterfaceXML) Attrs {
+	att := ni.Attachment
+	if att == nil {
+		att = &networkInterfaceAttachmentXML{}
+	}
 	return func(name string) ([]string, bool) {
 		switch name {
 		case "network-interface-id":
@@ -106,18 +160,30 @@ func interfaceAttrs(ni *networkInterfaceXML) Attrs {
 			return []string{ni.Description}, true
 		case "interface-type":
 			return one(ni.InterfaceType)
-		case "source-dest-check", "requester-managed", "addresses.primary", "attachment.delete-on-termination":
-			return one(map[string]string{"source-dest-check": "true", "requester-managed": "false", "addresses.primary": "true", "attachment.delete-on-termination": "true"}[name])
+		case "source-dest-check":
+			return boolText(ni.SourceDestCheck), true
+		case "requester-managed":
+			return boolText(false), true
+		case "addresses.primary":
+			return boolText(true), true
+		case "attachment.delete-on-termination":
+			if ni.Attachment == nil {
+				return nil, true
+			}
+			return boolText(att.DeleteOnTermination), true
 		case "attachment.instance-id":
-			return one(ni.Attachment.InstanceID)
+			return one(att.InstanceID)
 		case "attachment.attachment-id":
-			return one(ni.Attachment.AttachmentID)
+			return one(att.AttachmentID)
 		case "attachment.status":
-			return one(ni.Attachment.Status)
+			return one(att.Status)
 		case "attachment.device-index":
-			return one("0")
+			if ni.Attachment == nil {
+				return nil, true
+			}
+			return one(strconv.Itoa(att.DeviceIndex))
 		case "attachment.attach-time":
-			return one(ni.Attachment.AttachTime)
+			return one(att.AttachTime)
 		case "group-id":
 			return groupValues(groupRefs(ni.Groups), func(g store.GroupRef) string { return g.ID }), true
 		case "group-name":
@@ -139,8 +205,16 @@ func interfaceAttrs(ni *networkInterfaceXML) Attrs {
 		case "association.public-dns-name":
 			return one(a.PublicDNSName)
 		}
-		return tagAttrs(nil, name)
+		return tagAttrs(storeTags(ni.Tags), name)
 	}
+}
+
+func storeTags(tags []tagXML) []store.Tag {
+	out := make([]store.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = store.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
 }
 
 func groupRefs(items []groupItemXML) []store.GroupRef {
@@ -170,22 +244,9 @@ func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	insts, _, err := s.loadInstances(r, nil)
+	all, err := s.allInterfaces(r)
 	if err != nil {
 		return nil, err
-	}
-	var addrs []*store.Address
-	if err := s.Store.View(func(tx store.Tx) error {
-		addrs, err = store.ListAddresses(tx, r.User.Name)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	byInstance := map[string]*store.Address{}
-	for _, a := range addrs {
-		if a.Association != nil {
-			byInstance[a.Association.InstanceID] = a
-		}
 	}
 	wanted := map[string]bool{}
 	for _, id := range ids {
@@ -193,11 +254,7 @@ func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
 	}
 	var out []networkInterfaceXML
 	found := map[string]bool{}
-	for _, inst := range insts {
-		if !hasInterface(inst) {
-			continue
-		}
-		ni := networkInterface(inst, r.User.AccountID, byInstance[inst.ID])
+	for _, ni := range all {
 		if len(ids) > 0 && !wanted[ni.NetworkInterfaceID] {
 			continue
 		}
@@ -223,6 +280,54 @@ func (s *Service) describeNetworkInterfaces(r *Request) (any, error) {
 	return &describeNetworkInterfacesResponse{NetworkInterfaces: out[page.Start:page.End], NextToken: page.NextToken}, nil
 }
 
+// allInterfaces is every interface of the caller's, of both kinds: the
+// primaries of their instances, then the interfaces they created.
+func (s *Service) allInterfaces(r *Request) ([]networkInterfaceXML, error) {
+	insts, _, err := s.loadInstances(r, nil)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []*store.Address
+	var own []*store.NetworkInterface
+	ownTags := map[string][]store.Tag{}
+	if err := s.Store.View(func(tx store.Tx) error {
+		if addrs, err = store.ListAddresses(tx, r.User.Name); err != nil {
+			return err
+		}
+		if own, err = store.ListNetworkInterfaces(tx, r.User.Name); err != nil {
+			return err
+		}
+		for _, ni := range own {
+			if ownTags[ni.ID], err = store.Tags(tx, r.User.Name, ni.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	byInstance, byInterface := map[string]*store.Address{}, map[string]*store.Address{}
+	for _, a := range addrs {
+		switch b := a.Association; {
+		case b == nil:
+		case b.NetworkInterfaceID != "":
+			byInterface[b.NetworkInterfaceID] = a
+		default:
+			byInstance[b.InstanceID] = a
+		}
+	}
+	var all []networkInterfaceXML
+	for _, inst := range insts {
+		if hasInterface(inst) && storedPrimary(inst) == nil {
+			all = append(all, networkInterface(inst, r.User.AccountID, byInstance[inst.ID]))
+		}
+	}
+	for _, ni := range own {
+		all = append(all, ownInterface(ni, r.User.AccountID, byInterface[ni.ID], ownTags[ni.ID]))
+	}
+	return all, nil
+}
+
 // instanceOfInterface is the id of the caller's instance whose primary
 // interface is eni, or InvalidNetworkInterfaceID.NotFound.
 func (s *Service) instanceOfInterface(r *Request, eni string) (string, error) {
@@ -246,24 +351,73 @@ func (s *Service) instanceOfInterface(r *Request, eni string) (string, error) {
 	return id, err
 }
 
-// addressTarget is the instance AssociateAddress names: by InstanceId, or
-// by NetworkInterfaceId, its primary interface's.
-func (s *Service) addressTarget(r *Request) (string, error) {
+// addressTarget is what AssociateAddress names: an instance by
+// InstanceId, or by NetworkInterfaceId its primary interface's; or an
+// interface the student created (ifaceID).
+func (s *Service) addressTarget(r *Request) (instanceID, ifaceID string, err error) {
 	eni := r.Params.String("NetworkInterfaceId")
 	switch {
 	case eni == "":
-		return requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+		instanceID, err = requiredID(r.Params, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+		return instanceID, "", err
 	case r.Params.String("InstanceId") != "":
-		return "", ec2err.New(ec2err.InvalidParameterCombination, "Give either InstanceId or NetworkInterfaceId, not both.")
+		return "", "", ec2err.New(ec2err.InvalidParameterCombination, "Give either InstanceId or NetworkInterfaceId, not both.")
 	}
-	return s.instanceOfInterface(r, eni)
+	if err := checkIDs([]string{eni}, "eni", ec2err.InvalidNetworkInterfaceIDMalformed); err != nil {
+		return "", "", err
+	}
+	var own bool
+	if err := s.Store.View(func(tx store.Tx) error {
+		ni, err := store.GetNetworkInterface(tx, r.User.Name, eni)
+		own = ni != nil
+		return err
+	}); err != nil || own {
+		return "", eni, err
+	}
+	instanceID, err = s.instanceOfInterface(r, eni)
+	return instanceID, "", err
 }
 
-// addressInterface is the interface an elastic IP is associated with: its
-// instance's primary one ("" when not associated).
+// interfaceTarget is the association with the caller's interface id, as
+// its record in tx says: it must have privateIP when one is asked for.
+func interfaceTarget(tx store.Tx, owner, id, privateIP string) (store.AddressAssociation, error) {
+	ni, err := store.GetNetworkInterface(tx, owner, id)
+	switch {
+	case err != nil:
+		return store.AddressAssociation{}, err
+	case ni == nil:
+		return store.AddressAssociation{}, interfaceNotFound([]string{id})
+	case privateIP != "" && privateIP != ni.PrivateIP:
+		return store.AddressAssociation{}, ec2err.New(ec2err.InvalidParameterValue, "The network interface '%s' has no private address %s; its address is %s.", id, privateIP, ni.PrivateIP)
+	}
+	return store.AddressAssociation{NetworkInterfaceID: id, PrivateIP: ni.PrivateIP}, nil
+}
+
+// addressInterface is the interface an elastic IP is associated with: the
+// student's interface, or its instance's primary one ("" when not
+// associated).
 func addressInterface(a *store.Address) string {
-	if a.Association == nil {
+	switch {
+	case a.Association == nil:
 		return ""
+	case a.Association.NetworkInterfaceID != "":
+		return a.Association.NetworkInterfaceID
 	}
 	return interfaceOf(&store.Instance{Owner: a.Owner, ID: a.Association.InstanceID}).id
+}
+
+// shownAddress is a as DescribeAddresses shows it: bound to an interface
+// of the student's, its instance is the one the interface is attached to.
+func shownAddress(tx store.Tx, a *store.Address) (*store.Address, error) {
+	if a.Association == nil || a.Association.NetworkInterfaceID == "" {
+		return a, nil
+	}
+	ni, err := store.GetNetworkInterface(tx, a.Owner, a.Association.NetworkInterfaceID)
+	if err != nil || ni == nil || ni.Attachment == nil {
+		return a, err
+	}
+	shown, assoc := *a, *a.Association
+	assoc.InstanceID = ni.Attachment.InstanceID
+	shown.Association = &assoc
+	return &shown, nil
 }

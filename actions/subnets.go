@@ -299,7 +299,7 @@ func (s *Service) deleteSubnet(r *Request) (any, error) {
 	return deleteNet(s, r, subnetKind, func(tx store.Tx, sn *store.Subnet) error {
 		inUse, err := store.SubnetInUse(tx, owner, sn.ID)
 		if err == nil && inUse {
-			err = ec2err.New(ec2err.DependencyViolation, "The subnet '%s' has dependencies and cannot be deleted: an instance that is not terminated is in it.", sn.ID)
+			err = ec2err.New(ec2err.DependencyViolation, "The subnet '%s' has dependencies and cannot be deleted: an instance that is not terminated, or a network interface, is in it.", sn.ID)
 		}
 		return err
 	}, func(tx store.Tx, sn *store.Subnet) error {

@@ -13,7 +13,8 @@ import (
 // StopInstances and the rest, a refresh from the backend and the usage
 // reconciliation — calls it inside its own Store.Update. With the new
 // state it writes, in the same transaction, the owner's counters and the
-// instance's usage intervals, so these are exact by construction. Writers
+// instance's usage intervals, so these are exact by construction (and a
+// terminated instance's network interfaces are detached). Writers
 // of other fields (attributes, addresses) use store.PutInstance and never
 // change the state (TestCountersAndLedgerFollowInstances checks all).
 
@@ -62,6 +63,11 @@ func (s *Service) transition(tx store.Tx, inst *store.Instance, mv move) (bool, 
 	}
 	if err := store.MoveInstanceCounters(tx, prev, inst); err != nil {
 		return false, err
+	}
+	if inst.State == string(backend.Terminated) {
+		if err := detachInterfaces(tx, inst); err != nil {
+			return false, err
+		}
 	}
 	return true, s.moveLedger(tx, &before, inst, mv)
 }

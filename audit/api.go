@@ -75,7 +75,7 @@ func isResourceParam(name string) bool {
 var responseIDTags = map[string]bool{
 	"instanceId": true, "volumeId": true, "snapshotId": true, "allocationId": true,
 	"associationId": true, "groupId": true, "keyPairId": true, "publicIp": true,
-	"launchTemplateId": true,
+	"launchTemplateId": true, "networkInterfaceId": true, "attachmentId": true,
 }
 
 // ResponseResources are the ids in resp's responseIDTags elements.

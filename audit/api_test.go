@@ -23,7 +23,7 @@ var readOnly = []string{
 	"DescribeInstanceCreditSpecifications", "DescribeInstanceTypeOfferings", "DescribeSnapshotAttribute",
 	"DescribeImageAttribute",
 	"DescribeVpcs", "DescribeVpcAttribute", "DescribeSubnets", "DescribeInternetGateways", "DescribeRouteTables",
-	"DescribeNetworkInterfaces",
+	"DescribeNetworkInterfaces", "DescribeNetworkInterfaceAttribute",
 	"DescribeVpcClassicLink", "DescribeVpcClassicLinkDnsSupport",
 	"DescribeManagedPrefixLists", "GetManagedPrefixListEntries",
 }
@@ -46,6 +46,8 @@ var mutating = []string{
 	"ReplaceRoute", "ReplaceRouteTableAssociation",
 	"ModifySecurityGroupRules", "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
 	"CreateManagedPrefixList", "ModifyManagedPrefixList", "DeleteManagedPrefixList",
+	"CreateNetworkInterface", "DeleteNetworkInterface", "AttachNetworkInterface", "DetachNetworkInterface",
+	"ModifyNetworkInterfaceAttribute",
 }
 
 func TestMutatingClassifiesEveryAction(t *testing.T) {

@@ -23,6 +23,7 @@ type Abilities struct {
 	Settings       InstanceSettings
 	Images         Images
 	Network        Network
+	Interfaces     InterfaceAddresses
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -41,6 +42,7 @@ func Discover(b Backend) Abilities {
 	a.Settings, _ = b.(InstanceSettings)
 	a.Images, _ = b.(Images)
 	a.Network, _ = b.(Network)
+	a.Interfaces, _ = b.(InterfaceAddresses)
 	return a
 }
 

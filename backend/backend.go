@@ -89,6 +89,10 @@ type LaunchContext struct {
 	// any free one); a backend MUST refuse one in use with
 	// InvalidIPAddress.InUse.
 	PrivateIP string
+	// Interface, when set, is the network interface (eni-…) that holds
+	// PrivateIP through InterfaceAddresses: the machine uses that address
+	// and the interface keeps holding it.
+	Interface string
 }
 
 // Subnet is the subnet a machine is launched in.

@@ -219,6 +219,9 @@ const (
 	// Network interfaces.
 	InvalidNetworkInterfaceIDNotFound  = "InvalidNetworkInterfaceID.NotFound"
 	InvalidNetworkInterfaceIDMalformed = "InvalidNetworkInterfaceID.Malformed"
+	InvalidNetworkInterfaceInUse       = "InvalidNetworkInterface.InUse"
+	InvalidAttachmentIDNotFound        = "InvalidAttachmentID.NotFound"
+	InvalidInstanceID                  = "InvalidInstanceID" // an instance-level change of an instance with several interfaces
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -345,6 +348,9 @@ var codes = map[string]int{
 
 	InvalidNetworkInterfaceIDNotFound:  http.StatusBadRequest,
 	InvalidNetworkInterfaceIDMalformed: http.StatusBadRequest,
+	InvalidNetworkInterfaceInUse:       http.StatusBadRequest,
+	InvalidAttachmentIDNotFound:        http.StatusBadRequest,
+	InvalidInstanceID:                  http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.

@@ -38,6 +38,8 @@ func (m *Metrics) Abilities(a backend.Abilities) backend.Abilities {
 		out.Images = meteredImages{a.Images, m}
 	}
 	out.Network = a.Network // answered from memory: nothing to meter
+	// Store work in the caller's transaction, metered with the store.
+	out.Interfaces = a.Interfaces
 	return out
 }
 

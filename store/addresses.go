@@ -35,12 +35,15 @@ const (
 	AddressReleasing  = "releasing"
 )
 
-// AddressAssociation is an address's binding to an instance.
+// AddressAssociation is an address's binding to an instance (its
+// primary interface), or to a network interface the student created
+// (NetworkInterfaceID; InstanceID is then "": the interface may move).
 type AddressAssociation struct {
-	AssociationID string `json:"association_id"`
-	InstanceID    string `json:"instance_id"`
-	PrivateIP     string `json:"private_ip"`
-	Network       string `json:"network,omitempty"` // the instance's private network (CIDR), when known
+	AssociationID      string `json:"association_id"`
+	InstanceID         string `json:"instance_id"`
+	NetworkInterfaceID string `json:"eni,omitempty"`
+	PrivateIP          string `json:"private_ip"`
+	Network            string `json:"network,omitempty"` // the instance's private network (CIDR), when known
 }
 
 // AddressBinding names one association completely: which address, bound
@@ -49,6 +52,15 @@ type AddressBinding struct {
 	AllocationID string `json:"allocation_id"`
 	PublicIP     string `json:"public_ip"`
 	AddressAssociation
+}
+
+// Target is what the association binds the address to: the interface,
+// or the instance.
+func (a AddressAssociation) Target() string {
+	if a.NetworkInterfaceID != "" {
+		return a.NetworkInterfaceID
+	}
+	return a.InstanceID
 }
 
 // Binding returns the address's current binding; ok is false when the
@@ -98,14 +110,14 @@ func (in *AddressIntent) Bindings() []AddressBinding {
 	return out
 }
 
-// Touches reports whether the intent involves the allocation or instance
-// ("" matches no instance).
-func (in *AddressIntent) Touches(allocationID, instanceID string) bool {
+// Touches reports whether the intent involves the allocation or target,
+// an instance or network interface ("" matches none).
+func (in *AddressIntent) Touches(allocationID, target string) bool {
 	if in.AllocationID == allocationID {
 		return true
 	}
 	for _, b := range in.Bindings() {
-		if b.AllocationID == allocationID || (instanceID != "" && b.InstanceID == instanceID) {
+		if b.AllocationID == allocationID || (target != "" && b.Target() == target) {
 			return true
 		}
 	}

@@ -68,6 +68,10 @@ type Instance struct {
 	// of it, and readers derive this view from the volumes (see
 	// actions.withDevices). Records written before kept a copy; it is ignored.
 	BlockDevices []BlockDevice `json:"-"`
+	// Interfaces is never stored either: the student's network interfaces
+	// attached to the instance, set by the same readers from the
+	// interfaces' records (their attachment is the one record of it).
+	Interfaces []*NetworkInterface `json:"-"`
 
 	Options InstanceOptions `json:"options"`
 }

@@ -33,6 +33,7 @@ var ResourceTypes = []ResourceType{
 	{"igw-", "internet-gateway", BucketInternetGateways},
 	{"rtb-", "route-table", BucketRouteTables},
 	{"pl-", "prefix-list", BucketPrefixLists},
+	{"eni-", "network-interface", BucketNetworkInterfaces},
 }
 
 // ResourceTypeOf returns the type of a resource id by its prefix.

@@ -33,6 +33,10 @@ package store
 //	subnets         OWNER/subnet-… -> Subnet
 //	internet_gateways OWNER/igw-… -> InternetGateway
 //	route_tables    OWNER/rtb-… -> RouteTable
+//	network_interfaces OWNER/eni-… -> NetworkInterface (a student's own;
+//	                an instance's primary interface is derived, not stored)
+//	interface_attachments OWNER/i-…/eni-… -> "" (the interfaces attached
+//	                to an instance)
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
@@ -99,6 +103,11 @@ const (
 
 // BucketPrefixLists holds the managed prefix lists (store/prefix_lists.go).
 const BucketPrefixLists Bucket = "prefix_lists"
+// The network interfaces' buckets (store/network_interfaces.go).
+const (
+	BucketNetworkInterfaces    Bucket = "network_interfaces"
+	BucketInterfaceAttachments Bucket = "interface_attachments"
+)
 
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
 // so that Migrate can read it.
@@ -118,6 +127,7 @@ var Buckets = []Bucket{
 	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 	BucketPrefixLists,
+	BucketNetworkInterfaces, BucketInterfaceAttachments,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.
@@ -129,6 +139,7 @@ var OwnerBuckets = []Bucket{
 	BucketImages,
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 	BucketPrefixLists,
+	BucketNetworkInterfaces, BucketInterfaceAttachments,
 }
 
 // SchemaVersion is the layout this code reads and writes. A store written

@@ -153,10 +153,20 @@ func ListRouteTables(tx Tx, owner string) ([]*RouteTable, error) {
 }
 
 // SubnetInUse reports whether any of the owner's instances that is not
-// terminated is in the subnet: such a subnet cannot be deleted. An
-// instance recorded before there were subnets is in its zone's default.
+// terminated, or any of their network interfaces, is in the subnet: such
+// a subnet cannot be deleted. An instance recorded before there were
+// subnets is in its zone's default.
 func SubnetInUse(tx Tx, owner, subnetID string) (bool, error) {
 	inUse := false
+	if err := ScanJSON(tx, BucketNetworkInterfaces, OwnerPrefix(owner), func(_ string, ni *NetworkInterface) error {
+		if ni.SubnetID == subnetID {
+			inUse = true
+			return ErrStop
+		}
+		return nil
+	}); err != nil || inUse {
+		return inUse, err
+	}
 	err := ScanJSON(tx, BucketInstances, OwnerPrefix(owner), func(_ string, inst *Instance) error {
 		in := inst.SubnetID
 		if in == "" {

@@ -290,10 +290,10 @@ func firstHost(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// allocateIP reserves a private address for id in tx: want when given
-// (InvalidIPAddress.InUse when another machine holds it), else a free
-// one. An address is free when nobody holds it or its holder is
-// terminated (or forgotten). The search hint is this process's only: a
+// allocateIP reserves a private address for id (a machine, or an
+// interface) in tx: want when given (InvalidIPAddress.InUse when another
+// holds it), else a free one. An address is free when nobody holds it or
+// its holder is a machine terminated (or forgotten). The search hint is this process's only: a
 // retried or rolled-back transaction leaves it ahead, which costs a
 // wrap-around. A full range is searched whole by every launch: nothing
 // remembers it is full, since another replica's terminate (or a
@@ -350,6 +350,9 @@ func (s *Sim) addressFree(tx store.SpaceTx, network string, a netip.Addr, now ti
 	if holder == nil {
 		return true, nil
 	}
+	if isInterface(string(holder)) {
+		return false, nil
+	}
 	m, err := s.get(tx, string(holder))
 	if err != nil || m == nil {
 		return m == nil, err
@@ -402,7 +405,12 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	ip, err := s.allocateIP(tx, id, r, lc.PrivateIP, now)
+	var ip netip.Addr
+	if lc.Interface != "" {
+		ip, err = interfaceAddress(tx, r, lc)
+	} else {
+		ip, err = s.allocateIP(tx, id, r, lc.PrivateIP, now)
+	}
 	if err != nil {
 		return backend.Machine{}, err
 	}

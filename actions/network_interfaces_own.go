@@ -1,0 +1,536 @@
+package actions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/econe/econe-server/backend"
+	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/store"
+)
+
+// The network interfaces a student creates (store.NetworkInterface):
+// CreateNetworkInterface, DeleteNetworkInterface, Attach/Detach and
+// ModifyNetworkInterfaceAttribute. An interface holds its private address
+// through the backend's InterfaceAddresses ability (the sim's allocation,
+// shared with the machines), from creation to deletion; attaching one is
+// a record only. When its instance terminates, transition detaches it
+// (detachInterfaces); it is never deleted with the instance.
+
+// networkInterfaceResource is the TagSpecification resource type.
+const networkInterfaceResource = "network-interface"
+
+// The CreateNetworkInterface fields econe does not offer: one private
+// IPv4 address per interface.
+var unsupportedCreateInterfaceFields = []string{
+	"SecondaryPrivateIpAddressCount", "PrivateIpAddresses", "Ipv6AddressCount", "Ipv6Addresses",
+	"Ipv4Prefix", "Ipv4PrefixCount", "Ipv6Prefix", "Ipv6PrefixCount", "EnablePrimaryIpv6",
+}
+
+// interfacesAllowed refuses what makes or attaches an interface where the
+// backend cannot hold its address: on the ec2 backend, as other network
+// creation is refused there (backend.ec2.allow_vpcs), and on any backend
+// without the ability.
+func (s *Service) interfacesAllowed() error {
+	if err := s.networksAllowed(); err != nil {
+		return ec2err.New(ec2err.UnsupportedOperation, "Creating and attaching network interfaces is not offered on this course's cloud: your instances use the course network (your default VPC). Ask your instructor (backend.ec2.allow_vpcs).")
+	}
+	if s.Backend.Interfaces == nil {
+		return ec2err.New(ec2err.UnsupportedOperation, "Network interfaces of your own are not offered on this cloud: its backend (%s) gives addresses to instances only. Use each instance's own interface.", s.Config.Backend.Name)
+	}
+	return nil
+}
+
+// interfaceMAC is a locally administered MAC (0x0e), as EC2's are.
+func interfaceMAC(id string) string {
+	h := sha256.Sum256([]byte(id))
+	x := hex.EncodeToString(h[:5])
+	return "0e:" + x[0:2] + ":" + x[2:4] + ":" + x[4:6] + ":" + x[6:8] + ":" + x[8:10]
+}
+
+type createNetworkInterfaceResponse struct {
+	Meta
+	NetworkInterface networkInterfaceXML `xml:"networkInterface"`
+}
+
+func (s *Service) createNetworkInterface(r *Request) (any, error) {
+	if err := s.interfacesAllowed(); err != nil {
+		return nil, err
+	}
+	p := r.Params
+	subnetID, err := requiredID(p, "SubnetId", "subnet", ec2err.InvalidSubnetIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range append(unsupportedCreateInterfaceFields, "InterfaceType") {
+		if p.Has(f) || len(p.Struct(f).Values()) > 0 {
+			return nil, ec2err.New(ec2err.UnsupportedOperation, "%s is not supported here: a network interface has one private IPv4 address from its subnet.", f)
+		}
+	}
+	desc := p.String("Description")
+	if len(desc) > maxInterfaceDescription {
+		return nil, ec2err.BadValue("Description", desc, "It must be at most 255 characters.")
+	}
+	want := p.String("PrivateIpAddress")
+	if want != "" {
+		if a, err := netip.ParseAddr(want); err != nil || !a.Is4() {
+			return nil, ec2err.BadValue("PrivateIpAddress", want, "It must be an IPv4 address.")
+		}
+	}
+	groupIDs := p.List("SecurityGroupId")
+	if err := checkIDs(groupIDs, "sg", ec2err.InvalidGroupIDMalformed); err != nil {
+		return nil, err
+	}
+	tags, err := tagSpecTags(p, networkInterfaceResource)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	if err := s.ensureDefaultNetwork(owner); err != nil {
+		return nil, err
+	}
+	id := store.NewID("eni")
+	var ni *store.NetworkInterface
+	err = s.Store.Update(func(tx store.Tx) error {
+		sn, err := s.subnetByID(tx, owner, subnetID)
+		if err != nil {
+			return err
+		}
+		if want != "" {
+			if err := checkSubnetAddress(sn, want); err != nil {
+				return err
+			}
+		}
+		groups, _, err := s.subnetGroups(tx, owner, sn, nil, groupIDs)
+		if err != nil {
+			return err
+		}
+		ip, dns, err := s.Backend.Interfaces.HoldAddress(tx, id, backendSubnet(sn), want)
+		if err != nil {
+			return interfaceBackendError(err)
+		}
+		ni = &store.NetworkInterface{
+			ID: id, Owner: owner, SubnetID: sn.ID, VpcID: sn.VpcID, Zone: sn.Zone, PrivateIP: ip, PrivateDNS: dns,
+			MAC: interfaceMAC(id), Description: desc, Groups: groups, Created: s.now(),
+		}
+		if err := store.PutNetworkInterface(tx, ni); err != nil {
+			return err
+		}
+		return putTags(tx, owner, id, tags)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Log.Info().Str("network_interface_id", id).Str("subnet_id", ni.SubnetID).Msg("network interface created")
+	return &createNetworkInterfaceResponse{NetworkInterface: ownInterface(ni, r.User.AccountID, nil, tags)}, nil
+}
+
+// interfaceBackendError is the student's error for a backend's refusal of
+// an interface address (an address in use keeps its code).
+func interfaceBackendError(err error) error {
+	if errors.As(err, new(*backend.Error)) {
+		return backendError(err, refusals{})
+	}
+	return err
+}
+
+// requiredInterface reads NetworkInterfaceId.
+func requiredInterface(p *query.Params) (string, error) {
+	return requiredID(p, "NetworkInterfaceId", "eni", ec2err.InvalidNetworkInterfaceIDMalformed)
+}
+
+// ownInterfaceByID is the caller's interface id in tx, or NotFound.
+func ownInterfaceByID(tx store.Tx, owner, id string) (*store.NetworkInterface, error) {
+	ni, err := store.GetNetworkInterface(tx, owner, id)
+	if err == nil && ni == nil {
+		err = interfaceNotFound([]string{id})
+	}
+	return ni, err
+}
+
+func interfaceInUse(ni *store.NetworkInterface) error {
+	return ec2err.New(ec2err.InvalidNetworkInterfaceInUse, "Interface: [%s] in use: it is attached to %s (%s); detach it first (DetachNetworkInterface).", ni.ID, ni.Attachment.InstanceID, ni.Attachment.ID)
+}
+
+func (s *Service) deleteNetworkInterface(r *Request) (any, error) {
+	id, err := requiredInterface(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	// EC2 releases the interface's elastic IP with it: disassociate it
+	// first, through the one path of addresses.go.
+	if err := s.changeAssociations(r, s.interfaceDisassociation(owner, id)); err != nil {
+		return nil, err
+	}
+	err = s.Store.Update(func(tx store.Tx) error {
+		ni, err := ownInterfaceByID(tx, owner, id)
+		switch {
+		case err != nil:
+			return err
+		case ni.Attachment != nil:
+			return interfaceInUse(ni)
+		case ni.PublicIP != "": // associated again meanwhile
+			return ec2err.New(ec2err.InvalidNetworkInterfaceInUse, "Interface: [%s] has the elastic IP %s; disassociate it first (DisassociateAddress).", id, ni.PublicIP)
+		}
+		if s.Backend.Interfaces != nil {
+			sn, err := store.GetSubnet(tx, owner, ni.SubnetID)
+			if err != nil {
+				return err
+			}
+			if sn != nil {
+				if err := s.Backend.Interfaces.ReleaseAddress(tx, id, backendSubnet(sn), ni.PrivateIP); err != nil {
+					return err
+				}
+			}
+		}
+		return store.DeleteNetworkInterface(tx, owner, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Log.Info().Str("network_interface_id", id).Msg("network interface deleted")
+	return ok()
+}
+
+// interfaceDisassociation plans undoing the elastic IP association of the
+// owner's interface id, if it has one.
+func (s *Service) interfaceDisassociation(owner, id string) planFunc {
+	return func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
+		addr, err := store.FindAddress(tx, owner, func(a *store.Address) bool {
+			return a.Association != nil && a.Association.NetworkInterfaceID == id
+		})
+		if err != nil || addr == nil {
+			return nil, err
+		}
+		b, _ := addr.Binding()
+		if err := checkAddressLocks(tx, addr.AllocationID, id, nil); err != nil {
+			return nil, err
+		}
+		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
+	}
+}
+
+type attachNetworkInterfaceResponse struct {
+	Meta
+	AttachmentID     string `xml:"attachmentId"`
+	NetworkCardIndex int    `xml:"networkCardIndex"`
+}
+
+func (s *Service) attachNetworkInterface(r *Request) (any, error) {
+	if err := s.interfacesAllowed(); err != nil {
+		return nil, err
+	}
+	p := r.Params
+	id, err := requiredInterface(p)
+	if err != nil {
+		return nil, err
+	}
+	instanceID, err := requiredID(p, "InstanceId", "i", ec2err.InvalidInstanceIDMalformed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.Required("DeviceIndex"); err != nil {
+		return nil, err
+	}
+	index, err := p.Int("DeviceIndex", 0)
+	if err != nil {
+		return nil, err
+	}
+	if index < 0 {
+		return nil, ec2err.BadValue("DeviceIndex", strconv.Itoa(index), "It must be 1 or more: device 0 is the instance's primary interface.")
+	}
+	if card, err := p.Int("NetworkCardIndex", 0); err != nil || card != 0 {
+		if err == nil {
+			err = ec2err.New(ec2err.UnsupportedOperation, "NetworkCardIndex %d is not supported here: instances have one network card (0).", card)
+		}
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	seen, err := s.currentInstance(r, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	attachmentID := store.NewID("eni-attach")
+	err = s.Store.Update(func(tx store.Tx) error {
+		inst, err := s.reread(tx, seen)
+		if err != nil {
+			return err
+		}
+		if !contains(associableStates, inst.State) {
+			return ec2err.New(ec2err.IncorrectInstanceState, "The instance '%s' is %s; a network interface can be attached only to a running or stopped instance.", inst.ID, inst.State)
+		}
+		ni, err := ownInterfaceByID(tx, owner, id)
+		if err != nil {
+			return err
+		}
+		if ni.Attachment != nil {
+			return interfaceInUse(ni)
+		}
+		if ni.Zone != inst.Zone {
+			return ec2err.New(ec2err.InvalidParameterValue, "The network interface %s is in %s and the instance %s in %s: they must be in the same availability zone.", id, ni.Zone, inst.ID, inst.Zone)
+		}
+		if index == 0 {
+			return deviceTaken(inst.ID, index)
+		}
+		on, err := store.ListInterfacesOn(tx, owner, []string{inst.ID})
+		if err != nil {
+			return err
+		}
+		for _, other := range on {
+			if other.Attachment != nil && other.Attachment.DeviceIndex == index {
+				return deviceTaken(inst.ID, index)
+			}
+		}
+		ni.Attachment = &store.InterfaceAttachment{ID: attachmentID, InstanceID: inst.ID, DeviceIndex: index, AttachTime: s.now()}
+		return store.PutNetworkInterface(tx, ni)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Log.Info().Str("network_interface_id", id).Str("instance_id", instanceID).Int("device_index", index).Msg("network interface attached")
+	return &attachNetworkInterfaceResponse{AttachmentID: attachmentID}, nil
+}
+
+func deviceTaken(instanceID string, index int) error {
+	return ec2err.New(ec2err.InvalidParameterValue, "Instance '%s' already has an interface attached at device index '%d'.", instanceID, index)
+}
+
+func (s *Service) detachNetworkInterface(r *Request) (any, error) {
+	attachmentID, err := r.Params.Required("AttachmentId")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Params.Bool("Force", false); err != nil {
+		return nil, err
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	owner := r.User.Name
+	err = s.Store.Update(func(tx store.Tx) error {
+		nis, err := store.ListNetworkInterfaces(tx, owner)
+		if err != nil {
+			return err
+		}
+		for _, ni := range nis {
+			if a := ni.Attachment; a != nil && a.ID == attachmentID {
+				if a.DeviceIndex == 0 {
+					return primaryNotDetachable()
+				}
+				ni.Attachment = nil
+				return store.PutNetworkInterface(tx, ni)
+			}
+		}
+		insts, err := store.ListInstances(tx, owner)
+		if err != nil {
+			return err
+		}
+		for _, inst := range insts {
+			if hasInterface(inst) && interfaceOf(inst).attachmentID == attachmentID {
+				return primaryNotDetachable()
+			}
+		}
+		return ec2err.New(ec2err.InvalidAttachmentIDNotFound, "The attachment ID '%s' does not exist", attachmentID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Log.Info().Str("attachment_id", attachmentID).Msg("network interface detached")
+	return ok()
+}
+
+// attachPrimary attaches ni as the primary interface (device 0) of the
+// instance id being launched on it.
+func attachPrimary(tx store.Tx, ni *store.NetworkInterface, id string, now time.Time) error {
+	ni.Attachment = &store.InterfaceAttachment{ID: store.NewID("eni-attach"), InstanceID: id, AttachTime: now}
+	return store.PutNetworkInterface(tx, ni)
+}
+
+func primaryNotDetachable() error {
+	return ec2err.New(ec2err.OperationNotPermitted, "The network interface at device index 0 and networkCard index 0 cannot be detached.")
+}
+
+// setPrimaryGroups gives the interface inst was launched on (device 0)
+// the instance's new groups. With interfaces of the student's attached
+// beside its primary, EC2 wants the change made on an interface instead.
+func setPrimaryGroups(tx store.Tx, inst *store.Instance, refs []store.GroupRef) error {
+	on, err := store.ListInterfacesOn(tx, inst.Owner, []string{inst.ID})
+	if err != nil {
+		return err
+	}
+	for _, ni := range on {
+		if ni.Attachment.DeviceIndex != 0 {
+			return ec2err.New(ec2err.InvalidInstanceID, "There are multiple interfaces attached to instance '%s'. Please specify an interface ID for the operation instead (ModifyNetworkInterfaceAttribute).", inst.ID)
+		}
+	}
+	if !tx.Writable() { // updateInstance's check of the change, before the backend's
+		return nil
+	}
+	for _, ni := range on {
+		ni.Groups = refs
+		if err := store.PutNetworkInterface(tx, ni); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// detachInterfaces detaches the student's interfaces from inst, which has
+// just terminated (transition calls it in the same transaction).
+func detachInterfaces(tx store.Tx, inst *store.Instance) error {
+	on, err := store.ListInterfacesOn(tx, inst.Owner, []string{inst.ID})
+	if err != nil {
+		return err
+	}
+	for _, ni := range on {
+		ni.Attachment = nil
+		if err := store.PutNetworkInterface(tx, ni); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type networkInterfaceAttributeResponse struct {
+	Meta
+	Attachment         *networkInterfaceAttachmentXML `xml:"attachment"`
+	Description        *attrValueXML                  `xml:"description"`
+	Groups             *groupSetXML                   `xml:"groupSet"`
+	NetworkInterfaceID string                         `xml:"networkInterfaceId"`
+	SourceDestCheck    *attrBoolXML                   `xml:"sourceDestCheck"`
+	AssociatePublicIP  *bool                          `xml:"associatePublicIpAddress"`
+}
+
+// networkInterfaceAttributes answer DescribeNetworkInterfaceAttribute,
+// each from the interface as DescribeNetworkInterfaces shows it.
+var networkInterfaceAttributes = map[string]func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML){
+	"description": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.Description = &attrValueXML{Value: ni.Description}
+	},
+	"groupSet": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.Groups = &groupSetXML{Items: ni.Groups}
+	},
+	"sourceDestCheck": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.SourceDestCheck = &attrBoolXML{Value: ni.SourceDestCheck}
+	},
+	"attachment": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		out.Attachment = ni.Attachment
+	},
+	"associatePublicIpAddress": func(out *networkInterfaceAttributeResponse, ni *networkInterfaceXML) {
+		public := ni.Association != nil
+		out.AssociatePublicIP = &public
+	},
+}
+
+func (s *Service) describeNetworkInterfaceAttribute(r *Request) (any, error) {
+	id, err := requiredInterface(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	name, err := r.Params.Required("Attribute")
+	if err != nil {
+		return nil, err
+	}
+	fill, known := networkInterfaceAttributes[name]
+	if !known {
+		return nil, ec2err.New(ec2err.InvalidParameterValue, "Value (%s) for parameter attribute is invalid. Unknown attribute.", name)
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	all, err := s.allInterfaces(r)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].NetworkInterfaceID == id {
+			out := &networkInterfaceAttributeResponse{NetworkInterfaceID: id}
+			fill(out, &all[i])
+			return out, nil
+		}
+	}
+	return nil, interfaceNotFound([]string{id})
+}
+
+func (s *Service) modifyNetworkInterfaceAttribute(r *Request) (any, error) {
+	p := r.Params
+	id, err := requiredInterface(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Has("Attachment.DeleteOnTermination") || p.Has("Attachment.AttachmentId") {
+		return nil, ec2err.New(ec2err.UnsupportedOperation, "Attachment.DeleteOnTermination is not supported here: an interface you created is detached, never deleted, when its instance terminates.")
+	}
+	groupIDs := p.List("SecurityGroupId")
+	var change func(tx store.Tx, ni *store.NetworkInterface) error
+	given := 0
+	if p.Has("Description.Value") {
+		given++
+		desc := p.String("Description.Value")
+		if len(desc) > maxInterfaceDescription {
+			return nil, ec2err.BadValue("Description.Value", desc, "It must be at most 255 characters.")
+		}
+		change = func(_ store.Tx, ni *store.NetworkInterface) error { ni.Description = desc; return nil }
+	}
+	if p.Has("SourceDestCheck.Value") {
+		given++
+		check, err := p.Bool("SourceDestCheck.Value", true)
+		if err != nil {
+			return nil, err
+		}
+		change = func(_ store.Tx, ni *store.NetworkInterface) error { ni.NoSourceDestCheck = !check; return nil }
+	}
+	if len(groupIDs) > 0 {
+		given++
+		if err := checkIDs(groupIDs, "sg", ec2err.InvalidGroupIDMalformed); err != nil {
+			return nil, err
+		}
+		change = func(tx store.Tx, ni *store.NetworkInterface) error {
+			sn, err := s.subnetByID(tx, ni.Owner, ni.SubnetID)
+			if err != nil {
+				return err
+			}
+			ni.Groups, _, err = s.subnetGroups(tx, ni.Owner, sn, nil, groupIDs)
+			return err
+		}
+	}
+	switch given {
+	case 0:
+		return nil, ec2err.New(ec2err.MissingParameter, "The request must contain one attribute to modify: Description, SecurityGroupId or SourceDestCheck.")
+	case 1:
+	default:
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "Modify one attribute per request: Description, SecurityGroupId or SourceDestCheck.")
+	}
+	if err := r.DryRun(); err != nil {
+		return nil, err
+	}
+	err = s.Store.Update(func(tx store.Tx) error {
+		ni, err := ownInterfaceByID(tx, r.User.Name, id)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, ni); err != nil {
+			return err
+		}
+		return store.PutNetworkInterface(tx, ni)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ok()
+}
