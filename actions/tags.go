@@ -36,12 +36,6 @@ var notFoundCodes = map[string]string{
 
 	"security-group-rule": ec2err.InvalidSecurityGroupRuleIDNF, // a rule is found in its group's record
 	"prefix-list":         ec2err.InvalidPrefixListIDNotFound,  // prefix_lists.go
-	"launch-template":     ec2err.LaunchTemplateIDNotFound,     // launch_templates.go
-	"image":               ec2err.InvalidAMIIDNotFound,
-	"vpc":                 ec2err.InvalidVpcIDNotFound,
-	"subnet":              ec2err.InvalidSubnetIDNotFound,
-	"internet-gateway":    ec2err.InvalidInternetGatewayIDNotFound,
-	"route-table":         ec2err.InvalidRouteTableIDNotFound,
 	"network-interface":   ec2err.InvalidNetworkInterfaceIDNotFound,
 }
 
