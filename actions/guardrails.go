@@ -299,7 +299,7 @@ func (g *Guardrails) carryOut(ctx context.Context, a *guard.Action) error {
 	// Termination protection holds against the guardrails too: a
 	// protected instance is stopped, which ends its cost just the same.
 	terminate := a.Op == guard.OpTerminate && !inst.DisableAPITermination
-	m, err := g.halt(ctx, inst, terminate)
+	_, m, err := g.halt(ctx, inst, terminate)
 	if err != nil {
 		return err
 	}
@@ -349,29 +349,29 @@ func (g *Guardrails) tell(a *guard.Action, terminated bool, state string) {
 	g.Notify(ev)
 }
 
-// halt stops (or terminates) inst's machine as the server. The backend is
-// asked first, so a machine a crash left stopping or stopped is recorded
-// rather than stopped twice.
-func (s *Service) halt(ctx context.Context, inst *store.Instance, terminate bool) (backend.Machine, error) {
+// halt stops (or terminates) inst's machine as the server, and returns
+// the state it found it in too. The backend is asked first, so a machine a
+// crash left stopping or stopped is recorded rather than stopped twice,
+// and the state found is the machine's, not the record's last sight of it.
+func (s *Service) halt(ctx context.Context, inst *store.Instance, terminate bool) (found backend.State, m backend.Machine, err error) {
 	if inst.BackendID == "" {
-		return backend.Machine{}, errNotYet // its launch is in flight
+		return "", backend.Machine{}, errNotYet // its launch is in flight
 	}
 	ms, err := s.Backend.Describe(ctx, []string{inst.BackendID})
 	if err != nil {
-		return backend.Machine{}, err
+		return "", backend.Machine{}, err
 	}
-	m := ms[0]
+	m = ms[0]
 	switch {
 	case m.State == backend.Terminated || m.State == backend.ShuttingDown:
-		return m, nil
 	case terminate:
-		return s.Backend.Terminate(ctx, inst.BackendID)
+		m, err = s.Backend.Terminate(ctx, inst.BackendID)
 	case m.State == backend.Running:
-		return s.Backend.Stop(ctx, inst.BackendID, false)
+		m, err = s.Backend.Stop(ctx, inst.BackendID, false)
 	case m.State == backend.Pending:
-		return backend.Machine{}, errNotYet
+		err = errNotYet
 	}
-	return m, nil // stopping or stopped already
+	return ms[0].State, m, err // stopping or stopped already: m as found
 }
 
 // recordHalt records m, the machine halt returned, as the server's doing,
@@ -430,9 +430,9 @@ func (s *Service) StopAll(ctx context.Context, target guard.Target, terminate bo
 	}
 	rep := &guard.Report{Target: target, Terminate: terminate, Instances: []guard.Stopped{}}
 	for _, inst := range insts {
-		m, err := s.halt(ctx, inst, terminate)
+		found, m, err := s.halt(ctx, inst, terminate)
 		if errors.Is(err, errNotYet) && terminate && inst.BackendID == "" {
-			m, err = backend.Machine{State: backend.Terminated, Changed: s.now()}, nil // nothing runs yet
+			found, m, err = backend.State(inst.State), backend.Machine{State: backend.Terminated, Changed: s.now()}, nil // nothing runs yet
 		}
 		if err == nil {
 			err = s.recordHalt(inst, m, nil)
@@ -441,7 +441,7 @@ func (s *Service) StopAll(ctx context.Context, target guard.Target, terminate bo
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s (%s): %v", inst.ID, inst.Owner, err))
 			continue
 		}
-		rep.Instances = append(rep.Instances, guard.Stopped{Owner: inst.Owner, InstanceID: inst.ID, Previous: inst.State, Current: string(m.State)})
+		rep.Instances = append(rep.Instances, guard.Stopped{Owner: inst.Owner, InstanceID: inst.ID, Previous: string(found), Current: string(m.State)})
 		if terminate {
 			if err := s.onTerminate(s.systemRequest(ctx, inst.Owner), []string{inst.ID}); err != nil {
 				rep.Errors = append(rep.Errors, fmt.Sprintf("%s (%s): terminated, but releasing its volumes and address failed: %v", inst.ID, inst.Owner, err))

@@ -244,6 +244,17 @@ func (s *Sim) current(m *machine, now time.Time) (backend.State, time.Time) {
 // view is the backend.Machine of m at now.
 func (s *Sim) view(m *machine, now time.Time) backend.Machine {
 	st, at := s.current(m, now)
+	return s.viewIn(m, st, at)
+}
+
+// entered is m in the state a call has just put it in, not yet advanced:
+// the answer to RunInstances, StopInstances, StartInstances or
+// TerminateInstances shows that state on EC2 however short the
+// transition, and a zero delay only means the next read sees it over.
+func (s *Sim) entered(m *machine) backend.Machine { return s.viewIn(m, m.State, m.Changed) }
+
+// viewIn is the backend.Machine of m in state st, entered at at.
+func (s *Sim) viewIn(m *machine, st backend.State, at time.Time) backend.Machine {
 	out := backend.Machine{ID: m.ID, State: st, Changed: at, Reason: m.Reason}
 	if st != backend.Terminated {
 		out.PrivateIP = m.PrivateIP
@@ -418,7 +429,7 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
 		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Network: r.network, Launched: now, Boots: 1,
 	}
-	return s.view(m, now), s.put(tx, m)
+	return s.entered(m), s.put(tx, m)
 }
 
 // FindLaunch implements backend.LaunchFinder.
@@ -478,7 +489,7 @@ func (s *Sim) change(id string, fn func(m *machine, st backend.State, now time.T
 		if err := fn(m, st, now); err != nil {
 			return err
 		}
-		out = s.view(m, now)
+		out = s.entered(m)
 		return s.put(tx, m)
 	})
 	return out, err

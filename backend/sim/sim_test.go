@@ -84,6 +84,47 @@ func TestTimedTransitions(t *testing.T) {
 	}
 }
 
+// With no delays, each call's answer still shows the state it entered, as
+// EC2's answers do, and the next read sees the transition over.
+func TestZeroDelaysAnswerTheStateEntered(t *testing.T) {
+	st := openStore(t)
+	clock := &backendtest.Clock{}
+	cfg := conf.Default()
+	cfg.Backend.Sim.BootDelay, cfg.Backend.Sim.StopDelay, cfg.Backend.Sim.TerminateDelay = conf.Duration(0), conf.Duration(0), conf.Duration(0)
+	b := newSimWith(t, cfg, st, clock.Now)
+	ctx := context.Background()
+	var id string
+	steps := []struct {
+		name         string
+		op           func() (backend.Machine, error)
+		answer, read backend.State
+	}{
+		{"run", func() (backend.Machine, error) {
+			return b.Run(ctx, &backend.LaunchContext{InstanceID: "i-0123456789abcdef2", InstanceType: backend.InstanceType{Name: "t3.micro"}, Zone: "us-east-1a"})
+		}, backend.Pending, backend.Running},
+		{"stop", func() (backend.Machine, error) { return b.Stop(ctx, id, false) }, backend.Stopping, backend.Stopped},
+		{"start", func() (backend.Machine, error) { return b.Start(ctx, id) }, backend.Pending, backend.Running},
+		{"terminate", func() (backend.Machine, error) { return b.Terminate(ctx, id) }, backend.ShuttingDown, backend.Terminated},
+	}
+	for _, s := range steps {
+		m, err := s.op()
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		id = m.ID
+		if m.State != s.answer {
+			t.Errorf("%s answered %s, want %s", s.name, m.State, s.answer)
+		}
+		ms, err := b.Describe(ctx, []string{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms[0].State != s.read {
+			t.Errorf("after %s: read %s, want %s", s.name, ms[0].State, s.read)
+		}
+	}
+}
+
 func TestAddressesAndConsole(t *testing.T) {
 	st := openStore(t)
 	b := newSim(t, st, time.Now)

@@ -98,10 +98,10 @@ func TestStopAllInProcess(t *testing.T) {
 		{"no target", nil, 1, []string{"name exactly one of a user (--user), a group (--group) or everyone (--all)"}},
 		{"two targets", []string{"--user", "ann", "--all"}, 1, []string{"name exactly one"}},
 		{"unknown user", []string{"--user", "zed"}, 1, []string{"user zed: no such user"}},
-		{"user", []string{"--user", "ann"}, 0, []string{"ann   " + ids["ann"] + "  running   stopped", "stopped 1 instance(s) of user ann"}},
+		{"user", []string{"--user", "ann"}, 0, []string{"ann   " + ids["ann"] + "  running   stopping", "stopped 1 instance(s) of user ann"}},
 		{"again", []string{"--user", "ann"}, 0, []string{"stopped 0 instance(s) of user ann"}},
-		{"group, terminate", []string{"--group", "cs101", "--terminate"}, 0, []string{ids["ann"] + "  stopped   terminated", "terminated 1 instance(s) of group cs101"}},
-		{"everyone", []string{"--all", "--json"}, 0, []string{`"instance_id": "` + ids["bob"] + `"`, `"current_state": "stopped"`}},
+		{"group, terminate", []string{"--group", "cs101", "--terminate"}, 0, []string{ids["ann"] + "  stopped   shutting-down", "terminated 1 instance(s) of group cs101"}},
+		{"everyone", []string{"--all", "--json"}, 0, []string{`"instance_id": "` + ids["bob"] + `"`, `"previous_state": "running"`, `"current_state": "stopping"`}},
 	})
 	out, errOut, code := cli(t, "-c", path, "audit", "--action", "stop-all.terminate")
 	if code != 0 || !strings.Contains(out, "group:cs101") || !strings.Contains(out, "admin:") || !strings.Contains(out, ids["ann"]) {
@@ -125,8 +125,8 @@ func TestStopAllThroughSocket(t *testing.T) {
 	defer sock.Shutdown(context.Background())
 	runStopAllCases(t, path, []stopAllCase{
 		{"unknown user", []string{"--user", "zed"}, 1, []string{"no such user"}},
-		{"user, terminate", []string{"--user", "bob", "--terminate"}, 0, []string{ids["bob"] + "  running   terminated", "terminated 1 instance(s) of user bob"}},
-		{"group", []string{"--group", "cs101"}, 0, []string{ids["ann"] + "  running   stopped", "stopped 1 instance(s) of group cs101"}},
+		{"user, terminate", []string{"--user", "bob", "--terminate"}, 0, []string{ids["bob"] + "  running   shutting-down", "terminated 1 instance(s) of user bob"}},
+		{"group", []string{"--group", "cs101"}, 0, []string{ids["ann"] + "  running   stopping", "stopped 1 instance(s) of group cs101"}},
 	})
 	if served == 0 {
 		t.Error("the CLI never asked the socket; want every command through it")
