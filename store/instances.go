@@ -21,13 +21,14 @@ type Instance struct {
 	InstanceType string `json:"instance_type"`
 	// VCPUs is the instance type's at launch: what the owner's counters
 	// and the usage ledger count for it whatever the template says later.
-	VCPUs       int    `json:"vcpus,omitempty"`
+	VCPUs       int    `json:"vcpus,omitzero"`
 	KeyName     string `json:"key_name,omitempty"`
-	LaunchIndex int    `json:"launch_index"`
+	LaunchIndex int    `json:"launch_index,omitzero"`
 	Zone        string `json:"zone"`
 	ClientToken string `json:"client_token,omitempty"`
 	// LaunchHash fingerprints the RunInstances parameters of a ClientToken
-	// launch, to tell a retry from a reuse of the token.
+	// launch, to tell a retry from a reuse of the token: on the
+	// reservation's first instance only (older records have it on each).
 	LaunchHash string `json:"launch_hash,omitempty"`
 
 	// State is the EC2 state name (pending, running, shutting-down,
@@ -58,7 +59,7 @@ type Instance struct {
 	UserData []byte `json:"user_data,omitempty"`
 
 	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"` // stop | terminate
-	DisableAPITermination bool   `json:"disable_api_termination,omitempty"`
+	DisableAPITermination bool   `json:"disable_api_termination,omitzero"`
 
 	RootDeviceName string `json:"root_device_name,omitempty"`
 	// BaseImageID is the admin's image ImageID descends from (itself, or
@@ -69,7 +70,7 @@ type Instance struct {
 	// actions.withDevices). Records written before kept a copy; it is ignored.
 	BlockDevices []BlockDevice `json:"-"`
 
-	Options InstanceOptions `json:"options"`
+	Options InstanceOptions `json:"options,omitzero"`
 }
 
 // GroupRef names a security group an instance is in.

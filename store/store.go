@@ -174,6 +174,8 @@ func PutJSON(tx Tx, b Bucket, key string, v any) error {
 
 // Marshal encodes a record the way PutJSON does, for callers that encode
 // before their transaction to keep the work out of the shared commit.
+// Records are JSON v2: a number or bool field left out when zero is tagged
+// omitzero (omitempty leaves out only "", empty slices, maps and objects).
 func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // ScanJSON decodes every value with the prefix as a T and calls fn.

@@ -36,8 +36,8 @@ type Interval struct {
 	VCPUs        int    `json:"vcpus"`
 	// MicrosPerHour is the price per hour in micro-dollars; MinSeconds the
 	// least billed for the interval (EC2 bills a minute per start).
-	MicrosPerHour int64     `json:"micros_per_hour,omitempty"`
-	MinSeconds    int64     `json:"min_seconds,omitempty"`
+	MicrosPerHour int64     `json:"micros_per_hour,omitzero"`
+	MinSeconds    int64     `json:"min_seconds,omitzero"`
 	Start         time.Time `json:"start"`
 	// End is zero while the interval is open.
 	End time.Time `json:"end,omitzero"`
