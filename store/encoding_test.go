@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/go-json-experiment/json"
 )
 
 // Zero numbers and false are left out of records (omitzero: under json v2,
@@ -64,6 +66,84 @@ func TestRecordsOmitZeroFields(t *testing.T) {
 			}
 			if !reflect.DeepEqual(now, was) {
 				t.Errorf("rewritten record reads: got %+v, want %+v (the old record's)", now, was)
+			}
+		})
+	}
+}
+
+// An instance's record leaves out its key (OWNER/ID) and what equals a
+// default (shutdown behavior stop, base image the image itself); it reads
+// as it was written, and so do the records written before, which have all.
+func TestInstanceRecordLeavesOutKeyAndDefaults(t *testing.T) {
+	st, _ := openTemp(t)
+	cases := []struct {
+		name   string
+		old    string   // the record as the previous code wrote it
+		absent []string // fragments a rewrite leaves out
+		kept   []string
+	}{
+		{"defaults",
+			`{"id":"i-0371c9bf01e2d26cc","owner":"s001","reservation_id":"r-f695601bdf197acbc","backend_id":"sim-0371c9bf01e2d26cc","image_id":"ami-12c6146b","instance_type":"t2.micro","vcpus":1,"launch_index":19,"zone":"us-east-1a","client_token":"ee00ee40-cd72-4e0a-83db-48441503508c","launch_hash":"e10978dea9c37171298bc9b6c1722f91ae9140b1eb1dd745afd32b3ecb9101e1","state":"running","state_changed":"2026-12-03T13:42:01.511797134Z","launch_time":"2026-12-03T13:42:01.506513071Z","private_ip":"10.64.78.55","private_dns":"ip-10-64-78-55.ec2.internal","groups":[{"id":"sg-ae59081bcb4fa86a2","name":"default"}],"vpc_id":"vpc-7b47070777631cffa","subnet_id":"subnet-4a4693c7547cace5a","shutdown_behavior":"stop","disable_api_termination":false,"root_device_name":"/dev/sda1","base_image_id":"ami-12c6146b","options":{"ebs_optimized":false,"monitoring":false,"hibernation":false,"disable_api_stop":false,"no_source_dest_check":false,"metadata":{"hop_limit":0}}}`,
+			[]string{`"id":"i-`, `"owner":`, `"shutdown_behavior":`, `"base_image_id":`, `"disable_api_termination":`, `"options":`},
+			[]string{`"image_id":"ami-12c6146b"`, `"launch_hash"`}},
+		{"not defaults",
+			`{"id":"i-0371c9bf01e2d26cc","owner":"s001","image_id":"ami-0123456789abcdef0","instance_type":"t2.micro","vcpus":1,"zone":"us-east-1a","state":"stopped","state_changed":"2026-12-03T13:42:01Z","launch_time":"2026-12-03T13:42:01Z","shutdown_behavior":"terminate","base_image_id":"ami-12c6146b"}`,
+			[]string{`"id":"i-`, `"owner":`},
+			[]string{`"shutdown_behavior":"terminate"`, `"base_image_id":"ami-12c6146b"`}},
+		// Before the launch options and images: no shutdown behavior, no
+		// base image. It launched with EC2's default, from its image.
+		{"oldest",
+			`{"id":"i-0371c9bf01e2d26cc","owner":"s001","image_id":"ami-12c6146b","instance_type":"t2.micro","zone":"us-east-1a","state":"running","state_changed":"2026-12-03T13:42:01Z","launch_time":"2026-12-03T13:42:01Z"}`,
+			[]string{`"id":"i-`, `"owner":`, `"shutdown_behavior":`, `"base_image_id":`},
+			[]string{`"image_id":"ami-12c6146b"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var was, now *Instance
+			var raw []byte
+			err := st.Update(func(tx Tx) error {
+				if err := tx.Put(BucketInstances, "s001/i-0371c9bf01e2d26cc", []byte(c.old)); err != nil {
+					return err
+				}
+				var err error
+				if was, err = GetInstance(tx, "s001", "i-0371c9bf01e2d26cc"); err != nil {
+					return err
+				}
+				if err := PutInstance(tx, was); err != nil {
+					return err
+				}
+				raw = bytes.Clone(tx.Get(BucketInstances, "s001/i-0371c9bf01e2d26cc"))
+				now, err = GetInstance(tx, "s001", "i-0371c9bf01e2d26cc")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var legacy Instance // the old record as it was decoded before
+			if err := json.Unmarshal([]byte(c.old), &legacy); err != nil {
+				t.Fatal(err)
+			}
+			if legacy.ShutdownBehavior == "" {
+				legacy.ShutdownBehavior = "stop"
+			}
+			if legacy.BaseImageID == "" {
+				legacy.BaseImageID = legacy.ImageID
+			}
+			if !reflect.DeepEqual(was, &legacy) {
+				t.Errorf("old record reads: got %+v, want %+v", was, &legacy)
+			}
+			if !reflect.DeepEqual(now, was) {
+				t.Errorf("rewritten record reads: got %+v, want %+v (the old record's)", now, was)
+			}
+			for _, f := range c.absent {
+				if bytes.Contains(raw, []byte(f)) {
+					t.Errorf("rewritten record %s: got %s, want it left out", raw, f)
+				}
+			}
+			for _, f := range c.kept {
+				if !bytes.Contains(raw, []byte(f)) {
+					t.Errorf("rewritten record %s: got no %s, want it kept", raw, f)
+				}
 			}
 		})
 	}

@@ -9,8 +9,10 @@ import (
 // who owns it, what was asked for, and the state last seen. The backend
 // holds the machine itself, reachable by BackendID.
 type Instance struct {
-	ID            string `json:"id"`
-	Owner         string `json:"owner"`
+	// ID and Owner are the record's key (OWNER/ID): left out of the value
+	// (older records have them) and filled in from the key when read.
+	ID            string `json:"id,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 	ReservationID string `json:"reservation_id"`
 	BackendID     string `json:"backend_id"`
 	// Replica is the replica launching the instance while BackendID is
@@ -58,12 +60,15 @@ type Instance struct {
 	// DescribeInstanceAttribute and never logged.
 	UserData []byte `json:"user_data,omitempty"`
 
-	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"` // stop | terminate
+	// ShutdownBehavior is stop (EC2's default: left out of the record) or
+	// terminate.
+	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"`
 	DisableAPITermination bool   `json:"disable_api_termination,omitzero"`
 
 	RootDeviceName string `json:"root_device_name,omitempty"`
 	// BaseImageID is the admin's image ImageID descends from (itself, or
-	// the one a student's image was made from); "" in older records.
+	// the one a student's image was made from); "" in older records. The
+	// record leaves it out when it is ImageID itself.
 	BaseImageID string `json:"base_image_id,omitempty"`
 	// BlockDevices is never stored: a volume's attachment is the one record
 	// of it, and readers derive this view from the volumes (see
@@ -104,13 +109,36 @@ func GetInstances(tx Tx, owner string, ids []string) ([]*Instance, error) {
 // (actions/transition.go), which also keeps the owner's counters and the
 // usage ledger.
 func PutInstance(tx Tx, inst *Instance) error {
-	if err := PutOwned(tx, BucketInstances, inst.Owner, inst.ID, inst); err != nil {
+	// What the key or a default says is not repeated (fromRecord restores
+	// it): an instance took 950 bytes, so five fitted in a page.
+	rec := *inst
+	rec.ID, rec.Owner = "", ""
+	if rec.ShutdownBehavior == "stop" {
+		rec.ShutdownBehavior = ""
+	}
+	if rec.BaseImageID == rec.ImageID {
+		rec.BaseImageID = ""
+	}
+	if err := PutOwned(tx, BucketInstances, inst.Owner, inst.ID, &rec); err != nil {
 		return err
 	}
 	if IsLaunchIntent(inst) {
 		return tx.Put(BucketLaunchIntents, OwnedKey(inst.Owner, inst.ID), nil)
 	}
 	return nil
+}
+
+// fromRecord fills in what PutInstance leaves out of the record at key.
+// A record older than the launch options (no shutdown behavior) reads as
+// launched with EC2's default, as its launch was.
+func (inst *Instance) fromRecord(key string) {
+	inst.Owner, inst.ID, _ = strings.Cut(key, "/")
+	if inst.ShutdownBehavior == "" {
+		inst.ShutdownBehavior = "stop"
+	}
+	if inst.BaseImageID == "" {
+		inst.BaseImageID = inst.ImageID
+	}
 }
 
 // ListInstances returns all of the user's instances in id order.

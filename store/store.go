@@ -160,8 +160,14 @@ func decode(b Bucket, key string, raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
 	}
+	if r, ok := v.(record); ok {
+		r.fromRecord(key)
+	}
 	return nil
 }
+
+// record is a type whose values leave out what their key says.
+type record interface{ fromRecord(key string) }
 
 // PutJSON encodes v at key.
 func PutJSON(tx Tx, b Bucket, key string, v any) error {
