@@ -109,7 +109,7 @@ func GetInstances(tx Tx, owner string, ids []string) ([]*Instance, error) {
 // (actions/transition.go), which also keeps the owner's counters and the
 // usage ledger.
 func PutInstance(tx Tx, inst *Instance) error {
-	// What the key or a default says is not repeated (fromRecord restores
+	// What the key or a default says is not repeated (FromKey restores
 	// it): an instance took 950 bytes, so five fitted in a page.
 	rec := *inst
 	rec.ID, rec.Owner = "", ""
@@ -128,10 +128,10 @@ func PutInstance(tx Tx, inst *Instance) error {
 	return nil
 }
 
-// fromRecord fills in what PutInstance leaves out of the record at key.
+// FromKey fills in what PutInstance leaves out of the record at key.
 // A record older than the launch options (no shutdown behavior) reads as
 // launched with EC2's default, as its launch was.
-func (inst *Instance) fromRecord(key string) {
+func (inst *Instance) FromKey(key string) {
 	inst.Owner, inst.ID, _ = strings.Cut(key, "/")
 	if inst.ShutdownBehavior == "" {
 		inst.ShutdownBehavior = "stop"

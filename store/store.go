@@ -160,14 +160,15 @@ func decode(b Bucket, key string, raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
 	}
-	if r, ok := v.(record); ok {
-		r.fromRecord(key)
+	if r, ok := v.(Keyed); ok {
+		r.FromKey(key)
 	}
 	return nil
 }
 
-// record is a type whose values leave out what their key says.
-type record interface{ fromRecord(key string) }
+// Keyed is a record that leaves out of its value what its key (or a
+// default) says: every decode here calls FromKey after the JSON.
+type Keyed interface{ FromKey(key string) }
 
 // PutJSON encodes v at key.
 func PutJSON(tx Tx, b Bucket, key string, v any) error {
