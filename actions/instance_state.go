@@ -150,7 +150,8 @@ func instanceTags(tx store.Tx, owner string, insts []*store.Instance, tags map[s
 }
 
 // refresh asks the backend for the states of the live instances and
-// records those that changed, in one transaction. Nothing is written when
+// records those that changed, in one transaction (per observeBatch
+// instances). Nothing is written when
 // nothing changed, so polling describes stay read-only.
 func (s *Service) refresh(ctx context.Context, insts []*store.Instance) error {
 	return s.observe(ctx, insts, false)
@@ -190,6 +191,26 @@ func (s *Service) observe(ctx context.Context, insts []*store.Instance, seen boo
 		return nil
 	}
 	now := s.now()
+	for lo := 0; lo < len(live); lo += observeBatch {
+		hi := min(lo+observeBatch, len(live))
+		if err := s.recordObserved(live[lo:hi], machines[lo:hi], was[lo:hi], changed[lo:hi], seen, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observeBatch is how many instances observe records per transaction. The
+// pages a transaction rewrites are free only after it, so the usage
+// reconciliation stamping all 100,000 open intervals at once grew the
+// database file by the whole ledger (RSS counts the file, BENCHMARKS.md);
+// in batches of the scan's order (by owner, as the ledger is keyed), the
+// pages of one batch are reused by the next.
+var observeBatch = 1000
+
+// recordObserved is observe's transaction for one batch: live[i] was seen
+// as machines[i], computed from state was[i].
+func (s *Service) recordObserved(live []*store.Instance, machines []backend.Machine, was []string, changed []bool, seen bool, now time.Time) error {
 	return s.Store.Update(func(tx store.Tx) error {
 		for i, m := range machines {
 			cur, err := store.GetInstance(tx, live[i].Owner, live[i].ID)

@@ -317,9 +317,15 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		}
 		subnet := place.subnet
 		for i, id := range ids[:fit] {
+			// Only the first instance's hash is read (a retry finds it by
+			// its id); the others' would be 80 bytes each for nothing.
+			launchHash := tokenHash
+			if i > 0 {
+				launchHash = ""
+			}
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
-				KeyName: lr.keyName, LaunchIndex: i, Zone: subnet.Zone, ClientToken: lr.token, LaunchHash: tokenHash,
+				KeyName: lr.keyName, LaunchIndex: i, Zone: subnet.Zone, ClientToken: lr.token, LaunchHash: launchHash,
 				LaunchTime: now, Groups: place.groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,

@@ -190,6 +190,34 @@ func TestClientTokenIdempotency(t *testing.T) {
 	}
 }
 
+// Only a token launch's first instance keeps the parameters' hash: a retry
+// reads that one alone, and the others' copies were 80 bytes of each record.
+func TestClientTokenHashOnFirstOnly(t *testing.T) {
+	e, _, _ := newInstanceEnv(t, nil)
+	ids := launch(t, e, "alice", "ClientToken", "tok-3", "MaxCount", "3")
+	err := e.svc.Store.View(func(tx store.Tx) error {
+		for i, id := range ids {
+			inst, err := store.GetInstance(tx, "alice", id)
+			if err != nil {
+				return err
+			}
+			if got, want := inst.LaunchHash != "", i == 0; got != want {
+				t.Errorf("instance %d (%s) has a launch hash: got %v, want %v", i, id, got, want)
+			}
+			if inst.ClientToken != "tok-3" {
+				t.Errorf("instance %d client token: got %q, want %q", i, inst.ClientToken, "tok-3")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := launch(t, e, "alice", "ClientToken", "tok-3", "MaxCount", "3"); fmt.Sprint(again) != fmt.Sprint(ids) {
+		t.Errorf("retry: got %v, want the original %v", again, ids)
+	}
+}
+
 // A ClientToken names its launch's first instance. If some other instance
 // already holds that id, the launch takes an id of its own and overwrites
 // nothing.

@@ -182,3 +182,43 @@ func TestLedgerVanishedInstance(t *testing.T) {
 		t.Errorf("refused launch: got %d instance-seconds, want 0", got.InstanceSeconds)
 	}
 }
+
+// The reconciliation records what it saw in transactions of observeBatch
+// instances, not one for them all (the pages one rewrites are free only
+// after it), and every instance of every batch is recorded.
+func TestReconcileUsageWritesInBatches(t *testing.T) {
+	e, clock, counted := newInstanceEnv(t, nil)
+	defer func(n int) { observeBatch = n }(observeBatch)
+	observeBatch = 2
+	ids := launch(t, e, "alice", "MaxCount", "3")
+	ids = append(ids, launch(t, e, "bob", "MaxCount", "2")...)
+	clock.Advance(time.Minute)
+	before := counted.updates.Load()
+	if err := e.svc.ReconcileUsage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counted.updates.Load()-before, int64(3); got != want {
+		t.Errorf("transactions of one reconciliation of 5 instances in batches of 2: got %d, want %d", got, want)
+	}
+	err := e.svc.Store.View(func(tx store.Tx) error {
+		for i, id := range ids {
+			owner := "alice"
+			if i >= 3 {
+				owner = "bob"
+			}
+			iv, err := usage.OpenInterval(tx, owner, id)
+			if err != nil {
+				return err
+			}
+			if iv == nil || !iv.LastSeen.Equal(clock.Now()) {
+				t.Errorf("%s's %s: got open interval %+v, want one last seen %s", owner, id, iv, clock.Now())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBooks(t, e.svc, "alice")
+	checkBooks(t, e.svc, "bob")
+}

@@ -83,7 +83,7 @@ type AddressIntent struct {
 	Undo         []AddressBinding `json:"undo,omitempty"`
 	Target       *AddressBinding  `json:"target,omitempty"`
 	Started      time.Time        `json:"started"`
-	Failed       bool             `json:"failed,omitempty"`
+	Failed       bool             `json:"failed,omitzero"`
 	// Script is the process group of the script last started for the
 	// intent: start-up kills what is left of it before undoing anything,
 	// so a script a crash orphaned cannot redo what start-up undid.

@@ -132,8 +132,19 @@ func (t *boltTx) Put(b Bucket, key string, value []byte) error {
 	if err := t.writable(b); err != nil {
 		return err
 	}
-	return t.bucket(b).Put([]byte(key), append([]byte{}, value...))
+	bk := t.bucket(b)
+	if f, ok := fillPercent[b]; ok {
+		bk.FillPercent = f
+	}
+	return bk.Put([]byte(key), append([]byte{}, value...))
 }
+
+// fillPercent is how full bbolt fills the left page when it splits one, for
+// the buckets where each owner's keys arrive in order (OWNER/START/…): new
+// keys land at the end of an owner's range, so the left page is never
+// written again and bbolt's default (half) would leave it half empty for
+// good. The rest keeps the default, right for keys in random order.
+var fillPercent = map[Bucket]float64{BucketUsageIntervals: 0.9}
 
 func (t *boltTx) Delete(b Bucket, key string) error {
 	if err := t.writable(b); err != nil {

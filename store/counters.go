@@ -8,16 +8,16 @@ package store
 // (whether those count toward a limit is the quota's policy).
 type Counters struct {
 	Instances      map[string]int `json:"instances,omitempty"`
-	VCPUs          int            `json:"vcpus,omitempty"`
-	StoppedVCPUs   int            `json:"stopped_vcpus,omitempty"`
-	Addresses      int            `json:"addresses,omitempty"`
-	Volumes        int            `json:"volumes,omitempty"`
-	VolumeGiB      int            `json:"volume_gib,omitempty"`
-	Snapshots      int            `json:"snapshots,omitempty"`
-	KeyPairs       int            `json:"key_pairs,omitempty"`
-	SecurityGroups int            `json:"security_groups,omitempty"`
-	VPCs           int            `json:"vpcs,omitempty"`
-	PrefixLists    int            `json:"prefix_lists,omitempty"`
+	VCPUs          int            `json:"vcpus,omitzero"`
+	StoppedVCPUs   int            `json:"stopped_vcpus,omitzero"`
+	Addresses      int            `json:"addresses,omitzero"`
+	Volumes        int            `json:"volumes,omitzero"`
+	VolumeGiB      int            `json:"volume_gib,omitzero"`
+	Snapshots      int            `json:"snapshots,omitzero"`
+	KeyPairs       int            `json:"key_pairs,omitzero"`
+	SecurityGroups int            `json:"security_groups,omitzero"`
+	VPCs           int            `json:"vpcs,omitzero"`
+	PrefixLists    int            `json:"prefix_lists,omitzero"`
 }
 
 // Equal reports whether c and o count the same (a state at zero is the

@@ -25,7 +25,7 @@ type SecurityGroup struct {
 type GroupChange struct {
 	ID     string `json:"id"`
 	Op     string `json:"op"` // GroupCreating | GroupDeleting | RulesAuthorizing | RulesRevoking
-	Egress bool   `json:"egress,omitempty"`
+	Egress bool   `json:"egress,omitzero"`
 	Rules  []Rule `json:"rules,omitempty"`
 }
 

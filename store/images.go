@@ -61,9 +61,9 @@ type ImageDevice struct {
 	SnapshotID          string `json:"snapshot_id,omitempty"`
 	SizeGiB             int    `json:"size_gib"`
 	Type                string `json:"type"`
-	Iops                int    `json:"iops,omitempty"`
-	Throughput          int    `json:"throughput,omitempty"`
-	Encrypted           bool   `json:"encrypted,omitempty"`
+	Iops                int    `json:"iops,omitzero"`
+	Throughput          int    `json:"throughput,omitzero"`
+	Encrypted           bool   `json:"encrypted,omitzero"`
 	DeleteOnTermination bool   `json:"delete_on_termination"`
 }
 

@@ -9,8 +9,10 @@ import (
 // who owns it, what was asked for, and the state last seen. The backend
 // holds the machine itself, reachable by BackendID.
 type Instance struct {
-	ID            string `json:"id"`
-	Owner         string `json:"owner"`
+	// ID and Owner are the record's key (OWNER/ID): left out of the value
+	// (older records have them) and filled in from the key when read.
+	ID            string `json:"id,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 	ReservationID string `json:"reservation_id"`
 	BackendID     string `json:"backend_id"`
 	// Replica is the replica launching the instance while BackendID is
@@ -21,13 +23,14 @@ type Instance struct {
 	InstanceType string `json:"instance_type"`
 	// VCPUs is the instance type's at launch: what the owner's counters
 	// and the usage ledger count for it whatever the template says later.
-	VCPUs       int    `json:"vcpus,omitempty"`
+	VCPUs       int    `json:"vcpus,omitzero"`
 	KeyName     string `json:"key_name,omitempty"`
-	LaunchIndex int    `json:"launch_index"`
+	LaunchIndex int    `json:"launch_index,omitzero"`
 	Zone        string `json:"zone"`
 	ClientToken string `json:"client_token,omitempty"`
 	// LaunchHash fingerprints the RunInstances parameters of a ClientToken
-	// launch, to tell a retry from a reuse of the token.
+	// launch, to tell a retry from a reuse of the token: on the
+	// reservation's first instance only (older records have it on each).
 	LaunchHash string `json:"launch_hash,omitempty"`
 
 	// State is the EC2 state name (pending, running, shutting-down,
@@ -57,12 +60,15 @@ type Instance struct {
 	// DescribeInstanceAttribute and never logged.
 	UserData []byte `json:"user_data,omitempty"`
 
-	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"` // stop | terminate
-	DisableAPITermination bool   `json:"disable_api_termination,omitempty"`
+	// ShutdownBehavior is stop (EC2's default: left out of the record) or
+	// terminate.
+	ShutdownBehavior      string `json:"shutdown_behavior,omitempty"`
+	DisableAPITermination bool   `json:"disable_api_termination,omitzero"`
 
 	RootDeviceName string `json:"root_device_name,omitempty"`
 	// BaseImageID is the admin's image ImageID descends from (itself, or
-	// the one a student's image was made from); "" in older records.
+	// the one a student's image was made from); "" in older records. The
+	// record leaves it out when it is ImageID itself.
 	BaseImageID string `json:"base_image_id,omitempty"`
 	// BlockDevices is never stored: a volume's attachment is the one record
 	// of it, and readers derive this view from the volumes (see
@@ -73,7 +79,7 @@ type Instance struct {
 	// interfaces' records (their attachment is the one record of it).
 	Interfaces []*NetworkInterface `json:"-"`
 
-	Options InstanceOptions `json:"options"`
+	Options InstanceOptions `json:"options,omitzero"`
 }
 
 // GroupRef names a security group an instance is in.
@@ -107,13 +113,36 @@ func GetInstances(tx Tx, owner string, ids []string) ([]*Instance, error) {
 // (actions/transition.go), which also keeps the owner's counters and the
 // usage ledger.
 func PutInstance(tx Tx, inst *Instance) error {
-	if err := PutOwned(tx, BucketInstances, inst.Owner, inst.ID, inst); err != nil {
+	// What the key or a default says is not repeated (FromKey restores
+	// it): an instance took 950 bytes, so five fitted in a page.
+	rec := *inst
+	rec.ID, rec.Owner = "", ""
+	if rec.ShutdownBehavior == "stop" {
+		rec.ShutdownBehavior = ""
+	}
+	if rec.BaseImageID == rec.ImageID {
+		rec.BaseImageID = ""
+	}
+	if err := PutOwned(tx, BucketInstances, inst.Owner, inst.ID, &rec); err != nil {
 		return err
 	}
 	if IsLaunchIntent(inst) {
 		return tx.Put(BucketLaunchIntents, OwnedKey(inst.Owner, inst.ID), nil)
 	}
 	return nil
+}
+
+// FromKey fills in what PutInstance leaves out of the record at key.
+// A record older than the launch options (no shutdown behavior) reads as
+// launched with EC2's default, as its launch was.
+func (inst *Instance) FromKey(key string) {
+	inst.Owner, inst.ID, _ = strings.Cut(key, "/")
+	if inst.ShutdownBehavior == "" {
+		inst.ShutdownBehavior = "stop"
+	}
+	if inst.BaseImageID == "" {
+		inst.BaseImageID = inst.ImageID
+	}
 }
 
 // ListInstances returns all of the user's instances in id order.

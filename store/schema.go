@@ -103,6 +103,7 @@ const (
 
 // BucketPrefixLists holds the managed prefix lists (store/prefix_lists.go).
 const BucketPrefixLists Bucket = "prefix_lists"
+
 // The network interfaces' buckets (store/network_interfaces.go).
 const (
 	BucketNetworkInterfaces    Bucket = "network_interfaces"

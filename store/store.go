@@ -160,8 +160,15 @@ func decode(b Bucket, key string, raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
 	}
+	if r, ok := v.(Keyed); ok {
+		r.FromKey(key)
+	}
 	return nil
 }
+
+// Keyed is a record that leaves out of its value what its key (or a
+// default) says: every decode here calls FromKey after the JSON.
+type Keyed interface{ FromKey(key string) }
 
 // PutJSON encodes v at key.
 func PutJSON(tx Tx, b Bucket, key string, v any) error {
@@ -174,6 +181,8 @@ func PutJSON(tx Tx, b Bucket, key string, v any) error {
 
 // Marshal encodes a record the way PutJSON does, for callers that encode
 // before their transaction to keep the work out of the shared commit.
+// Records are JSON v2: a number or bool field left out when zero is tagged
+// omitzero (omitempty leaves out only "", empty slices, maps and objects).
 func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // ScanJSON decodes every value with the prefix as a T and calls fn.

@@ -16,7 +16,7 @@ type User struct {
 	AccountID    string    `json:"account_id"` // 12 digits, EC2's ownerId
 	AccessKeyID  string    `json:"access_key_id"`
 	SealedSecret []byte    `json:"sealed_secret"`
-	Disabled     bool      `json:"disabled,omitempty"`
+	Disabled     bool      `json:"disabled,omitzero"`
 	Created      time.Time `json:"created"`
 	KeyRotated   time.Time `json:"key_rotated"`
 }

@@ -35,9 +35,9 @@ type Volume struct {
 	SizeGiB    int       `json:"size_gib"`
 	SnapshotID string    `json:"snapshot_id,omitempty"`
 	Type       string    `json:"type"`
-	Iops       int       `json:"iops,omitempty"`
-	Throughput int       `json:"throughput,omitempty"`
-	Encrypted  bool      `json:"encrypted,omitempty"`
+	Iops       int       `json:"iops,omitzero"`
+	Throughput int       `json:"throughput,omitzero"`
+	Encrypted  bool      `json:"encrypted,omitzero"`
 	KmsKeyID   string    `json:"kms_key_id,omitempty"` // as the student named it; EC2 checks it later, here never
 	Created    time.Time `json:"created"`
 	// State is creating, available or deleting; in-use is derived from
@@ -52,7 +52,7 @@ type Volume struct {
 
 	// MultiAttach is EC2's MultiAttachEnabled (io1 and io2); the volume
 	// still has one Attachment at a time here.
-	MultiAttach bool `json:"multi_attach,omitempty"`
+	MultiAttach bool `json:"multi_attach,omitzero"`
 }
 
 // VolumeAttachment is a volume's link to an instance: the one record of
@@ -108,7 +108,7 @@ type Snapshot struct {
 	VolumeID    string    `json:"volume_id"`
 	VolumeSize  int       `json:"volume_size_gib"`
 	Description string    `json:"description,omitempty"`
-	Encrypted   bool      `json:"encrypted,omitempty"`
+	Encrypted   bool      `json:"encrypted,omitzero"`
 	KmsKeyID    string    `json:"kms_key_id,omitempty"`
 	Started     time.Time `json:"started"`
 	State       string    `json:"state"`
@@ -139,12 +139,12 @@ type VolumeModification struct {
 	State              string    `json:"state"`
 	OriginalSize       int       `json:"original_size"`
 	OriginalType       string    `json:"original_type"`
-	OriginalIops       int       `json:"original_iops,omitempty"`
-	OriginalThroughput int       `json:"original_throughput,omitempty"`
+	OriginalIops       int       `json:"original_iops,omitzero"`
+	OriginalThroughput int       `json:"original_throughput,omitzero"`
 	TargetSize         int       `json:"target_size"`
 	TargetType         string    `json:"target_type"`
-	TargetIops         int       `json:"target_iops,omitempty"`
-	TargetThroughput   int       `json:"target_throughput,omitempty"`
+	TargetIops         int       `json:"target_iops,omitzero"`
+	TargetThroughput   int       `json:"target_throughput,omitzero"`
 	Started            time.Time `json:"started"`
 	Until              time.Time `json:"until"`
 }

@@ -11,7 +11,7 @@ type VPC struct {
 	ID        string `json:"id"`
 	Owner     string `json:"owner"`
 	CIDR      string `json:"cidr"`
-	IsDefault bool   `json:"is_default,omitempty"`
+	IsDefault bool   `json:"is_default,omitzero"`
 	// DNSSupport and DNSHostnames are the VPC attributes enableDnsSupport
 	// and enableDnsHostnames.
 	DNSSupport   bool `json:"dns_support"`
@@ -27,9 +27,9 @@ type Subnet struct {
 	VpcID        string `json:"vpc_id"`
 	CIDR         string `json:"cidr"`
 	Zone         string `json:"zone"`
-	DefaultForAz bool   `json:"default_for_az,omitempty"`
+	DefaultForAz bool   `json:"default_for_az,omitzero"`
 	// MapPublicIP is MapPublicIpOnLaunch.
-	MapPublicIP bool `json:"map_public_ip,omitempty"`
+	MapPublicIP bool `json:"map_public_ip,omitzero"`
 }
 
 // InternetGateway is an internet gateway, attached to at most one VPC
@@ -47,7 +47,7 @@ type RouteTable struct {
 	ID           string                  `json:"id"`
 	Owner        string                  `json:"owner"`
 	VpcID        string                  `json:"vpc_id"`
-	Main         bool                    `json:"main,omitempty"`
+	Main         bool                    `json:"main,omitzero"`
 	MainAssocID  string                  `json:"main_assoc_id,omitempty"`
 	Routes       []Route                 `json:"routes"`
 	Associations []RouteTableAssociation `json:"associations,omitempty"`

@@ -14,6 +14,8 @@ package usage
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/econe/econe-server/store"
@@ -29,16 +31,18 @@ const (
 // was billed at when it opened (a template changed later does not reprice
 // the past).
 type Interval struct {
-	Owner        string `json:"owner"`
-	InstanceID   string `json:"instance_id"`
+	// Owner, InstanceID and Start are the record's key: left out of the
+	// value (older records have them) and read from the key (FromKey).
+	Owner        string `json:"owner,omitempty"`
+	InstanceID   string `json:"instance_id,omitempty"`
 	Kind         string `json:"kind"`
 	InstanceType string `json:"instance_type"`
 	VCPUs        int    `json:"vcpus"`
 	// MicrosPerHour is the price per hour in micro-dollars; MinSeconds the
 	// least billed for the interval (EC2 bills a minute per start).
-	MicrosPerHour int64     `json:"micros_per_hour,omitempty"`
-	MinSeconds    int64     `json:"min_seconds,omitempty"`
-	Start         time.Time `json:"start"`
+	MicrosPerHour int64     `json:"micros_per_hour,omitzero"`
+	MinSeconds    int64     `json:"min_seconds,omitzero"`
+	Start         time.Time `json:"start,omitzero"`
 	// End is zero while the interval is open.
 	End time.Time `json:"end,omitzero"`
 	// LastSeen is when the backend last reported the machine (open
@@ -60,6 +64,24 @@ func key(owner string, start time.Time, instanceID string) string {
 	return fmt.Sprintf("%s%020d/%s", store.OwnerPrefix(owner), start.UnixNano(), instanceID)
 }
 
+// FromKey fills in what put leaves out of the record at key.
+func (iv *Interval) FromKey(k string) {
+	owner, rest, _ := strings.Cut(k, "/")
+	start, id, _ := strings.Cut(rest, "/")
+	nanos, err := strconv.ParseInt(start, 10, 64)
+	if err != nil {
+		return // not a ledger key: the record says it all
+	}
+	iv.Owner, iv.InstanceID, iv.Start = owner, id, time.Unix(0, nanos).UTC()
+}
+
+// put writes iv at its key, without what the key says.
+func put(tx store.Tx, iv *Interval) error {
+	rec := *iv
+	rec.Owner, rec.InstanceID, rec.Start = "", "", time.Time{}
+	return store.PutJSON(tx, store.BucketUsageIntervals, key(iv.Owner, iv.Start, iv.InstanceID), &rec)
+}
+
 // Open records iv (End zero) as the instance's open interval, seen at its
 // start. An instance has at most one open interval: the caller closes the
 // previous one first.
@@ -69,11 +91,10 @@ func Open(tx store.Tx, iv Interval) error {
 		return fmt.Errorf("usage: %s already has an open interval", iv.InstanceID)
 	}
 	iv.End, iv.LastSeen = time.Time{}, iv.Start
-	k := key(iv.Owner, iv.Start, iv.InstanceID)
-	if err := store.PutJSON(tx, store.BucketUsageIntervals, k, iv); err != nil {
+	if err := put(tx, &iv); err != nil {
 		return err
 	}
-	return tx.Put(store.BucketUsageOpen, open, []byte(k))
+	return tx.Put(store.BucketUsageOpen, open, []byte(key(iv.Owner, iv.Start, iv.InstanceID)))
 }
 
 // OpenInterval is the instance's open interval; nil when none.
@@ -102,7 +123,7 @@ func Close(tx store.Tx, owner, instanceID string, at time.Time) error {
 		at = iv.Start
 	}
 	iv.End, iv.LastSeen = at, time.Time{}
-	if err := store.PutJSON(tx, store.BucketUsageIntervals, key(owner, iv.Start, instanceID), iv); err != nil {
+	if err := put(tx, iv); err != nil {
 		return err
 	}
 	if err := addClosed(tx, iv); err != nil {
@@ -118,7 +139,7 @@ func Seen(tx store.Tx, owner, instanceID string, at time.Time) error {
 		return err
 	}
 	iv.LastSeen = at
-	return store.PutJSON(tx, store.BucketUsageIntervals, key(owner, iv.Start, instanceID), iv)
+	return put(tx, iv)
 }
 
 // Total is usage over a window. Seconds are whole seconds inside the

@@ -3,6 +3,7 @@ package usage
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,46 @@ func TestSpentReadsNoHistory(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// An interval's record leaves out its key (owner, start, instance) and a
+// zero minimum, and one written before with them all reads the same.
+func TestIntervalRecordLeavesOutKeyAndZeros(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 12, 3, 13, 41, 49, 906944282, time.UTC)
+	k := key("ann", t0, "i-1")
+	old := `{"owner":"ann","instance_id":"i-1","kind":"running","instance_type":"t2.micro","vcpus":1,"micros_per_hour":11600,"min_seconds":0,"start":"2026-12-03T13:41:49.906944282Z","last_seen":"2026-12-03T13:41:49.906944282Z"}`
+	want := Interval{Owner: "ann", InstanceID: "i-1", Kind: Running, InstanceType: "t2.micro", VCPUs: 1, MicrosPerHour: 11600, Start: t0, LastSeen: t0.Add(time.Minute)}
+	var got *Interval
+	var raw string
+	err = st.Update(func(tx store.Tx) error {
+		if err := tx.Put(store.BucketUsageIntervals, k, []byte(old)); err != nil {
+			return err
+		}
+		if err := tx.Put(store.BucketUsageOpen, store.OwnedKey("ann", "i-1"), []byte(k)); err != nil {
+			return err
+		}
+		if err := Seen(tx, "ann", "i-1", t0.Add(time.Minute)); err != nil {
+			return err
+		}
+		raw = string(tx.Get(store.BucketUsageIntervals, k))
+		got, err = OpenInterval(tx, "ann", "i-1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || *got != want {
+		t.Errorf("interval after Seen: got %+v, want %+v", got, want)
+	}
+	for _, f := range []string{`"owner":`, `"instance_id":`, `"start":`, `"min_seconds":`} {
+		if strings.Contains(raw, f) {
+			t.Errorf("rewritten interval %s: got %s, want it left out", raw, f)
+		}
 	}
 }
