@@ -18,6 +18,7 @@ import (
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
+	"github.com/econe/econe-server/usage"
 )
 
 // RunInstances: parsing the request, the launch (intent, backend, record,
@@ -262,6 +263,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
+		store.Prefetch(tx, launchReads(r.User, lr.token, ids)...)
 		if lr.token != "" {
 			first, err := store.GetInstance(tx, owner, ids[0])
 			switch {
@@ -366,6 +368,22 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		}
 	}
 	return s.reservationResponse(r, created, lr.tags)
+}
+
+// launchReads are keys a launch of ids reads whose names are known before
+// it starts (the ClientToken's, the quotas and counters, the instances'
+// open usage intervals): a PostgreSQL transaction reads them in one round
+// trip.
+func launchReads(u *store.User, token string, ids []string) []store.Ref {
+	refs := append(store.QuotaRefs(u), store.CountersRef(u.Name))
+	if token != "" {
+		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(u.Name, ids[0])},
+			store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", token)})
+	}
+	for _, id := range ids {
+		refs = append(refs, usage.OpenRef(u.Name, id))
+	}
+	return refs
 }
 
 // launchDelta is what each instance of the launch adds to the student's

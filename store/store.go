@@ -143,6 +143,27 @@ type Tx interface {
 	Writable() bool
 }
 
+// Ref names a key of a bucket.
+type Ref struct {
+	Bucket Bucket
+	Key    string
+}
+
+// Prefetcher is a Tx that reads keys of several buckets at once (the
+// PostgreSQL one: in one round trip instead of one per key).
+type Prefetcher interface {
+	Prefetch(refs []Ref)
+}
+
+// Prefetch tells tx that the function is about to Get refs, so that a
+// Prefetcher reads them together. What the function sees is unchanged: a
+// Get returns what it would have without the hint, own writes included.
+func Prefetch(tx Tx, refs ...Ref) {
+	if p, ok := tx.(Prefetcher); ok {
+		p.Prefetch(refs)
+	}
+}
+
 // ErrStop ends a Scan early without an error.
 var ErrStop = errors.New("stop scan")
 

@@ -60,6 +60,12 @@ func key(owner string, start time.Time, instanceID string) string {
 	return fmt.Sprintf("%s%020d/%s", store.OwnerPrefix(owner), start.UnixNano(), instanceID)
 }
 
+// OpenRef is the key of the instance's open interval, which Open reads
+// first, for store.Prefetch.
+func OpenRef(owner, instanceID string) store.Ref {
+	return store.Ref{Bucket: store.BucketUsageOpen, Key: store.OwnedKey(owner, instanceID)}
+}
+
 // Open records iv (End zero) as the instance's open interval, seen at its
 // start. An instance has at most one open interval: the caller closes the
 // previous one first.

@@ -286,7 +286,8 @@ func firstHost(p netip.Prefix) netip.Addr {
 
 // allocateIP reserves a private address for id in tx: want when given
 // (InvalidIPAddress.InUse when another machine holds it), else a free
-// one, searched from a random host of the range on, as EC2 hands out a
+// one, searched from host start of the range on (the caller draws it at
+// random), as EC2 hands out a
 // subnet's addresses in no order. An address is free when nobody holds it
 // or its holder is terminated (or forgotten). Starting at random, launches
 // at once (in this replica or another) read and write different keys,
@@ -294,7 +295,7 @@ func firstHost(p netip.Prefix) netip.Addr {
 // address" would. A full range is searched whole by every launch: nothing
 // remembers it is full, since another replica's terminate (or a
 // rollback) frees an address unseen.
-func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want string, now time.Time) (netip.Addr, error) {
+func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want string, start int, now time.Time) (netip.Addr, error) {
 	if want != "" {
 		a, err := netip.ParseAddr(want)
 		if err != nil || !r.prefix.Contains(a) || a.Less(firstHost(r.prefix)) || a == lastAddr(r.prefix) {
@@ -310,7 +311,7 @@ func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want strin
 		return a, tx.Put(ipKey(r.network, a), []byte(id))
 	}
 	n := hosts(r.prefix)
-	for i, start := 0, rand.N(n); i < n; i++ {
+	for i := range n {
 		a := nthHost(r.prefix, (start+i)%n)
 		free, err := s.addressFree(tx, r.network, a, now)
 		if err != nil {
@@ -385,15 +386,25 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 	}
 	now := s.now()
 	id := machineID(lc.InstanceID)
+	r, rangeErr := s.rangeOf(lc)
+	start := 0
+	if n := hosts(r.prefix); rangeErr == nil && n > 0 {
+		start = rand.N(n)
+		// The machine and the first address to try, in one read.
+		first := nthHost(r.prefix, start)
+		if a, err := netip.ParseAddr(lc.PrivateIP); err == nil {
+			first = a
+		}
+		tx.Prefetch(machineKey(id), ipKey(r.network, first))
+	}
 	m, err := s.get(tx, id)
 	if err != nil || m != nil {
 		return s.view(m, now), err
 	}
-	r, err := s.rangeOf(lc)
-	if err != nil {
-		return backend.Machine{}, err
+	if rangeErr != nil {
+		return backend.Machine{}, rangeErr
 	}
-	ip, err := s.allocateIP(tx, id, r, lc.PrivateIP, now)
+	ip, err := s.allocateIP(tx, id, r, lc.PrivateIP, start, now)
 	if err != nil {
 		return backend.Machine{}, err
 	}

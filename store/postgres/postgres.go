@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -297,7 +298,7 @@ func (t *tx) commit() (err error, conflict bool) {
 	err = t.send(func(br pgx.BatchResults) (err error) {
 		tag, err = br.Exec()
 		return err
-	}, `COMMIT`)
+	}, statement{sql: `COMMIT`})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
@@ -433,26 +434,25 @@ func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
 			return err
 		}
 		return read(rows)
-	}, sql, args...)
+	}, statement{sql, args})
 }
 
 // send queues BEGIN when not yet sent, the pending writes and the
-// statement in one batch (one round trip), and passes the statement's
+// statements in one batch (one round trip), and passes the statements'
 // results to last.
-func (t *tx) send(last func(pgx.BatchResults) error, sql string, args ...any) error {
+func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	b := &pgx.Batch{}
 	if !t.begun {
 		b.Queue(t.begin)
 	}
-	for _, w := range t.pending {
+	for _, w := range append(t.pending, stmts...) {
 		b.Queue(w.sql, w.args...)
 	}
-	b.Queue(sql, args...)
 	writes := len(t.pending)
 	t.begun, t.pending, t.written = true, nil, writes > 0
 	br := t.conn.SendBatch(t.ctx, b)
 	var err error
-	for range b.Len() - 1 {
+	for range b.Len() - len(stmts) {
 		if _, err = br.Exec(); err != nil {
 			break
 		}
@@ -486,26 +486,53 @@ func (t *tx) Get(b store.Bucket, key string) []byte {
 	if v, ok := t.known(b, key); ok {
 		return v
 	}
-	var v []byte
-	found := false
-	err := t.run(func(rows pgx.Rows) error {
-		_, err := pgx.ForEachRow(rows, []any{&v}, func() error {
-			found = true
-			return nil
-		})
-		return err
-	}, `SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
-	switch {
-	case err != nil:
-		t.fail(err)
-		return nil
-	case !found:
-		v = nil
-	case v == nil:
-		v = []byte{} // an empty bytea: present, empty
-	}
-	t.remember(b, key, v)
+	t.Prefetch([]store.Ref{{Bucket: b, Key: key}})
+	v, _ := t.known(b, key)
 	return v
+}
+
+// Prefetch reads the keys not known yet, one statement each, in one round
+// trip (with the pending writes).
+func (t *tx) Prefetch(refs []store.Ref) {
+	var stmts []statement
+	var todo []store.Ref
+	for _, r := range refs {
+		check(r.Bucket)
+		if _, ok := t.known(r.Bucket, r.Key); !ok && !slices.Contains(todo, r) {
+			todo = append(todo, r)
+			stmts = append(stmts, statement{`SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, []any{string(r.Bucket), []byte(r.Key)}})
+		}
+	}
+	if len(stmts) == 0 || t.err != nil {
+		return
+	}
+	err := t.send(func(br pgx.BatchResults) error {
+		for _, r := range todo {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			var v []byte
+			found := false
+			if _, err := pgx.ForEachRow(rows, []any{&v}, func() error {
+				found = true
+				return nil
+			}); err != nil {
+				return err
+			}
+			switch {
+			case !found:
+				v = nil
+			case v == nil:
+				v = []byte{} // an empty bytea: present, empty
+			}
+			t.remember(r.Bucket, r.Key, v)
+		}
+		return nil
+	}, stmts...)
+	if err != nil {
+		t.fail(err)
+	}
 }
 
 // GetMany reads every key in one statement: one round trip, not one per key.

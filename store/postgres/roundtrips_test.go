@@ -127,6 +127,16 @@ func TestRoundTrips(t *testing.T) {
 				return nil
 			})
 		}, 3},
+		{"View of a Prefetch and the Gets of its keys", func() error {
+			return st.View(func(tx store.Tx) error {
+				store.Prefetch(tx, store.Ref{Bucket: store.BucketTags, Key: "k"}, store.Ref{Bucket: store.BucketTags, Key: "k1"},
+					store.Ref{Bucket: store.BucketQuotas, Key: "k"})
+				tx.Get(store.BucketTags, "k")
+				tx.Get(store.BucketTags, "k1")
+				tx.Get(store.BucketQuotas, "k")
+				return nil
+			})
+		}, 2},
 		{"empty View", func() error { return st.View(func(store.Tx) error { return nil }) }, 0},
 		{"empty Update", func() error { return st.Update(func(store.Tx) error { return nil }) }, 0},
 	}
