@@ -135,8 +135,9 @@ func (t *prefetchTx) Get(b store.Bucket, key string) []byte {
 }
 
 // A launch names the keys it will read that it knows beforehand (its
-// ClientToken's, the quotas and counters, the open usage intervals) in one
-// Prefetch: on PostgreSQL one round trip instead of one each.
+// ClientToken's, the quotas and counters, the default VPC, group and
+// subnet, the open usage intervals) in one Prefetch: on PostgreSQL one
+// round trip instead of one each.
 func TestLaunchPrefetches(t *testing.T) {
 	cfg := conf.Default()
 	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
@@ -151,7 +152,8 @@ func TestLaunchPrefetches(t *testing.T) {
 	launch(t, e, "carol", "ClientToken", "t1", "MinCount", "2", "MaxCount", "2")
 	for _, r := range rec.unhinted {
 		switch r.Bucket {
-		case store.BucketQuotas, store.BucketCounters, store.BucketIdempotency, store.BucketUsageOpen, store.BucketInstances:
+		case store.BucketQuotas, store.BucketCounters, store.BucketIdempotency, store.BucketUsageOpen, store.BucketInstances,
+			store.BucketVPCs, store.BucketSubnets, store.BucketSecurityGroupNames, store.BucketSecurityGroups:
 			t.Errorf("got a Get of %s %q not prefetched, want it in the launch's Prefetch", r.Bucket, r.Key)
 		case store.BucketBackends:
 			if strings.Contains(r.Key, "/machine/") {
