@@ -83,6 +83,13 @@
 //     repeated ones included. It is for a caller that knows every key it
 //     needs: a PostgreSQL implementation reads them in one statement
 //     instead of a round trip per key.
+//   - Prefetch(tx, refs...) is a hint that the function is about to Get
+//     those keys; a Tx that implements Prefetcher may read them together.
+//     Get MUST then return exactly what it would have without the hint,
+//     the transaction's own writes (before or after it) included.
+//   - A store MAY send Puts and Deletes later in the transaction (the
+//     PostgreSQL one: with its next statement or with COMMIT); a write the
+//     database refuses then fails the Update, not the Put.
 //
 // Scan
 //   - Scan visits every key with the prefix, once, in bytewise order; the

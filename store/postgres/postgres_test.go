@@ -348,38 +348,3 @@ func TestRefusedWrite(t *testing.T) {
 		})
 	}
 }
-
-// Prefetch changes nothing a function reads: absent keys stay absent,
-// empty values empty, and the transaction's own writes win.
-func TestPrefetch(t *testing.T) {
-	srv := pgtest.Start(t)
-	st := open(t, srv.NewSchema(t))
-	if err := st.Update(func(tx store.Tx) error {
-		tx.Put(store.BucketTags, "empty", nil)
-		return tx.Put(store.BucketTags, "v", []byte("stored"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	err := st.Update(func(tx store.Tx) error {
-		tx.Put(store.BucketTags, "v", []byte("own"))
-		ref := func(k string) store.Ref { return store.Ref{Bucket: store.BucketTags, Key: k} }
-		store.Prefetch(tx, ref("absent"), ref("empty"), ref("v"), ref("empty"))
-		cases := []struct {
-			key  string
-			want []byte
-		}{
-			{"absent", nil},
-			{"empty", []byte{}},
-			{"v", []byte("own")},
-		}
-		for _, c := range cases {
-			if got := tx.Get(store.BucketTags, c.key); !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) {
-				t.Errorf("Get(%q) after Prefetch: got %q, want %q", c.key, got, c.want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
