@@ -366,10 +366,10 @@ type tx struct {
 	// on their way.
 	pending []statement
 	written bool
-	// seen holds what this transaction read or wrote by key (absent for a
+	// seen holds what this transaction read or wrote by key (nil for a
 	// key read absent or deleted): its snapshot and its own writes do not
 	// change, so a key is read from the database at most once.
-	seen map[bucketKey]seenValue
+	seen map[bucketKey][]byte
 	// scanning counts the Scans in progress per bucket: writes there are
 	// refused, as bbolt must refuse them under its cursor.
 	scanning map[store.Bucket]int
@@ -386,25 +386,18 @@ type bucketKey struct {
 	key string
 }
 
-// seenValue is a key's value as the transaction knows it; nil with
-// present false when absent.
-type seenValue struct {
-	value   []byte
-	present bool
-}
-
 // remember records a key's value as the transaction now knows it.
 func (t *tx) remember(b store.Bucket, key string, v []byte) {
 	if t.seen == nil {
-		t.seen = map[bucketKey]seenValue{}
+		t.seen = map[bucketKey][]byte{}
 	}
-	t.seen[bucketKey{b, key}] = seenValue{v, v != nil}
+	t.seen[bucketKey{b, key}] = v
 }
 
 // known returns the key's value if the transaction has read or written it.
 func (t *tx) known(b store.Bucket, key string) (v []byte, ok bool) {
-	s, ok := t.seen[bucketKey{b, key}]
-	return s.value, ok
+	v, ok = t.seen[bucketKey{b, key}]
+	return v, ok
 }
 
 func check(b store.Bucket) {
@@ -445,7 +438,7 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	if !t.begun {
 		b.Queue(t.begin)
 	}
-	for _, w := range append(t.pending, stmts...) {
+	for _, w := range slices.Concat(t.pending, stmts) {
 		b.Queue(w.sql, w.args...)
 	}
 	writes := len(t.pending)
