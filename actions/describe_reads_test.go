@@ -2,6 +2,8 @@ package actions
 
 import (
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,5 +96,69 @@ func TestDescribeReadsKeysTogether(t *testing.T) {
 				t.Errorf("got %d instances, %d tagged; want %d, 1", got, tagged, c.insts)
 			}
 		})
+	}
+}
+
+// prefetchRecorder records, per Update, the keys prefetched and the Gets
+// of keys that were not.
+type prefetchRecorder struct {
+	store.Store
+	mu       sync.Mutex
+	unhinted []store.Ref
+}
+
+func (p *prefetchRecorder) Update(fn func(store.Tx) error) error {
+	return p.Store.Update(func(tx store.Tx) error {
+		return fn(&prefetchTx{Tx: tx, p: p, hinted: map[store.Ref]bool{}})
+	})
+}
+
+type prefetchTx struct {
+	store.Tx
+	p      *prefetchRecorder
+	hinted map[store.Ref]bool
+}
+
+func (t *prefetchTx) Prefetch(refs []store.Ref) {
+	for _, r := range refs {
+		t.hinted[r] = true
+	}
+}
+
+func (t *prefetchTx) Get(b store.Bucket, key string) []byte {
+	if r := (store.Ref{Bucket: b, Key: key}); !t.hinted[r] {
+		t.p.mu.Lock()
+		t.p.unhinted = append(t.p.unhinted, r)
+		t.p.mu.Unlock()
+	}
+	return t.Tx.Get(b, key)
+}
+
+// A launch names the keys it will read that it knows beforehand (its
+// ClientToken's, the quotas and counters, the default VPC, group and
+// subnet, the open usage intervals) in one Prefetch: on PostgreSQL one
+// round trip instead of one each.
+func TestLaunchPrefetches(t *testing.T) {
+	cfg := conf.Default()
+	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	rec := &prefetchRecorder{Store: openTestStore(t)}
+	e := &testEnv{
+		svc: &Service{Config: cfg, Store: rec, Backend: backend.Discover(openTestSim(t, cfg, rec, clock)),
+			Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},
+		users: testUsers(),
+	}
+	launch(t, e, "carol", "ClientToken", "warm-up") // the default VPC
+	rec.unhinted = nil
+	launch(t, e, "carol", "ClientToken", "t1", "MinCount", "2", "MaxCount", "2")
+	for _, r := range rec.unhinted {
+		switch r.Bucket {
+		case store.BucketQuotas, store.BucketCounters, store.BucketIdempotency, store.BucketUsageOpen, store.BucketInstances,
+			store.BucketVPCs, store.BucketSubnets, store.BucketSecurityGroupNames, store.BucketSecurityGroups:
+			t.Errorf("got a Get of %s %q not prefetched, want it in the launch's Prefetch", r.Bucket, r.Key)
+		case store.BucketBackends:
+			if strings.Contains(r.Key, "/machine/") {
+				t.Errorf("got a Get of the sim's machine %q not prefetched, want it with the first address", r.Key)
+			}
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
+	"github.com/econe/econe-server/usage"
 )
 
 // RunInstances: parsing the request, the launch (intent, backend, record,
@@ -277,6 +278,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
+		store.Prefetch(tx, launchReads(r.User, lr, ids)...)
 		if lr.token != "" {
 			first, err := store.GetInstance(tx, owner, ids[0])
 			switch {
@@ -395,6 +397,28 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		}
 	}
 	return s.reservationResponse(r, created, lr.tags)
+}
+
+// launchReads are keys a launch of ids reads whose names are known before
+// it starts (the ClientToken's, the quotas and counters, the default VPC,
+// its default group and the zone's default subnet, the instances' open
+// usage intervals): a PostgreSQL transaction reads them in one round trip.
+func launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
+	refs := append(store.QuotaRefs(u), store.CountersRef(u.Name),
+		store.Ref{Bucket: store.BucketVPCs, Key: store.OwnedKey(u.Name, store.DefaultVPCID(u.Name))})
+	refs = append(refs, store.DefaultGroupRefs(u.Name, defaultGroupName)...)
+	if lr.net.subnetID == "" {
+		refs = append(refs, store.Ref{Bucket: store.BucketSubnets, Key: store.OwnedKey(u.Name, store.DefaultSubnetID(u.Name, lr.zone))})
+	}
+	token := lr.token
+	if token != "" {
+		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(u.Name, ids[0])},
+			store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", token)})
+	}
+	for _, id := range ids {
+		refs = append(refs, usage.OpenRef(u.Name, id))
+	}
+	return refs
 }
 
 // launchDelta is what each instance of the launch adds to the student's

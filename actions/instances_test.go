@@ -767,7 +767,8 @@ func checkGolden(t *testing.T, name string, v any) {
 func TestDescribeShapesByVersion(t *testing.T) {
 	e, clock, _ := newInstanceEnv(t, nil)
 	e.mustCall(t, "alice", "CreateSecurityGroup", "GroupName", "cs61c-ab-testing", "GroupDescription", "Cluster")
-	launch(t, e, "alice", "ImageId", hadoopAMI, "SecurityGroup.1", "cs61c-ab-testing",
+	// The address is asked for: the sim hands out a random one.
+	launch(t, e, "alice", "ImageId", hadoopAMI, "SecurityGroup.1", "cs61c-ab-testing", "PrivateIpAddress", "10.77.0.4",
 		"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "nn")
 	clock.Advance(3 * time.Second)
 	for _, version := range []string{"2016-11-15", "2010-08-31"} {

@@ -86,6 +86,15 @@ func GetSecurityGroup(tx Tx, owner, id string) (*SecurityGroup, error) {
 
 // SecurityGroupByName finds the user's group called name in their default
 // VPC; nil when absent.
+// DefaultGroupRefs are the keys SecurityGroupByName(owner, name) reads
+// for the default VPC's default group (named name, its id derived), for
+// Prefetch.
+func DefaultGroupRefs(owner, name string) []Ref {
+	vpc := DefaultVPCID(owner)
+	return []Ref{{BucketSecurityGroupNames, groupNameKey(&SecurityGroup{Owner: owner, VpcID: vpc, Name: name})},
+		{BucketSecurityGroups, OwnedKey(owner, DefaultGroupID(owner, vpc))}}
+}
+
 func SecurityGroupByName(tx Tx, owner, name string) (*SecurityGroup, error) {
 	return SecurityGroupInVPC(tx, owner, DefaultVPCID(owner), name)
 }

@@ -28,6 +28,15 @@ func PutQuota(tx Tx, scope QuotaScope, name string, l quota.Limits) error {
 	return PutJSON(tx, BucketQuotas, quotaKey(scope, name), l)
 }
 
+// QuotaRefs are the keys QuotaOverrides reads, for Prefetch.
+func QuotaRefs(u *User) []Ref {
+	refs := []Ref{{BucketQuotas, quotaKey(QuotaUser, u.Name)}}
+	if u.Group != "" {
+		refs = append(refs, Ref{BucketQuotas, quotaKey(QuotaGroup, u.Group)})
+	}
+	return refs
+}
+
 // QuotaOverrides are the two overrides that apply to a user: their
 // group's (when they have one) and their own.
 func QuotaOverrides(tx Tx, u *User) (group, user quota.Limits, err error) {

@@ -52,6 +52,15 @@ func (t SpaceTx) Put(key string, value []byte) error {
 	return t.tx.Put(BucketBackends, t.prefix+key, value)
 }
 
+// Prefetch is store.Prefetch of the space's keys.
+func (t SpaceTx) Prefetch(keys ...string) {
+	refs := make([]Ref, len(keys))
+	for i, k := range keys {
+		refs[i] = Ref{BucketBackends, t.prefix + k}
+	}
+	Prefetch(t.tx, refs...)
+}
+
 func (t SpaceTx) Delete(key string) error { return t.tx.Delete(BucketBackends, t.prefix+key) }
 
 // Scan calls fn for each of the space's keys with the prefix, in order.

@@ -83,6 +83,13 @@
 //     repeated ones included. It is for a caller that knows every key it
 //     needs: a PostgreSQL implementation reads them in one statement
 //     instead of a round trip per key.
+//   - Prefetch(tx, refs...) is a hint that the function is about to Get
+//     those keys; a Tx that implements Prefetcher may read them together.
+//     Get MUST then return exactly what it would have without the hint,
+//     the transaction's own writes (before or after it) included.
+//   - A store MAY send Puts and Deletes later in the transaction (the
+//     PostgreSQL one: with its next statement or with COMMIT); a write the
+//     database refuses then fails the Update, not the Put.
 //
 // Scan
 //   - Scan visits every key with the prefix, once, in bytewise order; the
@@ -141,6 +148,27 @@ type Tx interface {
 	Scan(b Bucket, prefix string, fn func(key string, value []byte) error) error
 	// Writable reports whether Put and Delete are allowed.
 	Writable() bool
+}
+
+// Ref names a key of a bucket.
+type Ref struct {
+	Bucket Bucket
+	Key    string
+}
+
+// Prefetcher is a Tx that reads keys of several buckets at once (the
+// PostgreSQL one: in one round trip instead of one per key).
+type Prefetcher interface {
+	Prefetch(refs []Ref)
+}
+
+// Prefetch tells tx that the function is about to Get refs, so that a
+// Prefetcher reads them together. What the function sees is unchanged: a
+// Get returns what it would have without the hint, own writes included.
+func Prefetch(tx Tx, refs ...Ref) {
+	if p, ok := tx.(Prefetcher); ok {
+		p.Prefetch(refs)
+	}
 }
 
 // ErrStop ends a Scan early without an error.

@@ -82,6 +82,12 @@ func put(tx store.Tx, iv *Interval) error {
 	return store.PutJSON(tx, store.BucketUsageIntervals, key(iv.Owner, iv.Start, iv.InstanceID), &rec)
 }
 
+// OpenRef is the key of the instance's open interval, which Open reads
+// first, for store.Prefetch.
+func OpenRef(owner, instanceID string) store.Ref {
+	return store.Ref{Bucket: store.BucketUsageOpen, Key: store.OwnedKey(owner, instanceID)}
+}
+
 // Open records iv (End zero) as the instance's open interval, seen at its
 // start. An instance has at most one open interval: the caller closes the
 // previous one first.

@@ -26,7 +26,7 @@ func (s *Sim) HoldAddress(tx store.Tx, iface string, sn backend.Subnet, want str
 	if err != nil {
 		return "", "", err
 	}
-	a, err := s.allocateIP(s.st.In(tx), iface, r, want, s.now())
+	a, err := s.allocateIP(s.st.In(tx), iface, r, want, randomHost(r.prefix), s.now())
 	if err != nil {
 		return "", "", err
 	}

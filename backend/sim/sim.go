@@ -12,9 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/econe/econe-server/backend"
@@ -81,17 +81,14 @@ var (
 	_ backend.LaunchFinder = (*Sim)(nil)
 )
 
-// Sim is the simulated backend. It keeps no machine in memory, only a hint
-// where to search for a free address (the store's records decide).
+// Sim is the simulated backend. It keeps nothing in memory: the store's
+// records decide.
 type Sim struct {
 	st     *store.Space
 	clock  func() time.Time
 	cfg    conf.SimBackend
 	log    zerolog.Logger
 	prefix netip.Prefix
-
-	mu     sync.Mutex
-	nextIP map[string]netip.Addr // per network and range: where the next address search starts
 }
 
 // New builds the sim backend from deps.
@@ -113,7 +110,6 @@ func Open(deps backend.Deps) (*Sim, error) {
 		clock = time.Now
 	}
 	s := &Sim{st: deps.Store, clock: clock, cfg: deps.Config.Backend.Sim, log: deps.Log, prefix: prefix.Masked()}
-	s.nextIP = map[string]netip.Addr{}
 	if err := s.tidy(); err != nil {
 		return nil, err
 	}
@@ -291,8 +287,6 @@ func (s *Sim) rangeOf(lc *backend.LaunchContext) (addressRange, error) {
 	return r, nil
 }
 
-func (r addressRange) key() string { return r.network + "|" + r.prefix.String() }
-
 func firstHost(p netip.Prefix) netip.Addr {
 	a := p.Addr()
 	for range reservedHosts {
@@ -303,13 +297,16 @@ func firstHost(p netip.Prefix) netip.Addr {
 
 // allocateIP reserves a private address for id (a machine, or an
 // interface) in tx: want when given (InvalidIPAddress.InUse when another
-// holds it), else a free one. An address is free when nobody holds it or
-// its holder is a machine terminated (or forgotten). The search hint is this process's only: a
-// retried or rolled-back transaction leaves it ahead, which costs a
-// wrap-around. A full range is searched whole by every launch: nothing
+// holds it), else a free one, searched from host start of the range on
+// (randomHost), as EC2 hands out a subnet's addresses in no order. An
+// address is free when nobody holds it, or its holder is a machine
+// terminated (or forgotten). Starting at random, launches
+// at once (in this replica or another) read and write different keys,
+// which in a shared store (PostgreSQL) do not conflict as a common "next
+// address" would. A full range is searched whole by every launch: nothing
 // remembers it is full, since another replica's terminate (or a
 // rollback) frees an address unseen.
-func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want string, now time.Time) (netip.Addr, error) {
+func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want string, start int, now time.Time) (netip.Addr, error) {
 	if want != "" {
 		a, err := netip.ParseAddr(want)
 		if err != nil || !r.prefix.Contains(a) || a.Less(firstHost(r.prefix)) || a == lastAddr(r.prefix) {
@@ -324,8 +321,9 @@ func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want strin
 		}
 		return a, tx.Put(ipKey(r.network, a), []byte(id))
 	}
-	for range hosts(r.prefix) {
-		a := s.candidate(r)
+	n := hosts(r.prefix)
+	for i := range n {
+		a := nthHost(r.prefix, (start+i)%n)
 		free, err := s.addressFree(tx, r.network, a, now)
 		if err != nil {
 			return netip.Addr{}, err
@@ -337,22 +335,25 @@ func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want strin
 	return netip.Addr{}, backend.ErrCapacity
 }
 
-// candidate is the next address of r to try; concurrent launches get
-// distinct ones, and search the store without holding mu.
-func (s *Sim) candidate(r addressRange) netip.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.nextIP[r.key()]
-	if !r.prefix.Contains(a) || a == lastAddr(r.prefix) || a.Less(firstHost(r.prefix)) {
-		a = firstHost(r.prefix)
-	}
-	s.nextIP[r.key()] = a.Next()
-	return a
+// nthHost is the n-th address p hands out, from 0.
+func nthHost(p netip.Prefix, n int) netip.Addr {
+	b := firstHost(p).As4()
+	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) + uint32(n)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // hosts is how many addresses a range hands out.
 func hosts(p netip.Prefix) int {
 	return 1<<(32-p.Bits()) - reservedHosts - 1
+}
+
+// randomHost is where a search for a free address in p starts: a host
+// drawn at random (see allocateIP).
+func randomHost(p netip.Prefix) int {
+	if !p.IsValid() || hosts(p) <= 0 {
+		return 0
+	}
+	return rand.N(hosts(p))
 }
 
 // addressFree reports whether a is free in network at now.
@@ -408,19 +409,28 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 	}
 	now := s.now()
 	id := machineID(lc.InstanceID)
+	r, rangeErr := s.rangeOf(lc)
+	start := randomHost(r.prefix)
+	if rangeErr == nil && hosts(r.prefix) > 0 {
+		// The machine and the first address to try, in one read.
+		first := nthHost(r.prefix, start)
+		if a, err := netip.ParseAddr(lc.PrivateIP); err == nil {
+			first = a
+		}
+		tx.Prefetch(machineKey(id), ipKey(r.network, first))
+	}
 	m, err := s.get(tx, id)
 	if err != nil || m != nil {
 		return s.view(m, now), err
 	}
-	r, err := s.rangeOf(lc)
-	if err != nil {
-		return backend.Machine{}, err
+	if rangeErr != nil {
+		return backend.Machine{}, rangeErr
 	}
 	var ip netip.Addr
 	if lc.Interface != "" {
 		ip, err = interfaceAddress(tx, r, lc)
 	} else {
-		ip, err = s.allocateIP(tx, id, r, lc.PrivateIP, now)
+		ip, err = s.allocateIP(tx, id, r, lc.PrivateIP, start, now)
 	}
 	if err != nil {
 		return backend.Machine{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -133,10 +134,10 @@ func TestAddressesAndConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := m.PrivateIP, "10.77.0.4"; got != want {
-		t.Errorf("first address: got %s, want %s", got, want)
+	if !hostOf(m.PrivateIP, "10.77.0.0/16") {
+		t.Errorf("first address: got %s, want a host address of 10.77.0.0/16", m.PrivateIP)
 	}
-	if got, want := m.PrivateDNSName, "ip-10-77-0-4.ec2.internal"; got != want {
+	if got, want := m.PrivateDNSName, "ip-"+strings.ReplaceAll(m.PrivateIP, ".", "-")+".ec2.internal"; got != want {
 		t.Errorf("private DNS name: got %s, want %s", got, want)
 	}
 	out, err := b.ConsoleOutput(ctx, m.ID)
@@ -273,8 +274,52 @@ func TestOlderLayoutIsMoved(t *testing.T) {
 	}
 }
 
-// A launch in a subnet takes its address there: the one asked for, or the
-// next free one. Default VPCs share one network, so an address is held
+// hostOf reports whether ip is an address that cidr hands out: neither its
+// first four (reserved) nor its last.
+func hostOf(ip, cidr string) bool {
+	a, err := netip.ParseAddr(ip)
+	p := netip.MustParsePrefix(cidr)
+	last := p.Addr()
+	for range 1<<(32-p.Bits()) - 1 {
+		last = last.Next()
+	}
+	return err == nil && p.Contains(a) && p.Addr().Next().Next().Next().Less(a) && a != last
+}
+
+// Launches at once take their addresses from a random host of the range
+// on, not from one "next address": launches in two replicas do not
+// contend for the same one. Here each launch is a replica's first (a new
+// sim on the store) and is rolled back, so every one searches an empty
+// range, as concurrent launches would.
+func TestAddressesStartAtRandom(t *testing.T) {
+	st := openStore(t)
+	errRollBack := errors.New("roll back")
+	seen := map[string]bool{}
+	for i := range 20 {
+		b := newSim(t, st, time.Now).(backend.TxLauncher)
+		var m backend.Machine // of the function's last run
+		err := st.Update(func(tx store.Tx) (err error) {
+			m, err = b.RunInTx(tx, &backend.LaunchContext{InstanceID: fmt.Sprintf("i-%017x", i), InstanceType: backend.InstanceType{Name: "t3.micro"}, Zone: "us-east-1a"})
+			if err != nil {
+				return err
+			}
+			return errRollBack
+		})
+		if err != errRollBack {
+			t.Fatal(err)
+		}
+		if !hostOf(m.PrivateIP, "10.77.0.0/16") {
+			t.Errorf("got %s, want a host address of 10.77.0.0/16", m.PrivateIP)
+		}
+		seen[m.PrivateIP] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("20 launches into an empty range: got addresses %v, want them spread over the range", seen)
+	}
+}
+
+// A launch in a subnet takes its address there: the one asked for, or a
+// free one. Default VPCs share one network, so an address is held
 // once among them; a student's own VPC is a network of its own.
 func TestSubnetAddresses(t *testing.T) {
 	st := openStore(t)
@@ -294,18 +339,19 @@ func TestSubnetAddresses(t *testing.T) {
 		name   string
 		subnet backend.Subnet
 		want   string
-		got    string // the address, or the error code
+		got    string // the address, the range it is in, or the error code
 	}{
-		{"first free in the subnet", shared, "", "10.77.16.4"},
-		{"next one, another default VPC", sharedBob, "", "10.77.16.5"},
 		{"asked for", shared, "10.77.16.9", "10.77.16.9"},
 		{"held in the shared network", sharedBob, "10.77.16.9", "InvalidIPAddress.InUse"},
-		{"own VPC", own, "", "10.1.2.4"},
-		{"another own VPC, same range", ownOther, "", "10.1.2.4"},
 		{"asked for in an own VPC", own, "10.1.2.9", "10.1.2.9"},
 		{"held in that VPC", own, "10.1.2.9", "InvalidIPAddress.InUse"},
 		{"free in the other VPC", ownOther, "10.1.2.9", "10.1.2.9"},
 		{"reserved", own, "10.1.2.1", "InvalidParameterValue"},
+		// After those asked for, which a random one must not take.
+		{"free in the subnet", shared, "", "10.77.16.0/20"},
+		{"another default VPC", sharedBob, "", "10.77.16.0/20"},
+		{"own VPC", own, "", "10.1.2.0/24"},
+		{"another own VPC, same range", ownOther, "", "10.1.2.0/24"},
 	}
 	machines := map[string]backend.Machine{}
 	for _, c := range cases {
@@ -317,7 +363,7 @@ func TestSubnetAddresses(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got != c.got {
+		if got != c.got && !(strings.Contains(c.got, "/") && hostOf(got, c.got)) {
 			t.Errorf("%s: got %s, want %s", c.name, got, c.got)
 		}
 		machines[c.name] = m

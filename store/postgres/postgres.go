@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,13 +285,28 @@ func (s *Store) attempt(begin string, fn func(store.Tx) error) (err error, confl
 	case fnErr != nil:
 		t.rollback()
 		return fnErr, false
-	case !t.begun:
+	case !t.begun && len(t.pending) == 0:
 		return nil, false
 	}
-	tag, err := conn.Exec(ctx, `COMMIT`)
+	return t.commit()
+}
+
+// commit sends the writes not yet sent and COMMIT in one round trip
+// (BEGIN first when nothing was sent yet).
+func (t *tx) commit() (err error, conflict bool) {
+	var tag pgconn.CommandTag
+	err = t.send(func(br pgx.BatchResults) (err error) {
+		tag, err = br.Exec()
+		return err
+	}, statement{sql: `COMMIT`})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
+		case t.written && errors.As(err, &pgErr):
+			// A write failed: the server skipped COMMIT, and the
+			// transaction must be rolled back.
+			t.rollback()
+			return unreachable(t.fail(err)), isConflict(err)
 		case errors.As(err, &pgErr):
 			return fmt.Errorf("store: commit: %w", err), isConflict(err)
 		case pgconn.SafeToRetry(err):
@@ -345,9 +361,43 @@ type tx struct {
 	// err is the first failed statement's error: PostgreSQL refuses every
 	// later statement of the transaction, and Get has no error to return.
 	err error
+	// pending are the writes not yet sent: they go with the next read, or
+	// with COMMIT, in its round trip. written is set while send has them
+	// on their way.
+	pending []statement
+	written bool
+	// seen holds what this transaction read or wrote by key (nil for a
+	// key read absent or deleted): its snapshot and its own writes do not
+	// change, so a key is read from the database at most once.
+	seen map[bucketKey][]byte
 	// scanning counts the Scans in progress per bucket: writes there are
 	// refused, as bbolt must refuse them under its cursor.
 	scanning map[store.Bucket]int
+}
+
+// statement is one SQL statement and its arguments.
+type statement struct {
+	sql  string
+	args []any
+}
+
+type bucketKey struct {
+	b   store.Bucket
+	key string
+}
+
+// remember records a key's value as the transaction now knows it.
+func (t *tx) remember(b store.Bucket, key string, v []byte) {
+	if t.seen == nil {
+		t.seen = map[bucketKey][]byte{}
+	}
+	t.seen[bucketKey{b, key}] = v
+}
+
+// known returns the key's value if the transaction has read or written it.
+func (t *tx) known(b store.Bucket, key string) (v []byte, ok bool) {
+	v, ok = t.seen[bucketKey{b, key}]
+	return v, ok
 }
 
 func check(b store.Bucket) {
@@ -367,28 +417,42 @@ func (t *tx) fail(err error) error {
 
 func (t *tx) Writable() bool { return t.writable }
 
-// run sends one statement, preceded by BEGIN in the same round trip when it
-// is the transaction's first, and passes its rows to read, which must
-// close them.
+// run sends one statement, preceded by BEGIN when it is the transaction's
+// first and by the pending writes, in one round trip, and passes its rows
+// to read, which must close them.
 func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
-	if t.begun {
-		rows, err := t.conn.Query(t.ctx, sql, args...)
+	return t.send(func(br pgx.BatchResults) error {
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
 		return read(rows)
-	}
-	t.begun = true
+	}, statement{sql, args})
+}
+
+// send queues BEGIN when not yet sent, the pending writes and the
+// statements in one batch (one round trip), and passes the statements'
+// results to last.
+func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	b := &pgx.Batch{}
-	b.Queue(t.begin)
-	b.Queue(sql, args...)
+	if !t.begun {
+		b.Queue(t.begin)
+	}
+	for _, w := range slices.Concat(t.pending, stmts) {
+		b.Queue(w.sql, w.args...)
+	}
+	writes := len(t.pending)
+	t.begun, t.pending, t.written = true, nil, writes > 0
 	br := t.conn.SendBatch(t.ctx, b)
-	_, err := br.Exec()
-	if err == nil {
-		var rows pgx.Rows
-		if rows, err = br.Query(); err == nil {
-			err = read(rows)
+	var err error
+	for range b.Len() - len(stmts) {
+		if _, err = br.Exec(); err != nil {
+			break
 		}
+	}
+	if err == nil {
+		t.written = false
+		err = last(br)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -396,17 +460,15 @@ func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
 	return err
 }
 
-// exec runs a statement that returns no rows.
-func (t *tx) exec(sql string, args ...any) error {
-	return t.run(func(rows pgx.Rows) error {
-		rows.Close()
-		return rows.Err()
-	}, sql, args...)
+// write queues a write for the next round trip.
+func (t *tx) write(sql string, args ...any) {
+	t.pending = append(t.pending, statement{sql, args})
 }
 
 // rollback ends a transaction that must not commit. An error leaves the
 // connection inside the transaction, and the pool then closes it.
 func (t *tx) rollback() {
+	t.pending = nil
 	if t.begun {
 		t.conn.Exec(t.ctx, `ROLLBACK`)
 	}
@@ -414,39 +476,74 @@ func (t *tx) rollback() {
 
 func (t *tx) Get(b store.Bucket, key string) []byte {
 	check(b)
-	var v []byte
-	found := false
-	err := t.run(func(rows pgx.Rows) error {
-		_, err := pgx.ForEachRow(rows, []any{&v}, func() error {
-			found = true
-			return nil
-		})
-		return err
-	}, `SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
-	switch {
-	case err != nil:
-		t.fail(err)
-		return nil
-	case !found:
-		return nil
-	case v == nil:
-		return []byte{} // an empty bytea: present, empty
+	if v, ok := t.known(b, key); ok {
+		return v
 	}
+	t.Prefetch([]store.Ref{{Bucket: b, Key: key}})
+	v, _ := t.known(b, key)
 	return v
+}
+
+// Prefetch reads the keys not known yet, one statement each, in one round
+// trip (with the pending writes).
+func (t *tx) Prefetch(refs []store.Ref) {
+	var stmts []statement
+	var todo []store.Ref
+	for _, r := range refs {
+		check(r.Bucket)
+		if _, ok := t.known(r.Bucket, r.Key); !ok && !slices.Contains(todo, r) {
+			todo = append(todo, r)
+			stmts = append(stmts, statement{`SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, []any{string(r.Bucket), []byte(r.Key)}})
+		}
+	}
+	if len(stmts) == 0 || t.err != nil {
+		return
+	}
+	err := t.send(func(br pgx.BatchResults) error {
+		for _, r := range todo {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			var v []byte
+			found := false
+			if _, err := pgx.ForEachRow(rows, []any{&v}, func() error {
+				found = true
+				return nil
+			}); err != nil {
+				return err
+			}
+			switch {
+			case !found:
+				v = nil
+			case v == nil:
+				v = []byte{} // an empty bytea: present, empty
+			}
+			t.remember(r.Bucket, r.Key, v)
+		}
+		return nil
+	}, stmts...)
+	if err != nil {
+		t.fail(err)
+	}
 }
 
 // GetMany reads every key in one statement: one round trip, not one per key.
 func (t *tx) GetMany(b store.Bucket, keys []string) [][]byte {
 	check(b)
 	out := make([][]byte, len(keys))
-	if len(keys) == 0 {
+	var args [][]byte // the keys not known yet
+	for i, k := range keys {
+		if v, ok := t.known(b, k); ok {
+			out[i] = v
+		} else {
+			args = append(args, []byte(k))
+		}
+	}
+	if len(args) == 0 {
 		return out
 	}
-	args := make([][]byte, len(keys))
-	for i, k := range keys {
-		args[i] = []byte(k)
-	}
-	found := make(map[string][]byte, len(keys))
+	found := make(map[string][]byte, len(args))
 	var k, v []byte
 	err := t.run(func(rows pgx.Rows) error {
 		_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
@@ -462,13 +559,18 @@ func (t *tx) GetMany(b store.Bucket, keys []string) [][]byte {
 		t.fail(err)
 		return out
 	}
+	for _, k := range args {
+		t.remember(b, string(k), found[string(k)])
+	}
 	for i, key := range keys {
-		out[i] = found[key]
+		out[i], _ = t.known(b, key)
 	}
 	return out
 }
 
-// Put sends value at once, so the caller may reuse it when Put returns.
+// Put keeps a copy of value, so the caller may reuse it when Put returns,
+// and sends it with the transaction's next statement: a write that fails
+// there fails the transaction.
 func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	if err := t.writableIn(b); err != nil {
 		return err
@@ -476,14 +578,10 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	if key == "" {
 		return errors.New("store: Put with an empty key")
 	}
-	if value == nil {
-		value = []byte{} // nil would be NULL
-	}
-	err := t.exec(`INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
+	value = append([]byte{}, value...) // never nil: nil would be NULL
+	t.write(`INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, string(b), []byte(key), value)
-	if err != nil {
-		return t.fail(err)
-	}
+	t.remember(b, key, value)
 	return nil
 }
 
@@ -491,9 +589,8 @@ func (t *tx) Delete(b store.Bucket, key string) error {
 	if err := t.writableIn(b); err != nil {
 		return err
 	}
-	if err := t.exec(`DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key)); err != nil {
-		return t.fail(err)
-	}
+	t.write(`DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
+	t.remember(b, key, nil)
 	return nil
 }
 

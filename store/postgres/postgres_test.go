@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -285,6 +286,64 @@ func TestConcurrentUpdatesBound(t *testing.T) {
 			})
 			if most != n || keys != goroutines {
 				t.Errorf("got at most %d updates at once and %d keys, want %d and %d", most, keys, n, goroutines)
+			}
+		})
+	}
+}
+
+// A write is sent with the transaction's next statement, or with COMMIT:
+// one the database refuses (here a key longer than its index allows) fails
+// the Update, wherever it went, and nothing of the function is committed.
+func TestRefusedWrite(t *testing.T) {
+	srv := pgtest.Start(t)
+	st := open(t, srv.NewSchema(t))
+	// Random bytes, so that PostgreSQL cannot compress the index row.
+	raw := make([]byte, 10_000)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	huge := string(raw)
+	cases := []struct {
+		name string
+		fn   func(tx store.Tx) error
+	}{
+		{"sent with COMMIT", func(tx store.Tx) error {
+			tx.Put(store.BucketTags, "other", []byte("v"))
+			return tx.Put(store.BucketTags, huge, []byte("v"))
+		}},
+		{"sent with a read", func(tx store.Tx) error {
+			tx.Put(store.BucketTags, "other", []byte("v"))
+			tx.Put(store.BucketTags, huge, []byte("v"))
+			tx.Get(store.BucketTags, "x")
+			return nil
+		}},
+		{"sent with the first read", func(tx store.Tx) error {
+			tx.Put(store.BucketTags, huge, []byte("v"))
+			tx.Get(store.BucketTags, "x")
+			return tx.Put(store.BucketTags, "other", []byte("v"))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := st.Update(c.fn)
+			if err == nil || !strings.Contains(err.Error(), "index row") {
+				t.Errorf("got error %v, want the database's refusal of the index row", err)
+			}
+			var got []byte
+			if err := st.View(func(tx store.Tx) error {
+				got = tx.Get(store.BucketTags, "other")
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got != nil {
+				t.Errorf("after the failed Update: got %q committed, want nothing", got)
+			}
+			// The store goes on: the connection was not left in the
+			// failed transaction.
+			if err := st.Update(func(tx store.Tx) error { return tx.Put(store.BucketTags, "ok", nil) }); err != nil {
+				t.Errorf("next Update: got %v, want nil", err)
 			}
 		})
 	}

@@ -53,8 +53,9 @@ func (c *counter) serve(t *testing.T, l net.Listener, to string) {
 	}
 }
 
-// A transaction sends BEGIN with its first statement, and a function that
-// reads and writes nothing opens no transaction at all.
+// A transaction sends BEGIN with its first statement and its writes with
+// the next statement, a function that reads and writes nothing opens no
+// transaction at all, and a key is read from the database once.
 func TestRoundTrips(t *testing.T) {
 	srv := pgtest.Start(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,10 +84,17 @@ func TestRoundTrips(t *testing.T) {
 		want int64
 	}{
 		{"View of one Get", func() error { return st.View(get) }, 2},
-		{"View of two Gets", func() error {
+		{"View of two Gets of one key", func() error {
 			return st.View(func(tx store.Tx) error {
 				get(tx)
 				return get(tx)
+			})
+		}, 2},
+		{"View of two Gets of two keys", func() error {
+			return st.View(func(tx store.Tx) error {
+				tx.Get(store.BucketTags, "k1")
+				tx.Get(store.BucketTags, "k2")
+				return nil
 			})
 		}, 3},
 		{"View of a GetMany of 100 keys", func() error {
@@ -99,11 +107,34 @@ func TestRoundTrips(t *testing.T) {
 			_, err := st.ReadMany(store.BucketTags, keys)
 			return err
 		}, 1},
-		{"Update of one Put", func() error { return st.Update(put) }, 2},
+		{"Update of one Put", func() error { return st.Update(put) }, 1},
 		{"Update failing after a Put", func() error {
 			return st.Update(func(tx store.Tx) error {
 				put(tx)
 				return errFn
+			})
+		}, 0},
+		// Writes go with the next read or COMMIT; a key read or written
+		// is not read again.
+		{"Update reading and writing", func() error {
+			return st.Update(func(tx store.Tx) error {
+				get(tx)
+				put(tx)
+				get(tx)
+				tx.Put(store.BucketTags, "k2", []byte("v"))
+				tx.GetMany(store.BucketTags, []string{"k", "k1"})
+				tx.Delete(store.BucketTags, "k2")
+				return nil
+			})
+		}, 3},
+		{"View of a Prefetch and the Gets of its keys", func() error {
+			return st.View(func(tx store.Tx) error {
+				store.Prefetch(tx, store.Ref{Bucket: store.BucketTags, Key: "k"}, store.Ref{Bucket: store.BucketTags, Key: "k1"},
+					store.Ref{Bucket: store.BucketQuotas, Key: "k"})
+				tx.Get(store.BucketTags, "k")
+				tx.Get(store.BucketTags, "k1")
+				tx.Get(store.BucketQuotas, "k")
+				return nil
 			})
 		}, 2},
 		{"empty View", func() error { return st.View(func(store.Tx) error { return nil }) }, 0},

@@ -41,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 		{"KeyOrderAndPrefixScans", testKeyOrder},
 		{"NilVersusEmpty", testNilVersusEmpty},
 		{"GetMany", testGetMany},
+		{"Prefetch", testPrefetch},
 		{"KeyAndValueLimits", testLimits},
 		{"PutCopiesItsValue", testPutCopies},
 		{"ViewIsReadOnly", testViewReadOnly},
@@ -203,6 +204,49 @@ func testNilVersusEmpty(t *testing.T, h Harness) {
 		return check(tx, "in the writing transaction")
 	})
 	view(t, st, func(tx store.Tx) error { return check(tx, "after commit") })
+}
+
+// testPrefetch checks that store.Prefetch changes nothing a function
+// reads: absent keys stay absent, empty values empty, the transaction's
+// own writes (before and after the hint) win, in an Update and a View.
+func testPrefetch(t *testing.T, h Harness) {
+	st := open(t, h)
+	update(t, st, func(tx store.Tx) error {
+		if err := tx.Put(bucketA, "empty", nil); err != nil {
+			return err
+		}
+		return tx.Put(bucketA, "v", []byte("stored"))
+	})
+	refs := []store.Ref{{Bucket: bucketA, Key: "absent"}, {Bucket: bucketA, Key: "empty"}, {Bucket: bucketA, Key: "v"},
+		{Bucket: bucketA, Key: "empty"}, {Bucket: bucketB, Key: "v"}}
+	check := func(tx store.Tx, when string, cases []struct{ key, want string }) {
+		for _, c := range cases {
+			got := tx.Get(bucketA, c.key)
+			if want := []byte(c.want); c.want == "<nil>" && got != nil || c.want != "<nil>" && (got == nil || !bytes.Equal(got, want)) {
+				t.Errorf("%s: Get(%q) after Prefetch: got %q (nil %v), want %s", when, c.key, got, got == nil, c.want)
+			}
+		}
+	}
+	// Rolled back, so that the View below sees what was stored.
+	errRollBack := errors.New("roll back")
+	if err := st.Update(func(tx store.Tx) error {
+		if err := tx.Put(bucketA, "v", []byte("own")); err != nil {
+			return err
+		}
+		store.Prefetch(tx, refs...)
+		if err := tx.Delete(bucketA, "empty"); err != nil {
+			return err
+		}
+		check(tx, "in an Update", []struct{ key, want string }{{"absent", "<nil>"}, {"empty", "<nil>"}, {"v", "own"}})
+		return errRollBack
+	}); err != errRollBack {
+		t.Fatalf("Update: got %v, want %v", err, errRollBack)
+	}
+	view(t, st, func(tx store.Tx) error {
+		store.Prefetch(tx, refs...)
+		check(tx, "in a View", []struct{ key, want string }{{"absent", "<nil>"}, {"empty", ""}, {"v", "stored"}})
+		return nil
+	})
 }
 
 // testGetMany checks GetMany against Get: order, absent, empty and
