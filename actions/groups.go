@@ -478,6 +478,9 @@ func (s *Service) deleteSecurityGroup(r *Request) (any, error) {
 	if id == "" && name == "" {
 		return nil, ec2err.Missing("GroupId")
 	}
+	if err := s.settle(r); err != nil {
+		return nil, err
+	}
 	owner := r.User.Name
 	var deleted string
 	var group *store.SecurityGroup

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -147,6 +148,29 @@ func instanceTags(tx store.Tx, owner string, insts []*store.Instance, tags map[s
 		}
 	}
 	return nil
+}
+
+// settle brings the caller's instances in a transitional state up to date
+// from the backend, before a check that reads their records (a group or a
+// subnet an instance still uses): a termination that finished while
+// nobody described the instance must not keep the group in use.
+func (s *Service) settle(r *Request) error {
+	var moving []*store.Instance
+	err := s.Store.View(func(tx store.Tx) error {
+		insts, err := store.ListInstances(tx, r.User.Name)
+		moving = slices.DeleteFunc(insts, func(inst *store.Instance) bool {
+			switch backend.State(inst.State) {
+			case backend.Pending, backend.Stopping, backend.ShuttingDown:
+				return false
+			}
+			return true
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.refresh(r.Context, moving)
 }
 
 // refresh asks the backend for the states of the live instances and

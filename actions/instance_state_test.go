@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
 )
 
@@ -276,4 +278,32 @@ func botocoreEC2Model(t *testing.T) ec2Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// A termination that finished while nobody described the instance frees
+// its group and its subnet: the delete checks see the backend's state, not
+// the record's last sight of it.
+func TestDeletesSeeTerminationsNobodyDescribed(t *testing.T) {
+	e, clock, _ := newInstanceEnv(t, nil)
+	zone := conf.Default().AvailabilityZones[1]
+	_, subnet := ownVPC(t, e, "alice", "10.1.0.0/16", "10.1.2.0/24", zone)
+	web := e.createGroup(t, "alice", "web")
+	byGroup := launch(t, e, "alice", "SecurityGroupId.1", web)[0]
+	inSubnet := launch(t, e, "alice", "SubnetId", subnet)[0]
+	clock.Advance(time.Minute) // both running, unseen
+	e.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", byGroup, "InstanceId.2", inSubnet)
+	deletes := []struct{ action, param, id string }{
+		{"DeleteSecurityGroup", "GroupId", web},
+		{"DeleteSubnet", "SubnetId", subnet},
+	}
+	for _, c := range deletes {
+		_, err := e.call(t, "alice", c.action, c.param, c.id)
+		wantCode(t, err, ec2err.DependencyViolation) // still shutting down
+	}
+	clock.Advance(time.Minute) // terminated in the backend, unseen
+	for _, c := range deletes {
+		if _, err := e.call(t, "alice", c.action, c.param, c.id); err != nil {
+			t.Errorf("%s after the termination finished: %v", c.action, err)
+		}
+	}
 }

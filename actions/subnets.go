@@ -295,6 +295,9 @@ func (s *Service) describeSubnets(r *Request) (any, error) {
 // DeleteSubnet
 
 func (s *Service) deleteSubnet(r *Request) (any, error) {
+	if err := s.settle(r); err != nil {
+		return nil, err
+	}
 	owner := r.User.Name
 	return deleteNet(s, r, subnetKind, func(tx store.Tx, sn *store.Subnet) error {
 		inUse, err := store.SubnetInUse(tx, owner, sn.ID)
