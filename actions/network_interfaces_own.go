@@ -11,6 +11,7 @@ import (
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/query"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -111,6 +112,11 @@ func (s *Service) createNetworkInterface(r *Request) (any, error) {
 		}
 		groups, _, err := s.subnetGroups(tx, owner, sn, nil, groupIDs)
 		if err != nil {
+			return err
+		}
+		// The limit keeps one student from holding the addresses of a
+		// range the students share (the default VPC).
+		if err := s.checkQuota(tx, r.User, quota.Delta{NetworkInterfaces: 1}); err != nil {
 			return err
 		}
 		ip, dns, err := s.Backend.Interfaces.HoldAddress(tx, id, backendSubnet(sn), want)

@@ -222,6 +222,7 @@ const (
 	InvalidNetworkInterfaceInUse       = "InvalidNetworkInterface.InUse"
 	InvalidAttachmentIDNotFound        = "InvalidAttachmentID.NotFound"
 	InvalidInstanceID                  = "InvalidInstanceID" // an instance-level change of an instance with several interfaces
+	NetworkInterfaceLimitExceeded      = "NetworkInterfaceLimitExceeded"
 )
 
 // codes maps every code to its HTTP status. Client errors are never 5xx:
@@ -351,6 +352,7 @@ var codes = map[string]int{
 	InvalidNetworkInterfaceInUse:       http.StatusBadRequest,
 	InvalidAttachmentIDNotFound:        http.StatusBadRequest,
 	InvalidInstanceID:                  http.StatusBadRequest,
+	NetworkInterfaceLimitExceeded:      http.StatusBadRequest,
 }
 
 // Convenience constructors for the errors every action family raises.

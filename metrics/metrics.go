@@ -70,7 +70,7 @@ func New(actions []string) *Metrics {
 	m.backendErrors = f.counterVec("econe_backend_call_errors_total", "Backend calls that returned an error, by operation.", "operation")
 	m.scriptRuns = f.counterVec("econe_elastic_ip_script_runs_total", "Elastic IP script runs by op (associate, disassociate) and outcome (success, failed, timeout, error).", "op", "outcome")
 	m.scriptLatency = f.histogramVec("econe_elastic_ip_script_duration_seconds", "Time of each elastic IP script run, by op.", latencyBuckets, "op")
-	m.quotaRefusals = f.counterVec("econe_quota_refusals_total", "Requests refused by a quota, by kind (instances, vcpus, addresses, volumes, security_groups, resources).", "kind")
+	m.quotaRefusals = f.counterVec("econe_quota_refusals_total", "Requests refused by a quota, by kind (instances, vcpus, addresses, volumes, security_groups, network_interfaces, resources).", "kind")
 	m.guardrail = f.counterVec("econe_guardrail_actions_total", "Actions the guardrails took on their own, by action.", "action")
 	m.running = f.gaugeVec("econe_running_instances", "Running instances, by user group (\"\" for students in none).", "group")
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -151,12 +151,13 @@ func (m *Metrics) AuthFailed(reason string) {
 
 // quotaKinds maps the codes quota checks answer with to the kind label.
 var quotaKinds = map[string]string{
-	ec2err.InstanceLimitExceeded:      "instances",
-	ec2err.VcpuLimitExceeded:          "vcpus",
-	ec2err.AddressLimitExceeded:       "addresses",
-	ec2err.VolumeLimitExceeded:        "volumes",
-	ec2err.SecurityGroupLimitExceeded: "security_groups",
-	ec2err.ResourceLimitExceeded:      "resources",
+	ec2err.InstanceLimitExceeded:         "instances",
+	ec2err.VcpuLimitExceeded:             "vcpus",
+	ec2err.AddressLimitExceeded:          "addresses",
+	ec2err.VolumeLimitExceeded:           "volumes",
+	ec2err.SecurityGroupLimitExceeded:    "security_groups",
+	ec2err.ResourceLimitExceeded:         "resources",
+	ec2err.NetworkInterfaceLimitExceeded: "network_interfaces",
 }
 
 // Commit is the store's CommitObserver.

@@ -25,6 +25,9 @@ type Usage struct {
 	SecurityGroups int `json:"security_groups"`
 	VPCs           int `json:"vpcs"`
 	PrefixLists    int `json:"prefix_lists"`
+	// NetworkInterfaces are the ones the student created (an instance's
+	// own primary interface is not counted).
+	NetworkInterfaces int `json:"network_interfaces"`
 	// Spent is the cost so far, from the usage ledger.
 	Spent Money `json:"spent"`
 	// CountStopped is the config's quota.count_stopped_instances: stopped
@@ -39,7 +42,7 @@ func (u Usage) Used(key string) string {
 		"max_instances": u.CountedInstances(), "max_vcpus": u.VCPUs, "max_addresses": u.Addresses,
 		"max_key_pairs": u.KeyPairs, "max_security_groups": u.SecurityGroups, "max_volumes": u.Volumes,
 		"max_volume_gib": u.VolumeGiB, "max_snapshots": u.Snapshots, "max_vpcs": u.VPCs,
-		"max_prefix_lists": u.PrefixLists,
+		"max_prefix_lists": u.PrefixLists, "max_network_interfaces": u.NetworkInterfaces,
 	}[key]
 	switch {
 	case ok:
@@ -81,6 +84,7 @@ type Delta struct {
 	Addresses, Volumes, VolumeGiB, Snapshots, KeyPairs, SecurityGroups int
 	VPCs                                                               int
 	PrefixLists                                                        int
+	NetworkInterfaces                                                  int
 }
 
 // Check returns the EC2 error a student gets when d does not fit in l
@@ -124,6 +128,7 @@ func Check(l Limits, u Usage, d Delta) error {
 		{d.SecurityGroups, u.SecurityGroups, l.MaxSecurityGroups, ec2err.SecurityGroupLimitExceeded, "max_security_groups", "security groups"},
 		{d.VPCs, u.VPCs, l.MaxVPCs, ec2err.VpcLimitExceeded, "max_vpcs", "VPCs"},
 		{d.PrefixLists, u.PrefixLists, l.MaxPrefixLists, ec2err.ResourceLimitExceeded, "max_prefix_lists", "managed prefix lists"},
+		{d.NetworkInterfaces, u.NetworkInterfaces, l.MaxNetworkInterfaces, ec2err.NetworkInterfaceLimitExceeded, "max_network_interfaces", "network interfaces"},
 	} {
 		if r.want > 0 && r.limit != nil && r.held+r.want > *r.limit {
 			return ec2err.New(r.code,
@@ -186,6 +191,7 @@ func times(d Delta, n int) Delta {
 	d.SecurityGroups *= n
 	d.VPCs *= n
 	d.PrefixLists *= n
+	d.NetworkInterfaces *= n
 	return d
 }
 

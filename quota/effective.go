@@ -19,6 +19,11 @@ package quota
 //   - 5 VPCs per Region, the default VPC included.
 //   - 100 customer-managed prefix lists per Region.
 //
+// One limit is not EC2's: 20 network interfaces, where EC2 allows 5,000
+// per Region. An interface holds an address of its subnet, and in the
+// default VPC the students share one range, which one student could
+// otherwise exhaust; 20 is one interface per instance a student may run.
+//
 // Every type and image is allowed, and there is no budget and no
 // running-hours limit until a group or the admin sets one.
 func Builtin() Limits {
@@ -35,6 +40,8 @@ func Builtin() Limits {
 		MaxPrefixLists:    Int(100),
 		InstanceTypes:     []string{},
 		Images:            []string{},
+		// Not EC2's 5,000: see above.
+		MaxNetworkInterfaces: Int(20),
 	}
 }
 

@@ -32,6 +32,9 @@ type Limits struct {
 	MaxVPCs *int `yaml:"max_vpcs" json:"max_vpcs,omitzero"`
 	// MaxPrefixLists counts the student's customer-managed prefix lists.
 	MaxPrefixLists *int `yaml:"max_prefix_lists" json:"max_prefix_lists,omitzero"`
+	// MaxNetworkInterfaces counts the network interfaces the student
+	// created, not their instances' primary ones.
+	MaxNetworkInterfaces *int `yaml:"max_network_interfaces" json:"max_network_interfaces,omitzero"`
 	// InstanceTypes and Images are the allowed ones; an empty (set) list
 	// allows all, which lets an override lift a group's restriction.
 	InstanceTypes []string `yaml:"instance_types" json:"instance_types,omitzero"`

@@ -85,6 +85,8 @@ func TestCheck(t *testing.T) {
 		{"snapshots", lim, Usage{Snapshots: 1}, Delta{Snapshots: 1}, ec2err.ResourceLimitExceeded, "your course limit max_snapshots is 1"},
 		{"key pairs", lim, Usage{KeyPairs: 2}, Delta{KeyPairs: 1}, ec2err.ResourceLimitExceeded, "your course limit max_key_pairs is 2"},
 		{"security groups", lim, Usage{SecurityGroups: 2}, Delta{SecurityGroups: 1}, ec2err.SecurityGroupLimitExceeded, "your course limit max_security_groups is 2"},
+		{"network interfaces", Limits{MaxNetworkInterfaces: Int(3)}, Usage{NetworkInterfaces: 3}, Delta{NetworkInterfaces: 1}, ec2err.NetworkInterfaceLimitExceeded,
+			"The maximum number of network interfaces has been reached: your course limit max_network_interfaces is 3, you have 3 and asked for 1 more."},
 		{"instance type", lim, Usage{}, Delta{Instances: 1, InstanceType: "m5.large"}, ec2err.InvalidParameterValue,
 			"Value (m5.large) for parameter InstanceType is invalid. Your course does not allow this instance type (instance_types); you may use: t3.micro, m1.small."},
 		{"image", lim, Usage{}, Delta{Instances: 1, ImageID: "ami-2"}, ec2err.InvalidParameterValue,

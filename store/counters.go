@@ -18,6 +18,9 @@ type Counters struct {
 	SecurityGroups int            `json:"security_groups,omitzero"`
 	VPCs           int            `json:"vpcs,omitzero"`
 	PrefixLists    int            `json:"prefix_lists,omitzero"`
+	// NetworkInterfaces counts the interfaces the student created, not the
+	// primary interfaces derived from their instances.
+	NetworkInterfaces int `json:"network_interfaces,omitzero"`
 }
 
 // Equal reports whether c and o count the same (a state at zero is the
@@ -26,7 +29,7 @@ func (c Counters) Equal(o Counters) bool {
 	if c.VCPUs != o.VCPUs || c.StoppedVCPUs != o.StoppedVCPUs || c.Addresses != o.Addresses ||
 		c.Volumes != o.Volumes || c.VolumeGiB != o.VolumeGiB || c.Snapshots != o.Snapshots ||
 		c.KeyPairs != o.KeyPairs || c.SecurityGroups != o.SecurityGroups || c.VPCs != o.VPCs ||
-		c.PrefixLists != o.PrefixLists {
+		c.PrefixLists != o.PrefixLists || c.NetworkInterfaces != o.NetworkInterfaces {
 		return false
 	}
 	for _, m := range []map[string]int{c.Instances, o.Instances} {
@@ -60,6 +63,7 @@ func (c *Counters) add(d Counters, sign int) {
 	c.SecurityGroups += sign * d.SecurityGroups
 	c.VPCs += sign * d.VPCs
 	c.PrefixLists += sign * d.PrefixLists
+	c.NetworkInterfaces += sign * d.NetworkInterfaces
 }
 
 // GetCounters returns the owner's counters (zero when they hold nothing).
@@ -178,6 +182,9 @@ func RecountCounters(tx Tx, owner string) (Counters, error) {
 	}
 	if err == nil {
 		err = scanCount(tx, BucketPrefixLists, owner, countPrefixList, add)
+	}
+	if err == nil {
+		err = scanCount(tx, BucketNetworkInterfaces, owner, countNetworkInterface, add)
 	}
 	return c, err
 }

@@ -71,3 +71,48 @@ func TestMigrateCountersFromSchema1(t *testing.T) {
 		return nil
 	})
 }
+
+// The interfaces a student creates are counted when stored, once however
+// often they are stored again (attached, detached), and no longer once
+// deleted; the kept count always equals a recount.
+func TestNetworkInterfacesCounted(t *testing.T) {
+	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ni := &NetworkInterface{ID: "eni-1", Owner: "ann", SubnetID: "subnet-1"}
+	steps := []struct {
+		name   string
+		change func(Tx) error
+		want   int
+	}{
+		{"created", func(tx Tx) error { return PutNetworkInterface(tx, ni) }, 1},
+		{"another", func(tx Tx) error {
+			return PutNetworkInterface(tx, &NetworkInterface{ID: "eni-2", Owner: "ann", SubnetID: "subnet-1"})
+		}, 2},
+		{"attached", func(tx Tx) error {
+			ni.Attachment = &InterfaceAttachment{ID: "eni-attach-1", InstanceID: "i-1", DeviceIndex: 1}
+			return PutNetworkInterface(tx, ni)
+		}, 2},
+		{"detached", func(tx Tx) error { ni.Attachment = nil; return PutNetworkInterface(tx, ni) }, 2},
+		{"deleted", func(tx Tx) error { return DeleteNetworkInterface(tx, "ann", "eni-1") }, 1},
+		{"deleted again", func(tx Tx) error { return DeleteNetworkInterface(tx, "ann", "eni-1") }, 1},
+	}
+	for _, step := range steps {
+		if err := st.Update(step.change); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		st.View(func(tx Tx) error {
+			kept, _ := GetCounters(tx, "ann")
+			recount, err := RecountCounters(tx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept.NetworkInterfaces != step.want || !kept.Equal(recount) {
+				t.Errorf("%s: got %d interfaces (%+v), want %d and the recount %+v", step.name, kept.NetworkInterfaces, kept, step.want, recount)
+			}
+			return nil
+		})
+	}
+}

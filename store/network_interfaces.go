@@ -47,13 +47,13 @@ func GetNetworkInterface(tx Tx, owner, id string) (*NetworkInterface, error) {
 	return GetOwned[NetworkInterface](tx, BucketNetworkInterfaces, owner, id)
 }
 
-// PutNetworkInterface stores an interface and moves its index entry to the
-// instance it is attached to now.
+// PutNetworkInterface stores an interface, counted for the owner, and
+// moves its index entry to the instance it is attached to now.
 func PutNetworkInterface(tx Tx, ni *NetworkInterface) error {
 	if err := indexInterface(tx, ni.Owner, ni.ID, ni); err != nil {
 		return err
 	}
-	return PutOwned(tx, BucketNetworkInterfaces, ni.Owner, ni.ID, ni)
+	return counted(tx, BucketNetworkInterfaces, ni.Owner, ni.ID, ni, countNetworkInterface)
 }
 
 // DeleteNetworkInterface removes an interface, its tags and its index entry.
@@ -61,7 +61,11 @@ func DeleteNetworkInterface(tx Tx, owner, id string) error {
 	if err := indexInterface(tx, owner, id, nil); err != nil {
 		return err
 	}
-	return DeleteOwned(tx, BucketNetworkInterfaces, owner, id)
+	return counted[NetworkInterface](tx, BucketNetworkInterfaces, owner, id, nil, countNetworkInterface)
+}
+
+func countNetworkInterface(ni *NetworkInterface) Counters {
+	return present(ni, Counters{NetworkInterfaces: 1})
 }
 
 func indexInterface(tx Tx, owner, id string, ni *NetworkInterface) error {

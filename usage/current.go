@@ -20,7 +20,7 @@ func Current(tx store.Tx, owner string, countStopped, cost bool, now time.Time) 
 		Instances: c.Instances, VCPUs: c.VCPUs, CountStopped: countStopped,
 		Addresses: c.Addresses, Volumes: c.Volumes, VolumeGiB: c.VolumeGiB,
 		Snapshots: c.Snapshots, KeyPairs: c.KeyPairs, SecurityGroups: c.SecurityGroups, VPCs: c.VPCs,
-		PrefixLists: c.PrefixLists,
+		PrefixLists: c.PrefixLists, NetworkInterfaces: c.NetworkInterfaces,
 	}
 	if !countStopped {
 		u.VCPUs -= c.StoppedVCPUs

@@ -15,18 +15,19 @@ import (
 // quotaFlagUsage documents each limit's flag of quota set; the word in
 // backquotes names its value.
 var quotaFlagUsage = map[string]string{
-	"max_instances":       "at most `N` instances not terminated (stopped ones count only with quota.count_stopped_instances)",
-	"max_vcpus":           "at most `N` vCPUs in those instances",
-	"max_addresses":       "at most `N` elastic IP addresses held",
-	"max_key_pairs":       "at most `N` key pairs",
-	"max_security_groups": "at most `N` security groups",
-	"max_volumes":         "at most `N` EBS volumes",
-	"max_volume_gib":      "at most `N` GiB in those volumes",
-	"max_snapshots":       "at most `N` snapshots",
-	"instance_types":      "only these instance `TYPES`, comma-separated (e.g. t3.micro,m1.small); \"\" allows all",
-	"images":              "only these image ids (`AMIS`), comma-separated (e.g. ami-…,ami-…); \"\" allows all",
-	"budget":              "money to spend, an `AMOUNT` such as 50.00 in the templates' price_per_hour currency; once spent, launches and starts are refused",
-	"max_running_hours":   "stop an instance that has run `H` hours (H >= 1)",
+	"max_instances":          "at most `N` instances not terminated (stopped ones count only with quota.count_stopped_instances)",
+	"max_vcpus":              "at most `N` vCPUs in those instances",
+	"max_addresses":          "at most `N` elastic IP addresses held",
+	"max_key_pairs":          "at most `N` key pairs",
+	"max_security_groups":    "at most `N` security groups",
+	"max_volumes":            "at most `N` EBS volumes",
+	"max_volume_gib":         "at most `N` GiB in those volumes",
+	"max_snapshots":          "at most `N` snapshots",
+	"max_network_interfaces": "at most `N` network interfaces created (CreateNetworkInterface; an instance's own is not counted)",
+	"instance_types":         "only these instance `TYPES`, comma-separated (e.g. t3.micro,m1.small); \"\" allows all",
+	"images":                 "only these image ids (`AMIS`), comma-separated (e.g. ami-…,ami-…); \"\" allows all",
+	"budget":                 "money to spend, an `AMOUNT` such as 50.00 in the templates' price_per_hour currency; once spent, launches and starts are refused",
+	"max_running_hours":      "stop an instance that has run `H` hours (H >= 1)",
 }
 
 func newQuotaCmd() *cobra.Command {

@@ -24,15 +24,15 @@ func quotaCases(cfg string) []struct {
 		wantCode int
 		want     string
 	}{
-		{"show defaults", []string{"-c", cfg, "quota", "show", "ann"}, 0, "max_instances        4          group config"},
+		{"show defaults", []string{"-c", cfg, "quota", "show", "ann"}, 0, "max_instances           4          group config"},
 		{"set group", []string{"-c", cfg, "quota", "set", "--group", "cs101", "--max-instances", "6", "--budget", "12.5"}, 0, "group cs101 overrides: max_instances=6 budget=12.50"},
 		{"set user", []string{"-c", cfg, "quota", "set", "ann", "--max-vcpus", "2", "--instance-types", "t3.micro,m1.small"}, 0, "user ann overrides: max_vcpus=2 instance_types=t3.micro,m1.small"},
-		{"show sources", []string{"-c", cfg, "quota", "show", "ann"}, 0, "max_instances        6                  group override"},
-		{"show user source", []string{"-c", cfg, "quota", "show", "ann"}, 0, "instance_types       t3.micro,m1.small  user override"},
+		{"show sources", []string{"-c", cfg, "quota", "show", "ann"}, 0, "max_instances           6                  group override"},
+		{"show user source", []string{"-c", cfg, "quota", "show", "ann"}, 0, "instance_types          t3.micro,m1.small  user override"},
 		{"show json", []string{"-c", cfg, "quota", "show", "ann", "--json"}, 0, `"budget": "12.50"`},
 		{"unset one", []string{"-c", cfg, "quota", "unset", "ann", "--max-vcpus"}, 0, "user ann overrides: instance_types=t3.micro,m1.small"},
 		{"unset all", []string{"-c", cfg, "quota", "unset", "--group", "cs101", "--all"}, 0, "group cs101 has no quota override"},
-		{"back to config", []string{"-c", cfg, "quota", "show", "ann"}, 0, "max_instances        4"},
+		{"back to config", []string{"-c", cfg, "quota", "show", "ann"}, 0, "max_instances           4"},
 		{"unknown user", []string{"-c", cfg, "quota", "set", "zed", "--max-instances", "1"}, 1, "quota of user zed: no such user"},
 		{"show unknown user", []string{"-c", cfg, "quota", "show", "zed"}, 1, "quota of user zed: no such user"},
 		{"bad number", []string{"-c", cfg, "quota", "set", "ann", "--max-instances", "many"}, 1, `--max-instances: "many" is not a whole number`},
