@@ -158,6 +158,7 @@ var quotaKinds = map[string]string{
 	ec2err.SecurityGroupLimitExceeded:    "security_groups",
 	ec2err.ResourceLimitExceeded:         "resources",
 	ec2err.NetworkInterfaceLimitExceeded: "network_interfaces",
+	ec2err.VpcLimitExceeded:              "vpcs",
 }
 
 // Commit is the store's CommitObserver.

@@ -7,12 +7,14 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// A request refused by a quota is counted under its kind.
+// A request refused by a quota is counted under its kind: every code
+// quota.Check answers with has one.
 func TestQuotaRefusalKinds(t *testing.T) {
 	for _, c := range []struct{ code, kind string }{
 		{ec2err.InstanceLimitExceeded, "instances"},
 		{ec2err.ResourceLimitExceeded, "resources"},
 		{ec2err.NetworkInterfaceLimitExceeded, "network_interfaces"},
+		{ec2err.VpcLimitExceeded, "vpcs"},
 	} {
 		m := New([]string{"CreateNetworkInterface"})
 		m.RequestDone("CreateNetworkInterface", c.code, 0)

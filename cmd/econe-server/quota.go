@@ -23,6 +23,8 @@ var quotaFlagUsage = map[string]string{
 	"max_volumes":            "at most `N` EBS volumes",
 	"max_volume_gib":         "at most `N` GiB in those volumes",
 	"max_snapshots":          "at most `N` snapshots",
+	"max_vpcs":               "at most `N` VPCs, the default VPC included",
+	"max_prefix_lists":       "at most `N` customer-managed prefix lists",
 	"max_network_interfaces": "at most `N` network interfaces created (CreateNetworkInterface; an instance's own is not counted)",
 	"instance_types":         "only these instance `TYPES`, comma-separated (e.g. t3.micro,m1.small); \"\" allows all",
 	"images":                 "only these image ids (`AMIS`), comma-separated (e.g. ami-…,ami-…); \"\" allows all",

@@ -8,6 +8,7 @@ import (
 	"github.com/econe/econe-server/admin"
 	"github.com/econe/econe-server/app"
 	"github.com/econe/econe-server/conf"
+	"github.com/econe/econe-server/quota"
 	"github.com/rs/zerolog"
 )
 
@@ -116,6 +117,15 @@ func TestQuotaHelp(t *testing.T) {
 	} {
 		if out, _, code := cli(t, c.args...); code != 0 || !strings.Contains(out, c.want) {
 			t.Errorf("econe-server %v: got exit %d, %q; want %q", c.args, code, out, c.want)
+		}
+	}
+}
+
+// Every limit's flag of quota set says what it limits.
+func TestQuotaFlagsDocumented(t *testing.T) {
+	for _, key := range quota.Keys() {
+		if quotaFlagUsage[key] == "" {
+			t.Errorf("quota set --%s has no help text (quotaFlagUsage)", quota.Flag(key))
 		}
 	}
 }
