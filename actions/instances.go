@@ -1,6 +1,8 @@
 package actions
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,6 +253,11 @@ func (s *Service) reservations(r *Request, insts []*store.Instance, tags map[str
 			out = append(out, res)
 		}
 		out[i].Instances = append(out[i].Instances, s.render(r, inst, tags[inst.ID]))
+	}
+	// A reservation lists its instances by launch index, as RunInstances
+	// answered them (the scan found them in id order, which is random).
+	for _, res := range out {
+		slices.SortStableFunc(res.Instances, func(a, b instanceXML) int { return cmp.Compare(a.AmiLaunchIndex, b.AmiLaunchIndex) })
 	}
 	return out
 }
