@@ -121,17 +121,10 @@ func decodeCopyImage(r *Request, endpointRegion string) (*copyImageRequest, erro
 	if req.copyTags, err = p.Bool("CopyImageTags", false); err != nil {
 		return nil, err
 	}
-	tags, err := specTags(p, "image", "snapshot")
-	if err != nil {
+	if req.imageTags, req.snapshotTags, err = imageSpecTags(p); err != nil {
 		return nil, err
 	}
-	req.imageTags, req.snapshotTags = tags["image"], tags["snapshot"]
 	return req, nil
-}
-
-type copyImageResponse struct {
-	Meta
-	ImageID string `xml:"imageId"`
 }
 
 func (s *Service) copyImage(r *Request) (any, error) {
@@ -200,12 +193,12 @@ func (s *Service) copyImage(r *Request) (any, error) {
 		return nil, err
 	}
 	if replay != "" {
-		return &copyImageResponse{ImageID: replay}, nil
+		return &imageIDResponse{ImageID: replay}, nil
 	}
 	if err := s.makeCopies(r, &im, &copies); err != nil {
 		return nil, err
 	}
-	return &copyImageResponse{ImageID: im.ID}, nil
+	return &imageIDResponse{ImageID: im.ID}, nil
 }
 
 // copySource is the image CopyImage copies: the caller's own, or one a
@@ -309,11 +302,6 @@ func decodeRegisterImage(p *query.Params) (*registerImageRequest, error) {
 	return req, nil
 }
 
-type registerImageResponse struct {
-	Meta
-	ImageID string `xml:"imageId"`
-}
-
 func (s *Service) registerImage(r *Request) (any, error) {
 	req, err := decodeRegisterImage(r.Params)
 	if err != nil {
@@ -365,7 +353,7 @@ func (s *Service) registerImage(r *Request) (any, error) {
 	if err := s.makeCopies(r, &im, &copies); err != nil {
 		return nil, err
 	}
-	return &registerImageResponse{ImageID: im.ID}, nil
+	return &imageIDResponse{ImageID: im.ID}, nil
 }
 
 // ownSnapshot is the user's snapshot id as it is, or a planned copy of it

@@ -16,7 +16,7 @@ import (
 
 func (e *imageEnv) copyImage(t *testing.T, user, source string, kv ...string) string {
 	t.Helper()
-	return e.mustCall(t, user, "CopyImage", withDefaults(kv, "SourceImageId", source, "SourceRegion", "us-east-1", "Name", "web-copy")...).(*copyImageResponse).ImageID
+	return e.mustCall(t, user, "CopyImage", withDefaults(kv, "SourceImageId", source, "SourceRegion", "us-east-1", "Name", "web-copy")...).(*imageIDResponse).ImageID
 }
 
 // snapshot is alice's completed snapshot of her 3 GiB data volume.
@@ -201,7 +201,7 @@ func TestRegisterImage(t *testing.T) {
 	snap := e.snapshot(t)
 	id := e.mustCall(t, "alice", "RegisterImage", "Name", "from-snap", "Description", "my disk", "Architecture", "x86_64",
 		"RootDeviceName", "/dev/xvda", "BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.SnapshotId", snap,
-		"TagSpecification.1.ResourceType", "image", "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v").(*registerImageResponse).ImageID
+		"TagSpecification.1.ResourceType", "image", "TagSpecification.1.Tag.1.Key", "k", "TagSpecification.1.Tag.1.Value", "v").(*imageIDResponse).ImageID
 	im := e.image(t, "alice", id)
 	checks := []check{
 		{"state", im.State, "available"},
@@ -215,13 +215,13 @@ func TestRegisterImage(t *testing.T) {
 	checks = append(checks, check{"deleting its snapshot", ec2err.As(err).Code, ec2err.InvalidSnapshotInUse})
 
 	dflt := e.mustCall(t, "alice", "RegisterImage", "Name", "defaults", "BlockDeviceMapping.1.DeviceName", "/dev/sda1",
-		"BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*registerImageResponse).ImageID
+		"BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*imageIDResponse).ImageID
 	d := e.image(t, "alice", dflt)
 	checks = append(checks, check{"EC2's defaults", d.Architecture + " " + d.RootDeviceName, "i386 /dev/sda1"})
 
 	e.mustCall(t, "alice", "ModifySnapshotAttribute", "SnapshotId", snap, "CreateVolumePermission.Add.1.UserId", "222222222222")
 	bobs := e.mustCall(t, "bob", "RegisterImage", "Name", "from-alice", "RootDeviceName", "/dev/xvda",
-		"BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*registerImageResponse).ImageID
+		"BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*imageIDResponse).ImageID
 	b := e.image(t, "bob", bobs)
 	copied := b.BlockDevices[0].Ebs.SnapshotID
 	own := e.mustCall(t, "bob", "DescribeSnapshots", "Owner.1", "self").(*describeSnapshotsResponse).Snapshots
@@ -352,7 +352,7 @@ func TestRegisterImageEncrypted(t *testing.T) {
 	snap := e.mustCall(t, "alice", "CreateSnapshot", "VolumeId", vol).(*createSnapshotResponse).SnapshotID
 	e.clock.Advance(settle)
 	id := e.mustCall(t, "alice", "RegisterImage", "Name", "secret-disk", "RootDeviceName", "/dev/xvda",
-		"BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*registerImageResponse).ImageID
+		"BlockDeviceMapping.1.DeviceName", "/dev/xvda", "BlockDeviceMapping.1.Ebs.SnapshotId", snap).(*imageIDResponse).ImageID
 	if got := e.image(t, "alice", id).BlockDevices[0].Ebs.Encrypted; !got {
 		t.Errorf("device of an encrypted snapshot: got encrypted %t, want true", got)
 	}

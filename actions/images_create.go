@@ -44,17 +44,23 @@ func decodeCreateImage(p *query.Params) (*createImageRequest, error) {
 	if req.mappings, err = blockDeviceMappings(p); err != nil {
 		return nil, err
 	}
-	tags, err := specTags(p, "image", "snapshot")
-	if err != nil {
+	if req.imageTags, req.snapshotTags, err = imageSpecTags(p); err != nil {
 		return nil, err
 	}
-	req.imageTags, req.snapshotTags = tags["image"], tags["snapshot"]
 	return req, nil
 }
 
-type createImageResponse struct {
+// imageIDResponse answers CreateImage, CopyImage and RegisterImage.
+type imageIDResponse struct {
 	Meta
 	ImageID string `xml:"imageId"`
+}
+
+// imageSpecTags is TagSpecification's tags for an image and for the
+// snapshots made for it.
+func imageSpecTags(p *query.Params) (image, snapshot []store.Tag, err error) {
+	tags, err := specTags(p, "image", "snapshot")
+	return tags["image"], tags["snapshot"], err
 }
 
 // imageBackend is the backend's Images and Volumes abilities, which
@@ -109,7 +115,7 @@ func (s *Service) createImage(r *Request) (any, error) {
 	if err := s.makeImage(r, &im, snaps, take, finish); err != nil {
 		return nil, err
 	}
-	return &createImageResponse{ImageID: im.ID}, nil
+	return &imageIDResponse{ImageID: im.ID}, nil
 }
 
 // recordImage records a new pending image with the snapshots to make for

@@ -42,7 +42,7 @@ func newImageEnv(t *testing.T, cfg *conf.Config) *imageEnv {
 
 func (e *imageEnv) createImage(t *testing.T, user string, kv ...string) string {
 	t.Helper()
-	return e.mustCall(t, user, "CreateImage", withDefaults(kv, "InstanceId", e.inst, "Name", "web-v1")...).(*createImageResponse).ImageID
+	return e.mustCall(t, user, "CreateImage", withDefaults(kv, "InstanceId", e.inst, "Name", "web-v1")...).(*imageIDResponse).ImageID
 }
 
 func (e *imageEnv) image(t *testing.T, user, id string) imageXML {
