@@ -419,6 +419,25 @@ func (s *Service) releaseAddress(r *Request) (any, error) {
 	return ok()
 }
 
+// associationUndo plans undoing the owner's elastic IP association that
+// match picks (an instance's, or an interface's), if there is one; holder
+// (that instance or interface) is what the address locks are checked for.
+func (s *Service) associationUndo(owner, holder string, match func(*store.AddressAssociation) bool) planFunc {
+	return func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
+		addr, err := store.FindAddress(tx, owner, func(a *store.Address) bool {
+			return a.Association != nil && match(a.Association)
+		})
+		if err != nil || addr == nil {
+			return nil, err
+		}
+		b, _ := addr.Binding()
+		if err := checkAddressLocks(tx, addr.AllocationID, holder, nil); err != nil {
+			return nil, err
+		}
+		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
+	}
+}
+
 // releaseAddresses disassociates the addresses of terminated instances,
 // running the disassociate script. A failure leaves a Failed intent that a
 // retried TerminateInstances (or DisassociateAddress, or a restart) re-runs.
@@ -426,19 +445,7 @@ func (s *Service) releaseAddresses(r *Request, instanceIDs []string) error {
 	owner := r.User.Name
 	var errs []error
 	for _, id := range instanceIDs {
-		plan := func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
-			addr, err := store.FindAddress(tx, owner, func(a *store.Address) bool {
-				return a.Association != nil && a.Association.InstanceID == id
-			})
-			if err != nil || addr == nil {
-				return nil, err
-			}
-			b, _ := addr.Binding()
-			if err := checkAddressLocks(tx, addr.AllocationID, id, nil); err != nil {
-				return nil, err
-			}
-			return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
-		}
+		plan := s.associationUndo(owner, id, func(as *store.AddressAssociation) bool { return as.InstanceID == id })
 		errs = append(errs, s.changeAssociations(r, plan))
 	}
 	return errors.Join(errs...)

@@ -213,19 +213,7 @@ func (s *Service) deleteNetworkInterface(r *Request) (any, error) {
 // interfaceDisassociation plans undoing the elastic IP association of the
 // owner's interface id, if it has one.
 func (s *Service) interfaceDisassociation(owner, id string) planFunc {
-	return func(tx store.Tx, _ []store.AddressBinding) (*store.AddressIntent, error) {
-		addr, err := store.FindAddress(tx, owner, func(a *store.Address) bool {
-			return a.Association != nil && a.Association.NetworkInterfaceID == id
-		})
-		if err != nil || addr == nil {
-			return nil, err
-		}
-		b, _ := addr.Binding()
-		if err := checkAddressLocks(tx, addr.AllocationID, id, nil); err != nil {
-			return nil, err
-		}
-		return &store.AddressIntent{Owner: owner, AllocationID: addr.AllocationID, Undo: []store.AddressBinding{b}, Started: s.now()}, nil
-	}
+	return s.associationUndo(owner, id, func(as *store.AddressAssociation) bool { return as.NetworkInterfaceID == id })
 }
 
 type attachNetworkInterfaceResponse struct {
