@@ -105,17 +105,19 @@ func TestLaunchPlacesInstancesInSubnets(t *testing.T) {
 		groups     []string
 		defaultVPC bool
 	}{
+		// The fixed addresses first: the launches without one take a
+		// random free address of the subnet, which could be one of these.
+		{"private address", []string{"SubnetId", n.sub[alice], "PrivateIpAddress", "10.1.2.77"}, n.sub[alice], n.zone, "10.1.2.77", nil, false},
+		{"NetworkInterface.1 with groups", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", n.sub[alice],
+			"NetworkInterface.1.SecurityGroupId.1", n.web[alice], "NetworkInterface.1.PrivateIpAddress", "10.1.2.78",
+			"NetworkInterface.1.AssociatePublicIpAddress", "true", "NetworkInterface.1.DeleteOnTermination", "true", "NetworkInterface.1.Description", "front"},
+			n.sub[alice], n.zone, "10.1.2.78", []string{n.web[alice]}, false},
 		{"default VPC, default zone", nil, store.DefaultSubnetID(alice, zones[0]), zones[0], "", nil, true},
 		{"default VPC, zone b", []string{"Placement.AvailabilityZone", zones[1]}, store.DefaultSubnetID(alice, zones[1]), zones[1], "", nil, true},
 		{"default VPC by group name", []string{"SecurityGroup.1", "app"}, store.DefaultSubnetID(alice, zones[0]), zones[0], "", []string{n.defaultApp}, true},
 		{"own subnet with its group", []string{"SubnetId", n.sub[alice], "SecurityGroupId.1", n.web[alice]}, n.sub[alice], n.zone, "", []string{n.web[alice]}, false},
 		{"own subnet, no group: the VPC's default", []string{"SubnetId", n.sub[alice]}, n.sub[alice], n.zone, "", []string{store.DefaultGroupID(alice, n.vpc[alice])}, false},
 		{"own subnet and zone agree", []string{"SubnetId", n.sub[alice], "Placement.AvailabilityZone", n.zone}, n.sub[alice], n.zone, "", nil, false},
-		{"private address", []string{"SubnetId", n.sub[alice], "PrivateIpAddress", "10.1.2.77"}, n.sub[alice], n.zone, "10.1.2.77", nil, false},
-		{"NetworkInterface.1 with groups", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", n.sub[alice],
-			"NetworkInterface.1.SecurityGroupId.1", n.web[alice], "NetworkInterface.1.PrivateIpAddress", "10.1.2.78",
-			"NetworkInterface.1.AssociatePublicIpAddress", "true", "NetworkInterface.1.DeleteOnTermination", "true", "NetworkInterface.1.Description", "front"},
-			n.sub[alice], n.zone, "10.1.2.78", []string{n.web[alice]}, false},
 		{"NetworkInterface.1 in the default VPC", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SecurityGroupId.1", n.defaultApp},
 			store.DefaultSubnetID(alice, zones[0]), zones[0], "", []string{n.defaultApp}, true},
 		{"NetworkInterface.1 of EC2's ordinary type", []string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.InterfaceType", "interface"},
