@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,30 +15,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// getCounter counts the single-key reads (Tx.Get) through it.
-type getCounter struct {
-	store.Store
-	gets atomic.Int64
-}
-
-func (g *getCounter) View(fn func(store.Tx) error) error {
-	return g.Store.View(func(tx store.Tx) error { return fn(getCounterTx{tx, g}) })
-}
-
-func (g *getCounter) Update(fn func(store.Tx) error) error {
-	return g.Store.Update(func(tx store.Tx) error { return fn(getCounterTx{tx, g}) })
-}
-
-type getCounterTx struct {
-	store.Tx
-	g *getCounter
-}
-
-func (t getCounterTx) Get(b store.Bucket, key string) []byte {
-	t.g.gets.Add(1)
-	return t.Tx.Get(b, key)
-}
-
 // A describe reads the keys it knows together (Tx.GetMany: one round trip
 // on PostgreSQL), not one Get per instance, machine or volume.
 func TestDescribeReadsKeysTogether(t *testing.T) {
@@ -47,7 +22,7 @@ func TestDescribeReadsKeysTogether(t *testing.T) {
 	cfg := conf.Default()
 	cfg.Quota.MaxInstances, cfg.Quota.MaxVCPUs = quota.Int(n), quota.Int(4*n)
 	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
-	counted := &getCounter{Store: openTestStore(t)}
+	counted := &readSpy{Store: openTestStore(t)}
 	e := &testEnv{
 		svc: &Service{Config: cfg, Store: counted, Backend: backend.Discover(openTestSim(t, cfg, counted, clock)),
 			Templates: templates.Default(), Clock: clock.Now, Log: zerolog.Nop()},

@@ -622,7 +622,7 @@ func TestRecoverLaunches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scans := &scanRecorder{Store: e.svc.Store}
+	scans := &readSpy{Store: e.svc.Store}
 	e.svc.Store = scans
 	if err := e.svc.RecoverLaunches(t.Context(), AllOrphaned); err != nil {
 		t.Fatal(err)
@@ -687,27 +687,34 @@ func launchIntents(t *testing.T, st store.Store) []string {
 	return out
 }
 
-// scanRecorder records the buckets scanned through it.
-type scanRecorder struct {
+// readSpy watches the reads of the transactions through it: it counts
+// the single-key reads (Tx.Get) and records the buckets scanned.
+type readSpy struct {
 	store.Store
+	gets    atomic.Int64
 	mu      sync.Mutex
 	scanned map[store.Bucket]bool
 }
 
-func (s *scanRecorder) View(fn func(store.Tx) error) error {
-	return s.Store.View(func(tx store.Tx) error { return fn(scanRecorderTx{tx, s}) })
+func (s *readSpy) View(fn func(store.Tx) error) error {
+	return s.Store.View(func(tx store.Tx) error { return fn(readSpyTx{tx, s}) })
 }
 
-func (s *scanRecorder) Update(fn func(store.Tx) error) error {
-	return s.Store.Update(func(tx store.Tx) error { return fn(scanRecorderTx{tx, s}) })
+func (s *readSpy) Update(fn func(store.Tx) error) error {
+	return s.Store.Update(func(tx store.Tx) error { return fn(readSpyTx{tx, s}) })
 }
 
-type scanRecorderTx struct {
+type readSpyTx struct {
 	store.Tx
-	s *scanRecorder
+	s *readSpy
 }
 
-func (t scanRecorderTx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) error {
+func (t readSpyTx) Get(b store.Bucket, key string) []byte {
+	t.s.gets.Add(1)
+	return t.Tx.Get(b, key)
+}
+
+func (t readSpyTx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) error {
 	t.s.mu.Lock()
 	if t.s.scanned == nil {
 		t.s.scanned = map[store.Bucket]bool{}

@@ -292,7 +292,7 @@ func TestDescribeByIDReadsNoVolumeScan(t *testing.T) {
 		{"all", nil, 2},
 	}
 	for _, c := range cases {
-		scans := &scanRecorder{Store: f.s.Store}
+		scans := &readSpy{Store: f.s.Store}
 		f.s.Store = scans
 		resp := f.must("alice", "DescribeInstances", c.kv...).(*describeInstancesResponse)
 		f.s.Store = scans.Store
@@ -821,7 +821,7 @@ func TestRecoverVolumes(t *testing.T) {
 			if c.refuse {
 				f.s.Backend = backend.Discover(refusingVolumes{f.sim})
 			}
-			scans := &scanRecorder{Store: f.s.Store}
+			scans := &readSpy{Store: f.s.Store}
 			f.s.Store = scans
 			if err := f.s.RecoverVolumes(t.Context(), AllOrphaned); err != nil {
 				t.Fatal(err)
