@@ -44,7 +44,17 @@ type Guardrails struct {
 	// Observe is told the kind (guard.MaxHours, ...) of each action carried
 	// out and each notice sent, e.g. to count them; nil: nobody.
 	Observe func(kind string)
+	// Audit records each stop or termination in the audit log, around
+	// doing it (audit.Log.Record's form); nil: not audited.
+	Audit AuditRecorder
 }
+
+// AuditRecorder writes a request entry, runs fn unless that failed, and
+// writes fn's result entry: audit.Log.Record.
+type AuditRecorder func(actor, source, action string, resources []string, fn func() (created []string, err error)) error
+
+// guardActor is the audit log's user for the guardrails' own changes.
+const guardActor = "guardrails"
 
 // errNotYet leaves an action planned, for the next sweep.
 var errNotYet = errors.New("it is still launching or booting and cannot be stopped yet")
@@ -299,11 +309,14 @@ func (g *Guardrails) carryOut(ctx context.Context, a *guard.Action) error {
 	// Termination protection holds against the guardrails too: a
 	// protected instance is stopped, which ends its cost just the same.
 	terminate := a.Op == guard.OpTerminate && !inst.DisableAPITermination
-	_, m, err := g.halt(ctx, inst, terminate)
+	var m backend.Machine
+	err = g.audited(a, terminate, func() (err error) {
+		if _, m, err = g.halt(ctx, inst, terminate); err != nil {
+			return err
+		}
+		return g.recordHalt(inst, m, func(tx store.Tx) error { return guard.Finish(tx, a, g.now(), string(m.State)) })
+	})
 	if err != nil {
-		return err
-	}
-	if err := g.recordHalt(inst, m, func(tx store.Tx) error { return guard.Finish(tx, a, g.now(), string(m.State)) }); err != nil {
 		return err
 	}
 	if terminate {
@@ -313,6 +326,33 @@ func (g *Guardrails) carryOut(ctx context.Context, a *guard.Action) error {
 	}
 	g.tell(a, terminate, string(m.State))
 	return nil
+}
+
+// audited runs do, a's stop or termination, between its audit entries
+// (action guardrail.stop or guardrail.terminate, naming the instance and
+// its owner; the source is the kind of guardrail, e.g. "guardrail
+// max_hours"). Unlike a student's call it is not refused when
+// the audit log cannot be written: the action is already recorded in the
+// store, and a forgotten instance must not keep running for a full disk.
+func (g *Guardrails) audited(a *guard.Action, terminate bool, do func() error) error {
+	if g.Audit == nil {
+		return do()
+	}
+	action := "guardrail.stop"
+	if terminate {
+		action = "guardrail.terminate"
+	}
+	ran := false
+	err := g.Audit(guardActor, "guardrail "+a.Kind, action, []string{a.InstanceID, a.Owner}, func() ([]string, error) {
+		ran = true
+		return nil, do()
+	})
+	if ran {
+		return err
+	}
+	g.Log.Error().Err(err).Str("instance", a.InstanceID).Str("action", action).
+		Msg("guardrail: acting without an audit entry")
+	return do()
 }
 
 // tell notifies a (carried out, terminating or not, or a notice) and

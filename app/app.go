@@ -162,7 +162,7 @@ func Open(cfg *conf.Config, log zerolog.Logger, clock func() time.Time, progress
 	}
 	a.Server.Observe(m)
 	a.Notifier = notify.FromConfig(cfg.Guardrails, log.With().Str("component", "guardrails").Logger())
-	a.Guardrails = &actions.Guardrails{Service: svc, Notify: a.Notifier.Notify, Observe: m.GuardrailAction}
+	a.Guardrails = &actions.Guardrails{Service: svc, Notify: a.Notifier.Notify, Observe: m.GuardrailAction, Audit: auditLog.Record}
 	if err := svc.SyncAddressPool(); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("elastic IPs: %w", err)
