@@ -33,7 +33,7 @@ func TestCompareQuick(t *testing.T) {
 	if err := json.Unmarshal(raw, &rows); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"describe-id, 10 stored", "wrk c=32", "describe own", "filter instance-state-name", "memory", "start-up after kill -9", "usage", "start of a lab", "RunInstances"} {
+	for _, want := range []string{"describe-id, 10 stored", "wrk c=32", "describe own", "filter instance-state-name", "wrk c=8", "memory", "start-up after kill -9", "usage", "start of a lab", "RunInstances"} {
 		found := false
 		for _, r := range rows {
 			if strings.Contains(r.Scenario, want) {

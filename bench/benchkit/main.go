@@ -1,9 +1,10 @@
 // Command benchkit holds the pieces of bench/compare.sh that ec2load
 // (../shared/tools) does not offer:
 //
-//	benchkit wrk-lua -endpoint URL -key K -secret S -id ID -o FILE
-//	    a wrk script replaying one SigV4-signed DescribeInstances of one
-//	    instance by id (InstanceId.1), as the SDKs send it
+//	benchkit wrk-lua -endpoint URL -key K -secret S [-id ID] [-filter N=V] -o FILE
+//	    a wrk script replaying one SigV4-signed DescribeInstances, as the
+//	    SDKs send it: of one instance by id (InstanceId.1), or of all the
+//	    key's instances, with an optional filter
 //	benchkit wrk-parse < wrk-output
 //	    wrk --latency's output as "rps= p50_ms= p99_ms= done= err=" (key=value)
 //	benchkit lab -endpoint URL -keys FILE [-launches 2 -within 5s -poll 1s -timeout 60s]
