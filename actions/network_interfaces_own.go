@@ -175,6 +175,10 @@ func (s *Service) deleteNetworkInterface(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
+	// An instance whose termination nobody described yet holds it no more.
+	if err := s.settle(r); err != nil {
+		return nil, err
+	}
 	// EC2 releases the interface's elastic IP with it: disassociate it
 	// first, through the one path of addresses.go.
 	if err := s.changeAssociations(r, s.interfaceDisassociation(owner, id)); err != nil {

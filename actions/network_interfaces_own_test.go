@@ -231,6 +231,25 @@ func TestTerminateDetachesInterfaces(t *testing.T) {
 	n.mustCall(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni)
 }
 
+// A termination nobody described frees the interface for deletion: the
+// delete brings the caller's instances up to date first.
+func TestDeleteInterfaceOfTerminatedInstance(t *testing.T) {
+	n := newNetEnv(t, nil)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	n.clock.Advance(settle)
+	eni := n.createENI(t, "alice", "SubnetId", n.sub["alice"]).NetworkInterfaceID
+	n.mustCall(t, "alice", "AttachNetworkInterface", "NetworkInterfaceId", eni, "InstanceId", x.InstanceID, "DeviceIndex", "1")
+	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
+	_, err := n.call(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni)
+	wantCode(t, err, ec2err.InvalidNetworkInterfaceInUse) // still shutting down
+	n.clock.Advance(settle)
+	if _, err := n.call(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni); err != nil {
+		t.Fatalf("DeleteNetworkInterface once its instance has terminated: got %v, want it deleted", err)
+	}
+	_, err = n.call(t, "alice", "DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni)
+	wantCode(t, err, ec2err.InvalidNetworkInterfaceIDNotFound)
+}
+
 func TestLaunchOnInterface(t *testing.T) {
 	cfg := conf.Default()
 	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
