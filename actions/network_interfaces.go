@@ -105,7 +105,7 @@ func ownInterface(ni *store.NetworkInterface, accountID string, addr *store.Addr
 	if a := ni.Attachment; a != nil {
 		x.Status = "in-use"
 		x.Attachment = &networkInterfaceAttachmentXML{
-			AttachTime: ec2Time(a.AttachTime), AttachmentID: a.ID, DeviceIndex: a.DeviceIndex,
+			AttachTime: ec2Time(a.AttachTime), AttachmentID: a.ID, DeleteOnTermination: a.DeleteOnTermination, DeviceIndex: a.DeviceIndex,
 			InstanceID: a.InstanceID, InstanceOwnerID: accountID, Status: "attached",
 		}
 	}
@@ -334,21 +334,18 @@ func (s *Service) instanceOfInterface(r *Request, eni string) (string, error) {
 	if err := checkIDs([]string{eni}, "eni", ec2err.InvalidNetworkInterfaceIDMalformed); err != nil {
 		return "", err
 	}
-	var id string
-	err := s.Store.View(func(tx store.Tx) error {
-		id = ""
-		insts, err := store.ListInstances(tx, r.User.Name)
-		for _, inst := range insts {
-			if hasInterface(inst) && interfaceOf(inst).id == eni {
-				id = inst.ID
-			}
-		}
+	var inst *store.Instance
+	err := s.Store.View(func(tx store.Tx) (err error) {
+		inst, err = derivedPrimary(tx, r.User.Name, eni)
 		return err
 	})
-	if err == nil && id == "" {
-		err = interfaceNotFound([]string{eni})
+	if err != nil {
+		return "", err
 	}
-	return id, err
+	if inst == nil {
+		return "", interfaceNotFound([]string{eni})
+	}
+	return inst.ID, nil
 }
 
 // addressTarget is what AssociateAddress names: an instance by
