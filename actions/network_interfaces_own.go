@@ -401,7 +401,11 @@ func setPrimaryGroups(tx store.Tx, inst *store.Instance, refs []store.GroupRef) 
 // has an elastic IP is only detached: its address is disassociated
 // through the provider (releaseInterfaceAddresses, when TerminateInstances
 // asked), never in a transaction, so the student keeps it and deletes it.
+// The tags of inst's own primary interface go with it.
 func (s *Service) detachInterfaces(tx store.Tx, inst *store.Instance) error {
+	if err := store.DeleteAllTags(tx, inst.Owner, interfaceOf(inst).id); err != nil {
+		return err
+	}
 	on, err := store.ListInterfacesOn(tx, inst.Owner, []string{inst.ID})
 	if err != nil {
 		return err

@@ -350,6 +350,47 @@ func TestInterfaceDeleteOnTermination(t *testing.T) {
 	}
 }
 
+// An instance's own primary interface is taggable like any interface of
+// the student's, and its tags go with it when the instance terminates.
+func TestDerivedPrimaryInterfaceTags(t *testing.T) {
+	n := newNetEnv(t, nil)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	eni := x.NetworkInterfaces.Items[0].NetworkInterfaceID
+	tag := func(user, action string, kv ...string) error {
+		_, err := n.call(t, user, action, append([]string{"ResourceId.1", eni}, kv...)...)
+		return err
+	}
+	tagsOf := func() []tagDescriptionXML {
+		return n.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-id", "Filter.1.Value.1", eni).(*describeTagsResponse).Tags
+	}
+	if err := tag("alice", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "web", "Tag.2.Key", "tier", "Tag.2.Value", "front"); err != nil {
+		t.Fatalf("CreateTags on the instance's primary interface %s: %v", eni, err)
+	}
+	wantCode(t, tag("bob", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "mine"), ec2err.InvalidNetworkInterfaceIDNotFound)
+	wantCode(t, tag("bob", "DeleteTags", "Tag.1.Key", "Name"), ec2err.InvalidNetworkInterfaceIDNotFound)
+	got := n.interfaces(t, "alice", "Filter.1.Name", "tag:Name", "Filter.1.Value.1", "web")
+	if len(got) != 1 || got[0].NetworkInterfaceID != eni || len(got[0].Tags) != 2 {
+		t.Fatalf("DescribeNetworkInterfaces tag:Name=web: got %+v, want %s with its two tags", got, eni)
+	}
+	if d := tagsOf(); len(d) != 2 || d[0].ResourceType != "network-interface" {
+		t.Errorf("DescribeTags of %s: got %+v, want its two tags as a network-interface's", eni, d)
+	}
+	if err := tag("alice", "DeleteTags", "Tag.1.Key", "tier"); err != nil {
+		t.Fatalf("DeleteTags: %v", err)
+	}
+	if got := n.interfaces(t, "alice", "Filter.1.Name", "tag-key", "Filter.1.Value.1", "tier"); len(got) != 0 {
+		t.Errorf("tag-key=tier after DeleteTags: got %d interfaces, want none", len(got))
+	}
+	n.clock.Advance(settle)
+	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice") // records the termination
+	if d := tagsOf(); len(d) != 0 {
+		t.Errorf("DescribeTags of the terminated instance's interface: got %+v, want none", d)
+	}
+	wantCode(t, tag("alice", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "web"), ec2err.InvalidNetworkInterfaceIDNotFound)
+}
+
 func TestLaunchOnInterface(t *testing.T) {
 	cfg := conf.Default()
 	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
