@@ -391,6 +391,26 @@ func TestDerivedPrimaryInterfaceTags(t *testing.T) {
 	wantCode(t, tag("alice", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "web"), ec2err.InvalidNetworkInterfaceIDNotFound)
 }
 
+// RunInstances tags the primary interface it makes (TagSpecification
+// network-interface); an instance launched on an existing interface makes
+// none, and EC2 fails such a launch.
+func TestLaunchTagsPrimaryInterface(t *testing.T) {
+	n := newNetEnv(t, nil)
+	spec := []string{"TagSpecification.1.ResourceType", "network-interface", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web"}
+	x := n.run(t, "alice", append([]string{"SubnetId", n.sub["alice"]}, spec...)...)
+	eni := x.NetworkInterfaces.Items[0].NetworkInterfaceID
+	if got := n.interfaces(t, "alice", "Filter.1.Name", "tag:Name", "Filter.1.Value.1", "web"); len(got) != 1 || got[0].NetworkInterfaceID != eni {
+		t.Errorf("tag:Name=web after a launch tagging its interface: got %+v, want %s", got, eni)
+	}
+	if tags := n.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-id", "Filter.1.Value.1", x.InstanceID).(*describeTagsResponse).Tags; len(tags) != 0 {
+		t.Errorf("the instance's tags: got %+v, want none (the tags were the interface's)", tags)
+	}
+	own := n.createENI(t, "alice", "SubnetId", n.sub["alice"]).NetworkInterfaceID
+	_, err := n.call(t, "alice", "RunInstances", withDefaults(append([]string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.NetworkInterfaceId", own}, spec...),
+		"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")...)
+	wantCode(t, err, ec2err.InvalidParameterCombination)
+}
+
 func TestLaunchOnInterface(t *testing.T) {
 	cfg := conf.Default()
 	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
