@@ -293,6 +293,8 @@ func TestInterfaceDeleteOnTermination(t *testing.T) {
 		{"with a description", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true", "Description.Value", "x"}, ec2err.InvalidParameterCombination},
 		{"the instance's own interface kept", primary.NetworkInterfaceID, []string{"Attachment.AttachmentId", primary.Attachment.AttachmentID, "Attachment.DeleteOnTermination", "false"}, ec2err.UnsupportedOperation},
 		{"another student's", plain.NetworkInterfaceID, nil, ec2err.InvalidNetworkInterfaceIDNotFound},
+		{"the instance's own interface's description", primary.NetworkInterfaceID, []string{"Description.Value", "x"}, ec2err.UnsupportedOperation},
+		{"the instance's own interface, another attachment", primary.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true"}, ec2err.InvalidAttachmentIDNotFound},
 	}
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
