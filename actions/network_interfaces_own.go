@@ -400,7 +400,8 @@ func setPrimaryGroups(tx store.Tx, inst *store.Instance, refs []store.GroupRef) 
 // deletes those whose attachment is DeleteOnTermination. One that still
 // has an elastic IP is only detached: its address is disassociated
 // through the provider (releaseInterfaceAddresses, when TerminateInstances
-// asked), never in a transaction, so the student keeps it and deletes it.
+// asked), never in a transaction, so the interface stays, detached, for
+// the student to delete.
 // The tags of inst's own primary interface go with it.
 func (s *Service) detachInterfaces(tx store.Tx, inst *store.Instance) error {
 	if err := store.DeleteAllTags(tx, inst.Owner, interfaceOf(inst).id); err != nil {
