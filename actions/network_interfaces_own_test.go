@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -411,6 +412,42 @@ func TestLaunchTagsPrimaryInterface(t *testing.T) {
 	_, err := n.call(t, "alice", "RunInstances", withDefaults(append([]string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.NetworkInterfaceId", own}, spec...),
 		"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")...)
 	wantCode(t, err, ec2err.InvalidParameterCombination)
+}
+
+// An interface marked DeleteOnTermination whose instance terminates
+// without TerminateInstances (the machine shut itself down) still holds
+// its elastic IP: it is detached and kept, never deleted with its address
+// still associated.
+func TestDeleteOnTerminationKeepsInterfaceWithElasticIP(t *testing.T) {
+	cfg := conf.Default()
+	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
+	n := newNetEnv(t, cfg)
+	n.svc.Addresses = &fakeAddressProvider{}
+	reconcile(t, n.svc)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	n.clock.Advance(settle)
+	eni := n.createENI(t, "alice", "SubnetId", n.sub["alice"]).NetworkInterfaceID
+	att := n.mustCall(t, "alice", "AttachNetworkInterface", "NetworkInterfaceId", eni, "InstanceId", x.InstanceID, "DeviceIndex", "1").(*attachNetworkInterfaceResponse).AttachmentID
+	n.mustCall(t, "alice", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true")
+	alloc := n.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID
+	n.mustCall(t, "alice", "AssociateAddress", "AllocationId", alloc, "NetworkInterfaceId", eni)
+	var backendID string
+	if err := n.svc.Store.View(func(tx store.Tx) error {
+		inst, err := store.GetInstance(tx, "alice", x.InstanceID)
+		backendID = inst.BackendID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.svc.Backend.Terminate(context.Background(), backendID); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice") // records the termination
+	got := n.oneInterface(t, "alice", eni)
+	if got.Status != "available" || got.Association == nil || got.Association.PublicIP != "198.51.100.10" {
+		t.Errorf("interface with an elastic IP after its instance terminated: got %+v, want it detached, still with 198.51.100.10", got)
+	}
 }
 
 func TestLaunchOnInterface(t *testing.T) {
