@@ -39,6 +39,7 @@ type launchRequest struct {
 	disableTermination bool
 	token              string
 	tags, volumeTags   []store.Tag
+	interfaceTags      []store.Tag // of the primary interface the launch makes
 	mappings           []blockDeviceRequest
 	options            store.InstanceOptions
 	from               *store.Image // the student's image launched, nil for the catalog's
@@ -46,7 +47,7 @@ type launchRequest struct {
 }
 
 // runTagTypes are the resource types RunInstances tags.
-var runTagTypes = []string{"instance", "volume"}
+var runTagTypes = []string{"instance", "volume", networkInterfaceResource}
 
 func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, error) {
 	lr := &launchRequest{keyName: p.String("KeyName"), groupNames: p.List("SecurityGroup"), groupIDs: p.List("SecurityGroupId"), token: p.String("ClientToken")}
@@ -86,7 +87,7 @@ func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, e
 	if err != nil {
 		return nil, err
 	}
-	lr.tags, lr.volumeTags = tags["instance"], tags["volume"]
+	lr.tags, lr.volumeTags, lr.interfaceTags = tags["instance"], tags["volume"], tags[networkInterfaceResource]
 	if err := mappingsSayWhat(p); err != nil {
 		return nil, err
 	}
@@ -95,6 +96,9 @@ func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, e
 	}
 	if lr.net, err = parseLaunchNetwork(p, lr); err != nil {
 		return nil, err
+	}
+	if lr.net.interfaceID != "" && len(lr.interfaceTags) > 0 { // EC2 fails a launch that makes no resource of a tagged type
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "TagSpecification network-interface tags the interface a launch makes; this one is launched on %s: tag it with CreateTags.", lr.net.interfaceID)
 	}
 	if lr.options, err = s.launchOptions(p, lr.itype); err != nil {
 		return nil, err
@@ -450,9 +454,13 @@ func tagMap(tags []store.Tag) map[string]string {
 	return m
 }
 
-// tagNewInstance applies the launch's tags to the instance and its volumes.
+// tagNewInstance applies the launch's tags to the instance, its volumes
+// and its primary interface.
 func (s *Service) tagNewInstance(tx store.Tx, inst *store.Instance, lr *launchRequest) error {
 	if err := putTags(tx, inst.Owner, inst.ID, lr.tags); err != nil {
+		return err
+	}
+	if err := putTags(tx, inst.Owner, interfaceOf(inst).id, lr.interfaceTags); err != nil {
 		return err
 	}
 	for _, bd := range inst.BlockDevices {

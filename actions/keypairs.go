@@ -2,6 +2,7 @@ package actions
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/md5"
@@ -17,6 +18,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/quota"
@@ -138,7 +140,7 @@ func (s *Service) createKeyPair(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.storeKeyPair(r, name, keyType, key.public, key.fingerprint, tags)
+	rec, err := s.storeKeyPair(r, name, keyType, key.public, key.fingerprint, "", tags)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func (s *Service) importKeyPair(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := decodePublicKeyMaterial(raw)
+	pub, imported, err := decodePublicKeyMaterial(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +177,7 @@ func (s *Service) importKeyPair(r *Request) (any, error) {
 	if pub.Type() == ssh.KeyAlgoED25519 {
 		keyType = "ed25519"
 	}
-	rec, err := s.storeKeyPair(r, name, keyType, pub, importedFingerprint(pub), tags)
+	rec, err := s.storeKeyPair(r, name, keyType, pub, importedFingerprint(pub), imported, tags)
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +185,11 @@ func (s *Service) importKeyPair(r *Request) (any, error) {
 }
 
 // storeKeyPair records a new key pair unless the student already has one
-// of that name.
-func (s *Service) storeKeyPair(r *Request, name, keyType string, pub ssh.PublicKey, fingerprint string, tags []store.Tag) (*store.KeyPair, error) {
+// of that name; imported is the RFC 4716 file to show back, if it was one.
+func (s *Service) storeKeyPair(r *Request, name, keyType string, pub ssh.PublicKey, fingerprint, imported string, tags []store.Tag) (*store.KeyPair, error) {
 	rec := &store.KeyPair{
 		ID: store.NewID("key"), Owner: r.User.Name, Name: name, Type: keyType,
-		PublicKey: authorizedKey(pub, name), Fingerprint: fingerprint, Created: s.now(),
+		PublicKey: authorizedKey(pub, name), Fingerprint: fingerprint, Created: s.now(), Imported: imported,
 	}
 	if s.Backend.KeyPairs != nil {
 		rec.Pending, rec.Replica = store.KeyImporting, s.Replica
@@ -259,7 +261,7 @@ func (s *Service) describeKeyPairs(r *Request) (any, error) {
 				KeyName: k.Name, KeyFingerprint: k.Fingerprint,
 			}
 			if includePublic {
-				item.PublicKey = k.PublicKey
+				item.PublicKey = cmp.Or(k.Imported, k.PublicKey)
 			}
 			resp.KeyPairs = append(resp.KeyPairs, item)
 		}
@@ -481,23 +483,35 @@ func rsaPPKPrivate(k *rsa.PrivateKey) []byte {
 // OpenSSH public key line, an RFC 4716 (SSH2) public key file, a PEM
 // public key (PKIX or PKCS#1 RSA), or base64 DER. The SDKs and CLIs send
 // the file base64-encoded; a raw OpenSSH line sent by a hand-made request
-// is accepted too.
-func decodePublicKeyMaterial(raw string) (ssh.PublicKey, error) {
-	pub, err := parsePublicKeyText([]byte(raw))
+// is accepted too. imported is the text of an RFC 4716 file, kept to be
+// shown back as EC2 shows it; "" for the other formats.
+func decodePublicKeyMaterial(raw string) (pub ssh.PublicKey, imported string, err error) {
+	text := raw
+	pub, err = parsePublicKeyText([]byte(raw))
 	if err != nil {
 		if decoded, derr := decodeBase64Loose(raw); derr == nil {
+			text = string(decoded)
 			pub, err = parsePublicKeyText(decoded)
 		}
 	}
 	if err != nil {
-		return nil, ec2err.New(ec2err.InvalidKeyFormat,
+		return nil, "", ec2err.New(ec2err.InvalidKeyFormat,
 			"Key is not in valid OpenSSH public key format (%v). Import an RSA (1024-4096 bits) or ED25519 public key: an OpenSSH line such as 'ssh-ed25519 AAAA... comment', an RFC 4716 file, or PEM/DER.", err)
 	}
 	if err := checkImportable(pub); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return pub, nil
+	if isRFC4716(text) && utf8.ValidString(text) {
+		imported = text
+	}
+	return pub, imported, nil
 }
+
+func isRFC4716(text string) bool {
+	return strings.HasPrefix(strings.TrimSpace(text), rfc4716Begin)
+}
+
+const rfc4716Begin = "---- BEGIN SSH2 PUBLIC KEY ----"
 
 func decodeBase64Loose(s string) ([]byte, error) {
 	s = strings.Join(strings.Fields(s), "")
@@ -511,7 +525,7 @@ func decodeBase64Loose(s string) ([]byte, error) {
 func parsePublicKeyText(b []byte) (ssh.PublicKey, error) {
 	text := strings.TrimSpace(string(b))
 	switch {
-	case strings.HasPrefix(text, "---- BEGIN SSH2 PUBLIC KEY ----"):
+	case isRFC4716(text):
 		return parseRFC4716(text)
 	case strings.HasPrefix(text, "-----BEGIN "):
 		return parsePEMPublicKey([]byte(text))

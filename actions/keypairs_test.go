@@ -180,7 +180,7 @@ func TestImportAcceptsAWSFormats(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			pub, err := decodePublicKeyMaterial(c.material)
+			pub, _, err := decodePublicKeyMaterial(c.material)
 			if err != nil {
 				t.Fatalf("got error %v, want the key", err)
 			}
@@ -213,7 +213,7 @@ func TestImportRejectsBadMaterial(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := decodePublicKeyMaterial(c.material)
+			_, _, err := decodePublicKeyMaterial(c.material)
 			wantCode(t, err, ec2err.InvalidKeyFormat)
 			if err != nil && !strings.Contains(err.Error(), c.inMessage) {
 				t.Errorf("got message %q, want it to mention %q", err, c.inMessage)
@@ -449,5 +449,70 @@ func TestKeyPairInputErrors(t *testing.T) {
 	}
 	if got := e.mustCall(t, "carol", "DescribeKeyPairs", "Filter.1.Name", "tag:course", "Filter.1.Value.1", "cs61c").(*describeKeyPairsResponse); len(got.KeyPairs) != 1 {
 		t.Errorf("got %d keys tagged course=cs61c, want 1", len(got.KeyPairs))
+	}
+}
+
+// An RFC 4716 file is shown back by DescribeKeyPairs exactly as imported
+// (headers, wrapping, final newline), while launches get the OpenSSH line
+// and the fingerprint is that of the same key sent as an OpenSSH line.
+func TestImportedRFC4716ShownAsSent(t *testing.T) {
+	e := newTestEnv(t, nil)
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+	blob := base64.StdEncoding.EncodeToString(pub.Marshal())
+	var wrapped strings.Builder
+	for i := 0; i < len(blob); i += 70 {
+		wrapped.WriteString(blob[i:min(i+70, len(blob))] + "\n")
+	}
+	rfc := func(headers string) string {
+		return "---- BEGIN SSH2 PUBLIC KEY ----\n" + headers + wrapped.String() + "---- END SSH2 PUBLIC KEY ----\n"
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	openssh := e.mustCall(t, "alice", "ImportKeyPair", "KeyName", "line", "PublicKeyMaterial", b64(line)).(*importKeyPairResponse)
+	cases := []struct{ name, material string }{
+		{"no headers", rfc("")},
+		{"comment", rfc("Comment: student@laptop\n")},
+		{"quoted comment and another header", rfc("Comment: \"2048-bit RSA, converted by me\"\nx-command: /bin/true\n")},
+		{"continued comment", rfc("Comment: a comment that goes on \\\nto a second line\n")},
+		{"subject, no final newline", strings.TrimSuffix(rfc("Subject: student\n"), "\n")},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := "rfc" + strconv.Itoa(i)
+			imported := e.mustCall(t, "alice", "ImportKeyPair", "KeyName", name, "PublicKeyMaterial", b64(c.material)).(*importKeyPairResponse)
+			if imported.KeyFingerprint != openssh.KeyFingerprint {
+				t.Errorf("got fingerprint %s, want %s (the key's as an OpenSSH line)", imported.KeyFingerprint, openssh.KeyFingerprint)
+			}
+			resp := e.mustCall(t, "alice", "DescribeKeyPairs", "KeyName.1", name, "IncludePublicKey", "true").(*describeKeyPairsResponse)
+			if got := resp.KeyPairs[0].PublicKey; got != c.material {
+				t.Errorf("got publicKey %q, want the file as imported %q", got, c.material)
+			}
+			err := e.svc.Store.View(func(tx store.Tx) error {
+				got, err := e.svc.launchKey(tx, "alice", name)
+				if want := line + " " + name; got != want {
+					t.Errorf("got launch key %q, %v; want the authorized_keys line %q", got, err, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// A record written before the file was kept shows what it has.
+	old := &store.KeyPair{ID: store.NewID("key"), Owner: "alice", Name: "old", Type: "rsa", PublicKey: line + " old", Fingerprint: openssh.KeyFingerprint}
+	if err := e.svc.Store.Update(func(tx store.Tx) error { return store.PutKeyPair(tx, old) }); err != nil {
+		t.Fatal(err)
+	}
+	resp := e.mustCall(t, "alice", "DescribeKeyPairs", "KeyName.1", "old", "IncludePublicKey", "true").(*describeKeyPairsResponse)
+	if got := resp.KeyPairs[0].PublicKey; got != old.PublicKey {
+		t.Errorf("got an older record's publicKey %q, want the stored line %q", got, old.PublicKey)
 	}
 }

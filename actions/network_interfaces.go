@@ -105,7 +105,7 @@ func ownInterface(ni *store.NetworkInterface, accountID string, addr *store.Addr
 	if a := ni.Attachment; a != nil {
 		x.Status = "in-use"
 		x.Attachment = &networkInterfaceAttachmentXML{
-			AttachTime: ec2Time(a.AttachTime), AttachmentID: a.ID, DeviceIndex: a.DeviceIndex,
+			AttachTime: ec2Time(a.AttachTime), AttachmentID: a.ID, DeleteOnTermination: a.DeleteOnTermination, DeviceIndex: a.DeviceIndex,
 			InstanceID: a.InstanceID, InstanceOwnerID: accountID, Status: "attached",
 		}
 	}
@@ -130,7 +130,7 @@ func instanceItem(n networkInterfaceXML) instanceENIXML {
 }
 
 // interfaceAttrs answers DescribeNetworkInterfaces filters for one
-// interface, of either kind (a derived primary has no tags).
+// interface, of either kind.
 func interfaceAttrs(ni *networkInterfaceXML) Attrs {
 	att := ni.Attachment
 	if att == nil {
@@ -289,7 +289,7 @@ func (s *Service) allInterfaces(r *Request) ([]networkInterfaceXML, error) {
 	}
 	var addrs []*store.Address
 	var own []*store.NetworkInterface
-	ownTags := map[string][]store.Tag{}
+	var tags map[string][]store.Tag // of both kinds of interface
 	if err := s.Store.View(func(tx store.Tx) error {
 		if addrs, err = store.ListAddresses(tx, r.User.Name); err != nil {
 			return err
@@ -297,12 +297,13 @@ func (s *Service) allInterfaces(r *Request) ([]networkInterfaceXML, error) {
 		if own, err = store.ListNetworkInterfaces(tx, r.User.Name); err != nil {
 			return err
 		}
-		for _, ni := range own {
-			if ownTags[ni.ID], err = store.Tags(tx, r.User.Name, ni.ID); err != nil {
-				return err
+		tags = map[string][]store.Tag{}
+		return store.ScanTags(tx, r.User.Name, func(id string, t store.Tag) error {
+			if strings.HasPrefix(id, "eni-") {
+				tags[id] = append(tags[id], t)
 			}
-		}
-		return nil
+			return nil
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -319,11 +320,13 @@ func (s *Service) allInterfaces(r *Request) ([]networkInterfaceXML, error) {
 	var all []networkInterfaceXML
 	for _, inst := range insts {
 		if hasInterface(inst) && storedPrimary(inst) == nil {
-			all = append(all, networkInterface(inst, r.User.AccountID, byInstance[inst.ID]))
+			ni := networkInterface(inst, r.User.AccountID, byInstance[inst.ID])
+			ni.Tags = tagsXML(tags[ni.NetworkInterfaceID])
+			all = append(all, ni)
 		}
 	}
 	for _, ni := range own {
-		all = append(all, ownInterface(ni, r.User.AccountID, byInterface[ni.ID], ownTags[ni.ID]))
+		all = append(all, ownInterface(ni, r.User.AccountID, byInterface[ni.ID], tags[ni.ID]))
 	}
 	return all, nil
 }
@@ -334,21 +337,18 @@ func (s *Service) instanceOfInterface(r *Request, eni string) (string, error) {
 	if err := checkIDs([]string{eni}, "eni", ec2err.InvalidNetworkInterfaceIDMalformed); err != nil {
 		return "", err
 	}
-	var id string
-	err := s.Store.View(func(tx store.Tx) error {
-		id = ""
-		insts, err := store.ListInstances(tx, r.User.Name)
-		for _, inst := range insts {
-			if hasInterface(inst) && interfaceOf(inst).id == eni {
-				id = inst.ID
-			}
-		}
+	var inst *store.Instance
+	err := s.Store.View(func(tx store.Tx) (err error) {
+		inst, err = derivedPrimary(tx, r.User.Name, eni)
 		return err
 	})
-	if err == nil && id == "" {
-		err = interfaceNotFound([]string{eni})
+	if err != nil {
+		return "", err
 	}
-	return id, err
+	if inst == nil {
+		return "", interfaceNotFound([]string{eni})
+	}
+	return inst.ID, nil
 }
 
 // addressTarget is what AssociateAddress names: an instance by

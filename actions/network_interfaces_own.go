@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 // through the backend's InterfaceAddresses ability (the sim's allocation,
 // shared with the machines), from creation to deletion; attaching one is
 // a record only. When its instance terminates, transition detaches it
-// (detachInterfaces); it is never deleted with the instance.
+// (detachInterfaces), or deletes it when its attachment says so
+// (DeleteOnTermination, set by ModifyNetworkInterfaceAttribute).
 
 // networkInterfaceResource is the TagSpecification resource type.
 const networkInterfaceResource = "network-interface"
@@ -175,6 +177,10 @@ func (s *Service) deleteNetworkInterface(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
+	// An instance whose termination nobody described yet holds it no more.
+	if err := s.settle(r); err != nil {
+		return nil, err
+	}
 	// EC2 releases the interface's elastic IP with it: disassociate it
 	// first, through the one path of addresses.go.
 	if err := s.changeAssociations(r, s.interfaceDisassociation(owner, id)); err != nil {
@@ -190,24 +196,29 @@ func (s *Service) deleteNetworkInterface(r *Request) (any, error) {
 		case ni.PublicIP != "": // associated again meanwhile
 			return ec2err.New(ec2err.InvalidNetworkInterfaceInUse, "Interface: [%s] has the elastic IP %s; disassociate it first (DisassociateAddress).", id, ni.PublicIP)
 		}
-		if s.Backend.Interfaces != nil {
-			sn, err := store.GetSubnet(tx, owner, ni.SubnetID)
-			if err != nil {
-				return err
-			}
-			if sn != nil {
-				if err := s.Backend.Interfaces.ReleaseAddress(tx, id, backendSubnet(sn), ni.PrivateIP); err != nil {
-					return err
-				}
-			}
-		}
-		return store.DeleteNetworkInterface(tx, owner, id)
+		return s.removeInterface(tx, ni)
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.Log.Info().Str("network_interface_id", id).Msg("network interface deleted")
 	return ok()
+}
+
+// removeInterface deletes ni and gives its address back to the backend.
+func (s *Service) removeInterface(tx store.Tx, ni *store.NetworkInterface) error {
+	if s.Backend.Interfaces != nil {
+		sn, err := store.GetSubnet(tx, ni.Owner, ni.SubnetID)
+		if err != nil {
+			return err
+		}
+		if sn != nil {
+			if err := s.Backend.Interfaces.ReleaseAddress(tx, ni.ID, backendSubnet(sn), ni.PrivateIP); err != nil {
+				return err
+			}
+		}
+	}
+	return store.DeleteNetworkInterface(tx, ni.Owner, ni.ID)
 }
 
 // interfaceDisassociation plans undoing the elastic IP association of the
@@ -385,19 +396,57 @@ func setPrimaryGroups(tx store.Tx, inst *store.Instance, refs []store.GroupRef) 
 }
 
 // detachInterfaces detaches the student's interfaces from inst, which has
-// just terminated (transition calls it in the same transaction).
-func detachInterfaces(tx store.Tx, inst *store.Instance) error {
+// just terminated (transition calls it in the same transaction), and
+// deletes those whose attachment is DeleteOnTermination. One that still
+// has an elastic IP is only detached: its address is disassociated
+// through the provider (releaseInterfaceAddresses, when TerminateInstances
+// asked), never in a transaction, so the interface stays, detached, for
+// the student to delete.
+// The tags of inst's own primary interface go with it.
+func (s *Service) detachInterfaces(tx store.Tx, inst *store.Instance) error {
+	if err := store.DeleteAllTags(tx, inst.Owner, interfaceOf(inst).id); err != nil {
+		return err
+	}
 	on, err := store.ListInterfacesOn(tx, inst.Owner, []string{inst.ID})
 	if err != nil {
 		return err
 	}
 	for _, ni := range on {
+		if ni.Attachment.DeleteOnTermination && ni.PublicIP == "" {
+			if err := s.removeInterface(tx, ni); err != nil {
+				return err
+			}
+			continue
+		}
 		ni.Attachment = nil
 		if err := store.PutNetworkInterface(tx, ni); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// releaseInterfaceAddresses disassociates the elastic IPs of the
+// interfaces to be deleted with the instances, which are terminating, so
+// that transition can delete them.
+func (s *Service) releaseInterfaceAddresses(r *Request, instanceIDs []string) error {
+	owner := r.User.Name
+	var going []string
+	err := s.Store.View(func(tx store.Tx) error {
+		on, err := store.ListInterfacesOn(tx, owner, instanceIDs)
+		going = nil
+		for _, ni := range on {
+			if ni.Attachment.DeleteOnTermination && ni.PublicIP != "" {
+				going = append(going, ni.ID)
+			}
+		}
+		return err
+	})
+	errs := []error{err}
+	for _, id := range going {
+		errs = append(errs, s.changeAssociations(r, s.interfaceDisassociation(owner, id)))
+	}
+	return errors.Join(errs...)
 }
 
 type networkInterfaceAttributeResponse struct {
@@ -467,12 +516,23 @@ func (s *Service) modifyNetworkInterfaceAttribute(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Has("Attachment.DeleteOnTermination") || p.Has("Attachment.AttachmentId") {
-		return nil, ec2err.New(ec2err.UnsupportedOperation, "Attachment.DeleteOnTermination is not supported here: an interface you created is detached, never deleted, when its instance terminates.")
-	}
 	groupIDs := p.List("SecurityGroupId")
 	var change func(tx store.Tx, ni *store.NetworkInterface) error
+	var attach *attachmentChange
 	given := 0
+	if p.Has("Attachment.DeleteOnTermination") || p.Has("Attachment.AttachmentId") {
+		given++
+		if attach, err = parseAttachmentChange(p); err != nil {
+			return nil, err
+		}
+		change = func(_ store.Tx, ni *store.NetworkInterface) error {
+			if ni.Attachment == nil || ni.Attachment.ID != attach.id {
+				return attachmentNotFound(attach.id)
+			}
+			ni.Attachment.DeleteOnTermination = attach.deleteOnTermination
+			return nil
+		}
+	}
 	if p.Has("Description.Value") {
 		given++
 		desc := p.String("Description.Value")
@@ -505,18 +565,21 @@ func (s *Service) modifyNetworkInterfaceAttribute(r *Request) (any, error) {
 	}
 	switch given {
 	case 0:
-		return nil, ec2err.New(ec2err.MissingParameter, "The request must contain one attribute to modify: Description, SecurityGroupId or SourceDestCheck.")
+		return nil, ec2err.New(ec2err.MissingParameter, "The request must contain one attribute to modify: Attachment, Description, SecurityGroupId or SourceDestCheck.")
 	case 1:
 	default:
-		return nil, ec2err.New(ec2err.InvalidParameterCombination, "Modify one attribute per request: Description, SecurityGroupId or SourceDestCheck.")
+		return nil, ec2err.New(ec2err.InvalidParameterCombination, "Modify one attribute per request: Attachment, Description, SecurityGroupId or SourceDestCheck.")
 	}
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
 	err = s.Store.Update(func(tx store.Tx) error {
-		ni, err := ownInterfaceByID(tx, r.User.Name, id)
+		ni, err := store.GetNetworkInterface(tx, r.User.Name, id)
 		if err != nil {
 			return err
+		}
+		if ni == nil {
+			return modifyDerivedPrimary(tx, r.User.Name, id, attach)
 		}
 		if err := change(tx, ni); err != nil {
 			return err
@@ -527,4 +590,71 @@ func (s *Service) modifyNetworkInterfaceAttribute(r *Request) (any, error) {
 		return nil, err
 	}
 	return ok()
+}
+
+// attachmentChange is ModifyNetworkInterfaceAttribute's Attachment.
+type attachmentChange struct {
+	id                  string
+	deleteOnTermination bool
+}
+
+// parseAttachmentChange reads Attachment.*: EC2 wants the attachment's
+// id with DeleteOnTermination.
+func parseAttachmentChange(p *query.Params) (*attachmentChange, error) {
+	id, err := p.Required("Attachment.AttachmentId")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.Required("Attachment.DeleteOnTermination"); err != nil {
+		return nil, err
+	}
+	del, err := p.Bool("Attachment.DeleteOnTermination", false)
+	return &attachmentChange{id: id, deleteOnTermination: del}, err
+}
+
+func attachmentNotFound(id string) error {
+	return ec2err.New(ec2err.InvalidAttachmentIDNotFound, "The attachment ID '%s' does not exist", id)
+}
+
+// modifyDerivedPrimary answers ModifyNetworkInterfaceAttribute on an
+// instance's own primary interface (eni), which has no record: it is
+// always deleted with its instance, as at launch (DeleteOnTermination
+// false is refused there too), and its other attributes are the
+// instance's.
+func modifyDerivedPrimary(tx store.Tx, owner, eni string, attach *attachmentChange) error {
+	inst, err := derivedPrimary(tx, owner, eni)
+	switch {
+	case err != nil:
+		return err
+	case inst == nil:
+		return interfaceNotFound([]string{eni})
+	case attach == nil:
+		return ec2err.New(ec2err.UnsupportedOperation, "The network interface %s is the primary interface of %s: change its groups and source/dest check on the instance (ModifyInstanceAttribute).", eni, inst.ID)
+	case attach.id != interfaceOf(inst).attachmentID:
+		return attachmentNotFound(attach.id)
+	case !attach.deleteOnTermination:
+		return ec2err.New(ec2err.UnsupportedOperation, "Attachment.DeleteOnTermination false is not supported here: the primary interface of %s is deleted with its instance.", inst.ID)
+	}
+	return nil
+}
+
+// derivedPrimary is the owner's instance whose own (derived) primary
+// interface is eni, or nil. An instance launched on an interface of the
+// student's has none.
+func derivedPrimary(tx store.Tx, owner, eni string) (*store.Instance, error) {
+	insts, err := store.ListInstances(tx, owner)
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range insts {
+		if !hasInterface(inst) || interfaceOf(inst).id != eni {
+			continue
+		}
+		on, err := store.ListInterfacesOn(tx, owner, []string{inst.ID})
+		if err != nil || slices.ContainsFunc(on, func(ni *store.NetworkInterface) bool { return ni.Attachment.DeviceIndex == 0 }) {
+			return nil, err
+		}
+		return inst, nil
+	}
+	return nil, nil
 }

@@ -1,8 +1,10 @@
 package actions
 
 import (
+	"context"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -166,7 +168,6 @@ func TestNetworkInterfaceErrors(t *testing.T) {
 		{"modify: two attributes", "alice", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Description.Value", "x", "SourceDestCheck.Value", "false"}, ec2err.InvalidParameterCombination},
 		{"modify: group of another VPC", "alice", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "SecurityGroupId.1", n.defaultApp}, ec2err.InvalidParameter},
 		{"modify: another student's", "bob", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Description.Value", "x"}, ec2err.InvalidNetworkInterfaceIDNotFound},
-		{"modify: delete on termination", "alice", "ModifyNetworkInterfaceAttribute", []string{"NetworkInterfaceId", held, "Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true"}, ec2err.UnsupportedOperation},
 		{"attribute: unknown", "alice", "DescribeNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Attribute", "attach"}, ec2err.InvalidParameterValue},
 		{"attribute: another student's", "bob", "DescribeNetworkInterfaceAttribute", []string{"NetworkInterfaceId", eni, "Attribute", "description"}, ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"tag: another student's", "bob", "CreateTags", []string{"ResourceId.1", eni, "Tag.1.Key", "k", "Tag.1.Value", "v"}, ec2err.InvalidNetworkInterfaceIDNotFound},
@@ -229,6 +230,224 @@ func TestTerminateDetachesInterfaces(t *testing.T) {
 		t.Errorf("interface of a terminated instance: got %+v, want it detached and available", got)
 	}
 	n.mustCall(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni)
+}
+
+// A termination nobody described frees the interface for deletion: the
+// delete brings the caller's instances up to date first.
+func TestDeleteInterfaceOfTerminatedInstance(t *testing.T) {
+	n := newNetEnv(t, nil)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	n.clock.Advance(settle)
+	eni := n.createENI(t, "alice", "SubnetId", n.sub["alice"]).NetworkInterfaceID
+	n.mustCall(t, "alice", "AttachNetworkInterface", "NetworkInterfaceId", eni, "InstanceId", x.InstanceID, "DeviceIndex", "1")
+	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
+	_, err := n.call(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni)
+	wantCode(t, err, ec2err.InvalidNetworkInterfaceInUse) // still shutting down
+	n.clock.Advance(settle)
+	if _, err := n.call(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", eni); err != nil {
+		t.Fatalf("DeleteNetworkInterface once its instance has terminated: got %v, want it deleted", err)
+	}
+	_, err = n.call(t, "alice", "DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni)
+	wantCode(t, err, ec2err.InvalidNetworkInterfaceIDNotFound)
+}
+
+// Attachment.DeleteOnTermination: recorded on the attachment, shown, and
+// honoured when the instance terminates (its elastic IP disassociated
+// first, and kept by the student). An instance's own primary interface
+// is always deleted with it.
+func TestInterfaceDeleteOnTermination(t *testing.T) {
+	cfg := conf.Default()
+	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
+	n := newNetEnv(t, cfg)
+	n.svc.Addresses = &fakeAddressProvider{}
+	reconcile(t, n.svc)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	n.clock.Advance(settle)
+	plain := n.createENI(t, "alice", "SubnetId", n.sub["alice"], "TagSpecification.1.ResourceType", "network-interface",
+		"TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "scratch")
+	withIP := n.createENI(t, "alice", "SubnetId", n.sub["alice"])
+	kept := n.createENI(t, "alice", "SubnetId", n.sub["alice"])
+	attach := func(eni string, index int) string {
+		return n.mustCall(t, "alice", "AttachNetworkInterface", "NetworkInterfaceId", eni, "InstanceId", x.InstanceID,
+			"DeviceIndex", strconv.Itoa(index)).(*attachNetworkInterfaceResponse).AttachmentID
+	}
+	att := attach(plain.NetworkInterfaceID, 1)
+	attIP := attach(withIP.NetworkInterfaceID, 2)
+	attach(kept.NetworkInterfaceID, 3)
+	alloc := n.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID
+	n.mustCall(t, "alice", "AssociateAddress", "AllocationId", alloc, "NetworkInterfaceId", withIP.NetworkInterfaceID)
+	primary := x.NetworkInterfaces.Items[0]
+
+	modify := func(eni string, kv ...string) error {
+		_, err := n.call(t, "alice", "ModifyNetworkInterfaceAttribute", append([]string{"NetworkInterfaceId", eni}, kv...)...)
+		return err
+	}
+	refused := []struct {
+		name string
+		eni  string
+		kv   []string
+		want string
+	}{
+		{"no attachment id", plain.NetworkInterfaceID, []string{"Attachment.DeleteOnTermination", "true"}, ec2err.MissingParameter},
+		{"another attachment's id", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", attIP, "Attachment.DeleteOnTermination", "true"}, ec2err.InvalidAttachmentIDNotFound},
+		{"not a boolean", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "maybe"}, ec2err.InvalidParameterValue},
+		{"with a description", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true", "Description.Value", "x"}, ec2err.InvalidParameterCombination},
+		{"the instance's own interface kept", primary.NetworkInterfaceID, []string{"Attachment.AttachmentId", primary.Attachment.AttachmentID, "Attachment.DeleteOnTermination", "false"}, ec2err.UnsupportedOperation},
+		{"another student's", plain.NetworkInterfaceID, nil, ec2err.InvalidNetworkInterfaceIDNotFound},
+		{"the instance's own interface's description", primary.NetworkInterfaceID, []string{"Description.Value", "x"}, ec2err.UnsupportedOperation},
+		{"the instance's own interface, another attachment", primary.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true"}, ec2err.InvalidAttachmentIDNotFound},
+	}
+	for _, c := range refused {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			if c.kv == nil {
+				_, err = n.call(t, "bob", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", c.eni, "Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true")
+			} else {
+				err = modify(c.eni, c.kv...)
+			}
+			wantCode(t, err, c.want)
+		})
+	}
+	if err := modify(primary.NetworkInterfaceID, "Attachment.AttachmentId", primary.Attachment.AttachmentID, "Attachment.DeleteOnTermination", "true"); err != nil {
+		t.Errorf("the instance's own interface deleted on termination, as it is: got %v, want success", err)
+	}
+	for _, c := range []struct{ eni, att string }{{plain.NetworkInterfaceID, att}, {withIP.NetworkInterfaceID, attIP}} {
+		if err := modify(c.eni, "Attachment.AttachmentId", c.att, "Attachment.DeleteOnTermination", "true"); err != nil {
+			t.Fatalf("DeleteOnTermination on %s: %v", c.eni, err)
+		}
+	}
+	if got := n.oneInterface(t, "alice", plain.NetworkInterfaceID); got.Attachment == nil || !got.Attachment.DeleteOnTermination {
+		t.Errorf("DescribeNetworkInterfaces: got attachment %+v, want deleteOnTermination true", got.Attachment)
+	}
+	attr := n.mustCall(t, "alice", "DescribeNetworkInterfaceAttribute", "NetworkInterfaceId", plain.NetworkInterfaceID, "Attribute", "attachment").(*networkInterfaceAttributeResponse)
+	if attr.Attachment == nil || !attr.Attachment.DeleteOnTermination {
+		t.Errorf("DescribeNetworkInterfaceAttribute attachment: got %+v, want deleteOnTermination true", attr.Attachment)
+	}
+	if items := n.instance(t, "alice", x.InstanceID).NetworkInterfaces.Items; len(items) != 4 || !items[1].Attachment.DeleteOnTermination || items[3].Attachment.DeleteOnTermination {
+		t.Errorf("the instance's interfaces: got %+v, want devices 1 and 2 deleted on termination, 3 not", items)
+	}
+	if got := n.interfaces(t, "alice", "Filter.1.Name", "attachment.delete-on-termination", "Filter.1.Value.1", "true"); len(got) != 3 {
+		t.Errorf("attachment.delete-on-termination=true: got %d interfaces, want 3 (the primary, devices 1 and 2)", len(got))
+	}
+
+	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice") // records the termination
+	for _, eni := range []string{plain.NetworkInterfaceID, withIP.NetworkInterfaceID} {
+		_, err := n.call(t, "alice", "DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni)
+		wantCode(t, err, ec2err.InvalidNetworkInterfaceIDNotFound)
+	}
+	if got := n.oneInterface(t, "alice", kept.NetworkInterfaceID); got.Status != "available" {
+		t.Errorf("the interface not deleted on termination: got %+v, want it detached", got)
+	}
+	if tags := n.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-id", "Filter.1.Value.1", plain.NetworkInterfaceID).(*describeTagsResponse).Tags; len(tags) != 0 {
+		t.Errorf("tags of the deleted interface: got %+v, want none", tags)
+	}
+	addrs := n.mustCall(t, "alice", "DescribeAddresses", "AllocationId.1", alloc).(*describeAddressesResponse).Addresses
+	if len(addrs) != 1 || addrs[0].AssociationID != "" || addrs[0].NetworkInterfaceID != "" {
+		t.Errorf("the elastic IP of the deleted interface: got %+v, want it still allocated, not associated", addrs)
+	}
+	// Their addresses are free again.
+	for _, ip := range []string{plain.PrivateIPAddress, withIP.PrivateIPAddress} {
+		n.createENI(t, "alice", "SubnetId", n.sub["alice"], "PrivateIpAddress", ip)
+	}
+}
+
+// An instance's own primary interface is taggable like any interface of
+// the student's, and its tags go with it when the instance terminates.
+func TestDerivedPrimaryInterfaceTags(t *testing.T) {
+	n := newNetEnv(t, nil)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	eni := x.NetworkInterfaces.Items[0].NetworkInterfaceID
+	tag := func(user, action string, kv ...string) error {
+		_, err := n.call(t, user, action, append([]string{"ResourceId.1", eni}, kv...)...)
+		return err
+	}
+	tagsOf := func() []tagDescriptionXML {
+		return n.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-id", "Filter.1.Value.1", eni).(*describeTagsResponse).Tags
+	}
+	if err := tag("alice", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "web", "Tag.2.Key", "tier", "Tag.2.Value", "front"); err != nil {
+		t.Fatalf("CreateTags on the instance's primary interface %s: %v", eni, err)
+	}
+	wantCode(t, tag("bob", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "mine"), ec2err.InvalidNetworkInterfaceIDNotFound)
+	wantCode(t, tag("bob", "DeleteTags", "Tag.1.Key", "Name"), ec2err.InvalidNetworkInterfaceIDNotFound)
+	got := n.interfaces(t, "alice", "Filter.1.Name", "tag:Name", "Filter.1.Value.1", "web")
+	if len(got) != 1 || got[0].NetworkInterfaceID != eni || len(got[0].Tags) != 2 {
+		t.Fatalf("DescribeNetworkInterfaces tag:Name=web: got %+v, want %s with its two tags", got, eni)
+	}
+	if d := tagsOf(); len(d) != 2 || d[0].ResourceType != "network-interface" {
+		t.Errorf("DescribeTags of %s: got %+v, want its two tags as a network-interface's", eni, d)
+	}
+	if err := tag("alice", "DeleteTags", "Tag.1.Key", "tier"); err != nil {
+		t.Fatalf("DeleteTags: %v", err)
+	}
+	if got := n.interfaces(t, "alice", "Filter.1.Name", "tag-key", "Filter.1.Value.1", "tier"); len(got) != 0 {
+		t.Errorf("tag-key=tier after DeleteTags: got %d interfaces, want none", len(got))
+	}
+	n.clock.Advance(settle)
+	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice") // records the termination
+	if d := tagsOf(); len(d) != 0 {
+		t.Errorf("DescribeTags of the terminated instance's interface: got %+v, want none", d)
+	}
+	wantCode(t, tag("alice", "CreateTags", "Tag.1.Key", "Name", "Tag.1.Value", "web"), ec2err.InvalidNetworkInterfaceIDNotFound)
+}
+
+// RunInstances tags the primary interface it makes (TagSpecification
+// network-interface); an instance launched on an existing interface makes
+// none, and EC2 fails such a launch.
+func TestLaunchTagsPrimaryInterface(t *testing.T) {
+	n := newNetEnv(t, nil)
+	spec := []string{"TagSpecification.1.ResourceType", "network-interface", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web"}
+	x := n.run(t, "alice", append([]string{"SubnetId", n.sub["alice"]}, spec...)...)
+	eni := x.NetworkInterfaces.Items[0].NetworkInterfaceID
+	if got := n.interfaces(t, "alice", "Filter.1.Name", "tag:Name", "Filter.1.Value.1", "web"); len(got) != 1 || got[0].NetworkInterfaceID != eni {
+		t.Errorf("tag:Name=web after a launch tagging its interface: got %+v, want %s", got, eni)
+	}
+	if tags := n.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-id", "Filter.1.Value.1", x.InstanceID).(*describeTagsResponse).Tags; len(tags) != 0 {
+		t.Errorf("the instance's tags: got %+v, want none (the tags were the interface's)", tags)
+	}
+	own := n.createENI(t, "alice", "SubnetId", n.sub["alice"]).NetworkInterfaceID
+	_, err := n.call(t, "alice", "RunInstances", withDefaults(append([]string{"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.NetworkInterfaceId", own}, spec...),
+		"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1")...)
+	wantCode(t, err, ec2err.InvalidParameterCombination)
+}
+
+// An interface marked DeleteOnTermination whose instance terminates
+// without TerminateInstances (the machine shut itself down) still holds
+// its elastic IP: it is detached and kept, never deleted with its address
+// still associated.
+func TestDeleteOnTerminationKeepsInterfaceWithElasticIP(t *testing.T) {
+	cfg := conf.Default()
+	cfg.ElasticIPs.Pool = []string{"198.51.100.10"}
+	n := newNetEnv(t, cfg)
+	n.svc.Addresses = &fakeAddressProvider{}
+	reconcile(t, n.svc)
+	x := n.run(t, "alice", "SubnetId", n.sub["alice"])
+	n.clock.Advance(settle)
+	eni := n.createENI(t, "alice", "SubnetId", n.sub["alice"]).NetworkInterfaceID
+	att := n.mustCall(t, "alice", "AttachNetworkInterface", "NetworkInterfaceId", eni, "InstanceId", x.InstanceID, "DeviceIndex", "1").(*attachNetworkInterfaceResponse).AttachmentID
+	n.mustCall(t, "alice", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true")
+	alloc := n.mustCall(t, "alice", "AllocateAddress").(*allocateAddressResponse).AllocationID
+	n.mustCall(t, "alice", "AssociateAddress", "AllocationId", alloc, "NetworkInterfaceId", eni)
+	var backendID string
+	if err := n.svc.Store.View(func(tx store.Tx) error {
+		inst, err := store.GetInstance(tx, "alice", x.InstanceID)
+		backendID = inst.BackendID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.svc.Backend.Terminate(context.Background(), backendID); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice") // records the termination
+	got := n.oneInterface(t, "alice", eni)
+	if got.Status != "available" || got.Association == nil || got.Association.PublicIP != "198.51.100.10" {
+		t.Errorf("interface with an elastic IP after its instance terminated: got %+v, want it detached, still with 198.51.100.10", got)
+	}
 }
 
 func TestLaunchOnInterface(t *testing.T) {

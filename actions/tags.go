@@ -60,6 +60,11 @@ func checkOwned(tx store.Tx, owner, id string) error {
 		return err
 	}
 	rt, _ := store.ResourceTypeOf(id)
+	if rt.Name == networkInterfaceResource { // an instance's own primary: no record of its own
+		if inst, err := derivedPrimary(tx, owner, id); inst != nil || err != nil {
+			return err
+		}
+	}
 	return ec2err.New(notFoundCodes[rt.Name], "The %s ID '%s' does not exist", rt.Name, id)
 }
 

@@ -14,7 +14,8 @@ import (
 // reconciliation — calls it inside its own Store.Update. With the new
 // state it writes, in the same transaction, the owner's counters and the
 // instance's usage intervals, so these are exact by construction (and a
-// terminated instance's network interfaces are detached). Writers
+// terminated instance's network interfaces are detached, or deleted when
+// so marked). Writers
 // of other fields (attributes, addresses) use store.PutInstance and never
 // change the state (TestCountersAndLedgerFollowInstances checks all).
 
@@ -65,7 +66,7 @@ func (s *Service) transition(tx store.Tx, inst *store.Instance, mv move) (bool, 
 		return false, err
 	}
 	if inst.State == string(backend.Terminated) {
-		if err := detachInterfaces(tx, inst); err != nil {
+		if err := s.detachInterfaces(tx, inst); err != nil {
 			return false, err
 		}
 	}

@@ -114,6 +114,7 @@ out["missing"] = code(lambda: ec2.describe_key_pairs(KeyNames=["nope"]))
 keys = ec2.describe_key_pairs(Filters=[{"Name": "key-type", "Values": ["ed25519"]}])["KeyPairs"]
 out["ed25519 keys"] = sorted(k["KeyName"] for k in keys)
 out["delete missing"] = code(lambda: ec2.delete_key_pair(KeyName="nope"))
+out["ed.rfc4716 shown"] = ec2.describe_key_pairs(KeyNames=["ed.rfc4716"], IncludePublicKey=True)["KeyPairs"][0]["PublicKey"]
 print(json.dumps(out))
 `
 
@@ -139,6 +140,7 @@ func TestImportSSHKeygenKeysWithBoto3(t *testing.T) {
 		"rsa.pub": rsaWant, "ed.pub": edWant, "ed.rfc4716": edWant,
 		"duplicate": "InvalidKeyPair.Duplicate", "bad": "InvalidKey.Format", "missing": "InvalidKeyPair.NotFound",
 		"ed25519 keys": []any{"ed.pub", "ed.rfc4716"}, "delete missing": "ok",
+		"ed.rfc4716 shown": rfc4716, // as imported, as EC2 shows it
 	}
 	for k, w := range want {
 		if jsonOf(got[k]) != jsonOf(w) {

@@ -124,3 +124,52 @@ func TestNetworkInterfacesWithBoto3(t *testing.T) {
 			down.Primary, down.Status, down.Gone, down.AddrENI, want)
 	}
 }
+
+// An interface marked DeleteOnTermination goes with its instance, and an
+// instance's own primary interface takes tags (boto3).
+const boto3InterfaceDeleteOnTermination = boto3WithCode + `
+inst = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1)["Instances"][0]
+iid = inst["InstanceId"]
+ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+primary = inst["NetworkInterfaces"][0]
+ec2.create_tags(Resources=[primary["NetworkInterfaceId"]], Tags=[{"Key": "Name", "Value": "web"}])
+named = ec2.describe_network_interfaces(Filters=[{"Name": "tag:Name", "Values": ["web"]}])["NetworkInterfaces"]
+eni = ec2.create_network_interface(SubnetId=inst["SubnetId"])["NetworkInterface"]["NetworkInterfaceId"]
+att = ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=iid, DeviceIndex=1)["AttachmentId"]
+ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Attachment={"AttachmentId": att, "DeleteOnTermination": True})
+shown = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Attachment"]["DeleteOnTermination"]
+keep = code(ec2.modify_network_interface_attribute, NetworkInterfaceId=primary["NetworkInterfaceId"],
+    Attachment={"AttachmentId": primary["Attachment"]["AttachmentId"], "DeleteOnTermination": False})
+ec2.terminate_instances(InstanceIds=[iid])
+ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+json.dump({
+    "named": [n["NetworkInterfaceId"] for n in named], "primary": primary["NetworkInterfaceId"],
+    "shown": shown, "keep_primary": keep,
+    "gone": code(ec2.describe_network_interfaces, NetworkInterfaceIds=[eni]),
+    "tags_left": len(ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["network-interface"]}])["Tags"]),
+}, sys.stdout)
+`
+
+func TestInterfaceDeleteOnTerminationWithBoto3(t *testing.T) {
+	t.Parallel()
+	e, alice := start(t)
+	out, err := e.Boto3(t, alice, boto3InterfaceDeleteOnTermination)
+	var got struct {
+		Named       []string
+		Primary     string
+		Shown       bool
+		KeepPrimary string `json:"keep_primary"`
+		Gone        string
+		TagsLeft    int `json:"tags_left"`
+	}
+	decodeOutput(t, out, err, &got)
+	if len(got.Named) != 1 || got.Named[0] != got.Primary {
+		t.Errorf("tag:Name=web: got %v, want the instance's primary interface %s", got.Named, got.Primary)
+	}
+	if !got.Shown || got.KeepPrimary != "UnsupportedOperation 400" {
+		t.Errorf("got deleteOnTermination %v, keeping the primary %s; want true, UnsupportedOperation 400", got.Shown, got.KeepPrimary)
+	}
+	if got.Gone != "InvalidNetworkInterfaceID.NotFound 400" || got.TagsLeft != 0 {
+		t.Errorf("after termination: got describe %s and %d interface tags, want InvalidNetworkInterfaceID.NotFound 400 and none", got.Gone, got.TagsLeft)
+	}
+}

@@ -20,6 +20,10 @@ type KeyPair struct {
 	// Replica is the replica that recorded Pending and waits for the
 	// backend's answer ("" on bbolt's one process).
 	Replica string `json:"replica,omitempty"`
+	// Imported is an RFC 4716 file as it was imported, which
+	// DescribeKeyPairs shows back unchanged; "" for the other formats
+	// (shown as PublicKey) and in records written before it was kept.
+	Imported string `json:"imported,omitempty"`
 }
 
 // The backend changes a key pair's record may be waiting on.

@@ -32,14 +32,15 @@ type NetworkInterface struct {
 }
 
 // InterfaceAttachment binds an interface to an instance at a device index.
-// It is never DeleteOnTermination: the interface is detached, not
-// deleted, when its instance terminates (EC2's default for an interface
-// attached after it was made).
+// The interface is detached when its instance terminates (EC2's default
+// for an interface attached after it was made), or deleted when
+// DeleteOnTermination (ModifyNetworkInterfaceAttribute).
 type InterfaceAttachment struct {
-	ID          string    `json:"id"` // eni-attach-…
-	InstanceID  string    `json:"instance_id"`
-	DeviceIndex int       `json:"device_index"`
-	AttachTime  time.Time `json:"attach_time"`
+	ID                  string    `json:"id"` // eni-attach-…
+	InstanceID          string    `json:"instance_id"`
+	DeviceIndex         int       `json:"device_index"`
+	AttachTime          time.Time `json:"attach_time"`
+	DeleteOnTermination bool      `json:"delete_on_termination,omitempty"`
 }
 
 // GetNetworkInterface loads one of the owner's interfaces; nil when absent.
