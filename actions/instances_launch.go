@@ -272,12 +272,14 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		created  []*store.Instance
 		contexts []*backend.LaunchContext
 		count    = lr.max
+		wire     wiring
 	)
 	// A backend that keeps its machines in this store launches inside the
 	// transaction: records and machines commit together, once.
 	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
+		wire.reset()
 		store.Prefetch(tx, launchReads(r.User, lr, ids)...)
 		if lr.token != "" {
 			first, err := store.GetInstance(tx, owner, ids[0])
@@ -331,7 +333,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				LaunchTime: now, Groups: place.groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
-				BaseImageID: lr.baseImageID(),
+				BaseImageID: lr.baseImageID(), PublicIPOnLaunch: s.publicIP(place, lr),
 			}
 			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings)
 			if err != nil {
@@ -344,7 +346,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
 				Zone: subnet.Zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
 				Groups: place.sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
-				Subnet: backendSubnet(subnet), PrivateIP: place.privateIP(lr),
+				Subnet: backendSubnet(subnet), PrivateIP: place.privateIP(lr), AssociatePublicIP: lr.net.publicIP,
 			}
 			if place.iface != nil {
 				lc.Interface = place.iface.ID
@@ -366,7 +368,10 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				}
 				inst.BackendID = m.ID
 			}
-			if _, err := s.transition(tx, inst, move{machine: m}); err != nil {
+			if _, err := s.transition(tx, inst, move{machine: m, wire: &wire}); err != nil {
+				return err
+			}
+			if err := s.requirePublicIP(inst, lr); err != nil {
 				return err
 			}
 			created = append(created, inst)
@@ -388,6 +393,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.carryOutLaunch(r.Context, &wire)
 	if replay != nil {
 		return s.replayReservation(r, replay)
 	}
@@ -566,8 +572,10 @@ func launchError(err error, min int) error {
 // flight stays terminated, and its new machine is terminated too.
 func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, machines []backend.Machine) error {
 	var orphans []string
+	var w wiring
 	err := s.Store.Update(func(tx store.Tx) error {
 		orphans = nil
+		w.reset()
 		for i, inst := range insts {
 			if err := store.DeleteLaunchIntent(tx, inst.Owner, inst.ID); err != nil {
 				return err
@@ -581,7 +589,7 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 			}
 			cur.BackendID, cur.Replica = machines[i].ID, ""
 			if cur.State != string(backend.Terminated) {
-				if _, err := s.transition(tx, cur, move{machine: machines[i]}); err != nil {
+				if _, err := s.transition(tx, cur, move{machine: machines[i], wire: &w}); err != nil {
 					return err
 				}
 				continue
@@ -599,6 +607,7 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 	if err != nil {
 		return err
 	}
+	s.carryOutLaunch(ctx, &w)
 	s.terminateMachines(ctx, orphans)
 	return nil
 }

@@ -88,7 +88,7 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 		}
 		changes = append(changes, stateChangeXML{InstanceID: id, Current: stateXML(inst.State), Previous: stateXML(prev)})
 	}
-	if err := s.recordStates(changed, machines, t.reason); err != nil {
+	if err := s.recordStates(r.Context, changed, machines, t.reason); err != nil {
 		return nil, nil, err
 	}
 	return changes, changed, actErr
@@ -96,11 +96,13 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 
 // recordStates records, in one transaction, the machines the backend
 // returned for the changed instances, as the student's doing.
-func (s *Service) recordStates(changed []*store.Instance, machines []backend.Machine, reason string) error {
+func (s *Service) recordStates(ctx context.Context, changed []*store.Instance, machines []backend.Machine, reason string) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	return s.Store.Update(func(tx store.Tx) error {
+	var w wiring
+	err := s.Store.Update(func(tx store.Tx) error {
+		w.reset()
 		for i, inst := range changed {
 			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 			if err != nil {
@@ -109,12 +111,16 @@ func (s *Service) recordStates(changed []*store.Instance, machines []backend.Mac
 			if cur == nil {
 				continue
 			}
-			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason}); err != nil {
+			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason, wire: &w}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		s.carryOutLaunch(ctx, &w)
+	}
+	return err
 }
 
 func (s *Service) terminateInstances(r *Request) (any, error) {
@@ -238,7 +244,9 @@ func (s *Service) rebootInstances(r *Request) (any, error) {
 // launch or start can take its place. ok is false when the instance is no
 // longer stopped (another request moved it).
 func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err error) {
+	var w wiring
 	err = s.Store.Update(func(tx store.Tx) error {
+		w.reset()
 		cur, err := s.reread(tx, inst)
 		if ok = err == nil && cur.State == string(backend.Stopped); !ok {
 			return err
@@ -257,24 +265,31 @@ func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err e
 		if err := quota.Check(l, use, quota.Delta{Instances: 1, VCPUs: cur.VCPUs}); err != nil {
 			return err
 		}
-		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}})
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}, wire: &w})
 		return err
 	})
+	if err == nil {
+		s.carryOutLaunch(r.Context, &w)
+	}
 	return ok, err
 }
 
 // releaseStart undoes reserveStart when the backend did not start the
 // instance: it is stopped again, unless something else has moved it since.
 func (s *Service) releaseStart(inst *store.Instance) {
+	var w wiring
 	err := s.Store.Update(func(tx store.Tx) error {
+		w.reset()
 		cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 		if err != nil || cur == nil || cur.State != string(backend.Pending) {
 			return err
 		}
-		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}})
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}, wire: &w})
 		return err
 	})
 	if err != nil {
 		s.Log.Error().Err(err).Str("instance", inst.ID).Msg("releasing a failed start's reservation")
+		return
 	}
+	s.carryOutLaunch(context.Background(), &w)
 }
