@@ -667,6 +667,9 @@ func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBi
 		}
 		return setBinding(tx, in.Owner, *made)
 	})
+	if err != nil {
+		w.reset() // what a rolled-back run collected was never given
+	}
 	if err != nil && !targetGone(err) {
 		s.Log.Error().Err(err).Str("allocation_id", in.AllocationID).Msg("recording the outcome of an elastic IP change failed; start-up reconciliation will redo it")
 	}
