@@ -235,9 +235,7 @@ var observeBatch = 1000
 // recordObserved is observe's transaction for one batch: live[i] was seen
 // as machines[i], computed from state was[i].
 func (s *Service) recordObserved(live []*store.Instance, machines []backend.Machine, was []string, changed []bool, seen bool, now time.Time) error {
-	var w wiring
-	err := s.Store.Update(func(tx store.Tx) error {
-		w.reset()
+	return s.updateWired(context.Background(), func(tx store.Tx, w *wiring) error {
 		for i, m := range machines {
 			cur, err := store.GetInstance(tx, live[i].Owner, live[i].ID)
 			if err != nil {
@@ -248,7 +246,7 @@ func (s *Service) recordObserved(live []*store.Instance, machines []backend.Mach
 				continue
 			}
 			if changed[i] {
-				if _, err := s.transition(tx, cur, move{machine: m, wire: &w}); err != nil {
+				if _, err := s.transition(tx, cur, move{machine: m, wire: w}); err != nil {
 					return err
 				}
 			}
@@ -260,10 +258,6 @@ func (s *Service) recordObserved(live []*store.Instance, machines []backend.Mach
 		}
 		return nil
 	})
-	if err == nil {
-		s.carryOutLaunch(context.Background(), &w)
-	}
-	return err
 }
 
 // seen records that inst's machine was reported at now, first opening the

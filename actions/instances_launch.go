@@ -272,14 +272,12 @@ func (s *Service) runInstances(r *Request) (any, error) {
 		created  []*store.Instance
 		contexts []*backend.LaunchContext
 		count    = lr.max
-		wire     wiring
 	)
 	// A backend that keeps its machines in this store launches inside the
 	// transaction: records and machines commit together, once.
 	inTx := s.Backend.TxLauncher
-	launchTx := func(tx store.Tx) error {
+	launchTx := func(tx store.Tx, wire *wiring) error {
 		replay, created, contexts = nil, nil, nil
-		wire.reset()
 		store.Prefetch(tx, launchReads(r.User, lr, ids)...)
 		if lr.token != "" {
 			first, err := store.GetInstance(tx, owner, ids[0])
@@ -368,7 +366,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				}
 				inst.BackendID = m.ID
 			}
-			if _, err := s.transition(tx, inst, move{machine: m, wire: &wire}); err != nil {
+			if _, err := s.transition(tx, inst, move{machine: m, wire: wire}); err != nil {
 				return err
 			}
 			if err := s.requirePublicIP(inst, lr); err != nil {
@@ -383,7 +381,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	// runs out of capacity part-way, the transaction is rolled back and
 	// redone for the instances it could take.
 	for {
-		err = s.Store.Update(launchTx)
+		err = s.updateWired(r.Context, launchTx)
 		var fewer launchFewer
 		if !errors.As(err, &fewer) {
 			break
@@ -393,7 +391,6 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.carryOutLaunch(r.Context, &wire)
 	if replay != nil {
 		return s.replayReservation(r, replay)
 	}
@@ -572,10 +569,8 @@ func launchError(err error, min int) error {
 // flight stays terminated, and its new machine is terminated too.
 func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, machines []backend.Machine) error {
 	var orphans []string
-	var w wiring
-	err := s.Store.Update(func(tx store.Tx) error {
+	err := s.updateWired(ctx, func(tx store.Tx, w *wiring) error {
 		orphans = nil
-		w.reset()
 		for i, inst := range insts {
 			if err := store.DeleteLaunchIntent(tx, inst.Owner, inst.ID); err != nil {
 				return err
@@ -589,7 +584,7 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 			}
 			cur.BackendID, cur.Replica = machines[i].ID, ""
 			if cur.State != string(backend.Terminated) {
-				if _, err := s.transition(tx, cur, move{machine: machines[i], wire: &w}); err != nil {
+				if _, err := s.transition(tx, cur, move{machine: machines[i], wire: w}); err != nil {
 					return err
 				}
 				continue
@@ -607,7 +602,6 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 	if err != nil {
 		return err
 	}
-	s.carryOutLaunch(ctx, &w)
 	s.terminateMachines(ctx, orphans)
 	return nil
 }

@@ -100,9 +100,7 @@ func (s *Service) recordStates(ctx context.Context, changed []*store.Instance, m
 	if len(changed) == 0 {
 		return nil
 	}
-	var w wiring
-	err := s.Store.Update(func(tx store.Tx) error {
-		w.reset()
+	return s.updateWired(ctx, func(tx store.Tx, w *wiring) error {
 		for i, inst := range changed {
 			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 			if err != nil {
@@ -111,16 +109,12 @@ func (s *Service) recordStates(ctx context.Context, changed []*store.Instance, m
 			if cur == nil {
 				continue
 			}
-			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason, wire: &w}); err != nil {
+			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason, wire: w}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err == nil {
-		s.carryOutLaunch(ctx, &w)
-	}
-	return err
 }
 
 func (s *Service) terminateInstances(r *Request) (any, error) {
@@ -244,9 +238,7 @@ func (s *Service) rebootInstances(r *Request) (any, error) {
 // launch or start can take its place. ok is false when the instance is no
 // longer stopped (another request moved it).
 func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err error) {
-	var w wiring
-	err = s.Store.Update(func(tx store.Tx) error {
-		w.reset()
+	err = s.updateWired(r.Context, func(tx store.Tx, w *wiring) error {
 		cur, err := s.reread(tx, inst)
 		if ok = err == nil && cur.State == string(backend.Stopped); !ok {
 			return err
@@ -265,31 +257,24 @@ func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err e
 		if err := quota.Check(l, use, quota.Delta{Instances: 1, VCPUs: cur.VCPUs}); err != nil {
 			return err
 		}
-		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}, wire: &w})
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}, wire: w})
 		return err
 	})
-	if err == nil {
-		s.carryOutLaunch(r.Context, &w)
-	}
 	return ok, err
 }
 
 // releaseStart undoes reserveStart when the backend did not start the
 // instance: it is stopped again, unless something else has moved it since.
 func (s *Service) releaseStart(inst *store.Instance) {
-	var w wiring
-	err := s.Store.Update(func(tx store.Tx) error {
-		w.reset()
+	err := s.updateWired(context.Background(), func(tx store.Tx, w *wiring) error {
 		cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 		if err != nil || cur == nil || cur.State != string(backend.Pending) {
 			return err
 		}
-		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}, wire: &w})
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}, wire: w})
 		return err
 	})
 	if err != nil {
 		s.Log.Error().Err(err).Str("instance", inst.ID).Msg("releasing a failed start's reservation")
-		return
 	}
-	s.carryOutLaunch(context.Background(), &w)
 }

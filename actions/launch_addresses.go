@@ -39,6 +39,21 @@ type wiring struct{ intents []*store.AddressIntent }
 
 func (w *wiring) reset() { w.intents = w.intents[:0] }
 
+// updateWired is Store.Update for fn, which may move instances
+// (transition with move.wire = w): once it commits, the launch address
+// intents it wrote are carried out.
+func (s *Service) updateWired(ctx context.Context, fn func(tx store.Tx, w *wiring) error) error {
+	var w wiring
+	err := s.Store.Update(func(tx store.Tx) error {
+		w.reset()
+		return fn(tx, &w)
+	})
+	if err == nil {
+		s.carryOutLaunch(ctx, &w)
+	}
+	return err
+}
+
 // launchPools caches each configured launch pool, expanded, by its text:
 // a launch draws from it in its transaction.
 var launchPools sync.Map // string -> []string
