@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -255,6 +256,14 @@ func (s *Service) associateAddress(r *Request) (any, error) {
 		undo, err := s.associationsReplaced(tx, addr, owner, target, reassociate)
 		if err != nil {
 			return nil, err
+		}
+		if target.NetworkInterfaceID == "" {
+			// An elastic IP replaces the instance's launch address, unasked, as on EC2.
+			if b, held, err := s.heldLaunchBinding(tx, owner, target.InstanceID); err != nil {
+				return nil, err
+			} else if held {
+				undo = append(undo, b)
+			}
 		}
 		if err := checkAddressLocks(tx, addr.AllocationID, target.Target(), undo); err != nil {
 			return nil, err
@@ -547,33 +556,40 @@ func (s *Service) rerunFailedIntent(ctx context.Context, failed *store.AddressIn
 }
 
 // carryOut runs an intent's scripts and records the outcome (steps 2 and 3).
+// The launch addresses its outcome gives (an instance whose elastic IP
+// went) are carried out after it.
 func (s *Service) carryOut(ctx context.Context, in *store.AddressIntent) error {
+	var w wiring
+	defer s.carryOutLaunch(ctx, &w)
 	started := s.scriptStarted(in.AllocationID)
 	for i, b := range in.Undo {
 		if err := s.provider().Disassociate(ctx, s.association(in.Owner, b), started); err != nil {
 			// Those before i are undone; i and the rest are still owed.
-			if ferr := s.finishIntent(in, in.Undo[:i], nil, in.Undo[i:]); ferr != nil {
+			if ferr := s.finishIntent(in, in.Undo[:i], nil, in.Undo[i:], &w); ferr != nil {
 				return ferr
 			}
 			return scriptFailure("Disassociating", b, err, "it is retried when you retry the request")
 		}
 	}
 	if in.Target == nil {
-		return s.finishIntent(in, in.Undo, nil, nil)
+		return s.finishIntent(in, in.Undo, nil, nil, &w)
 	}
 	err := s.provider().Associate(ctx, s.association(in.Owner, *in.Target), started)
 	if err == nil {
-		if err = s.finishIntent(in, in.Undo, in.Target, nil); !targetGone(err) {
+		if err = s.finishIntent(in, in.Undo, in.Target, nil, &w); !targetGone(err) {
 			return err
 		}
 	}
 	// The script may have done half its work before failing, or the
 	// instance was terminated meanwhile: undo it.
-	var owed []store.AddressBinding
+	undone, owed := in.Undo, []store.AddressBinding(nil)
 	if uerr := s.provider().Disassociate(ctx, s.association(in.Owner, *in.Target), started); uerr != nil {
 		owed = []store.AddressBinding{*in.Target}
+	} else if in.Target.Launch {
+		// Recorded when it was given: its record goes now.
+		undone = append(slices.Clip(undone), *in.Target)
 	}
-	if ferr := s.finishIntent(in, in.Undo, nil, owed); ferr != nil {
+	if ferr := s.finishIntent(in, undone, nil, owed, &w); ferr != nil {
 		return ferr
 	}
 	if targetGone(err) {
@@ -606,29 +622,54 @@ func (s *Service) scriptStarted(allocationID string) elasticip.Started {
 // binding whose instance has been terminated meanwhile is refused with
 // IncorrectInstanceState and nothing is recorded: TerminateInstances has
 // already released the instance's addresses, and did not see this one.
-func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBinding, made *store.AddressBinding, owed []store.AddressBinding) error {
+//
+// A launch address (Binding.Launch) was recorded when it was given: made,
+// it must still be the instance's; undone, its record goes; owed, the
+// instance stops showing it, and it stays taken until the re-run. Launch
+// addresses given meanwhile (an instance whose elastic IP went) go to w.
+func (s *Service) finishIntent(in *store.AddressIntent, undone []store.AddressBinding, made *store.AddressBinding, owed []store.AddressBinding, w *wiring) error {
 	err := s.Store.Update(func(tx store.Tx) error {
-		for _, b := range undone {
-			if err := clearBinding(tx, in.Owner, b); err != nil {
-				return err
-			}
-		}
-		if made != nil {
-			if err := requireLiveTarget(tx, in.Owner, made.AddressAssociation); err != nil {
-				return err
-			}
-			if err := setBinding(tx, in.Owner, *made); err != nil {
-				return err
-			}
-		}
+		w.reset()
+		// The intent goes first, so that a launch address undone below
+		// sees no intent of its own still owing its disassociation.
 		if len(owed) == 0 {
-			return store.DeleteAddressIntent(tx, in.AllocationID)
+			if err := store.DeleteAddressIntent(tx, in.AllocationID); err != nil {
+				return err
+			}
+		} else {
+			left := *in
+			// No script runs for it now: the failed call has reaped its own.
+			left.Undo, left.Target, left.Failed, left.Script = owed, nil, true, nil
+			if err := store.PutAddressIntent(tx, &left); err != nil {
+				return err
+			}
 		}
-		left := *in
-		// No script runs for it now: the failed call has reaped its own.
-		left.Undo, left.Target, left.Failed, left.Script = owed, nil, true, nil
-		return store.PutAddressIntent(tx, &left)
+		for _, b := range undone {
+			if err := s.clearBinding(tx, in.Owner, b, w); err != nil {
+				return err
+			}
+		}
+		for _, b := range owed {
+			if b.Launch {
+				if err := clearLaunchBinding(tx, in.Owner, b, false); err != nil {
+					return err
+				}
+			}
+		}
+		switch {
+		case made == nil:
+			return nil
+		case made.Launch:
+			return requireLaunchHeld(tx, in.Owner, *made)
+		}
+		if err := requireLiveTarget(tx, in.Owner, made.AddressAssociation); err != nil {
+			return err
+		}
+		return setBinding(tx, in.Owner, *made)
 	})
+	if err != nil {
+		w.reset() // what a rolled-back run collected was never given
+	}
 	if err != nil && !targetGone(err) {
 		s.Log.Error().Err(err).Str("allocation_id", in.AllocationID).Msg("recording the outcome of an elastic IP change failed; start-up reconciliation will redo it")
 	}
@@ -663,8 +704,13 @@ func targetGone(err error) bool {
 }
 
 // clearBinding records a binding as undone: on its address and its
-// instance or interface, only where the records still say so.
-func clearBinding(tx store.Tx, owner string, b store.AddressBinding) error {
+// instance or interface, only where the records still say so. An instance
+// left with no public address gets a launch address if it should have
+// one (w collects its intent).
+func (s *Service) clearBinding(tx store.Tx, owner string, b store.AddressBinding, w *wiring) error {
+	if b.Launch {
+		return clearLaunchBinding(tx, owner, b, true)
+	}
 	addr, err := store.GetAddress(tx, owner, b.AllocationID)
 	if err != nil {
 		return err
@@ -683,6 +729,9 @@ func clearBinding(tx store.Tx, owner string, b store.AddressBinding) error {
 		return err
 	}
 	inst.PublicIP, inst.PublicDNSName = "", ""
+	if err := s.moveLaunchAddress(tx, inst, w); err != nil {
+		return err
+	}
 	return store.PutInstance(tx, inst)
 }
 
@@ -725,7 +774,7 @@ func setBinding(tx store.Tx, owner string, b store.AddressBinding) error {
 func (s *Service) association(owner string, b store.AddressBinding) elasticip.Association {
 	return elasticip.Association{
 		PublicIP: b.PublicIP, PrivateIP: b.PrivateIP, InstanceID: b.InstanceID, Owner: owner,
-		AllocationID: b.AllocationID, AssociationID: b.AssociationID, Network: b.Network,
+		AllocationID: b.AllocationID, AssociationID: b.AssociationID, Network: b.Network, Launch: b.Launch,
 	}
 }
 

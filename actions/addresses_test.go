@@ -766,6 +766,7 @@ func TestReconcileServesWhileUndoing(t *testing.T) {
 func TestTerminateDuringAssociation(t *testing.T) {
 	cfg := conf.Default()
 	cfg.ElasticIPs.Pool = []string{"203.0.113.10"}
+	cfg.ElasticIPs.LaunchPool = nil // only the elastic IP's scripts run
 	e, clock, _ := newInstanceEnv(t, cfg)
 	fp := &fakeAddressProvider{}
 	e.svc.Addresses = fp

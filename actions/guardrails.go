@@ -417,13 +417,13 @@ func (s *Service) halt(ctx context.Context, inst *store.Instance, terminate bool
 // recordHalt records m, the machine halt returned, as the server's doing,
 // and then (in the same transaction) also.
 func (s *Service) recordHalt(inst *store.Instance, m backend.Machine, also func(tx store.Tx) error) error {
-	return s.Store.Update(func(tx store.Tx) error {
+	return s.updateWired(context.Background(), func(tx store.Tx, w *wiring) error {
 		cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 		if err != nil {
 			return err
 		}
 		if cur != nil {
-			if _, err := s.transition(tx, cur, move{machine: m, user: true, server: true, reason: guardReason}); err != nil {
+			if _, err := s.transition(tx, cur, move{machine: m, user: true, server: true, reason: guardReason, wire: w}); err != nil {
 				return err
 			}
 		}

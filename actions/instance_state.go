@@ -235,7 +235,7 @@ var observeBatch = 1000
 // recordObserved is observe's transaction for one batch: live[i] was seen
 // as machines[i], computed from state was[i].
 func (s *Service) recordObserved(live []*store.Instance, machines []backend.Machine, was []string, changed []bool, seen bool, now time.Time) error {
-	return s.Store.Update(func(tx store.Tx) error {
+	return s.updateWired(context.Background(), func(tx store.Tx, w *wiring) error {
 		for i, m := range machines {
 			cur, err := store.GetInstance(tx, live[i].Owner, live[i].ID)
 			if err != nil {
@@ -246,7 +246,7 @@ func (s *Service) recordObserved(live []*store.Instance, machines []backend.Mach
 				continue
 			}
 			if changed[i] {
-				if _, err := s.transition(tx, cur, move{machine: m}); err != nil {
+				if _, err := s.transition(tx, cur, move{machine: m, wire: w}); err != nil {
 					return err
 				}
 			}

@@ -172,10 +172,17 @@ func publicName(inst *store.Instance) string {
 		return ""
 	case inst.PublicDNSName != "":
 		return inst.PublicDNSName
-	case inst.PublicIP != "":
-		return inst.PublicIP
+	case publicIP(inst) != "":
+		return publicIP(inst)
 	}
 	return inst.PrivateIP
+}
+
+// publicIP is the public address inst shows: its elastic IP, else its
+// launch address. The public DNS name of a launch address is the address
+// itself, as an elastic IP's (setBinding says why).
+func publicIP(inst *store.Instance) string {
+	return cmp.Or(inst.PublicIP, inst.LaunchIP)
 }
 
 // render is one instance in the shape the request's API version expects.
@@ -190,7 +197,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 		KeyName: inst.KeyName, AmiLaunchIndex: inst.LaunchIndex, InstanceType: inst.InstanceType,
 		LaunchTime: ec2Time(inst.LaunchTime), Placement: placementXML{Tenancy: "default", AvailabilityZone: inst.Zone},
 		Platform: img.Platform, Monitoring: monitoringXML{State: "disabled"},
-		PrivateIPAddress: inst.PrivateIP, IPAddress: inst.PublicIP,
+		PrivateIPAddress: inst.PrivateIP, IPAddress: publicIP(inst),
 	}
 	if img.Platform == "windows" {
 		x.PlatformDetails = "Windows"
@@ -318,6 +325,11 @@ func (s *Service) applyMachine(inst *store.Instance, m backend.Machine) bool {
 	}
 	if m.PrivateIP != "" && (m.PrivateIP != inst.PrivateIP || m.PrivateDNSName != inst.PrivateDNSName) {
 		inst.PrivateIP, inst.PrivateDNSName = m.PrivateIP, m.PrivateDNSName
+		changed = true
+	}
+	// The backend's own public address, unless it is the elastic IP.
+	if m.PublicIP != "" && m.PublicIP != inst.LaunchIP && m.PublicIP != inst.PublicIP {
+		inst.LaunchIP = m.PublicIP
 		changed = true
 	}
 	return changed

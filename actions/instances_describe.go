@@ -67,7 +67,7 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		case "private-ip-address":
 			return one(inst.PrivateIP)
 		case "ip-address":
-			return one(inst.PublicIP)
+			return one(publicIP(inst))
 		case "dns-name":
 			return one(publicName(inst))
 		case "private-dns-name":

@@ -280,7 +280,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	// A backend that keeps its machines in this store launches inside the
 	// transaction: records and machines commit together, once.
 	inTx := s.Backend.TxLauncher
-	launchTx := func(tx store.Tx) error {
+	launchTx := func(tx store.Tx, wire *wiring) error {
 		replay, created, contexts = nil, nil, nil
 		store.Prefetch(tx, launchReads(r.User, lr, ids)...)
 		if lr.token != "" {
@@ -335,7 +335,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				LaunchTime: now, Groups: place.groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
-				BaseImageID: lr.baseImageID(),
+				BaseImageID: lr.baseImageID(), PublicIPOnLaunch: s.publicIP(place, lr),
 			}
 			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings)
 			if err != nil {
@@ -348,7 +348,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				InstanceID: id, Owner: owner, InstanceType: lr.itype.Backend(), Image: lr.image.Backend(),
 				Zone: subnet.Zone, KeyName: lr.keyName, PublicKey: publicKey, UserData: lr.userData,
 				Groups: place.sgs, Tags: tagMap(lr.tags), Volumes: vols, ShutdownBehavior: lr.shutdown,
-				Subnet: backendSubnet(subnet), PrivateIP: place.privateIP(lr),
+				Subnet: backendSubnet(subnet), PrivateIP: place.privateIP(lr), AssociatePublicIP: lr.net.publicIP,
 			}
 			if place.iface != nil {
 				lc.Interface = place.iface.ID
@@ -370,7 +370,10 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				}
 				inst.BackendID = m.ID
 			}
-			if _, err := s.transition(tx, inst, move{machine: m}); err != nil {
+			if _, err := s.transition(tx, inst, move{machine: m, wire: wire}); err != nil {
+				return err
+			}
+			if err := s.requirePublicIP(inst, lr); err != nil {
 				return err
 			}
 			created = append(created, inst)
@@ -382,7 +385,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	// runs out of capacity part-way, the transaction is rolled back and
 	// redone for the instances it could take.
 	for {
-		err = s.Store.Update(launchTx)
+		err = s.updateWired(r.Context, launchTx)
 		var fewer launchFewer
 		if !errors.As(err, &fewer) {
 			break
@@ -574,7 +577,7 @@ func launchError(err error, min int) error {
 // flight stays terminated, and its new machine is terminated too.
 func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, machines []backend.Machine) error {
 	var orphans []string
-	err := s.Store.Update(func(tx store.Tx) error {
+	err := s.updateWired(ctx, func(tx store.Tx, w *wiring) error {
 		orphans = nil
 		for i, inst := range insts {
 			if err := store.DeleteLaunchIntent(tx, inst.Owner, inst.ID); err != nil {
@@ -589,7 +592,7 @@ func (s *Service) recordLaunch(ctx context.Context, insts []*store.Instance, mac
 			}
 			cur.BackendID, cur.Replica = machines[i].ID, ""
 			if cur.State != string(backend.Terminated) {
-				if _, err := s.transition(tx, cur, move{machine: machines[i]}); err != nil {
+				if _, err := s.transition(tx, cur, move{machine: machines[i], wire: w}); err != nil {
 					return err
 				}
 				continue

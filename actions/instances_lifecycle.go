@@ -88,7 +88,7 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 		}
 		changes = append(changes, stateChangeXML{InstanceID: id, Current: stateXML(inst.State), Previous: stateXML(prev)})
 	}
-	if err := s.recordStates(changed, machines, t.reason); err != nil {
+	if err := s.recordStates(r.Context, changed, machines, t.reason); err != nil {
 		return nil, nil, err
 	}
 	return changes, changed, actErr
@@ -96,11 +96,11 @@ func (s *Service) applyTransition(r *Request, t transition) ([]stateChangeXML, [
 
 // recordStates records, in one transaction, the machines the backend
 // returned for the changed instances, as the student's doing.
-func (s *Service) recordStates(changed []*store.Instance, machines []backend.Machine, reason string) error {
+func (s *Service) recordStates(ctx context.Context, changed []*store.Instance, machines []backend.Machine, reason string) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	return s.Store.Update(func(tx store.Tx) error {
+	return s.updateWired(ctx, func(tx store.Tx, w *wiring) error {
 		for i, inst := range changed {
 			cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 			if err != nil {
@@ -109,7 +109,7 @@ func (s *Service) recordStates(changed []*store.Instance, machines []backend.Mac
 			if cur == nil {
 				continue
 			}
-			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason}); err != nil {
+			if _, err := s.transition(tx, cur, move{machine: machines[i], user: true, reason: reason, wire: w}); err != nil {
 				return err
 			}
 		}
@@ -238,7 +238,7 @@ func (s *Service) rebootInstances(r *Request) (any, error) {
 // launch or start can take its place. ok is false when the instance is no
 // longer stopped (another request moved it).
 func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err error) {
-	err = s.Store.Update(func(tx store.Tx) error {
+	err = s.updateWired(r.Context, func(tx store.Tx, w *wiring) error {
 		cur, err := s.reread(tx, inst)
 		if ok = err == nil && cur.State == string(backend.Stopped); !ok {
 			return err
@@ -257,7 +257,7 @@ func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err e
 		if err := quota.Check(l, use, quota.Delta{Instances: 1, VCPUs: cur.VCPUs}); err != nil {
 			return err
 		}
-		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}})
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Pending, Changed: s.now()}, wire: w})
 		return err
 	})
 	return ok, err
@@ -266,12 +266,12 @@ func (s *Service) reserveStart(r *Request, inst *store.Instance) (ok bool, err e
 // releaseStart undoes reserveStart when the backend did not start the
 // instance: it is stopped again, unless something else has moved it since.
 func (s *Service) releaseStart(inst *store.Instance) {
-	err := s.Store.Update(func(tx store.Tx) error {
+	err := s.updateWired(context.Background(), func(tx store.Tx, w *wiring) error {
 		cur, err := store.GetInstance(tx, inst.Owner, inst.ID)
 		if err != nil || cur == nil || cur.State != string(backend.Pending) {
 			return err
 		}
-		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}})
+		_, err = s.transition(tx, cur, move{machine: backend.Machine{State: backend.Stopped, Changed: s.now()}, wire: w})
 		return err
 	})
 	if err != nil {

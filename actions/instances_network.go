@@ -39,6 +39,9 @@ type netRequest struct {
 	// zoneGiven says Placement.AvailabilityZone was sent: it must then
 	// be the subnet's zone.
 	zoneGiven bool
+	// publicIP is NetworkInterface.1.AssociatePublicIpAddress, nil when
+	// not sent (the subnet's MapPublicIpOnLaunch decides).
+	publicIP *bool
 }
 
 // maxInterfaceDescription is EC2's limit on a network interface's description.
@@ -85,8 +88,12 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 				return nr, ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.%s is not supported here: the primary interface gets one private IPv4 address from its subnet.", f)
 			}
 		}
-		if _, err := ni.Bool("AssociatePublicIpAddress", false); err != nil {
-			return nr, err
+		if ni.Has("AssociatePublicIpAddress") {
+			v, err := ni.Bool("AssociatePublicIpAddress", false)
+			if err != nil {
+				return nr, err
+			}
+			nr.publicIP = &v
 		}
 		if nr.interfaceID = ni.String("NetworkInterfaceId"); nr.interfaceID != "" {
 			return nr, parseLaunchInterface(ni, nr.interfaceID, lr)
@@ -122,6 +129,9 @@ func parseLaunchInterface(ni *query.Params, id string, lr *launchRequest) error 
 	if err := checkIDs([]string{id}, "eni", ec2err.InvalidNetworkInterfaceIDMalformed); err != nil {
 		return err
 	}
+	if ni.Has("AssociatePublicIpAddress") { // EC2's words
+		return ec2err.New(ec2err.InvalidParameterCombination, "The associatePublicIPAddress parameter cannot be specified for a network interface with an ID.")
+	}
 	for _, f := range []string{"SubnetId", "PrivateIpAddress", "Description", "SecurityGroupId"} {
 		if ni.Has(f) || len(ni.Struct(f).Values()) > 0 {
 			return ec2err.New(ec2err.InvalidParameterCombination, "NetworkInterface.1.NetworkInterfaceId and NetworkInterface.1.%s may not be specified on the same request: the interface brings its own.", f)
@@ -146,6 +156,21 @@ type launchPlace struct {
 	groups []store.GroupRef
 	sgs    []backend.SecurityGroup
 	iface  *store.NetworkInterface
+}
+
+// publicIP reports whether the launch's instances get a public address
+// at launch: device 0's AssociatePublicIpAddress when sent, else the
+// subnet's MapPublicIpOnLaunch (as shown: only where addresses can be
+// given). An interface of the student's keeps its own public address
+// (an elastic IP).
+func (s *Service) publicIP(lp *launchPlace, lr *launchRequest) bool {
+	switch {
+	case lp.iface != nil:
+		return false
+	case lr.net.publicIP != nil:
+		return *lr.net.publicIP
+	}
+	return lp.subnet.MapPublicIP && s.mapsPublicIP()
 }
 
 // privateIP is the address the launch asks the backend for.
@@ -342,11 +367,15 @@ type interfacePrivateIPXML struct {
 	PrivateIPAddress string                   `xml:"privateIpAddress"`
 }
 
-// association is the interface's public address while an elastic IP is
-// associated; addr, when known, names its allocation.
+// association is the interface's public address: an elastic IP (addr,
+// when known, names its allocation), or the launch address, whose owner
+// is EC2's "amazon".
 func association(inst *store.Instance, accountID string, addr *store.Address) *interfaceAssociationXML {
 	if inst.PublicIP == "" {
-		return nil
+		if inst.LaunchIP == "" {
+			return nil
+		}
+		return &interfaceAssociationXML{IPOwnerID: "amazon", PublicDNSName: inst.LaunchIP, PublicIP: inst.LaunchIP}
 	}
 	a := &interfaceAssociationXML{IPOwnerID: accountID, PublicDNSName: inst.PublicDNSName, PublicIP: inst.PublicIP}
 	if addr != nil && addr.Association != nil {
@@ -412,22 +441,37 @@ func derivedInterface(inst *store.Instance, accountID string) instanceENIXML {
 // instanceInterfaceFilters are DescribeInstances' filters on an
 // instance's interfaces: each matches any of them.
 var instanceInterfaceFilters = map[string]func(it *instanceENIXML) []string{
-	"network-interface.vpc-id":                       func(it *instanceENIXML) []string { return []string{it.VpcID} },
-	"network-interface.subnet-id":                    func(it *instanceENIXML) []string { return []string{it.SubnetID} },
-	"network-interface.network-interface-id":         func(it *instanceENIXML) []string { return []string{it.NetworkInterfaceID} },
-	"network-interface.attachment.attachment-id":     func(it *instanceENIXML) []string { return []string{it.Attachment.AttachmentID} },
-	"network-interface.mac-address":                  func(it *instanceENIXML) []string { return []string{it.MacAddress} },
-	"network-interface.addresses.private-ip-address": func(it *instanceENIXML) []string { return []string{it.PrivateIPAddress} },
-	"network-interface.private-ip-address":           func(it *instanceENIXML) []string { return []string{it.PrivateIPAddress} },
-	"network-interface.private-dns-name":             func(it *instanceENIXML) []string { return []string{it.PrivateDNSName} },
-	"network-interface.status":                       func(it *instanceENIXML) []string { return []string{it.Status} },
-	"network-interface.attachment.device-index":      func(it *instanceENIXML) []string { return []string{strconv.Itoa(it.Attachment.DeviceIndex)} },
+	"network-interface.vpc-id":                          func(it *instanceENIXML) []string { return []string{it.VpcID} },
+	"network-interface.subnet-id":                       func(it *instanceENIXML) []string { return []string{it.SubnetID} },
+	"network-interface.network-interface-id":            func(it *instanceENIXML) []string { return []string{it.NetworkInterfaceID} },
+	"network-interface.attachment.attachment-id":        func(it *instanceENIXML) []string { return []string{it.Attachment.AttachmentID} },
+	"network-interface.mac-address":                     func(it *instanceENIXML) []string { return []string{it.MacAddress} },
+	"network-interface.addresses.private-ip-address":    func(it *instanceENIXML) []string { return []string{it.PrivateIPAddress} },
+	"network-interface.private-ip-address":              func(it *instanceENIXML) []string { return []string{it.PrivateIPAddress} },
+	"network-interface.private-dns-name":                func(it *instanceENIXML) []string { return []string{it.PrivateDNSName} },
+	"network-interface.status":                          func(it *instanceENIXML) []string { return []string{it.Status} },
+	"network-interface.association.public-ip":           interfacePublicIP,
+	"network-interface.addresses.association.public-ip": interfacePublicIP,
+	"network-interface.association.ip-owner-id": func(it *instanceENIXML) []string {
+		if it.Association == nil {
+			return nil
+		}
+		return []string{it.Association.IPOwnerID}
+	},
+	"network-interface.attachment.device-index": func(it *instanceENIXML) []string { return []string{strconv.Itoa(it.Attachment.DeviceIndex)} },
 	"network-interface.group-id": func(it *instanceENIXML) []string {
 		return groupValues(groupRefs(it.Groups), func(g store.GroupRef) string { return g.ID })
 	},
 	"network-interface.group-name": func(it *instanceENIXML) []string {
 		return groupValues(groupRefs(it.Groups), func(g store.GroupRef) string { return g.Name })
 	},
+}
+
+func interfacePublicIP(it *instanceENIXML) []string {
+	if it.Association == nil {
+		return nil
+	}
+	return []string{it.Association.PublicIP}
 }
 
 // networkAttrs answers the DescribeInstances filters on an instance's

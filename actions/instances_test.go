@@ -772,7 +772,9 @@ func checkGolden(t *testing.T, name string, v any) {
 // current one, and the 2010-08-31 one boto 2.0b3 parses (group names in the
 // reservation's groupId, no instance-level groupSet).
 func TestDescribeShapesByVersion(t *testing.T) {
-	e, clock, _ := newInstanceEnv(t, nil)
+	cfg := conf.Default()
+	cfg.ElasticIPs.LaunchPool = []string{"192.0.2.10"} // the public address shown, not a random one
+	e, clock, _ := newInstanceEnv(t, cfg)
 	e.mustCall(t, "alice", "CreateSecurityGroup", "GroupName", "cs61c-ab-testing", "GroupDescription", "Cluster")
 	// The address is asked for: the sim hands out a random one.
 	launch(t, e, "alice", "ImageId", hadoopAMI, "SecurityGroup.1", "cs61c-ab-testing", "PrivateIpAddress", "10.77.0.4",

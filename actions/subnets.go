@@ -161,8 +161,15 @@ func (v *subnetView) render(sn *store.Subnet, tags []store.Tag, state string) su
 		Tags: tagsXML(tags), ARN: v.arn(sn.ID), PrivateDNSOptions: privateDNSOptions{HostnameType: "ip-name"},
 		BlockPublicAccess: blockPublicAccess{"off"}, SubnetID: sn.ID, State: state, VpcID: sn.VpcID,
 		CIDRBlock: sn.CIDR, AvailableIPs: v.available(sn), AvailabilityZone: sn.Zone,
-		DefaultForAz: sn.DefaultForAz, MapPublicIPOnLaunch: sn.MapPublicIP,
+		DefaultForAz: sn.DefaultForAz, MapPublicIPOnLaunch: v.mapsPublicIP(sn),
 	}
+}
+
+// mapsPublicIP is the subnet's MapPublicIpOnLaunch as it works: false
+// where no address can be given at launch (no launch pool), whatever the
+// record says.
+func (v *subnetView) mapsPublicIP(sn *store.Subnet) bool {
+	return sn.MapPublicIP && v.s.mapsPublicIP()
 }
 
 // attrs answers DescribeSubnets' filters (the documented names, and the
@@ -174,7 +181,7 @@ func (v *subnetView) attrs(sn *store.Subnet, tags []store.Tag) Attrs {
 		"availability-zone": zone, "availabilityZone": zone, "availability-zone-id": zoneID, "availabilityZoneId": zoneID,
 		"available-ip-address-count": {strconv.Itoa(v.available(sn))}, "availableIpAddressCount": {strconv.Itoa(v.available(sn))},
 		"cidr": cidr, "cidr-block": cidr, "cidrBlock": cidr, "default-for-az": def, "defaultForAz": def,
-		"map-public-ip-on-launch": boolText(sn.MapPublicIP), "owner-id": {v.account}, "subnet-arn": {v.arn(sn.ID)},
+		"map-public-ip-on-launch": boolText(v.mapsPublicIP(sn)), "owner-id": {v.account}, "subnet-arn": {v.arn(sn.ID)},
 		"ipv6-native": boolText(false), "enable-dns64": boolText(false), "outpost-arn": nil,
 		"ipv6-cidr-block-association.ipv6-cidr-block": nil, "ipv6-cidr-block-association.association-id": nil,
 		"ipv6-cidr-block-association.state": nil, "customer-owned-ipv4-pool": nil, "map-customer-owned-ip-on-launch": boolText(false),
@@ -339,6 +346,9 @@ func (s *Service) modifySubnetAttribute(r *Request) (any, error) {
 	mapPublic, err := r.Params.Bool("MapPublicIpOnLaunch.Value", false)
 	if err != nil {
 		return nil, err
+	}
+	if mapPublic && !s.mapsPublicIP() {
+		return nil, ec2err.New(ec2err.UnsupportedOperation, "This endpoint gives no public IPv4 addresses at launch (the administrator configured no elastic_ips.launch_pool), so MapPublicIpOnLaunch cannot be turned on; allocate and associate an elastic IP instead.")
 	}
 	if err := r.DryRun(); err != nil {
 		return nil, err

@@ -15,7 +15,8 @@ import (
 // state it writes, in the same transaction, the owner's counters and the
 // instance's usage intervals, so these are exact by construction (and a
 // terminated instance's network interfaces are detached, or deleted when
-// so marked). Writers
+// so marked, and its launch address taken back). Each caller carries out
+// the launch address intents it collects (move.wire) after its commit. Writers
 // of other fields (attributes, addresses) use store.PutInstance and never
 // change the state (TestCountersAndLedgerFollowInstances checks all).
 
@@ -30,11 +31,16 @@ type move struct {
 	// server, with user, says the guardrails or the admin asked, not the
 	// student: the transition reason says "Server initiated".
 	server bool
+	// wire collects the intents of the launch addresses the transition
+	// gives or takes back, for the caller to carry out after its commit
+	// (launch_addresses.go).
+	wire *wiring
 }
 
 // transition applies mv to inst, the record as read in tx (or a new
 // instance, State ""), and writes it; when the state moved it moves the
-// owner's counters and closes and opens the instance's usage intervals.
+// owner's counters and closes and opens the instance's usage intervals,
+// and gives or takes back its launch address (launch_addresses.go).
 // It reports whether anything was written.
 func (s *Service) transition(tx store.Tx, inst *store.Instance, mv move) (bool, error) {
 	before := *inst
@@ -51,6 +57,9 @@ func (s *Service) transition(tx store.Tx, inst *store.Instance, mv move) (bool, 
 	}
 	if !changed && before.State != "" {
 		return false, nil
+	}
+	if err := s.moveLaunchAddress(tx, inst, mv.wire); err != nil {
+		return false, err
 	}
 	if err := store.PutInstance(tx, inst); err != nil {
 		return false, err

@@ -93,6 +93,11 @@ type LaunchContext struct {
 	// PrivateIP through InterfaceAddresses: the machine uses that address
 	// and the interface keeps holding it.
 	Interface string
+	// AssociatePublicIP is device 0's AssociatePublicIpAddress, nil when
+	// the student did not send it. A backend whose own network gives
+	// public addresses (ec2) SHOULD pass it on; the others ignore it
+	// (econe-server gives launch addresses from its pool).
+	AssociatePublicIP *bool
 }
 
 // Subnet is the subnet a machine is launched in.
@@ -168,6 +173,9 @@ type Machine struct {
 	PrivateIP string
 	// PrivateDNSName is the machine's private host name ("" when none).
 	PrivateDNSName string
+	// PublicIP is the public address the backend's own network gave the
+	// machine ("" when none, or when the backend gives none: the sim).
+	PublicIP string
 	// Changed is when State was entered; Reason explains a state the user
 	// did not ask for (e.g. a guest-initiated shutdown).
 	Changed time.Time

@@ -224,7 +224,14 @@ type ElasticIPs struct {
 	// Pool entries are IPv4 addresses and/or CIDRs; see PoolAddresses.
 	// Left out of the file, it is SimPool with backend sim (nothing is
 	// routed there) and empty otherwise; an explicit [] means none.
-	Pool               []string `yaml:"pool"`
+	Pool []string `yaml:"pool"`
+	// LaunchPool is where the public IPv4 addresses given to instances at
+	// launch come from (MapPublicIpOnLaunch, AssociatePublicIpAddress), in
+	// the same forms as Pool; see LaunchPoolAddresses. Left out of the
+	// file, it is SimLaunchPool with backend sim and empty otherwise; empty,
+	// instances get no public address at launch. Not used with a backend
+	// that brings its own network (ec2), whose instances get its addresses.
+	LaunchPool         []string `yaml:"launch_pool"`
 	AssociateScript    string   `yaml:"associate_script"`
 	DisassociateScript string   `yaml:"disassociate_script"`
 	ScriptTimeout      Duration `yaml:"script_timeout"`
@@ -309,6 +316,7 @@ func defaults() *Config {
 		Usage:                             Usage{ReconcileInterval: Duration(time.Minute)},
 		ElasticIPs: ElasticIPs{
 			Pool:          defaultPool("sim"),
+			LaunchPool:    defaultLaunchPool("sim"),
 			ScriptTimeout: Duration(30 * time.Second),
 		},
 		Groups:     map[string]Group{},
@@ -329,6 +337,20 @@ const SimPool = "198.51.100.0/24"
 func defaultPool(backendName string) []string {
 	if backendName == "sim" {
 		return []string{SimPool}
+	}
+	return []string{}
+}
+
+// SimLaunchPool is the sim's launch address pool when the file sets
+// none: TEST-NET-1 (RFC 5737), another documentation range, apart from
+// SimPool so an address says which kind it is.
+const SimLaunchPool = "192.0.2.0/24"
+
+// defaultLaunchPool is elastic_ips.launch_pool when the file does not set
+// it, chosen as defaultPool is.
+func defaultLaunchPool(backendName string) []string {
+	if backendName == "sim" {
+		return []string{SimLaunchPool}
 	}
 	return []string{}
 }

@@ -109,6 +109,9 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	if !idx.isSet("elastic_ips.pool") {
 		c.ElasticIPs.Pool = defaultPool(c.Backend.Name)
 	}
+	if !idx.isSet("elastic_ips.launch_pool") {
+		c.ElasticIPs.LaunchPool = defaultLaunchPool(c.Backend.Name)
+	}
 	// debug_level (econe's setting) decides only if level was not written.
 	if d := c.Log.DebugLevel; d != nil && !idx.isSet("log.level") && *d >= 0 && *d < len(debugLevels) {
 		c.Log.Level = debugLevels[*d]

@@ -370,7 +370,7 @@ func TestDefaultElasticIPPool(t *testing.T) {
 		{"sim, pool left out", "elastic_ips:\n  script_timeout: 5s\n", []string{"198.51.100.0/24"}},
 		{"sim, pool null", "elastic_ips:\n  pool:\n", []string{"198.51.100.0/24"}},
 		{"sim, explicit empty pool", "elastic_ips:\n  pool: []\n", []string{}},
-		{"sim, own pool", "elastic_ips:\n  pool: [192.0.2.1]\n", []string{"192.0.2.1"}},
+		{"sim, own pool", "elastic_ips:\n  pool: [203.0.113.1]\n", []string{"203.0.113.1"}},
 		{"other backend, pool left out", "backend:\n  name: openstack\n", []string{}},
 		{"other backend, own pool", "backend:\n  name: openstack\nelastic_ips:\n  pool: [192.0.2.0/30]\n", []string{"192.0.2.0/30"}},
 	}
@@ -378,6 +378,23 @@ func TestDefaultElasticIPPool(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := mustLoad(t, tt.src).ElasticIPs.Pool; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got pool %q, want %q", got, tt.want)
+			}
+		})
+	}
+	launch := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"sim, left out", "", []string{"192.0.2.0/24"}},
+		{"sim, explicit empty", "elastic_ips:\n  launch_pool: []\n", []string{}},
+		{"sim, own", "elastic_ips:\n  launch_pool: [203.0.113.0/28]\n", []string{"203.0.113.0/28"}},
+		{"other backend, left out", "backend:\n  name: openstack\n", []string{}},
+	}
+	for _, tt := range launch {
+		t.Run("launch pool "+tt.name, func(t *testing.T) {
+			if got := mustLoad(t, tt.src).ElasticIPs.LaunchPool; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got launch pool %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -13,7 +13,7 @@ import (
 const maxPoolAddresses = 65536
 
 type poolEntry struct {
-	idx    int    // position in ElasticIPs.Pool
+	idx    int    // position in its list
 	text   string // as written
 	prefix netip.Prefix
 }
@@ -46,9 +46,10 @@ func poolSize(entries []poolEntry) int {
 	return n
 }
 
-// parsePool parses the pool entries and finds duplicates and overlaps.
-// Problems are returned in entry order.
-func parsePool(pool []string) ([]poolEntry, []*FieldError) {
+// parsePool parses the entries of the pool at key (elastic_ips.pool or
+// elastic_ips.launch_pool) and finds duplicates and overlaps. Problems are
+// returned in entry order.
+func parsePool(key string, pool []string) ([]poolEntry, []*FieldError) {
 	type problem struct {
 		idx int
 		fe  *FieldError
@@ -56,7 +57,7 @@ func parsePool(pool []string) ([]poolEntry, []*FieldError) {
 	var probs []problem
 	add := func(i int, format string, args ...any) {
 		probs = append(probs, problem{i, &FieldError{
-			Path: fmt.Sprintf("elastic_ips.pool[%d]", i),
+			Path: fmt.Sprintf("%s[%d]", key, i),
 			Msg:  fmt.Sprintf(format, args...),
 		}})
 	}
@@ -122,7 +123,7 @@ func parsePool(pool []string) ([]poolEntry, []*FieldError) {
 		if e.prefix == c.prefix {
 			what = "duplicates"
 		}
-		add(later.idx, "%s %s elastic_ips.pool[%d] (%s)", later.text, what, earlier.idx, earlier.text)
+		add(later.idx, "%s %s %s[%d] (%s)", later.text, what, key, earlier.idx, earlier.text)
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].idx < probs[j].idx })
 	out := make([]*FieldError, len(probs))
@@ -137,13 +138,23 @@ func parsePool(pool []string) ([]poolEntry, []*FieldError) {
 // otherwise without the network and broadcast addresses). It fails on
 // invalid, duplicate or overlapping entries and beyond 65536 addresses.
 func (c *Config) PoolAddresses() ([]netip.Addr, error) {
-	entries, errs := parsePool(c.ElasticIPs.Pool)
+	return poolAddresses("elastic_ips.pool", c.ElasticIPs.Pool)
+}
+
+// LaunchPoolAddresses expands ElasticIPs.LaunchPool as PoolAddresses
+// expands Pool.
+func (c *Config) LaunchPoolAddresses() ([]netip.Addr, error) {
+	return poolAddresses("elastic_ips.launch_pool", c.ElasticIPs.LaunchPool)
+}
+
+func poolAddresses(key string, pool []string) ([]netip.Addr, error) {
+	entries, errs := parsePool(key, pool)
 	if len(errs) > 0 {
 		return nil, joinProblems(errs)
 	}
 	n := poolSize(entries)
 	if n > maxPoolAddresses {
-		return nil, &FieldError{Path: "elastic_ips.pool", Msg: fmt.Sprintf("expands to %d addresses, more than the %d allowed", n, maxPoolAddresses)}
+		return nil, &FieldError{Path: key, Msg: fmt.Sprintf("expands to %d addresses, more than the %d allowed", n, maxPoolAddresses)}
 	}
 	addrs := make([]netip.Addr, 0, n)
 	for _, e := range entries {

@@ -368,21 +368,14 @@ func (c *Config) checkEC2(p *problems) {
 
 func (c *Config) checkElasticIPs(p *problems) {
 	e := &c.ElasticIPs
-	entries, errs := parsePool(e.Pool)
-	*p = append(*p, errs...)
-	if len(errs) == 0 {
-		if n := poolSize(entries); n > maxPoolAddresses {
-			p.add("elastic_ips.pool", "expands to %d addresses, more than the %d allowed", n, maxPoolAddresses)
-		}
-	}
-	// In the simulation an elastic IP inside the private range could equal
-	// an instance's private address.
-	if c.Backend.Name == "sim" {
-		if sim, err := netip.ParsePrefix(c.Backend.Sim.CIDR); err == nil {
-			for _, en := range entries {
-				if en.prefix.Overlaps(sim) {
-					p.add(fmt.Sprintf("elastic_ips.pool[%d]", en.idx), "%s overlaps backend.sim.cidr %s", en.text, c.Backend.Sim.CIDR)
-				}
+	eips := c.checkPool(p, "elastic_ips.pool", e.Pool)
+	launch := c.checkPool(p, "elastic_ips.launch_pool", e.LaunchPool)
+	// One address is either an elastic IP or a launch address: both kinds
+	// are handed out on their own, and would end up on two instances.
+	for _, l := range launch {
+		for _, en := range eips {
+			if l.prefix.Overlaps(en.prefix) {
+				p.add(fmt.Sprintf("elastic_ips.launch_pool[%d]", l.idx), "%s overlaps elastic_ips.pool[%d] (%s)", l.text, en.idx, en.text)
 			}
 		}
 	}
@@ -391,6 +384,29 @@ func (c *Config) checkElasticIPs(p *problems) {
 	if e.ScriptTimeout <= 0 {
 		p.add("elastic_ips.script_timeout", "must be > 0, got %s", e.ScriptTimeout)
 	}
+}
+
+// checkPool checks the address pool at key and returns its entries: valid,
+// not too big, and on the sim outside the private range, where an address
+// could equal an instance's private one.
+func (c *Config) checkPool(p *problems, key string, pool []string) []poolEntry {
+	entries, errs := parsePool(key, pool)
+	*p = append(*p, errs...)
+	if len(errs) == 0 {
+		if n := poolSize(entries); n > maxPoolAddresses {
+			p.add(key, "expands to %d addresses, more than the %d allowed", n, maxPoolAddresses)
+		}
+	}
+	if c.Backend.Name == "sim" {
+		if sim, err := netip.ParsePrefix(c.Backend.Sim.CIDR); err == nil {
+			for _, en := range entries {
+				if en.prefix.Overlaps(sim) {
+					p.add(fmt.Sprintf("%s[%d]", key, en.idx), "%s overlaps backend.sim.cidr %s", en.text, c.Backend.Sim.CIDR)
+				}
+			}
+		}
+	}
+	return entries
 }
 
 // validDNSName accepts host names such as "ec2.internal"; a single label

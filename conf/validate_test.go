@@ -118,6 +118,14 @@ func TestInvalidValues(t *testing.T) {
 		{"pool too big", func(c *Config) { c.ElasticIPs.Pool = []string{"100.64.0.0/10"} }, "elastic_ips.pool", "more than the 65536 allowed"},
 		{"pool overlaps sim cidr", func(c *Config) { c.ElasticIPs.Pool = []string{"10.77.1.1"} },
 			"elastic_ips.pool[0]", "10.77.1.1 overlaps backend.sim.cidr 10.77.0.0/16"},
+		{"launch pool garbage", func(c *Config) { c.ElasticIPs.LaunchPool = []string{"nope"} }, "elastic_ips.launch_pool[0]", `invalid IPv4 address or CIDR "nope"`},
+		{"launch pool overlaps itself", func(c *Config) { c.ElasticIPs.LaunchPool = []string{"192.0.2.0/24", "192.0.2.0/24"} },
+			"elastic_ips.launch_pool[1]", "192.0.2.0/24 duplicates elastic_ips.launch_pool[0] (192.0.2.0/24)"},
+		{"launch pool overlaps the pool", func(c *Config) { c.ElasticIPs.LaunchPool = []string{"198.51.100.16/28"} },
+			"elastic_ips.launch_pool[0]", "198.51.100.16/28 overlaps elastic_ips.pool[0] (198.51.100.0/24)"},
+		{"launch pool overlaps sim cidr", func(c *Config) { c.ElasticIPs.LaunchPool = []string{"10.77.9.0/24"} },
+			"elastic_ips.launch_pool[0]", "10.77.9.0/24 overlaps backend.sim.cidr 10.77.0.0/16"},
+		{"launch pool too big", func(c *Config) { c.ElasticIPs.LaunchPool = []string{"100.64.0.0/10"} }, "elastic_ips.launch_pool", "more than the 65536 allowed"},
 		{"audit file size zero", func(c *Config) { c.Audit.MaxFileMiB = 0 }, "audit.max_file_mib", "must be 1..1048576"},
 		{"audit negative file count", func(c *Config) { c.Audit.MaxFiles = -1 }, "audit.max_files", "must be 0 (keep every rotated file) or more"},
 		{"associate script missing", func(c *Config) { c.ElasticIPs.AssociateScript = missing }, "elastic_ips.associate_script", "no such file"},
@@ -204,12 +212,16 @@ func TestValidValues(t *testing.T) {
 		{"out-of-tree backend", func(c *Config) { c.Backend.Name = "opennebula" }},
 		{"zero delays", func(c *Config) { c.Backend.Sim.BootDelay, c.Backend.Sim.StopDelay = 0, 0 }},
 		{"sim /30", func(c *Config) { c.Backend.Sim.CIDR = "192.168.0.0/30" }},
-		{"pool", func(c *Config) { c.ElasticIPs.Pool = []string{"192.0.2.1", " 198.51.100.0/24", "203.0.113.0/31"} }},
+		{"pool", func(c *Config) { c.ElasticIPs.Pool = []string{"203.0.113.9", " 198.51.100.0/24", "203.0.113.0/31"} }},
+		{"launch pool apart from the pool", func(c *Config) {
+			c.ElasticIPs.Pool, c.ElasticIPs.LaunchPool = []string{"198.51.100.0/25"}, []string{"198.51.100.128/25", "203.0.113.7"}
+		}},
+		{"no launch pool", func(c *Config) { c.ElasticIPs.LaunchPool = nil }},
 		{"pool in sim cidr with another backend", func(c *Config) {
 			c.Backend.Name, c.Backend.EC2.Course = "ec2", "cs101"
 			c.ElasticIPs.Pool = []string{"10.77.0.1"}
 		}},
-		{"pool of a /16", func(c *Config) { c.ElasticIPs.Pool = []string{"100.64.0.0/16", "192.0.2.1", "192.0.2.2"} }},
+		{"pool of a /16", func(c *Config) { c.ElasticIPs.Pool = []string{"100.64.0.0/16", "203.0.113.1", "203.0.113.2"} }},
 		{"scripts", func(c *Config) { c.ElasticIPs.AssociateScript, c.ElasticIPs.DisassociateScript = script, script }},
 		{"groups", func(c *Config) {
 			c.Groups = map[string]Group{"staff": {KeyNamePrefix: "{user}-"}, "g_2-x": {}}
@@ -243,7 +255,7 @@ func TestValidateReturnsAllProblems(t *testing.T) {
 	c.Log.Format = "xml"
 	c.Auth.MaxClockSkew = 0
 	c.Backend.Sim.CIDR = "nope"
-	c.ElasticIPs.Pool = []string{"192.0.2.1", "192.0.2.1"}
+	c.ElasticIPs.Pool = []string{"203.0.113.1", "203.0.113.1"}
 	c.Groups = map[string]Group{"B": {}, "A": {}}
 
 	var got []string

@@ -64,7 +64,7 @@ type scriptCall struct {
 	Op      string
 	Args    []string
 	Env     map[string]string
-	Context map[string]string // the decoded BASE64_CONTEXT
+	Context map[string]any // the decoded BASE64_CONTEXT
 }
 
 func readScriptCalls(t *testing.T, dir string) []scriptCall {
@@ -104,8 +104,8 @@ func checkScriptCall(t *testing.T, c scriptCall, op, user, publicIP, privateIP, 
 	if c.Op != op || strings.Join(c.Args[:min(2, len(c.Args))], " ") != publicIP+" "+privateIP || len(c.Args) != 3 {
 		t.Errorf("got %s %q, want %s %s %s BASE64_CONTEXT", c.Op, c.Args, op, publicIP, privateIP)
 	}
-	wantCtx := map[string]string{"elastic_ip": publicIP, "private_ip": privateIP, "instance_id": instanceID, "user": user,
-		"allocation_id": allocationID, "association_id": associationID, "network": "10.77.0.0/16"}
+	wantCtx := map[string]any{"elastic_ip": publicIP, "private_ip": privateIP, "instance_id": instanceID, "user": user,
+		"allocation_id": allocationID, "association_id": associationID, "network": "10.77.0.0/16", "launch": false}
 	if fmt.Sprint(c.Context) != fmt.Sprint(wantCtx) {
 		t.Errorf("got context %v, want %v", c.Context, wantCtx)
 	}
@@ -119,6 +119,7 @@ func withEIPs(t *testing.T, dir string, pool ...string) func(*conf.Config) {
 	associate, disassociate := eipScripts(t, dir)
 	return func(c *conf.Config) {
 		c.ElasticIPs.Pool = pool
+		c.ElasticIPs.LaunchPool = nil // only elastic IPs run the scripts here
 		c.ElasticIPs.AssociateScript, c.ElasticIPs.DisassociateScript = associate, disassociate
 		c.ElasticIPs.ScriptTimeout = conf.Duration(2 * time.Second)
 	}
@@ -443,6 +444,7 @@ backend:
   sim: {boot_delay: 0s, stop_delay: 0s, terminate_delay: 0s}
 elastic_ips:
   pool: [203.0.113.10]
+  launch_pool: []
   associate_script: %s
   disassociate_script: %s
   script_timeout: 60s
@@ -511,7 +513,7 @@ elastic_ips:
 		if len(calls) != 2 {
 			t.Fatalf("cycle %d: got script runs %+v, want the interrupted associate and the reconciling disassociate", cycle, calls)
 		}
-		checkScriptCall(t, calls[1], "disassociate", "alice", "203.0.113.10", privateIP, *instID, *alloc.AllocationId, calls[0].Context["association_id"])
+		checkScriptCall(t, calls[1], "disassociate", "alice", "203.0.113.10", privateIP, *instID, *alloc.AllocationId, calls[0].Context["association_id"].(string))
 		d, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
 		if err != nil || len(d.Addresses) != 1 || d.Addresses[0].AssociationId != nil {
 			t.Fatalf("cycle %d: got %+v, %v after restart, want the address kept and not associated", cycle, d, err)

@@ -26,6 +26,10 @@ type Association struct {
 	AllocationID  string `json:"allocation_id"`
 	AssociationID string `json:"association_id"`
 	Network       string `json:"network"` // the instance's private network (CIDR); "" when unknown
+	// Launch marks the public address an instance got at launch or start
+	// (elastic_ips.launch_pool), not an elastic IP: AllocationID and
+	// AssociationID are then "".
+	Launch bool `json:"launch"`
 }
 
 // Context is the association as base64 of its JSON: the scripts' third argument.

@@ -74,14 +74,14 @@ func TestScriptGetsExactArgumentsAndEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got context %q, want standard base64: %v", gotArgs[2], err)
 			}
-			var ctx map[string]string
+			var ctx map[string]any
 			if err := json.Unmarshal(decoded, &ctx); err != nil {
 				t.Fatalf("got context %s, want JSON: %v", decoded, err)
 			}
-			wantCtx := map[string]string{
+			wantCtx := map[string]any{
 				"elastic_ip": "203.0.113.10", "private_ip": "10.77.0.5", "instance_id": "i-0123456789abcdef0",
 				"user": "alice", "allocation_id": "eipalloc-0123456789abcdef0",
-				"association_id": "eipassoc-0123456789abcdef0", "network": "10.77.0.0/16",
+				"association_id": "eipassoc-0123456789abcdef0", "network": "10.77.0.0/16", "launch": false,
 			}
 			if !reflect.DeepEqual(ctx, wantCtx) {
 				t.Errorf("got context %v, want %v", ctx, wantCtx)

@@ -49,8 +49,12 @@ type AddressAssociation struct {
 // AddressBinding names one association completely: which address, bound
 // how. Intents carry bindings so a script can be re-run from the record alone.
 type AddressBinding struct {
-	AllocationID string `json:"allocation_id"`
+	AllocationID string `json:"allocation_id"` // "" for a launch address
 	PublicIP     string `json:"public_ip"`
+	// Launch marks an instance's launch address (LaunchAddress), not an
+	// elastic IP: its records change with the instance's state, and the
+	// intent only wires it.
+	Launch bool `json:"launch,omitzero"`
 	AddressAssociation
 }
 
@@ -79,7 +83,7 @@ func (a *Address) Binding() (b AddressBinding, ok bool) {
 // its disassociations.
 type AddressIntent struct {
 	Owner        string           `json:"owner"`
-	AllocationID string           `json:"allocation_id"` // the key
+	AllocationID string           `json:"allocation_id"` // the key (LaunchIntentKey for a launch address)
 	Undo         []AddressBinding `json:"undo,omitempty"`
 	Target       *AddressBinding  `json:"target,omitempty"`
 	Started      time.Time        `json:"started"`

@@ -47,6 +47,14 @@ type Instance struct {
 	// PublicIP is set while an elastic IP is associated (see addresses).
 	PublicIP      string `json:"public_ip,omitempty"`
 	PublicDNSName string `json:"public_dns,omitempty"`
+	// LaunchIP is the public address the instance got at launch or start
+	// (shown while no elastic IP is associated): one of the launch pool
+	// (LaunchAddress), or the one the backend's own network gave it.
+	LaunchIP string `json:"launch_ip,omitempty"`
+	// PublicIPOnLaunch says the instance gets a launch address whenever it
+	// starts: its subnet's MapPublicIpOnLaunch or the launch's
+	// AssociatePublicIpAddress, decided at launch as EC2 decides it.
+	PublicIPOnLaunch bool `json:"public_ip_on_launch,omitzero"`
 
 	Groups []GroupRef `json:"groups,omitempty"`
 	// VpcID and SubnetID place the instance (a subnet with instances

@@ -40,6 +40,9 @@ package store
 //	addresses       OWNER/eipalloc-… -> Address
 //	address_pool    PUBLIC_IP -> OWNER/eipalloc-… ("" when free)
 //	address_intents eipalloc-… -> AddressIntent (an association script in flight)
+//	                launch/PUBLIC_IP -> AddressIntent (a launch address's)
+//	launch_addresses PUBLIC_IP -> LaunchAddress (a launch address held by an
+//	                instance, or by its disassociation still owed; absent = free)
 //	backends        NAME/… any key the backend NAME chooses (its Space)
 //	backend_sim     retired in version 3 (Migrate moves it to backends sim/…)
 //	counters        OWNER -> Counters (what the owner holds now)
@@ -110,6 +113,9 @@ const (
 	BucketInterfaceAttachments Bucket = "interface_attachments"
 )
 
+// BucketLaunchAddresses holds the launch addresses taken (store/launch_addresses.go).
+const BucketLaunchAddresses Bucket = "launch_addresses"
+
 // bucketRetiredBackendSim is version 2's bucket of the sim, still created
 // so that Migrate can read it.
 const bucketRetiredBackendSim Bucket = "backend_sim"
@@ -129,6 +135,7 @@ var Buckets = []Bucket{
 	BucketVPCs, BucketSubnets, BucketInternetGateways, BucketRouteTables,
 	BucketPrefixLists,
 	BucketNetworkInterfaces, BucketInterfaceAttachments,
+	BucketLaunchAddresses,
 }
 
 // OwnerBuckets are the buckets keyed OWNER/…: everything a user owns.

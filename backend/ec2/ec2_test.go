@@ -271,3 +271,39 @@ func TestLaunchSubnet(t *testing.T) {
 		t.Errorf("launch at 172.31.0.77: got %q, %v; want that address", m.PrivateIP, err)
 	}
 }
+
+// TestLaunchPublicAddress: AssociatePublicIpAddress goes to AWS (on the
+// primary interface), and the machine shows AWS's public address.
+func TestLaunchPublicAddress(t *testing.T) {
+	endpoint := econetest.Moto(t)
+	st, err := store.OpenBolt(t.TempDir()+"/db", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b, err := ec2.Open(backend.Deps{Config: config(endpoint), Store: store.NewSpace(st, "ec2"), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	tests := []struct {
+		name, id   string
+		associate  *bool
+		wantPublic bool
+	}{
+		{"asked for", "i-0000000000000001a", &yes, true},
+		{"refused", "i-0000000000000001b", &no, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := b.Run(t.Context(), &backend.LaunchContext{InstanceID: tt.id, Owner: "alice", InstanceType: backend.InstanceType{Name: "t3.micro"},
+				Image: backend.Image{ID: "ami-12c6146b"}, Zone: "us-east-1a", AssociatePublicIP: tt.associate, PrivateIP: ""})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (m.PublicIP != "") != tt.wantPublic || m.PrivateIP == "" {
+				t.Errorf("got public address %q (private %q), want one: %v", m.PublicIP, m.PrivateIP, tt.wantPublic)
+			}
+		})
+	}
+}

@@ -85,6 +85,15 @@ func (b *EC2) Run(ctx context.Context, lc *backend.LaunchContext) (backend.Machi
 	} else if lc.Zone != "" {
 		in.Placement = &types.Placement{AvailabilityZone: aws.String(lc.Zone)}
 	}
+	if lc.AssociatePublicIP != nil {
+		// AWS takes it only on a network interface, which then carries
+		// the subnet, groups and address in place of the request's.
+		in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{{
+			DeviceIndex: aws.Int32(0), AssociatePublicIpAddress: lc.AssociatePublicIP,
+			SubnetId: in.SubnetId, Groups: in.SecurityGroupIds, PrivateIpAddress: in.PrivateIpAddress,
+		}}
+		in.SubnetId, in.SecurityGroupIds, in.PrivateIpAddress = nil, nil, nil
+	}
 	out, err := b.api.RunInstances(ctx, in)
 	if err != nil {
 		return backend.Machine{}, b.awsError("RunInstances", err)
@@ -129,6 +138,7 @@ func (b *EC2) observe(in types.Instance) backend.Machine {
 	}
 	if m.State != backend.Terminated {
 		m.PrivateIP, m.PrivateDNSName = aws.ToString(in.PrivateIpAddress), aws.ToString(in.PrivateDnsName)
+		m.PublicIP = aws.ToString(in.PublicIpAddress)
 	}
 	if r := in.StateReason; r != nil && m.State != backend.Running && m.State != backend.Pending && aws.ToString(r.Code) != "Client.UserInitiatedShutdown" {
 		m.Reason = aws.ToString(r.Code)
