@@ -127,10 +127,6 @@ func volumeNotFound(ids ...string) error {
 	return ec2err.New(ec2err.InvalidVolumeNotFound, "The volume '%s' does not exist.", strings.Join(ids, ", "))
 }
 
-func snapshotNotFound(ids ...string) error {
-	return ec2err.New(ec2err.InvalidSnapshotNotFound, "The snapshot '%s' does not exist.", strings.Join(ids, ", "))
-}
-
 func (s *Service) volumeBackend() (backend.Volumes, error) {
 	if s.Backend.Volumes == nil {
 		return nil, ec2err.New(ec2err.UnsupportedOperation, "This cloud's backend (%s) does not provide volumes.", s.Config.Backend.Name)
@@ -200,7 +196,7 @@ func (s *Service) confirm(r *Request, id string, end time.Time, berr error, done
 	return v, err
 }
 
-// ---- XML shapes (botocore's Volume, VolumeAttachment, Snapshot) ----
+// ---- XML shapes (botocore's Volume, VolumeAttachment) ----
 
 type volumeAttachmentItem struct {
 	VolumeID            string `xml:"volumeId"`
@@ -248,30 +244,6 @@ func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {
 		item.Attachments.Items = []volumeAttachmentItem{attachmentItem(v.ID, v.Attachment)}
 	}
 	return item
-}
-
-type snapshotItem struct {
-	SnapshotID  string   `xml:"snapshotId"`
-	VolumeID    string   `xml:"volumeId"`
-	Status      string   `xml:"status"`
-	StartTime   string   `xml:"startTime"`
-	Progress    string   `xml:"progress"`
-	OwnerID     string   `xml:"ownerId"`
-	VolumeSize  int      `xml:"volumeSize"`
-	Description string   `xml:"description"`
-	Encrypted   bool     `xml:"encrypted"`
-	KmsKeyID    string   `xml:"kmsKeyId,omitempty"`
-	StorageTier string   `xml:"storageTier"`
-	Tags        []tagXML `xml:"tagSet>item"` // written even when empty (moto reads an empty list)
-}
-
-func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.Time) snapshotItem {
-	cur, progress := sn.At(now)
-	return snapshotItem{
-		SnapshotID: cur.ID, VolumeID: cur.VolumeID, Status: cur.State, StartTime: ec2Time(cur.Started),
-		Progress: strconv.Itoa(progress) + "%", OwnerID: ownerID, VolumeSize: cur.VolumeSize,
-		Description: cur.Description, Encrypted: cur.Encrypted, KmsKeyID: cur.KmsKeyID, StorageTier: "standard", Tags: tagsXML(tags),
-	}
 }
 
 // ---- CreateVolume ----
