@@ -46,20 +46,11 @@ func (s *Service) attachVolume(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.updateVolume(r, volumeID, func(tx store.Tx, v *store.Volume) error {
-		inst, err := s.reread(tx, inst)
-		if err != nil {
-			return err
-		}
-		if err := checkAttach(v, inst, device); err != nil {
-			return err
-		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		v.Attachment = &store.VolumeAttachment{InstanceID: instanceID, Device: device, Status: store.AttachAttaching, AttachTime: s.now(), Until: unknownEnd}
-		return nil
-	})
+	err = s.intendAttachment(r, volumeID, inst,
+		func(v *store.Volume, inst *store.Instance) error { return checkAttach(v, inst, device) },
+		func(v *store.Volume) {
+			v.Attachment = &store.VolumeAttachment{InstanceID: instanceID, Device: device, Status: store.AttachAttaching, AttachTime: s.now(), Until: unknownEnd}
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +62,27 @@ func (s *Service) attachVolume(r *Request) (any, error) {
 		return nil, err
 	}
 	return &volumeAttachmentResponse{volumeAttachmentItem: attachmentItem(v.ID, v.Attachment)}, nil
+}
+
+// intendAttachment records the intent of an attach or detach: in one
+// transaction, check allows it against the volume and inst as they are
+// then, and (unless it is a dry run) intend sets it on the volume.
+func (s *Service) intendAttachment(r *Request, volumeID string, inst *store.Instance, check func(*store.Volume, *store.Instance) error, intend func(*store.Volume)) error {
+	_, err := s.updateVolume(r, volumeID, func(tx store.Tx, v *store.Volume) error {
+		inst, err := s.reread(tx, inst)
+		if err != nil {
+			return err
+		}
+		if err := check(v, inst); err != nil {
+			return err
+		}
+		if err := r.DryRun(); err != nil {
+			return err
+		}
+		intend(v)
+		return nil
+	})
+	return err
 }
 
 func attachParams(p *query.Params) (volumeID, instanceID, device string, err error) {
@@ -133,20 +145,9 @@ func (s *Service) detachVolume(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.updateVolume(r, volumeID, func(tx store.Tx, v *store.Volume) error {
-		inst, err := s.reread(tx, inst)
-		if err != nil {
-			return err
-		}
-		if err := checkDetach(r.Params, v, inst); err != nil {
-			return err
-		}
-		if err := r.DryRun(); err != nil {
-			return err
-		}
-		v.Attachment.Status, v.Attachment.Until = store.AttachDetaching, unknownEnd
-		return nil
-	})
+	err = s.intendAttachment(r, volumeID, inst,
+		func(v *store.Volume, inst *store.Instance) error { return checkDetach(r.Params, v, inst) },
+		func(v *store.Volume) { v.Attachment.Status, v.Attachment.Until = store.AttachDetaching, unknownEnd })
 	if err != nil {
 		return nil, err
 	}
