@@ -94,6 +94,23 @@ func findGroup(tx store.Tx, owner, id, name string) (*store.SecurityGroup, error
 	return g, err
 }
 
+// changeGroup changes a group the one way (see groups_backend.go): record
+// checks the change and records it in one Store.Update, returning the
+// group and the change it intends for the backend (nil if none), which is
+// then made there. It returns the group.
+func (s *Service) changeGroup(r *Request, record func(tx store.Tx) (*store.SecurityGroup, *store.GroupChange, error)) (*store.SecurityGroup, error) {
+	var g *store.SecurityGroup
+	var c *store.GroupChange
+	err := s.Store.Update(func(tx store.Tx) (err error) {
+		g, c, err = record(tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, s.groupInBackend(r.Context, g, c)
+}
+
 // CreateSecurityGroup
 
 type createSecurityGroupResponse struct {
@@ -130,7 +147,7 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 		Egress: []store.Rule{allowAllEgress()},
 	}
 	created := s.intend(g, store.GroupCreating, true, g.Egress)
-	err = s.Store.Update(func(tx store.Tx) error {
+	_, err = s.changeGroup(r, func(tx store.Tx) (*store.SecurityGroup, *store.GroupChange, error) {
 		v, err := s.defaultVPC(tx, owner)
 		if err == nil && vpcID != "" {
 			v, err = s.vpcByID(tx, owner, vpcID)
@@ -139,26 +156,23 @@ func (s *Service) createSecurityGroup(r *Request) (any, error) {
 			err = ec2err.New(ec2err.UnsupportedOperation, "On this course's cloud security groups live in your default VPC %s: leave out VpcId.", store.DefaultVPCID(owner))
 		}
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		g.VpcID = v.ID
 		if dup, err := store.SecurityGroupInVPC(tx, owner, v.ID, name); err != nil || dup != nil {
 			if err == nil {
 				err = ec2err.New(ec2err.InvalidGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, v.ID)
 			}
-			return err
+			return nil, nil, err
 		}
 		if err := s.checkQuota(tx, r.User, quota.Delta{SecurityGroups: 1}); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := store.PutSecurityGroup(tx, g); err != nil {
-			return err
+			return nil, nil, err
 		}
-		return putTags(tx, owner, g.ID, tags)
+		return g, created, putTags(tx, owner, g.ID, tags)
 	})
-	if err == nil {
-		err = s.groupInBackend(r.Context, g, created)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -479,38 +493,31 @@ func (s *Service) deleteSecurityGroup(r *Request) (any, error) {
 		return nil, err
 	}
 	owner := r.User.Name
-	var deleted string
-	var group *store.SecurityGroup
-	var change *store.GroupChange
-	err := s.Store.Update(func(tx store.Tx) error {
+	deleted, err := s.changeGroup(r, func(tx store.Tx) (*store.SecurityGroup, *store.GroupChange, error) {
 		g, err := findGroup(tx, owner, id, name)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := checkDeletable(tx, g); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := r.DryRun(); err != nil {
-			return err
+			return nil, nil, err
 		}
-		deleted, group = g.ID, g
-		if change = s.intend(g, store.GroupDeleting, false, nil); change != nil {
-			return store.PutSecurityGroup(tx, g)
+		if change := s.intend(g, store.GroupDeleting, false, nil); change != nil {
+			return g, change, store.PutSecurityGroup(tx, g)
 		}
 		if err := deleteRuleTags(tx, owner, g.Ingress, g.Egress); err != nil {
-			return err
+			return nil, nil, err
 		}
-		return store.DeleteSecurityGroup(tx, owner, g.ID)
+		return g, nil, store.DeleteSecurityGroup(tx, owner, g.ID)
 	})
-	if err == nil {
-		err = s.groupInBackend(r.Context, group, change)
-	}
 	if err != nil {
 		return nil, err
 	}
 	resp := &deleteSecurityGroupResponse{Return: true}
 	if !r.Before(apiRuleSets) {
-		resp.GroupID = deleted
+		resp.GroupID = deleted.ID
 	}
 	return resp, nil
 }

@@ -83,41 +83,36 @@ func (s *Service) authorize(r *Request, egress bool) (any, error) {
 		return nil, err
 	}
 	var added []store.Rule
-	var group *store.SecurityGroup
-	var change *store.GroupChange
-	err = s.Store.Update(func(tx store.Tx) error {
+	group, err := s.changeGroup(r, func(tx store.Tx) (*store.SecurityGroup, *store.GroupChange, error) {
 		g, existing, rules, err := s.ruleChange(tx, r, egress, reqs)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		for i, rule := range rules {
 			if slices.ContainsFunc(*existing, rule.SamePermission) || slices.ContainsFunc(rules[:i], rule.SamePermission) {
-				return ec2err.New(ec2err.InvalidPermissionDuplicate, "the specified rule \"%s\" already exists", describeRule(rule, egress))
+				return nil, nil, ec2err.New(ec2err.InvalidPermissionDuplicate, "the specified rule \"%s\" already exists", describeRule(rule, egress))
 			}
 		}
 		if err := s.checkPrefixLists(tx, r.User.Name, rules); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if len(*existing)+len(rules) > maxRulesPerDirection {
-			return ec2err.New(ec2err.RulesPerSecurityGroupLimit, "The maximum number of rules per security group (%d per direction) has been reached.", maxRulesPerDirection)
+			return nil, nil, ec2err.New(ec2err.RulesPerSecurityGroupLimit, "The maximum number of rules per security group (%d per direction) has been reached.", maxRulesPerDirection)
 		}
 		if err := r.DryRun(); err != nil {
-			return err
+			return nil, nil, err
 		}
 		for i := range rules {
 			rules[i].ID = store.NewID("sgr")
 			if err := putTags(tx, r.User.Name, rules[i].ID, tags); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		*existing = append(*existing, rules...)
-		added, group = rules, g
-		change = s.intend(g, store.RulesAuthorizing, egress, rules)
-		return store.PutSecurityGroup(tx, g)
+		added = rules
+		change := s.intend(g, store.RulesAuthorizing, egress, rules)
+		return g, change, store.PutSecurityGroup(tx, g)
 	})
-	if err == nil {
-		err = s.groupInBackend(r.Context, group, change)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -183,19 +178,17 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 		}
 	}
 	var revoked, unknown []store.Rule
-	var group *store.SecurityGroup
-	var change *store.GroupChange
-	err := s.Store.Update(func(tx store.Tx) error {
+	group, err := s.changeGroup(r, func(tx store.Tx) (*store.SecurityGroup, *store.GroupChange, error) {
 		revoked, unknown = nil, nil
 		g, existing, wanted, err := s.ruleChange(tx, r, egress, reqs)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := checkRuleIDs(*existing, ruleIDs); err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := r.DryRun(); err != nil {
-			return err
+			return nil, nil, err
 		}
 		var kept []store.Rule
 		for _, rule := range *existing {
@@ -211,22 +204,18 @@ func (s *Service) revoke(r *Request, egress bool) (any, error) {
 			}
 		}
 		*existing = kept
-		group = g
 		// With a backend, the rules' tags go once it has revoked them.
-		change = nil
+		var change *store.GroupChange
 		if len(revoked) > 0 {
 			change = s.intend(g, store.RulesRevoking, egress, revoked)
 		}
 		if change == nil {
 			if err := deleteRuleTags(tx, r.User.Name, revoked); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
-		return store.PutSecurityGroup(tx, g)
+		return g, change, store.PutSecurityGroup(tx, g)
 	})
-	if err == nil {
-		err = s.groupInBackend(r.Context, group, change)
-	}
 	if err != nil {
 		return nil, err
 	}
