@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/econe/econe-server/ec2err"
@@ -17,6 +18,34 @@ var snapshotActions = map[string]Handler{
 	"CreateSnapshot":    (*Service).createSnapshot,
 	"DescribeSnapshots": (*Service).describeSnapshots,
 	"DeleteSnapshot":    (*Service).deleteSnapshot,
+}
+
+func snapshotNotFound(ids ...string) error {
+	return ec2err.New(ec2err.InvalidSnapshotNotFound, "The snapshot '%s' does not exist.", strings.Join(ids, ", "))
+}
+
+type snapshotItem struct {
+	SnapshotID  string   `xml:"snapshotId"`
+	VolumeID    string   `xml:"volumeId"`
+	Status      string   `xml:"status"`
+	StartTime   string   `xml:"startTime"`
+	Progress    string   `xml:"progress"`
+	OwnerID     string   `xml:"ownerId"`
+	VolumeSize  int      `xml:"volumeSize"`
+	Description string   `xml:"description"`
+	Encrypted   bool     `xml:"encrypted"`
+	KmsKeyID    string   `xml:"kmsKeyId,omitempty"`
+	StorageTier string   `xml:"storageTier"`
+	Tags        []tagXML `xml:"tagSet>item"` // written even when empty (moto reads an empty list)
+}
+
+func snapshotXML(sn *store.Snapshot, ownerID string, tags []store.Tag, now time.Time) snapshotItem {
+	cur, progress := sn.At(now)
+	return snapshotItem{
+		SnapshotID: cur.ID, VolumeID: cur.VolumeID, Status: cur.State, StartTime: ec2Time(cur.Started),
+		Progress: strconv.Itoa(progress) + "%", OwnerID: ownerID, VolumeSize: cur.VolumeSize,
+		Description: cur.Description, Encrypted: cur.Encrypted, KmsKeyID: cur.KmsKeyID, StorageTier: "standard", Tags: tagsXML(tags),
+	}
 }
 
 type createSnapshotResponse struct {
