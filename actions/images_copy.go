@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"time"
@@ -29,7 +30,7 @@ type snapshotCopies struct {
 func (c *snapshotCopies) add(owner string, src *store.Snapshot, description string, encrypt bool, kmsKeyID string, now time.Time) string {
 	sn := store.Snapshot{
 		ID: store.NewID("snap"), Owner: owner, VolumeID: copiedVolumeID, VolumeSize: src.VolumeSize, Description: description,
-		Encrypted: src.Encrypted || encrypt, KmsKeyID: firstNonEmpty(kmsKeyID, src.KmsKeyID),
+		Encrypted: src.Encrypted || encrypt, KmsKeyID: cmp.Or(kmsKeyID, src.KmsKeyID),
 		Started: now, State: store.SnapshotPending, Until: unknownEnd,
 	}
 	if c.sources == nil {

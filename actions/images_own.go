@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func (s *Service) launchImage(u *store.User, id string) (templates.Image, *store
 	}
 	base, _ := s.catalog().Image(from.BaseImageID)
 	im := base
-	im.ID, im.Name, im.Description, im.Architecture = from.ID, from.Name, from.Description, firstNonEmpty(from.Architecture, base.Architecture)
+	im.ID, im.Name, im.Description, im.Architecture = from.ID, from.Name, from.Description, cmp.Or(from.Architecture, base.Architecture)
 	im.RootDeviceName, im.RootDeviceType, im.SnapshotID = from.RootDeviceName, "ebs", ""
 	im.OwnerAlias, im.OwnerID, im.CreationDate = "", from.OwnerAccount, ec2Time(from.Created)
 	for _, d := range from.Devices {
@@ -160,7 +161,7 @@ func (lr *launchRequest) baseImageID() string {
 
 // baseImageOf is the admin's image inst descends from.
 func baseImageOf(inst *store.Instance) string {
-	return firstNonEmpty(inst.BaseImageID, inst.ImageID)
+	return cmp.Or(inst.BaseImageID, inst.ImageID)
 }
 
 // snapshotInImage refuses to delete a snapshot one of the owner's images
@@ -190,7 +191,7 @@ func ownedImageItem(im *store.Image, base templates.Image, tags []store.Tag, now
 		SourceInstanceID: cur.SourceInstanceID,
 		ImageID:          cur.ID, ImageLocation: cur.OwnerAccount + "/" + cur.Name, State: cur.State,
 		OwnerID: cur.OwnerAccount, CreationDate: ec2Time(cur.Created), Public: false,
-		Architecture: firstNonEmpty(cur.Architecture, base.Architecture), ImageType: "machine", Platform: base.Platform,
+		Architecture: cmp.Or(cur.Architecture, base.Architecture), ImageType: "machine", Platform: base.Platform,
 		SourceImageID: cur.SourceImageID, SourceImageRegion: cur.SourceRegion,
 	}
 	if base.Platform == "windows" {

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 
@@ -263,9 +264,9 @@ type metadataOptionsXML struct {
 }
 
 func metadataXML(m store.MetadataOptions, state string) *metadataOptionsXML {
-	x := &metadataOptionsXML{State: state, HTTPTokens: firstNonEmpty(m.HTTPTokens, "optional"), HopLimit: m.HopLimit,
-		HTTPEndpoint: firstNonEmpty(m.HTTPEndpoint, "enabled"), ProtocolIPv6: firstNonEmpty(m.ProtocolIPv6, "disabled"),
-		Tags: firstNonEmpty(m.Tags, "disabled")}
+	x := &metadataOptionsXML{State: state, HTTPTokens: cmp.Or(m.HTTPTokens, "optional"), HopLimit: m.HopLimit,
+		HTTPEndpoint: cmp.Or(m.HTTPEndpoint, "enabled"), ProtocolIPv6: cmp.Or(m.ProtocolIPv6, "disabled"),
+		Tags: cmp.Or(m.Tags, "disabled")}
 	if x.HopLimit == 0 {
 		x.HopLimit = 1
 	}

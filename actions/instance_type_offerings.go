@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"sort"
 
 	"github.com/econe/econe-server/ec2err"
@@ -77,7 +78,7 @@ func (s *Service) describeInstanceTypeOfferings(r *Request) (any, error) {
 			continue
 		}
 		for _, place := range places {
-			o := instanceTypeOfferingXML{InstanceType: t.Name, LocationType: firstNonEmpty(locationType, "region"), Location: place}
+			o := instanceTypeOfferingXML{InstanceType: t.Name, LocationType: cmp.Or(locationType, "region"), Location: place}
 			if matchFilters(filters, o.attrs) {
 				out = append(out, o)
 			}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -433,7 +434,7 @@ func launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
 // decides are known only once the volume is made, and count as 0 here).
 func launchDelta(lr *launchRequest) (quota.Delta, error) {
 	image := lr.image.Backend()
-	reqs, err := launchMappings(firstNonEmpty(image.RootDeviceName, lr.image.RootDeviceName, "/dev/sda1"), image, lr.mappings)
+	reqs, err := launchMappings(cmp.Or(image.RootDeviceName, lr.image.RootDeviceName, "/dev/sda1"), image, lr.mappings)
 	d := quota.Delta{Instances: 1, VCPUs: lr.itype.VCPUs, InstanceType: lr.itype.Name, ImageID: lr.baseImageID(), Volumes: len(reqs)}
 	for _, m := range reqs {
 		d.VolumeGiB += m.VolumeSize
@@ -765,7 +766,7 @@ func (s *Service) launchGroups(tx store.Tx, owner string, sn *store.Subnet, name
 // DeleteOnTermination unless the mapping says otherwise, as on EC2.
 func (s *Service) launchVolumes(tx store.Tx, inst *store.Instance, image backend.Image, mappings []blockDeviceRequest) ([]backend.Volume, error) {
 	now := s.now()
-	root := firstNonEmpty(image.RootDeviceName, inst.RootDeviceName, "/dev/sda1")
+	root := cmp.Or(image.RootDeviceName, inst.RootDeviceName, "/dev/sda1")
 	inst.RootDeviceName = root
 	reqs, err := launchMappings(root, image, mappings)
 	if err != nil {

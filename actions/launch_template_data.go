@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"encoding/base64"
 	"net/url"
 	"slices"
@@ -442,7 +443,7 @@ func instanceTemplateData(inst *store.Instance, tags []store.Tag, vols map[strin
 	set("Placement.Tenancy", "default")
 	set("Monitoring.Enabled", "false")
 	set("DisableApiTermination", strconv.FormatBool(inst.DisableAPITermination))
-	set("InstanceInitiatedShutdownBehavior", firstNonEmpty(inst.ShutdownBehavior, "stop"))
+	set("InstanceInitiatedShutdownBehavior", cmp.Or(inst.ShutdownBehavior, "stop"))
 	if len(inst.UserData) > 0 {
 		set("UserData", base64.StdEncoding.EncodeToString(inst.UserData))
 	}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -878,7 +879,7 @@ func (s *Service) parseTemplateLaunch(r *Request) (*launchRequest, error) {
 		if lt, err = findTemplate(tx, r.User.Name, ref); err != nil {
 			return err
 		}
-		n, err := versionNumber(lt, "LaunchTemplate.Version", firstNonEmpty(spec.String("Version"), "$Default"))
+		n, err := versionNumber(lt, "LaunchTemplate.Version", cmp.Or(spec.String("Version"), "$Default"))
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -64,7 +65,7 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 		if err := checkIDs([]string{m.SnapshotID}, "snap", ec2err.InvalidSnapshotIDMalformed); err != nil {
 			return nil, err
 		}
-		sn, err := sourceSnapshot(tx, firstNonEmpty(m.SnapshotOwner, inst.Owner), m.SnapshotID, now)
+		sn, err := sourceSnapshot(tx, cmp.Or(m.SnapshotOwner, inst.Owner), m.SnapshotID, now)
 		if err != nil {
 			return nil, err
 		}
@@ -83,15 +84,6 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 	}
 	inst.BlockDevices = append(inst.BlockDevices, blockDeviceOf(v.ID, v.Attachment))
 	return v, store.PutVolume(tx, v)
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // releaseVolumes detaches the volumes of terminated instances and deletes
