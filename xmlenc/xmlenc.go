@@ -41,9 +41,7 @@ func Append(dst []byte, v any, start xml.StartElement) ([]byte, error) {
 	if err != nil || p.kind == kSlice {
 		return fallback(dst, v, start)
 	}
-	e := encoder{buf: dst}
-	e.element(val, p, start.Name.Local, start.Attr)
-	return e.buf, nil
+	return element(dst, val, p, start.Name.Local, start.Attr), nil
 }
 
 func fallback(dst []byte, v any, start xml.StartElement) ([]byte, error) {
@@ -281,22 +279,24 @@ func overlaps(a, b field) bool {
 	return true
 }
 
-type encoder struct{ buf []byte }
+// The writing functions take the buffer and return it extended, as
+// strconv's Append functions do: the buffer lives in a local variable, so
+// growing it needs no write barrier while the collector runs.
 
 // value writes v, the value of field f with plan p, as marshalValue does:
 // a slice is its elements in turn, omitempty applying to each.
-func (e *encoder) value(v reflect.Value, f *field, p *plan) {
+func value(buf []byte, v reflect.Value, f *field, p *plan) []byte {
 	v, ok := present(v, f.omitEmpty)
 	if !ok {
-		return
+		return buf
 	}
 	if p.kind == kSlice {
 		for i := range v.Len() {
-			e.value(v.Index(i), f, p.elem)
+			buf = value(buf, v.Index(i), f, p.elem)
 		}
-		return
+		return buf
 	}
-	e.element(v, p, f.name, nil)
+	return element(buf, v, p, f.name, nil)
 }
 
 // present is v as written: false when omitempty leaves it out or a nil
@@ -314,100 +314,107 @@ func present(v reflect.Value, omitEmpty bool) (reflect.Value, bool) {
 	return v, true
 }
 
+// of is f's value in the struct v.
+func (f *field) of(v reflect.Value) reflect.Value {
+	if len(f.index) == 1 {
+		return v.Field(f.index[0])
+	}
+	return v.FieldByIndex(f.index)
+}
+
 // element writes <name attrs…>content</name>.
-func (e *encoder) element(v reflect.Value, p *plan, name string, attrs []xml.Attr) {
-	e.buf = append(e.buf, '<')
-	e.buf = append(e.buf, name...)
+func element(buf []byte, v reflect.Value, p *plan, name string, attrs []xml.Attr) []byte {
+	buf = append(buf, '<')
+	buf = append(buf, name...)
 	for _, a := range attrs {
 		if a.Name.Local == "" {
 			continue
 		}
-		e.attr(a.Name.Local, a.Value)
+		buf = attrStart(buf, a.Name.Local)
+		buf = escape(buf, a.Value)
+		buf = append(buf, '"')
 	}
 	if p.kind == kStruct {
 		for i := range p.attrs {
 			f := &p.attrs[i]
-			fv, ok := present(v.FieldByIndex(f.index), f.omitEmpty)
+			fv, ok := present(f.of(v), f.omitEmpty)
 			if !ok {
 				continue
 			}
-			e.attrStart(f.name)
-			e.text(fv, f.plan)
-			e.buf = append(e.buf, '"')
+			buf = attrStart(buf, f.name)
+			buf = text(buf, fv, f.plan)
+			buf = append(buf, '"')
 		}
 	}
-	e.buf = append(e.buf, '>')
+	buf = append(buf, '>')
 	if p.kind == kStruct {
-		e.fields(v, p)
+		buf = fields(buf, v, p)
 	} else {
-		e.text(v, p)
+		buf = text(buf, v, p)
 	}
-	e.buf = append(e.buf, "</"...)
-	e.buf = append(e.buf, name...)
-	e.buf = append(e.buf, '>')
+	buf = append(buf, "</"...)
+	buf = append(buf, name...)
+	return append(buf, '>')
 }
 
-func (e *encoder) attr(name, value string) {
-	e.attrStart(name)
-	e.buf = escape(e.buf, value)
-	e.buf = append(e.buf, '"')
-}
-
-func (e *encoder) attrStart(name string) {
-	e.buf = append(e.buf, ' ')
-	e.buf = append(e.buf, name...)
-	e.buf = append(e.buf, `="`...)
+func attrStart(buf []byte, name string) []byte {
+	buf = append(buf, ' ')
+	buf = append(buf, name...)
+	return append(buf, `="`...)
 }
 
 // fields writes a struct's elements, opening and closing shared parent
 // elements as marshalStruct's parentStack does.
-func (e *encoder) fields(v reflect.Value, p *plan) {
-	var open []string
+func fields(buf []byte, v reflect.Value, p *plan) []byte {
+	var stack [4]string // deeper nesting grows it on the heap
+	open := stack[:0]
 	for i := range p.elems {
 		f := &p.elems[i]
-		fv := v.FieldByIndex(f.index)
+		fv := f.of(v)
 		split := 0
 		for split < len(f.parents) && split < len(open) && f.parents[split] == open[split] {
 			split++
 		}
-		open = e.closeTo(open, split)
+		buf, open = closeTo(buf, open, split)
 		if len(f.parents) > len(open) && !(f.nilable && fv.IsNil()) {
 			for _, parent := range f.parents[len(open):] {
-				e.buf = append(e.buf, '<')
-				e.buf = append(e.buf, parent...)
-				e.buf = append(e.buf, '>')
+				buf = append(buf, '<')
+				buf = append(buf, parent...)
+				buf = append(buf, '>')
 			}
 			open = append(open, f.parents[len(open):]...)
 		}
-		e.value(fv, f, f.plan)
+		buf = value(buf, fv, f, f.plan)
 	}
-	e.closeTo(open, 0)
+	buf, _ = closeTo(buf, open, 0)
+	return buf
 }
 
-func (e *encoder) closeTo(open []string, depth int) []string {
+func closeTo(buf []byte, open []string, depth int) ([]byte, []string) {
 	for i := len(open) - 1; i >= depth; i-- {
-		e.buf = append(e.buf, "</"...)
-		e.buf = append(e.buf, open[i]...)
-		e.buf = append(e.buf, '>')
+		buf = append(buf, "</"...)
+		buf = append(buf, open[i]...)
+		buf = append(buf, '>')
 	}
-	return open[:depth]
+	return buf, open[:depth]
 }
 
 // text writes a scalar as marshalSimple formats it, escaped. Only strings
 // can hold characters that need escaping.
-func (e *encoder) text(v reflect.Value, p *plan) {
+func text(buf []byte, v reflect.Value, p *plan) []byte {
 	switch p.kind {
 	case kString:
-		e.buf = escape(e.buf, v.String())
+		return escape(buf, v.String())
 	case kBool:
-		e.buf = strconv.AppendBool(e.buf, v.Bool())
+		return strconv.AppendBool(buf, v.Bool())
 	case kInt:
-		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
+		return strconv.AppendInt(buf, v.Int(), 10)
 	case kUint:
-		e.buf = strconv.AppendUint(e.buf, v.Uint(), 10)
+		return strconv.AppendUint(buf, v.Uint(), 10)
 	case kFloat:
-		e.buf = strconv.AppendFloat(e.buf, v.Float(), 'g', -1, p.bits)
+		return strconv.AppendFloat(buf, v.Float(), 'g', -1, p.bits)
 	}
+	return buf
 }
 
 func isEmpty(v reflect.Value) bool {
