@@ -41,7 +41,8 @@ func Append(dst []byte, v any, start xml.StartElement) ([]byte, error) {
 	if err != nil || p.kind == kSlice {
 		return fallback(dst, v, start)
 	}
-	return element(dst, val, p, start.Name.Local, start.Attr), nil
+	t := newTag(start.Name.Local)
+	return element(dst, val, p, &t, start.Attr), nil
 }
 
 func fallback(dst []byte, v any, start xml.StartElement) ([]byte, error) {
@@ -84,11 +85,17 @@ type plan struct {
 type field struct {
 	index     []int
 	name      string
-	parents   []string
+	tag       tag   // name's, for the element
+	parents   []tag // the a>b chain's elements around it
 	omitEmpty bool
 	nilable   bool // a pointer: when nil, neither it nor its parents are written
 	plan      *plan
 }
+
+// tag is an element's name with its start and end tags written out.
+type tag struct{ name, start, end string }
+
+func newTag(name string) tag { return tag{name, "<" + name + ">", "</" + name + ">"} }
 
 var (
 	plans             sync.Map // reflect.Type → *plan, or errUnsupported
@@ -226,7 +233,10 @@ func (p *plan) addFields(t reflect.Type, index []int, building map[reflect.Type]
 		if chain[0] == "" {
 			chain[0] = f.Name
 		}
-		fd.name, fd.parents = chain[len(chain)-1], chain[:len(chain)-1]
+		fd.name, fd.tag = chain[len(chain)-1], newTag(chain[len(chain)-1])
+		for _, parent := range chain[:len(chain)-1] {
+			fd.parents = append(fd.parents, newTag(parent))
+		}
 		if fd.name == "" || (attr && len(fd.parents) > 0) {
 			return errUnsupported
 		}
@@ -267,12 +277,12 @@ func hasXMLName(t reflect.Type) bool {
 // overlaps reports whether one field's path (parents and name) is the
 // other's or leads into it, which encoding/xml resolves or rejects.
 func overlaps(a, b field) bool {
-	pa, pb := append(append([]string(nil), a.parents...), a.name), append(append([]string(nil), b.parents...), b.name)
+	pa, pb := append(append([]tag(nil), a.parents...), a.tag), append(append([]tag(nil), b.parents...), b.tag)
 	if len(pa) > len(pb) {
 		pa, pb = pb, pa
 	}
 	for i := range pa {
-		if pa[i] != pb[i] {
+		if pa[i].name != pb[i].name {
 			return false
 		}
 	}
@@ -296,7 +306,7 @@ func value(buf []byte, v reflect.Value, f *field, p *plan) []byte {
 		}
 		return buf
 	}
-	return element(buf, v, p, f.name, nil)
+	return element(buf, v, p, &f.tag, nil)
 }
 
 // present is v as written: false when omitempty leaves it out or a nil
@@ -323,7 +333,22 @@ func (f *field) of(v reflect.Value) reflect.Value {
 }
 
 // element writes <name attrs…>content</name>.
-func element(buf []byte, v reflect.Value, p *plan, name string, attrs []xml.Attr) []byte {
+func element(buf []byte, v reflect.Value, p *plan, t *tag, attrs []xml.Attr) []byte {
+	if len(attrs) == 0 && len(p.attrs) == 0 {
+		buf = append(buf, t.start...)
+	} else {
+		buf = startWithAttrs(buf, v, p, t.name, attrs)
+	}
+	if p.kind == kStruct {
+		buf = fields(buf, v, p)
+	} else {
+		buf = text(buf, v, p)
+	}
+	return append(buf, t.end...)
+}
+
+// startWithAttrs writes <name attrs…>.
+func startWithAttrs(buf []byte, v reflect.Value, p *plan, name string, attrs []xml.Attr) []byte {
 	buf = append(buf, '<')
 	buf = append(buf, name...)
 	for _, a := range attrs {
@@ -346,14 +371,6 @@ func element(buf []byte, v reflect.Value, p *plan, name string, attrs []xml.Attr
 			buf = append(buf, '"')
 		}
 	}
-	buf = append(buf, '>')
-	if p.kind == kStruct {
-		buf = fields(buf, v, p)
-	} else {
-		buf = text(buf, v, p)
-	}
-	buf = append(buf, "</"...)
-	buf = append(buf, name...)
 	return append(buf, '>')
 }
 
@@ -366,23 +383,21 @@ func attrStart(buf []byte, name string) []byte {
 // fields writes a struct's elements, opening and closing shared parent
 // elements as marshalStruct's parentStack does.
 func fields(buf []byte, v reflect.Value, p *plan) []byte {
-	var stack [4]string // deeper nesting grows it on the heap
+	var stack [4]*tag // deeper nesting grows it on the heap
 	open := stack[:0]
 	for i := range p.elems {
 		f := &p.elems[i]
 		fv := f.of(v)
 		split := 0
-		for split < len(f.parents) && split < len(open) && f.parents[split] == open[split] {
+		for split < len(f.parents) && split < len(open) && f.parents[split].name == open[split].name {
 			split++
 		}
 		buf, open = closeTo(buf, open, split)
 		if len(f.parents) > len(open) && !(f.nilable && fv.IsNil()) {
-			for _, parent := range f.parents[len(open):] {
-				buf = append(buf, '<')
-				buf = append(buf, parent...)
-				buf = append(buf, '>')
+			for j := len(open); j < len(f.parents); j++ {
+				buf = append(buf, f.parents[j].start...)
+				open = append(open, &f.parents[j])
 			}
-			open = append(open, f.parents[len(open):]...)
 		}
 		buf = value(buf, fv, f, f.plan)
 	}
@@ -390,11 +405,9 @@ func fields(buf []byte, v reflect.Value, p *plan) []byte {
 	return buf
 }
 
-func closeTo(buf []byte, open []string, depth int) ([]byte, []string) {
+func closeTo(buf []byte, open []*tag, depth int) ([]byte, []*tag) {
 	for i := len(open) - 1; i >= depth; i-- {
-		buf = append(buf, "</"...)
-		buf = append(buf, open[i]...)
-		buf = append(buf, '>')
+		buf = append(buf, open[i].end...)
 	}
 	return buf, open[:depth]
 }
@@ -433,8 +446,15 @@ func isEmpty(v reflect.Value) bool {
 // nearly all of any answer, is looked up in a table; only other bytes are
 // decoded as UTF-8.
 func escape(dst []byte, s string) []byte {
+	i := 0
+	for i < len(s) && plainByte[s[i]] {
+		i++
+	}
+	if i == len(s) { // the common case: nothing to escape
+		return append(dst, s...)
+	}
 	last := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		var esc string
 		width := 1
 		if c := s[i]; c < utf8.RuneSelf {
@@ -468,6 +488,14 @@ var asciiEscapes = func() (t [utf8.RuneSelf]string) {
 	}
 	t['"'], t['\''], t['&'], t['<'], t['>'] = "&#34;", "&#39;", "&amp;", "&lt;", "&gt;"
 	t['\t'], t['\n'], t['\r'] = "&#x9;", "&#xA;", "&#xD;"
+	return t
+}()
+
+// plainByte is whether a byte is ASCII written as itself.
+var plainByte = func() (t [256]bool) {
+	for c, esc := range asciiEscapes {
+		t[c] = esc == ""
+	}
 	return t
 }()
 
