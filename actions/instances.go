@@ -36,8 +36,35 @@ const (
 	maxTokenLen    = 64
 )
 
-// ec2Time is EC2's timestamp format.
-func ec2Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// ec2TimeLayout is EC2's timestamp format.
+const ec2TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// ec2Time is t in EC2's timestamp format, written digit by digit:
+// time.Format reads its layout at every call, and a describe formats a
+// few times per instance.
+func ec2Time(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(ec2TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b := []byte(ec2TimeLayout)
+	digits := func(at, n, v int) {
+		for i := at + n - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	digits(0, 4, year)
+	digits(5, 2, int(month))
+	digits(8, 2, day)
+	digits(11, 2, hour)
+	digits(14, 2, minute)
+	digits(17, 2, sec)
+	digits(20, 3, t.Nanosecond()/int(time.Millisecond))
+	return string(b)
+}
 
 func (s *Service) catalog() *templates.Catalog {
 	if s.Templates == nil {
