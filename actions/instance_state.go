@@ -20,7 +20,9 @@ import (
 // instance inside its own transaction with reread: the record as refreshed,
 // or as another request wrote it since, which is newer still. A backend
 // observation is recorded only over the state it was computed from
-// (refresh), so it never overwrites a newer change.
+// (refresh), so it never overwrites a newer change. A describe asks the
+// backend only about instances in a state the backend may leave without a
+// call (describedInstances, backend.SettledStates).
 //
 // An instance's block devices are not stored with it: the volumes'
 // attachments are the one record of what is attached where, and the
