@@ -20,7 +20,9 @@ import (
 // instance inside its own transaction with reread: the record as refreshed,
 // or as another request wrote it since, which is newer still. A backend
 // observation is recorded only over the state it was computed from
-// (refresh), so it never overwrites a newer change.
+// (refresh), so it never overwrites a newer change. A describe asks the
+// backend only about instances in a state the backend may leave without a
+// call (describedInstances, backend.SettledStates).
 //
 // An instance's block devices are not stored with it: the volumes'
 // attachments are the one record of what is attached where, and the
@@ -32,12 +34,27 @@ import (
 // expired terminated ones. A named id that is not the caller's, or no
 // longer visible, is InvalidInstanceID.NotFound.
 func (s *Service) loadInstances(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
-	return s.readInstances(r, ids, false)
+	return s.readInstances(r, ids, readHow{})
 }
 
 // loadInstancesAnyState is loadInstances without hiding expired ones.
 func (s *Service) loadInstancesAnyState(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
-	return s.readInstances(r, ids, true)
+	return s.readInstances(r, ids, readHow{keepExpired: true})
+}
+
+// describedInstances is loadInstances for the describes, which only show
+// the instances: one recorded in a state its backend keeps until a call
+// moves it (backend.SettledStates) is shown as recorded, without asking
+// the backend. The actions that check a state before a call ask always,
+// so a call whose outcome could not be recorded is found then.
+func (s *Service) describedInstances(r *Request, ids []string) ([]*store.Instance, map[string][]store.Tag, error) {
+	return s.readInstances(r, ids, readHow{settledAsRecorded: true})
+}
+
+// readHow is how readInstances reads.
+type readHow struct {
+	keepExpired       bool // expired terminated instances are kept
+	settledAsRecorded bool // see describedInstances
 }
 
 // currentInstance is the caller's instance id as a describe shows it now.
@@ -66,7 +83,7 @@ func (s *Service) reread(tx store.Tx, inst *store.Instance) (*store.Instance, er
 	return cur, withDevices(tx, inst.Owner, []*store.Instance{cur}, now)
 }
 
-func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*store.Instance, map[string][]store.Tag, error) {
+func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store.Instance, map[string][]store.Tag, error) {
 	owner := r.User.Name
 	var insts []*store.Instance
 	var tags map[string][]store.Tag
@@ -106,13 +123,17 @@ func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.refresh(r.Context, insts); err != nil {
+	asked := insts
+	if how.settledAsRecorded {
+		asked = s.unsettled(insts)
+	}
+	if err := s.refresh(r.Context, asked); err != nil {
 		return nil, nil, err
 	}
 	now := s.now()
 	kept := insts[:0]
 	for _, inst := range insts {
-		if keepExpired || s.visible(inst, now) {
+		if how.keepExpired || s.visible(inst, now) {
 			kept = append(kept, inst)
 		} else if len(ids) > 0 {
 			missing = append(missing, inst.ID)
@@ -123,6 +144,21 @@ func (s *Service) readInstances(r *Request, ids []string, keepExpired bool) ([]*
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
 	return kept, tags, nil
+}
+
+// unsettled is insts without those recorded in a state the backend keeps
+// until a call moves them: all of insts when it has no such states.
+func (s *Service) unsettled(insts []*store.Instance) []*store.Instance {
+	if s.Backend.Settled == nil {
+		return insts
+	}
+	var out []*store.Instance
+	for _, inst := range insts {
+		if !s.Backend.Settled.Settled(backend.State(inst.State)) {
+			out = append(out, inst)
+		}
+	}
+	return out
 }
 
 // instanceTags reads the tags of the owner's insts into tags: a few

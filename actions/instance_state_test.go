@@ -2,6 +2,7 @@ package actions
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
@@ -305,5 +307,81 @@ func TestDeletesSeeTerminationsNobodyDescribed(t *testing.T) {
 		if _, err := e.call(t, "alice", c.action, c.param, c.id); err != nil {
 			t.Errorf("%s after the termination finished: %v", c.action, err)
 		}
+	}
+}
+
+// describeSpy counts the machines the backend is asked to describe.
+type describeSpy struct {
+	backend.Backend
+	asked *int
+}
+
+func (d describeSpy) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
+	*d.asked += len(ids)
+	return d.Backend.Describe(ctx, ids)
+}
+
+// The describes show an instance recorded in a state the backend keeps
+// until a call moves it (the sim's running and stopped) as recorded,
+// without asking the backend; a transitional one, or any on a backend
+// without the ability, is asked about. An action asks always, so a call
+// whose outcome was not recorded is found by the next action.
+func TestDescribesTakeSettledStatesAsRecorded(t *testing.T) {
+	e, clock, _ := newInstanceEnv(t, nil)
+	ids := launch(t, e, "alice", "MinCount", "3", "MaxCount", "3")
+	clock.Advance(time.Minute)
+	e.mustCall(t, "alice", "DescribeInstances") // records the boots
+	pending := launch(t, e, "alice")[0]
+	sim := e.svc.Backend
+	asked := 0
+	spied := func(settled bool) backend.Abilities {
+		a := sim
+		a.Backend = describeSpy{a.Backend, &asked}
+		if !settled {
+			a.Settled = nil
+		}
+		return a
+	}
+	cases := []struct {
+		name    string
+		settled bool
+		action  string
+		kv      []string
+		want    int // machines asked about
+	}{
+		{"all", true, "DescribeInstances", nil, 1},
+		{"running by id", true, "DescribeInstances", []string{"InstanceId.1", ids[1]}, 0},
+		{"pending by id", true, "DescribeInstances", []string{"InstanceId.1", pending}, 1},
+		{"filtered", true, "DescribeInstances", []string{"Filter.1.Name", "instance-state-name", "Filter.1.Value.1", "running"}, 1},
+		{"status", true, "DescribeInstanceStatus", []string{"InstanceId.1", ids[0], "InstanceId.2", ids[2]}, 0},
+		{"all, backend without the ability", false, "DescribeInstances", nil, 4},
+		{"running by id, backend without the ability", false, "DescribeInstances", []string{"InstanceId.1", ids[1]}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.svc.Backend, asked = spied(c.settled), 0
+			e.mustCall(t, "alice", c.action, c.kv...)
+			if asked != c.want {
+				t.Errorf("got %d machines asked about, want %d", asked, c.want)
+			}
+		})
+	}
+
+	// The machine stops, and the record is not told (a failed write).
+	e.svc.Backend = sim
+	var rec *store.Instance
+	e.svc.Store.View(func(tx store.Tx) error { rec, _ = store.GetInstance(tx, "alice", ids[1]); return nil })
+	if _, err := sim.Stop(t.Context(), rec.BackendID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateOf(t, e, "alice", ids[1]); got != "running" {
+		t.Errorf("described before any action: got %s, want running (as recorded)", got)
+	}
+	resp := e.mustCall(t, "alice", "StopInstances", "InstanceId.1", ids[1]).(*stateChangesResponse)
+	if got := resp.Items[0].Previous.Name; got != "stopping" {
+		t.Errorf("StopInstances: got previous state %s, want stopping (the machine asked)", got)
+	}
+	if got := stateOf(t, e, "alice", ids[1]); got != "stopping" {
+		t.Errorf("described after StopInstances: got %s, want stopping", got)
 	}
 }

@@ -36,8 +36,35 @@ const (
 	maxTokenLen    = 64
 )
 
-// ec2Time is EC2's timestamp format.
-func ec2Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// ec2TimeLayout is EC2's timestamp format.
+const ec2TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// ec2Time is t in EC2's timestamp format, written digit by digit:
+// time.Format reads its layout at every call, and a describe formats a
+// few times per instance.
+func ec2Time(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(ec2TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b := []byte(ec2TimeLayout)
+	digits := func(at, n, v int) {
+		for i := at + n - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	digits(0, 4, year)
+	digits(5, 2, int(month))
+	digits(8, 2, day)
+	digits(11, 2, hour)
+	digits(14, 2, minute)
+	digits(17, 2, sec)
+	digits(20, 3, t.Nanosecond()/int(time.Millisecond))
+	return string(b)
+}
 
 func (s *Service) catalog() *templates.Catalog {
 	if s.Templates == nil {
@@ -246,25 +273,31 @@ func groupItems(groups []store.GroupRef, byName bool) []groupItemXML {
 // appearance. Old versions list the groups by name at reservation level;
 // new ones at instance level only.
 func (s *Service) reservations(r *Request, insts []*store.Instance, tags map[string][]store.Tag) []reservationXML {
-	var out []reservationXML
+	var groups [][]*store.Instance
 	at := map[string]int{}
 	for _, inst := range insts {
 		i, ok := at[inst.ReservationID]
 		if !ok {
-			i = len(out)
+			i = len(groups)
 			at[inst.ReservationID] = i
-			res := reservationXML{ReservationID: inst.ReservationID, OwnerID: r.User.AccountID}
-			if oldShape(r) {
-				res.Groups.Items = groupItems(inst.Groups, true)
-			}
-			out = append(out, res)
+			groups = append(groups, nil)
 		}
-		out[i].Instances = append(out[i].Instances, s.render(r, inst, tags[inst.ID]))
+		groups[i] = append(groups[i], inst)
 	}
-	// A reservation lists its instances by launch index, as RunInstances
-	// answered them (the scan found them in id order, which is random).
-	for _, res := range out {
-		slices.SortStableFunc(res.Instances, func(a, b instanceXML) int { return cmp.Compare(a.AmiLaunchIndex, b.AmiLaunchIndex) })
+	var out []reservationXML
+	for _, group := range groups {
+		// A reservation lists its instances by launch index, as RunInstances
+		// answered them (the scan found them in id order, which is random).
+		// The records are sorted, not the rendered items: those are large.
+		slices.SortStableFunc(group, func(a, b *store.Instance) int { return cmp.Compare(a.LaunchIndex, b.LaunchIndex) })
+		res := reservationXML{ReservationID: group[0].ReservationID, OwnerID: r.User.AccountID, Instances: make([]instanceXML, len(group))}
+		if oldShape(r) {
+			res.Groups.Items = groupItems(group[0].Groups, true)
+		}
+		for j, inst := range group {
+			res.Instances[j] = s.render(r, inst, tags[inst.ID])
+		}
+		out = append(out, res)
 	}
 	return out
 }

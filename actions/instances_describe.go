@@ -23,7 +23,7 @@ func (s *Service) describeInstances(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	insts, tags, err := s.loadInstances(r, ids)
+	insts, tags, err := s.describedInstances(r, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +271,7 @@ func (s *Service) describeInstanceStatus(r *Request) (any, error) {
 	if err := r.DryRun(); err != nil {
 		return nil, err
 	}
-	insts, _, err := s.loadInstances(r, ids)
+	insts, _, err := s.describedInstances(r, ids)
 	if err != nil {
 		return nil, err
 	}

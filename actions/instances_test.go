@@ -893,3 +893,27 @@ func TestRunInstancesCapacity(t *testing.T) {
 		t.Errorf("got %d root volumes, want 3: none for instances that did not launch", got)
 	}
 }
+
+// ec2Time writes what time.Format writes with EC2's layout.
+func TestEC2TimeAsFormat(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	cases := []struct {
+		name string
+		t    time.Time
+	}{
+		{"zero", time.Time{}},
+		{"whole second", time.Date(2026, 12, 3, 16, 45, 0, 0, time.UTC)},
+		{"milliseconds truncated", time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.UTC)},
+		{"another zone", time.Date(2026, 12, 31, 23, 59, 59, 7_000_000, paris)},
+		{"last four-digit year", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{"five-digit year", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"negative year", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got, want := ec2Time(c.t), c.t.UTC().Format(ec2TimeLayout); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}

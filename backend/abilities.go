@@ -24,6 +24,7 @@ type Abilities struct {
 	Images         Images
 	Network        Network
 	Interfaces     InterfaceAddresses
+	Settled        SettledStates
 }
 
 // Discover finds b's optional abilities. Given Abilities (a wrapper's, passed
@@ -43,7 +44,23 @@ func Discover(b Backend) Abilities {
 	a.Images, _ = b.(Images)
 	a.Network, _ = b.(Network)
 	a.Interfaces, _ = b.(InterfaceAddresses)
+	a.Settled, _ = b.(SettledStates)
 	return a
+}
+
+// SettledStates is the optional ability of a backend whose machines stay
+// in some states until one of its calls (Stop, Start, Reboot, Terminate)
+// moves them: neither time (a boot, a shutdown) nor a guest or an operator
+// does. The sim has it: its machines are records, and only its
+// transitional states move on with the clock. The describes then show an
+// instance recorded in such a state as recorded, without asking: every
+// call's outcome is recorded through the transition, and one whose record
+// failed is found by the next action on the instance (actions always ask)
+// or by the usage reconciliation (which asks about every machine, at
+// start-up too). Settled MUST be false for a state a machine can leave
+// otherwise.
+type SettledStates interface {
+	Settled(st State) bool
 }
 
 // SecurityGroups is the optional ability to hold a student's security

@@ -10,6 +10,9 @@
 # the servers are stopped by their pids on exit.
 # With PROFILE_DIR set, the first round also saves each econe-server's CPU
 # profile there (old.pprof, new.pprof; admin listener with pprof on).
+# With DESCRIBE=own, each round replays the owner's full DescribeInstances
+# (their 20 instances; FILTER=name=value adds a filter, as ec2load -filter)
+# at c=8, as bench/compare.sh's "describe own" rows, instead.
 # Usage: bench/wrkab.sh OLD_REV [ROUNDS] [INSTANCES] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,16 +73,23 @@ for _ in $(seq 100); do [ -s "$work/limitsrv.pid" ] && break; sleep 0.1; done
 pid_lim=$(cat "$work/limitsrv.pid")
 
 # One instance by id (the middle line of ids.txt: ACCESS_KEY INSTANCE_ID),
-# signed with its owner's key; limitsrv gets the new server's request.
+# signed with its owner's key, or the owner's full describe; limitsrv gets
+# the new server's request.
+conns=32
+[ "${DESCRIBE:-}" = own ] && conns=8
 for v in old new lim; do
   src=$v; [ $v = lim ] && src=new
   read -r akid id < <(sed -n "$((instances / 2))p" "$work/$src/ids.txt")
   secret=$(awk -v k="$akid" '$1 == k {print $2; exit}' "$work/$src/keys.txt")
   port_var=p_$v
-  bin/benchkit wrk-lua -endpoint "http://127.0.0.1:${!port_var}" -key "$akid" -secret "$secret" -id "$id" -o "$work/$v.lua"
+  if [ "${DESCRIBE:-}" = own ]; then
+    bin/ec2load -endpoint "http://127.0.0.1:${!port_var}" -key "$akid" -secret "$secret" ${FILTER:+-filter "$FILTER"} -wrk-lua "$work/$v.lua"
+  else
+    bin/benchkit wrk-lua -endpoint "http://127.0.0.1:${!port_var}" -key "$akid" -secret "$secret" -id "$id" -o "$work/$v.lua"
+  fi
 done
 
-printf 'round\tserver\treq/s\tcpu_us/req\n'
+printf 'round\tserver\treq/s\tcpu_us/req\tp50_ms\tp99_ms\n'
 for r in $(seq 1 "$rounds"); do
   for v in old new lim; do
     port_var=p_$v pid_var=pid_$v
@@ -91,11 +101,11 @@ for r in $(seq 1 "$rounds"); do
       prof=$!
     fi
     t0=$(ticks "${!pid_var}")
-    m=$(timeout 60 wrk -t2 -c32 -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
+    m=$(timeout 60 wrk -t2 -c"$conns" -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
     t1=$(ticks "${!pid_var}")
     [ -z "$prof" ] || wait "$prof"
     n=$(get "done" "$m")
     [ "$(get err "$m")" = 0 ] || { echo "wrkab.sh: $v: errors: $m" >&2; exit 1; }
-    printf '%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')" "$(get p50_ms "$m")" "$(get p99_ms "$m")"
   done
 done

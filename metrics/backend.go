@@ -40,6 +40,7 @@ func (m *Metrics) Abilities(a backend.Abilities) backend.Abilities {
 	out.Network = a.Network // answered from memory: nothing to meter
 	// Store work in the caller's transaction, metered with the store.
 	out.Interfaces = a.Interfaces
+	out.Settled = a.Settled // no call: a statement about the backend
 	return out
 }
 

@@ -102,14 +102,33 @@ type boltTx struct {
 	// scanning counts the Scans in progress per bucket: bbolt's cursor
 	// would skip or repeat keys if its bucket changed under it.
 	scanning map[Bucket]int
+	// opened are the buckets this transaction has opened: bbolt finds a
+	// bucket by a search of the root on every Tx.Bucket in a read
+	// transaction, and a describe opens each of several buckets repeatedly.
+	opened []openedBucket
+	first  [6]openedBucket // opened's first array: no allocation for a few
+}
+
+type openedBucket struct {
+	name Bucket
+	bk   *bolt.Bucket
 }
 
 func (t *boltTx) bucket(b Bucket) *bolt.Bucket {
+	for _, o := range t.opened {
+		if o.name == b {
+			return o.bk
+		}
+	}
 	bk := t.tx.Bucket([]byte(b))
 	if bk == nil {
 		// Every bucket is created at open; a missing one is a programming error.
 		panic("store: undeclared bucket " + string(b))
 	}
+	if t.opened == nil {
+		t.opened = t.first[:0]
+	}
+	t.opened = append(t.opened, openedBucket{b, bk})
 	return bk
 }
 

@@ -41,9 +41,8 @@ func Append(dst []byte, v any, start xml.StartElement) ([]byte, error) {
 	if err != nil || p.kind == kSlice {
 		return fallback(dst, v, start)
 	}
-	e := encoder{buf: dst}
-	e.element(val, p, start.Name.Local, start.Attr)
-	return e.buf, nil
+	t := newTag(start.Name.Local)
+	return element(dst, val, p, &t, start.Attr), nil
 }
 
 func fallback(dst []byte, v any, start xml.StartElement) ([]byte, error) {
@@ -86,11 +85,17 @@ type plan struct {
 type field struct {
 	index     []int
 	name      string
-	parents   []string
+	tag       tag   // name's, for the element
+	parents   []tag // the a>b chain's elements around it
 	omitEmpty bool
 	nilable   bool // a pointer: when nil, neither it nor its parents are written
 	plan      *plan
 }
+
+// tag is an element's name with its start and end tags written out.
+type tag struct{ name, start, end string }
+
+func newTag(name string) tag { return tag{name, "<" + name + ">", "</" + name + ">"} }
 
 var (
 	plans             sync.Map // reflect.Type → *plan, or errUnsupported
@@ -228,7 +233,10 @@ func (p *plan) addFields(t reflect.Type, index []int, building map[reflect.Type]
 		if chain[0] == "" {
 			chain[0] = f.Name
 		}
-		fd.name, fd.parents = chain[len(chain)-1], chain[:len(chain)-1]
+		fd.name, fd.tag = chain[len(chain)-1], newTag(chain[len(chain)-1])
+		for _, parent := range chain[:len(chain)-1] {
+			fd.parents = append(fd.parents, newTag(parent))
+		}
 		if fd.name == "" || (attr && len(fd.parents) > 0) {
 			return errUnsupported
 		}
@@ -269,34 +277,36 @@ func hasXMLName(t reflect.Type) bool {
 // overlaps reports whether one field's path (parents and name) is the
 // other's or leads into it, which encoding/xml resolves or rejects.
 func overlaps(a, b field) bool {
-	pa, pb := append(append([]string(nil), a.parents...), a.name), append(append([]string(nil), b.parents...), b.name)
+	pa, pb := append(append([]tag(nil), a.parents...), a.tag), append(append([]tag(nil), b.parents...), b.tag)
 	if len(pa) > len(pb) {
 		pa, pb = pb, pa
 	}
 	for i := range pa {
-		if pa[i] != pb[i] {
+		if pa[i].name != pb[i].name {
 			return false
 		}
 	}
 	return true
 }
 
-type encoder struct{ buf []byte }
+// The writing functions take the buffer and return it extended, as
+// strconv's Append functions do: the buffer lives in a local variable, so
+// growing it needs no write barrier while the collector runs.
 
 // value writes v, the value of field f with plan p, as marshalValue does:
 // a slice is its elements in turn, omitempty applying to each.
-func (e *encoder) value(v reflect.Value, f *field, p *plan) {
+func value(buf []byte, v reflect.Value, f *field, p *plan) []byte {
 	v, ok := present(v, f.omitEmpty)
 	if !ok {
-		return
+		return buf
 	}
 	if p.kind == kSlice {
 		for i := range v.Len() {
-			e.value(v.Index(i), f, p.elem)
+			buf = value(buf, v.Index(i), f, p.elem)
 		}
-		return
+		return buf
 	}
-	e.element(v, p, f.name, nil)
+	return element(buf, v, p, &f.tag, nil)
 }
 
 // present is v as written: false when omitempty leaves it out or a nil
@@ -314,100 +324,110 @@ func present(v reflect.Value, omitEmpty bool) (reflect.Value, bool) {
 	return v, true
 }
 
+// of is f's value in the struct v.
+func (f *field) of(v reflect.Value) reflect.Value {
+	if len(f.index) == 1 {
+		return v.Field(f.index[0])
+	}
+	return v.FieldByIndex(f.index)
+}
+
 // element writes <name attrs…>content</name>.
-func (e *encoder) element(v reflect.Value, p *plan, name string, attrs []xml.Attr) {
-	e.buf = append(e.buf, '<')
-	e.buf = append(e.buf, name...)
+func element(buf []byte, v reflect.Value, p *plan, t *tag, attrs []xml.Attr) []byte {
+	if len(attrs) == 0 && len(p.attrs) == 0 {
+		buf = append(buf, t.start...)
+	} else {
+		buf = startWithAttrs(buf, v, p, t.name, attrs)
+	}
+	if p.kind == kStruct {
+		buf = fields(buf, v, p)
+	} else {
+		buf = text(buf, v, p)
+	}
+	return append(buf, t.end...)
+}
+
+// startWithAttrs writes <name attrs…>.
+func startWithAttrs(buf []byte, v reflect.Value, p *plan, name string, attrs []xml.Attr) []byte {
+	buf = append(buf, '<')
+	buf = append(buf, name...)
 	for _, a := range attrs {
 		if a.Name.Local == "" {
 			continue
 		}
-		e.attr(a.Name.Local, a.Value)
+		buf = attrStart(buf, a.Name.Local)
+		buf = escape(buf, a.Value)
+		buf = append(buf, '"')
 	}
 	if p.kind == kStruct {
 		for i := range p.attrs {
 			f := &p.attrs[i]
-			fv, ok := present(v.FieldByIndex(f.index), f.omitEmpty)
+			fv, ok := present(f.of(v), f.omitEmpty)
 			if !ok {
 				continue
 			}
-			e.attrStart(f.name)
-			e.text(fv, f.plan)
-			e.buf = append(e.buf, '"')
+			buf = attrStart(buf, f.name)
+			buf = text(buf, fv, f.plan)
+			buf = append(buf, '"')
 		}
 	}
-	e.buf = append(e.buf, '>')
-	if p.kind == kStruct {
-		e.fields(v, p)
-	} else {
-		e.text(v, p)
-	}
-	e.buf = append(e.buf, "</"...)
-	e.buf = append(e.buf, name...)
-	e.buf = append(e.buf, '>')
+	return append(buf, '>')
 }
 
-func (e *encoder) attr(name, value string) {
-	e.attrStart(name)
-	e.buf = escape(e.buf, value)
-	e.buf = append(e.buf, '"')
-}
-
-func (e *encoder) attrStart(name string) {
-	e.buf = append(e.buf, ' ')
-	e.buf = append(e.buf, name...)
-	e.buf = append(e.buf, `="`...)
+func attrStart(buf []byte, name string) []byte {
+	buf = append(buf, ' ')
+	buf = append(buf, name...)
+	return append(buf, `="`...)
 }
 
 // fields writes a struct's elements, opening and closing shared parent
 // elements as marshalStruct's parentStack does.
-func (e *encoder) fields(v reflect.Value, p *plan) {
-	var open []string
+func fields(buf []byte, v reflect.Value, p *plan) []byte {
+	var stack [4]*tag // deeper nesting grows it on the heap
+	open := stack[:0]
 	for i := range p.elems {
 		f := &p.elems[i]
-		fv := v.FieldByIndex(f.index)
+		fv := f.of(v)
 		split := 0
-		for split < len(f.parents) && split < len(open) && f.parents[split] == open[split] {
+		for split < len(f.parents) && split < len(open) && f.parents[split].name == open[split].name {
 			split++
 		}
-		open = e.closeTo(open, split)
+		buf, open = closeTo(buf, open, split)
 		if len(f.parents) > len(open) && !(f.nilable && fv.IsNil()) {
-			for _, parent := range f.parents[len(open):] {
-				e.buf = append(e.buf, '<')
-				e.buf = append(e.buf, parent...)
-				e.buf = append(e.buf, '>')
+			for j := len(open); j < len(f.parents); j++ {
+				buf = append(buf, f.parents[j].start...)
+				open = append(open, &f.parents[j])
 			}
-			open = append(open, f.parents[len(open):]...)
 		}
-		e.value(fv, f, f.plan)
+		buf = value(buf, fv, f, f.plan)
 	}
-	e.closeTo(open, 0)
+	buf, _ = closeTo(buf, open, 0)
+	return buf
 }
 
-func (e *encoder) closeTo(open []string, depth int) []string {
+func closeTo(buf []byte, open []*tag, depth int) ([]byte, []*tag) {
 	for i := len(open) - 1; i >= depth; i-- {
-		e.buf = append(e.buf, "</"...)
-		e.buf = append(e.buf, open[i]...)
-		e.buf = append(e.buf, '>')
+		buf = append(buf, open[i].end...)
 	}
-	return open[:depth]
+	return buf, open[:depth]
 }
 
 // text writes a scalar as marshalSimple formats it, escaped. Only strings
 // can hold characters that need escaping.
-func (e *encoder) text(v reflect.Value, p *plan) {
+func text(buf []byte, v reflect.Value, p *plan) []byte {
 	switch p.kind {
 	case kString:
-		e.buf = escape(e.buf, v.String())
+		return escape(buf, v.String())
 	case kBool:
-		e.buf = strconv.AppendBool(e.buf, v.Bool())
+		return strconv.AppendBool(buf, v.Bool())
 	case kInt:
-		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
+		return strconv.AppendInt(buf, v.Int(), 10)
 	case kUint:
-		e.buf = strconv.AppendUint(e.buf, v.Uint(), 10)
+		return strconv.AppendUint(buf, v.Uint(), 10)
 	case kFloat:
-		e.buf = strconv.AppendFloat(e.buf, v.Float(), 'g', -1, p.bits)
+		return strconv.AppendFloat(buf, v.Float(), 'g', -1, p.bits)
 	}
+	return buf
 }
 
 func isEmpty(v reflect.Value) bool {
@@ -426,8 +446,15 @@ func isEmpty(v reflect.Value) bool {
 // nearly all of any answer, is looked up in a table; only other bytes are
 // decoded as UTF-8.
 func escape(dst []byte, s string) []byte {
+	i := 0
+	for i < len(s) && plainByte[s[i]] {
+		i++
+	}
+	if i == len(s) { // the common case: nothing to escape
+		return append(dst, s...)
+	}
 	last := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		var esc string
 		width := 1
 		if c := s[i]; c < utf8.RuneSelf {
@@ -461,6 +488,14 @@ var asciiEscapes = func() (t [utf8.RuneSelf]string) {
 	}
 	t['"'], t['\''], t['&'], t['<'], t['>'] = "&#34;", "&#39;", "&amp;", "&lt;", "&gt;"
 	t['\t'], t['\n'], t['\r'] = "&#x9;", "&#xA;", "&#xD;"
+	return t
+}()
+
+// plainByte is whether a byte is ASCII written as itself.
+var plainByte = func() (t [256]bool) {
+	for c, esc := range asciiEscapes {
+		t[c] = esc == ""
+	}
 	return t
 }()
 

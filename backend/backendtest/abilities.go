@@ -150,3 +150,38 @@ func testImages(e *env) {
 		}
 	}
 }
+
+// testSettledStates: a state the backend calls settled stays however long
+// no call moves the machine, and a state a machine left by itself (a
+// boot, a shutdown) is not called settled.
+func testSettledStates(e *env) {
+	sb := backend.Discover(e.b).Settled
+	if sb == nil {
+		e.t.Skip("backend has no SettledStates ability")
+	}
+	m := e.run("i-0000000000000a0c1")
+	steps := []struct {
+		name string
+		call func() (backend.Machine, error)
+	}{
+		{"run", func() (backend.Machine, error) { return m, nil }},
+		{"stop", func() (backend.Machine, error) { return e.b.Stop(e.ctx, m.ID, false) }},
+		{"start", func() (backend.Machine, error) { return e.b.Start(e.ctx, m.ID) }},
+		{"terminate", func() (backend.Machine, error) { return e.b.Terminate(e.ctx, m.ID) }},
+	}
+	for _, s := range steps {
+		entered, err := s.call()
+		if err != nil {
+			e.t.Fatalf("%s: %v", s.name, err)
+		}
+		e.settle()
+		now := e.state(m.ID)
+		if now != entered.State && sb.Settled(entered.State) {
+			e.t.Errorf("%s: the machine left %s by itself (now %s), but %s is called settled", s.name, entered.State, now, entered.State)
+		}
+		e.clock.Advance(10 * Settle)
+		if later := e.state(m.ID); later != now && sb.Settled(now) {
+			e.t.Errorf("%s: the machine left %s by itself (later %s), but %s is called settled", s.name, now, later, now)
+		}
+	}
+}

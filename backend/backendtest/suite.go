@@ -153,6 +153,7 @@ func Run(t *testing.T, newB NewBackend) {
 		{"security groups", testSecurityGroups},
 		{"instance settings", testInstanceSettings},
 		{"images", testImages},
+		{"settled states", testSettledStates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(setup(t, newB)) })

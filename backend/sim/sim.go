@@ -76,9 +76,10 @@ type machine struct {
 // The abilities the sim has (and, by their absence here, lacks: security
 // groups and key pairs, which it does not enforce).
 var (
-	_ backend.Backend      = (*Sim)(nil)
-	_ backend.TxLauncher   = (*Sim)(nil)
-	_ backend.LaunchFinder = (*Sim)(nil)
+	_ backend.Backend       = (*Sim)(nil)
+	_ backend.TxLauncher    = (*Sim)(nil)
+	_ backend.LaunchFinder  = (*Sim)(nil)
+	_ backend.SettledStates = (*Sim)(nil)
 )
 
 // Sim is the simulated backend. It keeps nothing in memory: the store's
@@ -222,6 +223,13 @@ func (s *Sim) delay(st backend.State) (next backend.State, d time.Duration, time
 		return backend.Terminated, s.cfg.TerminateDelay.D(), true
 	}
 	return st, 0, false
+}
+
+// Settled implements backend.SettledStates: the states no delay moves on from
+// (running, stopped, terminated) change only through the calls.
+func (s *Sim) Settled(st backend.State) bool {
+	_, _, timed := s.delay(st)
+	return !timed
 }
 
 // current is m's state at now, with the time it was entered: the stored
