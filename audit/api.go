@@ -142,24 +142,62 @@ func unique(ids []string) []string {
 
 // Call is one audited API request between its two entries.
 type Call struct {
-	l     *Log
-	entry Entry
+	l       *Log
+	entry   Entry
+	written *batch // the write that carries the request entry
 }
 
 // Begin records an API request before it runs, if its action is
 // mutating; a nil Call (and no error) means there is nothing to record.
 // An error means the request must be refused: it could not be recorded.
 func (l *Log) Begin(requestID, user, accessKeyID, source, action string, params url.Values) (*Call, error) {
+	c, err := l.Start(requestID, user, accessKeyID, source, action, params)
+	if err == nil {
+		err = c.Wait()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start queues the request entry of a mutating action and returns at
+// once, so that the request's own work overlaps the write. The caller
+// must not let anything of the request take effect before Wait returns
+// nil: its store updates go through store.After(st, call.Wait), and it
+// answers only after Wait. A nil Call means there is nothing to record.
+func (l *Log) Start(requestID, user, accessKeyID, source, action string, params url.Values) (*Call, error) {
 	if l == nil || !Mutating(action) {
 		return nil, nil
 	}
 	c := &Call{l: l, entry: Entry{Phase: PhaseRequest, RequestID: requestID, User: user, AccessKeyID: accessKeyID,
 		Source: source, Action: action, Resources: RequestResources(params)}}
-	if err := l.Write(&c.entry); err != nil {
-		return nil, &ec2err.Error{Code: ec2err.InternalError, Detail: err.Error(),
-			Message: "The request was refused because auditing failed: the audit log could not record it. Nothing was changed; tell the course administrator."}
+	b, err := l.queue(&c.entry, false)
+	if err != nil {
+		return nil, refused(err)
 	}
+	c.written = b
 	return c, nil
+}
+
+// Wait returns once the request entry is on disk, or the error that
+// refuses the request (auditing failed: nothing may change). It may be
+// called any number of times, from any goroutine; a nil Call returns nil.
+func (c *Call) Wait() error {
+	if c == nil {
+		return nil
+	}
+	<-c.written.done
+	if c.written.err != nil {
+		return refused(c.written.err)
+	}
+	return nil
+}
+
+// refused is the answer to a request whose entry could not be written.
+func refused(err error) error {
+	return &ec2err.Error{Code: ec2err.InternalError, Detail: err.Error(),
+		Message: "The request was refused because auditing failed: the audit log could not record it. Nothing was changed; tell the course administrator."}
 }
 
 // End records the outcome: the result code and the ids in the response.
