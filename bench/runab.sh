@@ -8,11 +8,13 @@
 # only, free ports; every step is bounded; the servers are stopped by their
 # pids on exit. With PROFILE_DIR set, the first round also saves each
 # server's CPU profile there (old.pprof, new.pprof).
-# Usage: bench/runab.sh OLD_REV [ROUNDS] [SECONDS]
+# CONCURRENCY (default 32) of 1 shows one launch's chain of durable steps
+# without the queueing.
+# Usage: bench/runab.sh OLD_REV [ROUNDS] [SECONDS] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-old_rev=${1:?usage: bench/runab.sh OLD_REV [ROUNDS] [SECONDS]}
-rounds=${2:-4} d=${3:-10}
+old_rev=${1:?usage: bench/runab.sh OLD_REV [ROUNDS] [SECONDS] [CONCURRENCY]}
+rounds=${2:-4} d=${3:-10} c=${4:-32}
 students=500
 tools=${ECONE_SHARED:-../shared}/tools
 work=$(mktemp -d)
@@ -67,7 +69,7 @@ for r in $(seq 1 "$rounds"); do
       prof=$!
     fi
     m=$(timeout 120 bin/ec2load -endpoint "http://127.0.0.1:${!port_var}" -keys "$work/$v/keys.txt" -warmup 1s -d "${d}s" \
-      -server-pid "${!pid_var}" -c 32 -mix run=100 -q | grep '^METRIC')
+      -server-pid "${!pid_var}" -c "$c" -mix run=100 -q | grep '^METRIC')
     [ -z "$prof" ] || wait "$prof"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(get p50_ms "$m")" "$(get p99_ms "$m")" "$(get err "$m")" \
       "$(awk -v c="$(get server_cpu "$m")" -v r="$(get rps "$m")" 'BEGIN { if (r > 0) printf "%.0f", c / r * 1e6 }')" \
