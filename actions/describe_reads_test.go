@@ -128,7 +128,7 @@ func TestLaunchPrefetches(t *testing.T) {
 	for _, r := range rec.unhinted {
 		switch r.Bucket {
 		case store.BucketQuotas, store.BucketCounters, store.BucketIdempotency, store.BucketUsageOpen, store.BucketInstances,
-			store.BucketVPCs, store.BucketSubnets, store.BucketSecurityGroupNames, store.BucketSecurityGroups, store.BucketVolumes:
+			store.BucketVPCs, store.BucketSubnets, store.BucketSecurityGroupNames, store.BucketSecurityGroups:
 			t.Errorf("got a Get of %s %q not prefetched, want it in the launch's Prefetch", r.Bucket, r.Key)
 		case store.BucketBackends:
 			if strings.Contains(r.Key, "/machine/") {

@@ -267,13 +267,6 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// So are the volumes', so that the launch's Prefetch names them too.
-	volumeIDs := make([][]string, lr.max)
-	for i := range volumeIDs {
-		for range each.Volumes {
-			volumeIDs[i] = append(volumeIDs[i], store.NewID("vol"))
-		}
-	}
 	var (
 		replay   []*store.Instance
 		created  []*store.Instance
@@ -285,7 +278,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx) error {
 		replay, created, contexts = nil, nil, nil
-		store.Prefetch(tx, launchReads(r.User, lr, ids, volumeIDs)...)
+		store.Prefetch(tx, launchReads(r.User, lr, ids)...)
 		if lr.token != "" {
 			first, err := store.GetInstance(tx, owner, ids[0])
 			switch {
@@ -340,7 +333,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
 				BaseImageID: lr.baseImageID(),
 			}
-			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings, volumeIDs[i])
+			vols, err := s.launchVolumes(tx, inst, lr.image.Backend(), lr.mappings)
 			if err != nil {
 				return err
 			}
@@ -409,9 +402,8 @@ func (s *Service) runInstances(r *Request) (any, error) {
 // launchReads are keys a launch of ids reads whose names are known before
 // it starts (the ClientToken's, the quotas and counters, the default VPC,
 // its default group and the zone's default subnet, the instances' open
-// usage intervals, their new volumes): a PostgreSQL transaction reads them
-// in one round trip.
-func launchReads(u *store.User, lr *launchRequest, ids []string, volumeIDs [][]string) []store.Ref {
+// usage intervals): a PostgreSQL transaction reads them in one round trip.
+func launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
 	refs := append(store.QuotaRefs(u), store.CountersRef(u.Name),
 		store.Ref{Bucket: store.BucketVPCs, Key: store.OwnedKey(u.Name, store.DefaultVPCID(u.Name))})
 	refs = append(refs, store.DefaultGroupRefs(u.Name, defaultGroupName)...)
@@ -423,11 +415,8 @@ func launchReads(u *store.User, lr *launchRequest, ids []string, volumeIDs [][]s
 		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(u.Name, ids[0])},
 			store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", token)})
 	}
-	for i, id := range ids {
+	for _, id := range ids {
 		refs = append(refs, usage.OpenRef(u.Name, id))
-		for _, vol := range volumeIDs[i] {
-			refs = append(refs, store.Ref{Bucket: store.BucketVolumes, Key: store.OwnedKey(u.Name, vol)})
-		}
 	}
 	return refs
 }
@@ -763,9 +752,7 @@ func (s *Service) launchGroups(tx store.Tx, owner string, sn *store.Subnet, name
 // requested mappings), attaches them
 // in inst.BlockDevices, and returns them for the launch context. All are
 // DeleteOnTermination unless the mapping says otherwise, as on EC2.
-// ids are the new volumes' ids, drawn before the transaction: one for
-// each volume the mappings make, in their order.
-func (s *Service) launchVolumes(tx store.Tx, inst *store.Instance, image backend.Image, mappings []blockDeviceRequest, ids []string) ([]backend.Volume, error) {
+func (s *Service) launchVolumes(tx store.Tx, inst *store.Instance, image backend.Image, mappings []blockDeviceRequest) ([]backend.Volume, error) {
 	now := s.now()
 	root := firstNonEmpty(image.RootDeviceName, inst.RootDeviceName, "/dev/sda1")
 	inst.RootDeviceName = root
@@ -773,12 +760,9 @@ func (s *Service) launchVolumes(tx store.Tx, inst *store.Instance, image backend
 	if err != nil {
 		return nil, err
 	}
-	if len(ids) < len(reqs) {
-		return nil, fmt.Errorf("launch: %d volume ids for %d volumes", len(ids), len(reqs))
-	}
 	var out []backend.Volume
-	for i, m := range reqs {
-		v, err := s.launchVolume(tx, inst, m, ids[i], now)
+	for _, m := range reqs {
+		v, err := s.launchVolume(tx, inst, m, now)
 		if err != nil {
 			return nil, err
 		}

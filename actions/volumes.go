@@ -1167,7 +1167,7 @@ func launchMappings(root string, image backend.Image, mappings []blockDeviceRequ
 }
 
 // launchVolume creates one volume of a launch, attached to inst.
-func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceRequest, id string, now time.Time) (*store.Volume, error) {
+func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceRequest, now time.Time) (*store.Volume, error) {
 	shape := volumeShape{Size: m.VolumeSize, Type: m.VolumeType, Iops: m.Iops}
 	if m.SnapshotID != "" {
 		if err := checkIDs([]string{m.SnapshotID}, "snap", ec2err.InvalidSnapshotIDMalformed); err != nil {
@@ -1186,7 +1186,7 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 	}
 	dot := m.DeleteOnTermination == nil || *m.DeleteOnTermination
 	v := &store.Volume{
-		ID: id, Owner: inst.Owner, Zone: inst.Zone, SizeGiB: shape.Size, SnapshotID: m.SnapshotID,
+		ID: store.NewID("vol"), Owner: inst.Owner, Zone: inst.Zone, SizeGiB: shape.Size, SnapshotID: m.SnapshotID,
 		Type: shape.Type, Iops: shape.Iops, Throughput: shape.Throughput, Created: now, State: store.VolumeAvailable,
 		Attachment: &store.VolumeAttachment{InstanceID: inst.ID, Device: m.DeviceName, Status: store.AttachAttached, AttachTime: now, DeleteOnTermination: dot},
 	}

@@ -334,7 +334,7 @@ func TestAttachDetachRules(t *testing.T) {
 			return err
 		}
 		inst.RootDeviceName = "/dev/sda1"
-		if _, err := f.s.launchVolumes(tx, inst, backend.Image{RootSizeGiB: 8}, nil, volumeIDs(1)); err != nil {
+		if _, err := f.s.launchVolumes(tx, inst, backend.Image{RootSizeGiB: 8}, nil); err != nil {
 			return err
 		}
 		return store.PutInstance(tx, inst)
@@ -676,7 +676,7 @@ func TestLaunchAndTerminate(t *testing.T) {
 			{DeviceName: "/dev/sdb", VolumeSize: 50, VolumeType: "gp3", DeleteOnTermination: &keep},
 			{DeviceName: "/dev/sdc", NoDevice: true},
 			{DeviceName: "/dev/sdd", VolumeSize: 4},
-		}, volumeIDs(3))
+		})
 		if err != nil {
 			return err
 		}
@@ -700,16 +700,6 @@ func TestLaunchAndTerminate(t *testing.T) {
 	if got := f.blockDevices("alice", inst.ID); len(got) != 0 {
 		t.Errorf("terminated instance's block devices: got %+v, want none", got)
 	}
-}
-
-// volumeIDs are n new volume ids, as RunInstances draws them before its
-// transaction.
-func volumeIDs(n int) []string {
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = store.NewID("vol")
-	}
-	return ids
 }
 
 func TestLaunchMappings(t *testing.T) {
@@ -740,7 +730,7 @@ func TestLaunchMappings(t *testing.T) {
 		err := f.s.Store.Update(func(tx store.Tx) error {
 			i := *inst
 			var err error
-			if vols, err = f.s.launchVolumes(tx, &i, c.image, c.mappings, volumeIDs(len(c.mappings)+1)); err == nil {
+			if vols, err = f.s.launchVolumes(tx, &i, c.image, c.mappings); err == nil {
 				err = errRollback
 			}
 			return err
