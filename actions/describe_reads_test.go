@@ -112,7 +112,7 @@ func (t *prefetchTx) Get(b store.Bucket, key string) []byte {
 // A launch names the keys it will read that it knows beforehand (its
 // ClientToken's, the quotas and counters, the default VPC, group and
 // subnet, the open usage intervals) in one Prefetch: on PostgreSQL one
-// round trip instead of one each.
+// round trip instead of one each. Its new volumes it does not read at all.
 func TestLaunchPrefetches(t *testing.T) {
 	cfg := conf.Default()
 	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
@@ -130,6 +130,8 @@ func TestLaunchPrefetches(t *testing.T) {
 		case store.BucketQuotas, store.BucketCounters, store.BucketIdempotency, store.BucketUsageOpen, store.BucketInstances,
 			store.BucketVPCs, store.BucketSubnets, store.BucketSecurityGroupNames, store.BucketSecurityGroups:
 			t.Errorf("got a Get of %s %q not prefetched, want it in the launch's Prefetch", r.Bucket, r.Key)
+		case store.BucketVolumes:
+			t.Errorf("got a Get of volume %q, want none: a launch's volumes have new ids", r.Key)
 		case store.BucketBackends:
 			if strings.Contains(r.Key, "/machine/") {
 				t.Errorf("got a Get of the sim's machine %q not prefetched, want it with the first address", r.Key)

@@ -50,6 +50,18 @@ func Services() map[string]string {
 	return t
 }
 
+// storeFirst are the actions whose every effect is a store update made
+// before anything outside the store happens (RunInstances launches inside
+// its transaction, or records its intent before the backend is called):
+// the server runs them while their audit entry is being written, and
+// their updates commit only once it is durable (store.After), so that the
+// two durable steps overlap instead of following each other.
+var storeFirst = map[string]bool{"RunInstances": true}
+
+// StoreFirst reports whether every effect of the action goes through a
+// store update first.
+func StoreFirst(action string) bool { return storeFirst[action] }
+
 // join calls add for every action of every family, once.
 func join(add func(name, service string, h Handler)) {
 	seen := map[string]bool{}

@@ -83,7 +83,7 @@ func (s *Service) launchVolume(tx store.Tx, inst *store.Instance, m blockDeviceR
 		Attachment: &store.VolumeAttachment{InstanceID: inst.ID, Device: m.DeviceName, Status: store.AttachAttached, AttachTime: now, DeleteOnTermination: dot},
 	}
 	inst.BlockDevices = append(inst.BlockDevices, blockDeviceOf(v.ID, v.Attachment))
-	return v, store.PutVolume(tx, v)
+	return v, store.PutNewVolume(tx, v) // its id is new: nothing to read
 }
 
 // releaseVolumes detaches the volumes of terminated instances and deletes

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/econe/econe-server/actions"
 	"github.com/econe/econe-server/audit"
@@ -97,6 +98,14 @@ func TestRequestResources(t *testing.T) {
 	}
 }
 
+// up and down reach each other (a recursive pair of types).
+type up struct {
+	InstanceID string `xml:"instanceId"`
+	Child      *down
+}
+
+type down struct{ Parent *up }
+
 // A response's ids are found at any depth; secrets next to them are not.
 func TestResponseResources(t *testing.T) {
 	type item struct {
@@ -122,6 +131,12 @@ func TestResponseResources(t *testing.T) {
 		actions.Meta
 		volume // the actions embed unexported response parts
 	}
+	type node struct {
+		InstanceID string  `xml:"instanceId"`
+		Children   []*node `xml:"children>item"`
+		Any        any
+		Raw        []byte
+	}
 	g := struct {
 		GroupID string `xml:"groupId"`
 	}{"sg-1"}
@@ -136,6 +151,10 @@ func TestResponseResources(t *testing.T) {
 		{"key pair without its material", &keyPair{KeyPairID: "key-1", KeyMaterial: "-----BEGIN RSA PRIVATE KEY-----"}, []string{"key-1"}},
 		{"embedded part", &createVolume{volume: volume{VolumeID: "vol-1"}}, []string{"vol-1"}},
 		{"nil", nil, nil},
+		{"recursive type, through an interface", &node{InstanceID: "i-1", Children: []*node{{InstanceID: "i-2", Any: &volume{VolumeID: "vol-2"}, Raw: []byte("x")}}},
+			[]string{"i-1", "i-2", "vol-2"}},
+		{"types that reach each other", &up{InstanceID: "i-3", Child: &down{Parent: &up{InstanceID: "i-4"}}}, []string{"i-3", "i-4"}},
+		{"the inner one alone, planned within the outer", &down{Parent: &up{InstanceID: "i-5"}}, []string{"i-5"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,5 +162,92 @@ func TestResponseResources(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A RunInstances answer's shape: one reservation of one instance with its
+// groups, interface, volume and tags, and the many fields that hold no id.
+func BenchmarkResponseResources(b *testing.B) {
+	type tag struct {
+		Key   string `xml:"key"`
+		Value string `xml:"value"`
+	}
+	type group struct {
+		GroupID   string `xml:"groupId"`
+		GroupName string `xml:"groupName"`
+	}
+	type ebs struct {
+		VolumeID            string    `xml:"volumeId"`
+		Status              string    `xml:"status"`
+		AttachTime          time.Time `xml:"attachTime"`
+		DeleteOnTermination bool      `xml:"deleteOnTermination"`
+	}
+	type device struct {
+		DeviceName string `xml:"deviceName"`
+		Ebs        ebs    `xml:"ebs"`
+	}
+	type iface struct {
+		NetworkInterfaceID string  `xml:"networkInterfaceId"`
+		SubnetID           string  `xml:"subnetId"`
+		VpcID              string  `xml:"vpcId"`
+		MacAddress         string  `xml:"macAddress"`
+		PrivateIPAddress   string  `xml:"privateIpAddress"`
+		SourceDestCheck    bool    `xml:"sourceDestCheck"`
+		Groups             []group `xml:"groupSet>item"`
+		AttachmentID       string  `xml:"attachment>attachmentId"`
+		DeviceIndex        int     `xml:"attachment>deviceIndex"`
+	}
+	type state struct {
+		Code int    `xml:"code"`
+		Name string `xml:"name"`
+	}
+	type instance struct {
+		InstanceID     string    `xml:"instanceId"`
+		ImageID        string    `xml:"imageId"`
+		State          state     `xml:"instanceState"`
+		PrivateDNSName string    `xml:"privateDnsName"`
+		DNSName        string    `xml:"dnsName"`
+		KeyName        string    `xml:"keyName"`
+		LaunchIndex    int       `xml:"amiLaunchIndex"`
+		InstanceType   string    `xml:"instanceType"`
+		LaunchTime     time.Time `xml:"launchTime"`
+		Zone           string    `xml:"placement>availabilityZone"`
+		Tenancy        string    `xml:"placement>tenancy"`
+		Monitoring     string    `xml:"monitoring>state"`
+		SubnetID       string    `xml:"subnetId"`
+		VpcID          string    `xml:"vpcId"`
+		PrivateIP      string    `xml:"privateIpAddress"`
+		Groups         []group   `xml:"groupSet>item"`
+		Architecture   string    `xml:"architecture"`
+		RootDeviceType string    `xml:"rootDeviceType"`
+		RootDeviceName string    `xml:"rootDeviceName"`
+		Devices        []device  `xml:"blockDeviceMapping>item"`
+		Hypervisor     string    `xml:"hypervisor"`
+		ClientToken    string    `xml:"clientToken"`
+		Tags           []tag     `xml:"tagSet>item"`
+		Interfaces     []iface   `xml:"networkInterfaceSet>item"`
+		EbsOptimized   bool      `xml:"ebsOptimized"`
+		EnaSupport     bool      `xml:"enaSupport"`
+		MetadataTokens string    `xml:"metadataOptions>httpTokens"`
+		Hops           int       `xml:"metadataOptions>httpPutResponseHopLimit"`
+		BootMode       string    `xml:"currentInstanceBootMode"`
+		Usage          time.Time `xml:"usageOperationUpdateTime"`
+	}
+	type reservation struct {
+		actions.Meta
+		ReservationID string     `xml:"reservationId"`
+		OwnerID       string     `xml:"ownerId"`
+		Groups        []group    `xml:"groupSet>item"`
+		Instances     []instance `xml:"instancesSet>item"`
+	}
+	gs := []group{{"sg-0123456789abcdef0", "default"}}
+	resp := &reservation{ReservationID: "r-1", OwnerID: "123456789012", Groups: gs, Instances: []instance{{
+		InstanceID: "i-1", ImageID: "ami-1", State: state{0, "pending"}, InstanceType: "t2.micro", SubnetID: "subnet-1",
+		VpcID: "vpc-1", Groups: gs, Devices: []device{{"/dev/sda1", ebs{VolumeID: "vol-1"}}},
+		Tags: []tag{{"Name", "web"}}, Interfaces: []iface{{NetworkInterfaceID: "eni-1", SubnetID: "subnet-1", VpcID: "vpc-1", Groups: gs, AttachmentID: "eni-attach-1"}},
+	}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		audit.ResponseResources(resp)
 	}
 }

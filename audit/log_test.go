@@ -155,6 +155,53 @@ func TestBeginFailsClosed(t *testing.T) {
 	}
 }
 
+// Start returns before the request entry is written; Wait then says, as
+// often as it is asked, whether it was: on a full disk it refuses the
+// request as Begin would, and once the disk has room the entry is in the
+// log when Wait returns.
+func TestStartThenWait(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		full     bool
+		wantCode string // "" for none
+	}{
+		{"disk with room", false, ""},
+		{"full disk", true, ec2err.InternalError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.full {
+				fullDisk(t, dir)
+			}
+			l := openLog(t, dir, 0, 0)
+			call, err := l.Start("r1", "alice", "AKIA1", "127.0.0.1:5", "RunInstances", url.Values{"ImageId": {"ami-1"}})
+			if call == nil || err != nil {
+				t.Fatalf("Start: got %v, %v; want a call and no error (the write is not waited for)", call, err)
+			}
+			for try := 1; try <= 2; try++ {
+				err := call.Wait()
+				got := ""
+				if err != nil {
+					got = ec2err.As(err).Code
+				}
+				if got != tc.wantCode || (err != nil && !strings.Contains(ec2err.As(err).Message, "auditing failed")) {
+					t.Errorf("Wait %d: got %v, want code %q", try, err, tc.wantCode)
+				}
+			}
+			if tc.full {
+				return
+			}
+			if got := readAll(t, dir); len(got) != 1 || got[0].RequestID != "r1" || got[0].Phase != PhaseRequest {
+				t.Errorf("entries after Wait: got %+v, want r1's request entry", got)
+			}
+		})
+	}
+	var none *Call
+	if err := none.Wait(); err != nil {
+		t.Errorf("Wait of a nil Call (nothing to record): got %v, want nil", err)
+	}
+}
+
 // Read-only actions are not recorded; Begin says so with a nil Call.
 func TestBeginSkipsReadOnly(t *testing.T) {
 	dir := t.TempDir()

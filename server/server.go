@@ -133,11 +133,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		return
 	}
-	call, err := s.audit.Begin(id, user.Name, user.AccessKeyID, req.RemoteAddr, action, params)
+	call, err := s.audit.Start(id, user.Name, user.AccessKeyID, req.RemoteAddr, action, params)
 	if err != nil {
 		return
 	}
-	resp, err = h(s.svc, &actions.Request{
+	svc := s.svc
+	if call != nil && actions.StoreFirst(action) {
+		// The action runs while its audit entry is written; its updates
+		// commit only once the entry is durable.
+		gated := *s.svc
+		gated.Store = store.After(s.svc.Store, call.Wait)
+		svc = &gated
+	} else if err = call.Wait(); err != nil {
+		return
+	}
+	resp, err = h(svc, &actions.Request{
 		Context: req.Context(),
 		ID:      id,
 		User:    user,
@@ -147,6 +157,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		Params:  p,
 		Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
 	})
+	// Nothing is answered before the request entry is durable; if it
+	// could not be written, nothing was committed either.
+	if werr := call.Wait(); werr != nil {
+		resp, err = nil, werr
+		return
+	}
 	call.End(resp, err)
 }
 

@@ -88,7 +88,13 @@ func (s *Bolt) ReadMany(b Bucket, keys []string) ([][]byte, error) {
 }
 
 // Update joins the next group commit (see groupcommit.go).
-func (s *Bolt) Update(fn func(Tx) error) error { return s.commits.Update(fn) }
+func (s *Bolt) Update(fn func(Tx) error) error { return s.commits.Update(nil, fn) }
+
+// UpdateAfter joins the next group commit, whose commit waits for wait
+// after every function of the batch ran.
+func (s *Bolt) UpdateAfter(wait func() error, fn func(Tx) error) error {
+	return s.commits.Update(wait, fn)
+}
 
 // Close commits queued updates, then closes the file.
 func (s *Bolt) Close() error {

@@ -32,6 +32,7 @@ var ErrClosed = errors.New("store: closed")
 
 type update struct {
 	fn     func(Tx) error
+	wait   func() error // nil: commits as soon as fn succeeds
 	result chan error
 }
 
@@ -48,9 +49,10 @@ func newGroupCommit(db *bolt.DB) *groupCommit {
 	return g
 }
 
-// Update queues fn for the next commit and waits for its outcome.
-func (g *groupCommit) Update(fn func(Tx) error) error {
-	u := &update{fn: fn, result: make(chan error, 1)}
+// Update queues fn for the next commit and waits for its outcome. A
+// non-nil wait must return nil before fn's writes are committed.
+func (g *groupCommit) Update(wait func() error, fn func(Tx) error) error {
+	u := &update{fn: fn, wait: wait, result: make(chan error, 1)}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -107,13 +109,20 @@ func (g *groupCommit) drain() {
 	}
 }
 
+// errWaitFailed rolls back a batch in which an update's condition failed.
+var errWaitFailed = errors.New("store: an update's commit condition failed")
+
 // commit runs the batch in one transaction. If one update fails, the
 // transaction is rolled back, the failing update is answered with its own
 // error (from a transaction of its own, so a retry-safe fn sees exactly
 // what it would have alone) and the others are committed without it.
+// Every function runs before any condition is waited for, so that the
+// conditions (the requests' audit entries) are met meanwhile; updates
+// whose condition fails are answered with its error and left out.
 func (g *groupCommit) commit(batch []*update) {
 	for len(batch) > 0 {
 		failed := -1
+		var refused []error // by update, once a condition failed
 		err := g.update(len(batch), func(tx *bolt.Tx) error {
 			for i, u := range batch {
 				if err := run(u.fn, tx); err != nil {
@@ -121,18 +130,54 @@ func (g *groupCommit) commit(batch []*update) {
 					return err
 				}
 			}
+			for i, u := range batch {
+				if err := u.condition(); err != nil {
+					if refused == nil {
+						refused = make([]error, len(batch))
+					}
+					refused[i] = err
+				}
+			}
+			if refused != nil {
+				return errWaitFailed
+			}
 			return nil
 		})
-		if failed < 0 {
+		switch {
+		case refused != nil:
+			kept := batch[:0:0]
+			for i, u := range batch {
+				if refused[i] != nil {
+					u.result <- refused[i]
+				} else {
+					kept = append(kept, u)
+				}
+			}
+			batch = kept
+		case failed < 0:
 			for _, u := range batch {
 				u.result <- err // nil, or a commit failure every update shares
 			}
 			return
+		default:
+			solo := batch[failed]
+			solo.result <- g.update(1, func(tx *bolt.Tx) error {
+				if err := run(solo.fn, tx); err != nil {
+					return err
+				}
+				return solo.condition()
+			})
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
 		}
-		solo := batch[failed]
-		solo.result <- g.update(1, func(tx *bolt.Tx) error { return run(solo.fn, tx) })
-		batch = append(batch[:failed:failed], batch[failed+1:]...)
 	}
+}
+
+// condition waits for the update's commit condition, if it has one.
+func (u *update) condition() error {
+	if u.wait == nil {
+		return nil
+	}
+	return u.wait()
 }
 
 // update runs one write transaction of n updates and tells the observer.

@@ -51,6 +51,13 @@
 //   - A function MUST NOT call View, Update or ReadMany itself (it may
 //     deadlock), and MUST NOT use its Tx after returning or from another
 //     goroutine.
+//   - UpdateAfter (the Gated interface, optional) is Update whose commit
+//     waits for a condition: it MUST NOT commit before wait returned nil,
+//     and when wait returns an error it MUST commit nothing of fn and
+//     return that error unchanged. It calls wait after fn succeeded, so
+//     that the two overlap, and MAY call it more than once; wait MUST NOT
+//     wait for a store update. After wraps a Store in one condition
+//     (waiting first where the store is not Gated).
 //   - ReadMany is a View of one GetMany in one call: the same snapshot
 //     rule, and values the caller may keep and modify. It is for the
 //     hottest reads that need nothing else, where a View's BEGIN and

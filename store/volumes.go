@@ -176,10 +176,28 @@ func IsVolumeIntent(v *Volume) bool {
 // PutVolume stores a volume and keeps the indexes of attachments and
 // intents.
 func PutVolume(tx Tx, v *Volume) error {
-	if err := indexVolume(tx, v.Owner, v.ID, v); err != nil {
+	old, err := GetVolume(tx, v.Owner, v.ID)
+	if err != nil {
 		return err
 	}
-	return counted(tx, BucketVolumes, v.Owner, v.ID, v, volumeCount)
+	return putVolume(tx, old, v)
+}
+
+// PutNewVolume stores a volume whose id was just drawn (NewID), which no
+// record has: unlike PutVolume it reads nothing. On PostgreSQL the read of
+// an absent key costs a round trip and a predicate lock on its index page,
+// where concurrent launches inserting their own volumes then conflict.
+func PutNewVolume(tx Tx, v *Volume) error { return putVolume(tx, nil, v) }
+
+// putVolume replaces old (nil: none) with v.
+func putVolume(tx Tx, old, v *Volume) error {
+	if err := indexVolume(tx, v.Owner, v.ID, old, v); err != nil {
+		return err
+	}
+	if err := PutOwned(tx, BucketVolumes, v.Owner, v.ID, v); err != nil {
+		return err
+	}
+	return moveCounters(tx, v.Owner, volumeCount(old), volumeCount(v))
 }
 
 // DeleteVolume removes a volume, its tags, its modification record and
@@ -188,7 +206,11 @@ func DeleteVolume(tx Tx, owner, id string) error {
 	if err := tx.Delete(BucketVolumeModifications, OwnedKey(owner, id)); err != nil {
 		return err
 	}
-	if err := indexVolume(tx, owner, id, nil); err != nil {
+	old, err := GetVolume(tx, owner, id)
+	if err != nil {
+		return err
+	}
+	if err := indexVolume(tx, owner, id, old, nil); err != nil {
 		return err
 	}
 	return counted[Volume](tx, BucketVolumes, owner, id, nil, volumeCount)
@@ -204,15 +226,12 @@ func ScanVolumeIntents(tx Tx, fn func(owner, id string) error) error {
 }
 
 // indexVolume moves the volume's index entries from what its stored record
-// says to what v says (nothing when v is nil): in bucket volume_intents
+// old says to what v says (nothing when nil): in bucket volume_intents
 // while it is an intent, in volume_attachments under the instance it
 // names. An attachment that has ended since (Volume.At) keeps its entry
 // until the volume is next written; readers apply At.
-func indexVolume(tx Tx, owner, id string, v *Volume) error {
-	old, err := GetVolume(tx, owner, id)
-	if err != nil {
-		return err
-	}
+func indexVolume(tx Tx, owner, id string, old, v *Volume) error {
+	var err error
 	if was, now := IsVolumeIntent(old), IsVolumeIntent(v); was != now {
 		key := OwnedKey(owner, id)
 		if !now {

@@ -1,7 +1,10 @@
 package store
 
 import (
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -170,4 +173,69 @@ func volumeIntents(t *testing.T, st Store) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// volumeReads fails the test on every read of the volumes bucket.
+type volumeReads struct {
+	Tx
+	t *testing.T
+}
+
+func (r volumeReads) Get(b Bucket, key string) []byte {
+	if b == BucketVolumes {
+		r.t.Errorf("got a read of volume %s, want none", key)
+	}
+	return r.Tx.Get(b, key)
+}
+
+// PutNewVolume reads no volume and leaves what PutVolume leaves for a
+// volume of a new id: the record, its index entries and the counters.
+func TestPutNewVolume(t *testing.T) {
+	s, _ := openTemp(t)
+	const id = "vol-0000000000000000a"
+	cases := []struct {
+		name string
+		v    Volume
+	}{
+		{"attached", Volume{ID: id, SizeGiB: 8, State: VolumeAvailable, Attachment: &VolumeAttachment{InstanceID: "i-0000000000000000a"}}},
+		{"an intent", Volume{ID: id, SizeGiB: 4, State: VolumeCreating, Until: UnknownEnd}},
+		{"detached", Volume{ID: id, SizeGiB: 2, State: VolumeAvailable}},
+	}
+	for i, c := range cases {
+		put, putNew := c.v, c.v
+		put.Owner, putNew.Owner = fmt.Sprintf("old%d", i), fmt.Sprintf("new%d", i)
+		err := s.Update(func(tx Tx) error {
+			if err := PutVolume(tx, &put); err != nil {
+				return err
+			}
+			return PutNewVolume(volumeReads{tx, t}, &putNew)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		// Everything each owner has, keyed without the owner.
+		state := func(owner string) map[string]string {
+			m := map[string]string{}
+			err := s.View(func(tx Tx) error {
+				for _, b := range []Bucket{BucketVolumes, BucketVolumeAttachments, BucketVolumeIntents} {
+					if err := tx.Scan(b, OwnerPrefix(owner), func(k string, v []byte) error {
+						m[string(b)+" "+strings.TrimPrefix(k, owner)] = strings.ReplaceAll(string(v), owner, "OWNER")
+						return nil
+					}); err != nil {
+						return err
+					}
+				}
+				c, err := GetCounters(tx, owner)
+				m["counters"] = fmt.Sprintf("%+v", c)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		if got, want := state(putNew.Owner), state(put.Owner); !maps.Equal(got, want) {
+			t.Errorf("%s: got %v after PutNewVolume, want %v as after PutVolume", c.name, got, want)
+		}
+	}
 }

@@ -85,7 +85,10 @@ type Store struct {
 	active sync.WaitGroup
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Gated = (*Store)(nil)
+)
 
 // declared holds store.Buckets: any other bucket is a programming error.
 var declared = func() map[store.Bucket]bool {
@@ -174,7 +177,7 @@ func (s *Store) View(fn func(store.Tx) error) error {
 		return err
 	}
 	defer s.active.Done()
-	err, _ := s.attempt(beginView, fn)
+	err, _ := s.attempt(beginView, fn, nil)
 	return err
 }
 
@@ -206,7 +209,11 @@ func (s *Store) ReadMany(b store.Bucket, keys []string) ([][]byte, error) {
 // Update runs fn in a SERIALIZABLE transaction, again (after a jittered
 // backoff) while the transaction fails on a conflict, at most maxAttempts
 // times. It waits its turn among MaxConcurrentUpdates.
-func (s *Store) Update(fn func(store.Tx) error) error {
+func (s *Store) Update(fn func(store.Tx) error) error { return s.UpdateAfter(nil, fn) }
+
+// UpdateAfter is Update whose COMMIT waits for wait (when not nil): fn's
+// round trips and the condition overlap.
+func (s *Store) UpdateAfter(wait func() error, fn func(store.Tx) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -218,7 +225,7 @@ func (s *Store) Update(fn func(store.Tx) error) error {
 	}
 	defer func() { <-s.updates }()
 	for attempt := 1; ; attempt++ {
-		err, conflict := s.attempt(beginUpdate, fn)
+		err, conflict := s.attempt(beginUpdate, fn, wait)
 		if !conflict {
 			return err
 		}
@@ -257,9 +264,10 @@ func backoff(attempt int) time.Duration {
 }
 
 // attempt runs fn in one transaction, opened by begin, and commits it if
-// fn and every statement succeeded. conflict reports a serialization
-// failure or deadlock, after which fn may be run again.
-func (s *Store) attempt(begin string, fn func(store.Tx) error) (err error, conflict bool) {
+// fn and every statement succeeded and wait (when not nil) returns nil.
+// conflict reports a serialization failure or deadlock, after which fn
+// may be run again.
+func (s *Store) attempt(begin string, fn func(store.Tx) error, wait func() error) (err error, conflict bool) {
 	ctx := context.Background()
 	conn, err := s.acquire()
 	if err != nil {
@@ -287,6 +295,12 @@ func (s *Store) attempt(begin string, fn func(store.Tx) error) (err error, confl
 		return fnErr, false
 	case !t.begun && len(t.pending) == 0:
 		return nil, false
+	}
+	if wait != nil {
+		if err := wait(); err != nil {
+			t.rollback()
+			return err, false
+		}
 	}
 	return t.commit()
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 		{"ViewDuringUpdate", testViewDuringUpdate},
 		{"ViewsSeeSnapshots", testSnapshots},
 		{"UpdateIsDurable", testDurable},
+		{"UpdateAfterACondition", testUpdateAfter},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -981,6 +982,88 @@ func testDurable(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	check(reopen(t, h, st), "reopened after Close")
+}
+
+// An update made through store.After commits only once its condition
+// holds, and nothing of it when the condition fails; a Gated store runs the
+// function before it waits, so that the two overlap.
+func testUpdateAfter(t *testing.T, h Harness) {
+	st := open(t, h)
+	_, gated := st.(store.Gated)
+	present := func(key string) bool {
+		found := false
+		view(t, st, func(tx store.Tx) error {
+			found = tx.Get(bucketA, key) != nil
+			return nil
+		})
+		return found
+	}
+	refused := errors.New("audit failed")
+	for _, tc := range []struct {
+		name string
+		cond error
+	}{
+		{"condition holds", nil},
+		{"condition fails", refused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := strings.ReplaceAll(tc.name, " ", "-")
+			var ran atomic.Bool
+			waited := 0
+			err := store.After(st, func() error {
+				waited++
+				if gated && !ran.Load() {
+					t.Errorf("the condition was waited for before the function ran, want them to overlap")
+				}
+				if present(key) {
+					t.Errorf("got %s committed before its condition returned", key)
+				}
+				return tc.cond
+			}).Update(func(tx store.Tx) error {
+				ran.Store(true)
+				return putAll(tx, bucketA, key)
+			})
+			if err != tc.cond {
+				t.Errorf("got error %v, want %v", err, tc.cond)
+			}
+			if waited == 0 {
+				t.Errorf("the condition was never waited for")
+			}
+			if got, want := present(key), tc.cond == nil; got != want {
+				t.Errorf("got %s committed %v, want %v", key, got, want)
+			}
+		})
+	}
+	// Many at once (one group commit on bbolt): only those whose
+	// condition failed are left out, and plain updates are unaffected.
+	const n = 24
+	errs := make([]error, n)
+	parallel(n, func(i int) {
+		fn := func(tx store.Tx) error { return putAll(tx, bucketB, fmt.Sprintf("k%02d", i)) }
+		switch i % 3 {
+		case 0:
+			errs[i] = st.Update(fn)
+		case 1:
+			errs[i] = store.After(st, func() error { return nil }).Update(fn)
+		default:
+			errs[i] = store.After(st, func() error { return refused }).Update(fn)
+		}
+	})
+	view(t, st, func(tx store.Tx) error {
+		for i := range n {
+			want := error(nil)
+			if i%3 == 2 {
+				want = refused
+			}
+			if errs[i] != want {
+				t.Errorf("update %d: got error %v, want %v", i, errs[i], want)
+			}
+			if got := tx.Get(bucketB, fmt.Sprintf("k%02d", i)) != nil; got != (want == nil) {
+				t.Errorf("update %d: got committed %v, want %v", i, got, want == nil)
+			}
+		}
+		return nil
+	})
 }
 
 // Close lets accepted updates finish; afterwards every call is refused with
