@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -247,10 +248,13 @@ func (p *replicaPair) logConflicts(b *testing.B, from int64) {
 		total++
 		bucket := "COMMIT"
 		// The error's CONTEXT line, after DETAIL and HINT, names the
-		// statement's parameters.
+		// statement's parameters: the bucket, and the key's shape.
 		for _, next := range lines[i+1 : min(len(lines), i+4)] {
 			if _, after, ok := strings.Cut(next, "parameters: $1 = '"); ok {
-				bucket, _, _ = strings.Cut(after, "'")
+				bucket, after, _ = strings.Cut(after, "'")
+				if _, key, ok := strings.Cut(after, "$2 = '\\x"); ok {
+					bucket += " " + keyShape(key)
+				}
 				break
 			}
 		}
@@ -258,4 +262,23 @@ func (p *replicaPair) logConflicts(b *testing.B, from int64) {
 	}
 	b.ReportMetric(float64(total)/float64(b.N), "conflicts/op")
 	b.Logf("N=%d: %d serialization failures, by the bucket of the statement that failed: %v", b.N, total, byBucket)
+}
+
+// keyShape is a logged hex key (bytea, maybe cut short) with its ids
+// masked: "sim/ip/*", "*/i-*", so that failures group by kind of key.
+func keyShape(logged string) string {
+	hexKey, _, _ := strings.Cut(logged, "'")
+	raw, _ := hex.DecodeString(strings.TrimSuffix(hexKey, "..."))
+	segs := strings.Split(string(raw), "/")
+	for i, seg := range segs {
+		if !strings.ContainsAny(seg, "0123456789") {
+			continue
+		}
+		prefix, _, dash := strings.Cut(seg, "-")
+		segs[i] = "*"
+		if dash {
+			segs[i] = prefix + "-*"
+		}
+	}
+	return strings.Join(segs, "/")
 }
