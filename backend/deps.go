@@ -12,10 +12,14 @@ import (
 // econe-server's own store (the sim). RunInTx accepts the machine inside
 // the caller's transaction, so the instance record and its machine commit
 // together — one commit per launch instead of three, and no crash window
-// between them. The transaction may be retried: a second RunInTx for the
-// same InstanceID MUST write and return the same machine. If the
-// transaction is rolled back the machine MUST stay invisible (no instance
-// refers to it) and may be forgotten at the next start.
+// between them. LaunchContext.InstanceID is new: no committed
+// transaction launched it (the caller drew it with store.NewID, or read
+// that its record is absent), and a transaction launches it once, so a
+// backend need not read what it would find there. The transaction may be
+// retried: RunInTx for the same InstanceID in the retry MUST return a
+// machine of the same id. If the transaction is rolled back the machine
+// MUST stay invisible (no instance refers to it) and may be forgotten at
+// the next start.
 type TxLauncher interface {
 	RunInTx(tx store.Tx, lc *LaunchContext) (Machine, error)
 }

@@ -354,40 +354,35 @@ func testConcurrent(e *env) {
 }
 
 // testRunInTx checks the optional TxLauncher ability: the machine commits
-// with the caller's transaction, a retried transaction gets the same
-// machine, and a rolled-back one leaves nothing behind a restart.
+// with the caller's transaction, a retried transaction gets a machine of
+// the same id, and a rolled-back one leaves nothing behind a restart.
 func testRunInTx(e *env) {
 	tl, ok := e.b.(backend.TxLauncher)
 	if !ok {
 		e.t.Skip("backend does not launch in transactions")
 	}
-	var first, again backend.Machine
-	err := e.st.Update(func(tx store.Tx) error {
-		var err error
-		if first, err = tl.RunInTx(tx, launchContext("i-0000000000000d001")); err != nil {
-			return err
-		}
-		again, err = tl.RunInTx(tx, launchContext("i-0000000000000d001")) // as a retried transaction does
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if first.ID == "" || again.ID != first.ID || again.PrivateIP != first.PrivateIP {
-		e.t.Fatalf("RunInTx twice for one instance: got %+v then %+v, want the same machine", first, again)
-	}
-	var rolledBack backend.Machine
+	// A retried transaction is rolled back and run again: its machine has
+	// the same id. One never retried leaves nothing behind.
 	rollback := errors.New("roll back")
-	err = e.st.Update(func(tx store.Tx) error {
-		var err error
-		if rolledBack, err = tl.RunInTx(tx, launchContext("i-0000000000000d002")); err != nil {
-			return err
+	launchIn := func(id string, commit bool) (m backend.Machine) {
+		err := e.st.Update(func(tx store.Tx) error {
+			var err error
+			if m, err = tl.RunInTx(tx, launchContext(id)); err != nil || commit {
+				return err
+			}
+			return rollback
+		})
+		if commit && err != nil || !commit && !errors.Is(err, rollback) {
+			e.t.Fatalf("launch of %s (commit %v): got %v", id, commit, err)
 		}
-		return rollback
-	})
-	if !errors.Is(err, rollback) {
-		e.t.Fatalf("rolled-back update: got %v", err)
+		return m
 	}
+	tried := launchIn("i-0000000000000d001", false)
+	first := launchIn("i-0000000000000d001", true)
+	if first.ID == "" || first.ID != tried.ID {
+		e.t.Fatalf("RunInTx again for one instance: got %+v then %+v, want a machine of the same id", tried, first)
+	}
+	rolledBack := launchIn("i-0000000000000d002", false)
 	e.wantState(first.ID, backend.Pending)
 	e.reopen()
 	e.settle()

@@ -393,7 +393,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // LaunchContext.InstanceID: a second call returns the machine of the first.
 func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (out backend.Machine, err error) {
 	err = s.st.Update(func(tx store.SpaceTx) error {
-		out, err = s.launch(tx, lc)
+		out, err = s.launch(tx, lc, false)
 		return err
 	})
 	if err != nil {
@@ -404,14 +404,18 @@ func (s *Sim) Run(ctx context.Context, lc *backend.LaunchContext) (out backend.M
 }
 
 // RunInTx implements backend.TxLauncher: the machine is written in the
-// caller's transaction, and goes with it if it is rolled back.
+// caller's transaction, and goes with it if it is rolled back. Its
+// instance is new (the TxLauncher contract), so neither is its machine,
+// whose id is derived from the instance's: the machine's key is written
+// without being read, as on PostgreSQL the read of an absent key would
+// lock the index page where concurrent launches write their own.
 func (s *Sim) RunInTx(tx store.Tx, lc *backend.LaunchContext) (backend.Machine, error) {
-	return s.launch(s.st.In(tx), lc)
+	return s.launch(s.st.In(tx), lc, true)
 }
 
 // launch returns the instance's machine, accepting a new pending one with
-// a fresh address if it has none.
-func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machine, error) {
+// a fresh address if it has none; fresh says it has none, unread.
+func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext, fresh bool) (backend.Machine, error) {
 	if lc.InstanceID == "" {
 		return backend.Machine{}, fmt.Errorf("sim: launch context without an instance id")
 	}
@@ -419,22 +423,27 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 	id := machineID(lc.InstanceID)
 	r, rangeErr := s.rangeOf(lc)
 	start := randomHost(r.prefix)
-	if rangeErr == nil && hosts(r.prefix) > 0 {
-		// The machine and the first address to try, in one read.
-		first := nthHost(r.prefix, start)
-		if a, err := netip.ParseAddr(lc.PrivateIP); err == nil {
-			first = a
+	if !fresh {
+		if rangeErr == nil && hosts(r.prefix) > 0 {
+			// The machine and the first address to try, in one read.
+			first := nthHost(r.prefix, start)
+			if a, err := netip.ParseAddr(lc.PrivateIP); err == nil {
+				first = a
+			}
+			tx.Prefetch(machineKey(id), ipKey(r.network, first))
 		}
-		tx.Prefetch(machineKey(id), ipKey(r.network, first))
-	}
-	m, err := s.get(tx, id)
-	if err != nil || m != nil {
-		return s.view(m, now), err
+		m, err := s.get(tx, id)
+		if err != nil || m != nil {
+			return s.view(m, now), err
+		}
 	}
 	if rangeErr != nil {
 		return backend.Machine{}, rangeErr
 	}
-	var ip netip.Addr
+	var (
+		ip  netip.Addr
+		err error
+	)
 	if lc.Interface != "" {
 		ip, err = interfaceAddress(tx, r, lc)
 	} else {
@@ -443,7 +452,7 @@ func (s *Sim) launch(tx store.SpaceTx, lc *backend.LaunchContext) (backend.Machi
 	if err != nil {
 		return backend.Machine{}, err
 	}
-	m = &machine{
+	m := &machine{
 		ID: id, InstanceID: lc.InstanceID, InstanceType: lc.InstanceType.Name, Zone: lc.Zone,
 		State: backend.Pending, Changed: now, PrivateIP: ip.String(), Network: r.network, Launched: now, Boots: 1,
 	}
