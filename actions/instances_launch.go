@@ -19,7 +19,6 @@ import (
 	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/templates"
-	"github.com/econe/econe-server/usage"
 )
 
 // RunInstances: parsing the request, the launch (intent, backend, record,
@@ -283,7 +282,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx, wire *wiring) error {
 		replay, created, contexts = nil, nil, nil
-		store.Prefetch(tx, launchReads(r.User, lr, ids)...)
+		store.Prefetch(tx, s.launchReads(r.User, lr, ids)...)
 		if lr.token != "" {
 			first, err := store.GetInstance(tx, owner, ids[0])
 			switch {
@@ -409,9 +408,12 @@ func (s *Service) runInstances(r *Request) (any, error) {
 
 // launchReads are keys a launch of ids reads whose names are known before
 // it starts (the ClientToken's, the quotas and counters, the default VPC,
-// its default group and the zone's default subnet, the instances' open
-// usage intervals): a PostgreSQL transaction reads them in one round trip.
-func launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
+// its default group and the zone's default subnet): a PostgreSQL
+// transaction reads them in one round trip; and where each instance's
+// claim of a launch address starts, unless the launch asked for none. What
+// a launch makes of new ids (instances but the ClientToken's, volumes, the
+// sim's machines, open usage intervals) it writes without reading.
+func (s *Service) launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
 	refs := append(store.QuotaRefs(u), store.CountersRef(u.Name),
 		store.Ref{Bucket: store.BucketVPCs, Key: store.OwnedKey(u.Name, store.DefaultVPCID(u.Name))})
 	refs = append(refs, store.DefaultGroupRefs(u.Name, defaultGroupName)...)
@@ -423,8 +425,10 @@ func launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
 		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(u.Name, ids[0])},
 			store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", token)})
 	}
-	for _, id := range ids {
-		refs = append(refs, usage.OpenRef(u.Name, id))
+	if pool := s.launchPool(); len(pool) > 0 && (lr.net.publicIP == nil || *lr.net.publicIP) {
+		for _, id := range ids {
+			refs = append(refs, store.Ref{Bucket: store.BucketLaunchAddresses, Key: pool[launchStart(pool, id)]})
+		}
 	}
 	return refs
 }

@@ -110,8 +110,11 @@ func (s *Service) moveLedger(tx store.Tx, before, after *store.Instance, mv move
 			return err
 		}
 	}
-	if to == "" {
+	switch {
+	case to == "":
 		return nil
+	case before.State == "": // a launch: the instance is new
+		return usage.OpenNew(tx, s.interval(after, to, at))
 	}
 	return usage.Open(tx, s.interval(after, to, at))
 }

@@ -29,17 +29,36 @@ func GetLaunchAddress(tx Tx, ip string) (*LaunchAddress, error) {
 	return a, nil
 }
 
-// ClaimLaunchAddress gives inst the first free address of pool from
-// index start on (wrapping around) and returns it; "" when every one is
-// taken. Nothing remembers that the pool is full: another replica's stop
-// frees an address unseen.
+// ClaimLaunchAddress gives inst a free address of pool and returns it; ""
+// when every one is taken. It tries pool[start] (one read, which a caller
+// may prefetch), and when that is taken reads the addresses taken in one
+// Scan and gives the first free one after start: a launch reads at most
+// twice, where trying the pool address by address read up to all of it,
+// one round trip each on PostgreSQL, once the pool was nearly full.
+// Nothing remembers that the pool is full: another replica's stop frees
+// an address unseen.
 func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string, error) {
-	for i := range pool {
-		ip := pool[(start+i)%len(pool)]
-		if tx.Get(BucketLaunchAddresses, ip) != nil {
-			continue
-		}
+	claim := func(ip string) (string, error) {
 		return ip, PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: inst.Owner, InstanceID: inst.ID})
+	}
+	if len(pool) == 0 {
+		return "", nil
+	}
+	if tx.Get(BucketLaunchAddresses, pool[start]) == nil {
+		return claim(pool[start])
+	}
+	taken := map[string]bool{}
+	err := tx.Scan(BucketLaunchAddresses, "", func(ip string, _ []byte) error {
+		taken[ip] = true
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	for i := 1; i < len(pool); i++ {
+		if ip := pool[(start+i)%len(pool)]; !taken[ip] {
+			return claim(ip)
+		}
 	}
 	return "", nil
 }

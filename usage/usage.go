@@ -82,25 +82,26 @@ func put(tx store.Tx, iv *Interval) error {
 	return store.PutJSON(tx, store.BucketUsageIntervals, key(iv.Owner, iv.Start, iv.InstanceID), &rec)
 }
 
-// OpenRef is the key of the instance's open interval, which Open reads
-// first, for store.Prefetch.
-func OpenRef(owner, instanceID string) store.Ref {
-	return store.Ref{Bucket: store.BucketUsageOpen, Key: store.OwnedKey(owner, instanceID)}
-}
-
 // Open records iv (End zero) as the instance's open interval, seen at its
 // start. An instance has at most one open interval: the caller closes the
 // previous one first.
 func Open(tx store.Tx, iv Interval) error {
-	open := store.OwnedKey(iv.Owner, iv.InstanceID)
-	if tx.Get(store.BucketUsageOpen, open) != nil {
+	if tx.Get(store.BucketUsageOpen, store.OwnedKey(iv.Owner, iv.InstanceID)) != nil {
 		return fmt.Errorf("usage: %s already has an open interval", iv.InstanceID)
 	}
+	return OpenNew(tx, iv)
+}
+
+// OpenNew is Open for an instance being launched, which has no interval
+// yet: it reads nothing. On PostgreSQL the read of an absent key locks
+// the index page where it would be, and concurrent launches writing their
+// own open intervals there then conflict with it.
+func OpenNew(tx store.Tx, iv Interval) error {
 	iv.End, iv.LastSeen = time.Time{}, iv.Start
 	if err := put(tx, &iv); err != nil {
 		return err
 	}
-	return tx.Put(store.BucketUsageOpen, open, []byte(key(iv.Owner, iv.Start, iv.InstanceID)))
+	return tx.Put(store.BucketUsageOpen, store.OwnedKey(iv.Owner, iv.InstanceID), []byte(key(iv.Owner, iv.Start, iv.InstanceID)))
 }
 
 // OpenInterval is the instance's open interval; nil when none.
