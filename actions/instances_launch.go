@@ -410,7 +410,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 // it starts (the ClientToken's, the quotas and counters, the default VPC,
 // its default group and the zone's default subnet): a PostgreSQL
 // transaction reads them in one round trip; and where each instance's
-// claim of a launch address starts, unless the launch asked for none. What
+// claim of a launch address starts, when it will claim one. What
 // a launch makes of new ids (instances but the ClientToken's, volumes, the
 // sim's machines, open usage intervals) it writes without reading.
 func (s *Service) launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
@@ -425,9 +425,9 @@ func (s *Service) launchReads(u *store.User, lr *launchRequest, ids []string) []
 		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(u.Name, ids[0])},
 			store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", token)})
 	}
-	if pool := s.launchPool(); len(pool) > 0 && (lr.net.publicIP == nil || *lr.net.publicIP) {
+	if pool := s.launchPool(); len(pool) > 0 && lr.net.wantsPublicIP() {
 		for _, id := range ids {
-			refs = append(refs, store.Ref{Bucket: store.BucketLaunchAddresses, Key: pool[launchStart(pool, id)]})
+			refs = append(refs, store.LaunchAddressProbes(pool, launchStart(pool, id))...)
 		}
 	}
 	return refs

@@ -23,11 +23,11 @@ func (c *readCounter) Scan(b Bucket, prefix string, fn func(string, []byte) erro
 	return c.Tx.Scan(b, prefix, fn)
 }
 
-// A launch address claim reads its start address, and when that is taken
-// the taken ones in one Scan: at most two reads however full the pool,
-// where trying address by address read up to all of it (one round trip
-// each on PostgreSQL).
-func TestClaimLaunchAddressReadsTwiceAtMost(t *testing.T) {
+// A launch address claim reads its probes (prefetched: one round trip on
+// PostgreSQL), and when those are taken the taken ones in one Scan,
+// however full the pool, where trying address by address read up to all
+// of it, one round trip each.
+func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestClaimLaunchAddressReadsTwiceAtMost(t *testing.T) {
 		pool[i] = fmt.Sprintf("192.0.2.%d", i+1)
 	}
 	err = st.Update(func(tx Tx) error {
-		for _, ip := range pool[:62] { // .63 and .64 free
+		for _, ip := range pool[:61] { // .62, .63 and .64 free
 			if err := PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: "alice", InstanceID: "i-" + ip}); err != nil {
 				return err
 			}
@@ -55,8 +55,9 @@ func TestClaimLaunchAddressReadsTwiceAtMost(t *testing.T) {
 		gets, scans int
 	}{
 		{"start free", 63, "192.0.2.64", 1, 0},
-		{"start taken", 10, "192.0.2.63", 1, 1},
-		{"full", 0, "", 1, 1},
+		{"a probe free", 59, "192.0.2.62", 3, 0},
+		{"probes taken", 10, "192.0.2.63", 4, 1},
+		{"full", 0, "", 4, 1},
 	}
 	for i, c := range cases {
 		var got string
