@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,11 +76,12 @@ func TestDescribeReadsKeysTogether(t *testing.T) {
 }
 
 // prefetchRecorder records, per Update, every Get and whether its key was
-// prefetched.
+// prefetched, and every Create.
 type prefetchRecorder struct {
 	store.Store
-	mu   sync.Mutex
-	gets []recordedGet
+	mu      sync.Mutex
+	gets    []recordedGet
+	creates []store.Ref
 }
 
 type recordedGet struct {
@@ -105,6 +107,13 @@ func (t *prefetchTx) Prefetch(refs []store.Ref) {
 	}
 }
 
+func (t *prefetchTx) Create(b store.Bucket, key string, value []byte) (bool, error) {
+	t.p.mu.Lock()
+	t.p.creates = append(t.p.creates, store.Ref{Bucket: b, Key: key})
+	t.p.mu.Unlock()
+	return store.Create(t.Tx, b, key, value)
+}
+
 func (t *prefetchTx) Get(b store.Bucket, key string) []byte {
 	r := store.Ref{Bucket: b, Key: key}
 	t.p.mu.Lock()
@@ -115,11 +124,12 @@ func (t *prefetchTx) Get(b store.Bucket, key string) []byte {
 
 // A launch names the keys it will read that it knows beforehand (its
 // ClientToken's, the quotas and counters, the default VPC, group and
-// subnet, where its launch address claims start) in one Prefetch: on
-// PostgreSQL one round trip instead of one each. What it makes of new ids
-// (volumes, the sim's machines, open usage intervals) it does not read at
-// all: on PostgreSQL the read of an absent key locks the index page where
-// concurrent launches insert theirs, and both are aborted (40001).
+// subnet) in one Prefetch: on PostgreSQL one round trip instead of one
+// each. What it makes of new ids (volumes, the sim's machines, open usage
+// intervals) it does not read at all, and the keys it claims (the
+// ClientToken's instance, the sim's address, the launch pool's) it
+// creates: on PostgreSQL the read of an absent key locks the index page
+// where concurrent launches insert theirs, and both are aborted (40001).
 func TestLaunchPrefetches(t *testing.T) {
 	cfg := conf.Default()
 	clock := newManualClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
@@ -130,18 +140,27 @@ func TestLaunchPrefetches(t *testing.T) {
 		users: testUsers(),
 	}
 	launch(t, e, "carol", "ClientToken", "warm-up") // the default VPC
-	rec.gets = nil
+	rec.gets, rec.creates = nil, nil
 	launch(t, e, "carol", "ClientToken", "t1", "MinCount", "2", "MaxCount", "2")
+	created := func(r store.Ref) bool { // a key a launch claims
+		return r.Bucket == store.BucketLaunchAddresses || r.Bucket == store.BucketBackends && strings.Contains(r.Key, "/ip/") ||
+			r.Bucket == store.BucketInstances
+	}
 	for _, g := range rec.gets {
 		switch {
 		case g.Bucket == store.BucketVolumes, g.Bucket == store.BucketUsageOpen,
 			g.Bucket == store.BucketBackends && strings.Contains(g.Key, "/machine/"):
 			t.Errorf("got a Get of %s %q, want none: a launch makes it of a new id", g.Bucket, g.Key)
+		case created(g.Ref):
+			t.Errorf("got a Get of %s %q, want it created (store.Create)", g.Bucket, g.Key)
 		case g.hinted:
 		case g.Bucket == store.BucketQuotas, g.Bucket == store.BucketCounters, g.Bucket == store.BucketIdempotency,
-			g.Bucket == store.BucketInstances, g.Bucket == store.BucketVPCs, g.Bucket == store.BucketSubnets,
-			g.Bucket == store.BucketSecurityGroupNames, g.Bucket == store.BucketSecurityGroups, g.Bucket == store.BucketLaunchAddresses:
+			g.Bucket == store.BucketVPCs, g.Bucket == store.BucketSubnets,
+			g.Bucket == store.BucketSecurityGroupNames, g.Bucket == store.BucketSecurityGroups:
 			t.Errorf("got a Get of %s %q not prefetched, want it in the launch's Prefetch", g.Bucket, g.Key)
 		}
+	}
+	if got := len(slices.DeleteFunc(slices.Clone(rec.creates), func(r store.Ref) bool { return !created(r) })); got != 5 {
+		t.Errorf("got %d keys created (%v), want 5: the token's instance, a private and a launch address each", got, rec.creates)
 	}
 }

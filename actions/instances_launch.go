@@ -282,9 +282,9 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	inTx := s.Backend.TxLauncher
 	launchTx := func(tx store.Tx, wire *wiring) error {
 		replay, created, contexts = nil, nil, nil
-		store.Prefetch(tx, s.launchReads(r.User, lr, ids)...)
+		store.Prefetch(tx, launchReads(r.User, lr)...)
 		if lr.token != "" {
-			first, err := store.GetInstance(tx, owner, ids[0])
+			first, err := tokenInstance(tx, owner, ids[0])
 			switch {
 			case err != nil:
 				return err
@@ -292,6 +292,9 @@ func (s *Service) runInstances(r *Request) (any, error) {
 				if launchTokenExpired(tx, owner, lr.token) {
 					// Its instance was purged (purge.go): a new launch,
 					// with ids the backend has never seen.
+					if err := tx.Delete(store.BucketInstances, store.OwnedKey(owner, ids[0])); err != nil {
+						return err
+					}
 					ids[0] = store.NewID("i")
 				}
 			case first.ClientToken != lr.token:
@@ -406,29 +409,37 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	return s.reservationResponse(r, created, lr.tags)
 }
 
-// launchReads are keys a launch of ids reads whose names are known before
-// it starts (the ClientToken's, the quotas and counters, the default VPC,
-// its default group and the zone's default subnet): a PostgreSQL
-// transaction reads them in one round trip; and where each instance's
-// claim of a launch address starts, when it will claim one. What
-// a launch makes of new ids (instances but the ClientToken's, volumes, the
-// sim's machines, open usage intervals) it writes without reading.
-func (s *Service) launchReads(u *store.User, lr *launchRequest, ids []string) []store.Ref {
+// tokenInstance is the instance a ClientToken names (id, derived from
+// it), nil when it has none yet. The key is created first, a placeholder
+// the launch then writes over (store.Create): on PostgreSQL the read of
+// the absent key would lock the index page where concurrent launches
+// insert their instances, and they would abort each other; a retry of the
+// token running at once on another replica is a serialization failure,
+// and runs again to find this launch's instance.
+func tokenInstance(tx store.Tx, owner, id string) (*store.Instance, error) {
+	created, err := store.Create(tx, store.BucketInstances, store.OwnedKey(owner, id), []byte("{}"))
+	if err != nil || created {
+		return nil, err
+	}
+	return store.GetInstance(tx, owner, id)
+}
+
+// launchReads are keys a launch reads whose names are known before it
+// starts (the ClientToken's tombstone, the quotas and counters, the
+// default VPC, its default group and the zone's default subnet): a
+// PostgreSQL transaction reads them in one round trip. What a launch
+// makes of new ids (instances, volumes, the sim's machines, open usage
+// intervals) it writes without reading, and the ClientToken's instance
+// and the addresses it claims it creates (store.Create).
+func launchReads(u *store.User, lr *launchRequest) []store.Ref {
 	refs := append(store.QuotaRefs(u), store.CountersRef(u.Name),
 		store.Ref{Bucket: store.BucketVPCs, Key: store.OwnedKey(u.Name, store.DefaultVPCID(u.Name))})
 	refs = append(refs, store.DefaultGroupRefs(u.Name, defaultGroupName)...)
 	if lr.net.subnetID == "" {
 		refs = append(refs, store.Ref{Bucket: store.BucketSubnets, Key: store.OwnedKey(u.Name, store.DefaultSubnetID(u.Name, lr.zone))})
 	}
-	token := lr.token
-	if token != "" {
-		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(u.Name, ids[0])},
-			store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", token)})
-	}
-	if pool := s.launchPool(); len(pool) > 0 && lr.net.wantsPublicIP() {
-		for _, id := range ids {
-			refs = append(refs, store.LaunchAddressProbes(pool, launchStart(pool, id))...)
-		}
+	if lr.token != "" {
+		refs = append(refs, store.Ref{Bucket: store.BucketIdempotency, Key: idempotencyKey(u.Name, "RunInstances", lr.token)})
 	}
 	return refs
 }

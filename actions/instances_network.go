@@ -158,16 +158,6 @@ type launchPlace struct {
 	iface  *store.NetworkInterface
 }
 
-// wantsPublicIP reports whether the launch's instances get a public
-// address, as far as the request says before the subnet is read: asked
-// for, or the default subnet's mapping (a subnet named may not map).
-func (nr netRequest) wantsPublicIP() bool {
-	if nr.publicIP != nil {
-		return *nr.publicIP
-	}
-	return nr.subnetID == "" && nr.interfaceID == ""
-}
-
 // publicIP reports whether the launch's instances get a public address
 // at launch: device 0's AssociatePublicIpAddress when sent, else the
 // subnet's MapPublicIpOnLaunch (as shown: only where addresses can be

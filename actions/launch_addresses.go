@@ -2,7 +2,7 @@ package actions
 
 import (
 	"context"
-	"hash/fnv"
+	"math/rand/v2"
 	"strings"
 	"sync"
 
@@ -123,7 +123,9 @@ func (s *Service) assignLaunchAddress(tx store.Tx, inst *store.Instance, w *wiri
 	if len(pool) == 0 {
 		return nil
 	}
-	ip, err := store.ClaimLaunchAddress(tx, pool, launchStart(pool, inst.ID), inst)
+	// From a random address on, as the sim's private addresses: launches
+	// at once try different keys.
+	ip, err := store.ClaimLaunchAddress(tx, pool, rand.N(len(pool)), inst)
 	if err != nil {
 		return err
 	}
@@ -136,16 +138,6 @@ func (s *Service) assignLaunchAddress(tx store.Tx, inst *store.Instance, w *wiri
 	}
 	inst.LaunchIP = ip
 	return s.wireLaunch(tx, inst.Owner, &store.AddressIntent{Target: s.launchBinding(inst, ip)}, w)
-}
-
-// launchStart is where instanceID's claim of a launch address starts: an
-// address of the pool that the id, random itself, picks, so that launches
-// at once try different keys (as the sim's private addresses), and a
-// launch can name the key in its Prefetch before it reaches the claim.
-func launchStart(pool []string, instanceID string) int {
-	h := fnv.New64a()
-	h.Write([]byte(instanceID))
-	return int(h.Sum64() % uint64(len(pool)))
 }
 
 // releaseLaunchAddress takes inst's launch address back. With scripts it

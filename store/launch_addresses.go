@@ -30,49 +30,42 @@ func GetLaunchAddress(tx Tx, ip string) (*LaunchAddress, error) {
 }
 
 // launchProbes is how many addresses from its start a claim tries one by
-// one before it reads the taken ones whole. They are neighbours, on the
-// same index page or two, and a caller prefetches them in one round trip.
+// one before it reads the taken ones whole.
 const launchProbes = 4
 
-// LaunchAddressProbes are the keys ClaimLaunchAddress from start reads
-// first, for Prefetch.
-func LaunchAddressProbes(pool []string, start int) []Ref {
-	refs := make([]Ref, min(launchProbes, len(pool)))
-	for i := range refs {
-		refs[i] = Ref{Bucket: BucketLaunchAddresses, Key: pool[(start+i)%len(pool)]}
-	}
-	return refs
-}
-
 // ClaimLaunchAddress gives inst a free address of pool and returns it; ""
-// when every one is taken. It tries the addresses of LaunchAddressProbes,
-// and when those are taken reads the taken ones in one Scan and gives the
-// first free one after them: a launch reads the pool's keys in at most two
-// round trips, where trying address by address read up to all of it, one
-// round trip each on PostgreSQL, once the pool was nearly full. Nothing
+// when every one is taken. It creates the first free one of the
+// launchProbes from start (store.Create: on PostgreSQL no predicate lock where
+// concurrent launches claim theirs), and when those are taken reads the
+// taken ones in one Scan and gives the first free one after them, where
+// trying address by address read up to all of the pool, one round trip
+// each on PostgreSQL, once it was nearly full. Nothing
 // remembers that the pool is full: another replica's stop frees an
 // address unseen.
 func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string, error) {
-	claim := func(ip string) (string, error) {
-		return ip, PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: inst.Owner, InstanceID: inst.ID})
+	holder, err := Marshal(&LaunchAddress{Owner: inst.Owner, InstanceID: inst.ID})
+	if err != nil {
+		return "", err
 	}
-	probes := LaunchAddressProbes(pool, start)
-	for _, r := range probes {
-		if tx.Get(r.Bucket, r.Key) == nil {
-			return claim(r.Key)
+	probes := min(launchProbes, len(pool))
+	for i := range probes {
+		ip := pool[(start+i)%len(pool)]
+		created, err := Create(tx, BucketLaunchAddresses, ip, holder)
+		if err != nil || created {
+			return ip, err
 		}
 	}
 	taken := map[string]bool{}
-	err := tx.Scan(BucketLaunchAddresses, "", func(ip string, _ []byte) error {
+	err = tx.Scan(BucketLaunchAddresses, "", func(ip string, _ []byte) error {
 		taken[ip] = true
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	for i := len(probes); i < len(pool); i++ {
+	for i := probes; i < len(pool); i++ {
 		if ip := pool[(start+i)%len(pool)]; !taken[ip] {
-			return claim(ip)
+			return ip, tx.Put(BucketLaunchAddresses, ip, holder)
 		}
 	}
 	return "", nil

@@ -23,10 +23,10 @@ func (c *readCounter) Scan(b Bucket, prefix string, fn func(string, []byte) erro
 	return c.Tx.Scan(b, prefix, fn)
 }
 
-// A launch address claim reads its probes (prefetched: one round trip on
-// PostgreSQL), and when those are taken the taken ones in one Scan,
+// A launch address claim tries 4 probes (here, with no store.Creator, a
+// Get each), and when those are taken reads the taken ones in one Scan,
 // however full the pool, where trying address by address read up to all
-// of it, one round trip each.
+// of it, one round trip each on PostgreSQL.
 func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
 	if err != nil {

@@ -61,6 +61,11 @@ func (t SpaceTx) Prefetch(keys ...string) {
 	Prefetch(t.tx, refs...)
 }
 
+// Create is store.Create in the space.
+func (t SpaceTx) Create(key string, value []byte) (bool, error) {
+	return Create(t.tx, BucketBackends, t.prefix+key, value)
+}
+
 func (t SpaceTx) Delete(key string) error { return t.tx.Delete(BucketBackends, t.prefix+key) }
 
 // Scan calls fn for each of the space's keys with the prefix, in order.

@@ -178,6 +178,35 @@ func Prefetch(tx Tx, refs ...Ref) {
 	}
 }
 
+// Creator is a Tx that writes a key only when it is absent, and says
+// whether it did, without reading it (the PostgreSQL one: an INSERT that
+// does nothing when the key exists).
+type Creator interface {
+	Create(b Bucket, key string, value []byte) (bool, error)
+}
+
+// Create writes value at key when the key is absent and reports whether
+// it did; when it is present nothing changes, and a caller that needs its
+// value Gets it. It is a Get and a Put, as if run one at a time, like the
+// rest of the update; a Creator does it without a read: on PostgreSQL the
+// read of an absent key locks the index page where it would be, and
+// concurrent updates writing their own keys there then abort each other
+// (40001), where the INSERT's unique check takes no such lock and a
+// concurrent update creating the same key is a serialization failure.
+// There a key found present is not locked either, so an update freeing it
+// at the same time may go unseen: use it for claims of one key of many
+// (addresses), where that only means taking another, and Get a key found
+// present whose value matters.
+func Create(tx Tx, b Bucket, key string, value []byte) (bool, error) {
+	if c, ok := tx.(Creator); ok {
+		return c.Create(b, key, value)
+	}
+	if tx.Get(b, key) != nil {
+		return false, nil
+	}
+	return true, tx.Put(b, key, value)
+}
+
 // ErrStop ends a Scan early without an error.
 var ErrStop = errors.New("stop scan")
 

@@ -320,27 +320,40 @@ func (s *Sim) allocateIP(tx store.SpaceTx, id string, r addressRange, want strin
 		if err != nil || !r.prefix.Contains(a) || a.Less(firstHost(r.prefix)) || a == lastAddr(r.prefix) {
 			return netip.Addr{}, &backend.Error{Code: ec2err.InvalidParameterValue, Message: fmt.Sprintf("Address %s is not a free host address of %s.", want, r.prefix)}
 		}
-		free, err := s.addressFree(tx, r.network, a, now)
+		taken, err := s.claimAddress(tx, id, r.network, a, now)
 		if err != nil {
 			return netip.Addr{}, err
 		}
-		if !free {
+		if !taken {
 			return netip.Addr{}, &backend.Error{Code: ec2err.InvalidIPAddressInUse, Message: fmt.Sprintf("Address %s is in use.", want)}
 		}
-		return a, tx.Put(ipKey(r.network, a), []byte(id))
+		return a, nil
 	}
 	n := hosts(r.prefix)
 	for i := range n {
 		a := nthHost(r.prefix, (start+i)%n)
-		free, err := s.addressFree(tx, r.network, a, now)
-		if err != nil {
-			return netip.Addr{}, err
-		}
-		if free {
-			return a, tx.Put(ipKey(r.network, a), []byte(id))
+		taken, err := s.claimAddress(tx, id, r.network, a, now)
+		if err != nil || taken {
+			return a, err
 		}
 	}
 	return netip.Addr{}, backend.ErrCapacity
+}
+
+// claimAddress gives a in network to id when it is free. An address nobody
+// holds is created without being read (store.Create: on PostgreSQL no
+// predicate lock on the index page where concurrent launches claim
+// theirs); one held is read, to see whether its holder is terminated.
+func (s *Sim) claimAddress(tx store.SpaceTx, id, network string, a netip.Addr, now time.Time) (bool, error) {
+	created, err := tx.Create(ipKey(network, a), []byte(id))
+	if err != nil || created {
+		return created, err
+	}
+	free, err := s.addressFree(tx, network, a, now)
+	if err != nil || !free {
+		return false, err
+	}
+	return true, tx.Put(ipKey(network, a), []byte(id))
 }
 
 // nthHost is the n-th address p hands out, from 0.

@@ -599,6 +599,40 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	return nil
 }
 
+// Create implements store.Creator: an INSERT that does nothing when the
+// key exists, sent now with the pending writes. Its unique check reads
+// with a dirty snapshot and takes no predicate lock; a row it meets that
+// a concurrent transaction wrote makes it a serialization failure.
+func (t *tx) Create(b store.Bucket, key string, value []byte) (bool, error) {
+	if err := t.writableIn(b); err != nil {
+		return false, err
+	}
+	if v, ok := t.known(b, key); ok {
+		if v != nil {
+			return false, nil
+		}
+		return true, t.Put(b, key, value)
+	}
+	if key == "" {
+		return false, errors.New("store: Create with an empty key")
+	}
+	value = append([]byte{}, value...)
+	created := false
+	err := t.run(func(rows pgx.Rows) error {
+		created = rows.Next()
+		rows.Close()
+		return rows.Err()
+	}, `INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (bucket, key) DO NOTHING RETURNING true`, string(b), []byte(key), value)
+	if err != nil {
+		return false, t.fail(err)
+	}
+	if created {
+		t.remember(b, key, value)
+	}
+	return created, nil
+}
+
 func (t *tx) Delete(b store.Bucket, key string) error {
 	if err := t.writableIn(b); err != nil {
 		return err

@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 		{"ScanCallback", testScanCallback},
 		{"ScanErrors", testScanErrors},
 		{"ClaimLastPoolAddress", testClaimLastAddress},
+		{"CreateOneOfMany", testCreate},
 		{"NoLostUpdates", testNoLostUpdates},
 		{"NoWriteSkew", testNoWriteSkew},
 		{"NoPhantoms", testNoPhantoms},
@@ -569,6 +570,70 @@ func testClaimLastAddress(t *testing.T, h Harness) {
 		holder, _ := store.PoolHolder(tx, "192.0.2.2")
 		if want := store.OwnedKey(fmt.Sprintf("u%02d", winner), fmt.Sprintf("eipalloc-%02d", winner)); holder != want || got[winner] != "192.0.2.2" {
 			t.Errorf("got %q holding %s (claimed %s), want the winner %q", holder, "192.0.2.2", got[winner], want)
+		}
+		return nil
+	})
+}
+
+// testCreate: store.Create writes a key only when it is absent (own
+// writes and deletes included), and of many updates creating one key at
+// once exactly one does.
+func testCreate(t *testing.T, h Harness) {
+	st := open(t, h)
+	b := store.BucketLaunchAddresses
+	update(t, st, func(tx store.Tx) error { return tx.Put(b, "held", []byte("old")) })
+	update(t, st, func(tx store.Tx) error {
+		cases := []struct {
+			name, key string
+			before    func() error
+			want      bool
+			value     string
+		}{
+			{"absent", "new", nil, true, "v"},
+			{"present", "held", nil, false, "old"},
+			{"created in this update", "new", nil, false, "v"},
+			{"deleted in this update", "held", func() error { return tx.Delete(b, "held") }, true, "v"},
+		}
+		for _, c := range cases {
+			if c.before != nil {
+				if err := c.before(); err != nil {
+					return err
+				}
+			}
+			created, err := store.Create(tx, b, c.key, []byte("v"))
+			if err != nil {
+				return err
+			}
+			if got := string(tx.Get(b, c.key)); created != c.want || got != c.value {
+				t.Errorf("%s: got created %v, value %q; want %v, %q", c.name, created, got, c.want, c.value)
+			}
+		}
+		return nil
+	})
+	const n = 20
+	created := make([]bool, n)
+	errs := make([]error, n)
+	parallel(n, func(i int) {
+		errs[i] = st.Update(func(tx store.Tx) error {
+			var err error
+			created[i], err = store.Create(tx, b, "contended", []byte(fmt.Sprint(i)))
+			return err
+		})
+	})
+	winner := -1
+	for i := range n {
+		switch {
+		case errs[i] != nil:
+			t.Errorf("update %d: %v", i, errs[i])
+		case created[i] && winner >= 0:
+			t.Errorf("updates %d and %d both created the key, want one", winner, i)
+		case created[i]:
+			winner = i
+		}
+	}
+	view(t, st, func(tx store.Tx) error {
+		if got := string(tx.Get(b, "contended")); winner < 0 || got != fmt.Sprint(winner) {
+			t.Errorf("got %q stored, created by %d; want the creator's value", got, winner)
 		}
 		return nil
 	})
