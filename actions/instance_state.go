@@ -104,6 +104,7 @@ func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store
 			return withDevices(tx, owner, insts, s.now())
 		}
 		ids := dedupe(ids)
+		store.Prefetch(tx, describeRefs(owner, ids)...)
 		found, err := store.GetInstances(tx, owner, ids)
 		if err != nil {
 			return err
@@ -144,6 +145,22 @@ func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
 	return kept, tags, nil
+}
+
+// describeRefs are the keys a describe of a few of the owner's instances
+// by id reads before their volumes and interfaces: the records, their tags
+// and attachment indexes (instanceTags, withDevices). Many are read with
+// GetMany and scans of the owner's prefixes instead.
+func describeRefs(owner string, ids []string) []store.Ref {
+	if len(ids) > fewInstances {
+		return nil
+	}
+	var refs []store.Ref
+	for _, id := range ids {
+		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(owner, id)},
+			store.TagsRef(owner, id), store.VolumesOnRef(owner, id), store.InterfacesOnRef(owner, id))
+	}
+	return refs
 }
 
 // unsettled is insts without those recorded in a state the backend keeps

@@ -91,9 +91,10 @@
 //     needs: a PostgreSQL implementation reads them in one statement
 //     instead of a round trip per key.
 //   - Prefetch(tx, refs...) is a hint that the function is about to Get
-//     those keys; a Tx that implements Prefetcher may read them together.
-//     Get MUST then return exactly what it would have without the hint,
-//     the transaction's own writes (before or after it) included.
+//     those keys (or Scan those prefixes, PrefixRef); a Tx that implements
+//     Prefetcher may read them together. Get and Scan MUST then return
+//     exactly what they would have without the hint, the transaction's
+//     own writes (before or after it) included.
 //   - A store MAY send Puts and Deletes later in the transaction (the
 //     PostgreSQL one: with its next statement or with COMMIT); a write the
 //     database refuses then fails the Update, not the Put.
@@ -157,11 +158,16 @@ type Tx interface {
 	Writable() bool
 }
 
-// Ref names a key of a bucket.
+// Ref names a key of a bucket or, with Prefix, the keys a Scan of Key as
+// a prefix visits.
 type Ref struct {
 	Bucket Bucket
 	Key    string
+	Prefix bool
 }
+
+// PrefixRef names the keys of bucket b with the prefix, for Prefetch.
+func PrefixRef(b Bucket, prefix string) Ref { return Ref{Bucket: b, Key: prefix, Prefix: true} }
 
 // Prefetcher is a Tx that reads keys of several buckets at once (the
 // PostgreSQL one: in one round trip instead of one per key).
@@ -169,7 +175,7 @@ type Prefetcher interface {
 	Prefetch(refs []Ref)
 }
 
-// Prefetch tells tx that the function is about to Get refs, so that a
+// Prefetch tells tx that the function is about to Get (or Scan) refs, so that a
 // Prefetcher reads them together. What the function sees is unchanged: a
 // Get returns what it would have without the hint, own writes included.
 func Prefetch(tx Tx, refs ...Ref) {

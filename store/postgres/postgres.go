@@ -384,6 +384,9 @@ type tx struct {
 	// key read absent or deleted): its snapshot and its own writes do not
 	// change, so a key is read from the database at most once.
 	seen map[bucketKey][]byte
+	// pages holds the first page of each prefix prefetched (PrefixRef),
+	// until the transaction writes to its bucket.
+	pages map[bucketKey][]pair
 	// scanning counts the Scans in progress per bucket: writes there are
 	// refused, as bbolt must refuse them under its cursor.
 	scanning map[store.Bucket]int
@@ -498,15 +501,20 @@ func (t *tx) Get(b store.Bucket, key string) []byte {
 	return v
 }
 
-// Prefetch reads the keys not known yet, one statement each, in one round
-// trip (with the pending writes).
+// Prefetch reads the keys not known yet, one statement each, and the
+// first page of each prefix, in one round trip (with the pending writes).
 func (t *tx) Prefetch(refs []store.Ref) {
 	var stmts []statement
 	var todo []store.Ref
 	for _, r := range refs {
 		check(r.Bucket)
-		if _, ok := t.known(r.Bucket, r.Key); !ok && !slices.Contains(todo, r) {
-			todo = append(todo, r)
+		if t.prefetched(r) || slices.Contains(todo, r) {
+			continue
+		}
+		todo = append(todo, r)
+		if r.Prefix {
+			stmts = append(stmts, pageStatement(r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key))))
+		} else {
 			stmts = append(stmts, statement{`SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, []any{string(r.Bucket), []byte(r.Key)}})
 		}
 	}
@@ -518,6 +526,17 @@ func (t *tx) Prefetch(refs []store.Ref) {
 			rows, err := br.Query()
 			if err != nil {
 				return err
+			}
+			if r.Prefix {
+				page, err := readPage(rows)
+				if err != nil {
+					return err
+				}
+				if t.pages == nil {
+					t.pages = map[bucketKey][]pair{}
+				}
+				t.pages[bucketKey{r.Bucket, r.Key}] = page
+				continue
 			}
 			var v []byte
 			found := false
@@ -540,6 +559,16 @@ func (t *tx) Prefetch(refs []store.Ref) {
 	if err != nil {
 		t.fail(err)
 	}
+}
+
+// prefetched reports whether the transaction already holds what r names.
+func (t *tx) prefetched(r store.Ref) bool {
+	if r.Prefix {
+		_, ok := t.pages[bucketKey{r.Bucket, r.Key}]
+		return ok
+	}
+	_, ok := t.known(r.Bucket, r.Key)
+	return ok
 }
 
 // GetMany reads every key in one statement: one round trip, not one per key.
@@ -593,6 +622,7 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 		return errors.New("store: Put with an empty key")
 	}
 	value = append([]byte{}, value...) // never nil: nil would be NULL
+	t.forgetPages(b)
 	t.write(`INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, string(b), []byte(key), value)
 	t.remember(b, key, value)
@@ -603,9 +633,20 @@ func (t *tx) Delete(b store.Bucket, key string) error {
 	if err := t.writableIn(b); err != nil {
 		return err
 	}
+	t.forgetPages(b)
 	t.write(`DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
 	t.remember(b, key, nil)
 	return nil
+}
+
+// forgetPages drops the prefetched pages of bucket b, which a write makes
+// stale.
+func (t *tx) forgetPages(b store.Bucket) {
+	for k := range t.pages {
+		if k.b == b {
+			delete(t.pages, k)
+		}
+	}
 }
 
 func (t *tx) writableIn(b store.Bucket) error {
@@ -636,9 +677,12 @@ func (t *tx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) 
 	from, after := []byte(prefix), false
 	end := prefixEnd(from)
 	for {
-		page, err := t.page(b, from, after, end)
-		if err != nil {
-			return err
+		page, ok := t.pages[bucketKey{b, prefix}]
+		if !ok || after {
+			var err error
+			if page, err = t.page(b, from, after, end); err != nil {
+				return err
+			}
 		}
 		for _, p := range page {
 			if err := fn(p.key, p.value); err != nil {
@@ -658,6 +702,20 @@ func (t *tx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) 
 // page reads up to pageSize pairs of bucket b in key order, from key from
 // (after it, when after), before end (none when nil).
 func (t *tx) page(b store.Bucket, from []byte, after bool, end []byte) ([]pair, error) {
+	var page []pair
+	q := pageStatement(b, from, after, end)
+	err := t.run(func(rows pgx.Rows) (err error) {
+		page, err = readPage(rows)
+		return err
+	}, q.sql, q.args...)
+	if err != nil {
+		return nil, t.fail(err)
+	}
+	return page, nil
+}
+
+// pageStatement is the query of page.
+func pageStatement(b store.Bucket, from []byte, after bool, end []byte) statement {
 	q, args := `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key >= $2`, []any{string(b), from}
 	if after {
 		q = `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key > $2`
@@ -666,23 +724,21 @@ func (t *tx) page(b store.Bucket, from []byte, after bool, end []byte) ([]pair, 
 		q += ` AND key < $3`
 		args = append(args, end)
 	}
-	q += ` ORDER BY key LIMIT ` + fmt.Sprint(pageSize)
+	return statement{q + ` ORDER BY key LIMIT ` + fmt.Sprint(pageSize), args}
+}
+
+// readPage reads and closes the rows of a pageStatement.
+func readPage(rows pgx.Rows) ([]pair, error) {
 	var page []pair
 	var k, v []byte
-	err := t.run(func(rows pgx.Rows) error {
-		_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
-			if v == nil {
-				v = []byte{}
-			}
-			page = append(page, pair{string(k), v})
-			return nil
-		})
-		return err
-	}, q, args...)
-	if err != nil {
-		return nil, t.fail(err)
-	}
-	return page, nil
+	_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+		if v == nil {
+			v = []byte{}
+		}
+		page = append(page, pair{string(k), v})
+		return nil
+	})
+	return page, err
 }
 
 // prefixEnd is the least key greater than every key with the prefix, nil

@@ -219,12 +219,29 @@ func testPrefetch(t *testing.T, h Harness) {
 		return tx.Put(bucketA, "v", []byte("stored"))
 	})
 	refs := []store.Ref{{Bucket: bucketA, Key: "absent"}, {Bucket: bucketA, Key: "empty"}, {Bucket: bucketA, Key: "v"},
-		{Bucket: bucketA, Key: "empty"}, {Bucket: bucketB, Key: "v"}}
+		{Bucket: bucketA, Key: "empty"}, {Bucket: bucketB, Key: "v"},
+		store.PrefixRef(bucketA, ""), store.PrefixRef(bucketA, "e"), store.PrefixRef(bucketB, "v")}
 	check := func(tx store.Tx, when string, cases []struct{ key, want string }) {
 		for _, c := range cases {
 			got := tx.Get(bucketA, c.key)
 			if want := []byte(c.want); c.want == "<nil>" && got != nil || c.want != "<nil>" && (got == nil || !bytes.Equal(got, want)) {
 				t.Errorf("%s: Get(%q) after Prefetch: got %q (nil %v), want %s", when, c.key, got, got == nil, c.want)
+			}
+		}
+	}
+	// checkScans compares the Scans of prefixes of bucketA with want
+	// (key=value pairs by prefix).
+	checkScans := func(tx store.Tx, when string, want map[string]string) {
+		for prefix, w := range want {
+			var got []string
+			if err := tx.Scan(bucketA, prefix, func(k string, v []byte) error {
+				got = append(got, k+"="+string(v))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(got, " "); g != w {
+				t.Errorf("%s: Scan(%q) after Prefetch: got %q, want %q", when, prefix, g, w)
 			}
 		}
 	}
@@ -239,6 +256,10 @@ func testPrefetch(t *testing.T, h Harness) {
 			return err
 		}
 		check(tx, "in an Update", []struct{ key, want string }{{"absent", "<nil>"}, {"empty", "<nil>"}, {"v", "own"}})
+		if err := tx.Put(bucketA, "w", []byte("new")); err != nil {
+			return err
+		}
+		checkScans(tx, "in an Update", map[string]string{"": "v=own w=new", "e": ""})
 		return errRollBack
 	}); err != errRollBack {
 		t.Fatalf("Update: got %v, want %v", err, errRollBack)
@@ -246,6 +267,7 @@ func testPrefetch(t *testing.T, h Harness) {
 	view(t, st, func(tx store.Tx) error {
 		store.Prefetch(tx, refs...)
 		check(tx, "in a View", []struct{ key, want string }{{"absent", "<nil>"}, {"empty", ""}, {"v", "stored"}})
+		checkScans(tx, "in a View", map[string]string{"": "empty= v=stored", "e": "empty=", "x": ""})
 		return nil
 	})
 }
