@@ -88,7 +88,9 @@ func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store
 	var insts []*store.Instance
 	var tags map[string][]store.Tag
 	var missing []string
-	err := s.Store.View(func(tx store.Tx) error {
+	// A describe of a few by id reads what it needs in one round trip on
+	// PostgreSQL; the function may run twice, so it resets its results.
+	err := store.ViewRefs(s.Store, describeRefs(owner, dedupe(ids)), func(tx store.Tx) error {
 		insts, tags, missing = nil, map[string][]store.Tag{}, nil
 		if len(ids) == 0 {
 			var err error
@@ -104,7 +106,6 @@ func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store
 			return withDevices(tx, owner, insts, s.now())
 		}
 		ids := dedupe(ids)
-		store.Prefetch(tx, describeRefs(owner, ids)...)
 		found, err := store.GetInstances(tx, owner, ids)
 		if err != nil {
 			return err

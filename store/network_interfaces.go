@@ -124,8 +124,8 @@ func ListInterfacesOn(tx Tx, owner string, instanceIDs []string) ([]*NetworkInte
 	return out, nil
 }
 
-// InterfacesOnRef names the index keys ListInterfacesOn reads for the
-// instance, for Prefetch.
+// InterfacesOnRef names what ListInterfacesOn reads for the instance (the
+// index keys and the interfaces they name), for Prefetch.
 func InterfacesOnRef(owner, instanceID string) Ref {
-	return PrefixRef(BucketInterfaceAttachments, OwnedKey(owner, instanceID)+"/")
+	return IndexRef(BucketInterfaceAttachments, OwnedKey(owner, instanceID)+"/", BucketNetworkInterfaces, OwnerPrefix(owner))
 }

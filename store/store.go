@@ -58,6 +58,13 @@
 //     that the two overlap, and MAY call it more than once; wait MUST NOT
 //     wait for a store update. After wraps a Store in one condition
 //     (waiting first where the store is not Gated).
+//   - ViewRefs(st, refs, fn) is a View of fn that begins with
+//     Prefetch(tx, refs...), except that fn MAY be run twice and so must
+//     assign its results on every run: a store that implements RefViewer
+//     may read refs alone first (PostgreSQL: in one round trip, BEGIN and
+//     COMMIT included), run fn over what it read, and when fn reads
+//     anything else, run it again in a View. Both runs see one snapshot
+//     each, and only the last run's outcome counts.
 //   - ReadMany is a View of one GetMany in one call: the same snapshot
 //     rule, and values the caller may keep and modify. It is for the
 //     hottest reads that need nothing else, where a View's BEGIN and
@@ -159,15 +166,26 @@ type Tx interface {
 }
 
 // Ref names a key of a bucket or, with Prefix, the keys a Scan of Key as
-// a prefix visits.
+// a prefix visits; with Then too, the prefix is of an index whose keys
+// name records of bucket Then: at ThenPrefix followed by the rest of each
+// index key after the prefix (IndexRef).
 type Ref struct {
-	Bucket Bucket
-	Key    string
-	Prefix bool
+	Bucket     Bucket
+	Key        string
+	Prefix     bool
+	Then       Bucket
+	ThenPrefix string
 }
 
 // PrefixRef names the keys of bucket b with the prefix, for Prefetch.
 func PrefixRef(b Bucket, prefix string) Ref { return Ref{Bucket: b, Key: prefix, Prefix: true} }
+
+// IndexRef names the keys of index bucket b with the prefix and the
+// records of bucket then they name (at thenPrefix + the rest of each key),
+// for Prefetch.
+func IndexRef(b Bucket, prefix string, then Bucket, thenPrefix string) Ref {
+	return Ref{Bucket: b, Key: prefix, Prefix: true, Then: then, ThenPrefix: thenPrefix}
+}
 
 // Prefetcher is a Tx that reads keys of several buckets at once (the
 // PostgreSQL one: in one round trip instead of one per key).
@@ -182,6 +200,24 @@ func Prefetch(tx Tx, refs ...Ref) {
 	if p, ok := tx.(Prefetcher); ok {
 		p.Prefetch(refs)
 	}
+}
+
+// RefViewer is a Store that can run a View over keys it read beforehand
+// (see ViewRefs).
+type RefViewer interface {
+	ViewRefs(refs []Ref, fn func(Tx) error) error
+}
+
+// ViewRefs runs fn in a View that begins with Prefetch(tx, refs...); fn
+// may be run twice (see the package documentation).
+func ViewRefs(st Store, refs []Ref, fn func(Tx) error) error {
+	if v, ok := st.(RefViewer); ok && len(refs) > 0 {
+		return v.ViewRefs(refs, fn)
+	}
+	return st.View(func(tx Tx) error {
+		Prefetch(tx, refs...)
+		return fn(tx)
+	})
 }
 
 // ErrStop ends a Scan early without an error.

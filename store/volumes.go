@@ -299,10 +299,10 @@ func ListVolumesOn(tx Tx, owner string, instanceIDs []string) ([]*Volume, error)
 	return out, nil
 }
 
-// VolumesOnRef names the index keys ListVolumesOn reads for the instance,
-// for Prefetch.
+// VolumesOnRef names what ListVolumesOn reads for the instance (the index
+// keys and the volumes they name), for Prefetch.
 func VolumesOnRef(owner, instanceID string) Ref {
-	return PrefixRef(BucketVolumeAttachments, OwnedKey(owner, instanceID)+"/")
+	return IndexRef(BucketVolumeAttachments, OwnedKey(owner, instanceID)+"/", BucketVolumes, OwnerPrefix(owner))
 }
 
 // GetSnapshot loads one of the user's snapshots; nil when absent.

@@ -86,8 +86,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store = (*Store)(nil)
-	_ store.Gated = (*Store)(nil)
+	_ store.Store     = (*Store)(nil)
+	_ store.Gated     = (*Store)(nil)
+	_ store.RefViewer = (*Store)(nil)
 )
 
 // declared holds store.Buckets: any other bucket is a programming error.
@@ -180,6 +181,39 @@ func (s *Store) View(fn func(store.Tx) error) error {
 	err, _ := s.attempt(beginView, fn, nil)
 	return err
 }
+
+// ViewRefs reads refs in one round trip, as a transaction of its own
+// (BEGIN, the reads, COMMIT), and runs fn over them with the connection
+// given back; when fn reads anything else, it runs fn again in a View.
+func (s *Store) ViewRefs(refs []store.Ref, fn func(store.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.active.Done()
+	conn, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	t := &tx{ctx: context.Background(), conn: conn, begin: beginView, commitWith: true}
+	t.Prefetch(refs)
+	conn.Release()
+	if t.err != nil {
+		return unreachable(t.err)
+	}
+	t.conn, t.offline = nil, true
+	if err := fn(t); !t.missed {
+		return err
+	}
+	err, _ = s.attempt(beginView, func(tx store.Tx) error {
+		store.Prefetch(tx, refs...)
+		return fn(tx)
+	}, nil)
+	return err
+}
+
+// errOffline is a read of a transaction whose reads were all done at once
+// (ViewRefs) of something they did not include.
+var errOffline = errors.New("store: read outside the keys read beforehand")
 
 // ReadMany reads the keys in one statement outside any explicit
 // transaction: a statement sees one snapshot of its own, so this is a
@@ -387,6 +421,12 @@ type tx struct {
 	// pages holds the first page of each prefix prefetched (PrefixRef),
 	// until the transaction writes to its bucket.
 	pages map[bucketKey][]pair
+	// commitWith sends COMMIT with the first statements (ViewRefs);
+	// offline is set once the transaction is over and its reads are only
+	// answered from what it holds, and missed when one was not.
+	commitWith bool
+	offline    bool
+	missed     bool
 	// scanning counts the Scans in progress per bucket: writes there are
 	// refused, as bbolt must refuse them under its cursor.
 	scanning map[store.Bucket]int
@@ -451,6 +491,10 @@ func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
 // statements in one batch (one round trip), and passes the statements'
 // results to last.
 func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
+	if t.offline {
+		t.missed = true
+		return errOffline
+	}
 	b := &pgx.Batch{}
 	if !t.begun {
 		b.Queue(t.begin)
@@ -458,11 +502,15 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	for _, w := range slices.Concat(t.pending, stmts) {
 		b.Queue(w.sql, w.args...)
 	}
+	lead := b.Len() - len(stmts) // BEGIN and the writes
+	if t.commitWith {
+		b.Queue(`COMMIT`)
+	}
 	writes := len(t.pending)
 	t.begun, t.pending, t.written = true, nil, writes > 0
 	br := t.conn.SendBatch(t.ctx, b)
 	var err error
-	for range b.Len() - len(stmts) {
+	for range lead {
 		if _, err = br.Exec(); err != nil {
 			break
 		}
@@ -470,6 +518,9 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	if err == nil {
 		t.written = false
 		err = last(br)
+	}
+	if err == nil && t.commitWith {
+		_, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -514,6 +565,10 @@ func (t *tx) Prefetch(refs []store.Ref) {
 		todo = append(todo, r)
 		if r.Prefix {
 			stmts = append(stmts, pageStatement(r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key))))
+			if r.Then != "" {
+				check(r.Then)
+				stmts = append(stmts, namedStatement(r))
+			}
 		} else {
 			stmts = append(stmts, statement{`SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, []any{string(r.Bucket), []byte(r.Key)}})
 		}
@@ -536,6 +591,11 @@ func (t *tx) Prefetch(refs []store.Ref) {
 					t.pages = map[bucketKey][]pair{}
 				}
 				t.pages[bucketKey{r.Bucket, r.Key}] = page
+				if r.Then != "" {
+					if err := t.readNamed(r, page, br); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			var v []byte
@@ -559,6 +619,44 @@ func (t *tx) Prefetch(refs []store.Ref) {
 	if err != nil {
 		t.fail(err)
 	}
+}
+
+// namedStatement reads the records of bucket r.Then that the keys of an
+// index page (pageStatement of r) name, in the same snapshot.
+func namedStatement(r store.Ref) statement {
+	end := prefixEnd([]byte(r.Key))
+	q, args := `SELECT v.key, v.value FROM econe_kv i JOIN econe_kv v ON v.bucket = $1 AND v.key = $2::bytea || substring(i.key from $3::int)
+		WHERE i.bucket = $4 AND i.key >= $5`, []any{string(r.Then), []byte(r.ThenPrefix), len(r.Key) + 1, string(r.Bucket), []byte(r.Key)}
+	if end != nil {
+		q += ` AND i.key < $6`
+		args = append(args, end)
+	}
+	return statement{q + ` ORDER BY i.key LIMIT ` + fmt.Sprint(pageSize), args}
+}
+
+// readNamed remembers what the keys of the index page name in bucket
+// r.Then: each record namedStatement found, or absent.
+func (t *tx) readNamed(r store.Ref, page []pair, br pgx.BatchResults) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	found, err := readPage(rows)
+	if err != nil {
+		return err
+	}
+	for _, p := range page {
+		key := r.ThenPrefix + p.key[len(r.Key):]
+		if _, ok := t.known(r.Then, key); ok {
+			continue
+		}
+		var v []byte
+		if i := slices.IndexFunc(found, func(f pair) bool { return f.key == key }); i >= 0 {
+			v = found[i].value
+		}
+		t.remember(r.Then, key, v)
+	}
+	return nil
 }
 
 // prefetched reports whether the transaction already holds what r names.

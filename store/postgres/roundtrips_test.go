@@ -95,6 +95,20 @@ func TestRoundTrips(t *testing.T) {
 				return tx.Scan(store.BucketQuotas, "k", func(string, []byte) error { return nil })
 			})
 		}, 2},
+		{"ViewRefs of all its function reads", func() error {
+			return store.ViewRefs(st, []store.Ref{{Bucket: store.BucketTags, Key: "k"}, store.PrefixRef(store.BucketTags, "k1")},
+				func(tx store.Tx) error {
+					tx.Get(store.BucketTags, "k")
+					return tx.Scan(store.BucketTags, "k1", func(string, []byte) error { return nil })
+				})
+		}, 1},
+		{"ViewRefs whose function reads another key", func() error {
+			return store.ViewRefs(st, []store.Ref{{Bucket: store.BucketTags, Key: "k"}}, func(tx store.Tx) error {
+				tx.Get(store.BucketTags, "k")
+				tx.Get(store.BucketTags, "k1")
+				return nil
+			})
+		}, 4},
 		{"empty View", func() error { return st.View(func(store.Tx) error { return nil }) }, 0},
 		{"empty Update", func() error { return st.Update(func(store.Tx) error { return nil }) }, 0},
 	}
