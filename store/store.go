@@ -61,10 +61,10 @@
 //   - ViewRefs(st, refs, fn) is a View of fn that begins with
 //     Prefetch(tx, refs...), except that fn MAY be run twice and so must
 //     assign its results on every run: a store that implements RefViewer
-//     may read refs alone first (PostgreSQL: in one round trip, BEGIN and
-//     COMMIT included), run fn over what it read, and when fn reads
-//     anything else, run it again in a View. Both runs see one snapshot
-//     each, and only the last run's outcome counts.
+//     may read refs alone first (PostgreSQL: in one statement, which sees
+//     one snapshot without BEGIN and COMMIT), run fn over what it read,
+//     and when fn reads anything else, run it again in a View. Each run
+//     sees one snapshot, and only the last run's outcome counts.
 //   - ReadMany is a View of one GetMany in one call: the same snapshot
 //     rule, and values the caller may keep and modify. It is for the
 //     hottest reads that need nothing else, where a View's BEGIN and

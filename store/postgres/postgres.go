@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -182,9 +183,9 @@ func (s *Store) View(fn func(store.Tx) error) error {
 	return err
 }
 
-// ViewRefs reads refs in one round trip, as a transaction of its own
-// (BEGIN, the reads, COMMIT), and runs fn over them with the connection
-// given back; when fn reads anything else, it runs fn again in a View.
+// ViewRefs reads refs in one statement, which sees one snapshot without
+// BEGIN and COMMIT, and runs fn over them with the connection given back;
+// when fn reads anything else, it runs fn again in a View.
 func (s *Store) ViewRefs(refs []store.Ref, fn func(store.Tx) error) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -194,8 +195,8 @@ func (s *Store) ViewRefs(refs []store.Ref, fn func(store.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := &tx{ctx: context.Background(), conn: conn, begin: beginView, commitWith: true}
-	t.Prefetch(refs)
+	t := &tx{ctx: context.Background(), conn: conn, begun: true} // begun: no BEGIN is sent
+	t.readRefs(refs)
 	conn.Release()
 	if t.err != nil {
 		return unreachable(t.err)
@@ -209,6 +210,72 @@ func (s *Store) ViewRefs(refs []store.Ref, fn func(store.Tx) error) error {
 		return fn(tx)
 	}, nil)
 	return err
+}
+
+// readRefs reads refs in one statement: a UNION ALL of their queries,
+// each row tagged with the number of its part.
+func (t *tx) readRefs(refs []store.Ref) {
+	q := &query{}
+	var parts []string
+	type part struct {
+		ref   store.Ref
+		named bool // the records an index names, after the index's part
+	}
+	var what []part
+	for _, r := range slices.Compact(slices.Clone(refs)) {
+		check(r.Bucket)
+		n := strconv.Itoa(len(what))
+		switch {
+		case !r.Prefix:
+			parts = append(parts, `SELECT `+n+`, key, value FROM econe_kv WHERE bucket = `+q.arg(string(r.Bucket))+` AND key = `+q.arg([]byte(r.Key)))
+			what = append(what, part{ref: r})
+			continue
+		}
+		parts = append(parts, `(`+q.page(n+", ", r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key)))+`)`)
+		what = append(what, part{ref: r})
+		if r.Then != "" {
+			check(r.Then)
+			parts = append(parts, `(`+q.named(strconv.Itoa(len(what))+", ", r)+`)`)
+			what = append(what, part{ref: r, named: true})
+		}
+	}
+	rows := make([][]pair, len(what))
+	var n int
+	var k, v []byte
+	err := t.run(func(r pgx.Rows) error {
+		_, err := pgx.ForEachRow(r, []any{&n, &k, &v}, func() error {
+			if v == nil {
+				v = []byte{} // an empty bytea: present, empty
+			}
+			rows[n] = append(rows[n], pair{string(k), v})
+			return nil
+		})
+		return err
+	}, strings.Join(parts, ` UNION ALL `), q.args...)
+	if err != nil {
+		t.fail(err)
+		return
+	}
+	for i, p := range what {
+		r := p.ref
+		switch {
+		case !r.Prefix:
+			var v []byte
+			if len(rows[i]) > 0 {
+				v = rows[i][0].value
+			}
+			t.remember(r.Bucket, r.Key, v)
+		case p.named:
+			t.rememberNamed(r, t.pages[bucketKey{r.Bucket, r.Key}], rows[i])
+		default:
+			// UNION ALL promises no order across its parts.
+			slices.SortFunc(rows[i], func(a, b pair) int { return strings.Compare(a.key, b.key) })
+			if t.pages == nil {
+				t.pages = map[bucketKey][]pair{}
+			}
+			t.pages[bucketKey{r.Bucket, r.Key}] = rows[i]
+		}
+	}
 }
 
 // errOffline is a read of a transaction whose reads were all done at once
@@ -421,12 +488,10 @@ type tx struct {
 	// pages holds the first page of each prefix prefetched (PrefixRef),
 	// until the transaction writes to its bucket.
 	pages map[bucketKey][]pair
-	// commitWith sends COMMIT with the first statements (ViewRefs);
-	// offline is set once the transaction is over and its reads are only
-	// answered from what it holds, and missed when one was not.
-	commitWith bool
-	offline    bool
-	missed     bool
+	// offline is set once the reads of ViewRefs are done: the others are
+	// not answered, and missed is set.
+	offline bool
+	missed  bool
 	// scanning counts the Scans in progress per bucket: writes there are
 	// refused, as bbolt must refuse them under its cursor.
 	scanning map[store.Bucket]int
@@ -502,15 +567,11 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	for _, w := range slices.Concat(t.pending, stmts) {
 		b.Queue(w.sql, w.args...)
 	}
-	lead := b.Len() - len(stmts) // BEGIN and the writes
-	if t.commitWith {
-		b.Queue(`COMMIT`)
-	}
 	writes := len(t.pending)
 	t.begun, t.pending, t.written = true, nil, writes > 0
 	br := t.conn.SendBatch(t.ctx, b)
 	var err error
-	for range lead {
+	for range b.Len() - len(stmts) {
 		if _, err = br.Exec(); err != nil {
 			break
 		}
@@ -518,9 +579,6 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	if err == nil {
 		t.written = false
 		err = last(br)
-	}
-	if err == nil && t.commitWith {
-		_, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -567,7 +625,9 @@ func (t *tx) Prefetch(refs []store.Ref) {
 			stmts = append(stmts, pageStatement(r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key))))
 			if r.Then != "" {
 				check(r.Then)
-				stmts = append(stmts, namedStatement(r))
+				q := &query{}
+				sql := q.named("", r)
+				stmts = append(stmts, statement{sql, q.args})
 			}
 		} else {
 			stmts = append(stmts, statement{`SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, []any{string(r.Bucket), []byte(r.Key)}})
@@ -621,21 +681,46 @@ func (t *tx) Prefetch(refs []store.Ref) {
 	}
 }
 
-// namedStatement reads the records of bucket r.Then that the keys of an
-// index page (pageStatement of r) name, in the same snapshot.
-func namedStatement(r store.Ref) statement {
-	end := prefixEnd([]byte(r.Key))
-	q, args := `SELECT v.key, v.value FROM econe_kv i JOIN econe_kv v ON v.bucket = $1 AND v.key = $2::bytea || substring(i.key from $3::int)
-		WHERE i.bucket = $4 AND i.key >= $5`, []any{string(r.Then), []byte(r.ThenPrefix), len(r.Key) + 1, string(r.Bucket), []byte(r.Key)}
-	if end != nil {
-		q += ` AND i.key < $6`
-		args = append(args, end)
+// query builds a statement's text and arguments.
+type query struct {
+	args []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// page is the text of a query of up to pageSize pairs of bucket b in key
+// order, from key from (after it, when after), before end (none when nil),
+// each row led by cols.
+func (q *query) page(cols string, b store.Bucket, from []byte, after bool, end []byte) string {
+	op := ` >= `
+	if after {
+		op = ` > `
 	}
-	return statement{q + ` ORDER BY i.key LIMIT ` + fmt.Sprint(pageSize), args}
+	sql := `SELECT ` + cols + `key, value FROM econe_kv WHERE bucket = ` + q.arg(string(b)) + ` AND key` + op + q.arg(from)
+	if end != nil {
+		sql += ` AND key < ` + q.arg(end)
+	}
+	return sql + ` ORDER BY key LIMIT ` + strconv.Itoa(pageSize)
+}
+
+// named is the text of a query of the records of bucket r.Then that the
+// keys of an index page (page of r) name, each row led by cols.
+func (q *query) named(cols string, r store.Ref) string {
+	sql := `SELECT ` + cols + `v.key, v.value FROM econe_kv i JOIN econe_kv v ON v.bucket = ` + q.arg(string(r.Then)) +
+		` AND v.key = ` + q.arg([]byte(r.ThenPrefix)) + `::bytea || substring(i.key from ` + q.arg(len(r.Key)+1) + `::int)` +
+		` WHERE i.bucket = ` + q.arg(string(r.Bucket)) + ` AND i.key >= ` + q.arg([]byte(r.Key))
+	if end := prefixEnd([]byte(r.Key)); end != nil {
+		sql += ` AND i.key < ` + q.arg(end)
+	}
+	return sql + ` ORDER BY i.key LIMIT ` + strconv.Itoa(pageSize)
 }
 
 // readNamed remembers what the keys of the index page name in bucket
-// r.Then: each record namedStatement found, or absent.
+// r.Then (the rows of query.named).
 func (t *tx) readNamed(r store.Ref, page []pair, br pgx.BatchResults) error {
 	rows, err := br.Query()
 	if err != nil {
@@ -645,6 +730,13 @@ func (t *tx) readNamed(r store.Ref, page []pair, br pgx.BatchResults) error {
 	if err != nil {
 		return err
 	}
+	t.rememberNamed(r, page, found)
+	return nil
+}
+
+// rememberNamed remembers, for each key of the index page, the record it
+// names in bucket r.Then: in found, or absent.
+func (t *tx) rememberNamed(r store.Ref, page, found []pair) {
 	for _, p := range page {
 		key := r.ThenPrefix + p.key[len(r.Key):]
 		if _, ok := t.known(r.Then, key); ok {
@@ -656,7 +748,6 @@ func (t *tx) readNamed(r store.Ref, page []pair, br pgx.BatchResults) error {
 		}
 		t.remember(r.Then, key, v)
 	}
-	return nil
 }
 
 // prefetched reports whether the transaction already holds what r names.
@@ -814,15 +905,9 @@ func (t *tx) page(b store.Bucket, from []byte, after bool, end []byte) ([]pair, 
 
 // pageStatement is the query of page.
 func pageStatement(b store.Bucket, from []byte, after bool, end []byte) statement {
-	q, args := `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key >= $2`, []any{string(b), from}
-	if after {
-		q = `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key > $2`
-	}
-	if end != nil {
-		q += ` AND key < $3`
-		args = append(args, end)
-	}
-	return statement{q + ` ORDER BY key LIMIT ` + fmt.Sprint(pageSize), args}
+	q := &query{}
+	sql := q.page("", b, from, after, end)
+	return statement{sql, q.args}
 }
 
 // readPage reads and closes the rows of a pageStatement.
