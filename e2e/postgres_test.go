@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,7 +131,9 @@ func TestDescribeByIDRoundTrips(t *testing.T) {
 	fewest := int64(-1)
 	for range 20 {
 		before := trips.Count()
-		serve(t, e, signer, creds, body)
+		if w := serve(t, e, signer, creds, body); !strings.Contains(w.Body.String(), "<volumeId>vol-") {
+			t.Fatalf("got %s, want the instance with its root volume", w.Body.String())
+		}
 		if n := trips.Count() - before; fewest < 0 || n < fewest {
 			fewest = n
 		}

@@ -1167,17 +1167,24 @@ func testViewRefs(t *testing.T, h Harness) {
 				return err
 			}
 		}
+		if err := tx.Put(store.BucketQuotas, "i/x", nil); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketB, "r/x", []byte("rx")); err != nil {
+			return err
+		}
 		return tx.Put(bucketB, "b", []byte("vb"))
 	})
-	refs := []store.Ref{{Bucket: bucketA, Key: "a"}, {Bucket: bucketA, Key: "absent"}, store.PrefixRef(bucketA, "p/")}
+	refs := []store.Ref{{Bucket: bucketA, Key: "a"}, {Bucket: bucketA, Key: "absent"}, store.PrefixRef(bucketA, "p/"),
+		store.IndexRef(store.BucketQuotas, "i/", bucketB, "r/")}
 	errDone := errors.New("done")
 	cases := []struct {
 		name  string
 		other bool // the function also reads a key refs do not name
 		want  string
 	}{
-		{"reads only refs", false, "va <nil> p/1=vp/1 p/2=vp/2"},
-		{"reads more", true, "va <nil> p/1=vp/1 p/2=vp/2 vb"},
+		{"reads only refs", false, "va <nil> p/1=vp/1 p/2=vp/2 rx"},
+		{"reads more", true, "va <nil> p/1=vp/1 p/2=vp/2 rx vb"},
 	}
 	for _, c := range cases {
 		var got string
@@ -1198,6 +1205,7 @@ func testViewRefs(t *testing.T, h Harness) {
 			}); err != nil {
 				return err
 			}
+			add(tx.Get(bucketB, "r/x")) // named by the index
 			if c.other {
 				add(tx.Get(bucketB, "b"))
 			}
