@@ -88,7 +88,9 @@ func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store
 	var insts []*store.Instance
 	var tags map[string][]store.Tag
 	var missing []string
-	err := s.Store.View(func(tx store.Tx) error {
+	// A describe of a few by id reads what it needs in one round trip on
+	// PostgreSQL; the function may run twice, so it resets its results.
+	err := store.ViewRefs(s.Store, describeRefs(owner, dedupe(ids)), func(tx store.Tx) error {
 		insts, tags, missing = nil, map[string][]store.Tag{}, nil
 		if len(ids) == 0 {
 			var err error
@@ -144,6 +146,22 @@ func (s *Service) readInstances(r *Request, ids []string, how readHow) ([]*store
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
 	return kept, tags, nil
+}
+
+// describeRefs are the keys a describe of a few of the owner's instances
+// by id reads before their volumes and interfaces: the records, their tags
+// and attachment indexes (instanceTags, withDevices). Many are read with
+// GetMany and scans of the owner's prefixes instead.
+func describeRefs(owner string, ids []string) []store.Ref {
+	if len(ids) > fewInstances {
+		return nil
+	}
+	var refs []store.Ref
+	for _, id := range ids {
+		refs = append(refs, store.Ref{Bucket: store.BucketInstances, Key: store.OwnedKey(owner, id)},
+			store.TagsRef(owner, id), store.VolumesOnRef(owner, id), store.InterfacesOnRef(owner, id))
+	}
+	return refs
 }
 
 // unsettled is insts without those recorded in a state the backend keeps

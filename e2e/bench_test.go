@@ -55,12 +55,12 @@ func BenchmarkServeRunInstances(b *testing.B) {
 
 // serve signs body as the SDK does and serves it without a network; it
 // fails b unless the answer is 200.
-func serve(b *testing.B, e *econetest.Env, signer *v4.Signer, creds aws.Credentials, body string) *httptest.ResponseRecorder {
+func serve(b testing.TB, e *econetest.Env, signer *v4.Signer, creds aws.Credentials, body string) *httptest.ResponseRecorder {
 	return serveSigned(b, e, sign(b, e, signer, creds, body), body)
 }
 
 // sign is the request of body, signed as the SDK signs it.
-func sign(b *testing.B, e *econetest.Env, signer *v4.Signer, creds aws.Credentials, body string) *http.Request {
+func sign(b testing.TB, e *econetest.Env, signer *v4.Signer, creds aws.Credentials, body string) *http.Request {
 	sum := sha256.Sum256([]byte(body))
 	req := httptest.NewRequest(http.MethodPost, e.URL+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
@@ -73,7 +73,7 @@ func sign(b *testing.B, e *econetest.Env, signer *v4.Signer, creds aws.Credentia
 
 // serveSigned serves a copy of signed, with body, without a network; it
 // fails b unless the answer is 200.
-func serveSigned(b *testing.B, e *econetest.Env, signed *http.Request, body string) *httptest.ResponseRecorder {
+func serveSigned(b testing.TB, e *econetest.Env, signed *http.Request, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, e.URL+"/", strings.NewReader(body))
 	req.Header = signed.Header
 	w := httptest.NewRecorder()

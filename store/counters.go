@@ -68,7 +68,7 @@ func (c *Counters) add(d Counters, sign int) {
 
 // GetCounters returns the owner's counters (zero when they hold nothing).
 // CountersRef is the key of the owner's counters, for Prefetch.
-func CountersRef(owner string) Ref { return Ref{BucketCounters, owner} }
+func CountersRef(owner string) Ref { return Ref{Bucket: BucketCounters, Key: owner} }
 
 func GetCounters(tx Tx, owner string) (Counters, error) {
 	var c Counters

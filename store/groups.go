@@ -91,8 +91,8 @@ func GetSecurityGroup(tx Tx, owner, id string) (*SecurityGroup, error) {
 // Prefetch.
 func DefaultGroupRefs(owner, name string) []Ref {
 	vpc := DefaultVPCID(owner)
-	return []Ref{{BucketSecurityGroupNames, groupNameKey(&SecurityGroup{Owner: owner, VpcID: vpc, Name: name})},
-		{BucketSecurityGroups, OwnedKey(owner, DefaultGroupID(owner, vpc))}}
+	return []Ref{{Bucket: BucketSecurityGroupNames, Key: groupNameKey(&SecurityGroup{Owner: owner, VpcID: vpc, Name: name})},
+		{Bucket: BucketSecurityGroups, Key: OwnedKey(owner, DefaultGroupID(owner, vpc))}}
 }
 
 func SecurityGroupByName(tx Tx, owner, name string) (*SecurityGroup, error) {

@@ -103,7 +103,7 @@ func ListNetworkInterfaces(tx Tx, owner string) ([]*NetworkInterface, error) {
 func ListInterfacesOn(tx Tx, owner string, instanceIDs []string) ([]*NetworkInterface, error) {
 	var ids []string
 	for _, inst := range instanceIDs {
-		prefix := OwnedKey(owner, inst) + "/"
+		prefix := InterfacesOnRef(owner, inst).Key
 		if err := tx.Scan(BucketInterfaceAttachments, prefix, func(key string, _ []byte) error {
 			ids = append(ids, strings.TrimPrefix(key, prefix))
 			return nil
@@ -122,4 +122,10 @@ func ListInterfacesOn(tx Tx, owner string, instanceIDs []string) ([]*NetworkInte
 		}
 	}
 	return out, nil
+}
+
+// InterfacesOnRef names what ListInterfacesOn reads for the instance (the
+// index keys and the interfaces they name), for Prefetch.
+func InterfacesOnRef(owner, instanceID string) Ref {
+	return IndexRef(BucketInterfaceAttachments, OwnedKey(owner, instanceID)+"/", BucketNetworkInterfaces, OwnerPrefix(owner))
 }

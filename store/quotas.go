@@ -30,9 +30,9 @@ func PutQuota(tx Tx, scope QuotaScope, name string, l quota.Limits) error {
 
 // QuotaRefs are the keys QuotaOverrides reads, for Prefetch.
 func QuotaRefs(u *User) []Ref {
-	refs := []Ref{{BucketQuotas, quotaKey(QuotaUser, u.Name)}}
+	refs := []Ref{{Bucket: BucketQuotas, Key: quotaKey(QuotaUser, u.Name)}}
 	if u.Group != "" {
-		refs = append(refs, Ref{BucketQuotas, quotaKey(QuotaGroup, u.Group)})
+		refs = append(refs, Ref{Bucket: BucketQuotas, Key: quotaKey(QuotaGroup, u.Group)})
 	}
 	return refs
 }

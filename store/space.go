@@ -56,7 +56,7 @@ func (t SpaceTx) Put(key string, value []byte) error {
 func (t SpaceTx) Prefetch(keys ...string) {
 	refs := make([]Ref, len(keys))
 	for i, k := range keys {
-		refs[i] = Ref{BucketBackends, t.prefix + k}
+		refs[i] = Ref{Bucket: BucketBackends, Key: t.prefix + k}
 	}
 	Prefetch(t.tx, refs...)
 }

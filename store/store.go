@@ -58,6 +58,13 @@
 //     that the two overlap, and MAY call it more than once; wait MUST NOT
 //     wait for a store update. After wraps a Store in one condition
 //     (waiting first where the store is not Gated).
+//   - ViewRefs(st, refs, fn) is a View of fn that begins with
+//     Prefetch(tx, refs...), except that fn MAY be run twice and so must
+//     assign its results on every run: a store that implements RefViewer
+//     may read refs alone first (PostgreSQL: in one statement, which sees
+//     one snapshot without BEGIN and COMMIT), run fn over what it read,
+//     and when fn reads anything else, run it again in a View. Each run
+//     sees one snapshot, and only the last run's outcome counts.
 //   - ReadMany is a View of one GetMany in one call: the same snapshot
 //     rule, and values the caller may keep and modify. It is for the
 //     hottest reads that need nothing else, where a View's BEGIN and
@@ -91,9 +98,10 @@
 //     needs: a PostgreSQL implementation reads them in one statement
 //     instead of a round trip per key.
 //   - Prefetch(tx, refs...) is a hint that the function is about to Get
-//     those keys; a Tx that implements Prefetcher may read them together.
-//     Get MUST then return exactly what it would have without the hint,
-//     the transaction's own writes (before or after it) included.
+//     those keys (or Scan those prefixes, PrefixRef); a Tx that implements
+//     Prefetcher may read them together. Get and Scan MUST then return
+//     exactly what they would have without the hint, the transaction's
+//     own writes (before or after it) included.
 //   - A store MAY send Puts and Deletes later in the transaction (the
 //     PostgreSQL one: with its next statement or with COMMIT); a write the
 //     database refuses then fails the Update, not the Put.
@@ -157,10 +165,26 @@ type Tx interface {
 	Writable() bool
 }
 
-// Ref names a key of a bucket.
+// Ref names a key of a bucket or, with Prefix, the keys a Scan of Key as
+// a prefix visits; with Then too, the prefix is of an index whose keys
+// name records of bucket Then: at ThenPrefix followed by the rest of each
+// index key after the prefix (IndexRef).
 type Ref struct {
-	Bucket Bucket
-	Key    string
+	Bucket     Bucket
+	Key        string
+	Prefix     bool
+	Then       Bucket
+	ThenPrefix string
+}
+
+// PrefixRef names the keys of bucket b with the prefix, for Prefetch.
+func PrefixRef(b Bucket, prefix string) Ref { return Ref{Bucket: b, Key: prefix, Prefix: true} }
+
+// IndexRef names the keys of index bucket b with the prefix and the
+// records of bucket then they name (at thenPrefix + the rest of each key),
+// for Prefetch.
+func IndexRef(b Bucket, prefix string, then Bucket, thenPrefix string) Ref {
+	return Ref{Bucket: b, Key: prefix, Prefix: true, Then: then, ThenPrefix: thenPrefix}
 }
 
 // Prefetcher is a Tx that reads keys of several buckets at once (the
@@ -169,7 +193,7 @@ type Prefetcher interface {
 	Prefetch(refs []Ref)
 }
 
-// Prefetch tells tx that the function is about to Get refs, so that a
+// Prefetch tells tx that the function is about to Get (or Scan) refs, so that a
 // Prefetcher reads them together. What the function sees is unchanged: a
 // Get returns what it would have without the hint, own writes included.
 func Prefetch(tx Tx, refs ...Ref) {
@@ -205,6 +229,24 @@ func Create(tx Tx, b Bucket, key string, value []byte) (bool, error) {
 		return false, nil
 	}
 	return true, tx.Put(b, key, value)
+}
+
+// RefViewer is a Store that can run a View over keys it read beforehand
+// (see ViewRefs).
+type RefViewer interface {
+	ViewRefs(refs []Ref, fn func(Tx) error) error
+}
+
+// ViewRefs runs fn in a View that begins with Prefetch(tx, refs...); fn
+// may be run twice (see the package documentation).
+func ViewRefs(st Store, refs []Ref, fn func(Tx) error) error {
+	if v, ok := st.(RefViewer); ok && len(refs) > 0 {
+		return v.ViewRefs(refs, fn)
+	}
+	return st.View(func(tx Tx) error {
+		Prefetch(tx, refs...)
+		return fn(tx)
+	})
 }
 
 // ErrStop ends a Scan early without an error.

@@ -38,6 +38,11 @@ func Tags(tx Tx, owner, resourceID string) ([]Tag, error) {
 	return out, err
 }
 
+// TagsRef names the keys Tags reads, for Prefetch.
+func TagsRef(owner, resourceID string) Ref {
+	return PrefixRef(BucketTags, tagPrefix(owner, resourceID))
+}
+
 // TagMap returns the resource's tags as a map.
 func TagMap(tx Tx, owner, resourceID string) (map[string]string, error) {
 	tags, err := Tags(tx, owner, resourceID)

@@ -278,7 +278,7 @@ func ListVolumes(tx Tx, owner string) ([]*Volume, error) {
 func ListVolumesOn(tx Tx, owner string, instanceIDs []string) ([]*Volume, error) {
 	var ids []string
 	for _, inst := range instanceIDs {
-		prefix := OwnedKey(owner, inst) + "/"
+		prefix := VolumesOnRef(owner, inst).Key
 		if err := tx.Scan(BucketVolumeAttachments, prefix, func(key string, _ []byte) error {
 			ids = append(ids, strings.TrimPrefix(key, prefix))
 			return nil
@@ -297,6 +297,12 @@ func ListVolumesOn(tx Tx, owner string, instanceIDs []string) ([]*Volume, error)
 		}
 	}
 	return out, nil
+}
+
+// VolumesOnRef names what ListVolumesOn reads for the instance (the index
+// keys and the volumes they name), for Prefetch.
+func VolumesOnRef(owner, instanceID string) Ref {
+	return IndexRef(BucketVolumeAttachments, OwnedKey(owner, instanceID)+"/", BucketVolumes, OwnerPrefix(owner))
 }
 
 // GetSnapshot loads one of the user's snapshots; nil when absent.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,8 +87,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store = (*Store)(nil)
-	_ store.Gated = (*Store)(nil)
+	_ store.Store     = (*Store)(nil)
+	_ store.Gated     = (*Store)(nil)
+	_ store.RefViewer = (*Store)(nil)
 )
 
 // declared holds store.Buckets: any other bucket is a programming error.
@@ -180,6 +182,105 @@ func (s *Store) View(fn func(store.Tx) error) error {
 	err, _ := s.attempt(beginView, fn, nil)
 	return err
 }
+
+// ViewRefs reads refs in one statement, which sees one snapshot without
+// BEGIN and COMMIT, and runs fn over them with the connection given back;
+// when fn reads anything else, it runs fn again in a View.
+func (s *Store) ViewRefs(refs []store.Ref, fn func(store.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.active.Done()
+	conn, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	t := &tx{ctx: context.Background(), conn: conn, begun: true} // begun: no BEGIN is sent
+	t.readRefs(refs)
+	conn.Release()
+	if t.err != nil {
+		return unreachable(t.err)
+	}
+	t.conn, t.offline = nil, true
+	if err := fn(t); !t.missed {
+		return err
+	}
+	err, _ = s.attempt(beginView, func(tx store.Tx) error {
+		store.Prefetch(tx, refs...)
+		return fn(tx)
+	}, nil)
+	return err
+}
+
+// readRefs reads refs in one statement: a UNION ALL of their queries,
+// each row tagged with the number of its part.
+func (t *tx) readRefs(refs []store.Ref) {
+	q := &query{}
+	var parts []string
+	type part struct {
+		ref   store.Ref
+		named bool // the records an index names, after the index's part
+	}
+	var what []part
+	for _, r := range slices.Compact(slices.Clone(refs)) {
+		check(r.Bucket)
+		n := strconv.Itoa(len(what))
+		switch {
+		case !r.Prefix:
+			parts = append(parts, `SELECT `+n+`, key, value FROM econe_kv WHERE bucket = `+q.arg(string(r.Bucket))+` AND key = `+q.arg([]byte(r.Key)))
+			what = append(what, part{ref: r})
+			continue
+		}
+		parts = append(parts, `(`+q.page(n+", ", r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key)))+`)`)
+		what = append(what, part{ref: r})
+		if r.Then != "" {
+			check(r.Then)
+			parts = append(parts, `(`+q.named(strconv.Itoa(len(what))+", ", r)+`)`)
+			what = append(what, part{ref: r, named: true})
+		}
+	}
+	rows := make([][]pair, len(what))
+	var n int
+	var k, v []byte
+	err := t.run(func(r pgx.Rows) error {
+		_, err := pgx.ForEachRow(r, []any{&n, &k, &v}, func() error {
+			if v == nil {
+				v = []byte{} // an empty bytea: present, empty
+			}
+			rows[n] = append(rows[n], pair{string(k), v})
+			return nil
+		})
+		return err
+	}, strings.Join(parts, ` UNION ALL `), q.args...)
+	if err != nil {
+		t.fail(err)
+		return
+	}
+	for i, p := range what {
+		r := p.ref
+		switch {
+		case !r.Prefix:
+			var v []byte
+			if len(rows[i]) > 0 {
+				v = rows[i][0].value
+			}
+			t.remember(r.Bucket, r.Key, v)
+		case p.named:
+			t.rememberNamed(r, t.pages[bucketKey{r.Bucket, r.Key}], rows[i])
+		default:
+			// UNION ALL promises no order across its parts.
+			slices.SortFunc(rows[i], func(a, b pair) int { return strings.Compare(a.key, b.key) })
+			if t.pages == nil {
+				t.pages = map[bucketKey][]pair{}
+			}
+			t.pages[bucketKey{r.Bucket, r.Key}] = rows[i]
+		}
+	}
+}
+
+// errOffline is a read of a transaction whose reads were all done at once
+// (ViewRefs) of something they did not include.
+var errOffline = errors.New("store: read outside the keys read beforehand")
 
 // ReadMany reads the keys in one statement outside any explicit
 // transaction: a statement sees one snapshot of its own, so this is a
@@ -384,6 +485,13 @@ type tx struct {
 	// key read absent or deleted): its snapshot and its own writes do not
 	// change, so a key is read from the database at most once.
 	seen map[bucketKey][]byte
+	// pages holds the first page of each prefix prefetched (PrefixRef),
+	// until the transaction writes to its bucket.
+	pages map[bucketKey][]pair
+	// offline is set once the reads of ViewRefs are done: the others are
+	// not answered, and missed is set.
+	offline bool
+	missed  bool
 	// scanning counts the Scans in progress per bucket: writes there are
 	// refused, as bbolt must refuse them under its cursor.
 	scanning map[store.Bucket]int
@@ -448,6 +556,10 @@ func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
 // statements in one batch (one round trip), and passes the statements'
 // results to last.
 func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
+	if t.offline {
+		t.missed = true
+		return errOffline
+	}
 	b := &pgx.Batch{}
 	if !t.begun {
 		b.Queue(t.begin)
@@ -498,15 +610,26 @@ func (t *tx) Get(b store.Bucket, key string) []byte {
 	return v
 }
 
-// Prefetch reads the keys not known yet, one statement each, in one round
-// trip (with the pending writes).
+// Prefetch reads the keys not known yet, one statement each, and the
+// first page of each prefix, in one round trip (with the pending writes).
 func (t *tx) Prefetch(refs []store.Ref) {
 	var stmts []statement
 	var todo []store.Ref
 	for _, r := range refs {
 		check(r.Bucket)
-		if _, ok := t.known(r.Bucket, r.Key); !ok && !slices.Contains(todo, r) {
-			todo = append(todo, r)
+		if t.prefetched(r) || slices.Contains(todo, r) {
+			continue
+		}
+		todo = append(todo, r)
+		if r.Prefix {
+			stmts = append(stmts, pageStatement(r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key))))
+			if r.Then != "" {
+				check(r.Then)
+				q := &query{}
+				sql := q.named("", r)
+				stmts = append(stmts, statement{sql, q.args})
+			}
+		} else {
 			stmts = append(stmts, statement{`SELECT value FROM econe_kv WHERE bucket = $1 AND key = $2`, []any{string(r.Bucket), []byte(r.Key)}})
 		}
 	}
@@ -518,6 +641,22 @@ func (t *tx) Prefetch(refs []store.Ref) {
 			rows, err := br.Query()
 			if err != nil {
 				return err
+			}
+			if r.Prefix {
+				page, err := readPage(rows)
+				if err != nil {
+					return err
+				}
+				if t.pages == nil {
+					t.pages = map[bucketKey][]pair{}
+				}
+				t.pages[bucketKey{r.Bucket, r.Key}] = page
+				if r.Then != "" {
+					if err := t.readNamed(r, page, br); err != nil {
+						return err
+					}
+				}
+				continue
 			}
 			var v []byte
 			found := false
@@ -540,6 +679,85 @@ func (t *tx) Prefetch(refs []store.Ref) {
 	if err != nil {
 		t.fail(err)
 	}
+}
+
+// query builds a statement's text and arguments.
+type query struct {
+	args []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// page is the text of a query of up to pageSize pairs of bucket b in key
+// order, from key from (after it, when after), before end (none when nil),
+// each row led by cols.
+func (q *query) page(cols string, b store.Bucket, from []byte, after bool, end []byte) string {
+	op := ` >= `
+	if after {
+		op = ` > `
+	}
+	sql := `SELECT ` + cols + `key, value FROM econe_kv WHERE bucket = ` + q.arg(string(b)) + ` AND key` + op + q.arg(from)
+	if end != nil {
+		sql += ` AND key < ` + q.arg(end)
+	}
+	return sql + ` ORDER BY key LIMIT ` + strconv.Itoa(pageSize)
+}
+
+// named is the text of a query of the records of bucket r.Then that the
+// keys of an index page (page of r) name, each row led by cols.
+func (q *query) named(cols string, r store.Ref) string {
+	sql := `SELECT ` + cols + `v.key, v.value FROM econe_kv i JOIN econe_kv v ON v.bucket = ` + q.arg(string(r.Then)) +
+		` AND v.key = ` + q.arg([]byte(r.ThenPrefix)) + `::bytea || substring(i.key from ` + q.arg(len(r.Key)+1) + `::int)` +
+		` WHERE i.bucket = ` + q.arg(string(r.Bucket)) + ` AND i.key >= ` + q.arg([]byte(r.Key))
+	if end := prefixEnd([]byte(r.Key)); end != nil {
+		sql += ` AND i.key < ` + q.arg(end)
+	}
+	return sql + ` ORDER BY i.key LIMIT ` + strconv.Itoa(pageSize)
+}
+
+// readNamed remembers what the keys of the index page name in bucket
+// r.Then (the rows of query.named).
+func (t *tx) readNamed(r store.Ref, page []pair, br pgx.BatchResults) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	found, err := readPage(rows)
+	if err != nil {
+		return err
+	}
+	t.rememberNamed(r, page, found)
+	return nil
+}
+
+// rememberNamed remembers, for each key of the index page, the record it
+// names in bucket r.Then: in found, or absent.
+func (t *tx) rememberNamed(r store.Ref, page, found []pair) {
+	for _, p := range page {
+		key := r.ThenPrefix + p.key[len(r.Key):]
+		if _, ok := t.known(r.Then, key); ok {
+			continue
+		}
+		var v []byte
+		if i := slices.IndexFunc(found, func(f pair) bool { return f.key == key }); i >= 0 {
+			v = found[i].value
+		}
+		t.remember(r.Then, key, v)
+	}
+}
+
+// prefetched reports whether the transaction already holds what r names.
+func (t *tx) prefetched(r store.Ref) bool {
+	if r.Prefix {
+		_, ok := t.pages[bucketKey{r.Bucket, r.Key}]
+		return ok
+	}
+	_, ok := t.known(r.Bucket, r.Key)
+	return ok
 }
 
 // GetMany reads every key in one statement: one round trip, not one per key.
@@ -593,6 +811,7 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 		return errors.New("store: Put with an empty key")
 	}
 	value = append([]byte{}, value...) // never nil: nil would be NULL
+	t.forgetPages(b)
 	t.write(`INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, string(b), []byte(key), value)
 	t.remember(b, key, value)
@@ -637,9 +856,20 @@ func (t *tx) Delete(b store.Bucket, key string) error {
 	if err := t.writableIn(b); err != nil {
 		return err
 	}
+	t.forgetPages(b)
 	t.write(`DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
 	t.remember(b, key, nil)
 	return nil
+}
+
+// forgetPages drops the prefetched pages of bucket b, which a write makes
+// stale.
+func (t *tx) forgetPages(b store.Bucket) {
+	for k := range t.pages {
+		if k.b == b {
+			delete(t.pages, k)
+		}
+	}
 }
 
 func (t *tx) writableIn(b store.Bucket) error {
@@ -670,9 +900,12 @@ func (t *tx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) 
 	from, after := []byte(prefix), false
 	end := prefixEnd(from)
 	for {
-		page, err := t.page(b, from, after, end)
-		if err != nil {
-			return err
+		page, ok := t.pages[bucketKey{b, prefix}]
+		if !ok || after {
+			var err error
+			if page, err = t.page(b, from, after, end); err != nil {
+				return err
+			}
 		}
 		for _, p := range page {
 			if err := fn(p.key, p.value); err != nil {
@@ -692,31 +925,37 @@ func (t *tx) Scan(b store.Bucket, prefix string, fn func(string, []byte) error) 
 // page reads up to pageSize pairs of bucket b in key order, from key from
 // (after it, when after), before end (none when nil).
 func (t *tx) page(b store.Bucket, from []byte, after bool, end []byte) ([]pair, error) {
-	q, args := `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key >= $2`, []any{string(b), from}
-	if after {
-		q = `SELECT key, value FROM econe_kv WHERE bucket = $1 AND key > $2`
-	}
-	if end != nil {
-		q += ` AND key < $3`
-		args = append(args, end)
-	}
-	q += ` ORDER BY key LIMIT ` + fmt.Sprint(pageSize)
 	var page []pair
-	var k, v []byte
-	err := t.run(func(rows pgx.Rows) error {
-		_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
-			if v == nil {
-				v = []byte{}
-			}
-			page = append(page, pair{string(k), v})
-			return nil
-		})
+	q := pageStatement(b, from, after, end)
+	err := t.run(func(rows pgx.Rows) (err error) {
+		page, err = readPage(rows)
 		return err
-	}, q, args...)
+	}, q.sql, q.args...)
 	if err != nil {
 		return nil, t.fail(err)
 	}
 	return page, nil
+}
+
+// pageStatement is the query of page.
+func pageStatement(b store.Bucket, from []byte, after bool, end []byte) statement {
+	q := &query{}
+	sql := q.page("", b, from, after, end)
+	return statement{sql, q.args}
+}
+
+// readPage reads and closes the rows of a pageStatement.
+func readPage(rows pgx.Rows) ([]pair, error) {
+	var page []pair
+	var k, v []byte
+	_, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+		if v == nil {
+			v = []byte{}
+		}
+		page = append(page, pair{string(k), v})
+		return nil
+	})
+	return page, err
 }
 
 // prefixEnd is the least key greater than every key with the prefix, nil

@@ -2,70 +2,19 @@ package postgres_test
 
 import (
 	"errors"
-	"io"
-	"net"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/store/postgres/pgtest"
 )
 
-// counter forwards connections to a PostgreSQL server and counts the
-// client's sends. A client waits for each answer before it sends again,
-// so each send of these small messages is one read here: a round trip.
-type counter struct {
-	sends atomic.Int64
-}
-
-func (c *counter) serve(t *testing.T, l net.Listener, to string) {
-	for {
-		client, err := l.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", to)
-		if err != nil {
-			t.Error(err)
-			client.Close()
-			return
-		}
-		go func() {
-			io.Copy(client, server)
-			client.Close()
-		}()
-		go func() {
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := client.Read(buf)
-				if n > 0 {
-					c.sends.Add(1)
-					server.Write(buf[:n])
-				}
-				if err != nil {
-					server.Close()
-					return
-				}
-			}
-		}()
-	}
-}
-
 // A transaction sends BEGIN with its first statement and its writes with
 // the next statement, a function that reads and writes nothing opens no
 // transaction at all, and a key is read from the database once.
 func TestRoundTrips(t *testing.T) {
 	srv := pgtest.Start(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	proxy := &counter{}
-	go proxy.serve(t, l, "127.0.0.1:"+strconv.Itoa(srv.Port))
-	proxied := strings.Replace(srv.NewSchema(t), ":"+strconv.Itoa(srv.Port)+"/", ":"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port)+"/", 1)
+	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
 	st := open(t, proxied)
 
 	get := func(tx store.Tx) error {
@@ -137,6 +86,29 @@ func TestRoundTrips(t *testing.T) {
 				return nil
 			})
 		}, 2},
+		{"View of a Prefetch of a key and two prefixes and their reads", func() error {
+			return st.View(func(tx store.Tx) error {
+				store.Prefetch(tx, store.Ref{Bucket: store.BucketTags, Key: "k"}, store.PrefixRef(store.BucketTags, "k1"),
+					store.PrefixRef(store.BucketQuotas, "k"))
+				tx.Get(store.BucketTags, "k")
+				tx.Scan(store.BucketTags, "k1", func(string, []byte) error { return nil })
+				return tx.Scan(store.BucketQuotas, "k", func(string, []byte) error { return nil })
+			})
+		}, 2},
+		{"ViewRefs of all its function reads", func() error {
+			return store.ViewRefs(st, []store.Ref{{Bucket: store.BucketTags, Key: "k"}, store.PrefixRef(store.BucketTags, "k1")},
+				func(tx store.Tx) error {
+					tx.Get(store.BucketTags, "k")
+					return tx.Scan(store.BucketTags, "k1", func(string, []byte) error { return nil })
+				})
+		}, 1},
+		{"ViewRefs whose function reads another key", func() error {
+			return store.ViewRefs(st, []store.Ref{{Bucket: store.BucketTags, Key: "k"}}, func(tx store.Tx) error {
+				tx.Get(store.BucketTags, "k")
+				tx.Get(store.BucketTags, "k1")
+				return nil
+			})
+		}, 4},
 		{"empty View", func() error { return st.View(func(store.Tx) error { return nil }) }, 0},
 		{"empty Update", func() error { return st.Update(func(store.Tx) error { return nil }) }, 0},
 	}
@@ -145,11 +117,11 @@ func TestRoundTrips(t *testing.T) {
 			// The first run prepares the statements on the connection
 			// (sequential calls reuse one).
 			c.run()
-			before := proxy.sends.Load()
+			before := proxy.Count()
 			if err := c.run(); err != nil && !errors.Is(err, errFn) {
 				t.Fatal(err)
 			}
-			if got := proxy.sends.Load() - before; got != c.want {
+			if got := proxy.Count() - before; got != c.want {
 				t.Errorf("got %d round trips, want %d", got, c.want)
 			}
 		})

@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"NilVersusEmpty", testNilVersusEmpty},
 		{"GetMany", testGetMany},
 		{"Prefetch", testPrefetch},
+		{"ViewRefs", testViewRefs},
 		{"KeyAndValueLimits", testLimits},
 		{"PutCopiesItsValue", testPutCopies},
 		{"ViewIsReadOnly", testViewReadOnly},
@@ -213,19 +214,50 @@ func testNilVersusEmpty(t *testing.T, h Harness) {
 // own writes (before and after the hint) win, in an Update and a View.
 func testPrefetch(t *testing.T, h Harness) {
 	st := open(t, h)
+	// An index in bucket index whose keys i/ID name records r/ID of bucketB.
+	index := store.BucketQuotas
 	update(t, st, func(tx store.Tx) error {
-		if err := tx.Put(bucketA, "empty", nil); err != nil {
-			return err
+		for _, w := range []struct {
+			b    store.Bucket
+			k, v string
+		}{{bucketA, "empty", ""}, {bucketA, "v", "stored"}, {index, "i/x", ""}, {index, "i/y", ""}, {bucketB, "r/x", "rx"}} {
+			if err := tx.Put(w.b, w.k, []byte(w.v)); err != nil {
+				return err
+			}
 		}
-		return tx.Put(bucketA, "v", []byte("stored"))
+		return nil
 	})
-	refs := []store.Ref{{Bucket: bucketA, Key: "absent"}, {Bucket: bucketA, Key: "empty"}, {Bucket: bucketA, Key: "v"},
-		{Bucket: bucketA, Key: "empty"}, {Bucket: bucketB, Key: "v"}}
+	checkNamed := func(tx store.Tx, when string, want map[string]string) {
+		for k, w := range want {
+			if got := tx.Get(bucketB, k); w == "<nil>" && got != nil || w != "<nil>" && string(got) != w {
+				t.Errorf("%s: Get(%q) after an IndexRef: got %q (nil %v), want %s", when, k, got, got == nil, w)
+			}
+		}
+	}
+	refs := []store.Ref{store.IndexRef(index, "i/", bucketB, "r/"), {Bucket: bucketA, Key: "absent"}, {Bucket: bucketA, Key: "empty"}, {Bucket: bucketA, Key: "v"},
+		{Bucket: bucketA, Key: "empty"}, {Bucket: bucketB, Key: "v"},
+		store.PrefixRef(bucketA, ""), store.PrefixRef(bucketA, "e"), store.PrefixRef(bucketB, "v")}
 	check := func(tx store.Tx, when string, cases []struct{ key, want string }) {
 		for _, c := range cases {
 			got := tx.Get(bucketA, c.key)
 			if want := []byte(c.want); c.want == "<nil>" && got != nil || c.want != "<nil>" && (got == nil || !bytes.Equal(got, want)) {
 				t.Errorf("%s: Get(%q) after Prefetch: got %q (nil %v), want %s", when, c.key, got, got == nil, c.want)
+			}
+		}
+	}
+	// checkScans compares the Scans of prefixes of bucketA with want
+	// (key=value pairs by prefix).
+	checkScans := func(tx store.Tx, when string, want map[string]string) {
+		for prefix, w := range want {
+			var got []string
+			if err := tx.Scan(bucketA, prefix, func(k string, v []byte) error {
+				got = append(got, k+"="+string(v))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(got, " "); g != w {
+				t.Errorf("%s: Scan(%q) after Prefetch: got %q, want %q", when, prefix, g, w)
 			}
 		}
 	}
@@ -235,11 +267,22 @@ func testPrefetch(t *testing.T, h Harness) {
 		if err := tx.Put(bucketA, "v", []byte("own")); err != nil {
 			return err
 		}
+		if err := tx.Put(bucketB, "r/y", []byte("own")); err != nil {
+			return err
+		}
 		store.Prefetch(tx, refs...)
 		if err := tx.Delete(bucketA, "empty"); err != nil {
 			return err
 		}
 		check(tx, "in an Update", []struct{ key, want string }{{"absent", "<nil>"}, {"empty", "<nil>"}, {"v", "own"}})
+		if err := tx.Put(bucketA, "w", []byte("new")); err != nil {
+			return err
+		}
+		checkScans(tx, "in an Update", map[string]string{"": "v=own w=new", "e": ""})
+		if err := tx.Delete(bucketB, "r/x"); err != nil {
+			return err
+		}
+		checkNamed(tx, "in an Update", map[string]string{"r/x": "<nil>", "r/y": "own"})
 		return errRollBack
 	}); err != errRollBack {
 		t.Fatalf("Update: got %v, want %v", err, errRollBack)
@@ -247,6 +290,8 @@ func testPrefetch(t *testing.T, h Harness) {
 	view(t, st, func(tx store.Tx) error {
 		store.Prefetch(tx, refs...)
 		check(tx, "in a View", []struct{ key, want string }{{"absent", "<nil>"}, {"empty", ""}, {"v", "stored"}})
+		checkScans(tx, "in a View", map[string]string{"": "empty= v=stored", "e": "empty=", "x": ""})
+		checkNamed(tx, "in a View", map[string]string{"r/x": "rx", "r/y": "<nil>"})
 		return nil
 	})
 }
@@ -1174,4 +1219,68 @@ func testClose(t *testing.T, h Harness) {
 		}
 		return nil
 	})
+}
+
+// testViewRefs checks that store.ViewRefs gives its function what a View
+// would, whether the function reads only what refs name or more, and
+// returns the last run's error.
+func testViewRefs(t *testing.T, h Harness) {
+	st := open(t, h)
+	update(t, st, func(tx store.Tx) error {
+		for _, k := range []string{"a", "p/1", "p/2"} {
+			if err := tx.Put(bucketA, k, []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(store.BucketQuotas, "i/x", nil); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketB, "r/x", []byte("rx")); err != nil {
+			return err
+		}
+		return tx.Put(bucketB, "b", []byte("vb"))
+	})
+	refs := []store.Ref{{Bucket: bucketA, Key: "a"}, {Bucket: bucketA, Key: "absent"}, store.PrefixRef(bucketA, "p/"),
+		store.IndexRef(store.BucketQuotas, "i/", bucketB, "r/")}
+	errDone := errors.New("done")
+	cases := []struct {
+		name  string
+		other bool // the function also reads a key refs do not name
+		want  string
+	}{
+		{"reads only refs", false, "va <nil> p/1=vp/1 p/2=vp/2 rx"},
+		{"reads more", true, "va <nil> p/1=vp/1 p/2=vp/2 rx vb"},
+	}
+	for _, c := range cases {
+		var got string
+		err := store.ViewRefs(st, refs, func(tx store.Tx) error {
+			got = "" // assigned on every run
+			add := func(v []byte) {
+				if v == nil {
+					got += " <nil>"
+				} else {
+					got += " " + string(v)
+				}
+			}
+			add(tx.Get(bucketA, "a"))
+			add(tx.Get(bucketA, "absent"))
+			if err := tx.Scan(bucketA, "p/", func(k string, v []byte) error {
+				got += " " + k + "=" + string(v)
+				return nil
+			}); err != nil {
+				return err
+			}
+			add(tx.Get(bucketB, "r/x")) // named by the index
+			if c.other {
+				add(tx.Get(bucketB, "b"))
+			}
+			return errDone
+		})
+		if err != errDone {
+			t.Errorf("%s: got error %v, want %v", c.name, err, errDone)
+		}
+		if got = strings.TrimSpace(got); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
 }
