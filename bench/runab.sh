@@ -16,24 +16,8 @@ cd "$(dirname "$0")/.."
 old_rev=${1:?usage: bench/runab.sh OLD_REV [ROUNDS] [SECONDS] [CONCURRENCY]}
 rounds=${2:-4} d=${3:-10} c=${4:-32}
 students=500
-tools=${ECONE_SHARED:-../shared}/tools
-work=$(mktemp -d)
-servers=()
-cleanup() {
-  for c in "${servers[@]}"; do "${c%% *}" -c "${c#* }" stop >/dev/null 2>&1 || true; done
-  git worktree remove --force "$work/old-tree" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-mkdir -p "$work/bin" bin
-git worktree add --detach "$work/old-tree" "$old_rev" >/dev/null 2>&1
-(cd "$work/old-tree" && go build -o "$work/bin/econe-old" ./cmd/econe-server)
-go build -o "$work/bin/econe-new" ./cmd/econe-server
-go build -o bin/benchkit ./bench/benchkit
-(cd "$tools/ec2load" && go build -o "$OLDPWD/bin/ec2load" .)
+. bench/ablib.sh
 read -r p_old p_new a_old a_new < <(bin/benchkit ports 4 | paste -sd " ")
-get() { grep -oE "(^| )$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2; }
 
 # start VARIANT PORT ADMIN_PORT: a fresh server with its students; sets pid_VARIANT.
 start() {

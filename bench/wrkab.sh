@@ -19,28 +19,11 @@ cd "$(dirname "$0")/.."
 old_rev=${1:?usage: bench/wrkab.sh OLD_REV [ROUNDS] [INSTANCES] [SECONDS]}
 rounds=${2:-4} instances=${3:-10000} d=${4:-8}
 students=500
-tools=${ECONE_SHARED:-../shared}/tools
-work=$(mktemp -d)
-servers=() pids=()
-cleanup() {
-  for c in "${servers[@]}"; do "${c%% *}" -c "${c#* }" stop >/dev/null 2>&1 || true; done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  git worktree remove --force "$work/old-tree" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-mkdir -p "$work/bin" bin
-git worktree add --detach "$work/old-tree" "$old_rev" >/dev/null 2>&1
-(cd "$work/old-tree" && go build -o "$work/bin/econe-old" ./cmd/econe-server)
-go build -o "$work/bin/econe-new" ./cmd/econe-server
-go build -o bin/benchkit ./bench/benchkit
-(cd "$tools/ec2load" && go build -o "$OLDPWD/bin/ec2load" .)
+. bench/ablib.sh
 (cd "$tools/limitsrv" && go build -o "$OLDPWD/bin/limitsrv" .)
 read -r p_old p_new p_lim a_old a_new < <(bin/benchkit ports 5 | paste -sd " ")
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-get() { grep -oE "(^| )$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2; }
 
 # start VARIANT PORT ADMIN_PORT: a fresh, seeded server; sets pid_VARIANT.
 start() {
