@@ -150,8 +150,7 @@ func (s *Service) releaseLaunchAddress(tx store.Tx, inst *store.Instance, w *wir
 	if s.Backend.Network != nil {
 		return nil // the backend's own address
 	}
-	held, err := store.GetLaunchAddress(tx, ip)
-	if err != nil || held == nil || held.Owner != inst.Owner || held.InstanceID != inst.ID {
+	if held, err := holdsLaunchAddress(tx, ip, inst.Owner, inst.ID); err != nil || !held {
 		return err
 	}
 	if !s.wiresAddresses() {
@@ -162,6 +161,13 @@ func (s *Service) releaseLaunchAddress(tx store.Tx, inst *store.Instance, w *wir
 		return err
 	}
 	return s.wireLaunch(tx, inst.Owner, &store.AddressIntent{Undo: []store.AddressBinding{*s.launchBinding(inst, ip)}}, w)
+}
+
+// holdsLaunchAddress reports whether the pool's records give ip to
+// owner's instanceID.
+func holdsLaunchAddress(tx store.Tx, ip, owner, instanceID string) (bool, error) {
+	held, err := store.GetLaunchAddress(tx, ip)
+	return err == nil && held != nil && held.Owner == owner && held.InstanceID == instanceID, err
 }
 
 // wireLaunch records in (a launch address's change) for the provider when
@@ -213,8 +219,7 @@ func clearLaunchBinding(tx store.Tx, owner string, b store.AddressBinding, free 
 	if !free {
 		return nil
 	}
-	held, err := store.GetLaunchAddress(tx, b.PublicIP)
-	if err != nil || held == nil || held.Owner != owner || held.InstanceID != b.InstanceID {
+	if held, err := holdsLaunchAddress(tx, b.PublicIP, owner, b.InstanceID); err != nil || !held {
 		return err
 	}
 	if in, err := store.GetAddressIntent(tx, store.LaunchIntentKey(b.PublicIP)); err != nil || in != nil {
