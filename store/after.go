@@ -30,3 +30,6 @@ func (a after) Update(fn func(Tx) error) error {
 	}
 	return a.Store.Update(fn)
 }
+
+// ViewRefs keeps the wrapped store's ability: views do not wait.
+func (a after) ViewRefs(refs []Ref, fn func(Tx) error) error { return ViewRefs(a.Store, refs, fn) }
