@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Sourced by bench/runab.sh and bench/wrkab.sh after they set old_rev: a
 # work directory removed on exit with the servers and pids listed in
 # servers/pids, OLD_REV's econe-server built as $work/bin/econe-old and the
 # working tree's as $work/bin/econe-new, benchkit and ec2load in bin/.
+old_rev=${old_rev:?set by the script that sources bench/ablib.sh}
 tools=${ECONE_SHARED:-../shared}/tools
 work=$(mktemp -d)
 servers=() pids=()
