@@ -222,9 +222,13 @@ func TestInstanceNetworkWithSDK(t *testing.T) {
 	}
 	inst := first.Instances[0]
 	subnet := aws.ToString(inst.SubnetId)
-	// A second instance in the first one's subnet, at a chosen address.
+	// A second instance in the first one's subnet, at a chosen address
+	// that is not the first one's own.
 	first4 := aws.ToString(inst.PrivateIpAddress)
 	ip := first4[:strings.LastIndexByte(first4, '.')] + ".200"
+	if ip == first4 {
+		ip = first4[:strings.LastIndexByte(first4, '.')] + ".201"
+	}
 	second, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0a1b2c3d4e5f60001"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		SubnetId: aws.String(subnet), PrivateIpAddress: aws.String(ip)})
 	if err != nil {
