@@ -335,7 +335,7 @@ func (s *Service) runInstances(r *Request) (any, error) {
 			inst := &store.Instance{
 				ID: id, Owner: owner, ReservationID: resID, ImageID: lr.image.ID, InstanceType: lr.itype.Name, VCPUs: lr.itype.VCPUs,
 				KeyName: lr.keyName, LaunchIndex: i, Zone: subnet.Zone, ClientToken: lr.token, LaunchHash: launchHash,
-				LaunchTime: now, Groups: place.groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description,
+				LaunchTime: now, Groups: place.groups, VpcID: subnet.VpcID, SubnetID: subnet.ID, InterfaceDescription: lr.net.description, KeepInterface: lr.net.keep,
 				UserData: lr.userData, ShutdownBehavior: lr.shutdown, DisableAPITermination: lr.disableTermination,
 				RootDeviceName: lr.image.RootDeviceName, Options: lr.options,
 				BaseImageID: lr.baseImageID(), PublicIPOnLaunch: s.publicIP(place, lr),
@@ -451,6 +451,11 @@ func launchDelta(lr *launchRequest) (quota.Delta, error) {
 	image := lr.image.Backend()
 	reqs, err := launchMappings(cmp.Or(image.RootDeviceName, lr.image.RootDeviceName, "/dev/sda1"), image, lr.mappings)
 	d := quota.Delta{Instances: 1, VCPUs: lr.itype.VCPUs, InstanceType: lr.itype.Name, ImageID: lr.baseImageID(), Volumes: len(reqs)}
+	if lr.net.keep {
+		// The interface becomes the student's when the instance goes; it
+		// is counted from then on, and must fit now.
+		d.NetworkInterfaces = 1
+	}
 	for _, m := range reqs {
 		d.VolumeGiB += m.VolumeSize
 	}

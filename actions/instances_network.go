@@ -42,6 +42,9 @@ type netRequest struct {
 	// publicIP is NetworkInterface.1.AssociatePublicIpAddress, nil when
 	// not sent (the subnet's MapPublicIpOnLaunch decides).
 	publicIP *bool
+	// keep is NetworkInterface.1.DeleteOnTermination false: the new
+	// interface outlives its instance.
+	keep bool
 }
 
 // maxInterfaceDescription is EC2's limit on a network interface's description.
@@ -98,12 +101,11 @@ func parseLaunchNetwork(p *query.Params, lr *launchRequest) (netRequest, error) 
 		if nr.interfaceID = ni.String("NetworkInterfaceId"); nr.interfaceID != "" {
 			return nr, parseLaunchInterface(ni, nr.interfaceID, lr)
 		}
-		if keep, err := ni.Bool("DeleteOnTermination", true); err != nil || !keep {
-			if err == nil {
-				err = ec2err.New(ec2err.UnsupportedOperation, "NetworkInterface.1.DeleteOnTermination false is not supported here: the primary interface is deleted with its instance.")
-			}
+		del, err := ni.Bool("DeleteOnTermination", true)
+		if err != nil {
 			return nr, err
 		}
+		nr.keep = !del
 		nr.subnetID, nr.privateIP, nr.description = ni.String("SubnetId"), ni.String("PrivateIpAddress"), ni.String("Description")
 		if len(nr.description) > maxInterfaceDescription {
 			return nr, ec2err.BadValue("NetworkInterface.1.Description", nr.description, "It must be at most 255 characters.")
@@ -213,6 +215,11 @@ func (s *Service) launchOnInterface(tx store.Tx, owner string, lr *launchRequest
 func (s *Service) launchNetwork(tx store.Tx, owner string, lr *launchRequest) (*launchPlace, error) {
 	if lr.net.interfaceID != "" {
 		return s.launchOnInterface(tx, owner, lr)
+	}
+	if lr.net.keep {
+		if err := s.interfacesAllowed(); err != nil { // the kept interface is one of the student's
+			return nil, err
+		}
 	}
 	var sn *store.Subnet
 	var err error
@@ -426,7 +433,7 @@ func derivedInterface(inst *store.Instance, accountID string) instanceENIXML {
 	ni := instanceENIXML{
 		Association: assoc,
 		Attachment: instanceInterfaceAttachmentXML{
-			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: true, Status: "attached",
+			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: !inst.KeepInterface, Status: "attached",
 		},
 		Description: inst.InterfaceDescription, Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
 		PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP, SourceDestCheck: true, Status: "in-use",

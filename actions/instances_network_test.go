@@ -194,7 +194,6 @@ func TestLaunchNetworkErrors(t *testing.T) {
 		{"secondary addresses", ni("NetworkInterface.1.PrivateIpAddresses.1.PrivateIpAddress", "10.77.0.20", "NetworkInterface.1.PrivateIpAddresses.1.Primary", "true"), ec2err.UnsupportedOperation},
 		{"ipv6 addresses", ni("NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", "2001:db8::1"), ec2err.UnsupportedOperation},
 		{"interface description too long", ni("NetworkInterface.1.Description", strings.Repeat("d", 256)), ec2err.InvalidParameterValue},
-		{"interface kept on termination", ni("NetworkInterface.1.DeleteOnTermination", "false"), ec2err.UnsupportedOperation},
 		{"address outside the subnet", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.3.5"}, ec2err.InvalidParameterValue},
 		{"address reserved at the start", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.2.3"}, ec2err.InvalidParameterValue},
 		{"broadcast address", []string{"SubnetId", n.sub["alice"], "PrivateIpAddress", "10.1.2.255"}, ec2err.InvalidParameterValue},

@@ -75,7 +75,7 @@ func networkInterface(inst *store.Instance, accountID string, addr *store.Addres
 	return networkInterfaceXML{
 		Association: assoc,
 		Attachment: &networkInterfaceAttachmentXML{
-			AttachTime: ni.Attachment.AttachTime, AttachmentID: ni.Attachment.AttachmentID, DeleteOnTermination: true,
+			AttachTime: ni.Attachment.AttachTime, AttachmentID: ni.Attachment.AttachmentID, DeleteOnTermination: ni.Attachment.DeleteOnTermination,
 			InstanceID: inst.ID, InstanceOwnerID: accountID, Status: ni.Attachment.Status,
 		},
 		AvailabilityZone: inst.Zone, Description: ni.Description, Groups: ni.Groups, InterfaceType: ni.InterfaceType, MacAddress: ni.MacAddress,

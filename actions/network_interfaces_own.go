@@ -402,14 +402,17 @@ func setPrimaryGroups(tx store.Tx, inst *store.Instance, refs []store.GroupRef) 
 // through the provider (releaseInterfaceAddresses, when TerminateInstances
 // asked), never in a transaction, so the interface stays, detached, for
 // the student to delete.
-// The tags of inst's own primary interface go with it.
+// inst's own primary interface goes with it, and its tags, unless it is
+// kept (KeepInterface).
 func (s *Service) detachInterfaces(tx store.Tx, inst *store.Instance) error {
-	if err := store.DeleteAllTags(tx, inst.Owner, interfaceOf(inst).id); err != nil {
-		return err
-	}
 	on, err := store.ListInterfacesOn(tx, inst.Owner, []string{inst.ID})
 	if err != nil {
 		return err
+	}
+	if storedPrimary(&store.Instance{Interfaces: on}) == nil {
+		if err := s.keepOrDropPrimary(tx, inst); err != nil {
+			return err
+		}
 	}
 	for _, ni := range on {
 		if ni.Attachment.DeleteOnTermination && ni.PublicIP == "" {
@@ -424,6 +427,52 @@ func (s *Service) detachInterfaces(tx store.Tx, inst *store.Instance) error {
 		}
 	}
 	return nil
+}
+
+// keepOrDropPrimary ends inst's derived primary interface, inst having
+// terminated: a kept one (KeepInterface) becomes a record of the
+// student's, available, with the instance's address (held for it by the
+// backend from now on), groups, description, MAC and tags; otherwise its
+// tags go. The launch address went with the instance. Where the address
+// can no longer be held (another backend since the launch, or the address
+// lost), the interface goes too, and a line says so: a termination is
+// never refused.
+func (s *Service) keepOrDropPrimary(tx store.Tx, inst *store.Instance) error {
+	eni := interfaceOf(inst)
+	if inst.KeepInterface {
+		err := s.keepPrimary(tx, inst, eni)
+		var refused *ec2err.Error
+		var backendRefused *backend.Error
+		if err == nil || !(errors.As(err, &refused) || errors.As(err, &backendRefused)) {
+			return err
+		}
+		s.Log.Warn().Err(err).Str("instance_id", inst.ID).Str("network_interface_id", eni.id).
+			Msg("the instance's interface was to outlive it, but its address cannot be held for it: deleted with the instance")
+	}
+	return store.DeleteAllTags(tx, inst.Owner, eni.id)
+}
+
+// keepPrimary records inst's derived interface eni as the student's.
+func (s *Service) keepPrimary(tx store.Tx, inst *store.Instance, eni primaryInterface) error {
+	if err := s.interfacesAllowed(); err != nil {
+		return err
+	}
+	if inst.PrivateIP == "" { // a launch that never got as far as an address
+		return ec2err.New(ec2err.IncorrectInstanceState, "The instance %s has no private address to keep.", inst.ID)
+	}
+	subnetID, vpcID := instanceSubnet(inst)
+	sn, err := s.subnetByID(tx, inst.Owner, subnetID)
+	if err != nil {
+		return err
+	}
+	ip, dns, err := s.Backend.Interfaces.HoldAddress(tx, eni.id, backendSubnet(sn), inst.PrivateIP)
+	if err != nil {
+		return err
+	}
+	return store.PutNetworkInterface(tx, &store.NetworkInterface{
+		ID: eni.id, Owner: inst.Owner, SubnetID: subnetID, VpcID: vpcID, Zone: inst.Zone, PrivateIP: ip, PrivateDNS: dns,
+		MAC: eni.mac, Description: inst.InterfaceDescription, Groups: inst.Groups, Created: inst.LaunchTime,
+	})
 }
 
 // releaseInterfaceAddresses disassociates the elastic IPs of the
@@ -579,7 +628,7 @@ func (s *Service) modifyNetworkInterfaceAttribute(r *Request) (any, error) {
 			return err
 		}
 		if ni == nil {
-			return modifyDerivedPrimary(tx, r.User.Name, id, attach)
+			return s.modifyDerivedPrimary(tx, r.User.Name, id, attach)
 		}
 		if err := change(tx, ni); err != nil {
 			return err
@@ -617,11 +666,10 @@ func attachmentNotFound(id string) error {
 }
 
 // modifyDerivedPrimary answers ModifyNetworkInterfaceAttribute on an
-// instance's own primary interface (eni), which has no record: it is
-// always deleted with its instance, as at launch (DeleteOnTermination
-// false is refused there too), and its other attributes are the
-// instance's.
-func modifyDerivedPrimary(tx store.Tx, owner, eni string, attach *attachmentChange) error {
+// instance's own primary interface (eni), which has no record: its
+// DeleteOnTermination is the instance's KeepInterface, and its other
+// attributes are the instance's.
+func (s *Service) modifyDerivedPrimary(tx store.Tx, owner, eni string, attach *attachmentChange) error {
 	inst, err := derivedPrimary(tx, owner, eni)
 	switch {
 	case err != nil:
@@ -632,10 +680,14 @@ func modifyDerivedPrimary(tx store.Tx, owner, eni string, attach *attachmentChan
 		return ec2err.New(ec2err.UnsupportedOperation, "The network interface %s is the primary interface of %s: change its groups and source/dest check on the instance (ModifyInstanceAttribute).", eni, inst.ID)
 	case attach.id != interfaceOf(inst).attachmentID:
 		return attachmentNotFound(attach.id)
-	case !attach.deleteOnTermination:
-		return ec2err.New(ec2err.UnsupportedOperation, "Attachment.DeleteOnTermination false is not supported here: the primary interface of %s is deleted with its instance.", inst.ID)
 	}
-	return nil
+	if !attach.deleteOnTermination {
+		if err := s.interfacesAllowed(); err != nil { // the kept interface is one of the student's
+			return err
+		}
+	}
+	inst.KeepInterface = !attach.deleteOnTermination
+	return store.PutInstance(tx, inst)
 }
 
 // derivedPrimary is the owner's instance whose own (derived) primary

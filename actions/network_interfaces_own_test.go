@@ -10,6 +10,7 @@ import (
 
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
+	"github.com/econe/econe-server/quota"
 	"github.com/econe/econe-server/store"
 )
 
@@ -292,7 +293,6 @@ func TestInterfaceDeleteOnTermination(t *testing.T) {
 		{"another attachment's id", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", attIP, "Attachment.DeleteOnTermination", "true"}, ec2err.InvalidAttachmentIDNotFound},
 		{"not a boolean", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "maybe"}, ec2err.InvalidParameterValue},
 		{"with a description", plain.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true", "Description.Value", "x"}, ec2err.InvalidParameterCombination},
-		{"the instance's own interface kept", primary.NetworkInterfaceID, []string{"Attachment.AttachmentId", primary.Attachment.AttachmentID, "Attachment.DeleteOnTermination", "false"}, ec2err.UnsupportedOperation},
 		{"another student's", plain.NetworkInterfaceID, nil, ec2err.InvalidNetworkInterfaceIDNotFound},
 		{"the instance's own interface's description", primary.NetworkInterfaceID, []string{"Description.Value", "x"}, ec2err.UnsupportedOperation},
 		{"the instance's own interface, another attachment", primary.NetworkInterfaceID, []string{"Attachment.AttachmentId", att, "Attachment.DeleteOnTermination", "true"}, ec2err.InvalidAttachmentIDNotFound},
@@ -632,6 +632,7 @@ func TestInterfacesRefusedOnTheEC2Backend(t *testing.T) {
 			for _, call := range [][]string{
 				{"CreateNetworkInterface", "SubnetId", store.DefaultSubnetID("alice", cfg.AvailabilityZones[0])},
 				{"AttachNetworkInterface", "NetworkInterfaceId", "eni-0123456789abcdef0", "InstanceId", "i-0123456789abcdef0", "DeviceIndex", "1"},
+				{"RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.DeleteOnTermination", "false"},
 			} {
 				_, err := e.call(t, "alice", call[0], call[1:]...)
 				if !ec2err.Is(err, ec2err.UnsupportedOperation) || !strings.Contains(err.Error(), c.says) {
@@ -640,4 +641,87 @@ func TestInterfacesRefusedOnTheEC2Backend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An instance's own primary interface launched with DeleteOnTermination
+// false, or changed to it, outlives the instance as an interface of the
+// student's: available, with its address (still in use), MAC, groups,
+// description and tags, until the student deletes it.
+func TestPrimaryInterfaceKeptOnTermination(t *testing.T) {
+	n := newNetEnv(t, nil)
+	kept := n.run(t, "alice", "NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", n.sub["alice"],
+		"NetworkInterface.1.SecurityGroupId.1", n.web["alice"], "NetworkInterface.1.Description", "front",
+		"NetworkInterface.1.DeleteOnTermination", "false")
+	changed := n.run(t, "alice")
+	dropped := n.run(t, "alice", "NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.DeleteOnTermination", "true")
+	n.clock.Advance(settle)
+	keptENI, changedENI, droppedENI := kept.NetworkInterfaces.Items[0], changed.NetworkInterfaces.Items[0], dropped.NetworkInterfaces.Items[0]
+	n.mustCall(t, "alice", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", changedENI.NetworkInterfaceID,
+		"Attachment.AttachmentId", changedENI.Attachment.AttachmentID, "Attachment.DeleteOnTermination", "false")
+	for _, eni := range []string{keptENI.NetworkInterfaceID, droppedENI.NetworkInterfaceID} {
+		n.mustCall(t, "alice", "CreateTags", "ResourceId.1", eni, "Tag.1.Key", "Name", "Tag.1.Value", "web")
+	}
+	shown := []struct {
+		name      string
+		x         instanceXML
+		deleteDoT bool
+	}{{"launched kept", kept, false}, {"changed to kept", changed, false}, {"deleted", dropped, true}}
+	for _, c := range shown {
+		item := n.instance(t, "alice", c.x.InstanceID).NetworkInterfaces.Items[0]
+		listed := n.oneInterface(t, "alice", item.NetworkInterfaceID)
+		if item.Attachment.DeleteOnTermination != c.deleteDoT || listed.Attachment == nil || listed.Attachment.DeleteOnTermination != c.deleteDoT {
+			t.Errorf("%s: got deleteOnTermination %v in the instance, %+v in DescribeNetworkInterfaces, want %v", c.name, item.Attachment.DeleteOnTermination, listed.Attachment, c.deleteDoT)
+		}
+	}
+	if got := n.interfaces(t, "alice", "Filter.1.Name", "attachment.delete-on-termination", "Filter.1.Value.1", "false"); len(got) != 2 {
+		t.Errorf("attachment.delete-on-termination=false: got %d interfaces, want the two kept", len(got))
+	}
+
+	for _, x := range []instanceXML{kept, changed, dropped} {
+		n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", x.InstanceID)
+	}
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice") // records the terminations
+	got := n.oneInterface(t, "alice", keptENI.NetworkInterfaceID)
+	if got.Status != "available" || got.Attachment != nil || got.PrivateIPAddress != kept.PrivateIPAddress || got.MacAddress != keptENI.MacAddress ||
+		got.SubnetID != n.sub["alice"] || got.Description != "front" || len(got.Groups) != 1 || got.Groups[0].GroupID != n.web["alice"] ||
+		len(got.Tags) != 1 || got.Tags[0].Value != "web" {
+		t.Errorf("the kept interface after its instance: got %+v, want it available, with %s, its MAC, subnet, group, description and tag", got, kept.PrivateIPAddress)
+	}
+	n.oneInterface(t, "alice", changedENI.NetworkInterfaceID)
+	_, err := n.call(t, "alice", "DescribeNetworkInterfaces", "NetworkInterfaceId.1", droppedENI.NetworkInterfaceID)
+	wantCode(t, err, ec2err.InvalidNetworkInterfaceIDNotFound)
+	if tags := n.mustCall(t, "alice", "DescribeTags", "Filter.1.Name", "resource-id", "Filter.1.Value.1", droppedENI.NetworkInterfaceID).(*describeTagsResponse).Tags; len(tags) != 0 {
+		t.Errorf("tags of the interface deleted with its instance: got %+v, want none", tags)
+	}
+
+	// The kept interface holds its address until it is deleted, and can
+	// carry a new instance.
+	_, err = n.call(t, "alice", "RunInstances", "ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "SubnetId", n.sub["alice"], "PrivateIpAddress", kept.PrivateIPAddress)
+	wantCode(t, err, ec2err.InvalidIPAddressInUse)
+	again := n.run(t, "alice", "NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.NetworkInterfaceId", keptENI.NetworkInterfaceID)
+	if again.PrivateIPAddress != kept.PrivateIPAddress {
+		t.Errorf("a launch on the kept interface: got address %s, want %s", again.PrivateIPAddress, kept.PrivateIPAddress)
+	}
+	n.mustCall(t, "alice", "TerminateInstances", "InstanceId.1", again.InstanceID)
+	n.clock.Advance(settle)
+	describe(t, n.testEnv, "alice")
+	n.mustCall(t, "alice", "DeleteNetworkInterface", "NetworkInterfaceId", keptENI.NetworkInterfaceID)
+	if x := n.run(t, "alice", "SubnetId", n.sub["alice"], "PrivateIpAddress", kept.PrivateIPAddress); x.PrivateIPAddress != kept.PrivateIPAddress {
+		t.Errorf("the deleted interface's address: got %s, want it free for a launch", x.PrivateIPAddress)
+	}
+}
+
+// An interface that will outlive its instance counts against the
+// student's interface limit from the launch on.
+func TestKeptInterfaceWithinQuota(t *testing.T) {
+	cfg := conf.Default()
+	cfg.Quota.MaxNetworkInterfaces = quota.Int(1)
+	n := newNetEnv(t, cfg)
+	n.createENI(t, "alice", "SubnetId", n.sub["alice"])
+	keep := []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.DeleteOnTermination", "false"}
+	_, err := n.call(t, "alice", "RunInstances", keep...)
+	wantCode(t, err, ec2err.NetworkInterfaceLimitExceeded)
+	n.run(t, "alice") // its interface goes with it: not counted
+	n.run(t, "bob", keep[4:]...)
 }

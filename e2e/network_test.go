@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -160,7 +161,18 @@ alloc = ec2.allocate_address(Domain="vpc")
 ec2.associate_address(AllocationId=alloc["AllocationId"], NetworkInterfaceId=eni)
 cur = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
 ni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]
+# An interface that outlives its instance.
+kept = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1, NetworkInterfaces=[
+    {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group], "DeleteOnTermination": False}])["Instances"][0]
+kept_eni = kept["NetworkInterfaces"][0]["NetworkInterfaceId"]
+kept_dot = ec2.describe_network_interfaces(NetworkInterfaceIds=[kept_eni])["NetworkInterfaces"][0]["Attachment"]["DeleteOnTermination"]
+ec2.terminate_instances(InstanceIds=[kept["InstanceId"]])
+ec2.get_waiter("instance_terminated").wait(InstanceIds=[kept["InstanceId"]], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+left = ec2.describe_network_interfaces(NetworkInterfaceIds=[kept_eni])["NetworkInterfaces"][0]
+ec2.delete_network_interface(NetworkInterfaceId=kept_eni)
 json.dump({
+    "kept": [kept_dot, left["Status"], left["PrivateIpAddress"] == kept["PrivateIpAddress"], "Attachment" in left],
+    "kept_deleted": code(ec2.describe_network_interfaces, NetworkInterfaceIds=[kept_eni]),
     "groups": [g["GroupId"] for g in cur["SecurityGroups"]],
     "eni_groups": [g["GroupId"] for g in cur["NetworkInterfaces"][0]["Groups"]],
     "subnet": cur["SubnetId"], "vpc": cur["VpcId"],
@@ -181,18 +193,23 @@ func TestInstanceNetworkWithBoto3(t *testing.T) {
 	cliJSON(t, e, alice, &group, "ec2", "create-security-group", "--group-name", "web", "--description", "web", "--vpc-id", vpc)
 	out, err := e.Boto3(t, alice, "import sys; sys.argv = ['x', '"+subnet+"', '"+group.GroupId+"']\n"+boto3NetworkScript)
 	var got struct {
-		Groups    []string `json:"groups"`
-		EniGroups []string `json:"eni_groups"`
-		Subnet    string   `json:"subnet"`
-		Vpc       string   `json:"vpc"`
-		PublicIP  string   `json:"public_ip"`
-		EIP       string   `json:"eip"`
-		EniAlloc  string   `json:"eni_alloc"`
-		Alloc     string   `json:"alloc"`
-		BadSubnet string   `json:"bad_subnet"`
-		Both      string   `json:"both"`
+		Groups      []string `json:"groups"`
+		EniGroups   []string `json:"eni_groups"`
+		Subnet      string   `json:"subnet"`
+		Vpc         string   `json:"vpc"`
+		PublicIP    string   `json:"public_ip"`
+		EIP         string   `json:"eip"`
+		EniAlloc    string   `json:"eni_alloc"`
+		Alloc       string   `json:"alloc"`
+		BadSubnet   string   `json:"bad_subnet"`
+		Both        string   `json:"both"`
+		Kept        []any    `json:"kept"`
+		KeptDeleted string   `json:"kept_deleted"`
 	}
 	decodeOutput(t, out, err, &got)
+	if want := []any{false, "available", true, false}; !reflect.DeepEqual(got.Kept, want) || got.KeptDeleted != "InvalidNetworkInterfaceID.NotFound 400" {
+		t.Errorf("DeleteOnTermination false: got [deleteOnTermination, status after, same address, attached] %v, then %s; want %v, then InvalidNetworkInterfaceID.NotFound 400", got.Kept, got.KeptDeleted, want)
+	}
 	if len(got.Groups) != 1 || got.Groups[0] != group.GroupId || len(got.EniGroups) != 1 || got.EniGroups[0] != group.GroupId {
 		t.Errorf("NetworkInterfaces[0].Groups: got instance groups %v, interface groups %v, want [%s]", got.Groups, got.EniGroups, group.GroupId)
 	}

@@ -64,6 +64,9 @@ type Instance struct {
 	// InterfaceDescription is the description of the instance's primary
 	// network interface (NetworkInterface.1.Description).
 	InterfaceDescription string `json:"eni_description,omitempty"`
+	// KeepInterface keeps the primary interface, detached, when the
+	// instance terminates: its attachment's DeleteOnTermination is false.
+	KeepInterface bool `json:"keep_eni,omitzero"`
 	// UserData is the raw (decoded) user data; shown only to its owner via
 	// DescribeInstanceAttribute and never logged.
 	UserData []byte `json:"user_data,omitempty"`
