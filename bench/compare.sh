@@ -6,7 +6,10 @@
 # rates, and bench/benchkit for the start of a lab. Prints a table and writes
 # it as JSON and markdown (OUT, default bin/compare[-quick].{json,md}).
 # Exits non-zero when a scenario fails or any request errs; timings are never
-# judged here (BENCHMARKS.md compares them with the targets).
+# judged here (BENCHMARKS.md compares them with the targets). The rows of one
+# student's full describe run the clients on CPU 0 and econe-server on CPU 1
+# (taskset), as a course's clients are on other machines; the others share
+# the cores.
 #
 # Loopback only, on free ports; every step is bounded by `timeout` or the
 # client's -d; the servers are stopped by their pids on exit. About 12 minutes
@@ -75,11 +78,14 @@ wait_port() {
   for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   echo "compare.sh: nothing listens on $1" >&2; return 1
 }
+# client: what the measured clients (ec2load, wrk) run under; the own
+# describes' rows pin them to a CPU of their own (pin_server).
+client=()
 # load URL KEYS IDS PID ARGS…: one measured ec2load round, its METRIC line.
 load() {
   local url=$1 keys=$2 ids=$3 pid=$4; shift 4
   local full m sdk
-  full=$(timeout 120 bin/ec2load -endpoint "$url" -keys "$keys" ${ids:+-ids-in "$ids"} -warmup "$warm" -d "$d" \
+  full=$("${client[@]}" timeout 120 bin/ec2load -endpoint "$url" -keys "$keys" ${ids:+-ids-in "$ids"} -warmup "$warm" -d "$d" \
     ${pid:+-server-pid "$pid"} "$@")
   printf -- '-- ec2load -endpoint %s %s\n%s\n' "$url" "$*" "$full" >> "$out.log"
   m=$(grep '^METRIC' <<<"$full")
@@ -111,7 +117,7 @@ wrkrun() {
   local lua=$work/req.lua t0 t1 m
   bin/benchkit wrk-lua -endpoint "$1" -key "$2" -secret "$3" -o "$lua" "${@:6}"
   t0=$(ticks "$4")
-  m=$(timeout 60 wrk -t2 -c"$5" -d"$d" --latency -s "$lua" "$1/" | bin/benchkit wrk-parse)
+  m=$("${client[@]}" timeout 60 wrk -t2 -c"$5" -d"$d" --latency -s "$lua" "$1/" | bin/benchkit wrk-parse)
   t1=$(ticks "$4")
   echo "$m cpu_us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$(get "done" "$m")" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')"
 }
@@ -189,15 +195,34 @@ wl=$(wrkrun "$L" "$k" "$s" "$lpid" 32 -id "$id")
 wm=$(wrkrun "$M" "$k" "$s" "$mpid" 32 -id "$mid")
 row "describe-id, $main stored, wrk c=32" "econe_rps=$(get rps "$we") p50_ms=$(get p50_ms "$we") p99_ms=$(get p99_ms "$we") err=$(( $(get err "$we") + $(get err "$wl") + $(get err "$wm") )) limitsrv_rps=$(get rps "$wl") moto_rps=$(get rps "$wm") cpu_us=$(get cpu_us "$we") rss_mb=$(rss "$pida")" "targets: ≥ 50 % of limitsrv-sigv4, ≥ 200 × moto; limitsrv $(get cpu_us "$wl") CPU µs/req"
 
-# one student's full describe (MAIN/STUDENTS own), without and with a filter.
+# pin_server PID CPUS: the server's threads on CPUS (Go's GOMAXPROCS follows
+# the affinity within about a second).
+pin_server() { taskset -a -p -c "$2" "$1" >/dev/null; sleep 1; }
+
+# one student's full describe (MAIN/STUDENTS own), without and with a filter,
+# with the clients on CPU 0 and econe-server on CPU 1 (taskset; GOMAXPROCS 1):
+# a course's clients are on other machines, and with both on the same two
+# cores the kernel's time-slicing of the clients' threads and the server's set
+# the tail (30-40 ms at a 1 ms median, BENCHMARKS.md). No limitsrv or moto row
+# compares with these; every other row shares the cores as before.
+pinned=0 pinnote=""
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  pin_server "$pida" 1
+  client=(taskset -c 0)
+  pinned=1 pinnote="clients on CPU 0, econe-server on CPU 1; "
+fi
 for f in "" "instance-state-name=running"; do
   m=$(load "$E" "$keys" "$ids" "$pida" -c 8 -mix describe=100 ${f:+-filter "$f"})
-  row "describe own ($((main / students)) of $main)${f:+, filter $f}, c=8" "econe_rps=$(get rps "$m") p50_ms=$(get p50_ms "$m") p99_ms=$(get p99_ms "$m") err=$(get err "$m") cpu_us=$(cpu_us "$(get server_cpu "$m")" "$(get rps "$m")") rss_mb=$(rss "$pida")" "target p99 < 10 ms; $(get sdk_err "$m") SDK-side read errors; moto has one account (no per-student view)"
+  row "describe own ($((main / students)) of $main)${f:+, filter $f}, c=8" "econe_rps=$(get rps "$m") p50_ms=$(get p50_ms "$m") p99_ms=$(get p99_ms "$m") err=$(get err "$m") cpu_us=$(cpu_us "$(get server_cpu "$m")" "$(get rps "$m")") rss_mb=$(rss "$pida")" "${pinnote}target p99 < 10 ms; $(get sdk_err "$m") SDK-side read errors; moto has one account (no per-student view)"
   # the same request replayed by wrk, whose client does not parse the
   # answers: the server's own latency at c=8, without the SDK's share of the cores.
   w=$(wrkrun "$E" "$k" "$s" "$pida" 8 ${f:+-filter "$f"})
-  row "describe own ($((main / students)) of $main)${f:+, filter $f}, wrk c=8" "econe_rps=$(get rps "$w") p50_ms=$(get p50_ms "$w") p99_ms=$(get p99_ms "$w") err=$(get err "$w") cpu_us=$(get cpu_us "$w") rss_mb=$(rss "$pida")" "target p99 < 10 ms; one student's request replayed"
+  row "describe own ($((main / students)) of $main)${f:+, filter $f}, wrk c=8" "econe_rps=$(get rps "$w") p50_ms=$(get p50_ms "$w") p99_ms=$(get p99_ms "$w") err=$(get err "$w") cpu_us=$(get cpu_us "$w") rss_mb=$(rss "$pida")" "${pinnote}target p99 < 10 ms; one student's request replayed"
 done
+if [ $pinned = 1 ]; then
+  client=()
+  pin_server "$pida" "0-$(($(nproc) - 1))"
+fi
 
 # the big store: scale, memory after a full describe of every student, restart after kill -9.
 if [ "$big" -gt 0 ]; then

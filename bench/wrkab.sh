@@ -12,7 +12,8 @@
 # profile there (old.pprof, new.pprof; admin listener with pprof on).
 # With DESCRIBE=own, each round replays the owner's full DescribeInstances
 # (their 20 instances; FILTER=name=value adds a filter, as ec2load -filter)
-# at c=8, as bench/compare.sh's "describe own" rows, instead.
+# at c=8, as bench/compare.sh's "describe own" rows, instead. With PIN=1 the
+# servers run on CPU 1 and wrk on CPU 0 (taskset), as compare.sh runs those rows.
 # Usage: bench/wrkab.sh OLD_REV [ROUNDS] [INSTANCES] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +73,12 @@ for v in old new lim; do
   fi
 done
 
+client=()
+if [ "${PIN:-}" = 1 ]; then
+  for v in old new lim; do pid_var=pid_$v; taskset -a -p -c 1 "${!pid_var}" >/dev/null; done
+  client=(taskset -c 0)
+  sleep 1 # GOMAXPROCS follows the affinity
+fi
 printf 'round\tserver\treq/s\tcpu_us/req\tp50_ms\tp99_ms\n'
 for r in $(seq 1 "$rounds"); do
   for v in old new lim; do
@@ -84,7 +91,7 @@ for r in $(seq 1 "$rounds"); do
       prof=$!
     fi
     t0=$(ticks "${!pid_var}")
-    m=$(timeout 60 wrk -t2 -c"$conns" -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
+    m=$("${client[@]}" timeout 60 wrk -t2 -c"$conns" -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
     t1=$(ticks "${!pid_var}")
     [ -z "$prof" ] || wait "$prof"
     n=$(get "done" "$m")
