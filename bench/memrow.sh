@@ -3,8 +3,9 @@
 # configures it, 500 students, 100,000 instances seeded through the API
 # (ec2load, 20 a launch, c=8), then a full describe of every student
 # (ec2load -discover). Prints the process's RSS, anonymous and file-mapped,
-# before and after the describes, the data file's size, and saves the heap
-# profiles (inuse_space and alloc_space are both in each) to OUT.
+# before and after the describes (and the largest while they run), the
+# data file's size, and saves the heap profiles (inuse_space and
+# alloc_space are both in each) to OUT.
 #
 # Usage: bench/memrow.sh [OUT]   (default bin/memrow)
 # Env: BIN=an econe-server binary (default: this tree's, built);
@@ -57,8 +58,13 @@ else
 fi
 mem "before the describes"
 heap before
+# the largest RSS while the describes run (sampled twice a second)
+( while sleep 0.5; do awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; done > "$work/rss.samples" ) &
+sampler=$!
 timeout 300 bin/ec2load -endpoint "$E" -keys "$work/keys.txt" -discover -d 0 -q | grep '^METRIC' >&2 || true
+kill "$sampler"
 mem "after the full describes"
+sort -n "$work/rss.samples" | tail -1 | awk '{printf "largest RSS during the describes: %.0f MB\n", $1 / 1024}'
 heap after
 grep -E '^(Rss|Anonymous|Pss_File|Private_Clean|Shared_Clean):' "/proc/$pid/smaps_rollup" >&2 || true
 if [ -n "${KEEP:-}" ]; then
