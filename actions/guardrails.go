@@ -10,6 +10,7 @@ import (
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/guard"
 	"github.com/econe/econe-server/notify"
+	"github.com/econe/econe-server/schedule"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/usage"
 )
@@ -66,13 +67,19 @@ func (g *Guardrails) SweepEvery(ctx context.Context, every time.Duration, after 
 }
 
 // every runs fn at once and then every interval until ctx ends; a failed
-// pass is logged and retried at the next.
+// pass is logged and retried at the next. Each pass (the usage
+// reconciliation, the guardrails' sweep) reads every instance, so the
+// store's pages it mapped in are released after it (store.ReleasePages):
+// with 100,000 stored, bbolt's whole file in RSS (BENCHMARKS.md).
 func (s *Service) every(ctx context.Context, every time.Duration, after func(time.Duration) <-chan time.Time, name string, fn func(context.Context) error) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Error().Err(err).Msg(name)
+			}
+			if err := store.ReleasePages(s.Store); err != nil && ctx.Err() == nil {
 				s.Log.Error().Err(err).Msg(name)
 			}
 			select {
@@ -124,15 +131,27 @@ func (g *Guardrails) plan(now time.Time) ([]*guard.Action, error) {
 			a.Planned = now
 			due = append(due, a)
 		}
-		users, byOwner, err := liveRunning(tx)
+		users, err := store.ListUsers(tx)
 		if err != nil {
 			return err
 		}
+		fired := map[string]*schedule.Firing{}
 		for name := range g.Config.Groups {
-			g.planGroup(name, last, now, users, byOwner, add)
+			if f := g.planGroup(name, last, now, add); f != nil {
+				fired[name] = f
+			}
 		}
+		// One user's running instances at a time: all of them at once were
+		// the heap's peak with 100,000 stored (BENCHMARKS.md).
 		for _, u := range users {
-			if err := g.planUser(tx, u, byOwner[u.Name], now, add); err != nil {
+			runs, err := runningOf(tx, u.Name)
+			if err != nil {
+				return err
+			}
+			if f := fired[u.Group]; f != nil {
+				g.planScheduleStops(u, f, runs, add)
+			}
+			if err := g.planUser(tx, u, runs, now, add); err != nil {
 				return err
 			}
 		}
@@ -161,37 +180,32 @@ func (g *Guardrails) plan(now time.Time) ([]*guard.Action, error) {
 	return notices, err
 }
 
-// liveRunning is every user, and the instances accruing a running
-// interval by owner.
-func liveRunning(tx store.Tx) ([]*store.User, map[string][]running, error) {
-	users, err := store.ListUsers(tx)
-	if err != nil {
-		return nil, nil, err
-	}
-	byOwner := map[string][]running{}
-	err = store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
+// runningOf is the owner's instances accruing a running interval.
+func runningOf(tx store.Tx, owner string) ([]running, error) {
+	var runs []running
+	err := store.ScanJSON(tx, store.BucketInstances, store.OwnerPrefix(owner), func(_ string, inst *store.Instance) error {
 		if inst.State != string(backend.Running) && inst.State != string(backend.Pending) {
 			return nil
 		}
 		iv, err := usage.OpenInterval(tx, inst.Owner, inst.ID)
 		if err == nil && iv != nil && iv.Kind == usage.Running {
-			byOwner[inst.Owner] = append(byOwner[inst.Owner], running{inst, iv})
+			runs = append(runs, running{inst, iv})
 		}
 		return err
 	})
-	return users, byOwner, err
+	return runs, err
 }
 
-// planGroup plans a group's term-end notice and the stops of its schedule
-// when it fired in (last, now].
-func (g *Guardrails) planGroup(group string, last, now time.Time, users []*store.User, byOwner map[string][]running, add func(*guard.Action)) {
+// planGroup plans a group's term-end notice and returns the latest of its
+// stop schedules that fired in (last, now], nil when none did.
+func (g *Guardrails) planGroup(group string, last, now time.Time, add func(*guard.Action)) *schedule.Firing {
 	if end, ok := g.Config.TermEnd(group); ok && !now.Before(end) {
 		add(&guard.Action{Kind: guard.TermEnd, Group: group, Op: guard.OpNotify, Stamp: end,
 			Reason: fmt.Sprintf("The term of group %s ended at %s: its students' keys are refused; their data stays for reports.", group, end.Format(time.RFC3339))})
 	}
 	fired := g.Config.StopSchedule(group).Fired(last, now)
 	if len(fired) == 0 {
-		return
+		return nil
 	}
 	f := fired[0]
 	for _, x := range fired[1:] {
@@ -199,15 +213,16 @@ func (g *Guardrails) planGroup(group string, last, now time.Time, users []*store
 			f = x
 		}
 	}
-	for _, u := range users {
-		if u.Group != group {
-			continue
-		}
-		for _, r := range byOwner[u.Name] {
-			add(&guard.Action{Kind: guard.Schedule, Owner: u.Name, Group: group, InstanceID: r.inst.ID, Op: guard.OpStop,
-				Stamp: f.At, Interval: r.iv.Start,
-				Reason: fmt.Sprintf("Instance %s was stopped by group %s's stop schedule %q (%s).", r.inst.ID, group, f.Schedule, f.At.In(g.Config.Guardrails.Location()).Format(time.RFC3339))})
-		}
+	return &f
+}
+
+// planScheduleStops plans the stops of u's running instances that their
+// group's schedule f calls for.
+func (g *Guardrails) planScheduleStops(u *store.User, f *schedule.Firing, runs []running, add func(*guard.Action)) {
+	for _, r := range runs {
+		add(&guard.Action{Kind: guard.Schedule, Owner: u.Name, Group: u.Group, InstanceID: r.inst.ID, Op: guard.OpStop,
+			Stamp: f.At, Interval: r.iv.Start,
+			Reason: fmt.Sprintf("Instance %s was stopped by group %s's stop schedule %q (%s).", r.inst.ID, u.Group, f.Schedule, f.At.In(g.Config.Guardrails.Location()).Format(time.RFC3339))})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,6 +416,45 @@ func TestStopAll(t *testing.T) {
 	for _, bad := range []guard.Target{{}, {User: "alice", Group: "students"}, {User: "alice", All: true}} {
 		if _, err := e.svc.StopAll(context.Background(), bad, false); err == nil {
 			t.Errorf("target %+v: got no error, want one", bad)
+		}
+	}
+}
+
+// releasingStore counts ReleasePages.
+type releasingStore struct {
+	store.Store
+	released atomic.Int64
+}
+
+func (r *releasingStore) ReleasePages() error {
+	r.released.Add(1)
+	return nil
+}
+
+// Each background pass reads every instance; the store's pages it mapped
+// in are released after it, before the loop waits for the next.
+func TestBackgroundPassesReleasePages(t *testing.T) {
+	e, _, g, _ := newGuardEnv(t, nil)
+	launch(t, e, "alice")
+	rs := &releasingStore{Store: e.svc.Store}
+	e.svc.Store = rs
+	for _, c := range []struct {
+		name  string
+		start func(context.Context, time.Duration, func(time.Duration) <-chan time.Time) <-chan struct{}
+	}{
+		{"usage reconciliation", e.svc.ReconcileUsageEvery},
+		{"guardrail sweep", g.SweepEvery},
+	} {
+		before := rs.released.Load()
+		ctx, cancel := context.WithCancel(context.Background())
+		var atWait int64
+		<-c.start(ctx, time.Minute, func(time.Duration) <-chan time.Time {
+			atWait = rs.released.Load() - before
+			cancel()
+			return nil
+		})
+		if atWait != 1 {
+			t.Errorf("%s: got %d releases when the first pass ended, want 1", c.name, atWait)
 		}
 	}
 }

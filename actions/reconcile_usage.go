@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/econe/econe-server/backend"
@@ -13,28 +14,59 @@ import (
 // each machine was seen: what the server did not cause (a guest shutdown,
 // a machine that vanished, changes while econe-server was down) reaches
 // the counters and the usage ledger too. Terminated instances past their
-// expiration leave the store in the same pass (purge.go).
+// expiration leave the store in the same pass (purge.go). It reads a
+// batch of owners' instances at a time (reconcileOwners).
 func (s *Service) ReconcileUsage(ctx context.Context) error {
-	var live, expired []*store.Instance
+	var owners []string
 	err := s.Store.View(func(tx store.Tx) error {
-		live, expired = nil, nil
-		return store.ScanJSON(tx, store.BucketInstances, "", func(_ string, inst *store.Instance) error {
-			switch {
-			case s.expiredTerminated(inst):
-				expired = append(expired, inst)
-			case inst.BackendID != "" && inst.State != string(backend.Terminated):
-				live = append(live, inst)
+		owners = nil
+		return tx.Scan(store.BucketInstances, "", func(key string, _ []byte) error {
+			if owner, _, _ := strings.Cut(key, "/"); len(owners) == 0 || owners[len(owners)-1] != owner {
+				owners = append(owners, owner)
 			}
 			return nil
 		})
 	})
+	for err == nil && len(owners) > 0 {
+		owners, err = s.reconcileOwners(ctx, owners)
+	}
+	return err
+}
+
+// reconcileOwners reconciles the instances of the first owners, whole
+// owners until about observeBatch are read, and returns the owners left.
+// Reading every instance at once held all 100,000 of them decoded through
+// the pass, the peak the heap's growth (gc_percent) multiplies
+// (BENCHMARKS.md).
+func (s *Service) reconcileOwners(ctx context.Context, owners []string) ([]string, error) {
+	var live, expired []*store.Instance
+	var rest []string
+	err := s.Store.View(func(tx store.Tx) error {
+		live, expired, rest = nil, nil, owners
+		for len(rest) > 0 && len(live)+len(expired) < observeBatch {
+			err := store.ScanJSON(tx, store.BucketInstances, store.OwnerPrefix(rest[0]), func(_ string, inst *store.Instance) error {
+				switch {
+				case s.expiredTerminated(inst):
+					expired = append(expired, inst)
+				case inst.BackendID != "" && inst.State != string(backend.Terminated):
+					live = append(live, inst)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			rest = rest[1:]
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.observe(ctx, live, true); err != nil {
-		return err
+		return nil, err
 	}
-	return s.purgeExpired(expired)
+	return rest, s.purgeExpired(expired)
 }
 
 // ReconcileUsageEvery runs ReconcileUsage at once and then every interval

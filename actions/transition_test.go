@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -180,6 +181,62 @@ func TestLedgerVanishedInstance(t *testing.T) {
 	checkBooks(t, e.svc, "bob")
 	if got := sumUsage(t, e.svc, "bob", t0, clock.Now()); got.InstanceSeconds != 0 {
 		t.Errorf("refused launch: got %d instance-seconds, want 0", got.InstanceSeconds)
+	}
+}
+
+// describeSizes records how many machines each Describe asks about.
+type describeSizes struct {
+	backend.Backend
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (d *describeSizes) Describe(ctx context.Context, ids []string) ([]backend.Machine, error) {
+	d.mu.Lock()
+	d.sizes = append(d.sizes, len(ids))
+	d.mu.Unlock()
+	return d.Backend.Describe(ctx, ids)
+}
+
+// The reconciliation reads whole owners' instances until observeBatch are
+// read, reconciles them and reads on: what it holds decoded is bounded by
+// the batch (and the largest owner), not by the store.
+func TestReconcileUsageReadsOwnersInBatches(t *testing.T) {
+	e, clock, _ := newInstanceEnv(t, nil)
+	defer func(n int) { observeBatch = n }(observeBatch)
+	observeBatch = 2
+	launched := map[string][]string{}
+	for _, l := range []struct {
+		owner string
+		n     string
+	}{{"alice", "1"}, {"bob", "1"}, {"carol", "3"}} {
+		launched[l.owner] = launch(t, e, l.owner, "MaxCount", l.n)
+	}
+	sizes := &describeSizes{Backend: e.svc.Backend}
+	e.svc.Backend = backend.Discover(sizes)
+	clock.Advance(time.Minute)
+	if err := e.svc.ReconcileUsage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2, 3}; !slices.Equal(sizes.sizes, want) {
+		t.Errorf("machines described per batch of owners (alice 1, bob 1, carol 3; batch 2): got %v, want %v", sizes.sizes, want)
+	}
+	err := e.svc.Store.View(func(tx store.Tx) error {
+		for owner, ids := range launched {
+			for _, id := range ids {
+				iv, err := usage.OpenInterval(tx, owner, id)
+				if err != nil {
+					return err
+				}
+				if iv == nil || !iv.LastSeen.Equal(clock.Now()) {
+					t.Errorf("%s's %s: got open interval %+v, want one last seen %s", owner, id, iv, clock.Now())
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

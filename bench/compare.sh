@@ -69,6 +69,14 @@ row() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >> "$rows"; }
 # get KEY LINE: the value of KEY= in a METRIC line.
 get() { grep -oE "(^| )$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2; }
 rss() { awk '/^VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+# rss_parts PID: what RSS is made of: the process's own (anonymous) memory
+# and the pages of mapped files (bbolt's database) it has touched.
+rss_parts() { awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {printf "anonymous %.0f MB + file-mapped %.0f MB (the database and the binary)", a/1024, f/1024}' "/proc/$1/status"; }
+# gc_settings ADMIN_PORT: the server's collector settings (its metrics).
+gc_settings() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^go_gc_gogc_percent / {g = $2} /^go_gc_gomemlimit_bytes / {m = $2}
+    END {printf "gc_percent %s, memory_limit_mib %s", g, (m == "" || m > 2^60) ? "none" : sprintf("%.0f", m / 1048576)}'
+}
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 # cpu_us CORES RPS: server CPU per request from ec2load's server_cpu (cores).
@@ -231,7 +239,7 @@ if [ "$big" -gt 0 ]; then
   scale_row
 fi
 m=$(timeout 300 bin/ec2load -endpoint "$E" -keys "$keys" -discover -d 0 -q | grep '^METRIC' || true)
-row "memory, $stored stored, after each student's full describe" "rss_mb=$(rss "$pida") err=$([ -n "$m" ] && echo 0 || echo 1)" "target RSS ≤ 300 MB; go_runtime.memory_limit_mib unset"
+row "memory, $stored stored, after each student's full describe" "rss_mb=$(rss "$pida") err=$([ -n "$m" ] && echo 0 || echo 1)" "target RSS ≤ 300 MB; $(rss_parts "$pida"); database file $(du -m "$a/data/econe.db" | cut -f1) MB; go_runtime $(gc_settings "$padm")"
 kill -9 "$pida"
 for _ in $(seq 100); do kill -0 "$pida" 2>/dev/null || break; sleep 0.1; done
 t0=$(date +%s%N)

@@ -130,9 +130,10 @@ type GoRuntime struct {
 }
 
 // DefaultMemoryLimitMiB is go_runtime.memory_limit_mib's default: with
-// 100,000 instances the live heap is 50–60 MB, so GCPercent's fivefold
+// 100,000 instances the live heap is under 20 MB, so GCPercent's fivefold
 // growth stays below it (keeping its CPU gain) until the heap nears this,
-// and then the collector holds the process's memory down.
+// and then the collector holds the process's memory down. It bounds Go's
+// memory only: RSS also counts the database file's mapped pages.
 const DefaultMemoryLimitMiB = 256
 
 // Log configures logging.

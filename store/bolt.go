@@ -74,6 +74,17 @@ func (s *Bolt) View(fn func(Tx) error) error {
 	return err
 }
 
+// ReleasePages unmaps the file's pages from the process (madvise
+// MADV_DONTNEED on bbolt's read-only shared map): they stay in the page
+// cache, and the next read of one maps it again (a minor fault). The read
+// transaction keeps the map where it is meanwhile (bbolt remaps only when
+// no transaction holds it); DB.Info's Data is the map's address.
+func (s *Bolt) ReleasePages() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return releaseMap(s.db.Info().Data, tx.Size())
+	})
+}
+
 // ReadMany is a View of one GetMany, its values copied out of the map.
 func (s *Bolt) ReadMany(b Bucket, keys []string) ([][]byte, error) {
 	var out [][]byte

@@ -231,6 +231,23 @@ func Create(tx Tx, b Bucket, key string, value []byte) (bool, error) {
 	return true, tx.Put(b, key, value)
 }
 
+// PageReleaser is a Store whose reads leave the pages of its file mapped
+// in the process (bbolt reads through one shared map of the whole file),
+// and which can unmap them.
+type PageReleaser interface {
+	ReleasePages() error
+}
+
+// ReleasePages unmaps the pages st's reads left mapped, when it can: after
+// a pass that read the whole store, so that the process's RSS counts the
+// pages read since rather than the file. The data is unchanged.
+func ReleasePages(st Store) error {
+	if r, ok := st.(PageReleaser); ok {
+		return r.ReleasePages()
+	}
+	return nil
+}
+
 // RefViewer is a Store that can run a View over keys it read beforehand
 // (see ViewRefs).
 type RefViewer interface {
