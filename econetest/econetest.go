@@ -81,12 +81,14 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// Logs returns what the server logged so far.
-func (e *Env) Logs() string {
-	e.logMu.mu.Lock()
-	defer e.logMu.mu.Unlock()
-	return e.Log.String()
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
+
+// Logs returns what the server logged so far.
+func (e *Env) Logs() string { return e.logMu.String() }
 
 // StoreEnv names the environment variable that chooses the store driver
 // of the servers Start runs: "postgres" gives each test a private
