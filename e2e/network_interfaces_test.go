@@ -15,10 +15,12 @@ const boto3InterfaceSetup = boto3WithCode + `
 zone = sys.argv[1]
 vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
 sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.5.1.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-iid = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1, SubnetId=sub)["Instances"][0]["InstanceId"]
-ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+# The interface's chosen address before the instance's: the sim gives the
+# instance a random free one, which could otherwise be 10.5.1.50.
 eni = ec2.create_network_interface(SubnetId=sub, Description="lab", PrivateIpAddress="10.5.1.50",
     TagSpecifications=[{"ResourceType": "network-interface", "Tags": [{"Key": "Name", "Value": "db"}]}])["NetworkInterface"]
+iid = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1, SubnetId=sub)["Instances"][0]["InstanceId"]
+ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
 att = ec2.attach_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=iid, DeviceIndex=1)["AttachmentId"]
 alloc = ec2.allocate_address(Domain="vpc")
 ec2.associate_address(AllocationId=alloc["AllocationId"], NetworkInterfaceId=eni["NetworkInterfaceId"])

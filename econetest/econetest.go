@@ -81,12 +81,14 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// Logs returns what the server logged so far.
-func (e *Env) Logs() string {
-	e.logMu.mu.Lock()
-	defer e.logMu.mu.Unlock()
-	return e.Log.String()
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
+
+// Logs returns what the server logged so far.
+func (e *Env) Logs() string { return e.logMu.String() }
 
 // StoreEnv names the environment variable that chooses the store driver
 // of the servers Start runs: "postgres" gives each test a private
@@ -268,9 +270,18 @@ func (c hideBodyWriteTo) Do(r *http.Request) (*http.Response, error) {
 	return c.next.Do(r)
 }
 
-// Context is a test context with a deadline.
+// Context is a test's context for its calls, with a deadline that only
+// keeps a hung call from hanging the run: a minute before go test's
+// -timeout (ten minutes without one). A fixed 30 s for the whole test
+// failed a test that was only slow (-race, a loaded 2-core machine).
 func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	end := time.Now().Add(10 * time.Minute)
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if timeout, ok := d.Deadline(); ok {
+			end = timeout.Add(-time.Minute)
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), end)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -194,35 +193,17 @@ env >> `+record+`
 	}
 }
 
-// running reports whether pid is a live process (a zombie has stopped).
-func running(pid int) bool {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(raw, ')')
-	return i < 0 || i+2 >= len(raw) || raw[i+2] != 'Z'
-}
-
-func TestHangingScriptIsKilledWithItsGroup(t *testing.T) {
-	dir := t.TempDir()
-	child := filepath.Join(dir, "child")
-	path := writeScript(t, dir, "hang.sh", "sleep 600 &\necho $! > "+child+"\nwait\n")
+// A script that hangs is stopped at the timeout and reported so. Only a
+// timeout ends it, however slow the machine; that the timeout kills the
+// script's whole process group is scriptrun's (TestRunTimeoutKillsTheGroup),
+// which can wait for the child to start before the deadline passes.
+func TestHangingScriptTimesOut(t *testing.T) {
+	path := writeScript(t, t.TempDir(), "hang.sh", "exec sleep 600\n")
 	var logs bytes.Buffer
 	s := &Script{Path: path, Timeout: 300 * time.Millisecond, Log: zerolog.New(&logs)}
 	err := s.Notify(context.Background(), testEvent)
 	if err == nil || !strings.Contains(err.Error(), "timed out after 300ms (its process group was killed)") {
 		t.Fatalf("got %v, want a timeout", err)
-	}
-	raw, rerr := os.ReadFile(child)
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if rerr != nil || perr != nil {
-		t.Fatalf("got child pid file %q (%v), want the script's child", raw, rerr)
-	}
-	for deadline := time.Now().Add(20 * time.Second); running(pid); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the script's child %d still runs, want the whole process group killed", pid)
-		}
 	}
 	if !strings.Contains(logs.String(), `"message":"notifier script"`) {
 		t.Errorf("got log %q, want the script's run logged", logs.String())

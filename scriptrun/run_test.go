@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,15 +47,57 @@ func TestRunPassesArgumentsUntouched(t *testing.T) {
 	}
 }
 
+// testDeadline is a context whose deadline passes when the test says so
+// (pass): its Err is then context.DeadlineExceeded, as a timer's would
+// be. A run's timeout comes after the script has done what the test
+// waits for, however slow the machine (a 300 ms timeout could end the
+// script before it had started its child).
+type testDeadline struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func newTestDeadline(t *testing.T) *testDeadline {
+	d := &testDeadline{done: make(chan struct{})}
+	t.Cleanup(d.pass)
+	return d
+}
+
+func (d *testDeadline) pass()                       { d.once.Do(func() { close(d.done) }) }
+func (d *testDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (d *testDeadline) Done() <-chan struct{}       { return d.done }
+func (d *testDeadline) Value(any) any               { return nil }
+func (d *testDeadline) Err() error {
+	select {
+	case <-d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
 func TestRunTimeoutKillsTheGroup(t *testing.T) {
 	dir := t.TempDir()
 	child := filepath.Join(dir, "child")
 	path := writeScript(t, dir, "hang.sh", "sleep 600 &\necho $! > "+child+"\nwait\n")
-	res, err := Run(context.Background(), Command{Path: path, Timeout: 300 * time.Millisecond})
+	deadline := newTestDeadline(t)
+	type result struct {
+		res Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := Run(deadline, Command{Path: path, Timeout: time.Hour})
+		done <- result{res, err}
+	}()
+	pid := readPID(t, child)
+	deadline.pass() // the script and its child run: now the timeout
+	r := <-done
+	res, err := r.res, r.err
 	if err == nil || !res.TimedOut || res.ExitCode != -1 {
 		t.Fatalf("got %v, timed out %v, exit %d, want a timeout with exit -1", err, res.TimedOut, res.ExitCode)
 	}
-	if pid := readPID(t, child); runs(pid) {
+	if runs(pid) {
 		waitGone(t, pid) // SIGKILL to the group is asynchronous; it must land
 	}
 	if runs(res.Process.PGID) {
