@@ -7,7 +7,9 @@
 # Reports the rate, p50, p99 and the server's CPU time per launch. Loopback
 # only, free ports; every step is bounded; the servers are stopped by their
 # pids on exit. With PROFILE_DIR set, the first round also saves each
-# server's CPU profile there (old.pprof, new.pprof).
+# server's CPU profile there (old.pprof, new.pprof), and after the last round
+# each server's /metrics (old.metrics, new.metrics: the group commit's batch
+# sizes and commit times).
 # CONCURRENCY (default 32) of 1 shows one launch's chain of durable steps
 # without the queueing.
 # Usage: bench/runab.sh OLD_REV [ROUNDS] [SECONDS] [CONCURRENCY]
@@ -60,3 +62,9 @@ for r in $(seq 1 "$rounds"); do
       "$(cut -d' ' -f1 /proc/loadavg)"
   done
 done
+if [ -n "${PROFILE_DIR:-}" ]; then
+  for v in old new; do
+    admin_var=a_$v
+    timeout 10 curl -s -o "$PROFILE_DIR/$v.metrics" "http://127.0.0.1:${!admin_var}/metrics"
+  done
+fi

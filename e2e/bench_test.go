@@ -41,7 +41,7 @@ func BenchmarkServeRunInstances(b *testing.B) {
 	var n atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()
-	cpu0 := cpuTime(b)
+	cpu0, commits0 := cpuTime(b), commits(b, e)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -51,6 +51,24 @@ func BenchmarkServeRunInstances(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(commits(b, e)-commits0)/float64(b.N), "commits/op")
+}
+
+// commits is how many write transactions the server's store has committed
+// (its econe_store_commit_batch_size histogram's count): each is two
+// fdatasyncs on bbolt.
+func commits(b testing.TB, e *econetest.Env) uint64 {
+	families, err := e.App.Metrics.Registry.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "econe_store_commit_batch_size" {
+			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	b.Fatal("no econe_store_commit_batch_size metric")
+	return 0
 }
 
 // serve signs body as the SDK does and serves it without a network; it

@@ -266,3 +266,13 @@ func TestMergeAndUnset(t *testing.T) {
 		t.Error("Unset(max_cats): got nil, want an error")
 	}
 }
+
+// Effective runs inside every launch's transaction (the quota check), on
+// the store's one committer.
+func BenchmarkEffective(b *testing.B) {
+	defaults, group, user := Builtin(), Limits{MaxInstances: Int(3)}, Limits{MaxVCPUs: Int(4)}
+	b.ReportAllocs()
+	for b.Loop() {
+		Effective(defaults, group, Limits{}, user)
+	}
+}

@@ -98,10 +98,7 @@ func (g *groupCommit) loop() {
 
 func (g *groupCommit) drain() {
 	for {
-		g.mu.Lock()
-		batch := g.pending
-		g.pending = nil
-		g.mu.Unlock()
+		batch := g.take()
 		if len(batch) == 0 {
 			return
 		}
@@ -109,37 +106,64 @@ func (g *groupCommit) drain() {
 	}
 }
 
+// take empties pending.
+func (g *groupCommit) take() []*update {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	batch := g.pending
+	g.pending = nil
+	return batch
+}
+
 // errWaitFailed rolls back a batch in which an update's condition failed.
 var errWaitFailed = errors.New("store: an update's commit condition failed")
+
+// lateRounds is how many times a transaction takes in the updates that
+// queued while its functions ran and its conditions were waited for. A
+// launch waits for its audit entry's fsync in the batch; without this, the
+// requests that came meanwhile (the closed loop's answered clients coming
+// back together) waited for the whole commit and made the next batch,
+// while a lone early one paid a commit of its own: at c=32 a third of the
+// commits carried one update. Each round adds at most its functions and
+// its own conditions (entries already being written) to the batch's wait.
+const lateRounds = 1
 
 // commit runs the batch in one transaction. If one update fails, the
 // transaction is rolled back, the failing update is answered with its own
 // error (from a transaction of its own, so a retry-safe fn sees exactly
 // what it would have alone) and the others are committed without it.
-// Every function runs before any condition is waited for, so that the
-// conditions (the requests' audit entries) are met meanwhile; updates
-// whose condition fails are answered with its error and left out.
+// Every function of a round runs before any of its conditions is waited
+// for, so that the conditions (the requests' audit entries) are met
+// meanwhile; the updates queued by then join in a late round (lateRounds).
+// Updates whose condition fails are answered with its error and left out.
 func (g *groupCommit) commit(batch []*update) {
 	for len(batch) > 0 {
 		failed := -1
 		var refused []error // by update, once a condition failed
-		err := g.update(len(batch), func(tx *bolt.Tx) error {
-			for i, u := range batch {
-				if err := run(u.fn, tx); err != nil {
-					failed = i
-					return err
-				}
-			}
-			for i, u := range batch {
-				if err := u.condition(); err != nil {
-					if refused == nil {
-						refused = make([]error, len(batch))
+		err := g.update(&batch, func(tx *bolt.Tx) error {
+			ran := 0
+			for round := 0; ran < len(batch); round++ {
+				from := ran
+				for ; ran < len(batch); ran++ {
+					if err := run(batch[ran].fn, tx); err != nil {
+						failed = ran
+						return err
 					}
-					refused[i] = err
 				}
-			}
-			if refused != nil {
-				return errWaitFailed
+				for i, u := range batch[from:] {
+					if err := u.condition(); err != nil {
+						if refused == nil {
+							refused = make([]error, len(batch))
+						}
+						refused[from+i] = err
+					}
+				}
+				if refused != nil {
+					return errWaitFailed
+				}
+				if round < lateRounds {
+					batch = append(batch, g.take()...)
+				}
 			}
 			return nil
 		})
@@ -160,12 +184,12 @@ func (g *groupCommit) commit(batch []*update) {
 			}
 			return
 		default:
-			solo := batch[failed]
-			solo.result <- g.update(1, func(tx *bolt.Tx) error {
-				if err := run(solo.fn, tx); err != nil {
+			solo := batch[failed : failed+1]
+			solo[0].result <- g.update(&solo, func(tx *bolt.Tx) error {
+				if err := run(solo[0].fn, tx); err != nil {
 					return err
 				}
-				return solo.condition()
+				return solo[0].condition()
 			})
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
 		}
@@ -180,15 +204,16 @@ func (u *update) condition() error {
 	return u.wait()
 }
 
-// update runs one write transaction of n updates and tells the observer.
-func (g *groupCommit) update(n int, fn func(*bolt.Tx) error) error {
+// update runs one write transaction of the updates batch holds when it
+// ends (fn may add late ones) and tells the observer.
+func (g *groupCommit) update(batch *[]*update, fn func(*bolt.Tx) error) error {
 	obs := g.observe.Load()
 	if obs == nil || *obs == nil {
 		return g.db.Update(fn)
 	}
 	start := time.Now()
 	err := g.db.Update(fn)
-	(*obs)(n, time.Since(start), err)
+	(*obs)(len(*batch), time.Since(start), err)
 	return err
 }
 

@@ -1,5 +1,7 @@
 package store
 
+import "slices"
+
 // Launch addresses are the public IPv4 addresses instances get at launch
 // (and at each start), from the configured elastic_ips.launch_pool. The
 // pool is configuration; the bucket holds only the addresses taken,
@@ -55,16 +57,18 @@ func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string
 			return ip, err
 		}
 	}
-	taken := map[string]bool{}
+	// Scan visits keys in order: the taken ones are a sorted list, searched
+	// without building a map of them (a full pool is scanned by every launch).
+	taken := make([]string, 0, len(pool))
 	err = tx.Scan(BucketLaunchAddresses, "", func(ip string, _ []byte) error {
-		taken[ip] = true
+		taken = append(taken, ip)
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
 	for i := probes; i < len(pool); i++ {
-		if ip := pool[(start+i)%len(pool)]; !taken[ip] {
+		if ip := pool[(start+i)%len(pool)]; !isTaken(taken, ip) {
 			return ip, tx.Put(BucketLaunchAddresses, ip, holder)
 		}
 	}
@@ -74,4 +78,10 @@ func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string
 // FreeLaunchAddress returns ip to the pool.
 func FreeLaunchAddress(tx Tx, ip string) error {
 	return tx.Delete(BucketLaunchAddresses, ip)
+}
+
+// isTaken reports whether ip is in taken, sorted bytewise.
+func isTaken(taken []string, ip string) bool {
+	_, found := slices.BinarySearch(taken, ip)
+	return found
 }

@@ -76,3 +76,41 @@ func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 		}
 	}
 }
+
+// A claim in a full pool of 254 (the default /24 after as many launches):
+// every launch of the benchmark's long runs reads the taken ones.
+func BenchmarkClaimLaunchAddressFullPool(b *testing.B) {
+	st, err := OpenBolt(filepath.Join(b.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	pool := make([]string, 254)
+	for i := range pool {
+		pool[i] = fmt.Sprintf("192.0.2.%d", i+1)
+	}
+	err = st.Update(func(tx Tx) error {
+		for _, ip := range pool {
+			if err := PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: "alice", InstanceID: "i-" + ip}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst := &Instance{Owner: "bob", ID: "i-00000000000000001"}
+	err = st.View(func(tx Tx) error {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if ip, err := ClaimLaunchAddress(tx, pool, i%len(pool), inst); err != nil || ip != "" {
+				b.Fatalf("got %q, %v; want no address", ip, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
