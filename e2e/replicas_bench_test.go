@@ -25,8 +25,11 @@ import (
 // issue's c=32.
 const launchConcurrency = 32
 
-// noQuotas lifts the limits a long run would reach: nothing is refused.
-const noQuotas = "quota:\n  max_instances: null\n  max_vcpus: null\n  max_volumes: null\n  max_volume_gib: null\n"
+// noQuotas lifts the limits a long run would reach: nothing is refused,
+// and the launch pool (4,094 addresses) does not run out, as a course
+// sizes it to its instances.
+const noQuotas = "quota:\n  max_instances: null\n  max_vcpus: null\n  max_volumes: null\n  max_volume_gib: null\n" +
+	"elastic_ips:\n  launch_pool: [198.18.0.0/20]\n"
 
 // BenchmarkRunInstancesTwoReplicas is RunInstances of one instance each,
 // 32 at a time, from aws-sdk-go-v2 over loopback HTTP to econe-server
