@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,7 +74,9 @@ func BenchmarkRunInstancesTwoReplicas(b *testing.B) {
 				tg.pg.resetStatements(b)
 				logFrom = tg.pg.logSize(b)
 			}
+			cpu := serverCPU(b, tg.at)
 			acked, err := launchLoad(b, students)
+			b.ReportMetric(float64((serverCPU(b, tg.at)-cpu).Microseconds())/float64(b.N), "server-cpu-us/op")
 			if tg.pg != nil {
 				// b.N is 1 first, only to size the run, and go test keeps
 				// ten lines of a benchmark's log: that run's say nothing.
@@ -161,6 +165,33 @@ func launchLoad(b *testing.B, students []launchStudent) ([]string, error) {
 	b.ReportMetric(ms(1), "max-ms")
 	b.ReportMetric(rate, "launches/s")
 	return slices.Concat(acked...), nil
+}
+
+// serverCPU is the CPU time (user and system) the server processes have
+// used so far, from /proc/PID/stat (in clock ticks of 10 ms).
+func serverCPU(b *testing.B, at []*serverProcess) time.Duration {
+	var ticks int64
+	for _, d := range at {
+		pid, err := os.ReadFile(filepath.Join(d.dir, "data", "econe-server.pid"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields 14 and 15, utime and stime, counted after the command's
+		// closing parenthesis (the command may hold spaces).
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		for _, f := range fields[11:13] {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // resetStatements empties pg_stat_statements, so that it holds the run.
