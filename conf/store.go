@@ -14,10 +14,11 @@ const (
 
 const defaultMaxConns = 10
 
-// defaultMaxConcurrentUpdates is two SERIALIZABLE writers per replica:
-// one leaves the database idle while it waits for the server's own work,
-// more conflict with each other and run again (BENCHMARKS.md).
-const defaultMaxConcurrentUpdates = 2
+// defaultMaxConcurrentUpdates is one SERIALIZABLE writer per replica: the
+// updates waiting for it run together in its next transaction (group
+// commit), and more writers conflict with each other and run again, a
+// whole group at a time (BENCHMARKS.md).
+const defaultMaxConcurrentUpdates = 1
 
 // DefaultLeaderTakeover (store.leader_takeover) bounds how long background work waits for a new
 // leader after the leader replica dies.

@@ -27,10 +27,14 @@
 //     functions that arrive together in one transaction, one after the
 //     other; when one fails, the transaction is rolled back, the failing
 //     function runs again alone and its own outcome is returned, and the
-//     others run again without it. PostgreSQL runs each function in its own
-//     SERIALIZABLE transaction and runs it again after a serialization
-//     failure or deadlock (SQLSTATE 40001, 40P01), with jittered backoff and
-//     a bound.
+//     others run again without it. PostgreSQL (store/postgres,
+//     groupcommit.go) also runs the functions waiting for a turn in one
+//     SERIALIZABLE transaction, each behind a SAVEPOINT: one that fails is
+//     rolled back to it alone, and the functions after it see the
+//     transaction without it; its error is returned once the others
+//     committed. After a serialization failure or deadlock (SQLSTATE 40001,
+//     40P01) the group runs again in halves, down to functions alone, each
+//     run again with jittered backoff and a bound.
 //   - When fn returns an error, Update MUST roll back everything fn wrote
 //     and return that error value unchanged (not wrapped), so errors.Is and
 //     == work. Errors of the store itself (a failed commit) are its own;

@@ -1,8 +1,9 @@
 // Package postgres is the PostgreSQL implementation of store.Store, for
 // several econe-server replicas sharing one database: every bucket lives
 // in one key/value table (migrations/0001_kv.sql), keys are bytea so they
-// sort bytewise, and each update function runs in its own SERIALIZABLE
-// transaction, run again after a serialization failure or a deadlock.
+// sort bytewise, and the update functions that wait together run in one
+// SERIALIZABLE transaction, each behind a savepoint (groupcommit.go), run
+// again after a serialization failure or a deadlock.
 package postgres
 
 import (
@@ -45,10 +46,11 @@ type Options struct {
 	// database is unreachable; 0 means defaultBeginTimeout.
 	BeginTimeout time.Duration
 	// MaxConcurrentUpdates bounds the update transactions the Store runs
-	// at once; 0 means 1, and at most MaxConns-1 are used, so that a View
-	// always finds a connection. Concurrent SERIALIZABLE writers of econe_kv
-	// nearly always conflict (its one index's page-level predicate locks),
-	// so more abort and run again rather than get done sooner.
+	// at once (each carries the functions that waited for it); 0 means 1,
+	// and at most MaxConns-1 are used, so that a View always finds a
+	// connection. Concurrent SERIALIZABLE writers of econe_kv often
+	// conflict (its one index's page-level predicate locks), so more abort
+	// and run again rather than get done sooner.
 	MaxConcurrentUpdates int
 }
 
@@ -77,9 +79,12 @@ type Store struct {
 	pool         *pgxpool.Pool
 	maxAttempts  int
 	beginTimeout time.Duration
-	// updates holds a token per update in progress (its capacity is
-	// MaxConcurrentUpdates).
+	// updates holds a token per update transaction in progress (its
+	// capacity is MaxConcurrentUpdates).
 	updates chan struct{}
+	// queue holds the update functions waiting for a turn (groupcommit.go).
+	qmu   sync.Mutex
+	queue []*request
 
 	mu     sync.Mutex
 	closed bool // under mu
@@ -307,54 +312,6 @@ func (s *Store) ReadMany(b store.Bucket, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
-// Update runs fn in a SERIALIZABLE transaction, again (after a jittered
-// backoff) while the transaction fails on a conflict, at most maxAttempts
-// times. It waits its turn among MaxConcurrentUpdates.
-func (s *Store) Update(fn func(store.Tx) error) error { return s.UpdateAfter(nil, fn) }
-
-// UpdateAfter is Update whose COMMIT waits for wait (when not nil): fn's
-// round trips and the condition overlap.
-func (s *Store) UpdateAfter(wait func() error, fn func(store.Tx) error) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.active.Done()
-	// The turn is kept through the backoffs: an update run again goes on
-	// at once instead of queueing behind every update that came since.
-	if err := s.turn(); err != nil {
-		return err
-	}
-	defer func() { <-s.updates }()
-	for attempt := 1; ; attempt++ {
-		err, conflict := s.attempt(beginUpdate, fn, wait)
-		if !conflict {
-			return err
-		}
-		if attempt == s.maxAttempts {
-			return fmt.Errorf("%w (%d attempts; the last: %v)", ErrConflicts, attempt, err)
-		}
-		time.Sleep(backoff(attempt))
-	}
-}
-
-// turn waits for one of the MaxConcurrentUpdates, at most beginTimeout,
-// as a transaction waits for a connection.
-func (s *Store) turn() error {
-	select {
-	case s.updates <- struct{}{}:
-		return nil
-	default:
-	}
-	wait := time.NewTimer(s.beginTimeout)
-	defer wait.Stop()
-	select {
-	case s.updates <- struct{}{}:
-		return nil
-	case <-wait.C:
-		return fmt.Errorf("%w: no turn among the %d concurrent updates within %v", store.ErrBusy, cap(s.updates), s.beginTimeout)
-	}
-}
-
 // backoff is the full-jitter wait after the attempt-th conflict.
 func backoff(attempt int) time.Duration {
 	limit := backoffCap
@@ -481,6 +438,15 @@ type tx struct {
 	// on their way.
 	pending []statement
 	written bool
+	// savepoint asks for a SAVEPOINT before pending[mark:], the writes of
+	// the function now running in a group (groupcommit.go), with its
+	// first statement; saved is set once it was sent.
+	savepoint bool
+	mark      int
+	saved     bool
+	// undo holds, while a group's function runs, what seen held of each
+	// key before the function wrote it.
+	undo map[bucketKey]prior
 	// seen holds what this transaction read or wrote by key (nil for a
 	// key read absent or deleted): its snapshot and its own writes do not
 	// change, so a key is read from the database at most once.
@@ -503,6 +469,12 @@ type statement struct {
 	args []any
 }
 
+// prior is what seen held of a key: ok is false when nothing.
+type prior struct {
+	v  []byte
+	ok bool
+}
+
 type bucketKey struct {
 	b   store.Bucket
 	key string
@@ -514,6 +486,20 @@ func (t *tx) remember(b store.Bucket, key string, v []byte) {
 		t.seen = map[bucketKey][]byte{}
 	}
 	t.seen[bucketKey{b, key}] = v
+}
+
+// wrote records a key's value as the transaction's own write; in a
+// group's function, the first write of a key notes what the transaction
+// knew of it before, for undo.
+func (t *tx) wrote(b store.Bucket, key string, v []byte) {
+	k := bucketKey{b, key}
+	if t.undo != nil {
+		if _, noted := t.undo[k]; !noted {
+			before, ok := t.seen[k]
+			t.undo[k] = prior{before, ok}
+		}
+	}
+	t.remember(b, key, v)
 }
 
 // known returns the key's value if the transaction has read or written it.
@@ -563,6 +549,10 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	b := &pgx.Batch{}
 	if !t.begun {
 		b.Queue(t.begin)
+	}
+	if t.savepoint {
+		t.pending = slices.Insert(t.pending, t.mark, statement{sql: `SAVEPOINT f`})
+		t.savepoint, t.saved = false, true
 	}
 	for _, w := range slices.Concat(t.pending, stmts) {
 		b.Queue(w.sql, w.args...)
@@ -814,7 +804,7 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	t.forgetPages(b)
 	t.write(`INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, string(b), []byte(key), value)
-	t.remember(b, key, value)
+	t.wrote(b, key, value)
 	return nil
 }
 
@@ -847,7 +837,8 @@ func (t *tx) Create(b store.Bucket, key string, value []byte) (bool, error) {
 		return false, t.fail(err)
 	}
 	if created {
-		t.remember(b, key, value)
+		t.forgetPages(b)
+		t.wrote(b, key, value)
 	}
 	return created, nil
 }
@@ -858,7 +849,7 @@ func (t *tx) Delete(b store.Bucket, key string) error {
 	}
 	t.forgetPages(b)
 	t.write(`DELETE FROM econe_kv WHERE bucket = $1 AND key = $2`, string(b), []byte(key))
-	t.remember(b, key, nil)
+	t.wrote(b, key, nil)
 	return nil
 }
 

@@ -279,6 +279,13 @@ func testPrefetch(t *testing.T, h Harness) {
 			return err
 		}
 		checkScans(tx, "in an Update", map[string]string{"": "v=own w=new", "e": ""})
+		// A key created in a prefix read beforehand is in its Scan.
+		if _, err := store.Create(tx, bucketB, "v2", []byte("created")); err != nil {
+			return err
+		}
+		if got, err := scanKeys(tx, bucketB, "v"); err != nil || !slices.Equal(got, []string{"v2"}) {
+			t.Errorf("in an Update: Scan(%q) after Prefetch and Create: got %q (error %v), want [v2]", "v", got, err)
+		}
 		if err := tx.Delete(bucketB, "r/x"); err != nil {
 			return err
 		}
