@@ -382,7 +382,7 @@ func (t *tx) commit() (err error, conflict bool) {
 		case errors.As(err, &pgErr):
 			return fmt.Errorf("store: commit: %w", err), isConflict(err)
 		case pgconn.SafeToRetry(err):
-			return fmt.Errorf("store: commit not sent: %w", err), false
+			return fmt.Errorf("%w: commit not sent: %w", store.ErrUnavailable, err), false
 		}
 		return fmt.Errorf("%w: %v", ErrCommitUnknown, err), false
 	}

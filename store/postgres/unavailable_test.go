@@ -14,9 +14,20 @@ import (
 // While the database is down, View, ReadMany and Update fail with ErrUnavailable
 // (the server's 503); once it is back, the same Store works again and
 // what was committed before is there.
+// Over the Unix socket a commit on a pooled connection the server closed
+// fails before it is sent, which is ErrUnavailable too.
 func TestUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 	srv := pgtest.Start(t)
-	s, err := postgres.Open(context.Background(), srv.NewSchema(t), postgres.Options{MaxConns: 4})
+	for _, c := range []struct {
+		name string
+		dsn  func(testing.TB) string
+	}{{"tcp", srv.NewSchema}, {"unix socket", srv.NewSocketSchema}} {
+		t.Run(c.name, func(t *testing.T) { unavailableWhileDown(t, srv, c.dsn(t)) })
+	}
+}
+
+func unavailableWhileDown(t *testing.T, srv *pgtest.Server, dsn string) {
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -233,12 +233,23 @@ func (s *Server) DSN(db string) string {
 // that schema only: a store opened there starts empty, and separate from
 // the others on this server.
 func (s *Server) NewSchema(t testing.TB) string {
+	return s.newSchema(t, s.DSN("postgres"))
+}
+
+// NewSocketSchema is NewSchema over the cluster's Unix socket, where a
+// dead connection's writes fail at once (EPIPE) rather than being taken
+// by the kernel as over TCP.
+func (s *Server) NewSocketSchema(t testing.TB) string {
+	return s.newSchema(t, fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d&sslmode=disable", s.Dir, s.Port))
+}
+
+func (s *Server) newSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	name := fmt.Sprintf("s%d", s.schemas.Add(1))
 	if err := s.Exec(context.Background(), "postgres", "CREATE SCHEMA "+name); err != nil {
 		t.Fatal(err)
 	}
-	return s.DSN("postgres") + "&search_path=" + name
+	return dsn + "&search_path=" + name
 }
 
 // Exec runs sql in database db as the superuser.
