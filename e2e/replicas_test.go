@@ -156,6 +156,59 @@ func TestTwoReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("a key disabled or rotated through A is refused at B at once", func(t *testing.T) {
+		carol := p.user(t, "carol", "limit2")
+		a, _ := p.clients(carol)
+		run, err := a.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(debianAMI), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+		if err != nil {
+			t.Fatalf("RunInstances at A: %v", err)
+		}
+		id := aws.ToString(run.Instances[0].InstanceId)
+		// B remembers the key from the first call of each; a describe
+		// by id confirms it in its own read, DescribeRegions (which reads
+		// nothing) before answering.
+		calls := map[string]func(*ec2.Client) error{
+			"DescribeInstances": func(c *ec2.Client) error {
+				_, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+				return err
+			},
+			"DescribeRegions": func(c *ec2.Client) error {
+				_, err := c.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+				return err
+			},
+		}
+		rotated := carol
+		steps := []struct {
+			name     string
+			change   []string // a user command run through A
+			key      func() *admin.Credentials
+			wantCode string
+		}{
+			{"before any change", nil, func() *admin.Credentials { return carol }, ""},
+			{"disabled through A", []string{"user", "disable", "carol"}, func() *admin.Credentials { return carol }, "AuthFailure"},
+			{"enabled through A", []string{"user", "enable", "carol"}, func() *admin.Credentials { return carol }, ""},
+			{"the old key after a rotation through A", []string{"user", "rotate-key", "carol", "--json"}, func() *admin.Credentials { return carol }, "AuthFailure"},
+			{"the new key", nil, func() *admin.Credentials { return rotated }, ""},
+		}
+		for _, s := range steps {
+			if s.change != nil {
+				out := p.a.must(t, s.change...)
+				if s.change[1] == "rotate-key" {
+					rotated = new(admin.Credentials)
+					if err := json.Unmarshal([]byte(out), rotated); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			_, b := p.clients(s.key())
+			for name, call := range calls {
+				if code, _ := apiError(call(b)); code != s.wantCode {
+					t.Errorf("%s, %s at B: got code %q, want %q", s.name, name, code, s.wantCode)
+				}
+			}
+		}
+	})
+
 	t.Run("a ClientToken retry at the other replica", func(t *testing.T) {
 		a, b := p.clients(p.user(t, "bob", "limit5"))
 		in := &ec2.RunInstancesInput{ImageId: aws.String(debianAMI), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), ClientToken: aws.String("retry-1")}

@@ -116,7 +116,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		service = proto.service
 	}
 	var scope sigv4.Result
-	user, scope, err = s.authenticate(req, form, bodyHash, proto, service)
+	// A request that only reads may be verified against a remembered
+	// credential, which its first store read confirms (confirming).
+	var unconfirmed *credential
+	user, unconfirmed, scope, err = s.authenticate(req, form, bodyHash, proto, service, known && !audit.Mutating(action))
 	if err != nil {
 		return
 	}
@@ -147,16 +150,28 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 	} else if err = call.Wait(); err != nil {
 		return
 	}
-	resp, err = h(svc, &actions.Request{
-		Context: req.Context(),
-		ID:      id,
-		User:    user,
-		Action:  action,
-		Version: version,
-		Region:  scope.Region,
-		Params:  p,
-		Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
-	})
+	run := func(svc *actions.Service) (any, error) {
+		return h(svc, &actions.Request{
+			Context: req.Context(),
+			ID:      id,
+			User:    user,
+			Action:  action,
+			Version: version,
+			Region:  scope.Region,
+			Params:  p,
+			Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
+		})
+	}
+	if unconfirmed == nil {
+		resp, err = run(svc)
+	} else if resp, err = s.runConfirmed(unconfirmed, run); errors.Is(err, errChanged) {
+		// The record changed since the credential was remembered: the
+		// request is verified again from it, and run again if it may be.
+		if user, _, scope, err = s.authenticate(req, form, bodyHash, proto, service, false); err != nil {
+			return
+		}
+		resp, err = run(svc)
+	}
 	// Nothing is answered before the request entry is durable; if it
 	// could not be written, nothing was committed either.
 	if werr := call.Wait(); werr != nil {
@@ -164,6 +179,25 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	call.End(resp, err)
+}
+
+// runConfirmed runs a request that only reads, verified against the
+// remembered credential cred, over a store whose first read confirms it;
+// errChanged (and no answer) when the user record is no longer the one
+// cred came from.
+func (s *Server) runConfirmed(cred *credential, run func(*actions.Service) (any, error)) (any, error) {
+	c := newConfirming(s.svc.Store, cred)
+	checked := *s.svc
+	checked.Store = c
+	resp, err := run(&checked)
+	same, cerr := c.confirm()
+	switch {
+	case cerr != nil:
+		return nil, cerr
+	case !same:
+		return nil, errChanged
+	}
+	return resp, err
 }
 
 // readParams reads the body once (with the size limit), hashes it for the
@@ -229,19 +263,46 @@ func fieldCount(s string) int {
 // authenticate verifies the signature against the user's secret, for a
 // scope naming service ("" = any), and returns the scope it verified.
 // A disabled user's key is treated exactly as an unknown one; a failure is
-// answered as proto's service answers it.
-func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string, proto *protocol, service string) (*store.User, sigv4.Result, error) {
-	var user *store.User
-	var lookupErr error
+// answered as proto's service answers it. With remembered, a key seen
+// before is verified against the credential remembered for it, without
+// reading the store, and that credential comes back unconfirmed: the
+// caller must confirm it (confirming) before anything of the request takes
+// effect or is answered. What it refuses is verified again from the record.
+func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash string, proto *protocol, service string, remembered bool) (*store.User, *credential, sigv4.Result, error) {
+	user, unconfirmed, res, lookupErr, err := s.verify(req, form, bodyHash, service, remembered)
+	if unconfirmed != nil && (err != nil || s.termEnded(user) != nil) {
+		user, unconfirmed, res, lookupErr, err = s.verify(req, form, bodyHash, service, false)
+	}
+	if lookupErr != nil {
+		return nil, nil, sigv4.Result{}, fmt.Errorf("credential lookup: %w", lookupErr)
+	}
+	if err != nil {
+		if se := (*sigv4.Error)(nil); errors.As(err, &se) {
+			s.obs.AuthFailed(se.Kind.String())
+		}
+		return nil, nil, sigv4.Result{}, proto.authError(err)
+	}
+	if err := s.termEnded(user); err != nil {
+		return user, nil, res, err // verified: the access log names the student
+	}
+	return user, unconfirmed, res, nil
+}
+
+// verify is authenticate's signature check, with the credential it used
+// when that was a remembered one; lookupErr is the store's failure.
+func (s *Server) verify(req *http.Request, form url.Values, bodyHash string, service string, remembered bool) (user *store.User, unconfirmed *credential, res sigv4.Result, lookupErr, err error) {
 	lookup := func(accessKeyID string) (string, bool) {
+		if remembered {
+			if cred := s.creds.remembered(accessKeyID); cred != nil {
+				u := cred.user // each request gets its own copy
+				user, unconfirmed = &u, cred
+				return cred.secret, true
+			}
+		}
 		u, secret, ok, err := s.creds.lookup(s.svc.Store, accessKeyID)
-		user, lookupErr = u, err
+		user, unconfirmed, lookupErr = u, nil, err
 		return secret, ok
 	}
-	var (
-		res sigv4.Result
-		err error
-	)
 	for _, host := range s.signedHosts(req) {
 		res, err = sigv4.Verify(sigv4.Request{
 			Method:     req.Method,
@@ -264,19 +325,7 @@ func (s *Server) authenticate(req *http.Request, form url.Values, bodyHash strin
 			break
 		}
 	}
-	if lookupErr != nil {
-		return nil, sigv4.Result{}, fmt.Errorf("credential lookup: %w", lookupErr)
-	}
-	if err != nil {
-		if se := (*sigv4.Error)(nil); errors.As(err, &se) {
-			s.obs.AuthFailed(se.Kind.String())
-		}
-		return nil, sigv4.Result{}, proto.authError(err)
-	}
-	if err := s.termEnded(user); err != nil {
-		return user, res, err // verified: the access log names the student
-	}
-	return user, res, nil
+	return user, unconfirmed, res, lookupErr, err
 }
 
 // signedHosts are the hosts a client may have signed, most likely first.

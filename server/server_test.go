@@ -68,6 +68,13 @@ type fixture struct {
 // before it serves, which is how tests inject failing actions.
 func newFixture(t *testing.T, handlers map[string]actions.Handler, opts ...func(*conf.Config)) *fixture {
 	t.Helper()
+	return newFixtureOver(t, nil, handlers, opts...)
+}
+
+// newFixtureOver is newFixture with the server's store wrapped by over
+// (nil: the store itself); users are added to the store itself.
+func newFixtureOver(t *testing.T, over func(store.Store) store.Store, handlers map[string]actions.Handler, opts ...func(*conf.Config)) *fixture {
+	t.Helper()
 	cfg := conf.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.MaxRequestBytes = testBodyLimit
@@ -85,7 +92,11 @@ func newFixture(t *testing.T, handlers map[string]actions.Handler, opts ...func(
 	}
 	clock := func() time.Time { return testNow }
 	logs := &syncBuffer{}
-	srv := New(cfg, &actions.Service{Config: cfg, Store: st, Clock: clock}, keys, nil, zerolog.New(logs))
+	served := store.Store(st)
+	if over != nil {
+		served = over(st)
+	}
+	srv := New(cfg, &actions.Service{Config: cfg, Store: served, Clock: clock}, keys, nil, zerolog.New(logs))
 	for name, h := range handlers {
 		srv.table[name] = h
 	}
