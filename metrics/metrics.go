@@ -11,6 +11,7 @@ package metrics
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/econe/econe-server/ec2err"
@@ -23,6 +24,9 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 	actions  map[string]bool
+	// succeeded caches each action's success counter and latency
+	// observer (a *succeeded), saving the label lookups per request.
+	succeeded sync.Map
 
 	requests       *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
@@ -134,11 +138,37 @@ func (m *Metrics) RequestDone(action, code string, took time.Duration) {
 	if !m.actions[action] {
 		action = Unknown
 	}
+	if code == Success {
+		m.success(action).observe(took)
+		return // no quota refusal
+	}
 	m.requests.WithLabelValues(action, code).Inc()
 	m.latency.WithLabelValues(action).Observe(took.Seconds())
 	if kind, ok := quotaKinds[code]; ok {
 		m.quotaRefusals.WithLabelValues(kind).Inc()
 	}
+}
+
+type succeeded struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (s *succeeded) observe(took time.Duration) {
+	s.requests.Inc()
+	s.latency.Observe(took.Seconds())
+}
+
+// success is action's cached series, made on its first success.
+func (m *Metrics) success(action string) *succeeded {
+	if s, ok := m.succeeded.Load(action); ok {
+		return s.(*succeeded)
+	}
+	s, _ := m.succeeded.LoadOrStore(action, &succeeded{
+		requests: m.requests.WithLabelValues(action, Success),
+		latency:  m.latency.WithLabelValues(action),
+	})
+	return s.(*succeeded)
 }
 
 // AuthFailed counts a signature refusal; reason is sigv4's Kind.String()

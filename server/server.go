@@ -223,8 +223,7 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	formText := string(body)
 	n := fieldCount(req.URL.RawQuery) + fieldCount(formText)
 	if len(body) > 0 {
-		ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-		if ct != "application/x-www-form-urlencoded" && ct != "" {
+		if ct, ok := formType(req.Header.Get("Content-Type")); !ok {
 			return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "Content-Type %q is not supported; send application/x-www-form-urlencoded.", ct)
 		}
 	}
@@ -245,6 +244,20 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 		}
 	}
 	return params, form, bodyHash, nil
+}
+
+// sdkFormType is the Content-Type the AWS SDKs and CLI send.
+const sdkFormType = "application/x-www-form-urlencoded; charset=utf-8"
+
+// formType is the media type of a body's Content-Type header and whether
+// the server reads that body (form encoding, or no type or one that does
+// not parse); the SDKs' own header needs no parsing.
+func formType(header string) (string, bool) {
+	if header == sdkFormType {
+		return "application/x-www-form-urlencoded", true
+	}
+	ct, _, _ := mime.ParseMediaType(header)
+	return ct, ct == "application/x-www-form-urlencoded" || ct == ""
 }
 
 // maxParams is the number of fields net/url's ParseQuery accepts in one
@@ -358,6 +371,8 @@ func sentence(s string) string {
 	return s
 }
 
+var xmlContentType = []string{"text/xml;charset=UTF-8"}
+
 // finish writes the response (proto's success or error envelope) and logs the
 // request's one access line.
 func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Time, id string, user *store.User, proto *protocol, action, version string, resp any, err error) {
@@ -373,9 +388,12 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 		e = ec2err.As(storeUnavailable(err))
 		body, status = proto.failure(e, id)
 	}
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.Header().Set("X-Amzn-Requestid", id)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// The keys are canonical already: assigning skips Set's canonicalising,
+	// and the Content-Type value is shared (net/http only reads it).
+	h := w.Header()
+	h["Content-Type"] = xmlContentType
+	h["X-Amzn-Requestid"] = []string{id}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	took := time.Since(start)

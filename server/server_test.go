@@ -623,3 +623,25 @@ func TestParameterLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestFormType: the SDKs' header, taken without parsing, is read as the
+// parsed headers are.
+func TestFormType(t *testing.T) {
+	cases := []struct {
+		name, header, wantType string
+		wantOK                 bool
+	}{
+		{"the SDKs' header", sdkFormType, "application/x-www-form-urlencoded", true},
+		{"upper case", "Application/X-WWW-Form-Urlencoded; Charset=UTF-8", "application/x-www-form-urlencoded", true},
+		{"no parameters", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded", true},
+		{"none", "", "", true},
+		{"JSON", "application/json", "application/json", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got, ok := formType(c.header); got != c.wantType || ok != c.wantOK {
+				t.Errorf("got %q, %v, want %q, %v", got, ok, c.wantType, c.wantOK)
+			}
+		})
+	}
+}

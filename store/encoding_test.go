@@ -148,3 +148,25 @@ func TestInstanceRecordLeavesOutKeyAndDefaults(t *testing.T) {
 		})
 	}
 }
+
+// Records are read without checking their member names for duplicates
+// (Marshal never writes one): a repeated member reads as its last value.
+func TestDecodeRepeatedMember(t *testing.T) {
+	cases := []struct {
+		name, raw, wantState string
+	}{
+		{"once", `{"state":"running"}`, "running"},
+		{"twice", `{"state":"pending","state":"running"}`, "running"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var inst Instance
+			if err := decode(BucketInstances, "ann/i-1", []byte(c.raw), &inst); err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if inst.State != c.wantState || inst.ID != "i-1" {
+				t.Errorf("got state %q, id %q, want %q, %q", inst.State, inst.ID, c.wantState, "i-1")
+			}
+		})
+	}
+}

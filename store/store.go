@@ -127,6 +127,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Store runs transactions. See the package documentation for the contract.
@@ -282,9 +283,15 @@ func GetJSON(tx Tx, b Bucket, key string, v any) (found bool, err error) {
 	return true, decode(b, key, raw, v)
 }
 
+// decodeOptions skip checking a record's member names for duplicates,
+// which costs about as much as the rest of its decoding (4.5 against
+// 7.4 µs for an instance): every record is written by Marshal, which
+// never repeats one.
+var decodeOptions = jsontext.AllowDuplicateNames(true)
+
 // decode decodes the record raw at key of bucket b into v.
 func decode(b Bucket, key string, raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := json.Unmarshal(raw, v, decodeOptions); err != nil {
 		return fmt.Errorf("store: decode %s/%s: %w", b, key, err)
 	}
 	if r, ok := v.(Keyed); ok {
