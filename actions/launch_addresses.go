@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 
@@ -58,7 +59,8 @@ func (s *Service) updateWired(ctx context.Context, fn func(tx store.Tx, w *wirin
 // a launch draws from it in its transaction.
 var launchPools sync.Map // string -> []string
 
-// launchPool is the configured launch pool, one address each; nil when
+// launchPool is the configured launch pool, one address each, sorted
+// bytewise; nil when
 // there is none, or when the backend's own network gives instances their
 // public addresses (ec2).
 func (s *Service) launchPool() []string {
@@ -78,6 +80,7 @@ func (s *Service) launchPool() []string {
 	for i, a := range addrs {
 		ips[i] = a.String()
 	}
+	slices.Sort(ips) // as store.ClaimLaunchAddress wants it
 	launchPools.Store(key, ips)
 	return ips
 }
