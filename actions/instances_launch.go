@@ -280,9 +280,10 @@ func (s *Service) runInstances(r *Request) (any, error) {
 	// A backend that keeps its machines in this store launches inside the
 	// transaction: records and machines commit together, once.
 	inTx := s.Backend.TxLauncher
+	reads := launchReads(r.User, lr) // named here, outside the store's one committer
 	launchTx := func(tx store.Tx, wire *wiring) error {
 		replay, created, contexts = nil, nil, nil
-		store.Prefetch(tx, launchReads(r.User, lr)...)
+		store.Prefetch(tx, reads...)
 		if lr.token != "" {
 			first, err := tokenInstance(tx, owner, ids[0])
 			switch {

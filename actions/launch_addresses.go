@@ -3,13 +3,16 @@ package actions
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/econe/econe-server/backend"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/elasticip"
 	"github.com/econe/econe-server/store"
+	"github.com/rs/zerolog"
 )
 
 // Launch addresses: the public IPv4 address EC2 gives an instance at
@@ -54,11 +57,17 @@ func (s *Service) updateWired(ctx context.Context, fn func(tx store.Tx, w *wirin
 	return err
 }
 
+// exhaustedLog lets the exhausted pool's warning through once a minute:
+// once the pool is full every launch that inherits a mapping meets it,
+// inside the store's one committer.
+var exhaustedLog = &zerolog.BurstSampler{Burst: 1, Period: time.Minute}
+
 // launchPools caches each configured launch pool, expanded, by its text:
 // a launch draws from it in its transaction.
 var launchPools sync.Map // string -> []string
 
-// launchPool is the configured launch pool, one address each; nil when
+// launchPool is the configured launch pool, one address each, sorted
+// bytewise; nil when
 // there is none, or when the backend's own network gives instances their
 // public addresses (ec2).
 func (s *Service) launchPool() []string {
@@ -78,6 +87,7 @@ func (s *Service) launchPool() []string {
 	for i, a := range addrs {
 		ips[i] = a.String()
 	}
+	slices.Sort(ips) // as store.ClaimLaunchAddress wants it
 	launchPools.Store(key, ips)
 	return ips
 }
@@ -132,8 +142,9 @@ func (s *Service) assignLaunchAddress(tx store.Tx, inst *store.Instance, w *wiri
 	if ip == "" {
 		// A launch that asked for one outright is refused (launchTx); this
 		// one only inherited its subnet's mapping, or is a start.
-		s.Log.Warn().Str("user", inst.Owner).Str("instance", inst.ID).Int("launch_pool", len(pool)).
-			Msg("launch address pool exhausted: the instance runs without a public address")
+		log := s.Log.Sample(exhaustedLog)
+		log.Warn().Str("user", inst.Owner).Str("instance", inst.ID).Int("launch_pool", len(pool)).
+			Msg("launch address pool exhausted: the instance runs without a public address (logged at most once a minute)")
 		return nil
 	}
 	inst.LaunchIP = ip

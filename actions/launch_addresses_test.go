@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/econe/econe-server/conf"
 	"github.com/econe/econe-server/ec2err"
 	"github.com/econe/econe-server/store"
+	"github.com/rs/zerolog"
 )
 
 // launchPoolEnv is an instance environment whose launch pool is pool.
@@ -351,5 +353,21 @@ func TestStopWhileLaunchAddressIsWired(t *testing.T) {
 	}
 	if in := eipIntents(t, e.svc); len(in) != 0 {
 		t.Errorf("got intents %+v, want none", in)
+	}
+}
+
+// Once the pool is full every launch that inherits its subnet's mapping
+// meets it, inside the store's one committer: the warning is not written
+// for each (at most once a minute, perhaps already by another test).
+func TestLaunchAddressPoolExhaustedWarnsSeldom(t *testing.T) {
+	e, _ := launchPoolEnv(t, "192.0.2.10")
+	launch(t, e, "alice")
+	var logged bytes.Buffer
+	e.svc.Log = zerolog.New(&logged)
+	for range 3 {
+		launch(t, e, "bob")
+	}
+	if got := strings.Count(logged.String(), "launch address pool exhausted"); got > 1 {
+		t.Errorf("got %d warnings for 3 launches with the pool exhausted, want at most 1:\n%s", got, logged.String())
 	}
 }

@@ -124,6 +124,23 @@ type boltTx struct {
 	// transaction, and a describe opens each of several buckets repeatedly.
 	opened []openedBucket
 	first  [6]openedBucket // opened's first array: no allocation for a few
+	// counters are the owners' counters the function decoded or wrote
+	// (countersMemo); a write of their key forgets them.
+	counters map[string]Counters
+}
+
+func (t *boltTx) countersMemo() map[string]Counters {
+	if t.counters == nil {
+		t.counters = map[string]Counters{}
+	}
+	return t.counters
+}
+
+// forget drops what the memos keep of key, about to be written.
+func (t *boltTx) forget(b Bucket, key string) {
+	if b == BucketCounters {
+		delete(t.counters, key)
+	}
 }
 
 type openedBucket struct {
@@ -168,6 +185,7 @@ func (t *boltTx) Put(b Bucket, key string, value []byte) error {
 	if err := t.writable(b); err != nil {
 		return err
 	}
+	t.forget(b, key)
 	bk := t.bucket(b)
 	if f, ok := fillPercent[b]; ok {
 		bk.FillPercent = f
@@ -186,6 +204,7 @@ func (t *boltTx) Delete(b Bucket, key string) error {
 	if err := t.writable(b); err != nil {
 		return err
 	}
+	t.forget(b, key)
 	return t.bucket(b).Delete([]byte(key))
 }
 

@@ -1,5 +1,7 @@
 package store
 
+import "maps"
+
 // Counters is what one student holds now, kept up to date in the same
 // transaction as every change to it, so that a quota check reads one
 // record instead of scanning the student's resources. Instances are
@@ -66,21 +68,51 @@ func (c *Counters) add(d Counters, sign int) {
 	c.NetworkInterfaces += sign * d.NetworkInterfaces
 }
 
-// GetCounters returns the owner's counters (zero when they hold nothing).
 // CountersRef is the key of the owner's counters, for Prefetch.
 func CountersRef(owner string) Ref { return Ref{Bucket: BucketCounters, Key: owner} }
 
-func GetCounters(tx Tx, owner string) (Counters, error) {
-	var c Counters
-	_, err := GetJSON(tx, BucketCounters, owner, &c)
-	return c, err
+// countersMemo is a Tx that keeps the counters its function decoded or
+// wrote, by owner, and forgets an owner's on any other write of their key
+// (boltTx): a launch reads its student's counters for the quota, then
+// moves them for the instance and again for its volume, and the decodes
+// ran inside the store's one committer.
+type countersMemo interface {
+	countersMemo() map[string]Counters
 }
 
-func putCounters(tx Tx, owner string, c Counters) error {
-	if c.Equal(Counters{}) {
-		return tx.Delete(BucketCounters, owner)
+// GetCounters returns the owner's counters (zero when they hold nothing).
+func GetCounters(tx Tx, owner string) (Counters, error) {
+	m, memo := tx.(countersMemo)
+	if memo {
+		if c, ok := m.countersMemo()[owner]; ok {
+			c.Instances = maps.Clone(c.Instances) // the caller's to change
+			return c, nil
+		}
 	}
-	return PutJSON(tx, BucketCounters, owner, c)
+	var c Counters
+	if _, err := GetJSON(tx, BucketCounters, owner, &c); err != nil {
+		return c, err
+	}
+	if memo {
+		kept := c
+		kept.Instances = maps.Clone(c.Instances)
+		m.countersMemo()[owner] = kept
+	}
+	return c, nil
+}
+
+// putCounters writes c, which the caller no longer changes.
+func putCounters(tx Tx, owner string, c Counters) error {
+	var err error
+	if c.Equal(Counters{}) {
+		err = tx.Delete(BucketCounters, owner)
+	} else {
+		err = PutJSON(tx, BucketCounters, owner, c)
+	}
+	if m, memo := tx.(countersMemo); memo && err == nil {
+		m.countersMemo()[owner] = c
+	}
+	return err
 }
 
 // moveCounters replaces what before counted by what after counts.

@@ -116,3 +116,53 @@ func TestNetworkInterfacesCounted(t *testing.T) {
 		})
 	}
 }
+
+// plainTx hides a Tx's memos: what a read costs without them.
+type plainTx struct{ Tx }
+
+// Within one function a bbolt transaction decodes a student's counters
+// once: a launch reads them for the quota and moves them twice. What it
+// keeps is what was written last, the caller's copy is its own, and a
+// write of the key by other means is read anew.
+func TestCountersDecodedOncePerFunction(t *testing.T) {
+	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	running := &Instance{ID: "i-1", Owner: "alice", State: "running", VCPUs: 2}
+	err = st.Update(func(tx Tx) error {
+		if err := MoveInstanceCounters(tx, nil, running); err != nil {
+			return err
+		}
+		check := func(name string, want Counters) {
+			t.Helper()
+			if got, err := GetCounters(tx, "alice"); err != nil || !got.Equal(want) {
+				t.Errorf("%s: got %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+		one := Counters{Instances: map[string]int{"running": 1}, VCPUs: 2}
+		check("after the move", one)
+		c, _ := GetCounters(tx, "alice")
+		c.Instances["running"] = 7
+		check("after the caller changed its copy", one)
+		memo := testing.AllocsPerRun(10, func() { _, _ = GetCounters(tx, "alice") })
+		var plain Tx = plainTx{tx}
+		decode := testing.AllocsPerRun(10, func() { _, _ = GetCounters(plain, "alice") })
+		if memo >= decode {
+			t.Errorf("a kept read: got %v allocations, want fewer than a decode's %v", memo, decode)
+		}
+		if err := tx.Delete(BucketCounters, "alice"); err != nil {
+			return err
+		}
+		check("after a Delete", Counters{})
+		if err := PutJSON(tx, BucketCounters, "alice", Counters{VPCs: 3}); err != nil {
+			return err
+		}
+		check("after a Put", Counters{VPCs: 3})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

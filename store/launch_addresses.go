@@ -1,7 +1,5 @@
 package store
 
-import "slices"
-
 // Launch addresses are the public IPv4 addresses instances get at launch
 // (and at each start), from the configured elastic_ips.launch_pool. The
 // pool is configuration; the bucket holds only the addresses taken,
@@ -35,15 +33,17 @@ func GetLaunchAddress(tx Tx, ip string) (*LaunchAddress, error) {
 // one before it reads the taken ones whole.
 const launchProbes = 4
 
-// ClaimLaunchAddress gives inst a free address of pool and returns it; ""
-// when every one is taken. It creates the first free one of the
-// launchProbes from start (store.Create: on PostgreSQL no predicate lock where
-// concurrent launches claim theirs), and when those are taken reads the
-// taken ones in one Scan and gives the first free one after them, where
-// trying address by address read up to all of the pool, one round trip
-// each on PostgreSQL, once it was nearly full. Nothing
-// remembers that the pool is full: another replica's stop frees an
-// address unseen.
+// ClaimLaunchAddress gives inst a free address of pool, sorted bytewise,
+// and returns it; "" when every one is taken. It creates the first free
+// one of the launchProbes from start (store.Create: on PostgreSQL no
+// predicate lock where concurrent launches claim theirs), and when those
+// are taken reads the taken ones in one Scan, where trying address by
+// address read up to all of the pool, one round trip each on PostgreSQL,
+// once it was nearly full. The Scan, in key order, walks the sorted pool
+// alongside: it gives the first free address after the probes (the first
+// from the pool's start when none is) and stops there, without keeping
+// the taken ones. Nothing remembers that the pool is full: another
+// replica's stop frees an address unseen.
 func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string, error) {
 	holder, err := Marshal(&LaunchAddress{Owner: inst.Owner, InstanceID: inst.ID})
 	if err != nil {
@@ -57,31 +57,39 @@ func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string
 			return ip, err
 		}
 	}
-	// Scan visits keys in order: the taken ones are a sorted list, searched
-	// without building a map of them (a full pool is scanned by every launch).
-	taken := make([]string, 0, len(pool))
+	from := (start + probes) % len(pool)
+	next, free := 0, -1 // next: the pool's first address not yet passed
+	passFree := func(upTo string) bool {
+		for ; next < len(pool) && (upTo == "" || pool[next] < upTo); next++ {
+			if free < 0 || free < from && next >= from {
+				free = next
+			}
+			if free >= from {
+				return true
+			}
+		}
+		if next < len(pool) && pool[next] == upTo {
+			next++ // taken
+		}
+		return false
+	}
 	err = tx.Scan(BucketLaunchAddresses, "", func(ip string, _ []byte) error {
-		taken = append(taken, ip)
+		if passFree(ip) || next == len(pool) {
+			return ErrStop
+		}
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	for i := probes; i < len(pool); i++ {
-		if ip := pool[(start+i)%len(pool)]; !isTaken(taken, ip) {
-			return ip, tx.Put(BucketLaunchAddresses, ip, holder)
-		}
+	passFree("") // the pool's addresses after the last taken one are free
+	if free < 0 {
+		return "", nil
 	}
-	return "", nil
+	return pool[free], tx.Put(BucketLaunchAddresses, pool[free], holder)
 }
 
 // FreeLaunchAddress returns ip to the pool.
 func FreeLaunchAddress(tx Tx, ip string) error {
 	return tx.Delete(BucketLaunchAddresses, ip)
-}
-
-// isTaken reports whether ip is in taken, sorted bytewise.
-func isTaken(taken []string, ip string) bool {
-	_, found := slices.BinarySearch(taken, ip)
-	return found
 }

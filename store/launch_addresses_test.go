@@ -3,14 +3,15 @@ package store
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
 
-// readCounter counts a transaction's Gets and Scans.
+// readCounter counts a transaction's Gets, Scans and the keys they visit.
 type readCounter struct {
 	Tx
-	gets, scans int
+	gets, scans, scanned int
 }
 
 func (c *readCounter) Get(b Bucket, key string) []byte {
@@ -20,13 +21,18 @@ func (c *readCounter) Get(b Bucket, key string) []byte {
 
 func (c *readCounter) Scan(b Bucket, prefix string, fn func(string, []byte) error) error {
 	c.scans++
-	return c.Tx.Scan(b, prefix, fn)
+	return c.Tx.Scan(b, prefix, func(k string, v []byte) error {
+		c.scanned++
+		return fn(k, v)
+	})
 }
 
 // A launch address claim tries 4 probes (here, with no store.Creator, a
 // Get each), and when those are taken reads the taken ones in one Scan,
 // however full the pool, where trying address by address read up to all
-// of it, one round trip each on PostgreSQL.
+// of it, one round trip each on PostgreSQL. The Scan stops at the first
+// free address after the probes, in the pool's bytewise order, and gives
+// the pool's first free one when none is after them.
 func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
 	if err != nil {
@@ -37,8 +43,13 @@ func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 	for i := range pool {
 		pool[i] = fmt.Sprintf("192.0.2.%d", i+1)
 	}
+	slices.Sort(pool) // .1, .10, .11, … .19, .2, .20, …
+	free := []string{"192.0.2.2", "192.0.2.25", "192.0.2.62", "192.0.2.63", "192.0.2.64"}
 	err = st.Update(func(tx Tx) error {
-		for _, ip := range pool[:61] { // .62, .63 and .64 free
+		for _, ip := range pool {
+			if slices.Contains(free, ip) {
+				continue
+			}
 			if err := PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: "alice", InstanceID: "i-" + ip}); err != nil {
 				return err
 			}
@@ -48,16 +59,22 @@ func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each case claims what it gets, for the ones after it.
 	cases := []struct {
-		name        string
-		start       int
-		want        string
-		gets, scans int
+		name                 string
+		start                string
+		want                 string
+		gets, scans, scanned int
 	}{
-		{"start free", 63, "192.0.2.64", 1, 0},
-		{"a probe free", 59, "192.0.2.62", 3, 0},
-		{"probes taken", 10, "192.0.2.63", 4, 1},
-		{"full", 0, "", 4, 1},
+		{"start free", "192.0.2.64", "192.0.2.64", 1, 0, 0},
+		{"a probe free", "192.0.2.60", "192.0.2.62", 3, 0, 0},
+		// .11 to .14 taken; the Scan stops at .20, the key after .2.
+		{"probes taken", "192.0.2.11", "192.0.2.2", 4, 1, 12},
+		// .3, .30, .31, .32 taken; .63 is the first free one after them.
+		{"after the probes", "192.0.2.3", "192.0.2.63", 4, 1, 59},
+		// None free after .59, .6, .60, .61: the pool's first free one.
+		{"only before the probes", "192.0.2.59", "192.0.2.25", 4, 1, 63},
+		{"full", "192.0.2.1", "", 4, 1, 64},
 	}
 	for i, c := range cases {
 		var got string
@@ -65,14 +82,15 @@ func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 		err := st.Update(func(tx Tx) error {
 			rc = &readCounter{Tx: tx}
 			var err error
-			got, err = ClaimLaunchAddress(rc, pool, c.start, &Instance{Owner: "bob", ID: fmt.Sprintf("i-%017d", i)})
+			got, err = ClaimLaunchAddress(rc, pool, slices.Index(pool, c.start), &Instance{Owner: "bob", ID: fmt.Sprintf("i-%017d", i)})
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != c.want || rc.gets != c.gets || rc.scans != c.scans {
-			t.Errorf("%s: got %q in %d Gets and %d Scans, want %q in %d and %d", c.name, got, rc.gets, rc.scans, c.want, c.gets, c.scans)
+		if got != c.want || rc.gets != c.gets || rc.scans != c.scans || rc.scanned != c.scanned {
+			t.Errorf("%s: got %q in %d Gets and %d Scans of %d keys, want %q in %d, %d and %d",
+				c.name, got, rc.gets, rc.scans, rc.scanned, c.want, c.gets, c.scans, c.scanned)
 		}
 	}
 }
@@ -89,6 +107,7 @@ func BenchmarkClaimLaunchAddressFullPool(b *testing.B) {
 	for i := range pool {
 		pool[i] = fmt.Sprintf("192.0.2.%d", i+1)
 	}
+	slices.Sort(pool)
 	err = st.Update(func(tx Tx) error {
 		for _, ip := range pool {
 			if err := PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: "alice", InstanceID: "i-" + ip}); err != nil {
