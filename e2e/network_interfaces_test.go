@@ -127,8 +127,9 @@ func TestNetworkInterfacesWithBoto3(t *testing.T) {
 	}
 }
 
-// An interface marked DeleteOnTermination goes with its instance, and an
-// instance's own primary interface takes tags (boto3).
+// An interface marked DeleteOnTermination goes with its instance; an
+// instance's own primary interface takes tags, and once marked to be kept
+// it stays, available, with them (boto3).
 const boto3InterfaceDeleteOnTermination = boto3WithCode + `
 inst = ec2.run_instances(ImageId="ami-0a1b2c3d4e5f60001", MinCount=1, MaxCount=1)["Instances"][0]
 iid = inst["InstanceId"]
@@ -148,7 +149,8 @@ json.dump({
     "named": [n["NetworkInterfaceId"] for n in named], "primary": primary["NetworkInterfaceId"],
     "shown": shown, "keep_primary": keep,
     "gone": code(ec2.describe_network_interfaces, NetworkInterfaceIds=[eni]),
-    "tags_left": len(ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["network-interface"]}])["Tags"]),
+    "kept": ec2.describe_network_interfaces(NetworkInterfaceIds=[primary["NetworkInterfaceId"]])["NetworkInterfaces"][0]["Status"],
+    "tags_left": [t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["network-interface"]}])["Tags"]],
 }, sys.stdout)
 `
 
@@ -162,16 +164,17 @@ func TestInterfaceDeleteOnTerminationWithBoto3(t *testing.T) {
 		Shown       bool
 		KeepPrimary string `json:"keep_primary"`
 		Gone        string
-		TagsLeft    int `json:"tags_left"`
+		Kept        string
+		TagsLeft    []string `json:"tags_left"`
 	}
 	decodeOutput(t, out, err, &got)
 	if len(got.Named) != 1 || got.Named[0] != got.Primary {
 		t.Errorf("tag:Name=web: got %v, want the instance's primary interface %s", got.Named, got.Primary)
 	}
-	if !got.Shown || got.KeepPrimary != "UnsupportedOperation 400" {
-		t.Errorf("got deleteOnTermination %v, keeping the primary %s; want true, UnsupportedOperation 400", got.Shown, got.KeepPrimary)
+	if !got.Shown || got.KeepPrimary != "ok" {
+		t.Errorf("got deleteOnTermination %v, keeping the primary %s; want true, ok", got.Shown, got.KeepPrimary)
 	}
-	if got.Gone != "InvalidNetworkInterfaceID.NotFound 400" || got.TagsLeft != 0 {
-		t.Errorf("after termination: got describe %s and %d interface tags, want InvalidNetworkInterfaceID.NotFound 400 and none", got.Gone, got.TagsLeft)
+	if got.Gone != "InvalidNetworkInterfaceID.NotFound 400" || got.Kept != "available" || len(got.TagsLeft) != 1 || got.TagsLeft[0] != got.Primary {
+		t.Errorf("after termination: got describe %s, kept primary %s, interface tags on %v; want InvalidNetworkInterfaceID.NotFound 400, available, the kept primary's (%s)", got.Gone, got.Kept, got.TagsLeft, got.Primary)
 	}
 }
