@@ -221,15 +221,22 @@ func TestReconcileUsageReadsOwnersInBatches(t *testing.T) {
 	if want := []int{2, 3}; !slices.Equal(sizes.sizes, want) {
 		t.Errorf("machines described per batch of owners (alice 1, bob 1, carol 3; batch 2): got %v, want %v", sizes.sizes, want)
 	}
-	err := e.svc.Store.View(func(tx store.Tx) error {
-		for owner, ids := range launched {
+	wantLastSeen(t, e.svc.Store, clock.Now(), launched)
+}
+
+// wantLastSeen checks that the open interval of each owner's instances
+// was last seen at.
+func wantLastSeen(t *testing.T, st store.Store, at time.Time, byOwner map[string][]string) {
+	t.Helper()
+	err := st.View(func(tx store.Tx) error {
+		for owner, ids := range byOwner {
 			for _, id := range ids {
 				iv, err := usage.OpenInterval(tx, owner, id)
 				if err != nil {
 					return err
 				}
-				if iv == nil || !iv.LastSeen.Equal(clock.Now()) {
-					t.Errorf("%s's %s: got open interval %+v, want one last seen %s", owner, id, iv, clock.Now())
+				if iv == nil || !iv.LastSeen.Equal(at) {
+					t.Errorf("%s's %s: got open interval %+v, want one last seen %s", owner, id, iv, at)
 				}
 			}
 		}
@@ -247,8 +254,7 @@ func TestReconcileUsageWritesInBatches(t *testing.T) {
 	e, clock, counted := newInstanceEnv(t, nil)
 	defer func(n int) { observeBatch = n }(observeBatch)
 	observeBatch = 2
-	ids := launch(t, e, "alice", "MaxCount", "3")
-	ids = append(ids, launch(t, e, "bob", "MaxCount", "2")...)
+	launched := map[string][]string{"alice": launch(t, e, "alice", "MaxCount", "3"), "bob": launch(t, e, "bob", "MaxCount", "2")}
 	clock.Advance(time.Minute)
 	before := counted.updates.Load()
 	if err := e.svc.ReconcileUsage(context.Background()); err != nil {
@@ -257,25 +263,7 @@ func TestReconcileUsageWritesInBatches(t *testing.T) {
 	if got, want := counted.updates.Load()-before, int64(3); got != want {
 		t.Errorf("transactions of one reconciliation of 5 instances in batches of 2: got %d, want %d", got, want)
 	}
-	err := e.svc.Store.View(func(tx store.Tx) error {
-		for i, id := range ids {
-			owner := "alice"
-			if i >= 3 {
-				owner = "bob"
-			}
-			iv, err := usage.OpenInterval(tx, owner, id)
-			if err != nil {
-				return err
-			}
-			if iv == nil || !iv.LastSeen.Equal(clock.Now()) {
-				t.Errorf("%s's %s: got open interval %+v, want one last seen %s", owner, id, iv, clock.Now())
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantLastSeen(t, e.svc.Store, clock.Now(), launched)
 	checkBooks(t, e.svc, "alice")
 	checkBooks(t, e.svc, "bob")
 }
