@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -233,8 +234,10 @@ func (s *Store) attemptGroup(batch []*request) (o groupOutcome) {
 		// A write sent with COMMIT was refused.
 		o.alone = true
 	case err != nil:
+		// The commit's failure is every function's outcome, but for
+		// those that had failed already (and were rolled back).
 		for i := range o.errs {
-			o.errs[i] = err
+			o.errs[i] = cmp.Or(o.errs[i], err)
 		}
 	}
 	return o
