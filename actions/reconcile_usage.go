@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/econe/econe-server/backend"
@@ -18,14 +17,9 @@ import (
 // batch of owners' instances at a time (reconcileOwners).
 func (s *Service) ReconcileUsage(ctx context.Context) error {
 	var owners []string
-	err := s.Store.View(func(tx store.Tx) error {
-		owners = nil
-		return tx.Scan(store.BucketInstances, "", func(key string, _ []byte) error {
-			if owner, _, _ := strings.Cut(key, "/"); len(owners) == 0 || owners[len(owners)-1] != owner {
-				owners = append(owners, owner)
-			}
-			return nil
-		})
+	err := s.Store.View(func(tx store.Tx) (err error) {
+		owners, err = store.InstanceOwners(tx)
+		return err
 	})
 	for err == nil && len(owners) > 0 {
 		owners, err = s.reconcileOwners(ctx, owners)

@@ -161,6 +161,20 @@ func ListInstances(tx Tx, owner string) ([]*Instance, error) {
 	return ListOwned[Instance](tx, BucketInstances, owner)
 }
 
+// InstanceOwners returns the owners of instances, in key order: a pass
+// over every instance can then read one owner's at a time. Only the keys
+// are read.
+func InstanceOwners(tx Tx) ([]string, error) {
+	var owners []string
+	err := tx.Scan(BucketInstances, "", func(key string, _ []byte) error {
+		if owner := ownerOf(key); len(owners) == 0 || owners[len(owners)-1] != owner {
+			owners = append(owners, owner)
+		}
+		return nil
+	})
+	return owners, err
+}
+
 // IsLaunchIntent reports whether inst is recorded but has no answer from
 // its backend yet: a launch in flight, or one a crash interrupted.
 func IsLaunchIntent(inst *Instance) bool {
