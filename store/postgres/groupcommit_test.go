@@ -46,6 +46,12 @@ func TestGroupCommit(t *testing.T) {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
+			// One at a time, so that the batch runs them in this order
+			// in both rounds: the statements round 0 prepared are the
+			// ones round 1 sends.
+			for st.Queued() < i {
+				time.Sleep(time.Millisecond)
+			}
 			wg.Go(func() {
 				errs[i] = st.Update(func(tx store.Tx) error {
 					sum, err := strconv.Atoi(string(tx.Get(store.BucketTags, total)))
