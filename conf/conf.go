@@ -136,6 +136,11 @@ type GoRuntime struct {
 // memory only: RSS also counts the database file's mapped pages.
 const DefaultMemoryLimitMiB = 256
 
+// DefaultLogFlushInterval is log.flush_interval's default: a few
+// milliseconds, so that a crash loses little while a busy server writes its
+// access lines in batches.
+const DefaultLogFlushInterval = 5 * time.Millisecond
+
 // Log configures logging.
 type Log struct {
 	// File defaults to DataDir/econe-server.log in the background and to
@@ -148,6 +153,9 @@ type Log struct {
 	DebugLevel *int `yaml:"debug_level"`
 	// Format is json|console.
 	Format string `yaml:"format"`
+	// FlushInterval is how long a line may wait in the log's buffer, which
+	// saves a write per request; 0 writes each line at once.
+	FlushInterval Duration `yaml:"flush_interval"`
 }
 
 // Auth configures request authentication.
@@ -286,8 +294,9 @@ func defaults() *Config {
 		},
 		GoRuntime: GoRuntime{GCPercent: 400, MemoryLimitMiB: DefaultMemoryLimitMiB},
 		Log: Log{
-			Level:  "info",
-			Format: "json",
+			Level:         "info",
+			Format:        "json",
+			FlushInterval: Duration(DefaultLogFlushInterval),
 		},
 		Auth: Auth{
 			SigV2:        true,

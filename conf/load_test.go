@@ -337,7 +337,7 @@ backend:
 	want := []string{
 		`econe.yaml:1: port: must be 1..65535, got 70000`,
 		`econe.yaml:4: log.format: unknown format "xml": use json or console`,
-		`econe.yaml:5: log.colour: unknown key "colour" (valid keys: file, level, debug_level, format)`,
+		`econe.yaml:5: log.colour: unknown key "colour" (valid keys: file, level, debug_level, format, flush_interval)`,
 		`econe.yaml:8: backend.sim.boot_delay: invalid duration "fast" (use e.g. "30s", "15m", "1h" or integer seconds)`,
 		`econe.yaml:9: backend.sim.cidr: "10.0.0.0/31" is too small: need at least a /30`,
 	}

@@ -120,6 +120,9 @@ func (c *Config) problems() []*FieldError {
 	if f := c.Log.Format; f != "json" && f != "console" {
 		p.add("log.format", "unknown format %q: use json or console", f)
 	}
+	if d := c.Log.FlushInterval; d < 0 || d.D() > time.Second {
+		p.add("log.flush_interval", "must be from 0 (no buffering) to 1s, got %s", d)
+	}
 
 	if s := c.Auth.MaxClockSkew; s <= 0 || s.D() > time.Hour {
 		p.add("auth.max_clock_skew", "must be > 0 and at most 1h, got %s", s)
