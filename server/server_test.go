@@ -645,3 +645,39 @@ func TestFormType(t *testing.T) {
 		})
 	}
 }
+
+func TestIsVersion(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{
+		{"2016-11-15", true},
+		{"0000-00-00", true},
+		{"", false},
+		{"2016-11-1", false},
+		{"2016-11-155", false},
+		{"2016/11/15", false},
+		{"2016-1a-15", false},
+		{"2016-11-15\n", false},
+		{"٢016-11-15", false}, // a non-ASCII digit
+		{"20161-1-15", false},
+	} {
+		if got := isVersion(c.v); got != c.want {
+			t.Errorf("isVersion(%q) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newRequestID()
+		if !uuidRE.MatchString(id) {
+			t.Fatalf("got request id %q, want a version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("got request id %q twice", id)
+		}
+		seen[id] = true
+	}
+}
