@@ -3,6 +3,9 @@ package logbuf
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -223,5 +226,36 @@ func TestConcurrentLines(t *testing.T) {
 	}
 	if len(seen) != 0 {
 		t.Fatalf("got %d lines nobody wrote, e.g. %v", len(seen), seen)
+	}
+}
+
+// BenchmarkAccessLine is one access line (its length in the server's log)
+// appended to a file, straight or through a Writer: the write system call
+// per request that the buffer saves.
+func BenchmarkAccessLine(b *testing.B) {
+	line := []byte(`{"level":"info","request_id":"0f8e5d2a-6c1b-4f3e-9a7d-2b4c6e8f0a1c","action":"DescribeInstances","status":200,"duration":0.412,"remote":"127.0.0.1:53422","method":"POST","user":"s250","time":"2026-12-03T22:40:00Z","message":"request"}` + "\n")
+	for _, tc := range []struct {
+		name     string
+		buffered bool
+	}{{"direct", false}, {"buffered", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, err := os.OpenFile(filepath.Join(b.TempDir(), "econe-server.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			var w io.Writer = f
+			if tc.buffered {
+				bw := New(f, 5*time.Millisecond, 64<<10, nil)
+				defer bw.Close()
+				w = bw
+			}
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				if _, err := w.Write(line); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
