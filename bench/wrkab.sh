@@ -6,8 +6,10 @@
 # students; then each round replays one signed DescribeInstances of one
 # instance against each server in turn and reports the rate and the
 # server's CPU time per request (from /proc), which moves less than the rate
-# on a shared machine. Loopback only, free ports; every step is bounded;
-# the servers are stopped by their pids on exit.
+# on a shared machine, the system's part of it (sys_us/req) and the write
+# system calls per request (writes/req, /proc/PID/io's syscw), which the
+# machine's load does not move at all. Loopback only, free ports; every
+# step is bounded; the servers are stopped by their pids on exit.
 # With PROFILE_DIR set, the first round also saves each econe-server's CPU
 # profile there (old.pprof, new.pprof; admin listener with pprof on).
 # With DESCRIBE=own, each round replays the owner's full DescribeInstances
@@ -25,6 +27,10 @@ students=500
 read -r p_old p_new p_lim a_old a_new < <(bin/benchkit ports 5 | paste -sd " ")
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys() { awk '{print $15}' "/proc/$1/stat"; }
+syscw() { awk '$1 == "syscw:" {print $2}' "/proc/$1/io"; }
+# per COUNT N [us]: COUNT per request (clock ticks as µs with us).
+per() { awk -v c="$1" -v n="$2" -v us="${3:-}" -v hz="$hz" 'BEGIN { if (n > 0) { if (us != "") printf "%.0f", c / hz / n * 1e6; else printf "%.2f", c / n } }'; }
 
 # start VARIANT PORT ADMIN_PORT: a fresh, seeded server; sets pid_VARIANT.
 start() {
@@ -79,7 +85,7 @@ if [ "${PIN:-}" = 1 ]; then
   client=(taskset -c 0)
   sleep 1 # GOMAXPROCS follows the affinity
 fi
-printf 'round\tserver\treq/s\tcpu_us/req\tp50_ms\tp99_ms\n'
+printf 'round\tserver\treq/s\tcpu_us/req\tp50_ms\tp99_ms\tsys_us/req\twrites/req\n'
 for r in $(seq 1 "$rounds"); do
   for v in old new lim; do
     port_var=p_$v pid_var=pid_$v
@@ -90,12 +96,13 @@ for r in $(seq 1 "$rounds"); do
       timeout 60 curl -s -o "$PROFILE_DIR/$v.pprof" "http://127.0.0.1:${!admin_var}/debug/pprof/profile?seconds=$((d - 2))" &
       prof=$!
     fi
-    t0=$(ticks "${!pid_var}")
+    t0=$(ticks "${!pid_var}") s0=$(sys "${!pid_var}") w0=$(syscw "${!pid_var}")
     m=$("${client[@]}" timeout 60 wrk -t2 -c"$conns" -d"${d}s" --latency -s "$work/$v.lua" "http://127.0.0.1:${!port_var}/" | bin/benchkit wrk-parse)
-    t1=$(ticks "${!pid_var}")
+    t1=$(ticks "${!pid_var}") s1=$(sys "${!pid_var}") w1=$(syscw "${!pid_var}")
     [ -z "$prof" ] || wait "$prof"
     n=$(get "done" "$m")
     [ "$(get err "$m")" = 0 ] || { echo "wrkab.sh: $v: errors: $m" >&2; exit 1; }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f", t / hz / n * 1e6 }')" "$(get p50_ms "$m")" "$(get p99_ms "$m")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$(get rps "$m")" "$(per $((t1 - t0)) "$n" us)" "$(get p50_ms "$m")" "$(get p99_ms "$m")" \
+      "$(per $((s1 - s0)) "$n" us)" "$(per $((w1 - w0)) "$n")"
   done
 done
