@@ -7,9 +7,10 @@
 package query
 
 import (
+	"cmp"
 	"encoding/base64"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,12 +41,23 @@ type Params struct {
 }
 
 // node is one segment of the dotted names: InstanceId.1 is the child "1"
-// of the child "InstanceId" of the root.
+// of the child "InstanceId" of the root. Most nodes have a few children,
+// found by a scan of kids (a map each cost a describe two allocations);
+// one with more has an index too.
 type node struct {
-	values   []string
-	sent     bool // a parameter of exactly this name was sent
-	children map[string]*node
+	values []string
+	sent   bool // a parameter of exactly this name was sent
+	kids   []kid
+	index  map[string]*node // set once kids outgrows maxScan
 }
+
+type kid struct {
+	seg  string
+	node *node
+}
+
+// maxScan is the most children a node finds by scanning.
+const maxScan = 8
 
 // member is one numbered child of a list: prefix.index.
 type member struct {
@@ -56,12 +68,20 @@ type member struct {
 
 // New wraps decoded request parameters.
 func New(v url.Values) *Params {
-	root := &node{}
+	// The nodes come from one array, as many as the names have segments
+	// (an upper bound), instead of one allocation each.
+	segs := 1
+	for k := range v {
+		segs += strings.Count(k, ".") + 1
+	}
+	a := &arena{nodes: make([]node, 1, segs)}
+	root := &a.nodes[0]
+	root.kids = make([]kid, 0, len(v))
 	for k, vs := range v {
 		n := root
 		for {
 			seg, rest, more := strings.Cut(k, ".")
-			n = n.child(seg)
+			n = n.child(seg, a)
 			if !more {
 				break
 			}
@@ -70,6 +90,16 @@ func New(v url.Values) *Params {
 		n.values, n.sent = vs, true
 	}
 	return &Params{node: root}
+}
+
+// arena hands out the nodes of one New, which sizes it for all of them
+// (were an append to move it, the nodes handed out would stay valid where
+// they are).
+type arena struct{ nodes []node }
+
+func (a *arena) node() *node {
+	a.nodes = append(a.nodes, node{})
+	return &a.nodes[len(a.nodes)-1]
 }
 
 // Parse wraps decoded request parameters and refuses a list longer than
@@ -82,23 +112,43 @@ func Parse(v url.Values) (*Params, error) {
 	return p, nil
 }
 
-func (n *node) child(seg string) *node {
-	if n.children == nil {
-		n.children = map[string]*node{}
+// child returns the child seg, added from a if it is new.
+func (n *node) child(seg string, a *arena) *node {
+	if c := n.find(seg); c != nil {
+		return c
 	}
-	c, ok := n.children[seg]
-	if !ok {
-		c = &node{}
-		n.children[seg] = c
+	c := a.node()
+	n.kids = append(n.kids, kid{seg, c})
+	switch {
+	case n.index != nil:
+		n.index[seg] = c
+	case len(n.kids) > maxScan:
+		n.index = make(map[string]*node, 2*len(n.kids))
+		for _, k := range n.kids {
+			n.index[k.seg] = k.node
+		}
 	}
 	return c
+}
+
+// find returns the child seg, or nil.
+func (n *node) find(seg string) *node {
+	if n.index != nil {
+		return n.index[seg]
+	}
+	for _, k := range n.kids {
+		if k.seg == seg {
+			return k.node
+		}
+	}
+	return nil
 }
 
 // lookup finds the node of a dotted name, or nil.
 func (n *node) lookup(name string) *node {
 	for n != nil {
 		seg, rest, more := strings.Cut(name, ".")
-		n = n.children[seg]
+		n = n.find(seg)
 		if !more {
 			return n
 		}
@@ -113,12 +163,12 @@ func (n *node) lookup(name string) *node {
 // (InstanceId.01 is not InstanceId.1).
 func (n *node) members() []member {
 	var out []member
-	for seg, c := range n.children {
-		if i, ok := index(seg); ok {
-			out = append(out, member{i, seg, c})
+	for _, k := range n.kids {
+		if i, ok := index(k.seg); ok {
+			out = append(out, member{i, k.seg, k.node})
 		}
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].index < out[b].index })
+	slices.SortFunc(out, func(a, b member) int { return cmp.Compare(a.index, b.index) })
 	return out
 }
 
@@ -136,13 +186,14 @@ func index(seg string) (int, bool) {
 func (n *node) longestList(name string) (string, int) {
 	best, most := name, 0
 	if name != "" {
-		for seg := range n.children {
-			if _, ok := index(seg); ok {
+		for _, k := range n.kids {
+			if _, ok := index(k.seg); ok {
 				most++
 			}
 		}
 	}
-	for seg, c := range n.children {
+	for _, k := range n.kids {
+		seg, c := k.seg, k.node
 		sub := seg
 		if name != "" {
 			sub = name + "." + seg
@@ -162,7 +213,8 @@ func (p *Params) Values() url.Values {
 }
 
 func (n *node) collect(path string, out url.Values) {
-	for seg, c := range n.children {
+	for _, k := range n.kids {
+		seg, c := k.seg, k.node
 		if c.sent {
 			out[path+seg] = c.values
 		}
@@ -299,7 +351,7 @@ func (p *Params) Structs(prefix string) []*Params {
 	}
 	var out []*Params
 	for _, m := range n.members() {
-		if len(m.node.children) > 0 {
+		if len(m.node.kids) > 0 {
 			out = append(out, &Params{node: m.node, prefix: p.prefix + prefix + "." + m.seg + "."})
 		}
 	}

@@ -31,6 +31,10 @@ func TestList(t *testing.T) {
 		{"unnumbered legacy form", params("InstanceId", "a"), []string{"a"}},
 		{"other names ignored", params("InstanceIdX.1", "z", "Foo", "y"), nil},
 		{"absent", params(), nil},
+		// Past maxScan children a node is found through its index.
+		{"more members than a scan takes", params("InstanceId.12", "l", "InstanceId.3", "c", "InstanceId.11", "k", "InstanceId.1", "a",
+			"InstanceId.9", "i", "InstanceId.10", "j", "InstanceId.2", "b", "InstanceId.8", "h", "InstanceId.4", "d", "InstanceId.7", "g",
+			"InstanceId.5", "e", "InstanceId.6", "f"), strings.Split("abcdefghijkl", "")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -225,6 +229,18 @@ func TestValuesRoundTrip(t *testing.T) {
 	if got, want := New(v).Struct("A").Values(), (url.Values{"B": {"1", "2"}, ".C": {""}, "": {"x"}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("Struct(A): got %v, want %v", got, want)
 	}
+	// More names at a level than a scan takes: the root and A.
+	many := url.Values{}
+	for i := range 3 * maxScan {
+		many.Set("P"+strconv.Itoa(i), strconv.Itoa(i))
+		many.Set("A.F"+strconv.Itoa(i), strconv.Itoa(i))
+	}
+	if got := New(many).Values(); !reflect.DeepEqual(got, many) {
+		t.Errorf("got %v, want %v", got, many)
+	}
+	if got, want := New(many).String("A.F20"), "20"; got != want {
+		t.Errorf("A.F20: got %q, want %q", got, want)
+	}
 }
 
 // naiveList and naiveStructFields are the decoder as it was, scanning
@@ -299,5 +315,21 @@ func BenchmarkFilters(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDescribeByID is the parameters of a describe by id, parsed and
+// read as the action reads them.
+func BenchmarkDescribeByID(b *testing.B) {
+	v := url.Values{"Action": {"DescribeInstances"}, "Version": {"2016-11-15"}, "InstanceId.1": {"i-0123456789abcdef0"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := Parse(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ids := p.List("InstanceId"); len(ids) != 1 {
+			b.Fatalf("got ids %q, want one", ids)
+		}
 	}
 }
