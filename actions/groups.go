@@ -60,12 +60,17 @@ func allowAllEgress() store.Rule {
 // ensureDefaultGroup returns the owner's default group, making the default
 // VPC with it if missing (tx must then be writable).
 func (s *Service) ensureDefaultGroup(tx store.Tx, owner string) (*store.SecurityGroup, error) {
-	if _, err := s.defaultVPC(tx, owner); err != nil {
-		return nil, err
+	vpcID := store.DefaultVPCID(owner)
+	// Every launch comes here: the VPC is made when missing, and otherwise
+	// not decoded.
+	if tx.Get(store.BucketVPCs, store.OwnedKey(owner, vpcID)) == nil {
+		if _, err := s.defaultVPC(tx, owner); err != nil {
+			return nil, err
+		}
 	}
-	g, err := store.SecurityGroupByName(tx, owner, defaultGroupName)
+	g, err := store.SecurityGroupInVPC(tx, owner, vpcID, defaultGroupName)
 	if err == nil && g == nil {
-		g = newDefaultGroup(owner, store.DefaultVPCID(owner))
+		g = newDefaultGroup(owner, vpcID)
 		err = store.PutSecurityGroup(tx, g)
 	}
 	return g, err

@@ -23,8 +23,7 @@ func (s *Service) limits(tx store.Tx, u *store.User) (quota.Limits, quota.Usage,
 }
 
 func (s *Service) effectiveLimits(tx store.Tx, u *store.User) (quota.Limits, error) {
-	r, err := store.EffectiveQuota(tx, u, s.Config.Quota.Limits, s.Config.Groups[u.Group].Limits)
-	return r.Limits, err
+	return store.EffectiveLimits(tx, u, s.Config.Quota.Limits, s.Config.Groups[u.Group].Limits)
 }
 
 // readLimits is the caller's effective limits, for describes.

@@ -1,5 +1,7 @@
 package quota
 
+import "reflect"
+
 // Builtin is what a student in no group may use unless the config's quota:
 // section says otherwise: the defaults of a new AWS account, so that
 // scripts written against EC2 meet the same walls here.
@@ -70,20 +72,41 @@ type Resolved struct {
 // as their source.
 func Effective(defaults, groupConfig, groupOverride, user Limits) Resolved {
 	r := Resolved{Sources: make(map[string]Source, len(fields))}
-	layers := []struct {
-		src Source
-		l   Limits
-	}{{SourceDefault, defaults}, {SourceGroupConfig, groupConfig}, {SourceGroup, groupOverride}, {SourceUser, user}}
+	r.Limits = resolve(&defaults, &groupConfig, &groupOverride, &user, r.Sources)
+	return r
+}
+
+// EffectiveLimits is Effective's limits without their sources: a launch
+// checks them inside the store's one committer, and a map of every key's
+// source is work for nothing there.
+func EffectiveLimits(defaults, groupConfig, groupOverride, user Limits) Limits {
+	return resolve(&defaults, &groupConfig, &groupOverride, &user, nil)
+}
+
+// layerSources are resolve's layers' sources, highest first.
+var layerSources = [...]Source{SourceUser, SourceGroup, SourceGroupConfig, SourceDefault}
+
+// resolve is Effective: each key from its highest layer that sets it,
+// and its source in sources unless that is nil.
+func resolve(defaults, groupConfig, groupOverride, user *Limits, sources map[string]Source) Limits {
+	var out Limits
+	o := reflect.ValueOf(&out).Elem()
+	layers := [...]reflect.Value{
+		reflect.ValueOf(user).Elem(), reflect.ValueOf(groupOverride).Elem(),
+		reflect.ValueOf(groupConfig).Elem(), reflect.ValueOf(defaults).Elem(),
+	}
 	for _, f := range fields {
-		r.Sources[f.key] = SourceDefault
-		// By index: value takes the layer's address, and a range copy
-		// would move to the heap once per field and layer (11 KB a launch).
-		for i := range layers {
-			if v := layers[i].l.value(f); !v.IsNil() {
-				r.Limits.value(f).Set(v)
-				r.Sources[f.key] = layers[i].src
+		src := SourceDefault
+		for i, l := range layers {
+			if v := l.Field(f.index); !v.IsNil() {
+				o.Field(f.index).Set(v)
+				src = layerSources[i]
+				break
 			}
 		}
+		if sources != nil {
+			sources[f.key] = src
+		}
 	}
-	return r
+	return out
 }

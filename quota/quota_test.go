@@ -50,6 +50,9 @@ func TestEffective(t *testing.T) {
 			if len(r.Sources) != len(Keys()) {
 				t.Errorf("got %d sources, want one per key (%d)", len(r.Sources), len(Keys()))
 			}
+			if got := EffectiveLimits(def, tt.groupCfg, tt.groupSet, tt.user); !reflect.DeepEqual(got, r.Limits) {
+				t.Errorf("EffectiveLimits: got %+v, want Effective's %+v", got, r.Limits)
+			}
 		})
 	}
 }
@@ -274,5 +277,14 @@ func BenchmarkEffective(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Effective(defaults, group, Limits{}, user)
+	}
+}
+
+// EffectiveLimits is what a launch resolves.
+func BenchmarkEffectiveLimits(b *testing.B) {
+	defaults, group, user := Builtin(), Limits{MaxInstances: Int(3)}, Limits{MaxVCPUs: Int(4)}
+	b.ReportAllocs()
+	for b.Loop() {
+		EffectiveLimits(defaults, group, Limits{}, user)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -127,6 +128,47 @@ type boltTx struct {
 	// counters are the owners' counters the function decoded or wrote
 	// (countersMemo); a write of their key forgets them.
 	counters map[string]Counters
+	// pools is the committer's memo of a full launch pool; nil in a View.
+	pools *fullPoolMemo
+}
+
+// fullPoolMemo remembers the launch pool a committed claim found full
+// (fullPools). This process is the file's one writer, so every address
+// freed is a Delete here: each one bumps freed, and the memo holds only
+// while freed is what it was when the pool was read full (a Delete rolled
+// back forgets it too). A transaction that found the pool full and was
+// rolled back never tells it.
+type fullPoolMemo struct {
+	mu    sync.Mutex
+	freed uint64
+	full  *string // the full pool's first address (its slice's identity); nil: none
+	n     int
+	at    uint64 // freed when full was read
+}
+
+func (t *boltTx) poolFull(pool []string) bool {
+	m := t.pools
+	if m == nil || len(pool) == 0 {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.full == &pool[0] && m.n == len(pool) && m.at == m.freed
+}
+
+func (t *boltTx) foundFull(pool []string) {
+	m := t.pools
+	if m == nil || len(pool) == 0 {
+		return
+	}
+	m.mu.Lock()
+	at := m.freed
+	m.mu.Unlock()
+	t.tx.OnCommit(func() { // a Delete since the read left freed past at
+		m.mu.Lock()
+		m.full, m.n, m.at = &pool[0], len(pool), at
+		m.mu.Unlock()
+	})
 }
 
 func (t *boltTx) countersMemo() map[string]Counters {
@@ -205,6 +247,11 @@ func (t *boltTx) Delete(b Bucket, key string) error {
 		return err
 	}
 	t.forget(b, key)
+	if b == BucketLaunchAddresses && t.pools != nil {
+		t.pools.mu.Lock()
+		t.pools.freed++
+		t.pools.mu.Unlock()
+	}
 	return t.bucket(b).Delete([]byte(key))
 }
 

@@ -25,6 +25,7 @@ type groupCommit struct {
 	once    sync.Once
 	stopped sync.WaitGroup
 	observe atomic.Pointer[CommitObserver]
+	pools   fullPoolMemo // the updates' launch pool memo (fullPools)
 }
 
 // ErrClosed is returned by updates made after the store was closed.
@@ -145,7 +146,7 @@ func (g *groupCommit) commit(batch []*update) {
 			for round := 0; ran < len(batch); round++ {
 				from := ran
 				for ; ran < len(batch); ran++ {
-					if err := run(batch[ran].fn, tx); err != nil {
+					if err := g.run(batch[ran].fn, tx); err != nil {
 						failed = ran
 						return err
 					}
@@ -186,7 +187,7 @@ func (g *groupCommit) commit(batch []*update) {
 		default:
 			solo := batch[failed : failed+1]
 			solo[0].result <- g.update(&solo, func(tx *bolt.Tx) error {
-				if err := run(solo[0].fn, tx); err != nil {
+				if err := g.run(solo[0].fn, tx); err != nil {
 					return err
 				}
 				return solo[0].condition()
@@ -217,11 +218,11 @@ func (g *groupCommit) update(batch *[]*update, fn func(*bolt.Tx) error) error {
 	return err
 }
 
-func run(fn func(Tx) error, tx *bolt.Tx) (err error) {
+func (g *groupCommit) run(fn func(Tx) error, tx *bolt.Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = panicError{p}
 		}
 	}()
-	return fn(&boltTx{tx: tx})
+	return fn(&boltTx{tx: tx, pools: &g.pools})
 }

@@ -42,9 +42,14 @@ const launchProbes = 4
 // once it was nearly full. The Scan, in key order, walks the sorted pool
 // alongside: it gives the first free address after the probes (the first
 // from the pool's start when none is) and stops there, without keeping
-// the taken ones. Nothing remembers that the pool is full: another
-// replica's stop frees an address unseen.
+// the taken ones. Only a transaction that sees every address freed
+// (fullPools: bbolt, written by one process) remembers that the pool is
+// full; on PostgreSQL another replica's stop frees an address unseen.
 func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string, error) {
+	memo, _ := tx.(fullPools)
+	if memo != nil && memo.poolFull(pool) {
+		return "", nil
+	}
 	holder, err := Marshal(&LaunchAddress{Owner: inst.Owner, InstanceID: inst.ID})
 	if err != nil {
 		return "", err
@@ -84,9 +89,25 @@ func ClaimLaunchAddress(tx Tx, pool []string, start int, inst *Instance) (string
 	}
 	passFree("") // the pool's addresses after the last taken one are free
 	if free < 0 {
+		if memo != nil {
+			memo.foundFull(pool)
+		}
 		return "", nil
 	}
 	return pool[free], tx.Put(BucketLaunchAddresses, pool[free], holder)
+}
+
+// fullPools is a transaction that can remember a launch pool found full
+// until an address is freed: once the default pool is taken, every launch
+// that inherits its subnet's mapping would otherwise read the whole pool
+// inside the store's one committer.
+type fullPools interface {
+	// poolFull reports whether pool (the same slice, sorted as
+	// ClaimLaunchAddress wants it) was found full by a committed
+	// transaction, and no address has been freed since.
+	poolFull(pool []string) bool
+	// foundFull remembers pool full once this transaction commits.
+	foundFull(pool []string)
 }
 
 // FreeLaunchAddress returns ip to the pool.

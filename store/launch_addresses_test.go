@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,19 @@ func (c *readCounter) Scan(b Bucket, prefix string, fn func(string, []byte) erro
 		c.scanned++
 		return fn(k, v)
 	})
+}
+
+// poolFull and foundFull pass the transaction's full-pool memo through,
+// so that the reads it saves show.
+func (c *readCounter) poolFull(pool []string) bool {
+	m, ok := c.Tx.(fullPools)
+	return ok && m.poolFull(pool)
+}
+
+func (c *readCounter) foundFull(pool []string) {
+	if m, ok := c.Tx.(fullPools); ok {
+		m.foundFull(pool)
+	}
 }
 
 // A launch address claim tries 4 probes (here, with no store.Creator, a
@@ -91,6 +105,102 @@ func TestClaimLaunchAddressReadsProbesThenScans(t *testing.T) {
 		if got != c.want || rc.gets != c.gets || rc.scans != c.scans || rc.scanned != c.scanned {
 			t.Errorf("%s: got %q in %d Gets and %d Scans of %d keys, want %q in %d, %d and %d",
 				c.name, got, rc.gets, rc.scans, rc.scanned, c.want, c.gets, c.scans, c.scanned)
+		}
+	}
+}
+
+// On bbolt a claim that found the pool full is remembered once it
+// commits, and the claims after it read nothing, until an address is
+// freed: by a committed Delete, by one rolled back, or by one after the
+// full pool was read in the same transaction. A transaction that found
+// it full and was rolled back is forgotten.
+func TestClaimLaunchAddressRemembersFullPool(t *testing.T) {
+	st, err := OpenBolt(filepath.Join(t.TempDir(), "econe.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pool := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6"}
+	err = st.Update(func(tx Tx) error {
+		for _, ip := range pool {
+			if err := PutJSON(tx, BucketLaunchAddresses, ip, &LaunchAddress{Owner: "alice", InstanceID: "i-" + ip}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolledBack := errors.New("rolled back")
+	n := 0
+	claim := func(tx Tx) (string, int) {
+		n++
+		rc := &readCounter{Tx: tx}
+		ip, err := ClaimLaunchAddress(rc, pool, 0, &Instance{Owner: "bob", ID: fmt.Sprintf("i-%017d", n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ip, rc.gets + rc.scans
+	}
+	free := func(ip string) func(Tx) error {
+		return func(tx Tx) error { return FreeLaunchAddress(tx, ip) }
+	}
+	// Each case runs before (in a transaction of its own, committed unless
+	// it fails), then claims in another; with rollBack that one claims
+	// again (the pool then full) and fails.
+	cases := []struct {
+		name     string
+		before   func(Tx) error
+		rollBack bool
+		want     string
+		reads    int
+	}{
+		{"first full claim", nil, false, "", 5},
+		{"remembered", nil, false, "", 0},
+		{"freed", free("192.0.2.3"), false, "192.0.2.3", 3},
+		{"full again", nil, false, "", 5},
+		{"remembered again", nil, false, "", 0},
+		{"a free rolled back", func(tx Tx) error {
+			if err := FreeLaunchAddress(tx, "192.0.2.4"); err != nil {
+				return err
+			}
+			return rolledBack
+		}, false, "", 5},
+		{"found full, then freed in the same transaction", func(tx Tx) error {
+			if ip, _ := claim(tx); ip != "" {
+				t.Errorf("got %q, want the pool full", ip)
+			}
+			return FreeLaunchAddress(tx, "192.0.2.6")
+		}, false, "192.0.2.6", 5},
+		{"found full in a transaction rolled back", free("192.0.2.5"), true, "192.0.2.5", 5},
+		{"after the rollback", nil, false, "192.0.2.5", 5},
+		{"full at last", nil, false, "", 5},
+		{"remembered at last", nil, false, "", 0},
+	}
+	for _, c := range cases {
+		if c.before != nil {
+			if err := st.Update(c.before); err != nil && !errors.Is(err, rolledBack) {
+				t.Fatal(err)
+			}
+		}
+		var got string
+		var reads int
+		err := st.Update(func(tx Tx) error {
+			got, reads = claim(tx)
+			if !c.rollBack {
+				return nil
+			}
+			if again, _ := claim(tx); again != "" {
+				t.Errorf("%s: second claim got %q, want the pool full", c.name, again)
+			}
+			return rolledBack
+		})
+		if err != nil && !errors.Is(err, rolledBack) {
+			t.Fatal(err)
+		}
+		if got != c.want || reads != c.reads {
+			t.Errorf("%s: got %q in %d reads, want %q in %d", c.name, got, reads, c.want, c.reads)
 		}
 	}
 }

@@ -58,3 +58,13 @@ func EffectiveQuota(tx Tx, u *User, defaults, groupConfig quota.Limits) (quota.R
 	}
 	return quota.Effective(defaults, groupConfig, group, own), nil
 }
+
+// EffectiveLimits is EffectiveQuota's limits without their sources
+// (quota.EffectiveLimits), what a launch checks.
+func EffectiveLimits(tx Tx, u *User, defaults, groupConfig quota.Limits) (quota.Limits, error) {
+	group, own, err := QuotaOverrides(tx, u)
+	if err != nil {
+		return quota.Limits{}, err
+	}
+	return quota.EffectiveLimits(defaults, groupConfig, group, own), nil
+}
