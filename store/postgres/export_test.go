@@ -1,5 +1,11 @@
 package postgres
 
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
 // PrefixEnd and PageSize are exported for the package's tests.
 var PrefixEnd = prefixEnd
 
@@ -10,4 +16,20 @@ func (s *Store) Queued() int {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	return len(s.queue)
+}
+
+// SelectOne is one round trip by the path of ReadMany and ViewRefs: a
+// connection from the pool, one statement (SELECT 1), its row read.
+func (s *Store) SelectOne() error {
+	conn, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	t := &tx{ctx: context.Background(), conn: conn, begun: true}
+	var n int
+	return t.run(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&n}, func() error { return nil })
+		return err
+	}, `SELECT 1`)
 }
