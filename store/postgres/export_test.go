@@ -33,3 +33,10 @@ func (s *Store) SelectOne() error {
 		return err
 	}, `SELECT 1`)
 }
+
+// Setting is a server setting as one of the pool's connections has it.
+func (s *Store) Setting(name string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(context.Background(), `SELECT current_setting($1)`, name).Scan(&v)
+	return v, err
+}

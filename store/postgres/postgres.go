@@ -125,6 +125,13 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if _, set := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
+	// Every statement of the store is a primary-key lookup or range, which
+	// one plan serves for all arguments. Left to choose, PostgreSQL plans
+	// ViewRefs' statement anew at each call once the table has statistics
+	// (its guess for a generic range is worse than for the arguments at hand).
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	if o.BeginTimeout <= 0 {
 		o.BeginTimeout = defaultBeginTimeout
 	}

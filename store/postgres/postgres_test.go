@@ -397,3 +397,22 @@ func TestViewRefsUnboundedParts(t *testing.T) {
 		t.Errorf("got %d round trips, want 1", n)
 	}
 }
+
+// The store's connections use generic plans, unless the dsn says
+// otherwise: once the table has statistics, PostgreSQL would plan
+// ViewRefs' statement anew at every call (BenchmarkDescribeRead).
+func TestGenericPlans(t *testing.T) {
+	srv := pgtest.Start(t)
+	cases := []struct{ name, dsn, want string }{
+		{"default", srv.NewSchema(t), "force_generic_plan"},
+		{"set by the dsn", srv.NewSchema(t) + "&plan_cache_mode=auto", "auto"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := open(t, c.dsn).Setting("plan_cache_mode")
+			if err != nil || got != c.want {
+				t.Errorf("plan_cache_mode: got %q, %v, want %q", got, err, c.want)
+			}
+		})
+	}
+}
