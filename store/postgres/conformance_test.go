@@ -14,7 +14,7 @@ import (
 // open opens a store at dsn that the test's cleanup closes. Its four
 // concurrent updates, as two replicas' default two, can conflict and be
 // run again, which the suite checks.
-func open(t *testing.T, dsn string) *postgres.Store {
+func open(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
 	st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 8, MaxConcurrentUpdates: 4})
 	if err != nil {

@@ -125,6 +125,13 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if _, set := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
+	// Every statement of the store is a primary-key lookup or range, which
+	// one plan serves for all arguments. Left to choose, PostgreSQL plans
+	// ViewRefs' statement anew at each call once the table has statistics
+	// (its guess for a generic range is worse than for the arguments at hand).
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	if o.BeginTimeout <= 0 {
 		o.BeginTimeout = defaultBeginTimeout
 	}
@@ -221,28 +228,31 @@ func (s *Store) ViewRefs(refs []store.Ref, fn func(store.Tx) error) error {
 // each row tagged with the number of its part.
 func (t *tx) readRefs(refs []store.Ref) {
 	q := &query{}
-	var parts []string
 	type part struct {
 		ref   store.Ref
 		named bool // the records an index names, after the index's part
 	}
 	var what []part
+	var shape []byte // the kind of each part, by which the text is cached
 	for _, r := range slices.Compact(slices.Clone(refs)) {
 		check(r.Bucket)
-		n := strconv.Itoa(len(what))
-		switch {
-		case !r.Prefix:
-			parts = append(parts, `SELECT `+n+`, key, value FROM econe_kv WHERE bucket = `+q.arg(string(r.Bucket))+` AND key = `+q.arg([]byte(r.Key)))
-			what = append(what, part{ref: r})
+		what = append(what, part{ref: r})
+		if !r.Prefix {
+			q.args = append(q.args, string(r.Bucket), []byte(r.Key))
+			shape = append(shape, 'k')
 			continue
 		}
-		parts = append(parts, `(`+q.page(n+", ", r.Bucket, []byte(r.Key), false, prefixEnd([]byte(r.Key)))+`)`)
-		what = append(what, part{ref: r})
+		shape = append(shape, kind('p', q.pageArgs(r.Bucket, []byte(r.Key), prefixEnd([]byte(r.Key)))))
 		if r.Then != "" {
 			check(r.Then)
-			parts = append(parts, `(`+q.named(strconv.Itoa(len(what))+", ", r)+`)`)
+			shape = append(shape, kind('n', q.namedArgs(r)))
 			what = append(what, part{ref: r, named: true})
 		}
+	}
+	sql, ok := refsSQL.get(shape)
+	if !ok {
+		sql = refsText(shape)
+		refsSQL.put(shape, sql)
 	}
 	rows := make([][]pair, len(what))
 	var n int
@@ -256,7 +266,7 @@ func (t *tx) readRefs(refs []store.Ref) {
 			return nil
 		})
 		return err
-	}, strings.Join(parts, ` UNION ALL `), q.args...)
+	}, sql, q.args...)
 	if err != nil {
 		t.fail(err)
 		return
@@ -527,8 +537,17 @@ func (t *tx) Writable() bool { return t.writable }
 
 // run sends one statement, preceded by BEGIN when it is the transaction's
 // first and by the pending writes, in one round trip, and passes its rows
-// to read, which must close them.
+// to read, which must close them. A statement that goes alone is a plain
+// query: the same messages as a batch of one, without the batch's pipeline
+// (17 allocations of pgx's).
 func (t *tx) run(read func(pgx.Rows) error, sql string, args ...any) error {
+	if t.begun && len(t.pending) == 0 && !t.savepoint && !t.offline {
+		rows, err := t.conn.Query(t.ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		return read(rows)
+	}
 	return t.send(func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -676,23 +695,36 @@ type query struct {
 	args []any
 }
 
-// arg adds an argument and returns its placeholder.
-func (q *query) arg(v any) string {
-	q.args = append(q.args, v)
-	return "$" + strconv.Itoa(len(q.args))
-}
+// ph is the placeholder of argument i.
+func ph(i int) string { return "$" + strconv.Itoa(i) }
 
 // page is the text of a query of up to pageSize pairs of bucket b in key
 // order, from key from (after it, when after), before end (none when nil),
 // each row led by cols.
 func (q *query) page(cols string, b store.Bucket, from []byte, after bool, end []byte) string {
+	first := len(q.args) + 1
+	return pageText(cols, first, after, q.pageArgs(b, from, end))
+}
+
+// pageArgs adds the arguments of a page (page), and reports whether it
+// has an end.
+func (q *query) pageArgs(b store.Bucket, from, end []byte) (bounded bool) {
+	q.args = append(q.args, string(b), from)
+	if end != nil {
+		q.args = append(q.args, end)
+	}
+	return end != nil
+}
+
+// pageText is the text of page, its arguments numbered from first.
+func pageText(cols string, first int, after, bounded bool) string {
 	op := ` >= `
 	if after {
 		op = ` > `
 	}
-	sql := `SELECT ` + cols + `key, value FROM econe_kv WHERE bucket = ` + q.arg(string(b)) + ` AND key` + op + q.arg(from)
-	if end != nil {
-		sql += ` AND key < ` + q.arg(end)
+	sql := `SELECT ` + cols + `key, value FROM econe_kv WHERE bucket = ` + ph(first) + ` AND key` + op + ph(first+1)
+	if bounded {
+		sql += ` AND key < ` + ph(first+2)
 	}
 	return sql + ` ORDER BY key LIMIT ` + strconv.Itoa(pageSize)
 }
@@ -700,13 +732,99 @@ func (q *query) page(cols string, b store.Bucket, from []byte, after bool, end [
 // named is the text of a query of the records of bucket r.Then that the
 // keys of an index page (page of r) name, each row led by cols.
 func (q *query) named(cols string, r store.Ref) string {
-	sql := `SELECT ` + cols + `v.key, v.value FROM econe_kv i JOIN econe_kv v ON v.bucket = ` + q.arg(string(r.Then)) +
-		` AND v.key = ` + q.arg([]byte(r.ThenPrefix)) + `::bytea || substring(i.key from ` + q.arg(len(r.Key)+1) + `::int)` +
-		` WHERE i.bucket = ` + q.arg(string(r.Bucket)) + ` AND i.key >= ` + q.arg([]byte(r.Key))
+	first := len(q.args) + 1
+	return namedText(cols, first, q.namedArgs(r))
+}
+
+// namedArgs adds the arguments of named, and reports whether the index
+// prefix has an end.
+func (q *query) namedArgs(r store.Ref) (bounded bool) {
+	q.args = append(q.args, string(r.Then), []byte(r.ThenPrefix), len(r.Key)+1, string(r.Bucket), []byte(r.Key))
 	if end := prefixEnd([]byte(r.Key)); end != nil {
-		sql += ` AND i.key < ` + q.arg(end)
+		q.args = append(q.args, end)
+		return true
+	}
+	return false
+}
+
+// namedText is the text of named, its arguments numbered from first.
+func namedText(cols string, first int, bounded bool) string {
+	sql := `SELECT ` + cols + `v.key, v.value FROM econe_kv i JOIN econe_kv v ON v.bucket = ` + ph(first) +
+		` AND v.key = ` + ph(first+1) + `::bytea || substring(i.key from ` + ph(first+2) + `::int)` +
+		` WHERE i.bucket = ` + ph(first+3) + ` AND i.key >= ` + ph(first+4)
+	if bounded {
+		sql += ` AND i.key < ` + ph(first+5)
 	}
 	return sql + ` ORDER BY i.key LIMIT ` + strconv.Itoa(pageSize)
+}
+
+// refsText is the text of readRefs' statement for parts of the kinds in
+// shape: k a key, p a page and n the records its index names, P and N
+// the same without an upper bound.
+func refsText(shape []byte) string {
+	parts := make([]string, len(shape))
+	first := 1
+	for i, kind := range shape {
+		n := strconv.Itoa(i) + ", "
+		switch kind {
+		case 'k':
+			parts[i] = `SELECT ` + n + `key, value FROM econe_kv WHERE bucket = ` + ph(first) + ` AND key = ` + ph(first+1)
+			first += 2
+		case 'p', 'P':
+			parts[i] = `(` + pageText(n, first, false, kind == 'p') + `)`
+			first += 2 + boolInt(kind == 'p')
+		case 'n', 'N':
+			parts[i] = `(` + namedText(n, first, kind == 'n') + `)`
+			first += 5 + boolInt(kind == 'n')
+		}
+	}
+	return strings.Join(parts, ` UNION ALL `)
+}
+
+// kind is a part's kind in refsText's shape: upper case when unbounded.
+func kind(k byte, bounded bool) byte {
+	if bounded {
+		return k
+	}
+	return k - 'a' + 'A'
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// refsSQL caches readRefs' statement texts by shape: building the text
+// of a describe's seven parts cost a fifth of readRefs' CPU. The shapes
+// are few (the callers' kinds of refs); the cache stops growing at
+// maxShapes all the same.
+var refsSQL shapeCache
+
+const maxShapes = 1024
+
+type shapeCache struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func (c *shapeCache) get(shape []byte) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	sql, ok := c.m[string(shape)]
+	return sql, ok
+}
+
+func (c *shapeCache) put(shape []byte, sql string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	if len(c.m) < maxShapes {
+		c.m[string(shape)] = sql
+	}
 }
 
 // readNamed remembers what the keys of the index page name in bucket

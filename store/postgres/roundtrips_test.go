@@ -127,3 +127,38 @@ func TestRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+// A read that goes alone (ReadMany, ViewRefs, the reads of a transaction
+// with nothing pending) is a plain query: the same messages as a batch of
+// one, without the batch's pipeline and its allocations per statement.
+func TestSingleStatementAllocations(t *testing.T) {
+	srv := pgtest.Start(t)
+	st := open(t, srv.NewSchema(t))
+	refs := []store.Ref{{Bucket: store.BucketTags, Key: "k"}, store.PrefixRef(store.BucketTags, "k1")}
+	cases := []struct {
+		name string
+		run  func() error
+		want float64
+	}{
+		{"ReadMany of one key", func() error {
+			_, err := st.ReadMany(store.BucketTags, []string{"k"})
+			return err
+		}, 25}, // 38 by a batch of one
+		{"ViewRefs of a key and a prefix", func() error {
+			return store.ViewRefs(st, refs, func(tx store.Tx) error {
+				tx.Get(store.BucketTags, "k")
+				return tx.Scan(store.BucketTags, "k1", func(string, []byte) error { return nil })
+			})
+		}, 38}, // 48 with its text built at each call, 65 by a batch of one
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.run(); err != nil { // prepares the statement
+				t.Fatal(err)
+			}
+			if got := testing.AllocsPerRun(100, func() { c.run() }); got > c.want {
+				t.Errorf("got %v allocations, want at most %v", got, c.want)
+			}
+		})
+	}
+}
