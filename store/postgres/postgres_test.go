@@ -194,6 +194,12 @@ func TestConflictRetries(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					if i == 1 {
+						// Queued once the first runs, so that the two do
+						// not share a group's transaction (where the
+						// first would wait for the second forever).
+						<-read[0]
+					}
 					first := true
 					errs[i] = st.Update(func(tx store.Tx) error {
 						var n int
