@@ -200,6 +200,7 @@ func (s *Store) attemptGroup(batch []*request) (o groupOutcome) {
 	defer conn.Release()
 	t := &tx{ctx: context.Background(), conn: conn, begin: beginUpdate, writable: true, guess: true}
 	undo := make([]map[bucketKey]prior, len(batch))
+	t.Prefetch(groupRefs(batch))
 	for i := 0; i < len(batch); i++ {
 		r := batch[i]
 		// The savepoint goes with the function's first statement, before
@@ -379,4 +380,41 @@ func (t *tx) redo(undo []map[bucketKey]prior) (fn int, ok bool) {
 	t.err, t.written, t.pending = nil, false, nil
 	t.undoSince(m.fn)
 	return m.fn, true
+}
+
+// groupRefs are the keys the batch's functions name in their first
+// Prefetch, read for all of them in the transaction's first round trip
+// instead of one round trip a function: each function is run up to that
+// call (firstRefs).
+func groupRefs(batch []*request) []store.Ref {
+	var refs []store.Ref
+	for _, r := range batch {
+		refs = append(refs, firstRefs(r.fn)...)
+	}
+	return refs
+}
+
+// firstRefs runs fn on a Tx that ends the run at its first call, and
+// returns the keys that call named when it was a Prefetch (an update
+// function may be run any number of times, and only its last run counts).
+func firstRefs(fn func(store.Tx) error) (refs []store.Ref) {
+	c := &firstCall{}
+	defer func() {
+		recover() // the firstCall's, or whatever fn made of a Tx that does nothing
+		refs = c.refs
+	}()
+	fn(c)
+	return nil
+}
+
+// firstCall is the Tx of firstRefs: Prefetch notes its keys, and every
+// call panics, as nothing done on it would mean anything.
+type firstCall struct {
+	store.Tx // nil: any other call panics
+	refs     []store.Ref
+}
+
+func (c *firstCall) Prefetch(refs []store.Ref) {
+	c.refs = refs
+	panic(c)
 }

@@ -112,8 +112,9 @@ func group(t *testing.T, st *postgres.Store, first func(store.Tx) error, fns []f
 // In a group a Create costs no round trip of its own: it goes with the
 // next statement as if its key were absent, and a key found present (a
 // miss) runs the function again, and those after it, inside the
-// transaction, with Create saying false. Keys 2 and 5 are present before,
-// function 3 fails after its Create.
+// transaction, with Create saying false. The keys the functions name in
+// their first Prefetch are read for all at once. Keys 2 and 5 are present
+// before, function 3 fails after its Create.
 func TestGroupCommitGuessesCreates(t *testing.T) {
 	srv := pgtest.Start(t)
 	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
@@ -126,15 +127,18 @@ func TestGroupCommitGuessesCreates(t *testing.T) {
 	present := func(i int) bool { return i == 2 || i == 5 }
 	refused := errors.New("refused")
 	cases := []struct {
-		name string
-		read bool // each function reads a key of its own before its Create
+		name     string
+		read     bool // each function reads a key of its own before its Create
+		prefetch bool // and names it in a Prefetch first
 		// The first update's round trip; the group's reads, each miss
 		// one more (the round trip that found it, or the read it spoilt
 		// again), the last guesses' check, its COMMIT.
 		want int64
 	}{
-		{"creates only", false, 1 + 2 + 1 + 1},
-		{"a read before each create", true, 1 + n + 2 + 1 + 1},
+		{"creates only", false, false, 1 + 2 + 1 + 1},
+		{"a read before each create", true, false, 1 + n + 2 + 1 + 1},
+		// The group reads every function's prefetched keys at once.
+		{"a prefetched read before each create", true, true, 1 + 1 + 2 + 1 + 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -147,7 +151,11 @@ func TestGroupCommitGuessesCreates(t *testing.T) {
 				for i := range fns {
 					fns[i] = func(tx store.Tx) error {
 						if c.read {
-							tx.Get(store.BucketTags, fmt.Sprintf("%s/%d/r%d", c.name, round, i))
+							read := fmt.Sprintf("%s/%d/r%d", c.name, round, i)
+							if c.prefetch {
+								store.Prefetch(tx, store.Ref{Bucket: store.BucketTags, Key: read})
+							}
+							tx.Get(store.BucketTags, read)
 						}
 						var err error
 						if created[i], err = store.Create(tx, store.BucketTags, key(i), []byte("new")); err != nil {
