@@ -28,7 +28,9 @@ import (
 // carry many launches each instead of queueing them.
 
 // maxBatch bounds the functions of one transaction: a serialization
-// failure runs all of them again.
+// failure runs all of them again. Their savepoints nest (at most maxBatch
+// subtransactions, within the 64 PostgreSQL keeps track of per backend
+// before every snapshot has to look further).
 const maxBatch = 16
 
 // request is one update function, queued until a batch takes it.
@@ -245,7 +247,7 @@ func (s *Store) attemptGroup(batch []*request) (o groupOutcome) {
 }
 
 // commitGroup commits the group's transaction and sets o from how it
-// ended, unless a guess sent with COMMIT missed: then it returns the
+// ended, unless a guess not checked yet missed: then it returns the
 // position of the function to run again (redo), as the group goes on.
 func (t *tx) commitGroup(o *groupOutcome, undo []map[bucketKey]prior) (fn int, redo bool) {
 	if !t.begun && len(t.pending) == 0 {
