@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/econe/econe-server/store"
@@ -200,7 +201,7 @@ func (s *Store) attemptGroup(batch []*request) (o groupOutcome) {
 		return o
 	}
 	defer conn.Release()
-	t := &tx{ctx: context.Background(), conn: conn, begin: beginUpdate, writable: true, guess: true}
+	t := &tx{ctx: context.Background(), conn: conn, begin: beginUpdate, writable: true, guesses: &s.guesses}
 	undo := make([]map[bucketKey]prior, len(batch))
 	t.Prefetch(groupRefs(batch))
 	for i := 0; i < len(batch); i++ {
@@ -316,7 +317,50 @@ func (t *tx) undoSince(i int) {
 const maxMisses = 3
 
 // guessing reports whether a Create in bucket b is guessed.
-func (t *tx) guessing(b store.Bucket) bool { return t.guess && t.misses[b] < maxMisses }
+func (t *tx) guessing(b store.Bucket) bool {
+	return t.guesses != nil && t.misses[b] < maxMisses && t.guesses.likely(b)
+}
+
+// guessStats estimates per bucket how often a group's Create finds its
+// key present, guessed or not: a miss runs the functions after the one
+// that guessed again, which costs more than the round trip the guess
+// saves once misses are frequent (a launch pool that fills up).
+type guessStats struct {
+	mu   sync.Mutex
+	rate map[store.Bucket]float64
+}
+
+const (
+	// missWeight is the weight of each new outcome in a bucket's rate.
+	missWeight = 1.0 / 256
+	// maxMissRate is the rate above which a bucket's Creates read.
+	maxMissRate = 0.05
+)
+
+// note adds an outcome of a Create in bucket b to its rate.
+func (g *guessStats) note(b store.Bucket, present bool) {
+	if g == nil {
+		return
+	}
+	outcome := 0.0
+	if present {
+		outcome = 1
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.rate == nil {
+		g.rate = map[store.Bucket]float64{}
+	}
+	g.rate[b] += (outcome - g.rate[b]) * missWeight
+}
+
+// likely reports whether a Create in bucket b most likely finds its key
+// absent.
+func (g *guessStats) likely(b store.Bucket) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rate[b] < maxMissRate
+}
 
 // guessCreate writes key as Create would if it were absent, without a
 // round trip: the INSERT goes with the next statement, behind the
@@ -353,10 +397,15 @@ func (m *missed) Error() string {
 // checkGuess returns a miss when w, sent and answered with tag, is a
 // guessed Create that wrote nothing.
 func (t *tx) checkGuess(w statement, tag pgconn.CommandTag) error {
-	if !isGuess(w) || tag.RowsAffected() > 0 {
+	if !isGuess(w) {
 		return nil
 	}
-	k := bucketKey{store.Bucket(w.args[0].(string)), string(w.args[1].([]byte))}
+	b := store.Bucket(w.args[0].(string))
+	t.guesses.note(b, tag.RowsAffected() == 0)
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	k := bucketKey{b, string(w.args[1].([]byte))}
 	return &missed{key: k, fn: t.guessed[k]}
 }
 

@@ -203,3 +203,48 @@ func TestGroupCommitGuessesCreates(t *testing.T) {
 		})
 	}
 }
+
+// A bucket whose Creates keep finding their keys present is no longer
+// guessed in: each miss runs the rest of its group again, which costs
+// more than the round trip the guess saves.
+func TestGroupCommitStopsGuessing(t *testing.T) {
+	srv := pgtest.Start(t)
+	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
+	st, err := postgres.Open(context.Background(), proxied, postgres.Options{MaxConns: 2, MaxConcurrentUpdates: 1, BeginTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const n = 8
+	creates := func(round int) []func(store.Tx) error {
+		fns := make([]func(store.Tx) error, n)
+		for i := range fns {
+			fns[i] = func(tx store.Tx) error {
+				_, err := store.Create(tx, store.BucketTags, fmt.Sprintf("%d/%d", round, i), []byte("new"))
+				return err
+			}
+		}
+		return fns
+	}
+	// 32 Creates of present keys, then 8 of absent ones.
+	for round := range 5 {
+		before := proxy.Count()
+		errs := group(t, st, func(tx store.Tx) error {
+			for i := range n {
+				if round < 4 {
+					tx.Put(store.BucketTags, fmt.Sprintf("%d/%d", round, i), []byte("old"))
+				}
+			}
+			return tx.Put(store.BucketTags, "blocker", nil)
+		}, creates(round))
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, update %d: %v", round, i, err)
+			}
+		}
+		// The first update's round trip, a Create's each, COMMIT.
+		if got := proxy.Count() - before; round == 4 && got != 1+n+1 {
+			t.Errorf("got %d round trips for %d Creates of absent keys after 32 of present ones, want %d", got, n, 1+n+1)
+		}
+	}
+}

@@ -86,6 +86,8 @@ type Store struct {
 	// queue holds the update functions waiting for a turn (groupcommit.go).
 	qmu   sync.Mutex
 	queue []*request
+	// guesses says where a group's Creates are guessed.
+	guesses guessStats
 
 	mu     sync.Mutex
 	closed bool // under mu
@@ -448,12 +450,12 @@ type tx struct {
 	// undo holds, while a group's function runs, what seen held of each
 	// key before the function wrote it.
 	undo map[bucketKey]prior
-	// guess is set in a group: a Create is sent with the next statement,
-	// as if its key were absent (guessCreate). guessed holds the position
-	// in the group of the function that made each guess, fn the one now
-	// running; present holds the keys a guess found present, misses how
-	// many per bucket.
-	guess   bool
+	// guesses is set in a group: a Create is sent with the next
+	// statement, as if its key were absent (guessCreate), in the buckets
+	// where that is likely. guessed holds the position in the group of
+	// the function that made each guess, fn the one now running; present
+	// holds the keys a guess found present, misses how many per bucket.
+	guesses *guessStats
 	fn      int
 	guessed map[bucketKey]int
 	present map[bucketKey]bool
@@ -874,6 +876,7 @@ func (t *tx) Create(b store.Bucket, key string, value []byte) (bool, error) {
 	if err != nil {
 		return false, t.fail(err)
 	}
+	t.guesses.note(b, !created)
 	if created {
 		t.forgetPages(b)
 		t.wrote(b, key, value)
