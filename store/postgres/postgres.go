@@ -73,6 +73,7 @@ const (
 const (
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
+	lockNotAvailable     = "55P03" // lockTimeout passed
 )
 
 // Store is a store.Store over a PostgreSQL database.
@@ -178,6 +179,13 @@ func (s *Store) Close() error {
 const (
 	beginView   = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
 	beginUpdate = `BEGIN ISOLATION LEVEL SERIALIZABLE`
+	// lockTimeout, sent after an update's BEGIN, bounds its wait for a
+	// row another transaction holds: two replicas' group transactions
+	// that insert the same keys in crossed order deadlock, and PostgreSQL
+	// breaks that only after deadlock_timeout (1 s, settable by a
+	// superuser alone), while both replicas' queues wait. The update that
+	// times out runs again, as after a conflict.
+	lockTimeout = `SET LOCAL lock_timeout = '200ms'`
 )
 
 // View runs fn in a read-only snapshot (REPEATABLE READ): it sees the
@@ -422,7 +430,7 @@ func unreachable(err error) error {
 
 func isConflict(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == serializationFailure || pgErr.Code == deadlockDetected)
+	return errors.As(err, &pgErr) && (pgErr.Code == serializationFailure || pgErr.Code == deadlockDetected || pgErr.Code == lockNotAvailable)
 }
 
 // tx is one function's transaction.
@@ -566,6 +574,9 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 	var queued []statement
 	if !t.begun {
 		queued = append(queued, statement{sql: t.begin})
+		if t.writable {
+			queued = append(queued, statement{sql: lockTimeout})
+		}
 	}
 	t.save()
 	queued = slices.Concat(queued, t.pending, stmts)
