@@ -8,6 +8,7 @@ package postgres
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ const (
 const (
 	serializationFailure = "40001"
 	deadlockDetected     = "40P01"
+	lockNotAvailable     = "55P03" // lockTimeout passed
 )
 
 // Store is a store.Store over a PostgreSQL database.
@@ -85,6 +87,8 @@ type Store struct {
 	// queue holds the update functions waiting for a turn (groupcommit.go).
 	qmu   sync.Mutex
 	queue []*request
+	// guesses says where a group's Creates are guessed.
+	guesses guessStats
 
 	mu     sync.Mutex
 	closed bool // under mu
@@ -182,6 +186,13 @@ func (s *Store) Close() error {
 const (
 	beginView   = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
 	beginUpdate = `BEGIN ISOLATION LEVEL SERIALIZABLE`
+	// lockTimeout, sent after an update's BEGIN, bounds its wait for a
+	// row another transaction holds: two replicas' group transactions
+	// that insert the same keys in crossed order deadlock, and PostgreSQL
+	// breaks that only after deadlock_timeout (1 s, settable by a
+	// superuser alone), while both replicas' queues wait. The update that
+	// times out runs again, as after a conflict.
+	lockTimeout = `SET LOCAL lock_timeout = '200ms'`
 )
 
 // View runs fn in a read-only snapshot (REPEATABLE READ): it sees the
@@ -429,7 +440,7 @@ func unreachable(err error) error {
 
 func isConflict(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == serializationFailure || pgErr.Code == deadlockDetected)
+	return errors.As(err, &pgErr) && (pgErr.Code == serializationFailure || pgErr.Code == deadlockDetected || pgErr.Code == lockNotAvailable)
 }
 
 // tx is one function's transaction.
@@ -457,6 +468,16 @@ type tx struct {
 	// undo holds, while a group's function runs, what seen held of each
 	// key before the function wrote it.
 	undo map[bucketKey]prior
+	// guesses is set in a group: a Create is sent with the next
+	// statement, as if its key were absent (guessCreate), in the buckets
+	// where that is likely. guessed holds the position in the group of
+	// the function that made each guess, fn the one now running; present
+	// holds the keys a guess found present, misses how many per bucket.
+	guesses *guessStats
+	fn      int
+	guessed map[bucketKey]int
+	present map[bucketKey]bool
+	misses  map[store.Bucket]int
 	// seen holds what this transaction read or wrote by key (nil for a
 	// key read absent or deleted): its snapshot and its own writes do not
 	// change, so a key is read from the database at most once.
@@ -565,34 +586,53 @@ func (t *tx) send(last func(pgx.BatchResults) error, stmts ...statement) error {
 		t.missed = true
 		return errOffline
 	}
-	b := &pgx.Batch{}
+	if t.err != nil {
+		// The transaction is aborted: the server would refuse it.
+		return t.err
+	}
+	var queued []statement
 	if !t.begun {
-		b.Queue(t.begin)
+		queued = append(queued, statement{sql: t.begin})
+		if t.writable {
+			queued = append(queued, statement{sql: lockTimeout})
+		}
 	}
-	if t.savepoint {
-		t.pending = slices.Insert(t.pending, t.mark, statement{sql: `SAVEPOINT f`})
-		t.savepoint, t.saved = false, true
-	}
-	for _, w := range slices.Concat(t.pending, stmts) {
+	t.save()
+	queued = slices.Concat(queued, t.pending, stmts)
+	b := &pgx.Batch{}
+	for _, w := range queued {
 		b.Queue(w.sql, w.args...)
 	}
 	writes := len(t.pending)
 	t.begun, t.pending, t.written = true, nil, writes > 0
 	br := t.conn.SendBatch(t.ctx, b)
-	var err error
-	for range b.Len() - len(stmts) {
-		if _, err = br.Exec(); err != nil {
+	var err, miss error
+	for _, w := range queued[:len(queued)-len(stmts)] {
+		var tag pgconn.CommandTag
+		if tag, err = br.Exec(); err != nil {
 			break
 		}
+		if miss == nil {
+			miss = t.checkGuess(w, tag)
+		}
 	}
-	if err == nil {
+	if err == nil && miss == nil {
 		t.written = false
 		err = last(br)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return cmp.Or(err, miss)
+}
+
+// save puts the SAVEPOINT of the group's function now running before its
+// statements, once.
+func (t *tx) save() {
+	if t.savepoint {
+		t.pending = slices.Insert(t.pending, t.mark, statement{sql: `SAVEPOINT ` + savepoint(t.fn)})
+		t.savepoint, t.saved = false, true
+	}
 }
 
 // write queues a write for the next round trip.
@@ -926,8 +966,13 @@ func (t *tx) Put(b store.Bucket, key string, value []byte) error {
 	return nil
 }
 
+// createSQL writes a key when it is absent, and returns a row when it did.
+const createSQL = `INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (bucket, key) DO NOTHING RETURNING true`
+
 // Create implements store.Creator: an INSERT that does nothing when the
-// key exists, sent now with the pending writes. Its unique check reads
+// key exists, sent now with the pending writes (in a group, guessed:
+// guessCreate). Its unique check reads
 // with a dirty snapshot and takes no predicate lock; a row it meets that
 // a concurrent transaction wrote makes it a serialization failure.
 func (t *tx) Create(b store.Bucket, key string, value []byte) (bool, error) {
@@ -944,16 +989,23 @@ func (t *tx) Create(b store.Bucket, key string, value []byte) (bool, error) {
 		return false, errors.New("store: Create with an empty key")
 	}
 	value = append([]byte{}, value...)
+	switch {
+	case t.present[bucketKey{b, key}]:
+		return false, nil
+	case t.guessing(b):
+		t.guessCreate(b, key, value)
+		return true, nil
+	}
 	created := false
 	err := t.run(func(rows pgx.Rows) error {
 		created = rows.Next()
 		rows.Close()
 		return rows.Err()
-	}, `INSERT INTO econe_kv (bucket, key, value) VALUES ($1, $2, $3)
-		ON CONFLICT (bucket, key) DO NOTHING RETURNING true`, string(b), []byte(key), value)
+	}, createSQL, string(b), []byte(key), value)
 	if err != nil {
 		return false, t.fail(err)
 	}
+	t.guesses.note(b, !created)
 	if created {
 		t.forgetPages(b)
 		t.wrote(b, key, value)

@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/store/postgres"
 	"github.com/econe/econe-server/store/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestPrefixEnd(t *testing.T) {
@@ -194,6 +196,12 @@ func TestConflictRetries(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					if i == 1 {
+						// Queued once the first runs, so that the two do
+						// not share a group's transaction (where the
+						// first would wait for the second forever).
+						<-read[0]
+					}
 					first := true
 					errs[i] = st.Update(func(tx store.Tx) error {
 						var n int
@@ -346,5 +354,50 @@ func TestRefusedWrite(t *testing.T) {
 				t.Errorf("next Update: got %v, want nil", err)
 			}
 		})
+	}
+}
+
+// An update that waits for a row another transaction holds gives up after
+// a short lock timeout and runs again, as after a conflict, instead of
+// waiting for it as long as it is held (in a deadlock between two
+// replicas' groups, PostgreSQL's deadlock_timeout: 1 s).
+func TestLockWaitRunsAgain(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewSchema(t)
+	st := open(t, dsn)
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close(ctx) })
+	if _, err := holder.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `INSERT INTO econe_kv (bucket, key, value) VALUES ('tags', 'held', '')`); err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Update(func(tx store.Tx) error {
+			runs.Add(1)
+			return tx.Put(store.BucketTags, "held", []byte("v"))
+		})
+	}()
+	// The holder keeps its row until the update has run twice.
+	for give := time.After(30 * time.Second); runs.Load() < 2; {
+		select {
+		case <-give:
+			holder.Exec(ctx, `ROLLBACK`)
+			t.Fatalf("after 30 s the update still waits for the row: got %d runs, want 2", runs.Load())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if _, err := holder.Exec(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("got %v, want nil", err)
 	}
 }
