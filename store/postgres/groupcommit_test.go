@@ -19,13 +19,7 @@ import (
 // them. A function that fails is undone alone, and the functions after
 // it read what was there before it.
 func TestGroupCommit(t *testing.T) {
-	srv := pgtest.Start(t)
-	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
-	st, err := postgres.Open(context.Background(), proxied, postgres.Options{MaxConns: 2, MaxConcurrentUpdates: 1, BeginTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, proxy := openOneWriter(t)
 	const n = 8
 	refused := errors.New("refused")
 	// Round 0 prepares the statements on the connection.
@@ -116,13 +110,7 @@ func group(t *testing.T, st *postgres.Store, first func(store.Tx) error, fns []f
 // their first Prefetch are read for all at once. Keys 2 and 5 are present
 // before, function 3 fails after its Create.
 func TestGroupCommitGuessesCreates(t *testing.T) {
-	srv := pgtest.Start(t)
-	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
-	st, err := postgres.Open(context.Background(), proxied, postgres.Options{MaxConns: 2, MaxConcurrentUpdates: 1, BeginTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, proxy := openOneWriter(t)
 	const n = 8
 	present := func(i int) bool { return i == 2 || i == 5 }
 	refused := errors.New("refused")
@@ -208,13 +196,7 @@ func TestGroupCommitGuessesCreates(t *testing.T) {
 // guessed in: each miss runs the rest of its group again, which costs
 // more than the round trip the guess saves.
 func TestGroupCommitStopsGuessing(t *testing.T) {
-	srv := pgtest.Start(t)
-	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
-	st, err := postgres.Open(context.Background(), proxied, postgres.Options{MaxConns: 2, MaxConcurrentUpdates: 1, BeginTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, proxy := openOneWriter(t)
 	const n = 8
 	creates := func(round int) []func(store.Tx) error {
 		fns := make([]func(store.Tx) error, n)
@@ -247,4 +229,17 @@ func TestGroupCommitStopsGuessing(t *testing.T) {
 			t.Errorf("got %d round trips for %d Creates of absent keys after 32 of present ones, want %d", got, n, 1+n+1)
 		}
 	}
+}
+
+// openOneWriter opens a store of one writer whose round trips proxy counts.
+func openOneWriter(t *testing.T) (*postgres.Store, *pgtest.RoundTrips) {
+	t.Helper()
+	srv := pgtest.Start(t)
+	proxied, proxy := srv.CountRoundTrips(t, srv.NewSchema(t))
+	st, err := postgres.Open(context.Background(), proxied, postgres.Options{MaxConns: 2, MaxConcurrentUpdates: 1, BeginTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, proxy
 }
