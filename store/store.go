@@ -21,9 +21,12 @@
 //   - Update MAY run its function more than once, before or after it
 //     returned an error; the outcome of the last run is the one committed
 //     (or returned). Every run starts from a transaction holding none of
-//     the writes of earlier runs. So a function MUST NOT have effects
-//     outside the transaction, and it reports results through variables it
-//     assigns on every run. Group commit (bbolt, groupcommit.go) runs the
+//     the writes of earlier runs, and a run MAY be abandoned at any call of
+//     its Tx (PostgreSQL's group commit runs each function up to its first
+//     call, to read what it prefetches for the whole group). So a function
+//     MUST NOT have effects outside the transaction, nor hold a lock across
+//     a Tx call unless a defer releases it, and it reports results through
+//     variables it assigns on every run. Group commit (bbolt, groupcommit.go) runs the
 //     functions that arrive together in one transaction, one after the
 //     other; when one fails, the transaction is rolled back, the failing
 //     function runs again alone and its own outcome is returned, and the
