@@ -159,3 +159,39 @@ func sharesNothing(t *testing.T, path string, a, b reflect.Value) {
 		}
 	}
 }
+
+// Readers of one remembered record, each changing its copy, while a
+// writer changes the record: under -race, any memory they shared fails.
+func TestGetInstancesConcurrentReaders(t *testing.T) {
+	st := openTestBolt(t)
+	inst := &Instance{ID: "i-1", Owner: "ann", State: "running", BackendID: "m-1", Groups: []GroupRef{{ID: "sg-1"}}, UserData: []byte("u")}
+	putInstance(t, st, inst)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 50 {
+				var got []*Instance
+				if err := st.View(func(tx Tx) error {
+					var err error
+					got, err = GetInstances(tx, "ann", []string{"i-1"})
+					return err
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+				got[0].Groups[0].Name, got[0].UserData[0], got[0].State = "mine", 'x', "mine"
+			}
+		}()
+	}
+	for i := range 20 {
+		inst.State = []string{"running", "stopped"}[i%2]
+		putInstance(t, st, inst)
+	}
+	for range 4 {
+		<-done
+	}
+	if got := getInstance(t, st, "ann", "i-1"); got.State != "stopped" || got.Groups[0].Name != "" || string(got.UserData) != "u" {
+		t.Errorf("after the readers: got %s, %q, %q, want stopped, \"\", \"u\"", got.State, got.Groups[0].Name, got.UserData)
+	}
+}
