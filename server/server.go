@@ -15,10 +15,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/econe/econe-server/actions"
@@ -30,7 +32,6 @@ import (
 	"github.com/econe/econe-server/sigv4"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/xmlenc"
-	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 )
 
@@ -44,7 +45,6 @@ type Server struct {
 	audit  *audit.Log // nil: nothing is audited (unit tests of the HTTP surface)
 	log    zerolog.Logger
 	clock  func() time.Time
-	router *mux.Router
 	obs    Observer
 
 	// keys remembers derived signing keys, by secret and scope.
@@ -58,21 +58,45 @@ func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog
 	if s.clock == nil {
 		s.clock = time.Now
 	}
-	r := mux.NewRouter()
-	// EC2 clients may sign any path (some append one); every path is the API.
-	r.MatcherFunc(func(*http.Request, *mux.RouteMatch) bool { return true }).Methods(http.MethodGet, http.MethodPost).Handler(http.HandlerFunc(s.serveAPI))
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.finish(w, req, time.Now(), newRequestID(), nil, ec2Protocol, "", actions.DefaultVersion, nil, ec2err.New(ec2err.UnsupportedOperation, "The HTTP method %s is not supported; use GET or POST.", req.Method))
-	})
-	s.router = r
 	return s
 }
 
-// ServeHTTP makes Server an http.Handler.
+// ServeHTTP makes Server an http.Handler. EC2 clients may sign any path
+// (some append one): every path is the API, GET and POST alike. (A
+// router's match cost two copies of the request per request.)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.obs.InFlight(1)
 	defer s.obs.InFlight(-1)
-	s.router.ServeHTTP(w, r)
+	if p := cleanPath(r.URL.Path); p != r.URL.Path {
+		// A path not in canonical form is redirected to it, query kept.
+		u := *r.URL
+		u.Path = p
+		w.Header().Set("Location", u.String())
+		w.WriteHeader(http.StatusMovedPermanently)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodPost:
+		s.serveAPI(w, r)
+	default:
+		s.finish(w, r, time.Now(), newRequestID(), nil, ec2Protocol, "", actions.DefaultVersion, nil, ec2err.New(ec2err.UnsupportedOperation, "The HTTP method %s is not supported; use GET or POST.", r.Method))
+	}
+}
+
+// cleanPath is p in canonical form (path.Clean, rooted, a trailing slash
+// kept).
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // isVersion is whether v has an API version's form, YYYY-MM-DD in ASCII
@@ -407,11 +431,15 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 		body, status = proto.failure(e, id)
 	}
 	// The keys are canonical already: assigning skips Set's canonicalising,
-	// and the Content-Type value is shared (net/http only reads it).
+	// the Content-Type value is shared (net/http only reads it), and the
+	// other values share one array. A Date set here spares net/http
+	// formatting it for every response.
 	h := w.Header()
+	vals := []string{id, strconv.Itoa(len(body)), httpDate(time.Now())}
 	h["Content-Type"] = xmlContentType
-	h["X-Amzn-Requestid"] = []string{id}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["X-Amzn-Requestid"] = vals[0:1:1]
+	h["Content-Length"] = vals[1:2:2]
+	h["Date"] = vals[2:3:3]
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	took := time.Since(start)
@@ -440,6 +468,24 @@ func (s *Server) finish(w http.ResponseWriter, req *http.Request, start time.Tim
 		}
 	}
 	ev.Msg("request")
+}
+
+// lastDate is the Date header of the latest second a response was in.
+var lastDate atomic.Pointer[httpSecond]
+
+type httpSecond struct {
+	unix int64
+	date string
+}
+
+// httpDate is now as an HTTP Date header, formatted once a second.
+func httpDate(now time.Time) string {
+	if d := lastDate.Load(); d != nil && d.unix == now.Unix() {
+		return d.date
+	}
+	d := &httpSecond{now.Unix(), now.UTC().Format(http.TimeFormat)}
+	lastDate.Store(d)
+	return d.date
 }
 
 type requestIDSetter interface{ SetRequestID(string) }

@@ -114,9 +114,10 @@ func GetInstance(tx Tx, owner, id string) (*Instance, error) {
 }
 
 // GetInstances loads the user's instances ids in one read, in the ids'
-// order; an absent one is nil.
+// order; an absent one is nil. Records decoded before are copied from
+// memory while their bytes are the same (instanceCache).
 func GetInstances(tx Tx, owner string, ids []string) ([]*Instance, error) {
-	return GetManyOwned[Instance](tx, BucketInstances, owner, ids)
+	return getManyOwned(tx, BucketInstances, owner, ids, instanceCache.decode)
 }
 
 // PutInstance stores one instance, and indexes it while it is a launch

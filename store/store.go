@@ -374,6 +374,14 @@ func GetOwned[T any](tx Tx, b Bucket, owner, id string) (*T, error) {
 // GetManyOwned loads the user's resources ids from bucket b in one read
 // (Tx.GetMany), in the ids' order; an absent one is nil.
 func GetManyOwned[T any](tx Tx, b Bucket, owner string, ids []string) ([]*T, error) {
+	return getManyOwned(tx, b, owner, ids, func(key string, raw []byte) (*T, error) {
+		v := new(T)
+		return v, decode(b, key, raw, v)
+	})
+}
+
+// getManyOwned is GetManyOwned with its records decoded by dec.
+func getManyOwned[T any](tx Tx, b Bucket, owner string, ids []string, dec func(key string, raw []byte) (*T, error)) ([]*T, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = OwnedKey(owner, id)
@@ -383,8 +391,8 @@ func GetManyOwned[T any](tx Tx, b Bucket, owner string, ids []string) ([]*T, err
 		if raw == nil {
 			continue
 		}
-		v := new(T)
-		if err := decode(b, keys[i], raw, v); err != nil {
+		v, err := dec(keys[i], raw)
+		if err != nil {
 			return nil, err
 		}
 		out[i] = v
