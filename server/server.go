@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"github.com/econe/econe-server/sigv4"
 	"github.com/econe/econe-server/store"
 	"github.com/econe/econe-server/xmlenc"
+	"github.com/gorilla/mux"
 	"github.com/rs/zerolog"
 )
 
@@ -45,6 +45,7 @@ type Server struct {
 	audit  *audit.Log // nil: nothing is audited (unit tests of the HTTP surface)
 	log    zerolog.Logger
 	clock  func() time.Time
+	router *mux.Router
 	obs    Observer
 
 	// keys remembers derived signing keys, by secret and scope.
@@ -58,45 +59,21 @@ func New(cfg *conf.Config, svc *actions.Service, keys *keyring.Keyring, auditLog
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	r := mux.NewRouter()
+	// EC2 clients may sign any path (some append one); every path is the API.
+	r.MatcherFunc(func(*http.Request, *mux.RouteMatch) bool { return true }).Methods(http.MethodGet, http.MethodPost).Handler(http.HandlerFunc(s.serveAPI))
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.finish(w, req, time.Now(), newRequestID(), nil, ec2Protocol, "", actions.DefaultVersion, nil, ec2err.New(ec2err.UnsupportedOperation, "The HTTP method %s is not supported; use GET or POST.", req.Method))
+	})
+	s.router = r
 	return s
 }
 
-// ServeHTTP makes Server an http.Handler. EC2 clients may sign any path
-// (some append one): every path is the API, GET and POST alike. (A
-// router's match cost two copies of the request per request.)
+// ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.obs.InFlight(1)
 	defer s.obs.InFlight(-1)
-	if p := cleanPath(r.URL.Path); p != r.URL.Path {
-		// A path not in canonical form is redirected to it, query kept.
-		u := *r.URL
-		u.Path = p
-		w.Header().Set("Location", u.String())
-		w.WriteHeader(http.StatusMovedPermanently)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodPost:
-		s.serveAPI(w, r)
-	default:
-		s.finish(w, r, time.Now(), newRequestID(), nil, ec2Protocol, "", actions.DefaultVersion, nil, ec2err.New(ec2err.UnsupportedOperation, "The HTTP method %s is not supported; use GET or POST.", r.Method))
-	}
-}
-
-// cleanPath is p in canonical form (path.Clean, rooted, a trailing slash
-// kept).
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
+	s.router.ServeHTTP(w, r)
 }
 
 // isVersion is whether v has an API version's form, YYYY-MM-DD in ASCII
