@@ -66,6 +66,12 @@ func ec2Time(t time.Time) string {
 	return string(b)
 }
 
+// ec2Second is t as EC2 shows an instance's launch time and an
+// attachment's attach time: whole seconds (".000Z"), where creation and
+// start times keep their milliseconds. Clients match the attach-time and
+// launch-time filters against the value they were shown.
+func ec2Second(t time.Time) string { return ec2Time(t.Truncate(time.Second)) }
+
 func (s *Service) catalog() *templates.Catalog {
 	if s.Templates == nil {
 		return templates.Default()
@@ -222,7 +228,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 		InstanceID: inst.ID, ImageID: inst.ImageID, State: stateXML(inst.State),
 		PrivateDNSName: inst.PrivateDNSName, DNSName: publicName(inst), Reason: inst.TransitionReason,
 		KeyName: inst.KeyName, AmiLaunchIndex: inst.LaunchIndex, InstanceType: inst.InstanceType,
-		LaunchTime: ec2Time(inst.LaunchTime), Placement: placementXML{Tenancy: "default", AvailabilityZone: inst.Zone},
+		LaunchTime: ec2Second(inst.LaunchTime), Placement: placementXML{Tenancy: "default", AvailabilityZone: inst.Zone},
 		Platform: img.Platform, Monitoring: monitoringXML{State: "disabled"},
 		PrivateIPAddress: inst.PrivateIP, IPAddress: publicIP(inst),
 	}
@@ -241,7 +247,7 @@ func (s *Service) render(r *Request, inst *store.Instance, tags []store.Tag) ins
 	}
 	for _, bd := range inst.BlockDevices {
 		x.BlockDevices = append(x.BlockDevices, instanceBlockDeviceXML{DeviceName: bd.DeviceName, Ebs: ebsInstanceXML{
-			AttachTime: ec2Time(bd.AttachTime), DeleteOnTermination: bd.DeleteOnTermination, Status: bd.Status, VolumeID: bd.VolumeID,
+			AttachTime: ec2Second(bd.AttachTime), DeleteOnTermination: bd.DeleteOnTermination, Status: bd.Status, VolumeID: bd.VolumeID,
 		}})
 	}
 	if !oldShape(r) {

@@ -75,7 +75,7 @@ func (s *Service) instanceAttrs(r *Request, inst *store.Instance, tags []store.T
 		case "reservation-id":
 			return one(inst.ReservationID)
 		case "launch-time":
-			return one(ec2Time(inst.LaunchTime))
+			return one(ec2Second(inst.LaunchTime))
 		case "owner-id":
 			return one(r.User.AccountID)
 		case "client-token":
@@ -138,7 +138,7 @@ func (s *Service) moreInstanceAttrs(inst *store.Instance, name string) ([]string
 	case "platform-details":
 		return []string{"Linux/UNIX"}, true
 	case "block-device-mapping.attach-time":
-		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return ec2Time(b.AttachTime) }), true
+		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return ec2Second(b.AttachTime) }), true
 	case "block-device-mapping.delete-on-termination":
 		return deviceValues(inst.BlockDevices, func(b store.BlockDevice) string { return strconv.FormatBool(b.DeleteOnTermination) }), true
 	case "block-device-mapping.status":

@@ -433,7 +433,7 @@ func derivedInterface(inst *store.Instance, accountID string) instanceENIXML {
 	ni := instanceENIXML{
 		Association: assoc,
 		Attachment: instanceInterfaceAttachmentXML{
-			AttachTime: ec2Time(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: !inst.KeepInterface, Status: "attached",
+			AttachTime: ec2Second(inst.LaunchTime), AttachmentID: eni.attachmentID, DeleteOnTermination: !inst.KeepInterface, Status: "attached",
 		},
 		Description: inst.InterfaceDescription, Groups: groupItems(inst.Groups, false), MacAddress: eni.mac, NetworkInterfaceID: eni.id, OwnerID: accountID,
 		PrivateDNSName: inst.PrivateDNSName, PrivateIPAddress: inst.PrivateIP, SourceDestCheck: true, Status: "in-use",

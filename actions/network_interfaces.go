@@ -105,7 +105,7 @@ func ownInterface(ni *store.NetworkInterface, accountID string, addr *store.Addr
 	if a := ni.Attachment; a != nil {
 		x.Status = "in-use"
 		x.Attachment = &networkInterfaceAttachmentXML{
-			AttachTime: ec2Time(a.AttachTime), AttachmentID: a.ID, DeleteOnTermination: a.DeleteOnTermination, DeviceIndex: a.DeviceIndex,
+			AttachTime: ec2Second(a.AttachTime), AttachmentID: a.ID, DeleteOnTermination: a.DeleteOnTermination, DeviceIndex: a.DeviceIndex,
 			InstanceID: a.InstanceID, InstanceOwnerID: accountID, Status: "attached",
 		}
 	}

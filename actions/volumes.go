@@ -231,7 +231,7 @@ type volumeItem struct {
 }
 
 func attachmentItem(volumeID string, a *store.VolumeAttachment) volumeAttachmentItem {
-	return volumeAttachmentItem{VolumeID: volumeID, InstanceID: a.InstanceID, Device: a.Device, Status: a.Status, AttachTime: ec2Time(a.AttachTime), DeleteOnTermination: a.DeleteOnTermination}
+	return volumeAttachmentItem{VolumeID: volumeID, InstanceID: a.InstanceID, Device: a.Device, Status: a.Status, AttachTime: ec2Second(a.AttachTime), DeleteOnTermination: a.DeleteOnTermination}
 }
 
 func volumeXML(v *store.Volume, tags []store.Tag) volumeItem {

@@ -62,7 +62,7 @@ func (s *Service) volumeAttrs(v *store.Volume, tags []store.Tag) Attrs {
 		case "attachment.status":
 			return attached(func(a *store.VolumeAttachment) string { return a.Status })
 		case "attachment.attach-time":
-			return attached(func(a *store.VolumeAttachment) string { return ec2Time(a.AttachTime) })
+			return attached(func(a *store.VolumeAttachment) string { return ec2Second(a.AttachTime) })
 		case "attachment.delete-on-termination":
 			return attached(func(a *store.VolumeAttachment) string { return strconv.FormatBool(a.DeleteOnTermination) })
 		}
