@@ -45,19 +45,19 @@ const (
 
 type createKeyPairResponse struct {
 	Meta
-	KeyPairID      string   `xml:"keyPairId"`
-	Tags           []tagXML `xml:"tagSet>item"`
-	KeyName        string   `xml:"keyName"`
-	KeyFingerprint string   `xml:"keyFingerprint"`
-	KeyMaterial    string   `xml:"keyMaterial"`
+	KeyPairID      string     `xml:"keyPairId"`
+	Tags           *tagSetXML `xml:"tagSet"` // absent without tags, as EC2 answers
+	KeyName        string     `xml:"keyName"`
+	KeyFingerprint string     `xml:"keyFingerprint"`
+	KeyMaterial    string     `xml:"keyMaterial"`
 }
 
 type importKeyPairResponse struct {
 	Meta
-	KeyFingerprint string   `xml:"keyFingerprint"`
-	KeyName        string   `xml:"keyName"`
-	KeyPairID      string   `xml:"keyPairId"`
-	Tags           []tagXML `xml:"tagSet>item"`
+	KeyFingerprint string     `xml:"keyFingerprint"`
+	KeyName        string     `xml:"keyName"`
+	KeyPairID      string     `xml:"keyPairId"`
+	Tags           *tagSetXML `xml:"tagSet"` // absent without tags, as EC2 answers
 }
 
 type keyPairItem struct {
@@ -145,7 +145,7 @@ func (s *Service) createKeyPair(r *Request) (any, error) {
 		return nil, err
 	}
 	return &createKeyPairResponse{
-		KeyPairID: rec.ID, Tags: tagsXML(tags), KeyName: name,
+		KeyPairID: rec.ID, Tags: tagSetOf(tags), KeyName: name,
 		KeyFingerprint: rec.Fingerprint, KeyMaterial: key.material,
 	}, nil
 }
@@ -181,7 +181,7 @@ func (s *Service) importKeyPair(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &importKeyPairResponse{KeyFingerprint: rec.Fingerprint, KeyName: name, KeyPairID: rec.ID, Tags: tagsXML(tags)}, nil
+	return &importKeyPairResponse{KeyFingerprint: rec.Fingerprint, KeyName: name, KeyPairID: rec.ID, Tags: tagSetOf(tags)}, nil
 }
 
 // storeKeyPair records a new key pair unless the student already has one

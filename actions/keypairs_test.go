@@ -444,7 +444,7 @@ func TestKeyPairInputErrors(t *testing.T) {
 		})
 	}
 	if resp := e.mustCall(t, "carol", "CreateKeyPair", "KeyName", "carol-lab1", "KeyFormat", "ppk",
-		"TagSpecification.1.ResourceType", "key-pair", "TagSpecification.1.Tag.1.Key", "course", "TagSpecification.1.Tag.1.Value", "cs61c").(*createKeyPairResponse); len(resp.Tags) != 1 || !strings.HasPrefix(resp.KeyMaterial, "PuTTY-User-Key-File-2:") {
+		"TagSpecification.1.ResourceType", "key-pair", "TagSpecification.1.Tag.1.Key", "course", "TagSpecification.1.Tag.1.Value", "cs61c").(*createKeyPairResponse); len(resp.Tags.list()) != 1 || !strings.HasPrefix(resp.KeyMaterial, "PuTTY-User-Key-File-2:") {
 		t.Errorf("got tags %+v and material %.30q, want the tag and a PPK file", resp.Tags, resp.KeyMaterial)
 	}
 	if got := e.mustCall(t, "carol", "DescribeKeyPairs", "Filter.1.Name", "tag:course", "Filter.1.Value.1", "cs61c").(*describeKeyPairsResponse); len(got.KeyPairs) != 1 {

@@ -115,6 +115,12 @@ keys = ec2.describe_key_pairs(Filters=[{"Name": "key-type", "Values": ["ed25519"
 out["ed25519 keys"] = sorted(k["KeyName"] for k in keys)
 out["delete missing"] = code(lambda: ec2.delete_key_pair(KeyName="nope"))
 out["ed.rfc4716 shown"] = ec2.describe_key_pairs(KeyNames=["ed.rfc4716"], IncludePublicKey=True)["KeyPairs"][0]["PublicKey"]
+# EC2 leaves the tag set out of an answer for a key pair without tags,
+# and gives the tags of one made with them.
+out["import answer has Tags"] = "Tags" in ec2.import_key_pair(KeyName="untagged", PublicKeyMaterial=material("rsa.pub"))
+out["create answer has Tags"] = "Tags" in ec2.create_key_pair(KeyName="made")
+out["tagged create answer's Tags"] = ec2.create_key_pair(KeyName="tagged", TagSpecifications=[
+    {"ResourceType": "key-pair", "Tags": [{"Key": "course", "Value": "cs61c"}]}]).get("Tags")
 print(json.dumps(out))
 `
 
@@ -141,6 +147,8 @@ func TestImportSSHKeygenKeysWithBoto3(t *testing.T) {
 		"duplicate": "InvalidKeyPair.Duplicate", "bad": "InvalidKey.Format", "missing": "InvalidKeyPair.NotFound",
 		"ed25519 keys": []any{"ed.pub", "ed.rfc4716"}, "delete missing": "ok",
 		"ed.rfc4716 shown": rfc4716, // as imported, as EC2 shows it
+		"import answer has Tags": false, "create answer has Tags": false,
+		"tagged create answer's Tags": []any{map[string]any{"Key": "course", "Value": "cs61c"}},
 	}
 	for k, w := range want {
 		if jsonOf(got[k]) != jsonOf(w) {
