@@ -146,7 +146,7 @@ func TestImportSSHKeygenKeysWithBoto3(t *testing.T) {
 		"rsa.pub": rsaWant, "ed.pub": edWant, "ed.rfc4716": edWant,
 		"duplicate": "InvalidKeyPair.Duplicate", "bad": "InvalidKey.Format", "missing": "InvalidKeyPair.NotFound",
 		"ed25519 keys": []any{"ed.pub", "ed.rfc4716"}, "delete missing": "ok",
-		"ed.rfc4716 shown": rfc4716, // as imported, as EC2 shows it
+		"ed.rfc4716 shown":       rfc4716, // as imported, as EC2 shows it
 		"import answer has Tags": false, "create answer has Tags": false,
 		"tagged create answer's Tags": []any{map[string]any{"Key": "course", "Value": "cs61c"}},
 	}
