@@ -451,6 +451,9 @@ func (p *Params) TagSpecifications() ([]TagSpecification, error) {
 		if rt == "" { // EC2's words
 			return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag specification resource type must have a value")
 		}
+		if len(tags) == 0 { // EC2's words; SDKs send an empty list as "TagSpecification.N.Tag="
+			return nil, ec2err.New(ec2err.InvalidParameterValue, "Tag specification must have at least one tag")
+		}
 		out = append(out, TagSpecification{ResourceType: rt, Tags: tags})
 	}
 	return out, nil

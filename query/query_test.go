@@ -91,6 +91,12 @@ func TestTagSpecifications(t *testing.T) {
 		t.Errorf("got %v, want MissingParameter naming TagSpecification.1.Tag.1.Key", err)
 	}
 	// EC2's answer to a specification without a type (quoted by AWS SDK users).
+	for _, empty := range [][]string{{"TagSpecification.1.ResourceType", "volume"}, {"TagSpecification.1.ResourceType", "volume", "TagSpecification.1.Tag", ""}} {
+		_, err = params(empty...).TagSpecifications()
+		if err == nil || ec2err.As(err).Code != ec2err.InvalidParameterValue || ec2err.As(err).Message != "Tag specification must have at least one tag" {
+			t.Errorf("%v: got %v, want InvalidParameterValue: Tag specification must have at least one tag", empty, err)
+		}
+	}
 	_, err = params("TagSpecification.1.Tag.1.Key", "k").TagSpecifications()
 	if err == nil || ec2err.As(err).Code != ec2err.InvalidParameterValue || ec2err.As(err).Message != "Tag specification resource type must have a value" {
 		t.Errorf("no resource type: got %v, want InvalidParameterValue: Tag specification resource type must have a value", err)
