@@ -68,6 +68,9 @@ func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, e
 	if lr.zone, err = s.launchZone(p.String("Placement.AvailabilityZone")); err != nil {
 		return nil, err
 	}
+	if err := placementOffered(p.Struct("Placement")); err != nil {
+		return nil, err
+	}
 	if lr.min, lr.max, err = launchCounts(p); err != nil {
 		return nil, err
 	}
@@ -105,6 +108,21 @@ func (s *Service) parseLaunch(p *query.Params, u *store.User) (*launchRequest, e
 	}
 	lr.mappings = withImageDevices(lr.from, lr.mappings)
 	return lr, nil
+}
+
+// placementOffered refuses the placements a course's cloud has no hardware
+// for (dedicated hosts and instances, placement groups), which a launch
+// would otherwise drop without a word.
+func placementOffered(pl *query.Params) error {
+	for _, name := range []string{"HostId", "HostResourceGroupArn", "Affinity", "GroupName", "GroupId", "PartitionNumber", "SpreadDomain"} {
+		if pl.String(name) != "" {
+			return ec2err.New(ec2err.UnsupportedOperation, "Placement.%s: there are no dedicated hosts or placement groups on this course's cloud; leave it out.", name)
+		}
+	}
+	if t := pl.String("Tenancy"); t != "" && t != "default" {
+		return ec2err.New(ec2err.UnsupportedOperation, "Placement.Tenancy %s: instances here run on shared hardware (tenancy default); leave it out.", t)
+	}
+	return nil
 }
 
 func (s *Service) launchZone(zone string) (string, error) {

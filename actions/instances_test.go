@@ -124,6 +124,9 @@ func TestRunInstancesRejectsBadInput(t *testing.T) {
 		{"reserved tag key", []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "aws:x"}, ec2err.InvalidParameterValue},
 		{"unknown key pair", []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "KeyName", "nokey"}, ec2err.InvalidKeyPairNotFound},
 		{"dry run", []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "DryRun", "true"}, ec2err.DryRunOperation},
+		{"dedicated host", []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "Placement.HostId", "h-0123456789abcdef0"}, ec2err.UnsupportedOperation},
+		{"dedicated tenancy", []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "Placement.Tenancy", "dedicated"}, ec2err.UnsupportedOperation},
+		{"placement group", []string{"ImageId", debianAMI, "MinCount", "1", "MaxCount", "1", "Placement.GroupName", "hpc"}, ec2err.UnsupportedOperation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +136,15 @@ func TestRunInstancesRejectsBadInput(t *testing.T) {
 	}
 	if got := describe(t, e, "alice"); len(got) != 0 {
 		t.Errorf("after only failed launches: got %d instances, want 0", len(got))
+	}
+}
+
+// The default tenancy asked for by name is what every instance has.
+func TestRunInstancesDefaultTenancy(t *testing.T) {
+	e, _, _ := newInstanceEnv(t, nil)
+	id := launch(t, e, "alice", "Placement.Tenancy", "default")[0]
+	if got := describe(t, e, "alice", "InstanceId.1", id)[0].Placement.Tenancy; got != "default" {
+		t.Errorf("tenancy %q, want default", got)
 	}
 }
 
