@@ -9,9 +9,10 @@
 # Each test gets a student of its own (bench/moto_econe.py), which is what
 # moto's /moto-api/reset stands for; that call is switched off with moto's
 # MOTO_CALL_RESET_API=false, so nothing outside the EC2 API reaches econe.
-# Prints the pass/fail counts; RESULTS_FILE (default moto-results.txt) gets
-# one line per test: OUTCOME nodeid :: first line of the failure, and
-# RESULTS_FILE.log pytest's output (add --tb=short to PYTEST_ARGS to see
+# Prints the pass/fail counts and the failures' classes
+# (bench/moto-classes.tsv, bench/moto_classes.py); RESULTS_FILE (default
+# moto-results.txt) gets one line per test: OUTCOME nodeid :: first line of
+# the failure, and RESULTS_FILE.log pytest's output (add --tb=short to PYTEST_ARGS to see
 # where each test failed).
 # PYTHON (default the pyenv python3) needs boto3, moto, pytest and
 # freezegun; the last two may come from PYTHONPATH (e.g. the files of
@@ -79,3 +80,6 @@ cd "$(dirname "$tests")"
 tail -n 1 "$results.log"
 echo "pass/fail counts (per test): $(awk '{print $1}' "$results" | sort | uniq -c | tr -s ' \n' ' ')"
 echo "results: $results (pytest's output: $results.log)"
+# Each failure's class against EC2's reference (bench/moto-classes.tsv);
+# fails when one is not classed.
+"$python" "$repo/bench/moto_classes.py" "$results"
