@@ -26,9 +26,9 @@
 //     call, to read what it prefetches for the whole group). So a function
 //     MUST NOT have effects outside the transaction, nor hold a lock across
 //     a Tx call unless a defer releases it, and it reports results through
-//     variables it assigns on every run. Group commit (bbolt, groupcommit.go) runs the
-//     functions that arrive together in one transaction, one after the
-//     other; when one fails, the transaction is rolled back, the failing
+//     variables it assigns on every run. Group commit (bbolt,
+//     groupcommit.go) runs the functions that arrive together in one
+//     transaction, one after the other; when one fails, the transaction is rolled back, the failing
 //     function runs again alone and its own outcome is returned, and the
 //     others run again without it. PostgreSQL (store/postgres,
 //     groupcommit.go) also runs the functions waiting for a turn in one
