@@ -28,9 +28,9 @@
 //     a Tx call unless a defer releases it, and it reports results through
 //     variables it assigns on every run. Group commit (bbolt,
 //     groupcommit.go) runs the functions that arrive together in one
-//     transaction, one after the other; when one fails, the transaction is rolled back, the failing
-//     function runs again alone and its own outcome is returned, and the
-//     others run again without it. PostgreSQL (store/postgres,
+//     transaction, one after the other; when one fails, the transaction
+//     is rolled back, the failing function runs again alone and its own
+//     outcome is returned, and the others run again without it. PostgreSQL (store/postgres,
 //     groupcommit.go) also runs the functions waiting for a turn in one
 //     SERIALIZABLE transaction, each behind a SAVEPOINT: one that fails is
 //     rolled back to it alone, and the functions after it see the
