@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func FuzzParseAuthorization(f *testing.F) {
@@ -99,6 +100,28 @@ func FuzzVerifyQuery(f *testing.F) {
 		}
 		if ok != refOK || ok && got != ref {
 			t.Fatalf("canonical query of %q: got %q (ok=%v), SDK algorithm gives %q (ok=%v)", rawQuery, got, ok, ref, refOK)
+		}
+	})
+}
+
+// FuzzAmzDate holds amzDate to what it replaced: time.Parse in
+// amzDateLayout and a round trip through Format.
+func FuzzAmzDate(f *testing.F) {
+	for _, v := range []string{
+		"20150830T123600Z", "20240229T235959Z", "20230229T000000Z", "20151330T123600Z",
+		"20150830T243600Z", "20150830T126000Z", "20150830T123660Z", "20150800T123600Z",
+		"00000101T000000Z", "99991231T235959Z", "2015083OT123600Z", "20150830t123600Z",
+		"20150830T123600z", "20150830T123600", "20150830T123600ZZ", "+0150830T123600Z",
+		"20150830 123600Z", "2015-08-30T12:36:00Z", "", "20150830T1236 0Z",
+	} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		want, err := time.Parse(amzDateLayout, v)
+		wantOK := err == nil && want.Format(amzDateLayout) == v
+		got, ok := amzDate(v)
+		if ok != wantOK || (ok && !got.Equal(want)) {
+			t.Fatalf("amzDate(%q) = %v, %v; time.Parse and Format give %v, %v", v, got, ok, want, wantOK)
 		}
 	})
 }
