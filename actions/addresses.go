@@ -127,7 +127,7 @@ func (s *Service) allocateAddress(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Log.Info().Str("allocation_id", addr.AllocationID).Str("elastic_ip", addr.PublicIP).Msg("elastic IP allocated")
+	s.requestLog(r).Info().Str("allocation_id", addr.AllocationID).Str("elastic_ip", addr.PublicIP).Msg("elastic IP allocated")
 	return &allocateAddressResponse{
 		AllocationID: addr.AllocationID, PublicIPv4Pool: "amazon", NetworkBorderGroup: s.Config.Region,
 		Domain: addr.Domain, PublicIP: addr.PublicIP,
@@ -424,7 +424,7 @@ func (s *Service) releaseAddress(r *Request) (any, error) {
 	if _, err := s.addressInBackend(r.Context, released); err != nil {
 		return nil, err
 	}
-	r.Log.Info().Str("allocation_id", released.AllocationID).Str("elastic_ip", released.PublicIP).Msg("elastic IP released")
+	s.requestLog(r).Info().Str("allocation_id", released.AllocationID).Str("elastic_ip", released.PublicIP).Msg("elastic IP released")
 	return ok()
 }
 

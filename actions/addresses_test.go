@@ -552,7 +552,7 @@ func TestTerminateDisassociatesAndStopKeeps(t *testing.T) {
 	eipPutInstance(t, s, "alice", eipInst1, "running", "10.77.0.5")
 	eipAssociate(t, s, a.AllocationID, eipInst1)
 	fp.takeCalls()
-	r := &Request{Context: context.Background(), User: &store.User{Name: "alice"}, Params: query.New(url.Values{}), Log: zerolog.Nop()}
+	r := &Request{Context: context.Background(), User: &store.User{Name: "alice"}, Params: query.New(url.Values{})}
 	if err := s.releaseAddresses(r, []string{eipInst2}); err != nil || len(fp.takeCalls()) != 0 {
 		t.Errorf("got %v terminating an instance without address, want no script run", err)
 	}

@@ -70,7 +70,7 @@ func newRequest(user *store.User, version, action string, kv ...string) *Request
 	for i := 0; i+1 < len(kv); i += 2 {
 		v.Add(kv[i], kv[i+1])
 	}
-	return &Request{Context: context.Background(), ID: "test", User: user, Action: action, Version: version, Params: query.New(v), Log: zerolog.Nop()}
+	return &Request{Context: context.Background(), ID: "test", User: user, Action: action, Version: version, Params: query.New(v)}
 }
 
 // callAction runs the handler Table() declares for r.Action and checks

@@ -452,7 +452,7 @@ func (s *Service) recordHalt(inst *store.Instance, m backend.Machine, also func(
 // systemRequest is the request the server makes on owner's behalf, for
 // what a termination releases.
 func (s *Service) systemRequest(ctx context.Context, owner string) *Request {
-	return &Request{Context: ctx, ID: "guardrails", User: &store.User{Name: owner}, Action: "TerminateInstances", Version: DefaultVersion, Log: s.Log}
+	return &Request{Context: ctx, ID: "guardrails", User: &store.User{Name: owner}, Action: "TerminateInstances", Version: DefaultVersion}
 }
 
 // StopAll is the kill switch: it stops (or terminates) every live

@@ -303,7 +303,7 @@ func (s *Service) makeImage(r *Request, im *store.Image, snaps []store.Snapshot,
 	}
 	if berr != nil {
 		if err := s.discardImage(r.Context, im); err != nil {
-			r.Log.Error().Err(err).Str("image", im.ID).Msg("removing an image the backend refused")
+			s.requestLog(r).Error().Err(err).Str("image", im.ID).Msg("removing an image the backend refused")
 		}
 		return backendError(berr, volumeRefusals)
 	}

@@ -457,7 +457,10 @@ type enclaveXML struct {
 func renderOptions(x *instanceXML, inst *store.Instance, old bool) {
 	o := inst.Options
 	x.EbsOptimized = o.EbsOptimized
-	x.Monitoring = monitoringXML{State: map[bool]string{true: "enabled", false: "disabled"}[o.Monitoring]}
+	x.Monitoring = monitoringXML{State: "disabled"}
+	if o.Monitoring {
+		x.Monitoring.State = "enabled"
+	}
 	x.KernelID, x.RamdiskID = o.Kernel, o.Ramdisk
 	if old {
 		return

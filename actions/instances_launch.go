@@ -579,7 +579,7 @@ func (s *Service) launch(r *Request, lr *launchRequest, insts []*store.Instance,
 	}
 	for i, inst := range insts {
 		if errs[i] != nil {
-			r.Log.Error().Err(errs[i]).Str("instance", inst.ID).Msg("backend refused launch")
+			s.requestLog(r).Error().Err(errs[i]).Str("instance", inst.ID).Msg("backend refused launch")
 			machines[i] = failedLaunch(errs[i])
 		}
 		inst.BackendID = machines[i].ID

@@ -137,7 +137,7 @@ func (s *Service) createNetworkInterface(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Log.Info().Str("network_interface_id", id).Str("subnet_id", ni.SubnetID).Msg("network interface created")
+	s.requestLog(r).Info().Str("network_interface_id", id).Str("subnet_id", ni.SubnetID).Msg("network interface created")
 	return &createNetworkInterfaceResponse{NetworkInterface: ownInterface(ni, r.User.AccountID, nil, tags)}, nil
 }
 
@@ -201,7 +201,7 @@ func (s *Service) deleteNetworkInterface(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Log.Info().Str("network_interface_id", id).Msg("network interface deleted")
+	s.requestLog(r).Info().Str("network_interface_id", id).Msg("network interface deleted")
 	return ok()
 }
 
@@ -307,7 +307,7 @@ func (s *Service) attachNetworkInterface(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Log.Info().Str("network_interface_id", id).Str("instance_id", instanceID).Int("device_index", index).Msg("network interface attached")
+	s.requestLog(r).Info().Str("network_interface_id", id).Str("instance_id", instanceID).Int("device_index", index).Msg("network interface attached")
 	return &attachNetworkInterfaceResponse{AttachmentID: attachmentID}, nil
 }
 
@@ -355,7 +355,7 @@ func (s *Service) detachNetworkInterface(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Log.Info().Str("attachment_id", attachmentID).Msg("network interface detached")
+	s.requestLog(r).Info().Str("attachment_id", attachmentID).Msg("network interface detached")
 	return ok()
 }
 

@@ -62,11 +62,17 @@ type Request struct {
 	Action  string
 	Version string // the client's API version, e.g. 2010-08-31
 	Params  *query.Params
-	Log     zerolog.Logger
 
 	// Region is the region the client signed for (SigV4's scope; "" for
 	// SigV2): the configured one where auth.enforce_region holds.
 	Region string
+}
+
+// requestLog is the service's log with the request's id and user, built
+// only by the actions that log (a describe would pay for it on every call).
+func (s *Service) requestLog(r *Request) *zerolog.Logger {
+	l := s.Log.With().Str("request_id", r.ID).Str("user", r.User.Name).Logger()
+	return &l
 }
 
 // Before reports whether the client's API version predates v

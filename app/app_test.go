@@ -52,7 +52,7 @@ func TestRestartRecoversVolumes(t *testing.T) {
 			v.Set(kv[i], kv[i+1])
 		}
 		r := &actions.Request{Context: context.Background(), ID: "test", User: &store.User{Name: "alice"}, Action: action,
-			Version: actions.DefaultVersion, Params: query.New(v), Log: zerolog.Nop()}
+			Version: actions.DefaultVersion, Params: query.New(v)}
 		_, err := actions.Table()[action](a.Service, r)
 		return err
 	}

@@ -37,7 +37,7 @@ func BenchmarkOpen100k(b *testing.B) {
 	for i := range students {
 		v := url.Values{"ImageId": {image}, "MinCount": {strconv.Itoa(each)}, "MaxCount": {strconv.Itoa(each)}}
 		r := &actions.Request{Context: context.Background(), ID: "seed", User: &store.User{Name: fmt.Sprintf("student%03d", i)},
-			Action: "RunInstances", Version: actions.DefaultVersion, Params: query.New(v), Log: zerolog.Nop()}
+			Action: "RunInstances", Version: actions.DefaultVersion, Params: query.New(v)}
 		if _, err := actions.Table()["RunInstances"](a.Service, r); err != nil {
 			b.Fatal(err)
 		}

@@ -176,7 +176,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, req *http.Request) {
 			Version: version,
 			Region:  scope.Region,
 			Params:  p,
-			Log:     s.log.With().Str("request_id", id).Str("user", user.Name).Logger(),
 		})
 	}
 	if unconfirmed == nil {
@@ -247,15 +246,25 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	if n > maxParams {
 		return nil, nil, "", ec2err.New(ec2err.InvalidParameterValue, "The request has %d parameters (query string and body together); at most %d are accepted in one request. Split it into several requests.", n, maxParams)
 	}
-	params, perr := url.ParseQuery(req.URL.RawQuery)
-	if perr != nil {
-		return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The query string is not valid URL encoding.")
+	var perr error
+	if req.URL.RawQuery != "" {
+		if params, perr = url.ParseQuery(req.URL.RawQuery); perr != nil {
+			return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The query string is not valid URL encoding.")
+		}
 	}
 	if len(body) > 0 {
-		form, perr = url.ParseQuery(formText)
-		if perr != nil {
+		if form, perr = url.ParseQuery(formText); perr != nil {
 			return nil, nil, "", ec2err.New(ec2err.InvalidRequest, "The request body is not valid form encoding.")
 		}
+	}
+	switch {
+	case params == nil && form != nil:
+		// The SDKs send everything in the body: the form is the parameters
+		// (nothing changes either afterwards).
+		params = form
+	case params == nil:
+		params = url.Values{}
+	default:
 		for k, v := range form {
 			params[k] = append(params[k], v...)
 		}

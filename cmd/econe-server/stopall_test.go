@@ -34,7 +34,7 @@ func launchAs(t *testing.T, a *app.App, user string) string {
 		t.Fatal(err)
 	}
 	v := url.Values{"ImageId": {"ami-0a1b2c3d4e5f60001"}, "MinCount": {"1"}, "MaxCount": {"1"}}
-	r := &actions.Request{Context: context.Background(), ID: "test", User: u, Action: "RunInstances", Version: actions.DefaultVersion, Params: query.New(v), Log: zerolog.Nop()}
+	r := &actions.Request{Context: context.Background(), ID: "test", User: u, Action: "RunInstances", Version: actions.DefaultVersion, Params: query.New(v)}
 	if _, err := actions.Table()["RunInstances"](a.Service, r); err != nil {
 		t.Fatalf("RunInstances as %s: %v", user, err)
 	}

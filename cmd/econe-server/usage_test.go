@@ -51,7 +51,7 @@ func usageScenario(t *testing.T) string {
 		for i := 0; i+1 < len(kv); i += 2 {
 			v.Add(kv[i], kv[i+1])
 		}
-		r := &actions.Request{Context: context.Background(), ID: "test", User: user, Action: action, Version: actions.DefaultVersion, Params: query.New(v), Log: zerolog.Nop()}
+		r := &actions.Request{Context: context.Background(), ID: "test", User: user, Action: action, Version: actions.DefaultVersion, Params: query.New(v)}
 		resp, err := actions.Table()[action](a.Service, r)
 		if err != nil {
 			t.Fatalf("%s at %s: %v", action, clock.Now().Format(time.TimeOnly), err)
