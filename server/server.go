@@ -259,8 +259,8 @@ func (s *Server) readParams(w http.ResponseWriter, req *http.Request) (params, f
 	}
 	switch {
 	case params == nil && form != nil:
-		// The SDKs send everything in the body: the form is the parameters
-		// (nothing changes either afterwards).
+		// The SDKs send everything in the body: the form is the parameters.
+		// One map serves as both because neither is written to after this.
 		params = form
 	case params == nil:
 		params = url.Values{}
