@@ -382,6 +382,11 @@ func GetManyOwned[T any](tx Tx, b Bucket, owner string, ids []string) ([]*T, err
 
 // getManyOwned is GetManyOwned with its records decoded by dec.
 func getManyOwned[T any](tx Tx, b Bucket, owner string, ids []string, dec func(key string, raw []byte) (*T, error)) ([]*T, error) {
+	if len(ids) == 0 {
+		// most instances have no volume or interface records: no read,
+		// not even the bucket's opening (a search of bbolt's root)
+		return nil, nil
+	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = OwnedKey(owner, id)
