@@ -77,15 +77,7 @@ func lab(args []string) error {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, kp := range keys {
-		cl := ec2.New(ec2.Options{
-			BaseEndpoint: aws.String(*endpoint),
-			Region:       "us-east-1",
-			Credentials:  credentials.NewStaticCredentialsProvider(kp[0], kp[1], ""),
-			// The SDK's closed-connection bug hits answers over 4 KB (a
-			// student's instances with their interfaces): econetest's workaround.
-			HTTPClient: econetest.SDKHTTPClient(hc),
-			Retryer:    aws.NopRetryer{},
-		})
+		cl := studentClient(*endpoint, kp, hc)
 		rng := rand.New(rand.NewPCG(uint64(i), 1))
 		wg.Go(func() { student(ctx, cl, rng, start, *launches, *within, *poll, *ami, st) })
 	}
@@ -94,6 +86,19 @@ func lab(args []string) error {
 		len(keys), st.launched, st.launchErr, pct(st.launchMs, 50), pct(st.launchMs, 99), len(st.pollMs), st.pollErr,
 		pct(st.pollMs, 50), pct(st.pollMs, 99), pct(st.runningAfterS, 100), st.notRunning, time.Since(start).Seconds(), errSummary(st.errs))
 	return nil
+}
+
+// studentClient is an EC2 client of the student kp, without retries.
+func studentClient(endpoint string, kp [2]string, hc *http.Client) *ec2.Client {
+	return ec2.New(ec2.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(kp[0], kp[1], ""),
+		// The SDK's closed-connection bug hits answers over 4 KB (a
+		// student's instances with their interfaces): econetest's workaround.
+		HTTPClient: econetest.SDKHTTPClient(hc),
+		Retryer:    aws.NopRetryer{},
+	})
 }
 
 // student launches at its offsets and, from its first launch's answer on,

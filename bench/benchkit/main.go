@@ -11,6 +11,9 @@
 //	    the start of a lab: every student launches instances at random moments
 //	    within the window, then polls DescribeInstances of their own instances
 //	    once a second until all are running
+//	benchkit settle -endpoint URL -keys FILE [-c 8 -page 50]
+//	    every student describes all of their instances once, page by page,
+//	    so that the boots since their launches are recorded
 //	benchkit report -in ROWS -json FILE -md FILE
 //	    the rows (key=value lines) as a table on stdout, JSON and markdown
 //	benchkit ports N
@@ -26,13 +29,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchkit wrk-lua|wrk-parse|lab|report|ports ...")
+		fmt.Fprintln(os.Stderr, "usage: benchkit wrk-lua|wrk-parse|lab|settle|report|ports ...")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
 		"wrk-lua":   wrkLua,
 		"wrk-parse": func([]string) error { return wrkParse(os.Stdin, os.Stdout) },
 		"lab":       lab,
+		"settle":    settle,
 		"report":    report,
 		"ports":     ports,
 	}
