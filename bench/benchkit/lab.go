@@ -55,29 +55,27 @@ func (s *labStats) add(dst *[]float64, v float64) {
 // one at random moments within -within, then polls DescribeInstances of
 // them every -poll until all are running or -timeout has passed.
 func lab(args []string) error {
-	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", "", "endpoint URL")
-	keysFile := fs.String("keys", "", "file of 'ACCESS_KEY SECRET' lines, one student each")
-	launches := fs.Int("launches", 2, "instances each student launches (one RunInstances each)")
-	within := fs.Duration("within", 5*time.Second, "the window the launches fall in")
-	poll := fs.Duration("poll", time.Second, "how often a student polls")
-	timeout := fs.Duration("timeout", 60*time.Second, "the whole lab's limit")
-	ami := fs.String("ami", "ami-12c6146b", "ImageId")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	keys, err := readKeys(*keysFile)
+	var launches *int
+	var within, poll *time.Duration
+	var ami *string
+	cmd, err := parseStudents("lab", args, 60*time.Second, func(fs *flag.FlagSet) {
+		launches = fs.Int("launches", 2, "instances each student launches (one RunInstances each)")
+		within = fs.Duration("within", 5*time.Second, "the window the launches fall in")
+		poll = fs.Duration("poll", time.Second, "how often a student polls")
+		ami = fs.String("ami", "ami-12c6146b", "ImageId")
+	})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	keys := cmd.keys
+	ctx, cancel := context.WithTimeout(context.Background(), cmd.timeout)
 	defer cancel()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(keys)}, Timeout: 10 * time.Second}
 	st := &labStats{errs: map[string]int{}}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, kp := range keys {
-		cl := studentClient(*endpoint, kp, hc)
+		cl := studentClient(cmd.endpoint, kp, hc)
 		rng := rand.New(rand.NewPCG(uint64(i), 1))
 		wg.Go(func() { student(ctx, cl, rng, start, *launches, *within, *poll, *ami, st) })
 	}
@@ -86,6 +84,31 @@ func lab(args []string) error {
 		len(keys), st.launched, st.launchErr, pct(st.launchMs, 50), pct(st.launchMs, 99), len(st.pollMs), st.pollErr,
 		pct(st.pollMs, 50), pct(st.pollMs, 99), pct(st.runningAfterS, 100), st.notRunning, time.Since(start).Seconds(), errSummary(st.errs))
 	return nil
+}
+
+// students is what the commands run by every student (lab, settle) are
+// given: the endpoint, the students' keys and the whole run's limit.
+type students struct {
+	endpoint string
+	keys     [][2]string
+	timeout  time.Duration
+}
+
+// parseStudents parses a command's flags, -endpoint, -keys and -timeout
+// (default timeout) and those more adds, and reads the keys.
+func parseStudents(name string, args []string, timeout time.Duration, more func(*flag.FlagSet)) (*students, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var cmd students
+	fs.StringVar(&cmd.endpoint, "endpoint", "", "endpoint URL")
+	keysFile := fs.String("keys", "", "file of 'ACCESS_KEY SECRET' lines, one student each")
+	fs.DurationVar(&cmd.timeout, "timeout", timeout, "the whole run's limit")
+	more(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	cmd.keys, err = readKeys(*keysFile)
+	return &cmd, err
 }
 
 // studentClient is an EC2 client of the student kp, without retries.

@@ -19,20 +19,16 @@ import (
 // afterwards describes only read: compare.sh measures the store's size
 // that way, not the catch-up of writes after a burst of launches.
 func settle(args []string) error {
-	fs := flag.NewFlagSet("settle", flag.ContinueOnError)
-	endpoint := fs.String("endpoint", "", "endpoint URL")
-	keysFile := fs.String("keys", "", "file of 'ACCESS_KEY SECRET' lines, one student each")
-	conc := fs.Int("c", 8, "students describing at once")
-	page := fs.Int("page", 50, "MaxResults of each page")
-	timeout := fs.Duration("timeout", 5*time.Minute, "the whole pass's limit")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	keys, err := readKeys(*keysFile)
+	var conc, page *int
+	cmd, err := parseStudents("settle", args, 5*time.Minute, func(fs *flag.FlagSet) {
+		conc = fs.Int("c", 8, "students describing at once")
+		page = fs.Int("page", 50, "MaxResults of each page")
+	})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	keys := cmd.keys
+	ctx, cancel := context.WithTimeout(context.Background(), cmd.timeout)
 	defer cancel()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc}, Timeout: 30 * time.Second}
 	start := time.Now()
@@ -42,7 +38,7 @@ func settle(args []string) error {
 	for range *conc {
 		wg.Go(func() {
 			for kp := range todo {
-				n, err := describeAll(ctx, studentClient(*endpoint, kp, hc), int32(*page))
+				n, err := describeAll(ctx, studentClient(cmd.endpoint, kp, hc), int32(*page))
 				instances.Add(int64(n))
 				if err != nil {
 					failed.Add(1)
