@@ -5,10 +5,12 @@
 // bools, numbers, pointers and slices of them.
 //
 // encoding/xml inspects every value afresh (reflection, marshaler checks,
-// a namespace stack); here each type is studied once into a plan. Any type
-// outside that subset (a marshaler, an interface, a map, other tag flags)
-// is handed to encoding/xml whole, so the output is always what it would
-// write.
+// a namespace stack); here each type is studied once into a plan, which
+// holds each field's offset and size, so writing a value reads its memory
+// directly instead of through reflect.Value (which was half of the
+// writing). Any type outside that subset (a marshaler, an interface, a
+// map, other tag flags) is handed to encoding/xml whole, so the output is
+// always what it would write.
 package xmlenc
 
 import (
@@ -22,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Append appends v's XML to dst as Encoder.EncodeElement(v, start) writes
@@ -41,8 +44,13 @@ func Append(dst []byte, v any, start xml.StartElement) ([]byte, error) {
 	if err != nil || p.kind == kSlice {
 		return fallback(dst, v, start)
 	}
+	if !val.CanAddr() { // a value, not behind a pointer: write a copy
+		c := reflect.New(val.Type()).Elem()
+		c.Set(val)
+		val = c
+	}
 	t := newTag(start.Name.Local)
-	return element(dst, val, p, &t, start.Attr), nil
+	return element(dst, val.Addr().UnsafePointer(), p, &t, start.Attr), nil
 }
 
 func fallback(dst []byte, v any, start xml.StartElement) ([]byte, error) {
@@ -75,20 +83,24 @@ const (
 
 // plan is how to write one type, pointers already followed.
 type plan struct {
-	kind  kind
-	bits  int     // kFloat: 32 or 64
-	elem  *plan   // kSlice: the element's plan (pointers followed)
-	attrs []field // kStruct
-	elems []field // kStruct, in declaration order
+	kind kind
+	size uintptr // kInt, kUint, kFloat: the value's size in bytes
+	// kSlice: the elements' plan (pointers followed), and the elements as
+	// stored: their size and the pointers before their value
+	elem     *plan
+	elemSize uintptr
+	elemPtrs int
+	attrs    []field // kStruct
+	elems    []field // kStruct, in declaration order
 }
 
 type field struct {
-	index     []int
+	offset    uintptr // from the start of the struct, embedded ones included
+	ptrs      int     // pointers between the field and its value
 	name      string
 	tag       tag   // name's, for the element
 	parents   []tag // the a>b chain's elements around it
 	omitEmpty bool
-	nilable   bool // a pointer: when nil, neither it nor its parents are written
 	plan      *plan
 }
 
@@ -140,11 +152,11 @@ func build(t reflect.Type, building map[reflect.Type]*plan) (*plan, error) {
 	case reflect.Bool:
 		p.kind = kBool
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		p.kind = kInt
+		p.kind, p.size = kInt, t.Size()
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		p.kind = kUint
+		p.kind, p.size = kUint, t.Size()
 	case reflect.Float32, reflect.Float64:
-		p.kind, p.bits = kFloat, t.Bits()
+		p.kind, p.size = kFloat, t.Size()
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return nil, errUnsupported // []byte is text, not a list
@@ -158,14 +170,14 @@ func build(t reflect.Type, building map[reflect.Type]*plan) (*plan, error) {
 		if elem.kind == kSlice {
 			return nil, errUnsupported
 		}
-		p.elem = elem
+		p.elem, p.elemSize, p.elemPtrs = elem, t.Elem().Size(), pointers(t.Elem())
 	case reflect.Struct:
 		if t == nameType {
 			return nil, errUnsupported
 		}
 		p.kind = kStruct
 		building[t] = p
-		if err := p.addFields(t, nil, building); err != nil {
+		if err := p.addFields(t, 0, building); err != nil {
 			return nil, err
 		}
 	default:
@@ -184,21 +196,30 @@ func customMarshal(t reflect.Type) bool {
 	return false
 }
 
-// addFields adds struct t's fields (reached through index) to p, as
-// encoding/xml's typeinfo orders them.
-func (p *plan) addFields(t reflect.Type, index []int, building map[reflect.Type]*plan) error {
+// pointers is how many pointers t is before its value.
+func pointers(t reflect.Type) int {
+	n := 0
+	for ; t.Kind() == reflect.Pointer; t = t.Elem() {
+		n++
+	}
+	return n
+}
+
+// addFields adds struct t's fields (t at offset within the outermost
+// struct) to p, as encoding/xml's typeinfo orders them.
+func (p *plan) addFields(t reflect.Type, offset uintptr, building map[reflect.Type]*plan) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag, hasTag := f.Tag.Lookup("xml")
 		if (!f.IsExported() && !f.Anonymous) || tag == "-" {
 			continue
 		}
-		idx := append(append([]int(nil), index...), i)
 		if f.Anonymous {
+			// embedded by value only: its fields are at offsets within this struct
 			if hasTag || f.Type.Kind() != reflect.Struct {
 				return errUnsupported
 			}
-			if err := p.addFields(f.Type, idx, building); err != nil {
+			if err := p.addFields(f.Type, offset+f.Offset, building); err != nil {
 				return err
 			}
 			continue
@@ -210,7 +231,7 @@ func (p *plan) addFields(t reflect.Type, index []int, building map[reflect.Type]
 			continue // names the element only when encoded alone; Append passes a name
 		}
 		name, flags, _ := strings.Cut(tag, ",")
-		fd := field{index: idx, nilable: f.Type.Kind() == reflect.Pointer}
+		fd := field{offset: offset + f.Offset, ptrs: pointers(f.Type)}
 		attr := false
 		for _, flag := range strings.Split(flags, ",") {
 			switch flag {
@@ -291,64 +312,98 @@ func overlaps(a, b field) bool {
 
 // The writing functions take the buffer and return it extended, as
 // strconv's Append functions do: the buffer lives in a local variable, so
-// growing it needs no write barrier while the collector runs.
+// growing it needs no write barrier while the collector runs. Values are
+// given by their address; the plan says what is there.
 
-// value writes v, the value of field f with plan p, as marshalValue does:
-// a slice is its elements in turn, omitempty applying to each.
-func value(buf []byte, v reflect.Value, f *field, p *plan) []byte {
-	v, ok := present(v, f.omitEmpty)
+// value writes the field f at ptr, as marshalValue does: a slice is its
+// elements in turn, omitempty applying to each.
+func value(buf []byte, ptr unsafe.Pointer, f *field) []byte {
+	ptr, ok := present(ptr, f.ptrs, f.plan, f.omitEmpty)
 	if !ok {
 		return buf
 	}
-	if p.kind == kSlice {
-		for i := range v.Len() {
-			buf = value(buf, v.Index(i), f, p.elem)
-		}
-		return buf
+	p := f.plan
+	if p.kind != kSlice {
+		return element(buf, ptr, p, &f.tag, nil)
 	}
-	return element(buf, v, p, &f.tag, nil)
+	s := *(*[]byte)(ptr) // any slice's header: its data and length
+	data := unsafe.Pointer(unsafe.SliceData(s))
+	for i := range len(s) {
+		if e, ok := present(unsafe.Add(data, uintptr(i)*p.elemSize), p.elemPtrs, p.elem, f.omitEmpty); ok {
+			buf = element(buf, e, p.elem, &f.tag, nil)
+		}
+	}
+	return buf
 }
 
-// present is v as written: false when omitempty leaves it out or a nil
-// pointer stands for it, else v with pointers followed.
-func present(v reflect.Value, omitEmpty bool) (reflect.Value, bool) {
-	if omitEmpty && isEmpty(v) {
-		return v, false
+// present is the address of the value at ptr (ptrs pointers before a
+// value of plan p) as written: false when omitempty leaves it out or a nil
+// pointer stands for it.
+func present(ptr unsafe.Pointer, ptrs int, p *plan, omitEmpty bool) (unsafe.Pointer, bool) {
+	if omitEmpty && isEmpty(ptr, ptrs, p) {
+		return nil, false
 	}
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return v, false
+	for range ptrs {
+		if ptr = *(*unsafe.Pointer)(ptr); ptr == nil {
+			return nil, false
 		}
-		v = v.Elem()
 	}
-	return v, true
+	return ptr, true
 }
 
-// of is f's value in the struct v.
-func (f *field) of(v reflect.Value) reflect.Value {
-	if len(f.index) == 1 {
-		return v.Field(f.index[0])
+// isEmpty is encoding/xml's isEmptyValue of what is at ptr.
+func isEmpty(ptr unsafe.Pointer, ptrs int, p *plan) bool {
+	if ptrs > 0 {
+		return *(*unsafe.Pointer)(ptr) == nil
 	}
-	return v.FieldByIndex(f.index)
+	switch p.kind {
+	case kString:
+		return len(*(*string)(ptr)) == 0
+	case kSlice:
+		return len(*(*[]byte)(ptr)) == 0
+	case kBool:
+		return !*(*bool)(ptr)
+	case kInt, kUint:
+		return bits(ptr, p.size) == 0
+	case kFloat: // == 0: -0 is empty too
+		if p.size == 4 {
+			return *(*float32)(ptr) == 0
+		}
+		return *(*float64)(ptr) == 0
+	}
+	return false
+}
+
+// bits is the size-byte number at ptr, as its bits.
+func bits(ptr unsafe.Pointer, size uintptr) uint64 {
+	switch size {
+	case 1:
+		return uint64(*(*uint8)(ptr))
+	case 2:
+		return uint64(*(*uint16)(ptr))
+	case 4:
+		return uint64(*(*uint32)(ptr))
+	}
+	return *(*uint64)(ptr)
 }
 
 // element writes <name attrs…>content</name>.
-func element(buf []byte, v reflect.Value, p *plan, t *tag, attrs []xml.Attr) []byte {
+func element(buf []byte, ptr unsafe.Pointer, p *plan, t *tag, attrs []xml.Attr) []byte {
 	if len(attrs) == 0 && len(p.attrs) == 0 {
 		buf = append(buf, t.start...)
 	} else {
-		buf = startWithAttrs(buf, v, p, t.name, attrs)
+		buf = startWithAttrs(buf, ptr, p, t.name, attrs)
 	}
 	if p.kind == kStruct {
-		buf = fields(buf, v, p)
+		buf = fields(buf, ptr, p)
 	} else {
-		buf = text(buf, v, p)
+		buf = text(buf, ptr, p)
 	}
 	return append(buf, t.end...)
 }
 
 // startWithAttrs writes <name attrs…>.
-func startWithAttrs(buf []byte, v reflect.Value, p *plan, name string, attrs []xml.Attr) []byte {
+func startWithAttrs(buf []byte, ptr unsafe.Pointer, p *plan, name string, attrs []xml.Attr) []byte {
 	buf = append(buf, '<')
 	buf = append(buf, name...)
 	for _, a := range attrs {
@@ -362,7 +417,7 @@ func startWithAttrs(buf []byte, v reflect.Value, p *plan, name string, attrs []x
 	if p.kind == kStruct {
 		for i := range p.attrs {
 			f := &p.attrs[i]
-			fv, ok := present(f.of(v), f.omitEmpty)
+			fv, ok := present(unsafe.Add(ptr, f.offset), f.ptrs, f.plan, f.omitEmpty)
 			if !ok {
 				continue
 			}
@@ -380,26 +435,27 @@ func attrStart(buf []byte, name string) []byte {
 	return append(buf, `="`...)
 }
 
-// fields writes a struct's elements, opening and closing shared parent
-// elements as marshalStruct's parentStack does.
-func fields(buf []byte, v reflect.Value, p *plan) []byte {
+// fields writes the elements of the struct at ptr, opening and closing
+// shared parent elements as marshalStruct's parentStack does.
+func fields(buf []byte, ptr unsafe.Pointer, p *plan) []byte {
 	var stack [4]*tag // deeper nesting grows it on the heap
 	open := stack[:0]
 	for i := range p.elems {
 		f := &p.elems[i]
-		fv := f.of(v)
+		fptr := unsafe.Add(ptr, f.offset)
 		split := 0
 		for split < len(f.parents) && split < len(open) && f.parents[split].name == open[split].name {
 			split++
 		}
 		buf, open = closeTo(buf, open, split)
-		if len(f.parents) > len(open) && !(f.nilable && fv.IsNil()) {
+		// a nil pointer writes neither itself nor its parents
+		if len(f.parents) > len(open) && !(f.ptrs > 0 && *(*unsafe.Pointer)(fptr) == nil) {
 			for j := len(open); j < len(f.parents); j++ {
 				buf = append(buf, f.parents[j].start...)
 				open = append(open, &f.parents[j])
 			}
 		}
-		buf = value(buf, fv, f, f.plan)
+		buf = value(buf, fptr, f)
 	}
 	buf, _ = closeTo(buf, open, 0)
 	return buf
@@ -412,34 +468,26 @@ func closeTo(buf []byte, open []*tag, depth int) ([]byte, []*tag) {
 	return buf, open[:depth]
 }
 
-// text writes a scalar as marshalSimple formats it, escaped. Only strings
-// can hold characters that need escaping.
-func text(buf []byte, v reflect.Value, p *plan) []byte {
+// text writes the scalar at ptr as marshalSimple formats it, escaped.
+// Only strings can hold characters that need escaping.
+func text(buf []byte, ptr unsafe.Pointer, p *plan) []byte {
 	switch p.kind {
 	case kString:
-		return escape(buf, v.String())
+		return escape(buf, *(*string)(ptr))
 	case kBool:
-		return strconv.AppendBool(buf, v.Bool())
-	case kInt:
-		return strconv.AppendInt(buf, v.Int(), 10)
+		return strconv.AppendBool(buf, *(*bool)(ptr))
+	case kInt: // sign-extended from its size
+		shift := 64 - 8*p.size
+		return strconv.AppendInt(buf, int64(bits(ptr, p.size)<<shift)>>shift, 10)
 	case kUint:
-		return strconv.AppendUint(buf, v.Uint(), 10)
+		return strconv.AppendUint(buf, bits(ptr, p.size), 10)
 	case kFloat:
-		return strconv.AppendFloat(buf, v.Float(), 'g', -1, p.bits)
+		if p.size == 4 {
+			return strconv.AppendFloat(buf, float64(*(*float32)(ptr)), 'g', -1, 32)
+		}
+		return strconv.AppendFloat(buf, *(*float64)(ptr), 'g', -1, 64)
 	}
 	return buf
-}
-
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
 }
 
 // escape appends s escaped as encoding/xml's EscapeString does. ASCII,

@@ -3,6 +3,7 @@ package xmlenc
 import (
 	"bytes"
 	"encoding/xml"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -292,4 +293,38 @@ func TestEscapeAsEncodingXML(t *testing.T) {
 			t.Errorf("escape(%q): got %q, want %q", in, got, want.String())
 		}
 	}
+}
+
+type label string
+
+// numbers has a field of every width, each read from memory by its size.
+type numbers struct {
+	I8    int8    `xml:"i8"`
+	I16   int16   `xml:"i16"`
+	I32   int32   `xml:"i32,attr"`
+	I64   int64   `xml:"i64"`
+	I     int     `xml:"i"`
+	U8    uint8   `xml:"u8"`
+	U16   uint16  `xml:"u16"`
+	U32   uint32  `xml:"u32"`
+	U64   uint64  `xml:"u64"`
+	U     uint    `xml:"u"`
+	Ptr   uintptr `xml:"ptr"`
+	F32   float32 `xml:"f32"`
+	F64   float64 `xml:"f64,omitempty"` // -0 is empty, NaN is not
+	Label label   `xml:"label"`
+	Opt8  int8    `xml:"opt8,omitempty"`
+}
+
+func TestNumberWidths(t *testing.T) {
+	if _, err := planFor(reflect.TypeFor[numbers]()); err != nil {
+		t.Fatalf("numbers: %v, want a plan", err)
+	}
+	same(t, &numbers{
+		I8: math.MinInt8, I16: math.MinInt16, I32: math.MinInt32, I64: math.MinInt64, I: math.MinInt,
+		U8: math.MaxUint8, U16: math.MaxUint16, U32: math.MaxUint32, U64: math.MaxUint64, U: math.MaxUint, Ptr: 1 << 40,
+		F32: -1.5e-7, F64: math.Copysign(0, -1), Label: "a<b", Opt8: -1,
+	}, respStart)
+	same(t, &numbers{I8: math.MaxInt8, I16: math.MaxInt16, I32: math.MaxInt32, I64: math.MaxInt64, I: math.MaxInt, F32: float32(math.Inf(1)), F64: math.NaN()}, respStart)
+	same(t, numbers{I8: -1, U8: 1}, respStart) // a value, not behind a pointer
 }
