@@ -8,15 +8,15 @@
 # Exits non-zero when a scenario fails or any request errs; timings are never
 # judged here (BENCHMARKS.md compares them with the targets). The two rows
 # against moto's rates (describe-id under wrk, RunInstances) show the median
-# of three interleaved rounds. The rows of one
-# student's full describe run the clients on CPU 0 and econe-server on CPU 1
-# (taskset), as a course's clients are on other machines; the others share
-# the cores.
+# of three interleaved rounds. The rows of one student's full describe run
+# the clients on CPU 0 and econe-server on CPU 1 (taskset), as a course's
+# clients are on other machines; the others share the cores.
 #
 # Loopback only, on free ports; every step is bounded by `timeout` or the
-# client's -d; the servers are stopped by their pids on exit. About 9 minutes
+# client's -d; the servers are stopped by their pids on exit. About 7 minutes
 # on 2 cores; --quick (fewer students and instances, 2 s rounds, one round
-# against moto, no 100,000 step, no usage benchmark) about a minute, as the CI smoke test runs it.
+# against moto, no 100,000 step, no usage benchmark) about a minute, as the
+# CI smoke test runs it.
 # Needs moto (ECONE_TEST_PYTHON -m moto.server, or the pyenv moto_server) and
 # wrk (installed with apt-get when missing).
 # Usage: bench/compare.sh [--quick] [OUT]
